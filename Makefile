@@ -1,0 +1,50 @@
+# Lanner: the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: install install-test run test test-fast test-faults lint bench bench-quick browser-deps clean
+
+$(VENV)/bin/python:
+	@PYBIN=$$(./scripts/find-python.sh) || exit 1; \
+	echo "Creating $(VENV) with $$PYBIN"; \
+	"$$PYBIN" -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e '.[test,dask]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(VENV)/bin/lanner server local --host $(HOST) --port $(PORT) --flows flows
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install-test browser-deps
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+test-fast: install-test
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+test-faults: install-test
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m faults tests
+
+lint: install-test
+	$(VENV)/bin/ruff check engine builder tests bench
+
+clean:
+	rm -rf $(VENV) .lanner

@@ -1,0 +1,215 @@
+"""The ``lanner`` command.
+
+Exit codes of ``lanner flow run``: 0 when the execution ends SUCCESS or
+WARNING, 1 when it ends FAILED or KILLED, 2 when the flow or its inputs are
+invalid (no execution is created then).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(help="Lanner: declarative, event-driven workflow orchestrator.", no_args_is_help=True, add_completion=False)
+flow_app = typer.Typer(help="Validate, run and describe flows.", no_args_is_help=True)
+namespace_app = typer.Typer(help="Namespaces and their files.", no_args_is_help=True)
+ns_files_app = typer.Typer(help="Files attached to a namespace.", no_args_is_help=True)
+app.add_typer(flow_app, name="flow")
+app.add_typer(namespace_app, name="namespace")
+namespace_app.add_typer(ns_files_app, name="files")
+
+STATE_MARK = {"SUCCESS": "✔", "WARNING": "⚠", "FAILED": "✘", "KILLED": "✘", "SKIPPED": "↷", "RUNNING": "▶", "CREATED": "·", "RETRYING": "↻", "PAUSED": "⏸"}
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+@flow_app.command("validate")
+def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML files.")]) -> None:
+    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid."""
+    from engine.model.validation import validate_text
+
+    bad = 0
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            _err(f"{path}: cannot read: {exc.strerror}")
+            bad += 1
+            continue
+        report = validate_text(text)
+        for w in report.warnings:
+            typer.echo(f"{path}: warning: {w}")
+        if report.errors:
+            bad += 1
+            for e in report.errors:
+                typer.echo(f"{path}: {e}")
+        else:
+            typer.echo(f"{path}: valid ({report.flow.namespace}.{report.flow.id})")
+    raise typer.Exit(1 if bad else 0)
+
+
+@flow_app.command("schema")
+def flow_schema() -> None:
+    """Print the JSON Schema of a flow (every registered task and trigger type)."""
+    from engine.model.schema import flow_json_schema
+
+    typer.echo(json.dumps(flow_json_schema(), indent=2))
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            _err(f"--input {pair!r}: expected KEY=VALUE")
+            raise typer.Exit(2)
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+@flow_app.command("run")
+def flow_run(
+    file: Annotated[Path, typer.Argument(help="The flow YAML file.")],
+    input: Annotated[list[str] | None, typer.Option("--input", "-i", help="An input as KEY=VALUE (repeatable). FILE inputs take a local path.")] = None,
+    flows: Annotated[Path | None, typer.Option("--flows", help="Deploy every flow of this directory first (so subflows resolve).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the execution summary as JSON on stdout; logs go to stderr.")] = False,
+    timeout: Annotated[float | None, typer.Option(help="Kill the execution after this many seconds.")] = None,
+) -> None:
+    """Run a flow in this process on the embedded store and wait for it to end."""
+    from engine.model.inputs import InputError
+    from engine.model.validation import FlowValidationError
+    from engine.runtime.local import LocalRunner
+
+    try:
+        source = file.read_text()
+    except OSError as exc:
+        _err(f"{file}: cannot read: {exc.strerror}")
+        raise typer.Exit(2) from None
+    inputs = _parse_inputs(input or [])
+    out = sys.stderr if as_json else sys.stdout
+    with LocalRunner() as runner:
+        try:
+            if flows is not None:
+                for p in sorted(list(flows.glob("**/*.yaml")) + list(flows.glob("**/*.yml"))):
+                    if p.resolve() == file.resolve():
+                        continue
+                    try:
+                        runner.deploy(p.read_text(), path=p)
+                    except FlowValidationError as exc:
+                        _err(f"{p}: skipped, invalid flow:\n{exc}")
+            flow = runner.deploy(source, path=file)
+            ex_id = runner.start_execution(flow.namespace, flow.id, inputs)
+        except FlowValidationError as exc:
+            for e in exc.errors:
+                _err(f"{file}: {e}")
+            raise typer.Exit(2) from None
+        except InputError as exc:
+            _err(f"{file}: {exc}")
+            raise typer.Exit(2) from None
+        try:
+            summary = _follow(runner, ex_id, out, timeout)
+        except KeyboardInterrupt:
+            runner.kill(ex_id)
+            summary = runner.wait(ex_id, timeout=10)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        dur = _duration(summary.get("startDate"), summary.get("endDate"))
+        typer.echo(f"execution {summary['id']} {summary['state']} in {dur}", file=out)
+        if summary.get("outputs"):
+            typer.echo(f"outputs: {json.dumps(summary['outputs'], default=str)}", file=out)
+    raise typer.Exit(0 if summary["state"] in ("SUCCESS", "WARNING") else 1)
+
+
+def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
+    """Print task-run state changes and log lines as they happen, until the end."""
+    seen: dict[str, str] = {}
+    last_log = 0
+    deadline = time.monotonic() + timeout if timeout else None
+    while True:
+        summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
+        for log in runner.store.get_logs(ex_id, after_id=last_log):
+            last_log = log["id"]
+            typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
+        for tr in summary["taskRuns"]:
+            if seen.get(tr["id"]) != tr["state"]:
+                seen[tr["id"]] = tr["state"]
+                value = f"[{tr['value']}]" if tr.get("value") is not None else ""
+                typer.echo(f"{STATE_MARK.get(tr['state'], ' ')} {tr['taskId']}{value} {tr['state']}", file=out)
+        if summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"):
+            for log in runner.logs(ex_id, after_id=last_log):
+                typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
+            return summary
+        if deadline is not None and time.monotonic() > deadline:
+            runner.kill(ex_id)
+            deadline = None
+        time.sleep(0.1)
+
+
+def _duration(start: str | None, end: str | None) -> str:
+    from datetime import datetime
+
+    if not start or not end:
+        return "?"
+    secs = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return f"{secs:.2f}s"
+
+
+@ns_files_app.command("upload")
+def namespace_files_upload(
+    namespace: Annotated[str, typer.Argument(help="Namespace, e.g. company.team.")],
+    directory: Annotated[Path, typer.Argument(help="Local directory whose files are uploaded.")],
+) -> None:
+    """Attach every file of DIRECTORY to NAMESPACE (scripts and notebooks can then use them)."""
+    from engine.runtime.local import default_home
+    from engine.storage import InternalStorage, StorageError
+
+    import os
+
+    if not directory.is_dir():
+        _err(f"{directory}: not a directory")
+        raise typer.Exit(2)
+    home = default_home()
+    storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(home / "storage")))
+    try:
+        names = storage.upload_namespace_dir(namespace, directory)
+    except StorageError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from None
+    for n in names:
+        typer.echo(f"{namespace}/{n}")
+    typer.echo(f"{len(names)} file(s) uploaded to namespace {namespace}")
+
+
+@ns_files_app.command("list")
+def namespace_files_list(namespace: Annotated[str, typer.Argument(help="Namespace.")]) -> None:
+    """List the files attached to NAMESPACE."""
+    import os
+
+    from engine.runtime.local import default_home
+    from engine.storage import InternalStorage
+
+    storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(default_home() / "storage")))
+    for n in storage.namespace_files_list(namespace):
+        typer.echo(n)
+
+
+def main() -> None:
+    try:
+        from engine.server_cli import register  # the server commands, when present
+
+        register(app)
+    except ImportError:
+        pass
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Static checks of templates, for flow validation (no rendering, no context).
+
+``check_syntax`` compiles (not only parses) so unknown filters and tests are
+reported at validation time too; the compiled template lands in the render
+cache, so validating a flow also warms it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+
+from engine.expressions.errors import ExpressionError, syntax_error
+from engine.expressions.render import compile_template, default_environment, is_expression
+
+PathSuffix = tuple[str | int, ...]
+
+
+def check_syntax(text: str) -> None:
+    """Raise :class:`ExpressionError` with the reason when ``text`` is not a valid template."""
+    if not isinstance(text, str) or not is_expression(text):
+        return
+    compile_template(default_environment(), text)
+
+
+def syntax_errors(value: Any, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:
+    """Every template inside ``value`` (dicts and lists walked) that does not parse.
+
+    Each error is ``(path suffix, message)``, the path made of the dict keys
+    and list indexes leading to the string.
+    """
+    errors: list[tuple[PathSuffix, str]] = []
+    if isinstance(value, str):
+        try:
+            check_syntax(value)
+        except ExpressionError as exc:
+            errors.append((path, str(exc)))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            errors.extend(syntax_errors(item, (*path, key)))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            errors.extend(syntax_errors(item, (*path, index)))
+    return errors
+
+
+def referenced_outputs(text: str) -> set[str]:
+    """Task ids a template reads as ``outputs.X``, ``outputs['X']`` or ``outputs["X"]``.
+
+    Raises :class:`ExpressionError` when the template does not parse.
+    """
+    if not isinstance(text, str) or not is_expression(text):
+        return set()
+    try:
+        tree = default_environment().parse(text)
+    except TemplateSyntaxError as exc:
+        raise syntax_error(text, exc) from None
+    found: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node
+        if not (isinstance(base, nodes.Name) and base.name == "outputs"):
+            continue
+        if isinstance(node, nodes.Getattr):
+            found.add(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            found.add(node.arg.value)
+    return found

@@ -1,0 +1,160 @@
+"""The one exception of the expression engine and how Jinja's errors become it.
+
+Users read these messages in the validation report and in failed task runs, so
+each one is a single sentence naming the template and the reason, and
+undefined names are reported by the path the author wrote (``'inputs' has no
+attribute 'nme'``), not by Python's type names (``'dict object' ...``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+
+from engine.expressions.limits import LimitError
+
+_SNIPPET = 120
+
+
+class ExpressionError(Exception):
+    """A template that does not parse or cannot be rendered.
+
+    ``template`` is the template text (when known) and ``reason`` the short
+    cause, so callers can build their own message around them.
+    """
+
+    def __init__(self, message: str, *, template: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.template = template
+        self.reason = reason or message
+
+
+def snippet(template: str) -> str:
+    """The template as shown in a message: one line, at most ~120 characters."""
+    text = " ".join(template.split())
+    return text if len(text) <= _SNIPPET else text[: _SNIPPET - 1] + "…"
+
+
+def render_error(template: str, reason: str) -> ExpressionError:
+    return ExpressionError(f'cannot render "{snippet(template)}": {reason}', template=template, reason=reason)
+
+
+def syntax_error(template: str, exc: TemplateSyntaxError) -> ExpressionError:
+    reason = _clean(exc.message or "invalid syntax")
+    if exc.lineno and "\n" in template.strip():
+        reason += f" (line {exc.lineno})"
+    reason += _pebble_hint(template)
+    return ExpressionError(f'cannot parse "{snippet(template)}": {reason}', template=template, reason=reason)
+
+
+def _pebble_hint(template: str) -> str:
+    """Point Kestra authors at the Jinja spelling of Pebble-only syntax."""
+    if "??" in template:
+        return "; Pebble's '??' is written with the default filter here: {{ x | default('y') }}"
+    if re.search(r"\{\{[^}]*\?[^}]*:", template):
+        return "; Pebble's 'a ? b : c' is written 'b if a else c' here"
+    if re.search(r"\{%[^%]*\bcontains\b", template) or re.search(r"\{\{[^}]*\bcontains\b", template):
+        return "; Pebble's 'a contains b' is written 'b in a' here"
+    return ""
+
+
+def _clean(message: str) -> str:
+    message = " ".join(str(message).split())
+    if message.startswith(("No filter", "No test")):
+        message = "n" + message[1:]
+    return message[:-1] if message.endswith(".") else message
+
+
+_NO_ATTR = re.compile(r"^'(?P<type>[^']*)' has no attribute (?P<name>'.*')$")
+_NO_ELEMENT = re.compile(r"^(?P<type>.+?) has no element (?P<name>.+)$")
+
+
+def runtime_reason(exc: BaseException, template: str, context: Mapping[str, Any] | None, env: Any) -> str:
+    """A short reason for an exception raised while rendering ``template``."""
+    if isinstance(exc, UndefinedError) and not isinstance(exc, SecurityError):
+        return _undefined_reason(str(exc.message or exc), template, context, env)
+    if isinstance(exc, (SecurityError, LimitError)):
+        return _clean(str(exc))
+    if isinstance(exc, RecursionError):
+        return "the expression recurses too deeply"
+    if isinstance(exc, MemoryError):
+        return "the expression ran out of memory"
+    text = _clean(str(exc))
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, (KeyError, IndexError)) and text:
+        return f"no item {text}" if isinstance(exc, KeyError) else text
+    return text or type(exc).__name__
+
+
+def _undefined_reason(message: str, template: str, context: Mapping[str, Any] | None, env: Any) -> str:
+    """Name the path that is missing, and suggest a close key when there is one."""
+    message = _clean(message)
+    match = _NO_ATTR.match(message) or _NO_ELEMENT.match(message)
+    if not match:
+        return message
+    raw = match.group("name")
+    name: Any = raw[1:-1] if raw.startswith("'") else raw
+    try:
+        tree = env.parse(template)
+    except Exception:  # noqa: BLE001 - the message is still useful without a path
+        return message
+    base = _find_base(tree, name)
+    if base is None:
+        return message
+    what = "attribute" if isinstance(name, str) else "element"
+    reason = f"'{_expr_text(base)}' has no {what} {raw}"
+    obj = _lookup(base, context)
+    if isinstance(obj, Mapping) and isinstance(name, str):
+        close = difflib.get_close_matches(name, [k for k in obj if isinstance(k, str)], n=1)
+        if close:
+            reason += f"; did you mean '{close[0]}'?"
+    return reason
+
+
+def _find_base(tree: nodes.Template, name: Any) -> nodes.Expr | None:
+    """The expression an attribute/item called ``name`` was looked up on."""
+    dynamic: nodes.Expr | None = None
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr) and node.attr == name:
+            return node.node
+        if isinstance(node, nodes.Getitem):
+            if isinstance(node.arg, nodes.Const):
+                if node.arg.value == name:
+                    return node.node
+            elif dynamic is None:
+                dynamic = node.node
+    return dynamic
+
+
+def _expr_text(node: nodes.Node) -> str:
+    """The source-like text of a lookup chain (``outputs.inner[taskrun.value]``)."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Const):
+        return repr(node.value)
+    if isinstance(node, nodes.Getattr):
+        return f"{_expr_text(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem):
+        return f"{_expr_text(node.node)}[{_expr_text(node.arg)}]"
+    return "value"
+
+
+def _lookup(node: nodes.Node, context: Mapping[str, Any] | None) -> Any:
+    """Follow a constant path (``a.b['c']``) through plain mappings of the context."""
+    if context is None:
+        return None
+    if isinstance(node, nodes.Name):
+        return context.get(node.name)
+    if isinstance(node, nodes.Getattr):
+        parent, key = _lookup(node.node, context), node.attr
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        parent, key = _lookup(node.node, context), node.arg.value
+    else:
+        return None
+    return parent.get(key) if isinstance(parent, Mapping) else None

@@ -1,0 +1,150 @@
+"""A wall-clock deadline for code running in the calling thread.
+
+Why not a generator that checks the clock between output chunks? Because a
+template can loop for hours without writing anything (nested ``for`` loops with
+an empty body). Why not ``sys.settrace``? It slows every render several times.
+
+Instead one daemon *watchdog* thread per process keeps the deadlines of the
+renders in progress and, when one passes, raises :class:`RenderTimeout` inside
+the rendering thread with ``PyThreadState_SetAsyncExc``. The interpreter
+delivers it at the next bytecode boundary, so pure-Python loops (which is all a
+template can run: every C-level operation on large values is bounded by the
+size limits) stop within one polling interval after the deadline.
+
+Two details make this safe:
+
+* ``RenderTimeout`` derives from ``BaseException`` so ``except Exception`` in
+  filters or in Jinja does not swallow it;
+* a deadline that fired is *cleared* under the watchdog's lock when the render
+  finishes, so a late timeout can never escape into the caller's code. Calls
+  into runtime-supplied functions (``secret()``, ``read()``) are marked
+  external: the watchdog waits for them to return instead of interrupting
+  them half-way, and the render stops right after.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: How often the watchdog looks at the deadlines (seconds).
+POLL_INTERVAL = 0.02
+
+
+class RenderTimeout(BaseException):  # noqa: N818 - raised asynchronously; not an error class callers catch
+    """Raised inside a rendering thread whose deadline passed."""
+
+
+def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
+    """Schedule ``exc`` in thread ``thread_id`` (``None`` clears a pending one)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
+    )
+
+
+class Deadline:
+    """One guarded run: which thread, until when, and whether it was interrupted."""
+
+    __slots__ = ("thread_id", "expires", "done", "fired", "external")
+
+    def __init__(self, thread_id: int, expires: float):
+        self.thread_id = thread_id
+        self.expires = expires
+        self.done = False
+        self.fired = False
+        self.external = 0  # > 0 while a runtime-supplied function runs
+
+    def shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap ``fn`` so the watchdog never interrupts it half-way.
+
+        The wrapper is a closure: templates see no attribute of ``fn``
+        (a ``functools.partial``'s ``func`` for example).
+        """
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.external += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.external -= 1
+
+        return call
+
+
+class Watchdog:
+    """Raises :class:`RenderTimeout` in threads whose deadline passed."""
+
+    def __init__(self, poll: float = POLL_INTERVAL):
+        self._poll = poll
+        self._lock = threading.Lock()
+        self._active: dict[int, Deadline] = {}
+        self._wake = threading.Event()
+        self._idle = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float) -> Deadline:
+        """Begin a guarded run of at most ``timeout`` seconds in the calling thread."""
+        deadline = Deadline(threading.get_ident(), time.monotonic() + timeout)
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._spawn()
+        with self._lock:
+            self._active[id(deadline)] = deadline
+        if self._idle:
+            self._wake.set()
+        return deadline
+
+    def finish(self, deadline: Deadline) -> bool:
+        """End a guarded run; True when its deadline fired.
+
+        A pending ``RenderTimeout`` is either raised while this runs (the
+        caller catches it like any other) or cleared here, never later.
+        """
+        with self._lock:
+            deadline.done = True
+            self._active.pop(id(deadline), None)
+            fired = deadline.fired
+        if fired:
+            _async_raise(deadline.thread_id, None)
+        return fired
+
+    def _spawn(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._loop, name="lanner-expr-watchdog", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            if not self._active:
+                self._idle = True
+                if not self._active:  # re-check: start() may have run in between
+                    self._wake.wait()
+                self._wake.clear()
+                self._idle = False
+            time.sleep(self._poll)
+            now = time.monotonic()
+            with self._lock:
+                for deadline in list(self._active.values()):
+                    if now >= deadline.expires and not deadline.done and not deadline.fired and not deadline.external:
+                        deadline.fired = True
+                        self._active.pop(id(deadline), None)
+                        _async_raise(deadline.thread_id, RenderTimeout)
+
+    def _after_fork(self) -> None:
+        # The thread does not survive fork() and the lock may have been held.
+        self._lock = threading.Lock()
+        self._active = {}
+        self._wake = threading.Event()
+        self._idle = False
+        self._thread = None
+
+
+#: The process-wide watchdog (one daemon thread, started on first use).
+WATCHDOG = Watchdog()
+os.register_at_fork(after_in_child=WATCHDOG._after_fork)

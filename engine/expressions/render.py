@@ -1,0 +1,204 @@
+"""Rendering values: compile once, keep native types, stay within the limits.
+
+``render`` is called for every property of every task run, so the common case
+must be cheap: strings without ``{{``/``{%``/``{#`` are returned untouched,
+compiled templates are cached by source (LRU), and a render is one context
+creation plus one pass over the compiled generator.
+"""
+
+from __future__ import annotations
+
+import collections.abc as abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.exceptions import TemplateSyntaxError
+from jinja2.runtime import Undefined
+from jinja2.sandbox import SecurityError
+from markupsafe import Markup
+
+from engine.expressions import bounds
+from engine.expressions.errors import ExpressionError, render_error, runtime_reason, syntax_error
+from engine.expressions.guard import WATCHDOG, RenderTimeout
+from engine.expressions.limits import LimitError, Limits
+from engine.expressions.sandbox import LannerEnvironment
+
+#: Compiled templates kept per environment (by source text).
+CACHE_SIZE = 4096
+
+Functions = Mapping[str, Callable[..., Any]]
+
+
+@lru_cache(maxsize=16)
+def environment(limits: Limits) -> LannerEnvironment:
+    """The sandboxed environment of ``limits`` (one per distinct value)."""
+    return LannerEnvironment(limits)
+
+
+def default_environment() -> LannerEnvironment:
+    return environment(Limits.from_env())
+
+
+def is_expression(text: str) -> bool:
+    """Whether ``text`` contains template syntax and needs rendering."""
+    return "{" in text and ("{{" in text or "{%" in text or "{#" in text)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A template ready to run; ``native`` when it is a single ``{{ expression }}``."""
+
+    source: str
+    template: Any  # jinja2.Template
+    native: bool
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def compile_template(env: LannerEnvironment, source: str) -> Compiled:
+    """Parse and compile ``source``; raises :class:`ExpressionError` when it does not parse."""
+    try:
+        tree = env.parse(source)
+        expr = _single_expression(tree) if source.lstrip().startswith("{{") else None
+        if expr is not None:
+            # Like Environment.compile_expression: assign the value, read it back.
+            assign = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
+            assign.set_environment(env)
+            return Compiled(source, env.from_string(assign), native=True)
+        return Compiled(source, env.from_string(tree), native=False)
+    except TemplateSyntaxError as exc:
+        raise syntax_error(source, exc) from None
+
+
+def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
+    """The expression of a template that is one ``{{ ... }}`` and blank text around it."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    found = [n for n in tree.body[0].nodes if not (isinstance(n, nodes.TemplateData) and not n.data.strip())]
+    if len(found) == 1 and not isinstance(found[0], nodes.TemplateData):
+        return found[0]
+    return None
+
+
+def render(
+    value: Any,
+    context: Mapping[str, Any],
+    *,
+    functions: Functions | None = None,
+    limits: Limits | None = None,
+) -> Any:
+    """Render every string inside ``value`` (dicts and lists recursively; keys as they are).
+
+    A string that is exactly one ``{{ expression }}`` keeps the expression's
+    type (``{{ inputs.n }}`` gives the int); other templates render to text.
+    """
+    env = environment(limits) if limits is not None else default_environment()
+    return _render_value(value, env, context, functions)
+
+
+def render_string(
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    functions: Functions | None = None,
+    limits: Limits | None = None,
+) -> str:
+    """Render ``template`` to text, whatever its expression's type."""
+    env = environment(limits) if limits is not None else default_environment()
+    if not isinstance(template, str):
+        return bounds.to_text(template, env.limits)
+    if not is_expression(template):
+        return template
+    result = _run(env, compile_template(env, template), context, functions)
+    return result if type(result) is str else _guarded_text(env, template, result, context)
+
+
+def _guarded_text(env: LannerEnvironment, template: str, value: Any, context: Mapping[str, Any]) -> str:
+    try:
+        return bounds.to_text(value, env.limits)
+    except Exception as exc:  # noqa: BLE001 - reported as the template's error
+        raise render_error(template, runtime_reason(exc, template, context, env)) from None
+
+
+def _render_value(value: Any, env: LannerEnvironment, context: Mapping[str, Any], functions: Functions | None) -> Any:
+    if isinstance(value, str):
+        if not is_expression(value):
+            return value
+        return _run(env, compile_template(env, value), context, functions)
+    if isinstance(value, dict):
+        return {k: _render_value(v, env, context, functions) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_value(v, env, context, functions) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_render_value(v, env, context, functions) for v in value)
+    return value
+
+
+def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any], functions: Functions | None) -> Any:
+    """Run one compiled template under the time limit; map every failure to ExpressionError."""
+    limits = env.limits
+    deadline = WATCHDOG.start(limits.timeout)
+    try:
+        try:
+            if functions:
+                variables = dict(context)
+                for name, fn in functions.items():
+                    variables[name] = deadline.shield(fn)
+            else:
+                variables = context  # type: ignore[assignment]
+            template = compiled.template
+            ctx = template.new_context(variables)
+            if compiled.native:
+                for _ in template.root_render_func(ctx):
+                    pass
+                return _native(ctx.vars["result"], limits)
+            parts: list[str] = []
+            total = 0
+            cap = limits.max_output
+            for chunk in template.root_render_func(ctx):
+                total += len(chunk)
+                if total > cap:
+                    raise bounds.too_long("the output", total, cap)
+                parts.append(chunk)
+            return "".join(parts)
+        finally:
+            if WATCHDOG.finish(deadline):
+                raise RenderTimeout
+    except RenderTimeout:
+        reason = f"rendering took longer than {limits.timeout:g} s"
+        raise render_error(compiled.source, reason) from None
+    except ExpressionError as exc:
+        if exc.template is not None:
+            raise
+        raise render_error(compiled.source, exc.reason or str(exc)) from None
+    except (Exception, RecursionError, MemoryError) as exc:
+        raise render_error(compiled.source, runtime_reason(exc, compiled.source, context, env)) from None
+
+
+_LAZY = (abc.Iterator, range, abc.KeysView, abc.ValuesView, abc.ItemsView, set, frozenset)
+
+
+def _native(value: Any, limits: Limits) -> Any:
+    """The value of a single-expression template, as plain data."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, Markup):
+        return str(value)
+    if isinstance(value, _LAZY):
+        value = bounds.bounded_list(value, limits, "the result")
+    bounds.measure(value, limits, "the result")
+    return value
+
+
+__all__ = [
+    "ExpressionError",
+    "LimitError",
+    "SecurityError",
+    "compile_template",
+    "environment",
+    "is_expression",
+    "render",
+    "render_string",
+]

@@ -1,0 +1,199 @@
+"""The Jinja2 environment templates run in: sandboxed, strict and bounded.
+
+Built on :class:`jinja2.sandbox.ImmutableSandboxedEnvironment`, which already
+refuses attributes starting with ``_`` and Python internals (``__class__``,
+``__globals__``, ``func_code`` ...), sandboxes ``str.format``, and refuses
+methods that mutate lists, dicts and sets. On top of it this environment:
+
+* has no loader (``include``/``import``/``extends`` cannot read files) and no
+  globals that hand out objects (``cycler``, ``joiner``, ``namespace``,
+  ``lipsum`` are removed; ``range`` and ``dict`` are plain bounded functions);
+* intercepts ``*``, ``**``, ``+`` and ``%`` to refuse results over the limits
+  before computing them, checks the str/bytes methods that can outgrow their
+  input, bounds format widths, ``~`` concatenation, macro/block output, and
+  every call result;
+* treats undefined names and attributes as errors (strict), while still
+  letting ``default`` and ``is defined`` work on chains like ``a.b.c``;
+* prints values the way Kestra does (``None`` as nothing, ``true``/``false``,
+  lists and maps as JSON).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any
+
+from jinja2 import ChainableUndefined, StrictUndefined, pass_environment
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.nodes import Concat
+from jinja2.runtime import Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
+from markupsafe import Markup
+
+from engine.expressions import bounds
+from engine.expressions.filters import build_filters, build_functions, build_tests
+from engine.expressions.limits import Limits
+
+
+class LannerUndefined(ChainableUndefined, StrictUndefined):
+    """Strict, but chainable: ``a.b.c | default('x')`` works when ``a`` is missing.
+
+    Printing, iterating, comparing or testing the truth of an undefined value
+    raises; only ``default``, ``is defined`` and further lookups accept it.
+    """
+
+    __slots__ = ()
+
+
+class _CodeGenerator(CodeGenerator):
+    """Routes ``~`` through the environment so concatenation is bounded too."""
+
+    def visit_Concat(self, node: Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor name
+        self.write("environment.str_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _BoundedFormatterMixin:
+    """``str.format`` that refuses huge widths and results."""
+
+    _env: LannerEnvironment
+    _total: int
+
+    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+        self._total = len(format_string)
+        bounds.check_text(self._total, self._env.limits, "the format text")
+        return super().vformat(format_string, args, kwargs)  # type: ignore[misc]
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        limits = self._env.limits
+        bounds.check_format_spec(format_spec, limits)
+        bounds.measure(value, limits, "a formatted value")
+        result = super().format_field(value, format_spec)  # type: ignore[misc]
+        self._total += len(result)
+        bounds.check_text(self._total, limits, "the formatted text")
+        return result
+
+
+class _BoundedFormatter(_BoundedFormatterMixin, SandboxedFormatter):
+    pass
+
+
+class _BoundedEscapeFormatter(_BoundedFormatterMixin, SandboxedEscapeFormatter):
+    pass
+
+
+@pass_environment
+def _finalize(env: LannerEnvironment, value: Any) -> Any:
+    """How each ``{{ ... }}`` prints (see :func:`bounds.to_text`)."""
+    if type(value) is str:
+        return value
+    return bounds.to_text(value, env.limits)
+
+
+class LannerEnvironment(ImmutableSandboxedEnvironment):
+    """One environment per :class:`Limits`; templates compiled in it are cached by source."""
+
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, limits: Limits):
+        super().__init__(
+            undefined=LannerUndefined,
+            finalize=_finalize,
+            autoescape=False,
+            keep_trailing_newline=True,  # YAML block scalars keep their last newline
+            cache_size=0,
+            auto_reload=False,
+        )
+        self.limits = limits
+        self.filters = build_filters()
+        self.tests = build_tests()
+        self.globals.clear()
+        self.globals.update(build_functions(self))
+        self._binops: dict[str, Callable[[Any, Any, Limits], Any]] = {
+            "*": bounds.mul,
+            "**": bounds.power,
+            "+": bounds.add,
+            "%": bounds.modulo,
+        }
+        # Macros, {% set %} blocks, {% filter %} and call blocks join their output here.
+        self.concat = self._bounded_concat  # type: ignore[method-assign]
+
+    # --- bounded building blocks used by compiled templates ------------------------------------
+
+    def _bounded_concat(self, parts: list[str]) -> str:
+        total = sum(map(len, parts))
+        bounds.check_text(total, self.limits, "the block output")
+        return "".join(parts)
+
+    def str_join(self, parts: tuple[Any, ...]) -> str:
+        """The ``~`` operator: text of each part, bounded."""
+        return bounds.joined(parts, "", self.limits, "the concatenated text")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # A lookup on an undefined value stays that undefined value, so the
+        # error names the first missing part ('cycler' is undefined).
+        if isinstance(obj, Undefined):
+            return obj
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Undefined):
+            return obj
+        return super().getitem(obj, argument)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        return self._binops[operator](left, right, self.limits)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or value.__name__ not in (
+            "format",
+            "format_map",
+        ):
+            return None
+        owner = value.__self__
+        if not isinstance(owner, str):
+            return None
+        formatter: SandboxedFormatter
+        if isinstance(owner, Markup):
+            formatter = _BoundedEscapeFormatter(self, escape=owner.escape)
+        else:
+            formatter = _BoundedFormatter(self)
+        str_type = type(owner)
+        is_map = value.__name__ == "format_map"
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                args, kwargs = (), args[0]
+            return str_type(formatter.vformat(owner, args, kwargs))
+
+        return update_wrapper(wrapper, value)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+        limits = __self.limits
+        if isinstance(__obj, types.BuiltinMethodType):
+            owner = __obj.__self__
+            if isinstance(owner, (str, bytes)):
+                name = __obj.__name__
+                if name == "join" and len(args) == 1 and not kwargs:
+                    items = bounds.bounded_list(args[0], limits)
+                    bounds.check_text(
+                        sum(len(i) if isinstance(i, (str, bytes)) else 0 for i in items)
+                        + len(owner) * max(len(items) - 1, 0),
+                        limits,
+                        "the joined text",
+                    )
+                    args = (items,)
+                else:
+                    check = bounds.METHOD_CHECKS.get(name)
+                    if check is not None:
+                        check(owner, args, kwargs, limits)
+        result = ImmutableSandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs)
+        return bounds.check_result(result, limits)

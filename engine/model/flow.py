@@ -1,0 +1,94 @@
+"""The Flow model: Kestra's flow shape (camelCase in YAML, snake_case in Python)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from engine.model.base import LannerModel
+from engine.model.inputs import Input
+from engine.model.registry import needs_rebuild
+from engine.model.task import Task
+
+NAMESPACE_RE = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$"
+
+
+class Concurrency(LannerModel):
+    """How many executions of this flow may run at once, and what to do past that."""
+
+    limit: int = Field(ge=1, description="Executions allowed to run at the same time.")
+    behavior: Literal["QUEUE", "CANCEL", "FAIL"] = Field(default="QUEUE", description="What happens to an execution over the limit.")
+
+
+class PluginDefault(LannerModel):
+    """Default property values for every task of a type."""
+
+    type: str = Field(description="Task type the defaults apply to (canonical or Kestra name; a prefix ending with '.' matches a family).")
+    values: dict[str, Any] = Field(description="Property values applied when the task does not set them.")
+    forced: bool = Field(default=False, description="Override the task's own values.")
+
+
+class FlowOutput(LannerModel):
+    """A flow-level output, computed when the execution ends."""
+
+    id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+    type: str = Field(default="STRING", description="Type of the value (STRING, INT, JSON, ...).")
+    value: Any = Field(description="The value; usually an expression such as {{ outputs.task.value }}.")
+    description: str | None = None
+    display_name: str | None = None
+
+
+class Label(LannerModel):
+    key: str
+    value: str
+
+
+@needs_rebuild
+class Flow(LannerModel):
+    """A flow: tasks plus everything that decides when and how they run."""
+
+    id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$", max_length=100, description="Flow id, unique in its namespace.")
+    namespace: str = Field(max_length=150, description="Dotted namespace, e.g. company.team.")
+    revision: int | None = Field(default=None, description="Assigned by the store on save.")
+    description: str | None = Field(default=None, description="Markdown description.")
+    labels: dict[str, str] | list[Label] | None = Field(default=None, description="Key/value labels copied to every execution.")
+    inputs: list[Input] | None = Field(default=None, description="Typed inputs of the flow.")
+    variables: dict[str, Any] | None = Field(default=None, description="Constants available as {{ vars.x }}.")
+    tasks: list[AnyTask] = Field(min_length=1, description="The tasks, run one after another.")
+    errors: list[AnyTask] | None = Field(default=None, description="Tasks run when a task fails.")
+    finally_: list[AnyTask] | None = Field(default=None, alias="finally", description="Tasks run at the end, whatever happened.")
+    after_execution: list[AnyTask] | None = Field(default=None, description="Tasks run after the execution has ended (its state is final).")
+    outputs: list[FlowOutput] | None = Field(default=None, description="Flow-level outputs.")
+    triggers: list[AnyTrigger] | None = Field(default=None, description="What starts this flow by itself.")
+    concurrency: Concurrency | None = None
+    plugin_defaults: list[PluginDefault] | None = Field(default=None, description="Default property values per task type.")
+    disabled: bool = Field(default=False, description="A disabled flow cannot be executed or triggered.")
+    deleted: bool = Field(default=False, description="Kestra exports this; a deleted flow is not stored.")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if not re.match(NAMESPACE_RE, v):
+            raise ValueError(
+                f"'{v}' is not a valid namespace: use lowercase dotted names such as company.team"
+            )
+        return v
+
+    def label_map(self) -> dict[str, str]:
+        if not self.labels:
+            return {}
+        if isinstance(self.labels, dict):
+            return {str(k): str(v) for k, v in self.labels.items()}
+        return {lab.key: lab.value for lab in self.labels}
+
+    def top_level_lists(self) -> dict[str, list[Task]]:
+        out: dict[str, list[Task]] = {"tasks": list(self.tasks)}
+        if self.errors:
+            out["errors"] = list(self.errors)
+        if self.finally_:
+            out["finally"] = list(self.finally_)
+        if self.after_execution:
+            out["afterExecution"] = list(self.after_execution)
+        return out

@@ -1,0 +1,55 @@
+"""JSON Schema of a flow, generated from the registry (builder forms, editors, `lanner flow schema`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.model import registry
+
+
+def flow_json_schema() -> dict[str, Any]:
+    """The whole flow schema: every task and trigger type, with camelCase property names."""
+    from engine.model.flow import Flow
+
+    registry.finalize()
+    schema = Flow.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Lanner flow"
+    _annotate_types(schema)
+    return schema
+
+
+def task_json_schema(type_name: str) -> dict[str, Any] | None:
+    """Schema of one task type (for its property form)."""
+    cls = registry.task_class(type_name) or registry.trigger_class(type_name)
+    if cls is None:
+        return None
+    schema = cls.model_json_schema(by_alias=True, mode="validation")
+    schema["x-lanner"] = {
+        "canonical": cls.canonical,
+        "aliases": list(cls.aliases),
+        "group": cls.group,
+        "title": cls.title,
+        "icon": cls.icon,
+        "summary": cls.summary,
+    }
+    return schema
+
+
+def _annotate_types(schema: dict[str, Any]) -> None:
+    """Give each task/trigger definition the type names it accepts (enum on `type`)."""
+    defs = schema.get("$defs", {})
+    classes = {**registry.task_classes(), **registry.trigger_classes()}
+    by_title = {cls.__name__: cls for cls in classes.values()}
+    for name, definition in defs.items():
+        cls = by_title.get(name)
+        if cls is None:
+            continue
+        props = definition.get("properties", {})
+        if "type" in props:
+            props["type"] = {
+                "type": "string",
+                "enum": [cls.canonical, *cls.aliases],
+                "description": f"{cls.title}: {cls.summary}",
+            }
+        definition["x-lanner"] = {"canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon}

@@ -1,0 +1,115 @@
+"""Task base classes.
+
+A task is either *runnable* (a worker executes one attempt of it and reports a
+result) or *flowable* (the executor resolves it into child task runs). Concrete
+task types live in ``engine/tasks`` and register themselves in
+``engine.model.registry``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from engine.model.base import LannerModel
+from engine.model.durations import Duration
+from engine.model.retry import Retry
+
+
+if TYPE_CHECKING:
+    from engine.runtime.context import RunContext
+
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+
+
+class WorkerGroup(LannerModel):
+    """Pins a task to workers that carry this key (Dask resources/restrictions)."""
+
+    key: str
+
+
+class Task(LannerModel):
+    """Properties every task has, whatever its type."""
+
+    id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", max_length=100, description="Unique id of the task in the flow.")
+    type: str = Field(description="Task type: a short canonical name (`log`) or a Kestra name.")
+    description: str | None = Field(default=None, description="Markdown description shown in the UI.")
+    retry: Retry | None = Field(default=None, description="How to retry a failed attempt.")
+    timeout: Duration | None = Field(default=None, description="ISO-8601 duration after which the attempt is killed and FAILED.")
+    disabled: bool = Field(default=False, description="A disabled task never runs and shows as SKIPPED.")
+    allow_failure: bool = Field(default=False, description="A failure of this task ends the execution in WARNING instead of FAILED.")
+    run_if: str | bool | None = Field(default=None, description="Expression; when it renders false the task is SKIPPED.")
+    log_level: LogLevel | None = Field(default=None, description="Minimum level of the logs kept for this task.")
+    worker_group: WorkerGroup | None = Field(default=None, description="Run only on workers of this group.")
+
+    # Filled by @register_task: what the registry, the builder palette and the docs show.
+    kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
+    canonical: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    group: ClassVar[str] = "Basics"
+    title: ClassVar[str] = ""
+    icon: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def child_task_lists(self) -> dict[str, list[Task]]:
+        """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...)."""
+        return {}
+
+
+class RunnableTask(Task):
+    """A task a worker runs. Subclasses implement :meth:`run`."""
+
+    kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
+    #: Light tasks (log, return) run inline in the runner: no thread hop, no process.
+    light: ClassVar[bool] = False
+
+    def run(self, ctx: RunContext) -> TaskResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class FlowableTask(Task):
+    """A task the executor resolves into child task runs (no worker involved)."""
+
+    kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
+    errors: list[AnyTask] | None = Field(default=None, description="Tasks run when a child fails.")
+    finally_: list[AnyTask] | None = Field(default=None, alias="finally", description="Tasks run after the children, whatever happened.")
+
+    def branches(self) -> dict[str, list[Task]]:
+        """The main child lists, in order (``tasks``; ``then``/``else``; ``cases.X``...)."""
+        return {}
+
+    def child_task_lists(self) -> dict[str, list[Task]]:
+        out = dict(self.branches())
+        if self.errors:
+            out["errors"] = list(self.errors)
+        if self.finally_:
+            out["finally"] = list(self.finally_)
+        return out
+
+
+class TaskResult:
+    """What one attempt of a runnable task produced."""
+
+    __slots__ = ("outputs", "state", "message")
+
+    def __init__(self, outputs: dict[str, Any] | None = None, state: str = "SUCCESS", message: str | None = None):
+        self.outputs = outputs or {}
+        self.state = state
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"TaskResult(state={self.state!r}, outputs={self.outputs!r})"
+
+
+class TaskFailed(Exception):
+    """Raised by a task to fail its attempt with a message users read.
+
+    ``outputs`` are kept on the failed task run (an exit code, the executed
+    notebook) because that is when people need them most.
+    """
+
+    def __init__(self, message: str, outputs: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.outputs = outputs or {}

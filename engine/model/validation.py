@@ -1,0 +1,438 @@
+"""Turn flow YAML into a validated :class:`Flow`, or into every error at once.
+
+Each error names its path (``tasks[2].retry.maxAttempt``), says what is wrong
+and gives the YAML line/column where it is known. Structural errors come from
+pydantic; the checks pydantic cannot express (unique ids across the whole
+tree, dag cycles, expressions that do not parse, ``outputs.X`` pointing to a
+task that does not exist) are done here on the raw data, so they carry
+positions too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine import expressions
+from engine.model import registry
+from engine.model.yaml_loader import YamlError, load_yaml
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class FlowError:
+    path: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        prefix = f"{self.path}: " if self.path else ""
+        return f"{prefix}{self.message}{where}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "message": self.message, "line": self.line, "column": self.column}
+
+
+class FlowValidationError(ValueError):
+    """Raised with every error of a flow; ``str()`` lists them one per line."""
+
+    def __init__(self, errors: list[FlowError], source: str | None = None):
+        self.errors = errors
+        self.source = source
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass
+class ValidationReport:
+    flow: Any | None
+    errors: list[FlowError] = field(default_factory=list)
+    warnings: list[FlowError] = field(default_factory=list)
+    data: Any = None
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Positions:
+    """Adapter over the YAML loader's position map: nearest known ancestor wins."""
+
+    def __init__(self, positions: Any):
+        self._p = positions
+
+    def at(self, path: Path) -> tuple[int | None, int | None]:
+        p = tuple(path)
+        while True:
+            pos = None
+            if hasattr(self._p, "position"):
+                pos = self._p.position(p)
+            elif isinstance(self._p, dict):
+                pos = self._p.get(p)
+            if pos:
+                return pos[0], pos[1]
+            if not p:
+                return None, None
+            p = p[:-1]
+
+
+def validate_text(text: str | bytes, *, source: str | None = None) -> ValidationReport:
+    """Validate flow YAML; never raises for bad input, returns every error."""
+    try:
+        data, positions = load_yaml(text)
+    except YamlError as exc:
+        return ValidationReport(None, [FlowError("", exc.message, exc.line, exc.column)])
+    return validate_data(data, positions=positions)
+
+
+def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
+    """Validate already-parsed flow data (from YAML or a JSON API body)."""
+    from engine.model.flow import Flow
+
+    registry.finalize()
+    pos = _Positions(positions or {})
+    report = ValidationReport(None, data=data)
+    if not isinstance(data, dict):
+        report.errors.append(FlowError("", "a flow must be a mapping with id, namespace and tasks"))
+        return report
+    prepared = apply_plugin_defaults(data)
+    try:
+        flow = Flow.model_validate(prepared)
+    except ValidationError as exc:
+        report.errors.extend(_pydantic_errors(exc, prepared, pos))
+        flow = None
+    report.errors.extend(_semantic_errors(prepared, pos))
+    report.warnings.extend(_warnings(prepared, pos))
+    # Keep errors unique and in document order.
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for err in report.errors:
+        key = (err.path, err.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(err)
+    unique.sort(key=lambda e: (e.line or 0, e.column or 0))
+    report.errors = unique
+    report.flow = flow if not unique else None
+    return report
+
+
+def load_flow(text: str | bytes, *, source: str | None = None) -> Any:
+    """Parse and validate flow YAML; raise FlowValidationError with every error."""
+    report = validate_text(text, source=source)
+    if report.errors:
+        raise FlowValidationError(report.errors, source)
+    report.flow.__dict__["_source"] = text if isinstance(text, str) else text.decode()
+    return report.flow
+
+
+# --- pluginDefaults -----------------------------------------------------------------------------
+
+
+def apply_plugin_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``pluginDefaults`` to every task of a matching type (before validation)."""
+    defaults = data.get("pluginDefaults")
+    if not isinstance(defaults, list) or not defaults:
+        return data
+    rules = [d for d in defaults if isinstance(d, dict) and isinstance(d.get("values"), dict) and isinstance(d.get("type"), str)]
+
+    def matches(rule_type: str, task_type: str) -> bool:
+        if rule_type.endswith("."):
+            return task_type.startswith(rule_type)
+        a, b = registry.canonical_task_name(rule_type), registry.canonical_task_name(task_type)
+        return rule_type == task_type or (a is not None and a == b)
+
+    def fix(task: Any) -> Any:
+        if not isinstance(task, dict) or not isinstance(task.get("type"), str):
+            return task
+        merged = dict(task)
+        for rule in rules:
+            if matches(rule["type"], task["type"]):
+                for k, v in rule["values"].items():
+                    if rule.get("forced") or k not in merged:
+                        merged[k] = v
+        return _map_children(merged, fix)
+
+    out = dict(data)
+    for key in ("tasks", "errors", "finally", "afterExecution"):
+        if isinstance(out.get(key), list):
+            out[key] = [fix(t) for t in out[key]]
+    return out
+
+
+def _map_children(task: dict[str, Any], fn: Any) -> dict[str, Any]:
+    for key in ("tasks", "then", "else", "defaults", "errors", "finally"):
+        val = task.get(key)
+        if isinstance(val, list):
+            task[key] = [
+                ({**item, "task": fn(item["task"])} if isinstance(item, dict) and "task" in item and "type" not in item else fn(item))
+                for item in val
+            ]
+    cases = task.get("cases")
+    if isinstance(cases, dict):
+        task["cases"] = {k: [fn(t) for t in v] if isinstance(v, list) else v for k, v in cases.items()}
+    return task
+
+
+# --- walking raw task data ------------------------------------------------------------------------
+
+
+def iter_tasks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every task dict of the flow with its path, depth first, in document order."""
+
+    def walk(items: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+        if not isinstance(items, list):
+            return
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            if "task" in item and "type" not in item and isinstance(item["task"], dict):
+                sub = (*path, i, "task")
+                item = item["task"]
+            else:
+                sub = (*path, i)
+            yield sub, item
+            for key in ("tasks", "then", "else", "defaults", "errors", "finally"):
+                yield from walk(item.get(key), (*sub, key))
+            cases = item.get("cases")
+            if isinstance(cases, dict):
+                for case, branch in cases.items():
+                    yield from walk(branch, (*sub, "cases", case))
+
+    for key in ("tasks", "errors", "finally", "afterExecution"):
+        yield from walk(data.get(key), (key,))
+
+
+def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _iter_strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _iter_strings(v, (*path, i))
+
+
+_NESTED_KEYS = {"tasks", "then", "else", "defaults", "errors", "finally", "cases"}
+
+
+def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
+    errors: list[FlowError] = []
+
+    def err(path: Path, message: str) -> None:
+        line, col = pos.at(path)
+        errors.append(FlowError(format_path(path), message, line, col))
+
+    # Unique task ids across the whole flow.
+    seen: dict[str, Path] = {}
+    all_ids: set[str] = set()
+    for path, task in iter_tasks(data):
+        tid = task.get("id")
+        if not isinstance(tid, str):
+            continue
+        all_ids.add(tid)
+        if tid in seen:
+            err((*path, "id"), f"duplicate task id '{tid}' (already used at {format_path(seen[tid])}); task ids must be unique in the flow")
+        else:
+            seen[tid] = path
+    for i, trig in enumerate(data.get("triggers") or []):
+        if isinstance(trig, dict) and isinstance(trig.get("type"), str) and registry.trigger_class(trig["type"]) is None:
+            hint = registry.suggest(trig["type"], trigger=True)
+            err(("triggers", i, "type"), f"unknown trigger type '{trig['type']}'" + (f"; did you mean '{hint}'?" if hint else ""))
+
+    # Dag: dependsOn must name tasks of the same dag, and no cycles.
+    for path, task in iter_tasks(data):
+        if registry.canonical_task_name(str(task.get("type"))) == "dag" and isinstance(task.get("tasks"), list):
+            errors.extend(_dag_errors(task["tasks"], (*path, "tasks"), pos))
+
+    # Expressions must parse; outputs.X must name an existing task.
+    output_ids = all_ids
+    for path, task in iter_tasks(data):
+        for key, value in task.items():
+            if key in _NESTED_KEYS:
+                continue
+            for spath, text in _iter_strings(value, (*path, key)):
+                _check_expression(text, spath, output_ids, err)
+    for key in ("variables", "outputs", "labels"):
+        for spath, text in _iter_strings(data.get(key), (key,)):
+            _check_expression(text, spath, output_ids, err)
+    for i, trig in enumerate(data.get("triggers") or []):
+        if isinstance(trig, dict):
+            for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
+                _check_expression(text, spath, output_ids, lambda p, m: err(p, m))
+    return errors
+
+
+def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> None:
+    if "{{" not in text and "{%" not in text:
+        return
+    try:
+        expressions.check_syntax(text)
+    except expressions.ExpressionError as exc:
+        err(path, f"expression does not parse: {exc}")
+        return
+    for ref in sorted(expressions.referenced_outputs(text)):
+        if ref not in task_ids:
+            close = difflib.get_close_matches(ref, list(task_ids), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            err(path, f"outputs.{ref} refers to a task that does not exist{hint}")
+
+
+def _dag_errors(items: list[Any], path: Path, pos: _Positions) -> list[FlowError]:
+    errors: list[FlowError] = []
+    ids: dict[str, int] = {}
+    deps: dict[str, list[str]] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and isinstance(item.get("task"), dict) and isinstance(item["task"].get("id"), str):
+            ids[item["task"]["id"]] = i
+            d = item.get("dependsOn") or []
+            deps[item["task"]["id"]] = [x for x in d if isinstance(x, str)] if isinstance(d, list) else []
+    for tid, dlist in deps.items():
+        for j, dep in enumerate(dlist):
+            if dep not in ids:
+                p = (*path, ids[tid], "dependsOn", j)
+                line, col = pos.at(p)
+                errors.append(FlowError(format_path(p), f"'{tid}' depends on '{dep}', which is not a task of this dag", line, col))
+    # Cycle detection (DFS with colours).
+    colour: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        colour[node] = 1
+        stack.append(node)
+        for dep in deps.get(node, []):
+            if dep not in ids:
+                continue
+            if colour.get(dep) == 1:
+                return stack[stack.index(dep):] + [dep]
+            if colour.get(dep, 0) == 0:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        colour[node] = 2
+        return None
+
+    for node in deps:
+        if colour.get(node, 0) == 0:
+            cycle = visit(node)
+            if cycle:
+                p = (*path, ids[cycle[0]], "dependsOn")
+                line, col = pos.at(p)
+                errors.append(FlowError(format_path(path), "dependency cycle: " + " -> ".join(reversed(cycle)), line, col))
+                break
+    return errors
+
+
+def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
+    out: list[FlowError] = []
+    for i, trig in enumerate(data.get("triggers") or []):
+        if isinstance(trig, dict) and registry.trigger_aliases().get(str(trig.get("type"))) == "webhook":
+            key = trig.get("key")
+            if isinstance(key, str) and len(key) < 16:
+                line, col = pos.at(("triggers", i, "key"))
+                out.append(FlowError(format_path(("triggers", i, "key")), "webhook key is shorter than 16 characters: anyone who guesses it can start this flow", line, col))
+    return out
+
+
+# --- pydantic errors ----------------------------------------------------------------------------
+
+
+def _lookup(data: Any, path: Path) -> Any:
+    cur = data
+    for part in path:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return cur
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
+    """Drop pydantic's union tags and function markers from an error location."""
+    tags = registry.tags()
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and (part in tags or part.startswith("function-")) and _lookup(data, tuple(out)) is not None:
+            value = _lookup(data, tuple(out))
+            if isinstance(value, dict) and part not in value:
+                continue
+        out.append(part)
+    return tuple(out)
+
+
+def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[FlowError]:
+    out: list[FlowError] = []
+    for e in exc.errors(include_url=False):
+        path = _clean_loc(tuple(e["loc"]), data)
+        kind = e["type"]
+        ctx = e.get("ctx") or {}
+        msg = e["msg"]
+        value = _lookup(data, path)
+        if kind in ("union_tag_not_found", "union_tag_invalid"):
+            trigger = bool(path) and path[0] == "triggers"
+            t = value.get("type") if isinstance(value, dict) else None
+            if t is None:
+                msg = "'type' is required (e.g. log, python, io.kestra.plugin.core.log.Log)"
+                path = (*path, "type")
+            elif trigger:
+                continue  # reported with a suggestion by the semantic checks
+            else:
+                hint = registry.suggest(str(t))
+                msg = f"unknown task type '{t}'" + (f"; did you mean '{hint}'?" if hint else "")
+                path = (*path, "type")
+        elif kind == "extra_forbidden":
+            parent = _lookup(data, path[:-1])
+            key = path[-1]
+            known = _known_properties(parent, path[:-1])
+            close = difflib.get_close_matches(str(key), known, n=1)
+            msg = f"unknown property '{key}'" + (f"; did you mean '{close[0]}'?" if close else "")
+        elif kind == "missing":
+            msg = "is required"
+        elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+            sym = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+            bound = next(iter(ctx.values())) if ctx else "?"
+            msg = f"must be {sym} {bound} (got {value!r})"
+        elif kind == "string_pattern_mismatch":
+            msg = f"{value!r} is not allowed: use letters, digits, '-' and '_'"
+        elif kind == "too_short" and isinstance(value, list):
+            msg = "must not be empty"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        elif msg.startswith("Assertion failed, "):
+            msg = msg[len("Assertion failed, "):]
+        else:
+            msg = msg[0].lower() + msg[1:] if msg else msg
+        line, col = pos.at(path)
+        out.append(FlowError(format_path(path), msg, line, col))
+    return out
+
+
+def _known_properties(parent: Any, path: Path) -> list[str]:
+    """Property names a mapping at ``path`` accepts, for 'did you mean' hints."""
+    from engine.model.flow import Flow
+
+    cls: Any = None
+    if isinstance(parent, dict) and isinstance(parent.get("type"), str):
+        cls = registry.task_class(parent["type"]) or registry.trigger_class(parent["type"])
+    elif not path:
+        cls = Flow
+    if cls is None:
+        return []
+    names = []
+    for name, f in cls.model_fields.items():
+        names.append(f.alias or name)
+    return names

@@ -1,0 +1,92 @@
+"""What a runnable task sees while one attempt of it runs.
+
+The worker builds a :class:`RunContext` per attempt. It carries plain data (the
+expression context), a logger that streams structured log lines back to the
+runner, a kill event set on kill or timeout, and the places files go.
+Tasks never touch the store: that is what lets workers be threads, processes
+or Dask workers on other machines.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
+
+#: Signature of the sink log lines go to: (level, message).
+LogSink = Callable[[str, str], None]
+
+
+class TaskLogger:
+    """Structured logger of one attempt. Masks secrets before anything leaves."""
+
+    def __init__(self, sink: LogSink, min_level: str = "TRACE", mask: Callable[[str], str] | None = None):
+        self._sink = sink
+        self._min = LEVEL_RANK.get(min_level, 0)
+        self._mask = mask or (lambda s: s)
+
+    def log(self, level: str, message: str) -> None:
+        level = level.upper()
+        if level == "WARNING":
+            level = "WARN"
+        if LEVEL_RANK.get(level, 2) >= self._min:
+            self._sink(level, self._mask(str(message)))
+
+    def trace(self, message: str) -> None:
+        self.log("TRACE", message)
+
+    def debug(self, message: str) -> None:
+        self.log("DEBUG", message)
+
+    def info(self, message: str) -> None:
+        self.log("INFO", message)
+
+    def warn(self, message: str) -> None:
+        self.log("WARN", message)
+
+    def error(self, message: str) -> None:
+        self.log("ERROR", message)
+
+
+@dataclass
+class RunContext:
+    """Everything one attempt of a runnable task may use."""
+
+    execution_id: str
+    namespace: str
+    flow_id: str
+    task_id: str
+    task_run_id: str
+    attempt: int  # 0 for the first attempt
+    variables: dict[str, Any]  # the expression context: inputs, outputs, vars, taskrun, execution...
+    logger: TaskLogger
+    kill_event: threading.Event = field(default_factory=threading.Event)
+    #: Why kill_event was set: "killed" or "timeout".
+    kill_reason: list[str] = field(default_factory=list)
+    timeout: float | None = None  # seconds; the worker also enforces it through kill_event
+    working_dir: Path | None = None  # shared directory of an enclosing working_directory task
+    flow_dir: Path | None = None  # folder of the flow file, for relative paths (notebooks)
+    home: Path | None = None  # LANNER_HOME
+    #: Renders a value with the expression engine and this context (native types kept).
+    renderer: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    #: Stores a local file in internal storage and returns its lanner:// URI.
+    put_file: Callable[[Path, str], str] | None = None
+    #: Secret values to hide from logs and outputs.
+    secrets: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
+        """Render expressions in ``value`` (recursively) against this attempt's context."""
+        if self.renderer is None:
+            return value
+        ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
+        return self.renderer(value, ctx)
+
+    @property
+    def killed(self) -> bool:
+        return self.kill_event.is_set()

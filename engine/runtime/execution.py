@@ -1,0 +1,213 @@
+"""Executions and task runs as the executor sees them, with the indexes it needs.
+
+:class:`ExecutionState` keeps derived indexes (children by scope, the outputs
+tree) up to date incrementally, so each executor step costs the same however
+many task runs the execution already has.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.runtime.state import State
+
+
+def now_iso() -> str:
+    """Timezone-aware UTC timestamp, fixed width so strings sort as times."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def new_id() -> str:
+    """Short, URL-safe, sortable-enough id (Kestra uses 22-char base62 ids)."""
+    return uuid.uuid4().hex[:22]
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class Attempt:
+    state: State
+    start_date: str | None = None
+    end_date: str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"state": str(self.state), "startDate": self.start_date, "endDate": self.end_date}
+        if self.message:
+            d["message"] = self.message
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Attempt:
+        return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"))
+
+
+@dataclass
+class TaskRun:
+    id: str
+    execution_id: str
+    task_id: str
+    parent_task_run_id: str | None
+    value: str | None  # the nearest enclosing loop's value
+    iteration: int | None  # set when the parent is a for_each: index of the iteration
+    state: State
+    seq: int
+    attempts: list[Attempt] = field(default_factory=list)
+    outputs: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # executor bookkeeping (loop values, chosen branch)
+    start_date: str | None = None
+    end_date: str | None = None
+
+    def to_summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "taskId": self.task_id,
+            "parentTaskRunId": self.parent_task_run_id,
+            "value": self.value,
+            "state": str(self.state),
+            "attempts": [a.to_dict() for a in self.attempts],
+            "outputs": self.outputs or {},
+            "startDate": self.start_date,
+            "endDate": self.end_date,
+        }
+
+
+@dataclass
+class Execution:
+    id: str
+    namespace: str
+    flow_id: str
+    flow_revision: int
+    state: State
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    trigger: dict[str, Any] | None = None
+    parent: dict[str, Any] | None = None  # {"executionId", "taskRunId"} for subflow children
+    start_date: str | None = None
+    end_date: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_summary(self, task_runs: list[TaskRun]) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "namespace": self.namespace,
+            "flowId": self.flow_id,
+            "flowRevision": self.flow_revision,
+            "state": str(self.state),
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "labels": self.labels,
+            "trigger": self.trigger,
+            "parent": self.parent,
+            "startDate": self.start_date,
+            "endDate": self.end_date,
+            "taskRuns": [tr.to_summary() for tr in task_runs],
+        }
+
+
+Scope = tuple[str | None, int | None]  # (parent task run id, iteration)
+
+
+class ExecutionState:
+    """An execution, its task runs, and incrementally maintained indexes."""
+
+    def __init__(self, execution: Execution, task_runs: list[TaskRun] | None = None):
+        self.execution = execution
+        self.task_runs: dict[str, TaskRun] = {}
+        self.scopes: dict[Scope, dict[str, TaskRun]] = {}
+        self.iterations: dict[str, set[int]] = {}  # for_each task run id -> iterations started
+        self.done_iterations: dict[str, dict[int, State]] = {}  # derived by the executor
+        self.failed_iterations: dict[str, int] = {}  # derived by the executor
+        self.outputs: dict[str, Any] = {}
+        self.next_seq = 0
+        self.dirty_runs: dict[str, TaskRun] = {}
+        self.new_runs: set[str] = set()
+        self.execution_dirty = False
+        for tr in sorted(task_runs or [], key=lambda t: t.seq):
+            self._index(tr)
+            self.next_seq = max(self.next_seq, tr.seq + 1)
+
+    # --- indexes ---------------------------------------------------------------------------------
+
+    def _index(self, tr: TaskRun) -> None:
+        self.task_runs[tr.id] = tr
+        self.scopes.setdefault((tr.parent_task_run_id, tr.iteration), {})[tr.task_id] = tr
+        if tr.iteration is not None and tr.parent_task_run_id is not None:
+            self.iterations.setdefault(tr.parent_task_run_id, set()).add(tr.iteration)
+        if tr.outputs is not None and tr.state in (State.SUCCESS, State.WARNING, State.FAILED):
+            self._set_output(tr)
+
+    def loop_values(self, tr: TaskRun) -> list[str]:
+        """Values of the enclosing loop iterations, outermost first."""
+        values: list[str] = []
+        cur: TaskRun | None = tr
+        while cur is not None:
+            if cur.iteration is not None and cur.value is not None:
+                values.append(cur.value)
+            cur = self.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None
+        values.reverse()
+        return values
+
+    def _set_output(self, tr: TaskRun) -> None:
+        keys = self.loop_values(tr)
+        if not keys:
+            self.outputs[tr.task_id] = tr.outputs
+            return
+        node = self.outputs.setdefault(tr.task_id, {})
+        if not isinstance(node, dict):
+            node = self.outputs[tr.task_id] = {}
+        for key in keys[:-1]:
+            nxt = node.setdefault(key, {})
+            if not isinstance(nxt, dict):
+                nxt = node[key] = {}
+            node = nxt
+        node[keys[-1]] = tr.outputs
+
+    # --- mutations (recorded for the next store transaction) -------------------------------------
+
+    def add(self, tr: TaskRun) -> TaskRun:
+        tr.seq = self.next_seq
+        self.next_seq += 1
+        self._index(tr)
+        self.dirty_runs[tr.id] = tr
+        self.new_runs.add(tr.id)
+        return tr
+
+    def touch(self, tr: TaskRun) -> None:
+        self.dirty_runs[tr.id] = tr
+
+    def set_outputs(self, tr: TaskRun, outputs: dict[str, Any] | None) -> None:
+        tr.outputs = outputs
+        if outputs is not None:
+            self._set_output(tr)
+        self.touch(tr)
+
+    def touch_execution(self) -> None:
+        self.execution_dirty = True
+
+    def take_changes(self) -> tuple[list[TaskRun], list[TaskRun], bool]:
+        """(new task runs, updated task runs, execution changed), then forget them."""
+        new = [tr for i, tr in self.dirty_runs.items() if i in self.new_runs]
+        updated = [tr for i, tr in self.dirty_runs.items() if i not in self.new_runs]
+        changed = self.execution_dirty
+        self.dirty_runs = {}
+        self.new_runs = set()
+        self.execution_dirty = False
+        return new, updated, changed
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def scope(self, parent_id: str | None, iteration: int | None = None) -> dict[str, TaskRun]:
+        return self.scopes.get((parent_id, iteration), {})
+
+    def ordered_runs(self) -> list[TaskRun]:
+        return sorted(self.task_runs.values(), key=lambda t: t.seq)
+
+    def summary(self) -> dict[str, Any]:
+        return self.execution.to_summary(self.ordered_runs())

@@ -1,0 +1,46 @@
+"""Log lines on their way to the store.
+
+Workers append lines from any thread; the runner's loop drains them into each
+store transaction (at least every 100 ms). The buffer is bounded: a task that
+prints faster than the store can take waits, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from engine.runtime.execution import now_iso
+from engine.store.sql import LogRecord
+
+MAX_PENDING = 50_000
+
+
+class LogBuffer:
+    def __init__(self, max_pending: int = MAX_PENDING):
+        self._rows: list[LogRecord] = []
+        self._cond = threading.Condition()
+        self._max = max_pending
+
+    def add(self, execution_id: str, task_run_id: str | None, task_id: str | None, attempt: int | None, level: str, message: str) -> None:
+        row = LogRecord(execution_id, task_run_id, task_id, attempt, level, now_iso(), message)
+        with self._cond:
+            while len(self._rows) >= self._max:
+                if not self._cond.wait(timeout=5):
+                    break
+            self._rows.append(row)
+
+    def sink(self, execution_id: str, task_run_id: str, task_id: str, attempt: int):
+        def _sink(level: str, message: str) -> None:
+            self.add(execution_id, task_run_id, task_id, attempt, level, message)
+
+        return _sink
+
+    def drain(self) -> list[LogRecord]:
+        with self._cond:
+            rows, self._rows = self._rows, []
+            self._cond.notify_all()
+        return rows
+
+    def system_error(self, message: str) -> None:
+        print(f"lanner: {message}", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""Secrets: ``{{ secret('NAME') }}`` and masking them wherever text leaves a task.
+
+Like Kestra's open-source edition, secrets come from environment variables
+``SECRET_<NAME>`` holding the base64-encoded value; ``LANNER_SECRETS_FILE`` may
+name a YAML/JSON file of plain ``NAME: value`` pairs. Every value handed out is
+remembered so logs and outputs can mask it (verbatim and base64 forms).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MASK = "******"
+
+
+class SecretError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; we want a sentence
+        return str(self.args[0])
+
+
+class SecretStore:
+    """Looks secrets up and remembers the values it returned, for masking."""
+
+    def __init__(self, environ: dict[str, str] | None = None, file: str | Path | None = None):
+        self._env = dict(os.environ if environ is None else environ)
+        self._file_values: dict[str, str] = {}
+        path = file or self._env.get("LANNER_SECRETS_FILE")
+        if path and Path(path).is_file():
+            text = Path(path).read_text()
+            data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+            if isinstance(data, dict):
+                self._file_values = {str(k): str(v) for k, v in data.items()}
+        self._used: set[str] = set()
+        self._lock = threading.Lock()
+        # Every known secret is masked, used or not: a script may read it from the env itself.
+        for name in self.names():
+            try:
+                self._remember(self._lookup(name))
+            except SecretError:
+                pass
+
+    def names(self) -> list[str]:
+        env = [k[len("SECRET_"):] for k in self._env if k.startswith("SECRET_")]
+        return sorted(set(env) | set(self._file_values))
+
+    def _lookup(self, name: str) -> str:
+        if name in self._file_values:
+            return self._file_values[name]
+        raw = self._env.get(f"SECRET_{name}")
+        if raw is None:
+            raise SecretError(f"secret '{name}' is not defined: set the environment variable SECRET_{name} (base64) or add it to LANNER_SECRETS_FILE")
+        try:
+            return base64.b64decode(raw, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise SecretError(f"secret '{name}': SECRET_{name} must hold the base64-encoded value") from None
+
+    def _remember(self, value: str) -> None:
+        if len(value) >= 3:
+            with self._lock:
+                self._used.add(value)
+
+    def get(self, name: str) -> str:
+        value = self._lookup(str(name))
+        self._remember(value)
+        return value
+
+    def values(self) -> list[str]:
+        with self._lock:
+            return sorted(self._used, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for value in self.values():
+            for form in _forms(value):
+                if form in text:
+                    text = text.replace(form, MASK)
+        return text
+
+    def mask_data(self, data: Any) -> Any:
+        if not self._used:
+            return data
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, dict):
+            return {k: self.mask_data(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.mask_data(v) for v in data]
+        return data
+
+
+def _forms(value: str) -> list[str]:
+    b64 = base64.b64encode(value.encode()).decode()
+    forms = [value, b64, b64.rstrip("=")]
+    escaped = json.dumps(value)[1:-1]
+    if escaped != value:
+        forms.append(escaped)
+    return forms

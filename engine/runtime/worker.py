@@ -1,0 +1,144 @@
+"""The worker: runs one attempt of one runnable task and reports the outcome.
+
+It never writes the store. It receives a :class:`Job`, runs the task with a
+:class:`RunContext`, enforces the timeout through the context's kill event,
+and hands back a :class:`WorkerOutcome` through a callback. That is what lets
+the same code run in a thread, a subprocess or a Dask worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from engine.model.durations import format_duration
+from engine.model.task import RunnableTask, TaskFailed, TaskResult
+from engine.runtime.context import RunContext
+from engine.runtime.execution import now_iso
+from engine.runtime.executor import WorkerOutcome
+from engine.runtime.state import State
+
+
+@dataclass
+class Job:
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    task: RunnableTask
+    ctx: RunContext
+
+
+def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> WorkerOutcome:
+    """Run one attempt synchronously; never raises."""
+    ctx = job.ctx
+    task = job.task
+    start = now_iso()
+    if on_started is not None:
+        on_started(start)
+    timer: threading.Timer | None = None
+    if task.timeout is not None:
+        ctx.timeout = task.timeout.total_seconds()
+
+        def _expire() -> None:
+            if not ctx.kill_event.is_set():
+                ctx.kill_reason.append("timeout")
+                ctx.kill_event.set()
+
+        timer = threading.Timer(ctx.timeout, _expire)
+        timer.daemon = True
+        timer.start()
+    try:
+        if ctx.kill_event.is_set():
+            raise TaskFailed("Killed before it started")
+        result = task.run(ctx)
+        if not isinstance(result, TaskResult):
+            result = TaskResult(result if isinstance(result, dict) else {})
+        outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
+        if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
+            outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
+    except TaskFailed as exc:
+        state, message = State.FAILED, exc.message
+        if ctx.kill_event.is_set():
+            if ctx.kill_reason[:1] == ["timeout"]:
+                message = _timeout_message(task)
+            else:
+                state, message = State.KILLED, "Killed"
+        if state == State.FAILED:
+            ctx.logger.error(message)
+        outcome = WorkerOutcome(state, exc.outputs or None, message, start, now_iso())
+    except Exception as exc:  # noqa: BLE001 - a task bug must not take the worker down
+        ctx.logger.error(f"{task.id} raised {type(exc).__name__}: {exc}")
+        ctx.logger.debug("".join(traceback.format_exception(exc)))
+        outcome = WorkerOutcome(State.FAILED, None, f"{type(exc).__name__}: {exc}", start, now_iso())
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if ctx.secrets and outcome.outputs:
+        outcome.outputs = _mask(outcome.outputs, ctx.secrets)
+    return outcome
+
+
+def _timeout_message(task: RunnableTask) -> str:
+    return f"Timed out after {format_duration(task.timeout)} (timeout)" if task.timeout else "Timed out"
+
+
+def _mask(data: Any, secrets: list[str]) -> Any:
+    if isinstance(data, str):
+        for s in secrets:
+            data = data.replace(s, "******")
+        return data
+    if isinstance(data, dict):
+        return {k: _mask(v, secrets) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_mask(v, secrets) for v in data]
+    return data
+
+
+class ThreadWorkerPool:
+    """Runs attempts on a thread pool; scripts and notebooks start their own processes."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="lanner-worker")
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, job: Job, on_started: Callable[[str], None], on_done: Callable[[WorkerOutcome], None]) -> None:
+        with self._lock:
+            self._jobs[job.task_run_id] = job
+
+        def _run() -> None:
+            try:
+                outcome = run_attempt(job, on_started)
+            finally:
+                with self._lock:
+                    self._jobs.pop(job.task_run_id, None)
+            on_done(outcome)
+
+        self._pool.submit(_run)
+
+    def kill(self, task_run_id: str) -> bool:
+        with self._lock:
+            job = self._jobs.get(task_run_id)
+        if job is None:
+            return False
+        job.ctx.kill_reason.append("killed")
+        job.ctx.kill_event.set()
+        return True
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def shutdown(self, *, kill: bool = False) -> None:
+        if kill:
+            with self._lock:
+                jobs = list(self._jobs.values())
+            for job in jobs:
+                job.ctx.kill_reason.append("killed")
+                job.ctx.kill_event.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,488 @@
+"""The store: flows (with revisions), executions, task runs and logs in SQL.
+
+SQLAlchemy Core on SQLite (embedded default, WAL mode, immediate write
+transactions, busy timeout) or PostgreSQL. The runner writes every batch of
+state changes in one transaction before acting on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from engine.runtime.execution import Attempt, Execution, TaskRun, now_iso
+from engine.runtime.state import State
+
+metadata = MetaData()
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("namespace", String(150), primary_key=True),
+    Column("id", String(100), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("updated", String(40), nullable=False),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("namespace", String(150), nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("flow_revision", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("inputs", Text),
+    Column("outputs", Text),
+    Column("labels", Text),
+    Column("trigger", Text),
+    Column("parent", Text),
+    Column("meta", Text),
+    Column("start_date", String(40)),
+    Column("end_date", String(40)),
+    Column("updated", String(40)),
+    Index("ix_executions_flow", "namespace", "flow_id", "start_date"),
+    Index("ix_executions_state", "state"),
+    Index("ix_executions_start", "start_date"),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("execution_id", String(40), nullable=False),
+    Column("task_id", String(100), nullable=False),
+    Column("parent_task_run_id", String(40)),
+    Column("value", Text),
+    Column("iteration", Integer),
+    Column("state", String(16), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("attempts", Text),
+    Column("outputs", Text),
+    Column("meta", Text),
+    Column("start_date", String(40)),
+    Column("end_date", String(40)),
+    Index("ix_task_runs_execution", "execution_id", "seq"),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("execution_id", String(40), nullable=False),
+    Column("task_run_id", String(40)),
+    Column("task_id", String(100)),
+    Column("attempt", Integer),
+    Column("level", String(8), nullable=False),
+    Column("timestamp", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_logs_execution", "execution_id", "id"),
+)
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class FlowRecord:
+    namespace: str
+    id: str
+    revision: int
+    source: str
+    deleted: bool
+    updated: str
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    execution_id: str
+    task_run_id: str | None
+    task_id: str | None
+    attempt: int | None
+    level: str
+    timestamp: str
+    message: str
+
+
+def default_database_url(home: Path) -> str:
+    return os.environ.get("LANNER_DATABASE_URL") or f"sqlite:///{home / 'lanner.db'}"
+
+
+class SqlStore:
+    """Repository of flows, executions, task runs and logs."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = self._sqlite_engine(url, immediate=True)
+            self.read_engine = self._sqlite_engine(url, immediate=False)
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True, future=True)
+            self.read_engine = self.engine
+        self._flow_lock = threading.Lock()
+        metadata.create_all(self.engine)
+
+    @staticmethod
+    def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, future=True)
+        sync = os.environ.get("LANNER_SQLITE_SYNCHRONOUS", "NORMAL")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sync}")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+    # --- flows ------------------------------------------------------------------------------------
+
+    def save_flow(self, namespace: str, flow_id: str, source: str) -> tuple[int, bool]:
+        """Store a new revision unless the source is unchanged. Returns (revision, created)."""
+        with self._flow_lock, self.engine.begin() as conn:
+            row = conn.execute(
+                select(flows.c.revision, flows.c.source, flows.c.deleted)
+                .where(flows.c.namespace == namespace, flows.c.id == flow_id)
+                .order_by(flows.c.revision.desc())
+                .limit(1)
+            ).first()
+            if row is not None and row.source == source and not row.deleted:
+                return row.revision, False
+            revision = (row.revision + 1) if row is not None else 1
+            conn.execute(insert(flows).values(namespace=namespace, id=flow_id, revision=revision, source=source, deleted=False, updated=now_iso()))
+            return revision, True
+
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
+        q = select(flows).where(flows.c.namespace == namespace, flows.c.id == flow_id)
+        if revision is not None:
+            q = q.where(flows.c.revision == revision)
+        q = q.order_by(flows.c.revision.desc()).limit(1)
+        with self.read_engine.begin() as conn:
+            row = conn.execute(q).first()
+        if row is None or (revision is None and row.deleted):
+            return None
+        return FlowRecord(row.namespace, row.id, row.revision, row.source, row.deleted, row.updated)
+
+    def flow_revisions(self, namespace: str, flow_id: str) -> list[FlowRecord]:
+        q = select(flows).where(flows.c.namespace == namespace, flows.c.id == flow_id).order_by(flows.c.revision)
+        with self.read_engine.begin() as conn:
+            return [FlowRecord(r.namespace, r.id, r.revision, r.source, r.deleted, r.updated) for r in conn.execute(q)]
+
+    def list_flows(self, namespace_prefix: str | None = None) -> list[FlowRecord]:
+        """Latest non-deleted revision of every flow."""
+        latest = (
+            select(flows.c.namespace, flows.c.id, func.max(flows.c.revision).label("rev"))
+            .group_by(flows.c.namespace, flows.c.id)
+            .subquery()
+        )
+        q = select(flows).join(
+            latest,
+            and_(flows.c.namespace == latest.c.namespace, flows.c.id == latest.c.id, flows.c.revision == latest.c.rev),
+        ).where(flows.c.deleted.is_(False))
+        if namespace_prefix:
+            q = q.where(or_(flows.c.namespace == namespace_prefix, flows.c.namespace.like(namespace_prefix + ".%")))
+        q = q.order_by(flows.c.namespace, flows.c.id)
+        with self.read_engine.begin() as conn:
+            return [FlowRecord(r.namespace, r.id, r.revision, r.source, r.deleted, r.updated) for r in conn.execute(q)]
+
+    def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Mark the flow deleted with a tombstone revision; its history stays."""
+        with self._flow_lock, self.engine.begin() as conn:
+            row = conn.execute(
+                select(flows).where(flows.c.namespace == namespace, flows.c.id == flow_id).order_by(flows.c.revision.desc()).limit(1)
+            ).first()
+            if row is None or row.deleted:
+                return False
+            conn.execute(insert(flows).values(namespace=namespace, id=flow_id, revision=row.revision + 1, source=row.source, deleted=True, updated=now_iso()))
+            return True
+
+    # --- executions --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _execution_row(ex: Execution) -> dict[str, Any]:
+        return {
+            "id": ex.id,
+            "namespace": ex.namespace,
+            "flow_id": ex.flow_id,
+            "flow_revision": ex.flow_revision,
+            "state": str(ex.state),
+            "inputs": _dumps(ex.inputs),
+            "outputs": _dumps(ex.outputs),
+            "labels": _dumps(ex.labels),
+            "trigger": _dumps(ex.trigger),
+            "parent": _dumps(ex.parent),
+            "meta": _dumps(ex.meta),
+            "start_date": ex.start_date,
+            "end_date": ex.end_date,
+            "updated": now_iso(),
+        }
+
+    @staticmethod
+    def _task_run_row(tr: TaskRun) -> dict[str, Any]:
+        return {
+            "id": tr.id,
+            "execution_id": tr.execution_id,
+            "task_id": tr.task_id,
+            "parent_task_run_id": tr.parent_task_run_id,
+            "value": tr.value,
+            "iteration": tr.iteration,
+            "state": str(tr.state),
+            "seq": tr.seq,
+            "attempts": _dumps([a.to_dict() for a in tr.attempts]),
+            "outputs": _dumps(tr.outputs),
+            "meta": _dumps(tr.meta) if tr.meta else None,
+            "start_date": tr.start_date,
+            "end_date": tr.end_date,
+        }
+
+    def write_batch(
+        self,
+        *,
+        new_executions: Sequence[Execution] = (),
+        updated_executions: Sequence[Execution] = (),
+        new_runs: Sequence[TaskRun] = (),
+        updated_runs: Sequence[TaskRun] = (),
+        log_rows: Sequence[LogRecord] = (),
+    ) -> None:
+        """Write one batch of state changes in one transaction."""
+        if not (new_executions or updated_executions or new_runs or updated_runs or log_rows):
+            return
+        with self.engine.begin() as conn:
+            if new_executions:
+                conn.execute(insert(executions), [self._execution_row(e) for e in new_executions])
+            if updated_executions:
+                rows = [self._execution_row(e) for e in updated_executions]
+                for r in rows:
+                    r["b_id"] = r.pop("id")
+                conn.execute(
+                    update(executions).where(executions.c.id == bindparam("b_id")),
+                    rows,
+                )
+            if new_runs:
+                conn.execute(insert(task_runs), [self._task_run_row(t) for t in new_runs])
+            if updated_runs:
+                rows = []
+                for t in updated_runs:
+                    r = self._task_run_row(t)
+                    rows.append(
+                        {
+                            "b_id": r["id"],
+                            "state": r["state"],
+                            "attempts": r["attempts"],
+                            "outputs": r["outputs"],
+                            "meta": r["meta"],
+                            "start_date": r["start_date"],
+                            "end_date": r["end_date"],
+                        }
+                    )
+                conn.execute(
+                    update(task_runs)
+                    .where(task_runs.c.id == bindparam("b_id"))
+                    .values(
+                        state=bindparam("state"),
+                        attempts=bindparam("attempts"),
+                        outputs=bindparam("outputs"),
+                        meta=bindparam("meta"),
+                        start_date=bindparam("start_date"),
+                        end_date=bindparam("end_date"),
+                    ),
+                    rows,
+                )
+            if log_rows:
+                conn.execute(insert(logs), [vars(r) for r in log_rows])
+
+    @staticmethod
+    def _execution_from_row(r: Any) -> Execution:
+        return Execution(
+            id=r.id,
+            namespace=r.namespace,
+            flow_id=r.flow_id,
+            flow_revision=r.flow_revision,
+            state=State(r.state),
+            inputs=_loads(r.inputs, {}),
+            outputs=_loads(r.outputs, {}),
+            labels=_loads(r.labels, {}),
+            trigger=_loads(r.trigger),
+            parent=_loads(r.parent),
+            meta=_loads(r.meta, {}),
+            start_date=r.start_date,
+            end_date=r.end_date,
+        )
+
+    @staticmethod
+    def _task_run_from_row(r: Any) -> TaskRun:
+        return TaskRun(
+            id=r.id,
+            execution_id=r.execution_id,
+            task_id=r.task_id,
+            parent_task_run_id=r.parent_task_run_id,
+            value=r.value,
+            iteration=r.iteration,
+            state=State(r.state),
+            seq=r.seq,
+            attempts=[Attempt.from_dict(a) for a in _loads(r.attempts, [])],
+            outputs=_loads(r.outputs),
+            meta=_loads(r.meta, {}) or {},
+            start_date=r.start_date,
+            end_date=r.end_date,
+        )
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        with self.read_engine.begin() as conn:
+            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+        return self._execution_from_row(row) if row else None
+
+    def load_execution(self, execution_id: str) -> tuple[Execution, list[TaskRun]] | None:
+        with self.read_engine.begin() as conn:
+            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+            if row is None:
+                return None
+            runs = conn.execute(select(task_runs).where(task_runs.c.execution_id == execution_id).order_by(task_runs.c.seq)).all()
+        return self._execution_from_row(row), [self._task_run_from_row(r) for r in runs]
+
+    def summary(self, execution_id: str) -> dict[str, Any] | None:
+        loaded = self.load_execution(execution_id)
+        if loaded is None:
+            return None
+        ex, runs = loaded
+        return ex.to_summary(runs)
+
+    def search_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        states: Iterable[str] | None = None,
+        start_after: str | None = None,
+        start_before: str | None = None,
+        labels: dict[str, str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Execution], int]:
+        conds = []
+        if namespace:
+            conds.append(or_(executions.c.namespace == namespace, executions.c.namespace.like(namespace + ".%")))
+        if flow_id:
+            conds.append(executions.c.flow_id == flow_id)
+        if states:
+            conds.append(executions.c.state.in_(list(states)))
+        if start_after:
+            conds.append(executions.c.start_date >= start_after)
+        if start_before:
+            conds.append(executions.c.start_date < start_before)
+        for k, v in (labels or {}).items():
+            conds.append(executions.c.labels.like(f'%{json.dumps(k)}:{json.dumps(v)}%'))
+        where = and_(*conds) if conds else None
+        q = select(executions)
+        cq = select(func.count()).select_from(executions)
+        if where is not None:
+            q = q.where(where)
+            cq = cq.where(where)
+        q = q.order_by(executions.c.start_date.desc(), executions.c.id).limit(limit).offset(offset)
+        with self.read_engine.begin() as conn:
+            rows = conn.execute(q).all()
+            total = conn.execute(cq).scalar_one()
+        return [self._execution_from_row(r) for r in rows], int(total)
+
+    def unfinished_execution_ids(self) -> list[str]:
+        terminal = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
+        with self.read_engine.begin() as conn:
+            return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(terminal)).order_by(executions.c.start_date))]
+
+    def delete_execution(self, execution_id: str) -> bool:
+        with self.engine.begin() as conn:
+            n = conn.execute(delete(executions).where(executions.c.id == execution_id)).rowcount
+            conn.execute(delete(task_runs).where(task_runs.c.execution_id == execution_id))
+            conn.execute(delete(logs).where(logs.c.execution_id == execution_id))
+        return bool(n)
+
+    # --- logs ---------------------------------------------------------------------------------------
+
+    def get_logs(
+        self,
+        execution_id: str,
+        *,
+        after_id: int = 0,
+        task_id: str | None = None,
+        min_level: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        q = select(logs).where(logs.c.execution_id == execution_id, logs.c.id > after_id)
+        if task_id:
+            q = q.where(logs.c.task_id == task_id)
+        if min_level:
+            order = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+            if min_level.upper() in order:
+                q = q.where(logs.c.level.in_(order[order.index(min_level.upper()):]))
+        q = q.order_by(logs.c.id)
+        if limit:
+            q = q.limit(limit)
+        with self.read_engine.begin() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "executionId": r.execution_id,
+                    "taskRunId": r.task_run_id,
+                    "taskId": r.task_id,
+                    "attempt": r.attempt,
+                    "level": r.level,
+                    "timestamp": r.timestamp,
+                    "message": r.message,
+                }
+                for r in conn.execute(q)
+            ]
+
+
+# Tables defined in sibling modules join ``metadata`` before any create_all.
+from engine.store import kv as _kv, triggers as _triggers  # noqa: E402,F401,I001

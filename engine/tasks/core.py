@@ -1,0 +1,113 @@
+"""Core runnable tasks: log, return, output_values, fail, sleep."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from engine.model.durations import Duration
+from engine.model.registry import register_task
+from engine.model.task import RunnableTask, TaskFailed, TaskResult
+from engine.runtime.context import RunContext
+
+
+@register_task(
+    "log",
+    "io.kestra.plugin.core.log.Log",
+    "io.kestra.core.tasks.log.Log",
+    group="Basics",
+    title="Write a log message",
+    icon="📝",
+    summary="Write a message (or several) to the execution logs.",
+)
+class Log(RunnableTask):
+    light: ClassVar[bool] = True
+    message: str | list[str] = Field(description="The message; expressions such as {{ inputs.name }} are rendered.")
+    level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] = Field(default="INFO", description="Log level of the message.")
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        rendered = ctx.render(self.message)
+        for line in rendered if isinstance(rendered, list) else [rendered]:
+            ctx.logger.log(self.level, str(line))
+        return TaskResult()
+
+
+@register_task(
+    "return",
+    "io.kestra.plugin.core.debug.Return",
+    "io.kestra.core.tasks.debugs.Return",
+    group="Basics",
+    title="Return a value",
+    icon="↩️",
+    summary="Render a value and make it available to later tasks as outputs.<id>.value.",
+)
+class Return(RunnableTask):
+    light: ClassVar[bool] = True
+    format: Any = Field(description="The value to return; an expression keeps its native type.")
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        return TaskResult({"value": ctx.render(self.format)})
+
+
+@register_task(
+    "output_values",
+    "io.kestra.plugin.core.output.OutputValues",
+    "io.kestra.core.tasks.outputs.OutputValues",
+    group="Basics",
+    title="Set output values",
+    icon="📤",
+    summary="Publish several named values as outputs.<id>.values.",
+)
+class OutputValues(RunnableTask):
+    light: ClassVar[bool] = True
+    values: dict[str, Any] = Field(description="Named values; each may be an expression.")
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        return TaskResult({"values": ctx.render(self.values)})
+
+
+@register_task(
+    "fail",
+    "io.kestra.plugin.core.execution.Fail",
+    "io.kestra.core.tasks.executions.Fail",
+    group="Basics",
+    title="Fail the execution",
+    icon="⛔",
+    summary="Fail on purpose, optionally only when a condition is true.",
+)
+class Fail(RunnableTask):
+    light: ClassVar[bool] = True
+    message: str = Field(default="Task failure", description="The error message.")
+    condition: str | bool | None = Field(default=None, description="Fail only when this renders true.")
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        if self.condition is not None and not truthy(ctx.render(self.condition)):
+            return TaskResult()
+        raise TaskFailed(str(ctx.render(self.message)))
+
+
+@register_task(
+    "sleep",
+    "io.kestra.plugin.core.flow.Sleep",
+    "io.kestra.core.tasks.flows.Sleep",
+    group="Basics",
+    title="Wait",
+    icon="⏳",
+    summary="Wait for a duration before going on.",
+)
+class Sleep(RunnableTask):
+    duration: Duration = Field(description="How long to wait, e.g. PT5S.")
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        if ctx.kill_event.wait(self.duration.total_seconds()):
+            reason = ctx.kill_reason[0] if ctx.kill_reason else "killed"
+            raise TaskFailed("Timed out" if reason == "timeout" else "Killed")
+        return TaskResult()
+
+
+def truthy(value: Any) -> bool:
+    """Kestra's truthiness for rendered conditions: 'false', '0', '' and None are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "none", "null")
+    return bool(value)

@@ -1,0 +1,30 @@
+"""The Flow trigger: start this flow when another flow's execution ends."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from engine.model.base import LannerModel
+from engine.model.registry import register_trigger
+from engine.model.trigger import Trigger
+
+
+class Preconditions(LannerModel):
+    """Which upstream executions count (Kestra 0.19+ shape, simplified)."""
+
+    flows: list[dict[str, str]] | None = Field(default=None, description="List of {namespace, flowId, states}.")
+    where: list[dict[str, object]] | None = Field(default=None, description="Extra filters.")
+    id: str | None = None
+
+
+@register_trigger(
+    "flow",
+    "io.kestra.plugin.core.trigger.Flow",
+    "io.kestra.core.models.triggers.types.Flow",
+    title="When another flow ends",
+    icon="🔗",
+    summary="Start the flow when an execution of another flow ends (filter by state, flow, namespace).",
+)
+class FlowTrigger(Trigger):
+    states: list[str] | None = Field(default=None, description="End states that fire (default: SUCCESS, WARNING, FAILED, KILLED).")
+    preconditions: Preconditions | None = Field(default=None, description="Upstream flows to listen to.")

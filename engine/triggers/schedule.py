@@ -1,0 +1,74 @@
+"""The Schedule trigger: cron (5 or 6 fields, nicknames) in an IANA time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import Field, field_validator
+
+from engine.model.durations import Duration
+from engine.model.registry import register_trigger
+from engine.model.trigger import Trigger
+
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def normalise_cron(expr: str) -> tuple[str, bool]:
+    """Return (expression, has_seconds). Six fields means seconds come first (Kestra/Quartz)."""
+    text = NICKNAMES.get(expr.strip().lower(), expr.strip())
+    fields = text.split()
+    if len(fields) not in (5, 6):
+        raise ValueError(f"cron '{expr}' must have 5 fields (minute hour day month weekday), 6 with seconds first, or be a nickname like @daily")
+    return text, len(fields) == 6
+
+
+def cron_iter(expr: str, start: datetime) -> croniter:
+    text, seconds = normalise_cron(expr)
+    return croniter(text, start, second_at_beginning=seconds)
+
+
+@register_trigger(
+    "schedule",
+    "io.kestra.plugin.core.trigger.Schedule",
+    "io.kestra.core.models.triggers.types.Schedule",
+    title="On a schedule",
+    icon="⏰",
+    summary="Start the flow on a cron schedule in a time zone.",
+)
+class Schedule(Trigger):
+    cron: str = Field(description="Cron expression (5 fields, or 6 with seconds first) or @daily/@hourly/...")
+    timezone: str = Field(default="UTC", description="IANA time zone the cron is read in, e.g. Europe/Paris.")
+    with_seconds: bool | None = Field(default=None, description="Kestra compatibility; 6-field crons have seconds.")
+    late_maximum_delay: Duration | None = Field(default=None, description="Skip a run that would start later than this after its time.")
+    stop_after: list[str] | None = Field(default=None, description="Disable the trigger once an execution ends in one of these states.")
+    backfill: dict[str, Any] | None = Field(default=None, description="Kestra backfill block (start, end, inputs, labels).")
+    recover_missed_schedules: str | None = Field(default=None, description="NONE (default), LAST or ALL.")
+    schedule_conditions: list[dict[str, Any]] | None = Field(default=None, description="Kestra scheduleConditions (day of week/month).")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        text, seconds = normalise_cron(v)
+        if not croniter.is_valid(text, second_at_beginning=seconds):
+            raise ValueError(f"'{v}' is not a valid cron expression")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{v}' is not an IANA time zone (e.g. UTC, Europe/Paris)") from None
+        return v
