@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install install-test run test test-fast test-faults lint bench bench-quick browser-deps clean
+.PHONY: install install-test run test test-fast test-faults lint docs browser-deps clean
 
 $(VENV)/bin/python:
 	@PYBIN=$$(./scripts/find-python.sh) || exit 1; \
@@ -45,6 +45,9 @@ test-faults: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check engine builder tests bench
+
+docs: install
+	$(VENV)/bin/python -m engine.model.reference --write README.md
 
 clean:
 	rm -rf $(VENV) .lanner

@@ -207,6 +207,7 @@ class LocalRunner:
     # --- the loop --------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        self.log_buffer.drainer_ident = threading.get_ident()
         inline: list[Event] = []
         while not self._stop.is_set():
             batch: list[Event] = inline

@@ -21,11 +21,13 @@ class LogBuffer:
         self._rows: list[LogRecord] = []
         self._cond = threading.Condition()
         self._max = max_pending
+        #: The thread that drains the buffer never waits for itself.
+        self.drainer_ident: int | None = None
 
     def add(self, execution_id: str, task_run_id: str | None, task_id: str | None, attempt: int | None, level: str, message: str) -> None:
         row = LogRecord(execution_id, task_run_id, task_id, attempt, level, now_iso(), message)
         with self._cond:
-            while len(self._rows) >= self._max:
+            while len(self._rows) >= self._max and threading.get_ident() != self.drainer_ident:
                 if not self._cond.wait(timeout=5):
                     break
             self._rows.append(row)

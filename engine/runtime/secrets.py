@@ -21,9 +21,8 @@ import yaml
 MASK = "******"
 
 
-class SecretError(KeyError):
-    def __str__(self) -> str:  # KeyError quotes its message; we want a sentence
-        return str(self.args[0])
+class SecretError(ValueError):
+    """A secret that is not defined or not decodable; the message says what to set."""
 
 
 class SecretStore:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
 from engine.model.task import RunnableTask, TaskFailed, TaskResult
 from engine.runtime.context import RunContext
@@ -67,11 +68,10 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
                 message = _timeout_message(task)
             else:
                 state, message = State.KILLED, "Killed"
-        if state == State.FAILED:
-            ctx.logger.error(message)
         outcome = WorkerOutcome(state, exc.outputs or None, message, start, now_iso())
+    except ExpressionError as exc:
+        outcome = WorkerOutcome(State.FAILED, None, str(exc), start, now_iso())
     except Exception as exc:  # noqa: BLE001 - a task bug must not take the worker down
-        ctx.logger.error(f"{task.id} raised {type(exc).__name__}: {exc}")
         ctx.logger.debug("".join(traceback.format_exception(exc)))
         outcome = WorkerOutcome(State.FAILED, None, f"{type(exc).__name__}: {exc}", start, now_iso())
     finally:

@@ -1,0 +1,62 @@
+"""The YAML reference tables of the README, generated from the registry.
+
+`python -m engine.model.reference --write README.md` refreshes the table
+between the ``task-table`` markers; a test fails when README and registry differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from engine.model import registry
+
+START, END = "<!-- task-table:start -->", "<!-- task-table:end -->"
+
+
+def _props(cls: type) -> str:
+    from engine.model.task import Task
+    from engine.model.trigger import Trigger
+
+    base = set(Trigger.model_fields) if issubclass(cls, Trigger) else set(Task.model_fields) | {"errors", "finally_"}
+    names = []
+    for name, field in cls.model_fields.items():  # type: ignore[attr-defined]
+        if name in base or (field.json_schema_extra or {}).get("deprecated"):  # type: ignore[union-attr]
+            continue
+        alias = field.alias or name
+        names.append(f"`{alias}`" + ("*" if field.is_required() else ""))
+    return ", ".join(names)
+
+
+def task_table_markdown() -> str:
+    rows = ["| type | Kestra names | group | properties (* required) |", "| --- | --- | --- | --- |"]
+    for name, cls in registry.task_classes().items():
+        aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
+        rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {cls.group} | {_props(cls)} |")
+    rows.append("")
+    rows.append("| trigger | Kestra names | properties (* required) |")
+    rows.append("| --- | --- | --- |")
+    for name, cls in registry.trigger_classes().items():
+        aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
+        rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {_props(cls)} |")
+    return "\n".join(rows)
+
+
+def render_into(text: str) -> str:
+    block = f"{START}\n{task_table_markdown()}\n{END}"
+    return re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, help="README to update in place")
+    args = parser.parse_args()
+    if args.write:
+        args.write.write_text(render_into(args.write.read_text()))
+    else:
+        print(task_table_markdown())
+
+
+if __name__ == "__main__":
+    main()
