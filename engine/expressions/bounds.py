@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -180,7 +181,7 @@ def mul(left: Any, right: Any, limits: Limits) -> Any:
 
 def power(left: Any, right: Any, limits: Limits) -> Any:
     if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-        bits = right * left.bit_length()
+        bits = int(right * math.log2(abs(left))) + 1
         if bits > limits.max_int_bits:
             raise too_long("the power", bits, limits.max_int_bits, "bits")
     return left**right

@@ -58,6 +58,8 @@ def _pebble_hint(template: str) -> str:
         return "; Pebble's '??' is written with the default filter here: {{ x | default('y') }}"
     if re.search(r"\{\{[^}]*\?[^}]*:", template):
         return "; Pebble's 'a ? b : c' is written 'b if a else c' here"
+    if re.search(r"\{[{%][^}%]*\w\s*\.\.\s*\w", template):
+        return "; Pebble's 'a..b' is written range(a, b + 1) here"
     if re.search(r"\{%[^%]*\bcontains\b", template) or re.search(r"\{\{[^}]*\bcontains\b", template):
         return "; Pebble's 'a contains b' is written 'b in a' here"
     return ""

@@ -1,12 +1,10 @@
-"""Kestra's filters, tests and functions, written for Jinja2 and bounded.
+"""Kestra's text, number, JSON/YAML and date filters, written for Jinja2 and bounded.
 
 Names are Kestra's (camelCase). Jinja built-ins that could build unbounded
-values (``center``, ``indent``, ``format``, ``join``, ``batch``, ``slice``,
-``list``, ``sort`` ...) are replaced by bounded versions here; the ones that
-run regular expressions over user text (``striptags``, ``urlize``) or can
-multiply text (``wordwrap``, ``xmlattr``) are removed. Every filter that needs
-the limits takes the environment (``@pass_environment``) and reads
-``env.limits``.
+text (``center``, ``indent``, ``format``, ``replace``) are replaced by bounded
+versions here. Filters that need the limits take the environment
+(``@pass_environment``) and read ``env.limits``. The tables that put them in
+the environment are in :mod:`engine.expressions.catalog`.
 """
 
 from __future__ import annotations
@@ -18,20 +16,16 @@ import json
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
-from jinja2 import pass_context, pass_environment
+from jinja2 import pass_environment
 from jinja2.exceptions import TemplateRuntimeError
-from jinja2.filters import FILTERS as JINJA_FILTERS
-from jinja2.filters import do_sort, do_unique, make_attrgetter
 from jinja2.runtime import Undefined
-from jinja2.tests import TESTS as JINJA_TESTS
-from jinja2.utils import _PassArg
 
 from engine.expressions import bounds, dates
-from engine.expressions.bounds import bounded_list, check_items, check_text, to_json, to_text
+from engine.expressions.bounds import check_items, check_text, to_json, to_text
 
 
 class FilterError(TemplateRuntimeError):
@@ -139,7 +133,7 @@ def slugify(env: Any, value: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _digest(name: str) -> Callable[..., str]:
+def digest_filter(name: str) -> Callable[..., str]:
     @pass_environment
     def digest(env: Any, value: Any) -> str:
         data = value if isinstance(value, bytes) else _text(value, env).encode("utf-8")
@@ -219,7 +213,7 @@ def split(env: Any, value: Any, delimiter: Any = None, limit: int | None = None)
     return text.split(sep, maxsplit)
 
 
-def _substring(before: bool, last: bool) -> Callable[..., str]:
+def substring_filter(before: bool, last: bool) -> Callable[..., str]:
     @pass_environment
     def cut(env: Any, value: Any, separator: Any) -> str:
         text, sep = _text(value, env), _text(separator, env)
@@ -285,169 +279,6 @@ def string(env: Any, value: Any) -> str:
     return _text(value, env)
 
 
-# --- collections --------------------------------------------------------------------------------
-
-
-@pass_environment
-def to_list(env: Any, value: Any) -> list[Any]:
-    if isinstance(value, Mapping):
-        return bounded_list(value.keys(), env.limits)
-    return bounded_list(value, env.limits)
-
-
-@pass_environment
-def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> str:
-    items = bounded_list(value, env.limits)
-    if attribute is not None:
-        items = list(map(make_attrgetter(env, attribute), items))
-    return bounds.joined(items, _text(separator, env), env.limits)
-
-
-@pass_environment
-def first(env: Any, value: Any) -> Any:
-    for item in value:
-        return item
-    return env.undefined("first: the sequence is empty")
-
-
-@pass_environment
-def last(env: Any, value: Any) -> Any:
-    items = value if isinstance(value, (str, list, tuple)) else bounded_list(value, env.limits)
-    if not items:
-        return env.undefined("last: the sequence is empty")
-    return items[-1]
-
-
-@pass_environment
-def length(env: Any, value: Any) -> int:
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-    if value is None:
-        return 0
-    if hasattr(value, "__len__"):
-        return len(value)
-    return len(bounded_list(value, env.limits))
-
-
-@pass_environment
-def sort(env: Any, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return do_sort(env, bounded_list(value, env.limits), reverse, case_sensitive, attribute)
-
-
-@pass_environment
-def rsort(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return sort(env, value, True, case_sensitive, attribute)
-
-
-@pass_environment
-def reverse(env: Any, value: Any) -> Any:
-    if isinstance(value, str):
-        return value[::-1]
-    return bounded_list(value, env.limits)[::-1]
-
-
-@pass_environment
-def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return list(do_unique(env, bounded_list(value, env.limits), case_sensitive, attribute))
-
-
-@pass_environment
-def distinct(env: Any, value: Any) -> list[Any]:
-    """Pebble's distinct: drop repeated items, keep the first order (case-sensitive)."""
-    return unique(env, value, True)
-
-
-@pass_environment
-def chunk(env: Any, value: Any, size: int) -> list[list[Any]]:
-    """``[1,2,3,4,5]|chunk(2)`` -> ``[[1,2],[3,4],[5]]``."""
-    size = int(size)
-    if size <= 0:
-        raise _fail("chunk size must be a positive number")
-    items = bounded_list(value, env.limits)
-    return [items[i: i + size] for i in range(0, len(items), size)]
-
-
-@pass_environment
-def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[list[Any]]:
-    linecount = int(linecount)
-    if linecount <= 0:
-        raise _fail("batch size must be a positive number")
-    check_items(linecount, env.limits, "a batch")
-    rows = chunk(env, value, linecount)
-    if fill_with is not None and rows and len(rows[-1]) < linecount:
-        rows[-1] = rows[-1] + [fill_with] * (linecount - len(rows[-1]))
-    return rows
-
-
-@pass_environment
-def slice_filter(env: Any, value: Any, slices: int, fill_with: Any = None) -> list[list[Any]]:
-    slices = int(slices)
-    if slices <= 0:
-        raise _fail("slice count must be a positive number")
-    check_items(slices, env.limits, "the slices")
-    items = bounded_list(value, env.limits)
-    per, extra = divmod(len(items), slices)
-    out, offset = [], 0
-    for i in range(slices):
-        end = offset + per + (1 if i < extra else 0)
-        part = items[offset:end]
-        if fill_with is not None and extra and i >= extra:
-            part.append(fill_with)
-        out.append(part)
-        offset = end
-    return out
-
-
-@pass_environment
-def merge(env: Any, value: Any, other: Any) -> Any:
-    """Merge two maps (right wins) or concatenate two lists."""
-    if isinstance(value, Mapping) and isinstance(other, Mapping):
-        return {**value, **other}
-    if isinstance(value, (list, tuple)) and isinstance(other, (list, tuple)):
-        check_items(len(value) + len(other), env.limits, "the merged list")
-        return [*value, *other]
-    raise _fail(f"merge needs two maps or two lists, not {type(value).__name__} and {type(other).__name__}")
-
-
-def keys(value: Any) -> list[Any]:
-    if isinstance(value, Mapping):
-        return list(value.keys())
-    raise _fail(f"keys needs a map, not {type(value).__name__}")
-
-
-def values(value: Any) -> list[Any]:
-    if isinstance(value, Mapping):
-        return list(value.values())
-    raise _fail(f"values needs a map, not {type(value).__name__}")
-
-
-@pass_environment
-def pprint(env: Any, value: Any) -> str:
-    return to_json(value, env.limits, indent=2)
-
-
-def _sized_input(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a lazy Jinja filter so its input cannot be longer than ``max_items``."""
-    pass_arg = _PassArg.from_obj(filter_fn)
-
-    @pass_context
-    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
-        env = context.environment
-        if hasattr(value, "__len__") and not isinstance(value, Undefined):
-            check_items(len(value), env.limits, f"the input of {filter_fn.__name__}")
-        if pass_arg is _PassArg.context:
-            return filter_fn(context, value, *args, **kwargs)
-        if pass_arg is _PassArg.eval_context:
-            return filter_fn(context.eval_ctx, value, *args, **kwargs)
-        if pass_arg is _PassArg.environment:
-            return filter_fn(env, value, *args, **kwargs)
-        return filter_fn(value, *args, **kwargs)
-
-    wrapper.__name__ = filter_fn.__name__
-    wrapper.__doc__ = filter_fn.__doc__
-    return wrapper
-
-
 # --- dates --------------------------------------------------------------------------------------
 
 
@@ -463,7 +294,7 @@ def date_add(value: Any, amount: Any, unit: str) -> str:
     return dates.date_add(value, amount, unit)
 
 
-def _epoch(per_second: int, name: str) -> Callable[..., int]:
+def epoch_filter(per_second: int, name: str) -> Callable[..., int]:
     def stamp(value: Any, timeZone: str | None = None) -> int:  # noqa: N803 - Kestra's keyword
         return dates.epoch(value, per_second, name)
 
@@ -489,134 +320,3 @@ def is_empty(value: Any) -> bool:
 
 def contains(value: Any, item: Any) -> bool:
     return item in value if isinstance(value, (str, Mapping, list, tuple, set, frozenset)) else False
-
-
-# --- tables -------------------------------------------------------------------------------------
-
-#: Jinja built-ins dropped from the sandbox: regexes over user text, or text multipliers.
-REMOVED_FILTERS = ("striptags", "urlize", "wordwrap", "xmlattr")
-
-KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
-    "default": default,
-    "d": default,
-    "number": number,
-    "json": to_json_filter,
-    "toJson": to_json_filter,
-    "tojson": to_json_filter,
-    "fromJson": from_json,
-    "yaml": to_yaml,
-    "toYaml": to_yaml,
-    "fromYaml": from_yaml,
-    "capitalize": capitalize,
-    "slugify": slugify,
-    "md5": _digest("md5"),
-    "sha1": _digest("sha1"),
-    "sha256": _digest("sha256"),
-    "sha512": _digest("sha512"),
-    "base64encode": base64encode,
-    "base64decode": base64decode,
-    "urlencode": urlencode,
-    "urldecode": urldecode,
-    "startsWith": starts_with,
-    "endsWith": ends_with,
-    "replace": replace,
-    "split": split,
-    "substringBefore": _substring(before=True, last=False),
-    "substringBeforeLast": _substring(before=True, last=True),
-    "substringAfter": _substring(before=False, last=False),
-    "substringAfterLast": _substring(before=False, last=True),
-    "abbreviate": abbreviate,
-    "center": center,
-    "indent": indent,
-    "nindent": nindent,
-    "format": format_filter,
-    "string": string,
-    "list": to_list,
-    "join": join,
-    "first": first,
-    "last": last,
-    "length": length,
-    "count": length,
-    "sort": sort,
-    "rsort": rsort,
-    "reverse": reverse,
-    "unique": unique,
-    "distinct": distinct,
-    "chunk": chunk,
-    "batch": batch,
-    "slice": slice_filter,
-    "merge": merge,
-    "keys": keys,
-    "values": values,
-    "pprint": pprint,
-    "date": date,
-    "dateAdd": date_add,
-    "timestamp": _epoch(1, "timestamp"),
-    "timestampMilli": _epoch(1_000, "timestampMilli"),
-    "timestampMicro": _epoch(1_000_000, "timestampMicro"),
-    "timestampNano": _epoch(1_000_000_000, "timestampNano"),
-}
-
-#: Lazy Jinja filters whose input length is checked.
-_SIZED = ("map", "select", "reject", "selectattr", "rejectattr", "groupby", "dictsort", "sum", "min", "max", "random")
-
-
-def build_filters() -> dict[str, Callable[..., Any]]:
-    table = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
-    for name in _SIZED:
-        table[name] = _sized_input(JINJA_FILTERS[name])
-    table.update(KESTRA_FILTERS)
-    return table
-
-
-def build_tests() -> dict[str, Callable[..., Any]]:
-    table = dict(JINJA_TESTS)
-    table.update(
-        {
-            "null": is_null,
-            "empty": is_empty,
-            "startsWith": lambda value, prefix: str(value).startswith(str(prefix)),
-            "endsWith": lambda value, suffix: str(value).endswith(str(suffix)),
-            "contains": contains,
-        }
-    )
-    return table
-
-
-def build_functions(env: Any) -> dict[str, Any]:
-    """Globals every template sees (runtime functions such as ``secret`` come per render)."""
-    limits = env.limits
-
-    def bounded_range(*args: Any) -> range:
-        result = range(*args)
-        if len(result) > limits.max_range:
-            raise bounds.too_long("range()", len(result), limits.max_range, "items")
-        return result
-
-    def make_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
-        return dict(*args, **kwargs)
-
-    def extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
-        def choose(*args: Any) -> Any:
-            if len(args) == 1 and isinstance(args[0], Iterable) and not isinstance(args[0], str):
-                args = tuple(bounded_list(args[0], limits))
-            if not args:
-                raise _fail(f"{pick.__name__}() needs at least one value")
-            return pick(args)
-
-        return choose
-
-    def now(timeZone: str | None = None) -> str:  # noqa: N803 - Kestra's keyword
-        return dates.now(timeZone)
-
-    return {
-        "range": bounded_range,
-        "dict": make_dict,
-        "now": now,
-        "fromJson": lambda value: from_json(env, value),
-        "yaml": lambda value: from_yaml(env, value),
-        "fromYaml": lambda value: from_yaml(env, value),
-        "max": extreme(max),
-        "min": extreme(min),
-        "null": None,
-    }

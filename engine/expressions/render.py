@@ -16,14 +16,13 @@ from typing import Any
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
-from jinja2.runtime import Undefined
-from jinja2.sandbox import SecurityError
+from jinja2.runtime import Context, Undefined
 from markupsafe import Markup
 
 from engine.expressions import bounds
 from engine.expressions.errors import ExpressionError, render_error, runtime_reason, syntax_error
 from engine.expressions.guard import WATCHDOG, RenderTimeout
-from engine.expressions.limits import LimitError, Limits
+from engine.expressions.limits import Limits
 from engine.expressions.sandbox import LannerEnvironment
 
 #: Compiled templates kept per environment (by source text).
@@ -94,6 +93,10 @@ def render(
     A string that is exactly one ``{{ expression }}`` keeps the expression's
     type (``{{ inputs.n }}`` gives the int); other templates render to text.
     """
+    if isinstance(value, str) and not is_expression(value):
+        return value  # the common case: no environment needed
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     env = environment(limits) if limits is not None else default_environment()
     return _render_value(value, env, context, functions)
 
@@ -142,14 +145,14 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
     deadline = WATCHDOG.start(limits.timeout)
     try:
         try:
+            # A plain dict merged in C and a Context built directly: Jinja's
+            # new_context copies a ChainMap of globals key by key on every render.
+            variables = {**env.globals, **context}
             if functions:
-                variables = dict(context)
                 for name, fn in functions.items():
                     variables[name] = deadline.shield(fn)
-            else:
-                variables = context  # type: ignore[assignment]
             template = compiled.template
-            ctx = template.new_context(variables)
+            ctx = Context(env, variables, None, template.blocks)
             if compiled.native:
                 for _ in template.root_render_func(ctx):
                     pass
@@ -191,14 +194,3 @@ def _native(value: Any, limits: Limits) -> Any:
     bounds.measure(value, limits, "the result")
     return value
 
-
-__all__ = [
-    "ExpressionError",
-    "LimitError",
-    "SecurityError",
-    "compile_template",
-    "environment",
-    "is_expression",
-    "render",
-    "render_string",
-]

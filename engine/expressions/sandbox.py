@@ -12,6 +12,8 @@ methods that mutate lists, dicts and sets. On top of it this environment:
   before computing them, checks the str/bytes methods that can outgrow their
   input, bounds format widths, ``~`` concatenation, macro/block output, and
   every call result;
+* looks up map keys before methods (``outputs.t.values`` is the output
+  called ``values``, as in Pebble);
 * treats undefined names and attributes as errors (strict), while still
   letting ``default`` and ``is defined`` work on chains like ``a.b.c``;
 * prints values the way Kestra does (``None`` as nothing, ``true``/``false``,
@@ -21,7 +23,7 @@ methods that mutate lists, dicts and sets. On top of it this environment:
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import update_wrapper
 from typing import Any
 
@@ -33,7 +35,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatt
 from markupsafe import Markup
 
 from engine.expressions import bounds
-from engine.expressions.filters import build_filters, build_functions, build_tests
+from engine.expressions.catalog import build_filters, build_functions, build_tests
 from engine.expressions.limits import Limits
 
 
@@ -140,6 +142,13 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         # error names the first missing part ('cycler' is undefined).
         if isinstance(obj, Undefined):
             return obj
+        # Keys before methods on maps, as in Pebble: outputs.t.values is the
+        # task's "values" output, not dict.values.
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:

@@ -282,7 +282,7 @@ def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> No
     try:
         expressions.check_syntax(text)
     except expressions.ExpressionError as exc:
-        err(path, f"expression does not parse: {exc}")
+        err(path, f"expression does not parse: {getattr(exc, 'reason', None) or exc}")
         return
     for ref in sorted(expressions.referenced_outputs(text)):
         if ref not in task_ids:

@@ -1,0 +1,199 @@
+"""Kestra's collection filters, and Jinja's, bounded.
+
+Every filter that materialises a sequence does it through
+:func:`bounds.bounded_list` (at most ``max_items``), so a 10 MB string or a
+generator cannot become a list of ten million items; Jinja's lazy filters
+(``map``, ``select`` ...) are wrapped to check the length of their input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jinja2 import pass_context, pass_environment
+from jinja2.filters import do_sort, do_unique, make_attrgetter
+from jinja2.runtime import Undefined
+from jinja2.utils import _PassArg
+
+from engine.expressions import bounds
+from engine.expressions.bounds import bounded_list, check_items, to_json, to_text
+from engine.expressions.filters import FilterError
+
+# --- collections --------------------------------------------------------------------------------
+
+
+@pass_environment
+def to_list(env: Any, value: Any) -> list[Any]:
+    if isinstance(value, Mapping):
+        return bounded_list(value.keys(), env.limits)
+    return bounded_list(value, env.limits)
+
+
+@pass_environment
+def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> str:
+    items = bounded_list(value, env.limits)
+    if attribute is not None:
+        items = list(map(make_attrgetter(env, attribute), items))
+    return bounds.joined(items, to_text(separator, env.limits), env.limits)
+
+
+@pass_environment
+def first(env: Any, value: Any) -> Any:
+    for item in value:
+        return item
+    return env.undefined("first: the sequence is empty")
+
+
+@pass_environment
+def last(env: Any, value: Any) -> Any:
+    items = value if isinstance(value, (str, list, tuple)) else bounded_list(value, env.limits)
+    if not items:
+        return env.undefined("last: the sequence is empty")
+    return items[-1]
+
+
+@pass_environment
+def length(env: Any, value: Any) -> int:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if value is None:
+        return 0
+    if hasattr(value, "__len__"):
+        return len(value)
+    return len(bounded_list(value, env.limits))
+
+
+@pass_environment
+def sort(env: Any, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+    return do_sort(env, bounded_list(value, env.limits), reverse, case_sensitive, attribute)
+
+
+@pass_environment
+def rsort(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+    return sort(env, value, True, case_sensitive, attribute)
+
+
+@pass_environment
+def reverse(env: Any, value: Any) -> Any:
+    if isinstance(value, str):
+        return value[::-1]
+    return bounded_list(value, env.limits)[::-1]
+
+
+@pass_environment
+def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+    return list(do_unique(env, bounded_list(value, env.limits), case_sensitive, attribute))
+
+
+@pass_environment
+def distinct(env: Any, value: Any) -> list[Any]:
+    """Pebble's distinct: drop repeated items, keep the first order (case-sensitive)."""
+    return unique(env, value, True)
+
+
+@pass_environment
+def chunk(env: Any, value: Any, size: int) -> list[list[Any]]:
+    """``[1,2,3,4,5]|chunk(2)`` -> ``[[1,2],[3,4],[5]]``."""
+    size = int(size)
+    if size <= 0:
+        raise FilterError("chunk size must be a positive number")
+    items = bounded_list(value, env.limits)
+    return [items[i: i + size] for i in range(0, len(items), size)]
+
+
+@pass_environment
+def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[list[Any]]:
+    linecount = int(linecount)
+    if linecount <= 0:
+        raise FilterError("batch size must be a positive number")
+    check_items(linecount, env.limits, "a batch")
+    rows = chunk(env, value, linecount)
+    if fill_with is not None and rows and len(rows[-1]) < linecount:
+        rows[-1] = rows[-1] + [fill_with] * (linecount - len(rows[-1]))
+    return rows
+
+
+@pass_environment
+def slice_filter(env: Any, value: Any, slices: int, fill_with: Any = None) -> list[list[Any]]:
+    slices = int(slices)
+    if slices <= 0:
+        raise FilterError("slice count must be a positive number")
+    check_items(slices, env.limits, "the slices")
+    items = bounded_list(value, env.limits)
+    per, extra = divmod(len(items), slices)
+    out, offset = [], 0
+    for i in range(slices):
+        end = offset + per + (1 if i < extra else 0)
+        part = items[offset:end]
+        if fill_with is not None and extra and i >= extra:
+            part.append(fill_with)
+        out.append(part)
+        offset = end
+    return out
+
+
+@pass_environment
+def merge(env: Any, value: Any, other: Any) -> Any:
+    """Merge two maps (right wins) or concatenate two lists."""
+    if isinstance(value, Mapping) and isinstance(other, Mapping):
+        return {**value, **other}
+    if isinstance(value, (list, tuple)) and isinstance(other, (list, tuple)):
+        check_items(len(value) + len(other), env.limits, "the merged list")
+        return [*value, *other]
+    raise FilterError(f"merge needs two maps or two lists, not {type(value).__name__} and {type(other).__name__}")
+
+
+def keys(value: Any) -> list[Any]:
+    if isinstance(value, Mapping):
+        return list(value.keys())
+    raise FilterError(f"keys needs a map, not {type(value).__name__}")
+
+
+def values(value: Any) -> list[Any]:
+    if isinstance(value, Mapping):
+        return list(value.values())
+    raise FilterError(f"values needs a map, not {type(value).__name__}")
+
+
+@pass_environment
+def total(env: Any, value: Any, attribute: Any = None, start: Any = 0) -> Any:
+    """Jinja's ``sum``, one bounded ``+`` at a time.
+
+    Python's built-in ``sum`` over lists is quadratic in C, where the time
+    limit cannot interrupt it; this loop can be interrupted and size-checked.
+    """
+    items = bounded_list(value, env.limits)
+    if attribute is not None:
+        items = list(map(make_attrgetter(env, attribute), items))
+    result = start
+    for item in items:
+        result = bounds.add(result, item, env.limits)
+    return result
+
+
+@pass_environment
+def pprint(env: Any, value: Any) -> str:
+    return to_json(value, env.limits, indent=2)
+
+
+def sized_input(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a lazy Jinja filter so its input cannot be longer than ``max_items``."""
+    pass_arg = _PassArg.from_obj(filter_fn)
+
+    @pass_context
+    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        env = context.environment
+        if hasattr(value, "__len__") and not isinstance(value, Undefined):
+            check_items(len(value), env.limits, f"the input of {filter_fn.__name__}")
+        if pass_arg is _PassArg.context:
+            return filter_fn(context, value, *args, **kwargs)
+        if pass_arg is _PassArg.eval_context:
+            return filter_fn(context.eval_ctx, value, *args, **kwargs)
+        if pass_arg is _PassArg.environment:
+            return filter_fn(env, value, *args, **kwargs)
+        return filter_fn(value, *args, **kwargs)
+
+    wrapper.__name__ = filter_fn.__name__
+    wrapper.__doc__ = filter_fn.__doc__
+    return wrapper
