@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ from engine.model.flow import Flow
 from engine.model.inputs import coerce_inputs
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
+from engine.runtime import concurrency
 from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.execution import Execution, ExecutionState, TaskRun, new_id, now_iso
-from engine.runtime.executor import Executor, Step, WorkerOutcome
+from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
@@ -36,6 +38,12 @@ from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
 from engine.store.sql import SqlStore, default_database_url
 
 Event = tuple[Any, ...]
+
+#: How long one batch may run light tasks before it commits (seconds).
+LIGHT_BATCH_SECONDS = 0.05
+#: End summaries kept in memory for wait() (count, and total task runs in them).
+FINISHED_KEPT = 1024
+FINISHED_RUNS_KEPT = 20_000
 
 
 class FlowNotFound(LookupError):
@@ -57,6 +65,8 @@ class LocalRunner:
         workers: int | None = None,
         recover: bool = False,
         secrets: SecretStore | None = None,
+        pool: Any | None = None,
+        node_id: str | None = None,
     ):
         registry.finalize()
         self.home = Path(home).resolve() if home else default_home()
@@ -64,9 +74,15 @@ class LocalRunner:
         self.store = SqlStore(database_url or default_database_url(self.home))
         self.storage = _make_storage(self.home)
         self.secrets = secrets or SecretStore()
-        self.pool = ThreadWorkerPool(workers or max(4, (os.cpu_count() or 2) * 4))
+        # A Dask cluster when given (pool=DaskWorkerPool or LANNER_DASK_ADDRESS), else threads.
+        self.pool = pool if pool is not None else _make_pool(workers or max(4, (os.cpu_count() or 2) * 4))
         self.log_buffer = LogBuffer()
+        if hasattr(self.pool, "bind"):
+            self.pool.bind(self)  # a remote pool needs the storage URL, secrets and log buffer
         self.flow_dirs: dict[tuple[str, str], Path] = {}
+        self._flow_cache: dict[tuple[str, str, int], tuple[str, Flow]] = {}
+        self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()  # guarded by _ended_lock
+        self._finished_runs = 0
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._timers: list[tuple[float, int, Event]] = []
         self._timer_seq = 0
@@ -78,10 +94,17 @@ class LocalRunner:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # called with the summary of each ended execution
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lanner-executor", daemon=True)
+        from engine.store.leases import LeaseManager  # several runners on one database: see there
+
+        self.leases = LeaseManager(self.store, node_id)
         self._thread.start()
         if recover:
-            for ex_id in self.store.unfinished_execution_ids():
+            for ex_id in self.leases.claim(steal=self.store.is_sqlite):
                 self._events.put(("recover", ex_id))
+        self.leases.start(
+            on_claim=(lambda i: self._events.put(("recover", i))) if recover else None,
+            on_tick=lambda owned: self._events.put(("lease_tick", owned)),
+        )
 
     # --- public API --------------------------------------------------------------------------------
 
@@ -94,10 +117,15 @@ class LocalRunner:
     def close(self, *, kill: bool = True) -> None:
         if self._stop.is_set():
             return
+        self.leases.stop()
         self.pool.shutdown(kill=kill)
         self._stop.set()
         self._events.put(("noop",))
         self._thread.join(timeout=10)
+        try:
+            self.leases.release()  # others take over what is unfinished at once
+        except Exception:  # noqa: BLE001 - database gone: the leases expire instead
+            pass
         self.store.close()
 
     def deploy(self, source: str, *, path: Path | None = None) -> Flow:
@@ -119,8 +147,18 @@ class LocalRunner:
         rec = self.store.get_flow(namespace, flow_id, revision)
         if rec is None:
             raise FlowNotFound(f"flow {namespace}.{flow_id}" + (f" revision {revision}" if revision else "") + " does not exist")
+        # A stored revision never changes, so it is parsed and validated once
+        # (that was most of the cost of starting an execution). Callers must
+        # treat the returned Flow as read-only.
+        key = (rec.namespace, rec.id, rec.revision)
+        cached = self._flow_cache.get(key)
+        if cached is not None and cached[0] == rec.source:
+            return cached[1]
         flow = load_flow(rec.source)
         flow.revision = rec.revision
+        if len(self._flow_cache) >= 1024:
+            self._flow_cache.clear()
+        self._flow_cache[key] = (rec.source, flow)
         return flow
 
     def start_execution(
@@ -134,12 +172,13 @@ class LocalRunner:
         trigger: dict[str, Any] | None = None,
         parent: dict[str, Any] | None = None,
         wait_persisted: bool = True,
+        execution_id: str | None = None,
     ) -> str:
         """Coerce inputs (raising InputErrors before anything is stored) and start an execution."""
         flow = self.get_flow(namespace, flow_id, revision)
         if flow.disabled:
             raise ValueError(f"flow {namespace}.{flow_id} is disabled")
-        ex_id = new_id()
+        ex_id = execution_id or new_id()
         values = coerce_inputs(flow.inputs or [], inputs or {}, store_file=self._file_input_store(flow, ex_id))
         ex = Execution(
             id=ex_id,
@@ -170,8 +209,15 @@ class LocalRunner:
     def wait(self, execution_id: str, timeout: float | None = None) -> dict[str, Any]:
         with self._ended_lock:
             ev = self._ended.get(execution_id)
+            final = self._finished.get(execution_id) if ev is None else None
+        if final is not None:
+            return final
         if ev is not None:
-            ev.wait(timeout)
+            if ev.wait(timeout):
+                # The summary taken at the end, after its commit: no read of the store.
+                final = getattr(ev, "summary", None)
+                if final is not None:
+                    return final
         else:
             deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
             while time.monotonic() < deadline:
@@ -197,6 +243,14 @@ class LocalRunner:
 
     def resume(self, execution_id: str, inputs: dict[str, Any] | None = None, task_run_id: str | None = None) -> None:
         self._events.put(("resume", execution_id, task_run_id, inputs))
+
+    def restart(self, execution_id: str) -> None:
+        """Re-run a FAILED/KILLED execution from its failed task runs (see engine.runtime.restart)."""
+        self._events.put(("restart", execution_id))
+
+    def adopt(self, execution_id: str) -> None:
+        """Continue an unfinished execution written to the store by someone else (a replay)."""
+        self._events.put(("recover", execution_id))
 
     def sync(self, timeout: float = 10) -> None:
         """Wait until every event posted so far has been processed and committed."""
@@ -248,6 +302,11 @@ class LocalRunner:
             if kind == "sync":
                 syncs.append(ev[1])
                 continue
+            if kind == "lease_tick":
+                from engine.store.leases import on_lease_tick
+
+                on_lease_tick(self, ev[1])
+                continue
             if kind == "new":
                 ex, done = ev[1], ev[2]
                 st = ExecutionState(ex)
@@ -255,7 +314,7 @@ class LocalRunner:
                 new_execs.append(ex)
                 if done is not None:
                     syncs.append(done)
-                acts.append((st, self._executor(ex).start(st)))
+                acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
                 continue
             st = self._state(ev[1])
             if st is None:
@@ -276,8 +335,26 @@ class LocalRunner:
                 acts.append((st, ex_exec.on_subflow_end(st, ev[2], ev[3])))
             elif kind == "subflow_error":
                 acts.append((st, ex_exec.on_subflow_error(st, ev[2], ev[3])))
+            elif kind == "recover" and st.execution.state == State.QUEUED:
+                acts.append((st, concurrency.admit(ex_exec, st, self._states.values())))
             elif kind == "recover":
                 acts.append((st, ex_exec.recover(st)))
+            elif kind == "dequeue" and st.execution.state == State.QUEUED:
+                acts.append((st, concurrency.admit(ex_exec, st, self._states.values())))
+            elif kind == "restart":
+                from engine.runtime.restart import restart_step
+
+                acts.append((st, restart_step(ex_exec, st)))
+                if st.execution.state == State.RESTARTED:
+                    self._states[st.execution.id] = st
+                    with self._ended_lock:
+                        self._ended.setdefault(st.execution.id, threading.Event())
+                    self._events.put(("restarted", st.execution.id))
+            elif kind == "restarted":
+                from engine.runtime.restart import continue_restart
+
+                acts.append((st, continue_restart(ex_exec, st)))
+        self._run_light(acts)
         # Commit everything this batch changed, then act.
         new_runs: list[TaskRun] = []
         upd_runs: list[TaskRun] = []
@@ -309,6 +386,36 @@ class LocalRunner:
             inline.extend(self._act(st, step))
         return inline
 
+    def _run_light(self, acts: list[tuple[ExecutionState, Step]]) -> None:
+        """Run the batch's light tasks (log, return, ...) before its commit.
+
+        A light task has no effect outside this process: its state, outputs
+        and log lines go into the same transaction as the step that created
+        it, so nothing is observable before it is durably stored, and a crash
+        loses the batch as if the tasks had not started. This group commit
+        makes a chain of light tasks cost one transaction instead of one per
+        task. Bounded in time so a long chain still commits regularly; what is
+        left runs after the commit as before.
+        """
+        deadline = time.monotonic() + LIGHT_BATCH_SECONDS
+        i = 0
+        while i < len(acts):
+            st, step = acts[i]
+            i += 1
+            if not step.dispatch:
+                continue
+            executor = self._executor(st.execution)
+            later: list[TaskRun] = []
+            for tr in step.dispatch:
+                task = executor.index.task(tr.task_id)
+                if not isinstance(task, RunnableTask) or not task.light or time.monotonic() > deadline:
+                    later.append(tr)
+                    continue
+                attempt = len(tr.attempts) - 1
+                outcome = run_attempt(self._job(st, executor, task, tr))
+                acts.append((st, executor.on_result(st, tr.id, attempt, outcome)))
+            step.dispatch = later
+
     def _state(self, execution_id: str) -> ExecutionState | None:
         st = self._states.get(execution_id)
         if st is not None:
@@ -317,6 +424,8 @@ class LocalRunner:
         if loaded is None:
             return None
         ex, runs = loaded
+        if not ex.state.terminal and not self.leases.owns(ex.id):
+            return None  # another runner process holds its lease (engine/store/leases.py)
         st = ExecutionState(ex, runs)
         self._persisted.add(ex.id)
         if not ex.state.terminal:
@@ -343,6 +452,9 @@ class LocalRunner:
         functions: dict[str, Callable[..., Any]] = {"secret": self.secrets.get}
         if self.storage is not None and hasattr(self.storage, "make_read_function"):
             functions["read"] = self.storage.make_read_function(namespace)
+        from engine.store.kv import kv_function
+
+        functions["kv"] = kv_function(self.store, namespace)
 
         def render(value: Any, ctx: Any) -> Any:
             return expressions.render(value, ctx, functions=functions)
@@ -403,6 +515,7 @@ class LocalRunner:
             working_dir=self._working_dir(st, executor, tr),
         )
         if self.storage is not None:
+            ctx.extra["storage"] = self.storage
             ctx.put_file = lambda path, name, _ex=ex, _tr=tr: self.storage.put_task_file(
                 _ex.namespace, _ex.flow_id, _ex.id, _tr.task_id, _tr.id, Path(path), name
             )
@@ -451,20 +564,42 @@ class LocalRunner:
             self._events.put(("subflow_end", ex.parent["executionId"], ex.parent["taskRunId"], summary))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)
+            self._remember_finished(ex.id, summary)
         if ev is not None:
             # Logs printed just before the end must be stored before waiters read them.
             self._events.put(("noop",))
+            ev.summary = summary  # type: ignore[attr-defined]  # read by wait()
             ev.set()
+        if ex.flow_id and (limit := self._executor(ex).flow.concurrency) is not None:
+            for queued_id in concurrency.to_dequeue(self._states.values(), ex.namespace, ex.flow_id, limit.limit):
+                self._events.put(("dequeue", queued_id))
         for listener in list(self.listeners):
             try:
                 listener(summary)
             except Exception:  # noqa: BLE001 - a listener bug must not stop the engine
                 pass
 
+    def _remember_finished(self, execution_id: str, summary: dict[str, Any]) -> None:
+        """Keep recent end summaries so wait() after the end needs no store read (bounded by task runs)."""
+        self._finished[execution_id] = summary
+        self._finished_runs += len(summary.get("taskRuns", ()))
+        while self._finished and (len(self._finished) > FINISHED_KEPT or self._finished_runs > FINISHED_RUNS_KEPT):
+            _, old = self._finished.popitem(last=False)
+            self._finished_runs -= len(old.get("taskRuns", ()))
+
     def _file_input_store(self, flow: Flow, execution_id: str) -> Callable[[str, Path], str] | None:
         if self.storage is None or not hasattr(self.storage, "put_input_file"):
             return None
         return lambda input_id, path: self.storage.put_input_file(flow.namespace, flow.id, execution_id, input_id, Path(path))
+
+
+def _make_pool(size: int) -> Any:
+    address = os.environ.get("LANNER_DASK_ADDRESS")
+    if address:
+        from engine.runtime.dask_pool import DaskWorkerPool
+
+        return DaskWorkerPool(address)
+    return ThreadWorkerPool(size)
 
 
 def _make_storage(home: Path) -> Any:

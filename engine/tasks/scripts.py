@@ -32,6 +32,8 @@ from engine.model.registry import register_task
 from engine.model.task import RunnableTask, TaskFailed, TaskResult
 from engine.runtime.context import RunContext
 from engine.runtime.process import ProcessResult, parse_output_marker, run_process
+from engine.storage import StorageError, storage_for_context
+from engine.tasks.notebook import NamespaceFiles
 
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
 _PROCESS_RUNNER = PROCESS_RUNNERS[0]
@@ -123,6 +125,9 @@ class ScriptTask(RunnableTask):
     exit_on_failed: bool = Field(
         default=True, description="Stop at the first failing command (set -e) and fail the task (legacy Bash task)."
     )
+    namespace_files: NamespaceFiles | None = Field(
+        default=None, description="Copy the namespace's files (lanner namespace files upload) into the working directory."
+    )
     requirements: list[str] | None = Field(
         default=None,
         json_schema_extra={"deprecated": True},
@@ -213,6 +218,11 @@ class ScriptTask(RunnableTask):
         keep = False
         try:
             extra = {"workingDir": str(workdir), "outputFiles": self._output_paths(workdir)}
+            if self.namespace_files is not None and self.namespace_files.enabled:
+                copied = storage_for_context(ctx).copy_namespace_files(
+                    ctx.namespace, workdir, self.namespace_files.include, self.namespace_files.exclude
+                )
+                ctx.logger.debug(f"{len(copied)} namespace file(s) copied into the working directory")
             names = self._write_input_files(ctx, workdir, extra)
             argv, temp_file = self._argv(ctx, workdir, extra, names)
             env = self._env(ctx, extra)
@@ -275,6 +285,11 @@ class ScriptTask(RunnableTask):
             if _bad_relative(name) or not target.is_relative_to(root):
                 raise TaskFailed(f"inputFiles: {name!r} must be a relative path inside the working directory")
             target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str) and content.startswith("lanner:///") and "\n" not in content:
+                try:
+                    content = storage_for_context(ctx).read_bytes(content.strip(), namespace=ctx.namespace)
+                except (StorageError, OSError) as exc:
+                    raise TaskFailed(f"inputFiles.{name}: {exc}") from exc
             if isinstance(content, bytes):
                 target.write_bytes(content)
             else:
