@@ -113,6 +113,9 @@ def flow_run(
         except InputError as exc:
             _err(f"{file}: {exc}")
             raise typer.Exit(2) from None
+        except (LookupError, ValueError) as exc:  # a disabled or unknown flow
+            _err(f"{file}: {exc}")
+            raise typer.Exit(2) from None
         try:
             summary = _follow(runner, ex_id, out, timeout)
         except KeyboardInterrupt:
@@ -199,6 +202,86 @@ def namespace_files_list(namespace: Annotated[str, typer.Argument(help="Namespac
     storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(default_home() / "storage")))
     for n in storage.namespace_files_list(namespace):
         typer.echo(n)
+
+
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _database_url() -> str:
+    from engine.runtime.local import default_home
+    from engine.store.sql import default_database_url
+
+    home = default_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return default_database_url(home)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every missing migration to LANNER_DATABASE_URL (or the embedded SQLite database)."""
+    from sqlalchemy import create_engine
+
+    from engine.store import migrations
+
+    url = _database_url()
+    engine = create_engine(url)
+    try:
+        before = migrations.current(engine)
+        after = migrations.upgrade(engine)
+    except Exception as exc:  # noqa: BLE001 - one sentence, no traceback
+        _err(f"database {engine.url.render_as_string(hide_password=True)}: cannot upgrade: {str(exc).splitlines()[0]}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the newest one this code knows."""
+    from sqlalchemy import create_engine
+
+    from engine.store import migrations
+
+    engine = create_engine(_database_url())
+    try:
+        typer.echo(f"current: {migrations.current(engine) or 'empty'}; head: {migrations.head()}")
+    finally:
+        engine.dispose()
+
+
+@app.command("purge")
+def purge_cmd(
+    older_than: Annotated[str, typer.Option("--older-than", help="ISO-8601 duration, e.g. P30D: delete ended executions older than this.")],
+    keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep FAILED and KILLED executions.")] = False,
+) -> None:
+    """Delete old executions with their task runs, logs and files."""
+    import os
+
+    from engine.purge import parse_older_than, purge
+    from engine.runtime.local import default_home
+    from engine.store.sql import SqlStore
+
+    try:
+        td = parse_older_than(older_than)
+    except ValueError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from None
+    home = default_home()
+    store = SqlStore(_database_url())
+    storage = None
+    try:
+        from engine.storage import InternalStorage
+
+        storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(home / "storage")))
+    except ImportError:
+        pass
+    try:
+        report = purge(store, storage, td, keep_failed=keep_failed)
+    finally:
+        store.close()
+    typer.echo(f"purged {report.executions} execution(s), {report.task_runs} task run(s), {report.logs} log line(s)")
 
 
 def main() -> None:

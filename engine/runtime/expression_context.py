@@ -53,7 +53,7 @@ def task_context(
     render: Any | None = None,
 ) -> dict[str, Any]:
     ctx = dict(base_context(flow, st, render))
-    ctx["execution"] = {**ctx["execution"], "state": str(st.execution.state)}
+    ctx["execution"] = {**ctx["execution"], "state": st.execution.meta.get("finalState", str(st.execution.state))}
     if task is not None:
         ctx["task"] = {"id": task.id, "type": task.type}
     ctx["taskrun"] = {

@@ -179,7 +179,14 @@ class LocalRunner:
         if flow.disabled:
             raise ValueError(f"flow {namespace}.{flow_id} is disabled")
         ex_id = execution_id or new_id()
-        values = coerce_inputs(flow.inputs or [], inputs or {}, store_file=self._file_input_store(flow, ex_id))
+        default_ctx = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}, "execution": {"id": ex_id}}
+        render_default = self._renderer(namespace)
+        values = coerce_inputs(
+            flow.inputs or [],
+            inputs or {},
+            store_file=self._file_input_store(flow, ex_id),
+            render=lambda text: render_default(text, default_ctx),
+        )
         ex = Execution(
             id=ex_id,
             namespace=namespace,
