@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install install-test run test test-fast test-faults lint docs browser-deps clean
+.PHONY: install install-test run test test-fast test-faults lint docs bench bench-quick browser-deps clean
 
 $(VENV)/bin/python:
 	@PYBIN=$$(./scripts/find-python.sh) || exit 1; \
@@ -42,6 +42,12 @@ test-fast: install-test
 
 test-faults: install-test
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m faults tests
+
+bench: install-test
+	$(PY) -m bench.run
+
+bench-quick: install-test
+	$(PY) -m bench.run --quick
 
 lint: install-test
 	$(VENV)/bin/ruff check engine builder tests bench

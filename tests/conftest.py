@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# The throwaway PostgreSQL cluster (fixtures pg_cluster, pg_url, own_pg_cluster).
+pytest_plugins = ["tests.postgres_fixture"]
 
 
 @pytest.fixture

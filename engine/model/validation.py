@@ -248,7 +248,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
             err((*path, "id"), f"duplicate task id '{tid}' (already used at {format_path(seen[tid])}); task ids must be unique in the flow")
         else:
             seen[tid] = path
-    for i, trig in enumerate(data.get("triggers") or []):
+    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict) and isinstance(trig.get("type"), str) and registry.trigger_class(trig["type"]) is None:
             hint = registry.suggest(trig["type"], trigger=True)
             err(("triggers", i, "type"), f"unknown trigger type '{trig['type']}'" + (f"; did you mean '{hint}'?" if hint else ""))
@@ -269,7 +269,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for key in ("variables", "outputs", "labels"):
         for spath, text in _iter_strings(data.get(key), (key,)):
             _check_expression(text, spath, output_ids, err)
-    for i, trig in enumerate(data.get("triggers") or []):
+    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict):
             for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
                 _check_expression(text, spath, output_ids, lambda p, m: err(p, m))
@@ -339,7 +339,7 @@ def _dag_errors(items: list[Any], path: Path, pos: _Positions) -> list[FlowError
 
 def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
-    for i, trig in enumerate(data.get("triggers") or []):
+    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict) and registry.trigger_aliases().get(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
             if isinstance(key, str) and len(key) < 16:

@@ -7,7 +7,7 @@ many task runs the execution already has.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,12 +17,13 @@ from engine.runtime.state import State
 
 def now_iso() -> str:
     """Timezone-aware UTC timestamp, fixed width so strings sort as times."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    # isoformat is several times cheaper than strftime and gives the same text.
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def new_id() -> str:
     """Short, URL-safe, sortable-enough id (Kestra uses 22-char base62 ids)."""
-    return uuid.uuid4().hex[:22]
+    return os.urandom(11).hex()  # 22 hex chars, as uuid4().hex[:22] but without building a UUID
 
 
 def parse_iso(value: str | None) -> datetime | None:

@@ -253,6 +253,9 @@ class LocalRunner:
 
     def restart(self, execution_id: str) -> None:
         """Re-run a FAILED/KILLED execution from its failed task runs (see engine.runtime.restart)."""
+        from engine.runtime.restart import take_lease
+
+        take_lease(self, execution_id)
         self._events.put(("restart", execution_id))
 
     def adopt(self, execution_id: str) -> None:

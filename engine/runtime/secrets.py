@@ -76,11 +76,7 @@ class SecretStore:
             return sorted(self._used, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
-        for value in self.values():
-            for form in _forms(value):
-                if form in text:
-                    text = text.replace(form, MASK)
-        return text
+        return mask_text(text, self.values())
 
     def mask_data(self, data: Any) -> Any:
         if not self._used:
@@ -101,3 +97,66 @@ def _forms(value: str) -> list[str]:
     if escaped != value:
         forms.append(escaped)
     return forms
+
+
+#: Shortest piece of a secret (or of its base64 form) masked at the edge of a line.
+MIN_FRAGMENT = 8
+#: What may surround a wrapped piece at a line's edge (indentation, JSON quotes and commas).
+_EDGE = " \t\r\"',;`"
+
+
+def mask_text(text: str, values: list[str]) -> str:
+    """Mask every secret of ``values`` in ``text``: whole forms, then pieces split over lines.
+
+    Whole forms (verbatim, base64 with and without padding, JSON-escaped) are
+    replaced anywhere. A secret can also reach the log in pieces, one per line
+    (``textwrap``, ``base64.encodebytes``, two prints): each line is looked at
+    on its own (logs arrive line by line, there is no window to buffer), and a
+    piece of a form of at least ``MIN_FRAGMENT`` characters is masked when it
+    is the whole line, ends the line (the head of a secret) or starts it (its
+    tail), ignoring indentation and JSON quotes. Limits: pieces shorter than
+    ``MIN_FRAGMENT`` characters stay visible (a secret of fewer than 16
+    characters split in two always leaves one), as do pieces in the middle of
+    a line between other text, and encodings other than base64 and JSON.
+    A line that happens to end with 8+ characters of a secret is masked too.
+    """
+    if not values or not text:
+        return text
+    forms = [f for v in sorted(values, key=len, reverse=True) for f in _forms(v)]
+    for form in forms:
+        if form in text:
+            text = text.replace(form, MASK)
+    long_forms = [f for f in forms if len(f) > MIN_FRAGMENT]
+    if not long_forms:
+        return text
+    return "\n".join(_mask_edges(line, long_forms) if len(line.strip(_EDGE)) >= MIN_FRAGMENT else line
+                     for line in text.split("\n"))
+
+
+def _mask_edges(line: str, forms: list[str]) -> str:
+    """Mask pieces of ``forms`` that make up, end or start ``line`` (see :func:`mask_text`)."""
+    for form in forms:
+        core = line.strip(_EDGE)
+        if len(core) < MIN_FRAGMENT:
+            break
+        start = line.find(core)
+        before, after = line[:start], line[start + len(core):]
+        if core in form:
+            line = before + MASK + after
+            continue
+        head = form[:MIN_FRAGMENT]  # the line ends with the start of the secret
+        i = core.find(head)
+        while i >= 0:
+            if form.startswith(core[i:]):
+                core = core[:i] + MASK
+                break
+            i = core.find(head, i + 1)
+        tail = form[-MIN_FRAGMENT:]  # the line starts with the end of the secret
+        j = core.rfind(tail)
+        while j >= 0:
+            if form.endswith(core[: j + MIN_FRAGMENT]):
+                core = MASK + core[j + MIN_FRAGMENT:]
+                break
+            j = core.rfind(tail, 0, j + MIN_FRAGMENT - 1)
+        line = before + core + after
+    return line

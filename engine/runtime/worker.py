@@ -21,6 +21,7 @@ from engine.model.task import RunnableTask, TaskFailed, TaskResult
 from engine.runtime.context import RunContext
 from engine.runtime.execution import now_iso
 from engine.runtime.executor import WorkerOutcome
+from engine.runtime.secrets import mask_text
 from engine.runtime.state import State
 
 
@@ -79,6 +80,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
             timer.cancel()
     if ctx.secrets and outcome.outputs:
         outcome.outputs = _mask(outcome.outputs, ctx.secrets)
+    if ctx.secrets and outcome.message:
+        outcome.message = mask_text(outcome.message, ctx.secrets)
     return outcome
 
 
@@ -88,9 +91,7 @@ def _timeout_message(task: RunnableTask) -> str:
 
 def _mask(data: Any, secrets: list[str]) -> Any:
     if isinstance(data, str):
-        for s in secrets:
-            data = data.replace(s, "******")
-        return data
+        return mask_text(data, secrets)  # verbatim, base64 and JSON-escaped forms, as in logs
     if isinstance(data, dict):
         return {k: _mask(v, secrets) for k, v in data.items()}
     if isinstance(data, list):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -70,6 +72,9 @@ executions = Table(
     Column("start_date", String(40)),
     Column("end_date", String(40)),
     Column("updated", String(40)),
+    # Which runner process executes it, until when (epoch seconds); see engine/store/leases.py.
+    Column("owner", String(64)),
+    Column("lease_until", Float),
     Index("ix_executions_flow", "namespace", "flow_id", "start_date"),
     Index("ix_executions_state", "state"),
     Index("ix_executions_start", "start_date"),
@@ -107,6 +112,19 @@ logs = Table(
     Column("message", Text, nullable=False),
     Index("ix_logs_execution", "execution_id", "id"),
 )
+
+
+# Hot statements built once: SQLAlchemy then finds their compiled form in its
+# cache without rebuilding the expression and its cache key on every call.
+_GET_EXECUTION = select(executions).where(executions.c.id == bindparam("ex_id"))
+_RUNS_OF_EXECUTION = select(task_runs).where(task_runs.c.execution_id == bindparam("ex_id")).order_by(task_runs.c.seq)
+_LATEST_FLOW = (
+    select(flows)
+    .where(flows.c.namespace == bindparam("ns"), flows.c.id == bindparam("fid"))
+    .order_by(flows.c.revision.desc())
+    .limit(1)
+)
+_FLOW_REVISION = select(flows).where(flows.c.namespace == bindparam("ns"), flows.c.id == bindparam("fid"), flows.c.revision == bindparam("rev"))
 
 
 def _dumps(value: Any) -> str | None:
@@ -158,7 +176,13 @@ class SqlStore:
             self.engine = create_engine(url, pool_pre_ping=True, future=True)
             self.read_engine = self.engine
         self._flow_lock = threading.Lock()
-        metadata.create_all(self.engine)
+        # The schema comes from the Alembic migrations (engine/store/migrations), never create_all.
+        from engine.store import migrations
+
+        migrations.upgrade(self.engine)
+        #: Set by a runner that leases executions: new executions are inserted already owned by it.
+        self.lease_owner: str | None = None
+        self.lease_seconds = 30.0
 
     @staticmethod
     def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -204,12 +228,11 @@ class SqlStore:
             return revision, True
 
     def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowRecord | None:
-        q = select(flows).where(flows.c.namespace == namespace, flows.c.id == flow_id)
-        if revision is not None:
-            q = q.where(flows.c.revision == revision)
-        q = q.order_by(flows.c.revision.desc()).limit(1)
         with self.read_engine.begin() as conn:
-            row = conn.execute(q).first()
+            if revision is None:
+                row = conn.execute(_LATEST_FLOW, {"ns": namespace, "fid": flow_id}).first()
+            else:
+                row = conn.execute(_FLOW_REVISION, {"ns": namespace, "fid": flow_id, "rev": revision}).first()
         if row is None or (revision is None and row.deleted):
             return None
         return FlowRecord(row.namespace, row.id, row.revision, row.source, row.deleted, row.updated)
@@ -300,7 +323,12 @@ class SqlStore:
             return
         with self.engine.begin() as conn:
             if new_executions:
-                conn.execute(insert(executions), [self._execution_row(e) for e in new_executions])
+                rows = [self._execution_row(e) for e in new_executions]
+                if self.lease_owner:
+                    until = time.time() + self.lease_seconds
+                    for r in rows:
+                        r["owner"], r["lease_until"] = self.lease_owner, until
+                conn.execute(insert(executions), rows)
             if updated_executions:
                 rows = [self._execution_row(e) for e in updated_executions]
                 for r in rows:
@@ -380,15 +408,15 @@ class SqlStore:
 
     def get_execution(self, execution_id: str) -> Execution | None:
         with self.read_engine.begin() as conn:
-            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+            row = conn.execute(_GET_EXECUTION, {"ex_id": execution_id}).first()
         return self._execution_from_row(row) if row else None
 
     def load_execution(self, execution_id: str) -> tuple[Execution, list[TaskRun]] | None:
         with self.read_engine.begin() as conn:
-            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+            row = conn.execute(_GET_EXECUTION, {"ex_id": execution_id}).first()
             if row is None:
                 return None
-            runs = conn.execute(select(task_runs).where(task_runs.c.execution_id == execution_id).order_by(task_runs.c.seq)).all()
+            runs = conn.execute(_RUNS_OF_EXECUTION, {"ex_id": execution_id}).all()
         return self._execution_from_row(row), [self._task_run_from_row(r) for r in runs]
 
     def summary(self, execution_id: str) -> dict[str, Any] | None:
