@@ -26,7 +26,7 @@ LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 class WorkerGroup(LannerModel):
     """Pins a task to workers that carry this key (Dask resources/restrictions)."""
 
-    key: str
+    key: str = Field(description="Only workers carrying this key (a Dask worker resource) run the task.")
 
 
 class Task(LannerModel):
