@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install install-test run test test-fast test-faults lint docs bench bench-quick browser-deps clean
+.PHONY: install install-test run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
 
 $(VENV)/bin/python:
 	@PYBIN=$$(./scripts/find-python.sh) || exit 1; \
@@ -54,6 +54,10 @@ lint: install-test
 
 docs: install
 	$(VENV)/bin/python -m engine.model.reference --write README.md
+
+# Refresh docs/screenshots/*.png from the builder's browser tests.
+screenshots: install-test browser-deps
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/browser/test_builder_journey.py tests/browser/test_pages.py
 
 clean:
 	rm -rf $(VENV) .lanner

@@ -35,6 +35,7 @@ from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
 from engine.runtime.state import State
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
+from engine.store.retry import retry_transient
 from engine.store.sql import SqlStore, default_database_url
 
 Event = tuple[Any, ...]
@@ -328,6 +329,10 @@ class LocalRunner:
                 continue
             st = self._state(ev[1])
             if st is None:
+                if kind in ("kill", "resume"):
+                    from engine.store.commands import forward
+
+                    forward(self, ev)  # another runner process holds it: it takes the command on its heartbeat
                 continue
             ex_exec = self._executor(st.execution)
             if kind == "started":
@@ -381,12 +386,17 @@ class LocalRunner:
             upd_runs.extend(u)
             if changed and st.execution.id in self._persisted:
                 upd_execs.append(st.execution)
-        self.store.write_batch(
-            new_executions=new_execs,
-            updated_executions=upd_execs,
-            new_runs=new_runs,
-            updated_runs=upd_runs,
-            log_rows=self.log_buffer.drain(),
+        log_rows = self.log_buffer.drain()
+        # A database restart pauses the loop here instead of dropping the batch (engine/store/retry.py).
+        retry_transient(
+            lambda: self.store.write_batch(
+                new_executions=new_execs,
+                updated_executions=upd_execs,
+                new_runs=new_runs,
+                updated_runs=upd_runs,
+                log_rows=log_rows,
+            ),
+            stop=self._stop,
         )
         self._persisted.update(e.id for e in new_execs)
         for ev in syncs:

@@ -9,6 +9,8 @@ Why this is more than ``subprocess.run``:
   the worker even when the worker is SIGKILLed. The kernel ties that signal to
   the *thread* that forked, which is the thread calling :func:`run_process`
   (it blocks until the process ends, so the tie holds for the process's life).
+  The child's own children are not covered by that signal: the group is also
+  handed to :mod:`engine.runtime.watchdog`, which kills it if the worker dies.
 * stdout and stderr are read concurrently with one ``select`` loop, line by
   line as they arrive, without ever keeping more than one (bounded) line in
   memory: a process can print millions of lines. ``on_line`` is always called
@@ -34,6 +36,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine.runtime import watchdog
 
 #: Lines longer than this many bytes are delivered in pieces of this size.
 MAX_LINE_BYTES = 1024 * 1024
@@ -308,6 +312,7 @@ def run_process(
         close_fds=True,
     )
     pgid = proc.pid
+    watchdog.watch(pgid)  # PDEATHSIG covers the child only; the watchdog covers its descendants
     writer: threading.Thread | None = None
     if stdin is not None:
         writer = threading.Thread(target=_write_stdin, args=(proc.stdin, stdin), name=f"stdin-{pgid}", daemon=True)
@@ -409,6 +414,7 @@ def run_process(
                 pass
         if writer is not None:
             writer.join(timeout=1.0)
+        watchdog.forget(pgid)
 
     for fd in list(open_fds):
         readers[fd].close()

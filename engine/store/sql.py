@@ -513,4 +513,4 @@ class SqlStore:
 
 
 # Tables defined in sibling modules join ``metadata`` before any create_all.
-from engine.store import kv as _kv, triggers as _triggers  # noqa: E402,F401,I001
+from engine.store import commands as _commands, kv as _kv, triggers as _triggers  # noqa: E402,F401,I001

@@ -1,0 +1,184 @@
+"""Run the benchmarks, print a table, save the figures under bench/results/.
+
+Each benchmark runs in its own process (so memory figures are its own) and
+prints its figures as JSON lines; this collects them, prints them as they come
+and as a table at the end, and writes ``bench/results/<date>-<cores>cpu.json``
+with the machine's core count and Python version.
+
+    .venv/bin/python -m bench.run            # everything (make bench)
+    .venv/bin/python -m bench.run --quick    # B2 and B3 at 1,000 + regression check (make bench-quick)
+    .venv/bin/python -m bench.run --only B2,B3
+    .venv/bin/python -m bench.run --quick --save-baseline   # write bench/baseline.json
+
+``--check FILE`` (default with ``--quick``: bench/baseline.json) fails with
+exit 1 when a per-task overhead, as a ratio to its plain-Python floor measured
+in the same run, is more than ``--tolerance`` (3) times its baseline ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, machine
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results"
+BASELINE = BENCH_DIR / "baseline.json"
+
+# name -> (module, full arguments, quick arguments or None, timeout seconds)
+SUITE: dict[str, tuple[str, list[str], list[str] | None, float]] = {
+    "B1": ("bench.b1_cold_start", ["--repeat", "5"], None, 180),
+    "B2": ("bench.b2_throughput", ["--n", "1000", "--repeat", "3"], ["--n", "1000", "--repeat", "2", "--full-n", "0", "--no-batched"], 300),
+    "B3": ("bench.b3_fanout", ["--sizes", "1000,10000"], ["--sizes", "1000"], 300),
+    "B4": ("bench.b4_latency", ["--n", "500"], None, 240),
+    "B5": ("bench.b5_api", ["--rows", "100000"], None, 300),
+    "B6": ("bench.b6_dask", ["--n", "100"], None, 300),
+    "B7": ("bench.b7_ui", [], None, 240),
+}
+
+# Figures the regression check compares (ratio to the floor of the same run).
+CHECKED = ["B2 per-task overhead", "B3 ForEach 1000: per task run"]
+
+
+def run_one(name: str, quick: bool) -> list[dict[str, Any]]:
+    module, full, quick_args, timeout = SUITE[name]
+    args = quick_args if quick and quick_args is not None else full
+    cmd = [sys.executable, "-m", module, *args]
+    rows: list[dict[str, Any]] = []
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    print(line, file=sys.stderr)
+                    continue
+                rows.append(row)
+                print(line, flush=True)
+            elif line:
+                print(line, file=sys.stderr)
+        code = proc.wait(timeout=max(1.0, timeout - (time.perf_counter() - start)))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = -1
+        rows.append({"bench": name, "metric": "run", "value": None, "unit": "", "status": "failed", "note": f"timed out after {timeout:.0f} s"})
+    if code != 0 and not any(r.get("status") for r in rows):
+        rows.append({"bench": name, "metric": "run", "value": None, "unit": "", "status": "failed", "note": f"exit code {code}"})
+    for r in rows:
+        r.setdefault("seconds", round(time.perf_counter() - start, 1))
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = ["bench", "figure", "value", "floor", "ratio", "target", "met"]
+    lines = [head]
+    for r in rows:
+        value = r.get("value")
+        shown = r.get("status") or ("" if value is None else f"{value} {r.get('unit', '')}".strip())
+        floor = r.get("floor")
+        ok = r.get("ok")
+        lines.append([
+            r["bench"],
+            r["metric"] if not r.get("note") or value is not None else f"{r['metric']}: {r['note']}",
+            shown,
+            "" if floor is None else f"{floor} {r.get('unit', '')}".strip(),
+            "" if r.get("ratio") is None else f"{r['ratio']}",
+            r.get("target", ""),
+            "" if ok is None else ("yes" if ok else "NO"),
+        ])
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    out = []
+    for i, line in enumerate(lines):
+        out.append(" | ".join(str(c).ljust(widths[j]) for j, c in enumerate(line)).rstrip())
+        if i == 0:
+            out.append("-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def ratios(rows: list[dict[str, Any]]) -> dict[str, float]:
+    return {f"{r['bench']} {r['metric']}": r["ratio"] for r in rows if r.get("ratio") is not None and f"{r['bench']} {r['metric']}" in CHECKED}
+
+
+def check(rows: list[dict[str, Any]], baseline: Path, tolerance: float) -> list[str]:
+    """Regressions: figures whose ratio to the floor grew more than ``tolerance`` times."""
+    if not baseline.is_file():
+        return [f"baseline {baseline} does not exist; write it with --quick --save-baseline"]
+    saved = json.loads(baseline.read_text())["ratios"]
+    now = ratios(rows)
+    problems = []
+    for key, base in saved.items():
+        if key not in now:
+            problems.append(f"{key}: not measured in this run")
+        elif now[key] > base * tolerance:
+            problems.append(f"{key}: {now[key]:.3g}x the floor, baseline {base:.3g}x (limit {base * tolerance:.3g}x)")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Lanner benchmarks")
+    parser.add_argument("--quick", action="store_true", help="B2 and B3 at 1,000 and the regression check")
+    parser.add_argument("--only", default="", help="comma-separated benchmarks, e.g. B2,B3")
+    parser.add_argument("--check", type=Path, default=None, help="baseline file to compare with")
+    parser.add_argument("--tolerance", type=float, default=3.0)
+    parser.add_argument("--save-baseline", action="store_true")
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    parser.add_argument("--results", type=Path, default=None, help="write the figures to this file instead of bench/results/")
+    parser.add_argument("--from", dest="from_file", type=Path, default=None, help="do not run: read figures saved by an earlier run")
+    args = parser.parse_args(argv)
+    names = [n.strip().upper() for n in args.only.split(",") if n.strip()] or (["B2", "B3"] if args.quick else list(SUITE))
+    unknown = [n for n in names if n not in SUITE]
+    if unknown:
+        parser.error(f"--only: unknown benchmark {', '.join(unknown)} (known: {', '.join(SUITE)})")
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    if args.from_file is not None:
+        saved = json.loads(args.from_file.read_text())
+        rows, info = saved["figures"], saved["machine"]
+    else:
+        for name in names:
+            print(f"--- {name}", file=sys.stderr, flush=True)
+            rows.extend(run_one(name, args.quick))
+        info = {**machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
+                "seconds": round(time.perf_counter() - started, 1)}
+    print()
+    print(f"Lanner benchmarks: {info['cores']} cores, Python {info['python']}, load {info['load1']}, {info['seconds']} s")
+    print(table(rows))
+    if args.from_file is None and (args.results is not None or not args.no_save):
+        if args.results is not None:
+            path = args.results
+        else:
+            RESULTS.mkdir(exist_ok=True)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            path = RESULTS / f"{stamp}-{info['cores']}cpu{'-quick' if args.quick else ''}.json"
+        path.write_text(json.dumps({"machine": info, "figures": rows}, indent=1) + "\n")
+        print(f"saved {path}")
+    if args.save_baseline:
+        BASELINE.write_text(json.dumps({"machine": info, "tolerance": args.tolerance, "ratios": ratios(rows)}, indent=1) + "\n")
+        print(f"saved {BASELINE}")
+    failed = [r for r in rows if r.get("status") == "failed"]
+    baseline = args.check or (BASELINE if args.quick and not args.save_baseline else None)
+    if baseline is not None:
+        problems = check(rows, baseline, args.tolerance)
+        for p in problems:
+            print(f"REGRESSION {p}")
+        if problems:
+            return 1
+        print(f"no regression against {baseline.name} (tolerance {args.tolerance:g}x)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
