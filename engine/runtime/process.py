@@ -387,8 +387,10 @@ def run_process(
                     stop(now)  # background jobs do not outlive the task
                 elif not group_alive:
                     # Only processes that left the group (setsid) hold the pipes:
-                    # take what is already there, then stop listening.
-                    if not events or (drain_until is not None and now >= drain_until):
+                    # take what is already there, then stop listening. "Already there"
+                    # is looked at now: the group may have written its last lines and
+                    # exited after this round's select returned nothing.
+                    if not (events or sel.select(0)) or (drain_until is not None and now >= drain_until):
                         break
                     if drain_until is None:
                         drain_until = now + 1.0

@@ -27,7 +27,9 @@ without waiting for the lease to expire. Two live processes must never share a
 node id.
 
 Worker results reach the owner because workers report to the process that
-dispatched them (thread pool callbacks, Dask futures). Scheduler ticks fire
+dispatched them (thread pool callbacks, Dask futures). A kill or resume posted
+to a process that does not own the execution is written to the command table
+(:mod:`engine.store.commands`) and taken by the owner on its heartbeat. Scheduler ticks fire
 once in total through the unique firing row (``engine/store/triggers.py``).
 Clock skew between machines should stay well below ``ttl`` (NTP is enough).
 """
@@ -39,12 +41,14 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
 from engine.runtime.state import State
+from engine.store import commands
 from engine.store.sql import SqlStore, executions
 
 TERMINAL = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
@@ -67,22 +71,27 @@ class LeaseManager:
         store.lease_seconds = ttl
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Commands taken from the store on the last heartbeats, handed to the loop by on_lease_tick.
+        self.commands: deque[tuple[str, str, dict[str, Any]]] = deque()
 
     # --- one-shot operations ------------------------------------------------------------------------
 
-    def claim(self, limit: int = 500, *, steal: bool = False) -> list[str]:
+    def claim(self, limit: int = 500, *, steal: bool = False, mine: bool = True) -> list[str]:
         """Take unfinished executions that nobody holds (or that this node held before a restart).
 
         ``steal=True`` takes every unfinished execution whatever its lease (the
         embedded single-process mode, where no other runner can be alive).
+        ``mine=False`` leaves this node's own executions out: the heartbeat must
+        not "recover" an execution this process started after its renew (that
+        would run its running attempts a second time).
         """
         now = time.time()
         cond = and_(executions.c.state.not_in(TERMINAL))
+        free = or_(executions.c.owner.is_(None), executions.c.lease_until < now, executions.c.owner == self.owner)
+        if not mine:
+            free = or_(executions.c.owner.is_(None), and_(executions.c.lease_until < now, executions.c.owner != self.owner))
         if not steal:
-            cond = and_(
-                cond,
-                or_(executions.c.owner.is_(None), executions.c.lease_until < now, executions.c.owner == self.owner),
-            )
+            cond = and_(cond, free)
         q = select(executions.c.id).where(cond).order_by(executions.c.start_date).limit(limit)
         if not self.store.is_sqlite:
             q = q.with_for_update(skip_locked=True)
@@ -92,7 +101,7 @@ class LeaseManager:
                 return []
             upd = update(executions).where(executions.c.id.in_(ids))
             if not steal:
-                upd = upd.where(or_(executions.c.owner.is_(None), executions.c.lease_until < now, executions.c.owner == self.owner))
+                upd = upd.where(free)
             rows = conn.execute(upd.values(owner=self.owner, lease_until=now + self.ttl).returning(executions.c.id)).all()
         return [r.id for r in rows]
 
@@ -140,8 +149,9 @@ class LeaseManager:
             while not self._stop.wait(period):
                 try:
                     owned = self.renew()
+                    self.commands.extend(commands.take(self.store, self.owner))  # kill/resume posted to other servers
                     if on_claim is not None:
-                        for ex_id in self.claim():
+                        for ex_id in self.claim(mine=False):
                             if ex_id in owned:
                                 continue  # already ours and running here: recovering it would run it twice
                             owned.add(ex_id)
@@ -162,12 +172,17 @@ class LeaseManager:
 def on_lease_tick(runner: Any, owned: set[str]) -> None:
     """Run in a LocalRunner's loop thread after each heartbeat.
 
-    Forgets executions another process has taken over, and notices subflow
+    Hands over the kill/resume commands other servers posted for executions
+    this process holds (engine/store/commands.py), forgets executions another
+    process has taken over, and notices subflow
     executions that ended without telling their parent (the child ran in
     another process, or the parent's process died before it heard): the parent
     gets the ``subflow_end`` event it missed (the executor ignores duplicates).
     """
     store: SqlStore = runner.store
+    leases = runner.leases
+    while leases.commands:
+        runner._events.put(commands.as_event(*leases.commands.popleft()))
     candidates = [i for i in runner._states if i not in owned]
     waiting: dict[str, tuple[str, str]] = {}
     for st in list(runner._states.values()):

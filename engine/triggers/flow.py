@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from engine.model.base import LannerModel
@@ -12,7 +14,7 @@ from engine.model.trigger import Trigger
 class Preconditions(LannerModel):
     """Which upstream executions count (Kestra 0.19+ shape, simplified)."""
 
-    flows: list[dict[str, str]] | None = Field(default=None, description="List of {namespace, flowId, states}.")
+    flows: list[dict[str, Any]] | None = Field(default=None, description="List of {namespace, flowId, states}.")
     where: list[dict[str, object]] | None = Field(default=None, description="Extra filters.")
     id: str | None = None
 

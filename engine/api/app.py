@@ -1,0 +1,48 @@
+"""The FastAPI application: REST under /api/v1 (OpenAPI at /api/v1/openapi.json), /health, /metrics, /ui."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from engine.api import errors
+from engine.api.metrics import Metrics
+from engine.api.security import SecurityMiddleware
+from engine.api.services import Services
+
+API_VERSION = "0.1.0"
+
+
+def create_app(
+    runner: Any,
+    *,
+    scheduler: Any | None = None,
+    users: dict[str, str] | None = None,
+    max_body: int = 10 * 1024 * 1024,
+    ui: bool = True,
+) -> FastAPI:
+    """Build the app around a running :class:`~engine.runtime.local.LocalRunner` (and scheduler).
+
+    ``ui=False`` skips loading the builder (a placeholder page is served at /ui).
+    """
+    from engine.api import executions, flows, logs, namespaces, system, triggers, webhooks
+    from engine.api.ui import mount_ui
+
+    app = FastAPI(
+        title="Lanner API",
+        version=API_VERSION,
+        description="Kestra-compatible REST API of the Lanner workflow orchestrator.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI loads from a CDN: not served
+        redoc_url=None,
+    )
+    app.state.services = Services(runner, scheduler, Metrics(runner, scheduler), max_body)
+    errors.install(app)
+    for module in (system, flows, webhooks, executions, logs, triggers, namespaces):
+        app.include_router(module.router)
+    mount_ui(app, runner, builder=ui)
+    # Added last, so it is the outermost middleware: Panel's dispatch middleware
+    # (added by mount_ui) answers /ui/* itself and would otherwise bypass auth.
+    app.add_middleware(SecurityMiddleware, users=users or {}, max_body=max_body)
+    return app

@@ -1,0 +1,98 @@
+"""Reading execution inputs from a request: a JSON object, or a form (multipart for FILE inputs).
+
+Uploaded files are written to a private temporary directory, handed to the
+runner (which copies them into internal storage) and removed afterwards. A
+FILE input given in JSON must be a ``lanner:///`` URI of the flow's own
+namespace: a server-side path is never accepted from a client.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from engine.api.errors import ApiError
+from engine.storage import StorageError, parse_uri
+
+MAX_FORM_FILES = 20
+MAX_FORM_FIELDS = 500
+
+
+def _error(name: str, message: str) -> ApiError:
+    return ApiError(422, message, [{"path": f"inputs.{name}", "message": message, "line": None, "column": None}])
+
+
+class RequestInputs:
+    """Inputs of one request; use as a context manager so temporary files are removed."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.uploaded: set[str] = set()
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> RequestInputs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    async def read(self, request: Request) -> RequestInputs:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    self.values[name] = await self._save(name, value)
+                    self.uploaded.add(name)
+                else:
+                    self.values[name] = value
+            return self
+        raw = await request.body()
+        if not raw.strip():
+            return self
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ApiError(422, "inputs must be a JSON object (Content-Type: application/json) or a multipart form") from None
+        if not isinstance(data, dict):
+            raise ApiError(422, "inputs must be a JSON object mapping input ids to values")
+        self.values = data
+        return self
+
+    async def _save(self, name: str, upload: UploadFile) -> str:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="lanner-upload-"))
+        filename = Path(upload.filename or name).name or name
+        if filename in (".", ".."):
+            filename = name
+        folder = self._tmp / str(len(self.uploaded))
+        folder.mkdir()
+        target = folder / filename
+        with target.open("wb") as fh:
+            while chunk := await upload.read(1024 * 1024):
+                fh.write(chunk)
+        return str(target)
+
+    def check_files(self, flow: Any) -> None:
+        """FILE inputs come from an upload or a URI of the flow's namespace; uploads only fill FILE inputs."""
+        types = {d.id: d.type for d in flow.inputs or []}
+        for name, value in self.values.items():
+            kind = types.get(name)
+            if name in self.uploaded and kind is not None and kind != "FILE":
+                raise _error(name, f"input '{name}' is {kind}, not FILE: send it as a form field, not a file")
+            if kind == "FILE" and name not in self.uploaded and value not in (None, ""):
+                if not isinstance(value, str):
+                    raise _error(name, f"input '{name}': upload the file as multipart/form-data")
+                try:
+                    uri = parse_uri(value)
+                except StorageError:
+                    raise _error(name, f"input '{name}': upload the file as multipart/form-data or give a lanner:/// URI") from None
+                if uri.namespace != flow.namespace:
+                    raise _error(name, f"input '{name}': {value} belongs to namespace {uri.namespace}, not {flow.namespace}")

@@ -1,0 +1,188 @@
+"""One server process: store + executor loop + worker pool + scheduler + flow watcher + HTTP API.
+
+Shutdown on SIGTERM (or Ctrl-C) is graceful:
+
+1. the HTTP server stops accepting requests;
+2. the scheduler and the flow watcher stop, and the worker pool stops taking
+   new attempts (a task run that was about to start stays CREATED);
+3. running attempts get ``grace`` seconds to finish; their results are stored;
+4. whatever still runs then is abandoned *without* recording a result: its task
+   run stays RUNNING in the store, and the next start (which recovers
+   unfinished executions) starts a new attempt of it.
+
+A second signal during the grace period skips the rest of the wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.server.config import ServerConfig
+
+log = logging.getLogger("lanner.server")
+
+
+class GracefulPool:
+    """Wraps the runner's worker pool so a shutdown can stop new work and drop late results."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.draining = False  # no new attempts
+        self.frozen = False  # results no longer reported: the task runs stay RUNNING for the next start
+        self.size = getattr(inner, "size", 0)
+
+    def submit(self, job: Any, on_started: Callable[[str], None], on_done: Callable[[Any], None]) -> None:
+        if self.draining:
+            return
+        self.inner.submit(
+            job,
+            on_started=lambda d: None if self.frozen else on_started(d),
+            on_done=lambda o: None if self.frozen else on_done(o),
+        )
+
+    def kill(self, task_run_id: str) -> bool:
+        return self.inner.kill(task_run_id)
+
+    def running(self) -> int:
+        return self.inner.running()
+
+    def shutdown(self, *, kill: bool = False) -> None:
+        self.inner.shutdown(kill=kill)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class LannerServer:
+    """Builds the components from a :class:`ServerConfig` and serves until a signal."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.runner: Any = None
+        self.scheduler: Any = None
+        self.watcher: Any = None
+        self.app: Any = None
+        self.purge: Any = None
+        self._signals = 0
+        self._stopping = threading.Event()
+
+    def build(self) -> None:
+        from engine.api.app import create_app
+        from engine.runtime.local import LocalRunner
+        from engine.server.watcher import FlowWatcher
+        from engine.triggers.scheduler import Scheduler
+
+        cfg = self.config
+        pool = None
+        if cfg.dask:
+            from engine.runtime.dask_pool import DaskWorkerPool
+
+            pool = DaskWorkerPool(cfg.dask)  # task attempts run on the Dask cluster (engine/store/README_SNIPPET.md)
+        self.runner = LocalRunner(cfg.home, database_url=cfg.database_url, workers=cfg.workers, recover=True, pool=pool, node_id=node_id(cfg))
+        self.runner.pool = GracefulPool(self.runner.pool)
+        self.scheduler = Scheduler(self.runner)
+        self.watcher = FlowWatcher(self.runner, cfg.flows, on_deploy=self.scheduler.wake)
+        deployed = self.watcher.scan()
+        log.info("flows directory %s: %d flow(s) deployed", cfg.flows, len(deployed))
+        self.app = create_app(self.runner, scheduler=self.scheduler, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui)
+        self.scheduler.start()
+        if cfg.watch:
+            self.watcher.start()
+        from engine.purge import PurgeScheduler
+
+        self.purge = PurgeScheduler.from_env(self.runner.store, self.runner.storage)  # LANNER_PURGE_OLDER_THAN
+        if self.purge is not None:
+            self.purge.start()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signals += 1
+        self._stopping.set()
+
+    def serve(self) -> int:
+        import uvicorn
+
+        if self.app is None:
+            self.build()
+        cfg = self.config
+        # Our handlers are what uvicorn restores and re-raises after its own shutdown:
+        # they only take note, so the graceful part below runs instead of a hard exit.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host=cfg.host,
+                port=cfg.port,
+                log_level=cfg.log_level,
+                access_log=cfg.log_level == "debug",
+                timeout_graceful_shutdown=3,
+                lifespan="on",
+            )
+        )
+        print(f"lanner: API on http://{cfg.host}:{cfg.port}/api/v1 (UI: /ui, health: /health)", file=sys.stderr, flush=True)
+        try:
+            server.run()
+        finally:
+            self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        """Stop taking work, give running attempts the grace period, leave the rest for the next start."""
+        if self.runner is None:
+            return
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.purge is not None:
+            self.purge.stop()
+        pool = self.runner.pool
+        if isinstance(pool, GracefulPool):
+            pool.draining = True
+        deadline = time.monotonic() + self.config.grace
+        first = self._signals
+        while pool.running() and time.monotonic() < deadline and self._signals <= max(first, 1):
+            time.sleep(0.1)
+        self.runner.sync(5)
+        left = pool.running()
+        if left:
+            log.warning("%d task attempt(s) still running after the %.0fs grace period; they resume at the next start", left, self.config.grace)
+        if isinstance(pool, GracefulPool):
+            pool.frozen = True
+        self.runner.close(kill=True)
+        self.runner = None
+        log.info("lanner server stopped")
+
+
+def node_id(config: ServerConfig) -> str:
+    """The lease owner id of this server: LANNER_NODE_ID, else this machine's name and the port.
+
+    It stays the same across restarts, so a server restarted after a crash takes
+    its unfinished executions back at once instead of waiting for their leases
+    to expire (engine/store/leases.py). The bind address is not used: two
+    machines both bound to 0.0.0.0:8080 must not share an id. With port 0 (a
+    random port) there is nothing stable, so each start gets a fresh id.
+    """
+    import os
+    import socket
+
+    from engine.store.leases import default_node_id
+
+    if os.environ.get("LANNER_NODE_ID") or config.port == 0:
+        return default_node_id()
+    return f"{socket.gethostname()}:{config.port}"
+
+
+def run_server(config: ServerConfig) -> int:
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    if config.log_level != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    server = LannerServer(config)
+    server.build()
+    return server.serve()

@@ -1,0 +1,90 @@
+"""Commands for executions owned by another runner process (kill, resume).
+
+With several servers on one database, an execution is run by the process that
+holds its lease (:mod:`engine.store.leases`). A kill or resume posted to any
+other server's API cannot act on it directly, so that server writes a row here
+instead. The owner takes the rows of the executions it holds on every lease
+heartbeat (``ttl / 3`` seconds, 1 s with ``LANNER_LEASE_SECONDS=3``) and feeds
+them to its executor loop as if they had been posted locally.
+
+A command for an execution whose owner died waits in the table until another
+process claims the execution (lease expiry) and then takes it. Taking deletes
+the rows in the same statement (``DELETE ... RETURNING``), so two processes
+never both act on one command; a process killed between taking and acting
+loses that command (the caller may post it again). Rows of executions that end
+before their owner takes them are removed by ``lanner purge``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Column, Index, Integer, String, Table, Text, delete, insert, select
+
+from engine.runtime.execution import now_iso
+from engine.store.sql import SqlStore, executions, metadata
+
+KINDS = ("kill", "resume")
+
+execution_commands = Table(
+    "execution_commands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("execution_id", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", Text),
+    Column("created", String(40), nullable=False),
+    Index("ix_execution_commands_execution", "execution_id"),
+)
+
+
+def post(store: SqlStore, execution_id: str, kind: str, payload: dict[str, Any] | None = None) -> None:
+    """Queue ``kind`` for the process that owns ``execution_id``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown execution command '{kind}' (use one of {', '.join(KINDS)})")
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(execution_commands).values(
+                execution_id=execution_id, kind=kind, payload=json.dumps(payload or {}, default=str), created=now_iso()
+            )
+        )
+
+
+def take(store: SqlStore, owner: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """Remove and return (execution id, kind, payload) of every command for executions ``owner`` holds, oldest first."""
+    mine = select(executions.c.id).where(executions.c.owner == owner)
+    q = delete(execution_commands).where(execution_commands.c.execution_id.in_(mine)).returning(
+        execution_commands.c.id, execution_commands.c.execution_id, execution_commands.c.kind, execution_commands.c.payload
+    )
+    with store.engine.begin() as conn:
+        rows = sorted(conn.execute(q).all(), key=lambda r: r.id)
+    return [(r.execution_id, r.kind, json.loads(r.payload or "{}")) for r in rows]
+
+
+def as_event(execution_id: str, kind: str, payload: dict[str, Any]) -> tuple[Any, ...]:
+    """The runner loop event a command stands for (see ``LocalRunner.kill`` and ``LocalRunner.resume``)."""
+    if kind == "resume":
+        return ("resume", execution_id, payload.get("taskRunId"), payload.get("inputs"))
+    return ("kill", execution_id)
+
+
+def forward(runner: Any, event: tuple[Any, ...]) -> bool:
+    """Called by the loop for a kill/resume of an execution it does not hold: queue it for the owner.
+
+    Returns False (nothing queued) when the execution does not exist or has ended.
+    """
+    execution_id = event[1]
+    ex = runner.store.get_execution(execution_id)
+    if ex is None or ex.state.terminal:
+        return False
+    if event[0] == "resume":
+        post(runner.store, execution_id, "resume", {"taskRunId": event[2], "inputs": event[3]})
+    else:
+        post(runner.store, execution_id, "kill")
+    return True
+
+
+def delete_for(conn: Any, execution_ids: list[str]) -> int:
+    """Drop the commands of purged executions (inside the purge's transaction)."""
+    return conn.execute(delete(execution_commands).where(execution_commands.c.execution_id.in_(execution_ids))).rowcount or 0
