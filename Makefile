@@ -33,6 +33,9 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 || { \
+	  echo "Installing the Noto colour emoji font (icons in headless screenshots)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; }
 
 test: install-test browser-deps
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
@@ -57,7 +60,8 @@ docs: install
 
 # Refresh docs/screenshots/*.png from the builder's browser tests.
 screenshots: install-test browser-deps
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/browser/test_builder_journey.py tests/browser/test_pages.py
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/browser/test_builder_journey.py tests/browser/test_pages.py \
+	  tests/browser/test_canvas.py::test_screenshot_of_a_sample_flow
 
 clean:
 	rm -rf $(VENV) .lanner

@@ -1,0 +1,95 @@
+"""The web builder's entry point: mount the Panel pages under ``/ui`` on the API's FastAPI app.
+
+``mount(app, runner)`` is what the server calls; the pages share one
+:class:`builder.services.Services` over the in-process runner, so the UI and
+the REST API see the same store without an HTTP hop. ``create_app`` builds a
+FastAPI app with only the builder on it, for development and the browser tests.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from typing import Any
+
+from builder.services import Services
+
+PREFIX = "/ui"
+
+
+def _pages() -> dict[str, Callable[[Services], Any]]:
+    from builder.pages import dashboard, editor, execute, execution, flows, triggers
+
+    return {"flows": flows.page, "editor": editor.page, "execute": execute.page, "execution": execution.page,
+            "dashboard": dashboard.page, "triggers": triggers.page}
+
+
+def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any]:
+    """A page function without arguments (Panel calls one per browser session; partials are not accepted)."""
+    def app() -> Any:
+        return fn(services)
+
+    app.__name__ = fn.__module__.rsplit(".", 1)[-1]
+    return app
+
+
+def mount(app: Any, runner: Any) -> Services:
+    """Serve the builder pages at ``/ui/<page>`` on ``app`` (a FastAPI app) and return their services."""
+    from fastapi import HTTPException
+    from fastapi.responses import RedirectResponse, Response
+    from panel.io.fastapi import add_applications
+
+    services = Services(runner)
+    apps = {f"/{name}": _bind(fn, services) for name, fn in _pages().items()}
+    titles = {f"/{name}": f"Lanner · {name.capitalize()}" for name in _pages()}
+
+    @app.get(PREFIX, include_in_schema=False)
+    @app.get(PREFIX + "/", include_in_schema=False)
+    def _home() -> RedirectResponse:
+        return RedirectResponse(PREFIX + "/flows")
+
+    @app.get(PREFIX + "/files/{execution_id}", include_in_schema=False)
+    def _file(execution_id: str, uri: str, download: bool = False) -> Response:
+        """An execution's output or input file (the notebook report shown in an iframe, downloads)."""
+        summary = services.summary(execution_id)
+        if summary is None:
+            raise HTTPException(404, f"execution {execution_id} does not exist")
+        if execution_id not in uri:
+            raise HTTPException(403, "this file does not belong to that execution")
+        try:
+            data = services.read_file(summary["namespace"], uri)
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise HTTPException(404, f"file {uri} is not available: {exc}") from None
+        name = uri.rsplit("/", 1)[-1]
+        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'} if download else {}
+        # Reports are self-contained HTML; they must not reach the network either.
+        headers["Content-Security-Policy"] = "default-src 'self' 'unsafe-inline' data: blob:"
+        return Response(data, media_type=media, headers=headers)
+
+    add_applications(apps, app=app, title=titles, prefix=PREFIX)
+    return services
+
+
+def create_app(runner: Any) -> Any:
+    """A FastAPI app serving only the builder (the real server also mounts the REST API)."""
+    from fastapi import FastAPI
+
+    app = FastAPI(title="Lanner builder")
+    mount(app, runner)
+    return app
+
+
+def serve_tornado(runner: Any, *, port: int, address: str = "127.0.0.1") -> tuple[Services, Any]:
+    """Serve the same pages at ``/ui/<page>`` with Panel's Tornado server (threaded).
+
+    For environments where uvicorn has no websocket implementation; the file
+    route of :func:`mount` is not available there.
+    """
+    import panel as pn
+
+    services = Services(runner)
+    apps = {f"ui/{name}": _bind(fn, services) for name, fn in _pages().items()}
+    server = pn.serve(apps, port=port, address=address, show=False, threaded=True, start=True,
+                      title={k: f"Lanner · {k.split('/')[-1].capitalize()}" for k in apps})
+    return services, server

@@ -1,0 +1,238 @@
+"""show / run / watch: what the magics and the Python API do, in one place.
+
+A :class:`Session` owns the backends of one kernel (the embedded engine, opened on
+first use, and one client per server URL). A :class:`Run` polls an execution from a
+thread every ~200 ms and pushes its state into the widget, so the topology changes
+colour while the flow runs even though the cell itself is waiting.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from builder.jupyter.backends import Backend, LocalBackend, NotebookError, ServerBackend
+from builder.jupyter.widget import FlowWidget
+from builder.topology import TERMINAL_STATES, layout_from_summary
+
+POLL_INTERVAL = 0.2
+#: Logs are re-read every this many polls (and once more at the end).
+LOGS_EVERY = 5
+
+
+class FlowInvalid(NotebookError, ValueError):
+    """A flow that does not validate; the message lists every error with its line."""
+
+    def __init__(self, errors: list[Any]):
+        self.errors = errors
+        lines = [f"the flow is invalid ({len(errors)} error{'s' if len(errors) != 1 else ''}):"]
+        for e in errors:
+            where = f"line {e.line}: " if getattr(e, "line", None) else ""
+            path = f"{e.path}: " if getattr(e, "path", "") else ""
+            lines.append(f"  {where}{path}{e.message}")
+        super().__init__("\n".join(lines))
+
+
+def validate(text: str) -> dict[str, Any]:
+    """Validate flow YAML; return its data, or raise FlowInvalid listing every error with its line."""
+    from engine.model.validation import validate_text
+
+    report = validate_text(text)
+    if report.errors:
+        raise FlowInvalid(report.errors)
+    return report.data if isinstance(report.data, dict) else yaml.safe_load(text)
+
+
+def parse_inputs(pairs: list[str] | None) -> dict[str, str]:
+    """``["k=v", ...]`` as a dict; values stay strings (the engine coerces them by input type)."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise NotebookError(f"--input '{pair}' must look like NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+class Session:
+    """Backends of one kernel: the embedded engine and any servers used so far."""
+
+    def __init__(self, home: str | Path | None = None):
+        self.local = LocalBackend(home)
+        self._servers: dict[str, ServerBackend] = {}
+        self.runs: list[Run] = []
+
+    def backend(self, server: str | None = None) -> Backend:
+        if not server:
+            return self.local
+        key = server.rstrip("/")
+        if key not in self._servers:
+            self._servers[key] = ServerBackend(key)
+        return self._servers[key]
+
+    def resolve(self, source: str, backend: Backend) -> str:
+        """Flow YAML from YAML text, a file path, or a flow id ``namespace.flowId`` known to the backend."""
+        source = source.strip() if isinstance(source, str) else source
+        if not isinstance(source, str) or not source:
+            raise NotebookError("give flow YAML, a .yaml file path, or a flow id such as company.team.hello")
+        if "\n" in source or source.startswith(("id:", "{")):
+            return source
+        path = Path(source).expanduser()
+        if path.is_file():
+            return path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            raise NotebookError(f"flow file '{source}' does not exist")
+        namespace, _, flow_id = source.replace("/", ".").rpartition(".")
+        text = backend.flow_source(namespace, flow_id) if namespace else None
+        if text is None:
+            raise NotebookError(f"'{source}' is neither a flow file nor a flow id known to {backend.label}")
+        return text
+
+    def show(self, source: str, *, server: str | None = None) -> FlowWidget:
+        text = self.resolve(source, self.backend(server))
+        return FlowWidget.from_flow(validate(text))
+
+    def run(self, source: str, inputs: dict[str, Any] | None = None, *, server: str | None = None,
+            display: bool = True) -> Run | None:
+        """Validate, deploy and start a flow; the returned Run is already being watched.
+
+        Inside a notebook that a ``notebook`` task is running (``LANNER_NOTEBOOK_DIR`` is
+        set) nothing is started and None is returned: a notebook that defines the flow
+        running it would otherwise start itself forever. ``LANNER_JUPYTER_RUN=1`` lifts this.
+        """
+        backend = self.backend(server)
+        text = self.resolve(source, backend)
+        data = validate(text)
+        widget = FlowWidget.from_flow(data)
+        if os.environ.get("LANNER_NOTEBOOK_DIR") and os.environ.get("LANNER_JUPYTER_RUN") != "1":
+            print(f"Not running {data['namespace']}.{data['id']}: this notebook is itself running as a "
+                  "notebook task (set LANNER_JUPYTER_RUN=1 to run flows from it anyway).")
+            if display:
+                from IPython.display import display as show_output
+
+                show_output(widget)
+            return None
+        deployed = backend.deploy(text)
+        namespace = deployed.get("namespace") or data["namespace"]
+        flow_id = deployed.get("id") or data["id"]
+        execution_id = backend.start(namespace, flow_id, dict(inputs or {}))
+        return self._watch(widget, backend, execution_id, display)
+
+    def watch(self, execution_id: str, *, server: str | None = None, display: bool = True) -> Run:
+        backend = self.backend(server)
+        summary = backend.summary(execution_id)
+        if summary is None:
+            raise NotebookError(f"execution '{execution_id}' does not exist on {backend.label}")
+        text = backend.flow_source(summary["namespace"], summary["flowId"], summary.get("flowRevision"))
+        if text is not None:
+            widget = FlowWidget.from_flow(yaml.safe_load(text))
+        else:  # the flow is gone: draw what the task runs tell
+            widget = FlowWidget(topology=layout_from_summary(summary).to_dict())
+        return self._watch(widget, backend, execution_id, display)
+
+    def _watch(self, widget: FlowWidget, backend: Backend, execution_id: str, display: bool) -> Run:
+        run = Run(widget, backend, execution_id)
+        if display:
+            run.display()
+        run.start()
+        self.runs.append(run)
+        return run
+
+    def close(self) -> None:
+        for run in self.runs:
+            run.stop()
+        self.local.close()
+        for server in self._servers.values():
+            server.close()
+
+
+class Run:
+    """One execution being watched: a polling thread keeps ``widget`` up to date."""
+
+    def __init__(self, widget: FlowWidget, backend: Backend, execution_id: str, interval: float = POLL_INTERVAL):
+        self.widget = widget
+        self.backend = backend
+        self.execution_id = execution_id
+        self.interval = interval
+        self.summary: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()  # the execution ended (or watching failed)
+        self.settled = threading.Event()  # ended, or paused waiting for someone
+        self._stop = threading.Event()
+        self._handle: Any = None
+        self._thread = threading.Thread(target=self._poll, name=f"lanner-watch-{execution_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def display(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self.widget, display_id=True)
+
+    def _poll(self) -> None:
+        n = 0
+        try:
+            while not self._stop.is_set():
+                summary = self.backend.summary(self.execution_id)
+                if summary is not None:
+                    state = summary.get("state")
+                    ended = state in TERMINAL_STATES
+                    logs = self.backend.logs(self.execution_id) if ended or n % LOGS_EVERY == 0 else None
+                    self.summary = summary
+                    self.widget.show_execution(summary, logs)
+                    if state == "PAUSED":
+                        self.settled.set()
+                    if ended:
+                        break
+                n += 1
+                self._stop.wait(self.interval)
+        except BaseException as exc:  # noqa: BLE001 - reported to whoever waits, and shown in the widget
+            self.error = exc
+            self.widget.execution = {**self.widget.execution, "message": f"watching stopped: {exc}"}
+        finally:
+            self.done.set()
+            self.settled.set()
+            self.refresh_display()
+
+    def refresh_display(self) -> None:
+        """Re-send the output so its static fallback (text/html) shows the latest state."""
+        if self._handle is not None:
+            try:
+                self._handle.update(self.widget)
+            except Exception:  # noqa: BLE001 - no frontend to update (plain Python): nothing to do
+                pass
+
+    def wait(self, timeout: float | None = None, *, until_paused: bool = True) -> dict[str, Any]:
+        """Block until the execution ends (or pauses); Ctrl-C kills the execution."""
+        event = self.settled if until_paused else self.done
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not event.wait(0.1):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise NotebookError(f"execution {self.execution_id} did not end within {timeout} s")
+        except KeyboardInterrupt:
+            self.kill()
+            self.done.wait(10)
+        if self.error is not None:
+            raise NotebookError(f"watching execution {self.execution_id} failed: {self.error}")
+        return self.summary or {}
+
+    def kill(self) -> None:
+        self.backend.kill(self.execution_id)
+
+    def stop(self) -> None:
+        """Stop watching (the execution goes on)."""
+        self._stop.set()
+
+    @property
+    def state(self) -> str | None:
+        return (self.summary or {}).get("state")
+
+    def __repr__(self) -> str:
+        return f"<Run of execution {self.execution_id} on {self.backend.label}: {self.state or 'starting'}>"

@@ -1,0 +1,239 @@
+"""Editor page: the canvas and the YAML side by side, property forms, flow settings, save and revisions.
+
+One flow is edited at a time. Its single source of truth is the raw YAML data
+held by :class:`builder.yaml_sync.YamlSync`; the canvas, the code editor, the
+property form and the flow panel all write through :meth:`Editor.set_flow`, which
+updates the other views and re-validates with the CLI's validator. Saving is
+refused while the validator reports errors, and those errors are shown inline:
+red badges on the canvas and messages under the form fields.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from builder import yaml_sync
+from builder.canvas.flow_edit import find_task, get_at, replace_task
+from builder.forms import PropertyForm, expression_suggestions
+from builder.pages.common import arg, esc, html_pane, shell, url
+from builder.pages.flow_panel import FlowPanel
+from builder.services import Services
+
+
+def starter_flow(namespace: str, flow_id: str) -> dict[str, Any]:
+    return {"id": flow_id, "namespace": namespace, "tasks": []}
+
+
+class Editor:
+    """All the widgets of one editor session and the glue between them."""
+
+    def __init__(self, services: Services, namespace: str, flow_id: str):
+        import panel as pn
+
+        from builder.canvas import FlowCanvas
+
+        self.services = services
+        source = services.flow_source(namespace, flow_id) if namespace and flow_id else None
+        self.is_new = source is None
+        if source is not None:
+            self.sync = yaml_sync.YamlSync(text=source)
+        else:
+            self.sync = yaml_sync.YamlSync(starter_flow(namespace or "company.team", flow_id or "new_flow"))
+        self._updating = False
+        self._form: PropertyForm | None = None
+        self._form_id = ""
+        self.placed = yaml_sync.PlacedErrors()
+
+        self.canvas = FlowCanvas(flow=copy.deepcopy(self.sync.data), sizing_mode="stretch_width", height=680,
+                                 min_width=560)
+        self.code = pn.widgets.CodeEditor(value=self.sync.text, language="yaml", sizing_mode="stretch_width",
+                                          height=600, css_classes=["ln-yaml"])
+        self.form_box = pn.Column(html_pane("<p class='ln-muted'>Select a task on the canvas to edit it.</p>"),
+                                  sizing_mode="stretch_width", css_classes=["ln-form-box"])
+        self.flow_panel = FlowPanel(self)
+        self.status = html_pane("", css_classes=["ln-status"])
+        self.errors_pane = html_pane("", css_classes=["ln-errors"])
+        self.save_button = pn.widgets.Button(name="Save", button_type="primary", width=100, css_classes=["ln-save"])
+        self.save_button.on_click(lambda _e: self.save())
+        self.run_link = html_pane("")
+        self.revisions = pn.Column(sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(("Task", self.form_box), ("YAML", self.code), ("Flow", self.flow_panel.panel),
+                            ("Revisions", self.revisions), dynamic=False, sizing_mode="stretch_width",
+                            css_classes=["ln-side-tabs"])
+
+        self.canvas.param.watch(self._on_canvas, "flow")
+        self.canvas.param.watch(self._on_select, "selected")
+        self.code.param.watch(self._on_code, "value")
+        self._validate()
+        self._refresh_revisions()
+        self._refresh_run_link()
+
+    # --- the one way to change the flow ------------------------------------------------------------
+
+    def set_flow(self, data: dict[str, Any], *, origin: str) -> None:
+        """Put new flow data everywhere except where it came from, then re-validate."""
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            text = self.sync.from_data(data)
+            if origin != "canvas":
+                self.canvas.flow = copy.deepcopy(data)
+            if text is not None and origin != "code":
+                self.code.value = text
+            if origin not in ("form", "flow"):
+                self._reload_form()
+            if origin != "flow":
+                self.flow_panel.reload()
+        finally:
+            self._updating = False
+        self._validate()
+
+    def _on_canvas(self, event: Any) -> None:
+        self.set_flow(event.new, origin="canvas")
+
+    def _on_code(self, event: Any) -> None:
+        if self._updating:
+            return
+        data = self.sync.from_text(event.new or "")
+        if self.sync.error:
+            self.errors_pane.object = f"<div class='ln-error'>YAML: {esc(self.sync.error)}</div>"
+            return
+        if data is not None:
+            self._updating = True
+            try:
+                self.canvas.flow = copy.deepcopy(data)
+                self._reload_form()
+                self.flow_panel.reload()
+            finally:
+                self._updating = False
+        self._validate()
+
+    # --- property form ------------------------------------------------------------------------------
+
+    def _on_select(self, event: Any) -> None:
+        self._form_id = event.new or ""
+        self._reload_form(force=True)
+        if self._form_id:
+            self.tabs.active = 0
+
+    def _reload_form(self, force: bool = False) -> None:
+        """(Re)build the form of the selected task when it changed outside the form."""
+        from engine.model.schema import task_json_schema
+
+        task_id = self._form_id
+        data = self.sync.data
+        path = find_task(data, task_id) if task_id else None
+        if path is None:
+            self._form = None
+            self.form_box.objects = [html_pane("<p class='ln-muted'>Select a task on the canvas to edit it.</p>")]
+            return
+        task = get_at(data, path)
+        if not force and self._form is not None and self._form.task == task:
+            return
+        schema = task_json_schema(str(task.get("type", ""))) or {"properties": {}}
+        meta = schema.get("x-lanner", {})
+        title = f"{meta.get('icon', '')} {meta.get('title', task.get('type', ''))}"
+        self._form = PropertyForm(task, schema, self._on_form, expression_suggestions(data, task_id), title=title)
+        self._form.show_errors(self.placed.by_field.get(task_id, {}))
+        self.form_box.objects = [self._form.panel]
+
+    def _on_form(self, task: dict[str, Any]) -> None:
+        data = self.sync.data
+        path = find_task(data, self._form_id)
+        if path is None:
+            return
+        new = replace_task(data, path, task)
+        renamed = task.get("id") != self._form_id
+        self._form_id = str(task.get("id", ""))
+        self.set_flow(new, origin="form")
+        if renamed:
+            self.canvas.selected = self._form_id
+
+    # --- validation, save, revisions -----------------------------------------------------------------
+
+    def _validate(self) -> None:
+        _report, self.placed = yaml_sync.validate(self.sync.text)
+        self.canvas.errors = self.placed.canvas_errors()
+        if self._form is not None:
+            self._form.show_errors(self.placed.by_field.get(self._form_id, {}))
+        self.flow_panel.show_errors(self.placed)
+        if self.placed.ok:
+            self.errors_pane.object = "<span class='ln-ok'>✓ valid</span>"
+        else:
+            items = "".join(f"<li>{esc(e)}</li>" for e in self.placed.all)
+            self.errors_pane.object = f"<div class='ln-error'><b>{len(self.placed.all)} error(s)</b><ul>{items}</ul></div>"
+
+    def save(self) -> None:
+        self._validate()
+        if not self.placed.ok:
+            self.status.object = "<span class='ln-error'>Not saved: fix the errors shown first.</span>"
+            return
+        result = self.services.save_flow(self.sync.text)
+        if not result.ok:
+            self.status.object = f"<span class='ln-error'>Not saved: {esc(result.errors[0])}</span>"
+            return
+        self.is_new = False
+        self.status.object = f"<span class='ln-ok ln-saved'>Saved revision {result.revision}</span>"
+        self._refresh_revisions()
+        self._refresh_run_link()
+
+    def _ids(self) -> tuple[str, str]:
+        return str(self.sync.data.get("namespace", "")), str(self.sync.data.get("id", ""))
+
+    def _refresh_run_link(self) -> None:
+        ns, fid = self._ids()
+        if self.is_new:
+            self.run_link.object = "<span class='ln-muted'>Save the flow to run it.</span>"
+        else:
+            self.run_link.object = (f"<a class='ln-execute-link' href='{url('execute', namespace=ns, id=fid)}'>"
+                                    "▶ Execute</a>")
+
+    def _refresh_revisions(self) -> None:
+        import panel as pn
+
+        ns, fid = self._ids()
+        revs = [r["revision"] for r in self.services.revisions(ns, fid) if not r["deleted"]]
+        if not revs:
+            self.revisions.objects = [html_pane("<p class='ln-muted'>No revision saved yet.</p>")]
+            return
+        old = pn.widgets.Select(name="From", options=revs, value=revs[max(0, len(revs) - 2)], width=100)
+        new = pn.widgets.Select(name="To", options=revs, value=revs[-1], width=100)
+        diff = html_pane("", css_classes=["ln-diff"])
+        restore = pn.widgets.Button(name="Restore 'From'", button_type="warning", width=140)
+
+        def show(_e: Any = None) -> None:
+            text = self.services.diff(ns, fid, old.value, new.value)
+            lines = []
+            for line in text.splitlines():
+                cls = "ln-diff-add" if line.startswith("+") else "ln-diff-del" if line.startswith("-") else \
+                    "ln-diff-hunk" if line.startswith("@@") else ""
+                lines.append(f"<div class='{cls}'>{esc(line) or '&nbsp;'}</div>")
+            diff.object = f"<pre class='ln-logs'>{''.join(lines) or 'No difference.'}</pre>"
+
+        def do_restore(_e: Any) -> None:
+            source = self.services.flow_source(ns, fid, old.value)
+            if source is not None:
+                self.code.value = source
+                self.save()
+
+        old.param.watch(show, "value")
+        new.param.watch(show, "value")
+        restore.on_click(do_restore)
+        show()
+        self.revisions.objects = [pn.Row(old, new, restore), diff]
+
+    def view(self) -> Any:
+        import panel as pn
+
+        ns, fid = self._ids()
+        toolbar = pn.Row(self.save_button, self.status, self.run_link, sizing_mode="stretch_width")
+        side = pn.Column(self.tabs, width=520)
+        return shell("flows", f"{esc(ns)}.{esc(fid)}" + (" (new)" if self.is_new else ""),
+                     pn.Column(toolbar, self.errors_pane, pn.Row(self.canvas, side, sizing_mode="stretch_width"),
+                               sizing_mode="stretch_width", margin=(0, 16)))
+
+
+def page(services: Services) -> Any:
+    return Editor(services, arg("namespace"), arg("id")).view()

@@ -1,0 +1,238 @@
+"""Execution page: live topology, Gantt chart, streaming logs with filters, outputs, and actions.
+
+The topology is the very ES module of the Jupyter widget (``builder/jupyter/widget.js``)
+loaded through Panel's ``AnyWidgetComponent``, fed with the same layout and
+state colouring (``builder.topology``), so a run looks the same in a notebook
+and here. A periodic callback polls the store: the summary for states, and
+``logs(after_id=)`` for new log lines only. It stops once the execution has
+ended and everything has been shown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import param
+from panel.custom import AnyWidgetComponent
+
+from builder.pages.common import arg, badge, esc, html_pane, shell, url
+from builder.services import TERMINAL, Services, duration_of
+from builder.topology import STATE_COLOURS, apply_execution, layout_flow, node_details, run_duration
+from builder.topology import format_duration as fmt_duration
+from engine.storage import SCHEME
+
+_WIDGET_DIR = Path(__file__).resolve().parents[1] / "jupyter"
+LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+POLL_MS = 500
+
+
+class Topology(AnyWidgetComponent):
+    """The shared topology widget (same JS and traits as ``builder.jupyter.widget.FlowWidget``)."""
+
+    topology = param.Dict(default={})
+    states = param.Dict(default={})
+    details = param.Dict(default={})
+    execution = param.Dict(default={})
+    selected = param.String(default="")
+    view = param.String(default="topology")
+    gantt_html = param.String(default="")
+    palette = param.Dict(default=dict(STATE_COLOURS))
+
+    _esm = _WIDGET_DIR / "widget.js"
+    # Inlined: Panel serves component files only from beside the component's own module.
+    _stylesheets = [(_WIDGET_DIR / "widget.css").read_text()]
+
+
+def _uris(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """(path, uri) of every internal-storage URI inside an outputs structure."""
+    if isinstance(value, str) and value.startswith(SCHEME):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [u for k, v in value.items() for u in _uris(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [u for i, v in enumerate(value) for u in _uris(v, f"{path}[{i}]")]
+    return []
+
+
+class ExecutionPage:
+    def __init__(self, services: Services, execution_id: str):
+        import panel as pn
+
+        self.services = services
+        self.execution_id = execution_id
+        self.summary = services.summary(execution_id) if execution_id else None
+        self.last_log = 0
+        self.done = False
+        self._callback: Any = None
+        self.header = html_pane("", css_classes=["ln-exec-header"])
+        self.message = html_pane("")
+        if self.summary is None:
+            self.topology = None
+            return
+        flow_data = services.flow_data_of(self.summary)
+        self.layout = layout_flow(flow_data).to_dict()
+        self.topology = Topology(topology=self.layout, sizing_mode="stretch_width", height=420,
+                                 css_classes=["ln-topology"])
+        from bokeh.plotting import figure
+
+        self.gantt = pn.pane.Bokeh(figure(height=160, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        task_ids = sorted({str(n.get("taskId")) for n in self.layout.get("nodes", []) if n.get("taskId")})
+        self.level = pn.widgets.Select(name="Level", options=LEVELS, value="TRACE", width=120,
+                                       css_classes=["ln-log-level"])
+        self.task = pn.widgets.Select(name="Task", options=["", *task_ids], value="", width=180,
+                                      css_classes=["ln-log-task"])
+        self.logs = html_pane("<div class='ln-logs'></div>", css_classes=["ln-log-view"], height=360,
+                              styles={"overflow-y": "auto", "background": "white"})
+        self._lines: list[str] = []
+        self.level.param.watch(self._reset_logs, "value")
+        self.task.param.watch(self._reset_logs, "value")
+        self.outputs = pn.Column(sizing_mode="stretch_width", css_classes=["ln-outputs"])
+        caps = services.capabilities()
+        self.buttons = {}
+        for name, kind in (("kill", "danger"), ("resume", "primary"), ("restart", "warning"), ("replay", "default")):
+            enabled = caps.get(name, False)
+            b = pn.widgets.Button(name=name.capitalize(), button_type=kind, width=90, css_classes=[f"ln-{name}"],
+                                  disabled=not enabled,
+                                  description=None if enabled else f"{name.capitalize()} is not available in this engine yet")
+            b.on_click(lambda _e, n=name: self.act(n))
+            self.buttons[name] = b
+        self.refresh()
+
+    # --- polling ----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Poll once: states, Gantt, new log lines; stop polling after the final update."""
+        summary = self.services.summary(self.execution_id)
+        if summary is None:
+            return
+        changed = summary != self.summary or not self.topology.states
+        self.summary = summary
+        ended = summary["state"] in TERMINAL
+        if changed:
+            self._show_summary(summary)
+        self._append_logs()
+        if ended and self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+            self.done = True
+        self._update_buttons()
+
+    def _show_summary(self, summary: dict[str, Any]) -> None:
+        from builder.jupyter.gantt import gantt_figure
+
+        state = summary["state"]
+        self.topology.param.update(
+            states=apply_execution(self.layout, summary),
+            details=node_details(self.layout, summary, None),
+            execution={"id": summary["id"], "namespace": summary["namespace"], "flowId": summary["flowId"],
+                       "flowRevision": summary.get("flowRevision"), "state": state,
+                       "colour": STATE_COLOURS.get(state), "startDate": summary.get("startDate"),
+                       "endDate": summary.get("endDate"),
+                       "duration": run_duration([{"startDate": summary.get("startDate"),
+                                                   "endDate": summary.get("endDate"), "state": state}]),
+                       "inputs": summary.get("inputs") or {}, "outputs": summary.get("outputs") or {}},
+        )
+        self.gantt.object = gantt_figure(summary)
+        took = duration_of(summary.get("startDate"), summary.get("endDate"))
+        flow_link = url("editor", namespace=summary["namespace"], id=summary["flowId"])
+        self.header.object = (
+            f"<div>Flow <a href='{flow_link}'>{esc(summary['namespace'])}.{esc(summary['flowId'])}</a> "
+            f"rev {summary.get('flowRevision')} · <span class='ln-exec-state' data-state='{esc(state)}'>"
+            f"{badge(state)}</span> · started {esc(summary.get('startDate') or '')}"
+            f"{' · took ' + fmt_duration(took) if took is not None else ''}</div>"
+            f"<div class='ln-muted'>inputs: {esc(json.dumps(summary.get('inputs') or {}, default=str))}</div>")
+        self._show_outputs(summary)
+
+    def _reset_logs(self, _event: Any = None) -> None:
+        self.last_log = 0
+        self._lines = []
+        self._append_logs()
+
+    def _append_logs(self) -> None:
+        rows = self.services.logs(self.execution_id, after_id=self.last_log, task_id=self.task.value or None,
+                                  min_level=self.level.value)
+        if not rows and self._lines:
+            return
+        for r in rows:
+            self.last_log = max(self.last_log, int(r["id"]))
+            self._lines.append(
+                f"<div class='ln-log-line ln-log-{esc(r['level'])}'>{esc(r['timestamp'])} "
+                f"<b>{esc(r['level'])}</b> [{esc(r.get('taskId') or 'execution')}] {esc(r['message'])}</div>")
+        body = "".join(self._lines[-2000:]) or "<span class='ln-muted'>No log line yet.</span>"
+        self.logs.object = f"<div class='ln-logs'>{body}</div>"
+
+    def _show_outputs(self, summary: dict[str, Any]) -> None:
+        import panel as pn
+
+        parts: list[Any] = []
+        per_task = {r["taskId"] + (f" [{r['value']}]" if r.get("value") is not None else ""): r.get("outputs")
+                    for r in summary.get("taskRuns") or [] if r.get("outputs")}
+        if summary.get("outputs"):
+            per_task = {"(flow outputs)": summary["outputs"], **per_task}
+        if not per_task:
+            self.outputs.objects = [html_pane("<p class='ln-muted'>No output yet.</p>")]
+            return
+        for name, outputs in per_task.items():
+            parts.append(pn.pane.Markdown(f"**{name}**", margin=(4, 10)))
+            parts.append(pn.pane.JSON(outputs, depth=3, sizing_mode="stretch_width", theme="light"))
+            for path, uri in _uris(outputs):
+                href = f"./files/{self.execution_id}?uri={quote(uri, safe='')}"
+                parts.append(html_pane(f"<a class='ln-download' href='{href}&download=true'>⬇ {esc(path)}</a>"))
+                if uri.endswith(".html"):
+                    parts.append(html_pane(f"<iframe class='ln-report' src='{href}' style='width:100%;height:480px;"
+                                           f"border:1px solid #e2e8f0' sandbox=''></iframe>"))
+        self.outputs.objects = parts
+
+    # --- actions -------------------------------------------------------------------------------------
+
+    def _update_buttons(self) -> None:
+        state = (self.summary or {}).get("state")
+        caps = self.services.capabilities()
+        running = state not in TERMINAL
+        self.buttons["kill"].disabled = not (caps["kill"] and running and state != "KILLING")
+        self.buttons["resume"].disabled = not (caps["resume"] and state == "PAUSED")
+        self.buttons["restart"].disabled = not (caps["restart"] and state in ("FAILED", "KILLED"))
+        self.buttons["replay"].disabled = not (caps["replay"] and not running)
+
+    def act(self, name: str) -> None:
+        from builder.pages.common import go
+
+        try:
+            result = getattr(self.services, name)(self.execution_id)
+        except Exception as exc:  # noqa: BLE001 - an engine refusal is shown, not raised
+            self.message.object = f"<span class='ln-error'>{name} failed: {esc(exc)}</span>"
+            return
+        self.message.object = f"<span class='ln-ok'>{name} requested</span>"
+        if name == "replay" and isinstance(result, str) and result != self.execution_id:
+            go("execution", id=result)
+            return
+        self.start_polling()
+
+    def start_polling(self) -> None:
+        import panel as pn
+
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(self.refresh, period=POLL_MS)
+
+    def view(self) -> Any:
+        import panel as pn
+
+        if self.summary is None:
+            return shell("flows", "Execution not found",
+                         html_pane(f"<p class='ln-error' style='margin:16px'>Execution {esc(self.execution_id)} "
+                                   f"does not exist.</p>"))
+        if self.summary["state"] not in TERMINAL:
+            self.start_polling()
+        tabs = pn.Tabs(("Topology", self.topology), ("Gantt", self.gantt), ("Outputs", self.outputs), dynamic=False, sizing_mode="stretch_width",
+                       css_classes=["ln-exec-tabs"])
+        return shell("flows", f"Execution {esc(self.execution_id)}", pn.Column(
+            self.header, pn.Row(*self.buttons.values()), self.message, tabs,
+            pn.pane.Markdown("#### Logs"), pn.Row(self.level, self.task), self.logs,
+            sizing_mode="stretch_width", margin=(0, 16)))
+
+
+def page(services: Services) -> Any:
+    return ExecutionPage(services, arg("id")).view()

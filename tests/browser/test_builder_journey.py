@@ -1,0 +1,123 @@
+"""The main journey of a new user, in a real browser against the real ``lanner server local``.
+
+Open the UI, create a flow, drag a Log and a Python task from the palette, fill
+their forms, add an input, save, execute with an input value, watch the
+topology turn green and the log line appear, then check the YAML equals what
+the canvas built. The next test (same server, run in order) finds the
+executions the journey made on the dashboard.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from builder.yaml_sync import parse
+from tests.browser.conftest import wait_until
+from tests.browser.conftest_pages import (  # noqa: F401 - fixtures
+    builder_server,
+    fill,
+    open_page,
+    screenshot,
+    wait_canvas,
+    yaml_text,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def slots(page: Any) -> Any:
+    return page.locator(".lc-lane-tasks > .lc-list > .lc-slot")
+
+
+def tab(page: Any, title: str) -> Any:
+    return page.locator(".bk-tab").filter(has_text=re.compile(f"^{title}$")).first
+
+
+def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):  # noqa: F811
+    open_page(page, builder_server.page_url("flows"), ".ln-create button")
+    fill(page, ".ln-new-namespace", "acme.sales")
+    fill(page, ".ln-new-id", "greet")
+    page.locator(".ln-create button").click()
+    page.wait_for_url("**/ui/editor?*")
+    wait_canvas(page)
+    assert page.locator(".lc-lane-tasks .lc-slot-empty").count() == 1
+
+    # Drag a Log task then a Python task from the palette.
+    page.locator('.lc-item[data-type="log"]').drag_to(slots(page).first)
+    page.locator('.lc-node[data-id="log_1"]').wait_for()
+    page.locator('.lc-item[data-type="python"]').drag_to(slots(page).last)
+    page.locator('.lc-node[data-id="python_1"]').wait_for()
+
+    # The Python task is selected: its form is open. Fill the script in the code editor.
+    editor = page.locator(".lf-field-script .ace_text-input").first
+    editor.wait_for(state="attached")
+    page.locator(".lf-field-script .ace_content").first.click()
+    page.keyboard.type("print('computed')")
+    # Select the Log task and fill its message (expression via the suggestion menu's text).
+    page.locator('.lc-node[data-id="log_1"]').click()
+    page.locator(".lf-field-message input").first.wait_for()
+    fill(page, ".lf-field-message", "Hello {{ inputs.name }}")
+
+    # Add an input on the Flow tab.
+    tab(page, "Flow").click()
+    fill(page, ".ln-new-input-id", "name")
+    page.locator(".ln-add-input button").click()
+    page.locator(".ln-input-item button", has_text="name (STRING)").wait_for()
+
+    page.locator(".ln-save button").click()
+    page.locator(".ln-saved", has_text="Saved revision 1").wait_for()
+    source = builder_server.flow_source("acme.sales", "greet")
+    data, err = parse(source)
+    assert err is None
+    assert data == {
+        "id": "greet", "namespace": "acme.sales",
+        "tasks": [
+            {"id": "log_1", "type": "log", "message": "Hello {{ inputs.name }}"},
+            {"id": "python_1", "type": "python", "script": "print('computed')"},
+        ],
+        "inputs": [{"id": "name", "type": "STRING"}],
+    }
+    screenshot(page, "editor")
+
+    # Execute with an input value.
+    page.locator(".ln-execute-link").click()
+    page.wait_for_url("**/ui/execute?*")
+    fill(page, ".ln-input-name", "Ada")
+    page.locator(".ln-run button").click()
+    page.wait_for_url("**/ui/execution?*", timeout=15000)
+    page.locator('.lanner-node[data-node-id="log_1"][data-state="SUCCESS"]').wait_for(timeout=20000)
+    page.locator('.lanner-node[data-node-id="python_1"][data-state="SUCCESS"]').wait_for(timeout=20000)
+    page.locator(".ln-log-line", has_text="Hello Ada").wait_for(timeout=10000)
+    page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=10000)
+    screenshot(page, "execution")
+
+    # Back in the editor, the YAML tab shows exactly the flow the canvas built.
+    open_page(page, builder_server.page_url("editor", namespace="acme.sales", id="greet"))
+    wait_canvas(page)
+    tab(page, "YAML").click()
+    shown = wait_until(lambda: yaml_text(page) or None)
+    assert parse(shown)[0] == data
+    assert shown == source
+
+
+
+def test_the_dashboard_shows_the_executions_the_journey_created(page, builder_server):  # noqa: F811
+    made = builder_server.executions("acme.sales", "greet")
+    assert made, "the journey test above creates an execution of acme.sales.greet"
+    open_page(page, builder_server.page_url("dashboard"), ".ln-kpi-total")
+    for ex in made:
+        row = page.locator(f'.ln-recent-row[data-id="{ex['id']}"]')
+        row.wait_for()
+        assert "acme.sales" in row.inner_text() and ex["state"] in row.inner_text()
+    assert int(page.locator(".ln-kpi-total").inner_text()) >= len(made)
+    durations = page.locator(".ln-durations").inner_text()
+    assert "acme.sales.greet" in durations
+    screenshot(page, "dashboard")
+
+    # The namespace filter counts only that namespace's executions.
+    page.locator(".ln-dash-namespace select").select_option("acme.sales")
+    wait_until(lambda: page.locator(".ln-kpi-total").inner_text() == str(len(made)))
+    assert page.locator(".ln-recent-row").count() == len(made)

@@ -1,0 +1,383 @@
+"""The flow canvas in a real browser against a real Panel server.
+
+Each test acts in the page the way a user would (drag, click, type) and then
+reads the component's ``flow`` param on the Python side.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder.canvas.flow_edit import FlowEditError
+from tests.browser.conftest import wait_until
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "canvas.png"
+
+
+def log(task_id: str, **extra: Any) -> dict[str, Any]:
+    return {"id": task_id, "type": "log", "message": f"hello from {task_id}", **extra}
+
+
+def open_canvas(page: Any, panel_server: Any, **params: Any) -> Any:
+    """Serve a FlowCanvas, open it, and return the component of that browser session."""
+    import panel as pn
+
+    from builder.canvas import FlowCanvas
+
+    made: list[Any] = []
+
+    def app() -> Any:
+        canvas = FlowCanvas(**copy.deepcopy(params))
+        made.append(canvas)
+        return pn.Column(canvas, sizing_mode="stretch_width")
+
+    page.goto(panel_server(app))
+    root = page.locator(".lc-root")
+    root.wait_for()
+    # Drag targets are measured on screen: wait for canvas.css so that nothing moves mid-drag.
+    wait_until(lambda: root.evaluate("e => getComputedStyle(e).display") == "flex")
+    return made[0]
+
+
+def lane_slots(page: Any, lane: str) -> Any:
+    return page.locator(f".lc-lane-{lane} > .lc-list > .lc-slot")
+
+
+def node(page: Any, task_id: str) -> Any:
+    return page.locator(f'.lc-node[data-id="{task_id}"]')
+
+
+def ids(tasks: list[dict[str, Any]]) -> list[str]:
+    return [t["id"] for t in tasks]
+
+
+
+def test_drag_a_log_task_from_the_palette_onto_an_empty_canvas(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "company.team", "tasks": []})
+    assert page.locator(".lc-lane-tasks .lc-slot-empty").count() == 1
+
+    page.locator('.lc-item[data-type="log"]').drag_to(lane_slots(page, "tasks").first)
+
+    tasks = wait_until(lambda: canvas.flow.get("tasks"))
+    assert len(tasks) == 1 and tasks[0]["type"] == "log" and tasks[0]["id"] == "log_1"
+    assert "message" in tasks[0]
+    assert list(canvas.flow) == ["id", "namespace", "tasks"]
+    assert canvas.selected == "log_1"
+    assert node(page, "log_1").locator(".lc-type").inner_text() != ""
+
+
+def test_reorder_by_drag_keeps_every_other_key_and_its_order(page, panel_server):
+    flow = {
+        "id": "demo", "namespace": "company.team", "description": "kept",
+        "x-unknown": {"2": "two", "1": "one", "b": [1.0, 2]},
+        "tasks": [
+            log("a", retry={"type": "constant", "maxAttempts": 2, "interval": "PT1S"}),
+            log("b"),
+            {"id": "sw", "type": "switch", "value": "x", "cases": {"2": [log("c2")], "1": [log("c1")]}},
+        ],
+        "labels": {"team": "data"},
+    }
+    canvas = open_canvas(page, panel_server, flow=flow)
+
+    node(page, "b").drag_to(lane_slots(page, "tasks").first)
+
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["b", "a", "sw"])
+    expected = copy.deepcopy(flow)
+    expected["tasks"] = [expected["tasks"][1], expected["tasks"][0], expected["tasks"][2]]
+    # Lossless: same data, same key order everywhere (integer-like keys included), floats stay floats.
+    assert json.dumps(canvas.flow) == json.dumps(expected)
+    assert isinstance(canvas.flow["x-unknown"]["b"][0], float)
+
+
+def test_drop_into_a_parallel_an_else_branch_and_the_errors_lane(page, panel_server):
+    flow = {"id": "demo", "namespace": "ns", "tasks": [
+        log("a"),
+        {"id": "par", "type": "parallel", "tasks": [log("p1")]},
+        {"id": "check", "type": "if", "condition": "{{ true }}", "then": [log("t1")]},
+    ]}
+    canvas = open_canvas(page, panel_server, flow=flow)
+
+    # Move "a" to the end of the parallel's branch.
+    node(page, "a").drag_to(node(page, "par").locator(".lc-list > .lc-slot").last)
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["par", "check"])
+    assert ids(canvas.flow["tasks"][0]["tasks"]) == ["p1", "a"]
+
+    # A new task into the (absent) else branch creates it.
+    else_slot = node(page, "check").locator('.lc-branch[data-branch="else"] .lc-slot')
+    page.locator('.lc-item[data-type="log"]').drag_to(else_slot)
+    wait_until(lambda: "else" in canvas.flow["tasks"][1])
+    assert ids(canvas.flow["tasks"][1]["else"]) == ["log_1"]
+
+    # And one into the flow-level errors lane.
+    page.locator('.lc-item[data-type="log"]').drag_to(lane_slots(page, "errors").first)
+    wait_until(lambda: canvas.flow.get("errors"))
+    assert ids(canvas.flow["errors"]) == ["log_2"]
+
+    # The "+ finally" chip of a container creates its finally branch.
+    page.locator('.lc-item[data-type="log"]').drag_to(node(page, "par").locator('.lc-chip[data-list$=\'"finally"]\']'))
+    wait_until(lambda: canvas.flow["tasks"][0].get("finally"))
+    assert ids(canvas.flow["tasks"][0]["finally"]) == ["log_3"]
+
+    # Containers move by their header, with everything inside them.
+    node(page, "check").locator(":scope > .lc-head").drag_to(lane_slots(page, "tasks").first)
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["check", "par"])
+    assert ids(canvas.flow["tasks"][0]["else"]) == ["log_1"]
+
+    # Triggers go to the triggers lane only.
+    page.locator('.lc-item[data-kind="task"][data-type="log"]').drag_to(lane_slots(page, "triggers").first)
+    trigger = page.locator('.lc-item[data-kind="trigger"]').first
+    trigger_type = trigger.get_attribute("data-type")
+    trigger.drag_to(lane_slots(page, "triggers").first)
+    wait_until(lambda: canvas.flow.get("triggers"))
+    assert [t["type"] for t in canvas.flow["triggers"]] == [trigger_type]
+
+    # A container cannot be dropped into itself: the flow does not change.
+    before = copy.deepcopy(canvas.flow)
+    node(page, "par").locator(":scope > .lc-head").drag_to(node(page, "par").locator(".lc-list > .lc-slot").first)
+    node(page, "check").locator(":scope > .lc-head").drag_to(node(page, "check").locator(".lc-slot").first)
+    time.sleep(0.3)
+    assert canvas.flow == before
+
+
+def test_delete_duplicate_and_disable_take_one_click(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": [log("a"), log("b")]})
+
+    node(page, "a").locator('[data-action="duplicate"]').click()
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["a", "a_1", "b"])
+    assert canvas.flow["tasks"][1] == {**log("a"), "id": "a_1"}
+
+    node(page, "b").locator('[data-action="disable"]').click()
+    wait_until(lambda: canvas.flow["tasks"][2].get("disabled") is True)
+    assert "lc-disabled" in (node(page, "b").get_attribute("class") or "")
+    node(page, "b").locator('[data-action="disable"]').click()
+    wait_until(lambda: "disabled" not in canvas.flow["tasks"][2])
+
+    node(page, "a").locator('[data-action="delete"]').click()
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["a_1", "b"])
+    assert node(page, "a").count() == 0
+
+
+def test_undo_and_redo_with_buttons_and_keyboard(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": [log("a"), log("b")]})
+    assert page.locator('[data-action="undo"]').is_disabled()
+
+    node(page, "a").locator('[data-action="delete"]').click()
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["b"])
+
+    page.locator('[data-action="undo"]').click()
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["a", "b"])
+    page.locator('[data-action="redo"]').click()
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["b"])
+
+    node(page, "b").click()  # focuses the canvas
+    page.keyboard.press("Control+z")
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["a", "b"])
+    page.keyboard.press("Control+Shift+z")
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["b"])
+    page.keyboard.press("Control+z")
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["a", "b"])
+    assert page.locator('[data-action="redo"]').is_enabled()
+
+    node(page, "a").click()
+    page.keyboard.press("Delete")
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["b"])
+    assert canvas.selected == ""
+
+
+def test_palette_search_filters_items_and_groups(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": []})
+    everything = page.locator(".lc-item:visible").count()
+    assert everything == len(canvas.palette)
+
+    page.locator(".lc-search").fill("log message")
+    wait_until(lambda: page.locator(".lc-item:visible").count() < everything)
+    visible = page.locator(".lc-item:visible").evaluate_all("els => els.map(e => e.dataset.type)")
+    expected = [i["type"] for i in canvas.palette if all(
+        w in " ".join([i["title"], i["summary"], i["type"], i["group"], *i["aliases"]]).lower() for w in ("log", "message"))]
+    assert visible == expected and "log" in visible
+    assert page.locator(".lc-nomatch").is_hidden()
+
+    page.locator('.lc-item[data-type="log"]').dblclick()  # double-click adds at the end of the flow
+    wait_until(lambda: ids(canvas.flow["tasks"]) == ["log_1"])
+
+    page.locator(".lc-search").fill("zzz-no-such-task")
+    wait_until(lambda: page.locator(".lc-item:visible").count() == 0)
+    assert page.locator(".lc-group:visible").count() == 0
+    assert page.locator(".lc-nomatch").is_visible()
+
+
+def test_dag_edges_are_made_by_connecting_nodes_and_removed_by_clicking(page, panel_server):
+    flow = {"id": "demo", "namespace": "ns", "tasks": [{"id": "g", "type": "dag", "tasks": [
+        {"task": log("d1")}, {"task": log("d2")}, {"task": log("d3"), "dependsOn": ["d1"]}]}]}
+    canvas = open_canvas(page, panel_server, flow=flow)
+    assert page.locator('.lc-edge[data-from="d1"][data-to="d3"]').count() == 1
+
+    node(page, "d1").locator(".lc-port").drag_to(node(page, "d2"))
+    wait_until(lambda: canvas.flow["tasks"][0]["tasks"][1].get("dependsOn") == ["d1"])
+    page.locator('.lc-edge[data-from="d1"][data-to="d2"]').wait_for(state="attached")
+
+    # A cycle is refused with a message and no change.
+    node(page, "d2").locator(".lc-port").drag_to(node(page, "d1"))
+    page.locator(".lc-hint", has_text="cycle").wait_for()
+    assert "dependsOn" not in canvas.flow["tasks"][0]["tasks"][0]
+
+    page.locator('.lc-edge[data-from="d1"][data-to="d3"] .lc-edge-hit').dispatch_event("click")
+    wait_until(lambda: "dependsOn" not in canvas.flow["tasks"][0]["tasks"][2])
+
+
+def test_switch_case_is_added_inline(page, panel_server):
+    flow = {"id": "demo", "namespace": "ns", "tasks": [{"id": "sw", "type": "switch", "value": "{{ inputs.x }}"}]}
+    canvas = open_canvas(page, panel_server, flow=flow)
+    node(page, "sw").locator('[data-action="add-case"]').click()
+    page.locator(".lc-case-input").fill("gold")
+    page.locator(".lc-case-input").press("Enter")
+    wait_until(lambda: canvas.flow["tasks"][0].get("cases") == {"gold": []})
+    page.locator('.lc-item[data-type="log"]').drag_to(node(page, "sw").locator('.lc-branch[data-branch="cases.gold"] .lc-slot'))
+    wait_until(lambda: ids(canvas.flow["tasks"][0]["cases"]["gold"]) == ["log_1"])
+
+
+def test_click_selects_errors_show_as_badges_and_python_edits_redraw(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": [log("a"), log("b")]},
+                         errors={"b": ["message is required", "bad level"], "": ["the flow has no triggers"]})
+    badge = node(page, "b").locator(".lc-badge")
+    assert badge.inner_text() == "2"
+    assert "bad level" in (badge.get_attribute("title") or "")
+    assert node(page, "a").locator(".lc-badge").count() == 0
+    assert "the flow has no triggers" in page.locator(".lc-banner").inner_text()
+
+    node(page, "a").click()
+    wait_until(lambda: canvas.selected == "a")
+    assert "lc-selected" in (node(page, "a").get_attribute("class") or "")
+
+    canvas.flow = {**canvas.flow, "tasks": [*canvas.flow["tasks"], log("c")]}
+    node(page, "c").wait_for()
+    canvas.selected = "c"
+    wait_until(lambda: "lc-selected" in (node(page, "c").get_attribute("class") or ""))
+    assert "lc-selected" not in (node(page, "a").get_attribute("class") or "")
+
+
+def test_readonly_canvas_has_no_palette_nor_edit_buttons(page, panel_server):
+    open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": [log("a")]}, readonly=True)
+    node(page, "a").wait_for()
+    assert page.locator(".lc-palette").is_hidden()
+    assert page.locator('.lc-node [data-action]').count() == 0
+    assert node(page, "a").get_attribute("draggable") is None
+
+
+def test_a_200_task_flow_renders_quickly(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": []})
+    big = {"id": "demo", "namespace": "ns", "tasks": [log(f"t{i}") for i in range(200)]}
+    start = time.perf_counter()
+    canvas.flow = big
+    page.locator('.lc-node[data-id="t199"]').wait_for()
+    elapsed = time.perf_counter() - start
+    assert page.locator(".lc-node").count() == 200
+    render_ms = float(page.locator(".lc-root").get_attribute("data-render-ms") or "nan")
+    assert render_ms < 500, f"rendering 200 tasks took {render_ms} ms in the browser"
+    assert elapsed < 5, f"200 tasks took {elapsed:.2f}s from Python to the DOM"
+    # Still responsive: an edit on the big flow round-trips.
+    node(page, "t0").locator('[data-action="delete"]').click()
+    wait_until(lambda: len(canvas.flow["tasks"]) == 199)
+
+
+SAMPLE = {
+    "id": "daily_report", "namespace": "company.sales",
+    "tasks": [
+        {"id": "extract", "type": "python", "script": "print('extract')"},
+        {"id": "checks", "type": "parallel", "tasks": [
+            log("check_rows"), {"id": "check_schema", "type": "log", "message": "schema ok"}]},
+        {"id": "enough_data", "type": "if", "condition": "{{ outputs.extract.vars.rows > 0 }}",
+         "then": [{"id": "report", "type": "notebook", "notebook": "notebooks/report.ipynb"}],
+         "else": [{"id": "warn", "type": "log", "message": "no data", "disabled": True}]},
+        {"id": "publish", "type": "dag", "tasks": [
+            {"task": log("upload")}, {"task": log("email")}, {"task": log("archive"), "dependsOn": ["upload"]}]},
+    ],
+    "errors": [log("alert")],
+    "triggers": [{"id": "every_morning", "type": "schedule", "cron": "0 7 * * *"}],
+}
+
+
+def test_screenshot_of_a_sample_flow(page, panel_server):
+    page.set_viewport_size({"width": 1760, "height": 760})
+    open_canvas(page, panel_server, flow=SAMPLE, errors={"report": ["notebook file not found"]}, selected="extract")
+    page.locator('.lc-edge[data-from="upload"][data-to="archive"]').wait_for(state="attached")
+    assert page.locator(".lc-node").count() == 13
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.locator(".lc-root").screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+PARITY_JS = """
+async ([src, spec, flow, ops]) => {
+  const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+  const mod = await import(url);
+  const e = mod.makeEdits(spec);
+  return ops.map(([name, args]) => {
+    try {
+      const out = e[name](flow, ...args);
+      return { ok: out };
+    } catch (err) {
+      return { error: err.message };
+    }
+  });
+}
+"""
+
+
+def test_the_javascript_edits_mirror_flow_edit_exactly(page):
+    """Same operation, same flow: canvas.js and flow_edit.py give the same result (or the same error)."""
+    from builder.canvas import flow_edit as fe
+    from tests.unit.test_flow_edit import sample
+
+    js_names = {
+        "insert_task": "insertTask", "delete_task": "deleteTask", "move_task": "moveTask",
+        "duplicate_task": "duplicateTask", "toggle_disabled": "toggleDisabled", "connect": "connect",
+        "disconnect": "disconnect", "add_case": "addCase", "all_ids": "allIds", "find_task": "findTask",
+    }
+    ops: list[tuple[str, list[Any]]] = [
+        ("insert_task", [["tasks", 2, "else", 0], log("e1")]),
+        ("insert_task", [["tasks", 4, "tasks", 1], log("dx")]),
+        ("insert_task", [["tasks", 0], log("p1")]),
+        ("insert_task", [["tasks", 9], log("zz")]),
+        ("move_task", [["tasks", 0], ["tasks", 2]]),
+        ("move_task", [["tasks", 0], ["tasks", 1, "tasks", 2]]),
+        ("move_task", [["errors", 0], ["tasks", 2, "then", 1]]),
+        ("move_task", [["tasks", 4, "tasks", 1, "task"], ["tasks", 4, "tasks", 0]]),
+        ("move_task", [["tasks", 4, "tasks", 0, "task"], ["tasks", 0]]),
+        ("move_task", [["tasks", 1], ["tasks", 1, "tasks", 0]]),
+        ("delete_task", [["tasks", 4, "tasks", 1, "task"]]),
+        ("delete_task", [["triggers", 0]]),
+        ("duplicate_task", [["tasks", 4]]),
+        ("duplicate_task", [["tasks", 4, "tasks", 1, "task"]]),
+        ("toggle_disabled", [["tasks", 0]]),
+        ("toggle_disabled", [["tasks", 9]]),
+        ("toggle_disabled", [["tasks", 3, "cases", "zz", 0]]),
+        ("delete_task", [["tasks", 1, "tasks", 5]]),
+        ("connect", [["tasks", 4], "d1", "inner"]),
+        ("connect", [["tasks", 4], "inner", "d1"]),
+        ("connect", [["tasks", 4], "a", "d1"]),
+        ("disconnect", [["tasks", 4], "d1", "d2"]),
+        ("add_case", [["tasks", 3], "c"]),
+        ("add_case", [["tasks", 3], "a"]),
+        ("all_ids", []),
+        ("find_task", ["s1"]),
+        ("find_task", ["daily"]),
+    ]
+    flow = sample()
+    src = (Path(__file__).resolve().parents[2] / "builder" / "canvas" / "canvas.js").read_text()
+    results = page.evaluate(PARITY_JS, [src, fe.container_spec(), flow, [[js_names[n], a] for n, a in ops]])
+    for (name, args), got in zip(ops, results, strict=True):
+        try:
+            expected: dict[str, Any] = {"ok": getattr(fe, name)(flow, *args)}
+        except FlowEditError as exc:
+            expected = {"error": str(exc)}
+        if isinstance(expected.get("ok"), tuple):
+            expected["ok"] = list(expected["ok"])
+        assert json.dumps(got) == json.dumps(expected), f"{name}{args}"

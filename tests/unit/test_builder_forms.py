@@ -1,0 +1,63 @@
+"""Schema-driven property forms: widget kinds, value conversion, suggestions (no browser)."""
+
+from __future__ import annotations
+
+from builder.forms import (
+    FieldSpec,
+    expression_suggestions,
+    field_specs,
+    set_property,
+    to_widget_value,
+    to_yaml_value,
+)
+from engine.model.schema import task_json_schema
+
+
+def specs(type_name: str) -> dict[str, FieldSpec]:
+    schema = task_json_schema(type_name)
+    return {s.name: s for s in field_specs(schema, schema["x-lanner"]["canonical"])}
+
+
+def test_log_form_marks_required_and_types_each_field():
+    s = specs("log")
+    assert "id" not in s and "type" not in s
+    assert s["message"].required and s["message"].label == "message *" and s["message"].kind == "text"
+    assert s["level"].kind == "select" and "ERROR" in s["level"].options and s["level"].default == "INFO"
+    assert s["timeout"].kind == "duration" and s["timeout"].advanced
+    assert s["disabled"].kind == "boolean"
+    first = list(s.values())[0]
+    assert first.name == "message"  # required first
+
+
+def test_python_form_uses_code_editor_and_key_value_maps():
+    s = specs("python")
+    assert s["script"].kind == "code" and s["script"].language == "python"
+    assert s["env"].kind == "map"
+    assert s["commands"].kind == "code"
+
+
+def test_values_are_converted_and_validated():
+    s = specs("log")
+    assert to_yaml_value(s["timeout"], "PT5M") == ("PT5M", None)
+    value, err = to_yaml_value(s["timeout"], "five minutes")
+    assert value is None and "ISO-8601" in err
+    assert to_yaml_value(s["message"], "") == ("", None)  # required: kept
+    assert to_yaml_value(s["disabled"], False) == (None, None)  # default: key removed
+    assert to_yaml_value(specs("python")["commands"], "echo a\n\necho b") == (["echo a", "echo b"], None)
+    assert to_yaml_value(specs("python")["env"], {"A": "1", "": "x"}) == ({"A": "1"}, None)
+    assert to_widget_value(specs("python")["commands"], ["a", "b"]) == "a\nb"
+
+
+def test_set_property_keeps_key_order_and_removes_none():
+    task = {"id": "t", "type": "log", "message": "a", "level": "WARN"}
+    assert list(set_property(task, "message", "b")) == ["id", "type", "message", "level"]
+    assert "level" not in set_property(task, "level", None)
+    assert task["message"] == "a"
+
+
+def test_expression_suggestions_list_inputs_outputs_and_vars():
+    flow = {"id": "f", "namespace": "n", "inputs": [{"id": "name", "type": "STRING"}], "variables": {"x": 1},
+            "tasks": [{"id": "r", "type": "return", "format": "1"}, {"id": "me", "type": "log", "message": ""}]}
+    got = expression_suggestions(flow, "me")
+    assert "{{ inputs.name }}" in got and "{{ outputs.r.value }}" in got and "{{ vars.x }}" in got
+    assert not any("outputs.me" in g for g in got)
