@@ -1,8 +1,9 @@
 """Lanner inside Jupyter: ``%load_ext builder.jupyter``, the ``%%flow`` magics and a Python API.
 
 >>> from builder.jupyter import show, run, watch
->>> show("flows/hello.yaml")                      # the topology widget
->>> run("flows/hello.yaml", {"name": "Ada"})       # runs it, the widget follows live, returns the summary
+>>> show("flows/hello_world.yaml")            # the topology widget
+>>> run("flows/hello_world.yaml")             # runs it, the widget follows live, returns the summary
+>>> run("my_flow.yaml", {"name": "Ada"})      # with inputs
 >>> watch("3f2a...", server="http://127.0.0.1:8080")
 
 Flows run on the embedded engine (``LANNER_HOME``, default ``./.lanner``) unless a

@@ -137,6 +137,13 @@ class Session:
 
     def _watch(self, widget: FlowWidget, backend: Backend, execution_id: str, display: bool) -> Run:
         run = Run(widget, backend, execution_id)
+        # The first state is read before the cell returns: a cell that does not wait
+        # (%flow watch) must not show (or save) an empty widget.
+        summary = backend.summary(execution_id)
+        if summary is not None:
+            ended = summary.get("state") in TERMINAL_STATES
+            run.summary = summary
+            widget.show_execution(summary, backend.logs(execution_id) if ended else None)
         if display:
             run.display()
         run.start()
@@ -221,6 +228,9 @@ class Run:
             self.done.wait(10)
         if self.error is not None:
             raise NotebookError(f"watching execution {self.execution_id} failed: {self.error}")
+        # Send the last state again from the waiting cell: updates the polling thread sent
+        # between two cells are not recorded by tools that save widget state per cell (nbclient).
+        self.widget.send_state(key=["states", "details", "execution"])
         return self.summary or {}
 
     def kill(self) -> None:

@@ -1,0 +1,146 @@
+"""The topology widget (builder/jupyter/widget.py): traits, static fallback, Gantt, magic options."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from builder.jupyter import static
+from builder.jupyter.backends import NotebookError
+from builder.jupyter.gantt import gantt_html, gantt_rows
+from builder.jupyter.session import FlowInvalid, parse_inputs
+from builder.jupyter.widget import FlowWidget
+from builder.topology import STATE_COLOURS, layout_from_summary
+
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "builder" / "jupyter"
+SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt_html", "palette")
+
+FLOW = {
+    "id": "hello", "namespace": "demo.nb",
+    "tasks": [
+        {"id": "greet", "type": "log", "message": "hi"},
+        {"id": "loop", "type": "for_each", "values": ["a", "b"], "tasks": [{"id": "each", "type": "return", "format": "x"}]},
+    ],
+}
+
+
+def run(rid, task, state, start, end, parent=None, value=None):
+    return {"id": rid, "taskId": task, "parentTaskRunId": parent, "value": value, "state": state,
+            "attempts": [{"state": state}], "outputs": {"value": f"out-{rid}"},
+            "startDate": f"2024-05-01T10:00:{start:02d}+00:00", "endDate": f"2024-05-01T10:00:{end:02d}+00:00"}
+
+
+SUMMARY = {
+    "id": "ex42", "namespace": "demo.nb", "flowId": "hello", "flowRevision": 1, "state": "SUCCESS",
+    "inputs": {}, "outputs": {}, "labels": {},
+    "startDate": "2024-05-01T10:00:00+00:00", "endDate": "2024-05-01T10:00:05+00:00",
+    "taskRuns": [
+        run("r1", "greet", "SUCCESS", 0, 1),
+        run("r2", "loop", "SUCCESS", 1, 5),
+        run("r3", "each", "SUCCESS", 1, 2, parent="r2", value="a"),
+        run("r4", "each", "SUCCESS", 2, 4, parent="r2", value="b"),
+    ],
+}
+LOGS = [{"id": 1, "executionId": "ex42", "taskRunId": "r1", "taskId": "greet", "attempt": 0, "level": "INFO",
+         "timestamp": "2024-05-01T10:00:00.5+00:00", "message": "hi there"}]
+
+
+def test_js_and_css_are_the_files_beside_the_module():
+    w = FlowWidget.from_flow(FLOW)
+    assert str(w._esm) == (WIDGET_DIR / "widget.js").read_text()
+    assert str(w._css) == (WIDGET_DIR / "widget.css").read_text()
+    js = (WIDGET_DIR / "widget.js").read_text()
+    assert "export default { render }" in js
+    # Only the anywidget contract: no Jupyter globals, no imports, no network.
+    assert not re.search(r"\bimport\s|require\(|@jupyter|window\.jupyter|https?://(?!www\.w3\.org)", js)
+
+
+def test_traits_are_plain_json_and_start_without_an_execution():
+    w = FlowWidget.from_flow(FLOW)
+    state = w.get_state(key=list(SYNCED))
+    assert json.loads(json.dumps(state)) == state
+    assert [n["id"] for n in w.topology["nodes"]] == ["greet", "loop", "each"]
+    assert w.states == {} and w.execution == {} and w.view == "topology"
+    assert w.palette == STATE_COLOURS
+
+
+def test_show_execution_fills_states_details_and_execution():
+    w = FlowWidget.from_flow(FLOW)
+    w.show_execution(SUMMARY, LOGS)
+    assert w.states["greet"]["state"] == "SUCCESS" and w.states["greet"]["colour"] == STATE_COLOURS["SUCCESS"]
+    assert w.states["loop"]["iterations"] == {"SUCCESS": 2}
+    assert [v["value"] for v in w.states["loop"]["values"]] == ["a", "b"]
+    assert w.details["greet"]["logs"][0]["message"] == "hi there"
+    assert w.details["each"]["runs"][1]["outputs"] == {"value": "out-r4"}
+    assert w.execution["id"] == "ex42" and w.execution["state"] == "SUCCESS" and w.execution["duration"] == 5.0
+    # Logs given once are kept when a later poll does not re-read them.
+    w.show_execution(SUMMARY)
+    assert w.details["greet"]["logs"][0]["message"] == "hi there"
+    assert json.loads(json.dumps(w.get_state(key=list(SYNCED))))
+
+
+def test_mimebundle_has_the_widget_view_and_a_static_svg_fallback():
+    w = FlowWidget.from_flow(FLOW)
+    data, _ = w._repr_mimebundle_()
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == w.model_id
+    html = data["text/html"]
+    # An image, not inline SVG: sanitizers (JupyterLab on untrusted notebooks) keep images only.
+    assert re.search(r'<img [^>]*src="data:image/svg\+xml;base64,', html)
+    assert "<svg" not in html and "<script" not in html
+    svg = static.svg_from_html(html)
+    assert svg.startswith("<svg") and "<script" not in svg
+    assert set(re.findall(r'data-node-id="([^"]+)"', svg)) == {"greet", "loop", "each"}
+    assert 'data-state=""' in svg and STATE_COLOURS["SUCCESS"] not in svg
+    w.show_execution(SUMMARY, LOGS)
+    html = w._repr_mimebundle_()[0]["text/html"]
+    svg = static.svg_from_html(html)
+    assert svg.count('data-state="SUCCESS"') == 3 and STATE_COLOURS["SUCCESS"] in svg
+    assert "2 success" in svg and "ex42" in html and 'alt="Topology of demo.nb.hello, execution ex42 SUCCESS"' in html
+
+
+def test_static_fallback_escapes_names():
+    summary = {"namespace": "x", "flowId": "<b>f</b>", "taskRuns": [
+        {"id": "1", "taskId": "<img src=x onerror=alert(1)>", "parentTaskRunId": None, "state": "FAILED"}]}
+    html = static.static_html(layout_from_summary(summary).to_dict())
+    svg = static.svg_from_html(html)
+    assert "<b>" not in html and "<img src=x" not in svg and "&lt;img src=x" in svg
+
+
+def test_gantt_is_built_when_its_view_opens_with_inline_bokeh():
+    w = FlowWidget.from_flow(FLOW)
+    w.view = "gantt"
+    assert w.gantt_html == ""  # nothing ran yet
+    w.view = "topology"
+    w.show_execution(SUMMARY, LOGS)
+    assert w.gantt_html == ""  # built on demand only
+    w.view = "gantt"
+    page = w.gantt_html
+    assert "Bokeh" in page and "ex42" in page
+    assert not re.search(r'<script[^>]+src="https?://', page) and "cdn.bokeh.org" not in page
+
+
+def test_gantt_rows_follow_start_order_with_loop_values():
+    rows = gantt_rows(SUMMARY)
+    assert [r["label"] for r in rows] == ["greet", "loop", "each [a]", "each [b]"]
+    assert rows[3]["duration"] == "2.0s" and rows[3]["colour"] == STATE_COLOURS["SUCCESS"]
+    assert "each [b]" in gantt_html(SUMMARY)
+
+
+def test_parse_inputs():
+    assert parse_inputs(["name=Ada", "expr=a=b", "empty="]) == {"name": "Ada", "expr": "a=b", "empty": ""}
+    with pytest.raises(NotebookError, match="--input 'oops' must look like NAME=VALUE"):
+        parse_inputs(["oops"])
+
+
+def test_errors_render_without_a_traceback():
+    class E:
+        path, message, line = "tasks[0].type", "unknown task type 'lgo'; did you mean 'log'?", 7
+
+    err = FlowInvalid([E()])
+    lines = err._render_traceback_()
+    assert "FlowInvalid" in lines[0] and "the flow is invalid (1 error)" in lines[0]
+    assert lines[1] == "  line 7: tasks[0].type: unknown task type 'lgo'; did you mean 'log'?"
+    assert not any("Traceback" in line for line in lines)
