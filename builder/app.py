@@ -3,7 +3,8 @@
 ``mount(app, runner)`` is what the server calls; the pages share one
 :class:`builder.services.Services` over the in-process runner, so the UI and
 the REST API see the same store without an HTTP hop. ``create_app`` builds a
-FastAPI app with only the builder on it, for development and the browser tests.
+FastAPI app with only the builder on it (development; the server mounts it
+on its own app with the REST API).
 """
 
 from __future__ import annotations
@@ -78,18 +79,3 @@ def create_app(runner: Any) -> Any:
     app = FastAPI(title="Lanner builder")
     mount(app, runner)
     return app
-
-
-def serve_tornado(runner: Any, *, port: int, address: str = "127.0.0.1") -> tuple[Services, Any]:
-    """Serve the same pages at ``/ui/<page>`` with Panel's Tornado server (threaded).
-
-    For environments where uvicorn has no websocket implementation; the file
-    route of :func:`mount` is not available there.
-    """
-    import panel as pn
-
-    services = Services(runner)
-    apps = {f"ui/{name}": _bind(fn, services) for name, fn in _pages().items()}
-    server = pn.serve(apps, port=port, address=address, show=False, threaded=True, start=True,
-                      title={k: f"Lanner · {k.split('/')[-1].capitalize()}" for k in apps})
-    return services, server

@@ -3,10 +3,10 @@
 Pages never reach the engine directly and never go over HTTP to their own
 server: they call :class:`Services`, which wraps the ``LocalRunner`` passed to
 ``builder.app.mount``. Keeping every engine call here means the pages are plain
-layout code and the contract with the engine is visible in one file. Actions
-the engine does not offer yet (restart, replay...) are reported by
-:meth:`Services.capabilities` so the pages can show them disabled instead of
-faking them.
+layout code and the contract with the engine is visible in one file. Optional
+actions (restart, replay, backfill) are reported by
+:meth:`Services.capabilities` so the pages show the ones an engine lacks
+disabled instead of faking them.
 """
 
 from __future__ import annotations

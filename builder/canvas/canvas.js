@@ -475,8 +475,8 @@ export function render({ model, el }) {
     if (!readonly()) {
       const button = (action, label, text) => h("button", {type: "button", "data-action": action, title: label, "aria-label": `${label} ${id}`}, text)
       head.append(h("span", {class: "lc-actions"},
-        button("duplicate", "Duplicate", "⧉"),
-        button("disable", task.disabled === true ? "Enable" : "Disable", "⏻"),
+        button("duplicate", "Duplicate", "❐"),
+        button("disable", task.disabled === true ? "Enable" : "Disable", "⊘"),
         button("delete", "Delete", "✕")))
     }
     if (opts.dagPath && !readonly()) {

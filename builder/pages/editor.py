@@ -41,6 +41,7 @@ class Editor:
         else:
             self.sync = yaml_sync.YamlSync(starter_flow(namespace or "company.team", flow_id or "new_flow"))
         self._updating = False
+        self._title: Any = None
         self._form: PropertyForm | None = None
         self._form_id = ""
         self.placed = yaml_sync.PlacedErrors()
@@ -175,6 +176,8 @@ class Editor:
             self.status.object = f"<span class='ln-error'>Not saved: {esc(result.errors[0])}</span>"
             return
         self.is_new = False
+        if self._title is not None:
+            self._title.object = f"## {esc(result.namespace)}.{esc(result.flow_id)}"
         self.status.object = f"<span class='ln-ok ln-saved'>Saved revision {result.revision}</span>"
         self._refresh_revisions()
         self._refresh_run_link()
@@ -198,10 +201,13 @@ class Editor:
         if not revs:
             self.revisions.objects = [html_pane("<p class='ln-muted'>No revision saved yet.</p>")]
             return
-        old = pn.widgets.Select(name="From", options=revs, value=revs[max(0, len(revs) - 2)], width=100)
-        new = pn.widgets.Select(name="To", options=revs, value=revs[-1], width=100)
+        old = pn.widgets.Select(name="From", options=revs, value=revs[max(0, len(revs) - 2)], width=100,
+                                css_classes=["ln-rev-from"])
+        new = pn.widgets.Select(name="To", options=revs, value=revs[-1], width=100, css_classes=["ln-rev-to"])
         diff = html_pane("", css_classes=["ln-diff"])
-        restore = pn.widgets.Button(name="Restore 'From'", button_type="warning", width=140)
+        restore = pn.widgets.Button(name="Restore 'From'", button_type="warning", width=140,
+                                    css_classes=["ln-restore"],
+                                    description="Save the 'From' revision again as a new revision")
 
         def show(_e: Any = None) -> None:
             text = self.services.diff(ns, fid, old.value, new.value)
@@ -230,9 +236,11 @@ class Editor:
         ns, fid = self._ids()
         toolbar = pn.Row(self.save_button, self.status, self.run_link, sizing_mode="stretch_width")
         side = pn.Column(self.tabs, width=520)
-        return shell("flows", f"{esc(ns)}.{esc(fid)}" + (" (new)" if self.is_new else ""),
-                     pn.Column(toolbar, self.errors_pane, pn.Row(self.canvas, side, sizing_mode="stretch_width"),
-                               sizing_mode="stretch_width", margin=(0, 16)))
+        layout = shell("flows", f"{esc(ns)}.{esc(fid)}" + (" (new)" if self.is_new else ""),
+                       pn.Column(toolbar, self.errors_pane, pn.Row(self.canvas, side, sizing_mode="stretch_width"),
+                                 sizing_mode="stretch_width", margin=(0, 16)))
+        self._title = layout[1]  # the shell's title pane: drops "(new)" once saved
+        return layout
 
 
 def page(services: Services) -> Any:

@@ -89,9 +89,18 @@ class ExecutePage:
         self.errors: dict[str, Any] = {}
         rows: list[Any] = []
         for d in self.inputs or []:
-            self.widgets[d.id] = input_widget(d)
+            widget = self.widgets[d.id] = input_widget(d)
             self.errors[d.id] = html_pane("", css_classes=[f"ln-input-error-{d.id}"], margin=(0, 10))
-            rows.append(pn.Column(self.widgets[d.id], self.errors[d.id], sizing_mode="stretch_width", margin=0))
+            extra: list[Any] = []
+            if isinstance(widget, pn.widgets.FileInput):
+                # The browser reads the file, then sends it: say when it has arrived.
+                info = html_pane("", css_classes=[f"ln-input-file-{d.id}"], margin=(0, 10))
+                widget.param.watch(lambda e, w=widget, pane=info: setattr(
+                    pane, "object", "" if e.new is None else
+                    f"<span class='ln-muted ln-file-ready'>📎 {esc(w.filename or '')} · {len(e.new)} bytes</span>"),
+                    "value")
+                extra.append(info)
+            rows.append(pn.Column(widget, *extra, self.errors[d.id], sizing_mode="stretch_width", margin=0))
         if self.inputs == []:
             rows.append(html_pane("<p class='ln-muted'>This flow has no inputs.</p>"))
         self.run = pn.widgets.Button(name="Execute", button_type="primary", width=140, css_classes=["ln-run"],

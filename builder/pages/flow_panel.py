@@ -56,6 +56,8 @@ class FlowPanel:
         self.triggers = pn.Column(sizing_mode="stretch_width", css_classes=["ln-triggers"])
         self._input_sel = ""
         self._trigger_sel = ""
+        self._inputs_key: str | None = None  # what the inputs/triggers lists were last built from
+        self._triggers_key: str | None = None
         self._settings_form: PropertyForm | None = None
         self.panel = pn.Column(
             pn.pane.Markdown("#### Flow"), self.settings,
@@ -108,6 +110,11 @@ class FlowPanel:
         from engine.model.inputs import INPUT_TYPES
 
         items = [i for i in self.data.get("inputs") or [] if isinstance(i, dict)]
+        # Rebuild only on change: new widgets would drop what the user is typing in the old ones.
+        key = repr((items, self._input_sel))
+        if key == self._inputs_key:
+            return
+        self._inputs_key = key
         ids = [str(i.get("id")) for i in items]
         rows: list[Any] = []
         for index, item in enumerate(items):
@@ -188,6 +195,10 @@ class FlowPanel:
         from engine.model import registry
 
         items = [t for t in self.data.get("triggers") or [] if isinstance(t, dict)]
+        key = repr((items, self._trigger_sel))
+        if key == self._triggers_key:
+            return
+        self._triggers_key = key
         ids = [str(t.get("id")) for t in items]
         rows: list[Any] = []
         for index, item in enumerate(items):

@@ -71,6 +71,8 @@ class TriggersPage:
             rows.append(html_pane("<p class='ln-muted'>No flow has a trigger yet.</p>"))
         self.list.objects = rows
         self.target.options = options
+        if self.target.value not in options.values():  # Select keeps a stale value (or None): show the first
+            self.target.value = next(iter(options.values()), None)
         bars = []
         for b in backfills:
             value = int(100 * b["done"] / b["total"]) if b["total"] else 100

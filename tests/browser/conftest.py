@@ -132,3 +132,7 @@ def page(browser: Any, panel_server: Any) -> Iterator[Any]:
     context.close()
     assert not external, f"the page made requests that left {LOCAL_HOST}: {sorted(set(external))}"
     assert not errors, f"the browser console reported errors: {errors}"
+
+
+# The real server for the builder page tests, shared by every module of this directory (one start per session).
+from tests.browser.conftest_pages import builder_server  # noqa: E402, F401

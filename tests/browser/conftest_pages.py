@@ -4,8 +4,10 @@ One server subprocess per test session (the same command users run: REST API,
 scheduler, workers and the builder mounted at ``/ui`` by ``builder.app.mount``,
 served by uvicorn), with its own home and flows directory under pytest's tmp
 dir. Tests arrange data through the server's REST API, like any other client,
-and check what the pages show in the browser. Being session-scoped, executions
-made by one test are visible to the next (the dashboard test relies on it).
+and check what the pages show in the browser. ``tests/browser/conftest.py``
+imports ``builder_server`` so that every module shares the one session server:
+executions made by one test are visible to the next (the dashboard test after
+the journey relies on it).
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def builder_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder
     log_path = root / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_")}
     cmd = [*_lanner(), "server", "local", "--host", LOCAL_HOST, "--port", str(port), "--home", str(root / "home"),
-           "--flows", str(root / "flows"), "--workers", "4", "--ui"]
+           "--flows", str(root / "flows"), "--workers", "4", "--grace", "2", "--ui"]
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://{LOCAL_HOST}:{port}"
@@ -201,7 +203,3 @@ def yaml_text(page: Any) -> str:
     """The text of the editor page's YAML code editor ("" until it is rendered)."""
     return page.evaluate("() => {" + ACE_FIND + " return yamlEditor ? yamlEditor.getValue() : ''; }")
 
-
-def yaml_editor_box(page: Any) -> Any:
-    """The YAML code editor's text input (type into it like a user)."""
-    return page.locator(".ln-yaml .ace_text-input").first

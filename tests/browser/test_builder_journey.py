@@ -16,8 +16,7 @@ import pytest
 
 from builder.yaml_sync import parse
 from tests.browser.conftest import wait_until
-from tests.browser.conftest_pages import (  # noqa: F401 - fixtures
-    builder_server,
+from tests.browser.conftest_pages import (
     fill,
     open_page,
     screenshot,
@@ -36,7 +35,7 @@ def tab(page: Any, title: str) -> Any:
     return page.locator(".bk-tab").filter(has_text=re.compile(f"^{title}$")).first
 
 
-def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):  # noqa: F811
+def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):
     open_page(page, builder_server.page_url("flows"), ".ln-create button")
     fill(page, ".ln-new-namespace", "acme.sales")
     fill(page, ".ln-new-id", "greet")
@@ -69,6 +68,8 @@ def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):  # 
 
     page.locator(".ln-save button").click()
     page.locator(".ln-saved", has_text="Saved revision 1").wait_for()
+    page.locator(".ln-title h2", has_text="acme.sales.greet").wait_for()
+    wait_until(lambda: "(new)" not in page.locator(".ln-title h2").inner_text())
     source = builder_server.flow_source("acme.sales", "greet")
     data, err = parse(source)
     assert err is None
@@ -92,6 +93,11 @@ def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):  # 
     page.locator('.lanner-node[data-node-id="python_1"][data-state="SUCCESS"]').wait_for(timeout=20000)
     page.locator(".ln-log-line", has_text="Hello Ada").wait_for(timeout=10000)
     page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=10000)
+    # The level filter hides the runner's DEBUG lines (which also keeps machine paths out of the screenshot).
+    page.locator(".ln-log-DEBUG").first.wait_for()
+    page.locator(".ln-log-level select").select_option("INFO")
+    wait_until(lambda: page.locator(".ln-log-DEBUG").count() == 0)
+    page.locator(".ln-log-line", has_text="Hello Ada").wait_for()
     screenshot(page, "execution")
 
     # Back in the editor, the YAML tab shows exactly the flow the canvas built.
@@ -104,7 +110,7 @@ def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):  # 
 
 
 
-def test_the_dashboard_shows_the_executions_the_journey_created(page, builder_server):  # noqa: F811
+def test_the_dashboard_shows_the_executions_the_journey_created(page, builder_server):
     made = builder_server.executions("acme.sales", "greet")
     assert made, "the journey test above creates an execution of acme.sales.greet"
     open_page(page, builder_server.page_url("dashboard"), ".ln-kpi-total")
@@ -113,8 +119,7 @@ def test_the_dashboard_shows_the_executions_the_journey_created(page, builder_se
         row.wait_for()
         assert "acme.sales" in row.inner_text() and ex["state"] in row.inner_text()
     assert int(page.locator(".ln-kpi-total").inner_text()) >= len(made)
-    durations = page.locator(".ln-durations").inner_text()
-    assert "acme.sales.greet" in durations
+    page.locator(".ln-durations td", has_text="acme.sales.greet").wait_for()  # duration percentiles
     screenshot(page, "dashboard")
 
     # The namespace filter counts only that namespace's executions.
