@@ -19,6 +19,7 @@ from sqlalchemy import and_, delete, func, select
 
 from engine.model.durations import parse_duration
 from engine.runtime.state import State
+from engine.store.commands import delete_for as delete_commands
 from engine.store.sql import SqlStore, executions, logs, task_runs
 
 ENDED = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
@@ -63,6 +64,7 @@ def purge(store: SqlStore, storage: Any | None, older_than: timedelta, *, keep_f
             report.logs += conn.execute(delete(logs).where(logs.c.execution_id.in_(ids))).rowcount or 0
             report.task_runs += conn.execute(delete(task_runs).where(task_runs.c.execution_id.in_(ids))).rowcount or 0
             report.executions += conn.execute(delete(executions).where(executions.c.id.in_(ids))).rowcount or 0
+            delete_commands(conn, ids)
         if storage is not None and hasattr(storage, "delete_execution"):
             for r in rows:
                 try:
@@ -89,8 +91,18 @@ class PurgeScheduler:
         if not value:
             return None
         keep = os.environ.get("LANNER_PURGE_KEEP_FAILED", "").lower() in ("1", "true", "yes")
-        interval = float(os.environ.get("LANNER_PURGE_INTERVAL", "3600"))
-        return cls(store, storage, parse_older_than(value), keep_failed=keep, interval=interval)
+        try:
+            older_than = parse_older_than(value)
+        except ValueError:
+            raise ValueError(f"LANNER_PURGE_OLDER_THAN={value!r} is not a positive ISO-8601 duration such as P30D or PT12H") from None
+        raw = os.environ.get("LANNER_PURGE_INTERVAL", "3600")
+        try:
+            interval = float(raw)
+        except ValueError:
+            interval = -1.0
+        if interval <= 0:
+            raise ValueError(f"LANNER_PURGE_INTERVAL={raw!r} must be a positive number of seconds")
+        return cls(store, storage, older_than, keep_failed=keep, interval=interval)
 
     def start(self) -> PurgeScheduler:
         self._thread.start()

@@ -94,8 +94,8 @@ def _segment(seg: str, field: str, original: str) -> str:
     if seg in ("", ".", ".."):
         reason = "an empty segment" if seg == "" else f"a {seg!r} segment"
         raise StorageError(f"{field} {original!r} is refused: it contains {reason}")
-    if "\\" in seg or _CONTROL_RE.search(seg):
-        raise StorageError(f"{field} {original!r} is refused: it contains a backslash or a control character")
+    if "\\" in seg or "/" in seg or _CONTROL_RE.search(seg):  # "/" only gets here percent-encoded (%2F)
+        raise StorageError(f"{field} {original!r} is refused: it contains an encoded slash, a backslash or a control character")
     return seg
 
 

@@ -23,6 +23,7 @@ tcp://SCHEDULER:8786``.
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -38,9 +39,11 @@ from engine.runtime.worker import Job
 class DaskWorkerPool:
     """Sends runnable task attempts to the Dask scheduler at ``address``."""
 
-    def __init__(self, address: str | Any, *, connect_timeout: float = 30):
+    def __init__(self, address: str | Any, *, connect_timeout: float | None = None):
         from distributed import Client, Queue
 
+        if connect_timeout is None:
+            connect_timeout = float(os.environ.get("LANNER_DASK_CONNECT_TIMEOUT", "30"))
         self.client = address if not isinstance(address, str) else Client(address, timeout=connect_timeout, set_as_default=False)
         self.address = address if isinstance(address, str) else self.client.scheduler.address
         self._id = uuid.uuid4().hex[:12]

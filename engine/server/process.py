@@ -79,11 +79,20 @@ class LannerServer:
         from engine.triggers.scheduler import Scheduler
 
         cfg = self.config
+        from engine.purge import PurgeScheduler
+
+        try:
+            PurgeScheduler.from_env(None, None)  # a bad LANNER_PURGE_* setting stops the start before anything runs
+        except ValueError as exc:
+            raise SystemExit(f"lanner server local: {exc}") from None
         pool = None
         if cfg.dask:
             from engine.runtime.dask_pool import DaskWorkerPool
 
-            pool = DaskWorkerPool(cfg.dask)  # task attempts run on the Dask cluster (engine/store/README_SNIPPET.md)
+            try:
+                pool = DaskWorkerPool(cfg.dask)  # task attempts run on the Dask cluster (engine/store/README_SNIPPET.md)
+            except (OSError, ValueError) as exc:
+                raise SystemExit(f"lanner server local: cannot reach the Dask scheduler at {cfg.dask} (--dask / LANNER_DASK_ADDRESS): {exc}") from None
         self.runner = LocalRunner(cfg.home, database_url=cfg.database_url, workers=cfg.workers, recover=True, pool=pool, node_id=node_id(cfg))
         self.runner.pool = GracefulPool(self.runner.pool)
         self.scheduler = Scheduler(self.runner)
@@ -94,8 +103,6 @@ class LannerServer:
         self.scheduler.start()
         if cfg.watch:
             self.watcher.start()
-        from engine.purge import PurgeScheduler
-
         self.purge = PurgeScheduler.from_env(self.runner.store, self.runner.storage)  # LANNER_PURGE_OLDER_THAN
         if self.purge is not None:
             self.purge.start()

@@ -147,3 +147,31 @@ def test_purge_deletes_old_ended_executions_and_keeps_the_rest(store: SqlStore, 
     assert store.get_execution(old_failed.id) is None
     with pytest.raises(ValueError, match="--older-than"):
         parse_older_than("thirty days")
+
+
+def test_commands_reach_only_the_owner_once_and_are_purged(store: SqlStore) -> None:
+    from engine.purge import parse_older_than, purge
+    from engine.store import commands
+
+    store.lease_owner = "node-a"
+    mine = _execution()
+    store.write_batch(new_executions=[mine])
+    store.lease_owner = "node-b"
+    theirs = _execution()
+    store.write_batch(new_executions=[theirs])
+    commands.post(store, mine.id, "kill")
+    commands.post(store, theirs.id, "resume", {"taskRunId": "tr1", "inputs": {"ok": True}})
+    commands.post(store, mine.id, "resume", {"taskRunId": None, "inputs": None})
+    taken = commands.take(store, "node-a")
+    assert [(c[0], c[1]) for c in taken] == [(mine.id, "kill"), (mine.id, "resume")], "oldest first, only node-a's"
+    assert commands.take(store, "node-a") == [], "a command is taken once"
+    got = commands.take(store, "node-b")
+    assert [commands.as_event(*c) for c in got] == [("resume", theirs.id, "tr1", {"ok": True})]
+    with pytest.raises(ValueError, match="unknown execution command"):
+        commands.post(store, mine.id, "explode")
+    ended = _execution(State.SUCCESS, days_ago=40)
+    store.write_batch(new_executions=[ended])
+    commands.post(store, ended.id, "kill")  # posted, but the execution ended before its owner took it
+    assert purge(store, None, parse_older_than("P30D")).executions == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(commands.execution_commands.select()).all() == []

@@ -61,3 +61,78 @@ def test_deeply_nested_and_huge_yaml_are_refused_quickly() -> None:
     report = validate_text(huge)
     assert report.errors or report.flow is not None
     assert time.monotonic() - t0 < 30
+
+
+# --- the API: oversized and hostile flow bodies ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory):
+    from tests.integration.server_process import ServerProcess
+
+    server = ServerProcess(tmp_path_factory.mktemp("bad-input")).start()
+    try:
+        with server.client(headers={"Content-Type": "application/x-yaml"}) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+def _flow_of(size: int) -> str:
+    head = "id: big\nnamespace: faults.input\ntasks:\n"
+    task = "  - id: t{i}\n    type: log\n    message: " + "x" * 200 + "\n"
+    body, i = [head], 0
+    total = len(head)
+    while total < size:
+        line = task.format(i=i)
+        body.append(line)
+        total += len(line)
+        i += 1
+    return "".join(body)[:size]
+
+
+def _timed_post(api, content) -> tuple[int, str, float]:
+    import time
+
+    t0 = time.monotonic()
+    r = api.post("/api/v1/flows", content=content)
+    return r.status_code, r.text, time.monotonic() - t0
+
+
+def test_a_10_mb_flow_body_is_refused_quickly(api) -> None:
+    status, text, seconds = _timed_post(api, _flow_of(10_000_000))  # under the 10 MiB body limit: the loader refuses it
+    assert status == 422 and "more than the limit" in text, (status, text[:300])
+    assert seconds < 10
+    status, text, seconds = _timed_post(api, _flow_of(11 * 1024 * 1024))  # over LANNER_MAX_BODY
+    assert status == 413 and "LANNER_MAX_BODY" in text, (status, text[:300])
+    assert seconds < 10
+
+
+def test_an_oversized_chunked_body_without_length_is_cut_off(api) -> None:
+    chunk = b"# " + b"x" * (1024 * 1024 - 3) + b"\n"
+
+    def stream():
+        for _ in range(12):
+            yield chunk
+
+    status, text, seconds = _timed_post(api, stream())
+    assert status == 413, (status, text[:300])
+    assert seconds < 10
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("id: f\nnamespace: n\ntasks: " + "[" * 20000 + "]" * 20000, "nested deeper"),
+        ("id: f\nnamespace: n\ntasks:\n  - id: t\n    type: log\n    message: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "nested deeper"),
+        ("id: f\nnamespace: n\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+         + "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 9))
+         + "tasks:\n  - id: t\n    type: log\n    message: *a8\n", "aliases"),
+    ],
+    ids=["deep-lists", "deep-maps", "alias-bomb"],
+)
+def test_hostile_yaml_gets_a_422_not_a_hang(api, body: str, reason: str) -> None:
+    status, text, seconds = _timed_post(api, body)
+    assert status == 422 and reason in text, (status, text[:300])
+    assert seconds < 5
+    assert api.get("/health").status_code == 200
