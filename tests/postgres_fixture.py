@@ -41,7 +41,10 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 class PgCluster:
     """One PostgreSQL server started from scratch (initdb, pg_ctl)."""
 
-    def __init__(self, base: Path | None = None):
+    def __init__(self, base: Path | None = None, *, durable: bool = False):
+        #: fsync and synchronous commits on: needed when a test crashes the server (stop -m immediate),
+        #: otherwise the last committed transactions are lost, which no production setup would do.
+        self.durable = durable
         self.dir = Path(base or tempfile.mkdtemp(prefix="lanner-pg-"))
         os.chmod(self.dir, 0o777)
         self.data = self.dir / "data"
@@ -63,7 +66,8 @@ class PgCluster:
         return self
 
     def start(self) -> PgCluster:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        fast = "" if self.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200" + fast
         self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start"])
         return self
 
@@ -128,8 +132,8 @@ def pg_url(pg_cluster: PgCluster | str) -> str:
 
 @pytest.fixture
 def own_pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgCluster]:
-    """A private cluster a test may stop and restart (fault tests)."""
-    cluster = PgCluster()
+    """A private, durable cluster a test may crash and restart (fault tests)."""
+    cluster = PgCluster(durable=True)
     try:
         cluster.init().start()
     except Exception as exc:  # noqa: BLE001
