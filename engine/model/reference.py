@@ -31,13 +31,15 @@ def _props(cls: type) -> str:
 
 def task_table_markdown() -> str:
     rows = ["| type | Kestra names | group | properties (* required) |", "| --- | --- | --- | --- |"]
-    for name, cls in registry.task_classes().items():
+    groups = ["Basics", "Flow control", "Scripts", "Notebooks", "HTTP"]
+    ordered = sorted(registry.task_classes().items(), key=lambda kv: (groups.index(kv[1].group) if kv[1].group in groups else 99, kv[0]))
+    for name, cls in ordered:
         aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
         rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {cls.group} | {_props(cls)} |")
     rows.append("")
     rows.append("| trigger | Kestra names | properties (* required) |")
     rows.append("| --- | --- | --- |")
-    for name, cls in registry.trigger_classes().items():
+    for name, cls in sorted(registry.trigger_classes().items()):
         aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
         rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {_props(cls)} |")
     return "\n".join(rows)
