@@ -171,10 +171,10 @@ def namespace_files_upload(
     directory: Annotated[Path, typer.Argument(help="Local directory whose files are uploaded.")],
 ) -> None:
     """Attach every file of DIRECTORY to NAMESPACE (scripts and notebooks can then use them)."""
+    import os
+
     from engine.runtime.local import default_home
     from engine.storage import InternalStorage, StorageError
-
-    import os
 
     if not directory.is_dir():
         _err(f"{directory}: not a directory")

@@ -16,7 +16,6 @@ from engine.model.base import LannerModel
 from engine.model.durations import Duration
 from engine.model.retry import Retry
 
-
 if TYPE_CHECKING:
     from engine.runtime.context import RunContext
 
