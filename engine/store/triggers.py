@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -153,20 +154,80 @@ class TriggerStore:
 
     # --- firings (the dedupe lock) ----------------------------------------------------------------
 
-    def claim(self, namespace: str, flow_id: str, trigger_id: str, date: str, source: str = "schedule") -> bool:
-        """Record a firing before its execution starts; False if it was already recorded."""
+    def claim(
+        self, namespace: str, flow_id: str, trigger_id: str, date: str, source: str = "schedule", execution_id: str | None = None
+    ) -> bool:
+        """Record a firing before its execution starts; False if it was already recorded.
+
+        ``execution_id`` is the id the execution *will* have: a firing whose
+        execution never reached the store (the process died in between) is an
+        orphan that :meth:`take_orphan` lets exactly one scheduler start again.
+        """
         try:
             with self.store.engine.begin() as conn:
                 conn.execute(
                     insert(trigger_firings).values(
-                        namespace=namespace, flow_id=flow_id, trigger_id=trigger_id, source=source, date=date, created=now_iso()
+                        namespace=namespace,
+                        flow_id=flow_id,
+                        trigger_id=trigger_id,
+                        source=source,
+                        date=date,
+                        execution_id=execution_id,
+                        created=now_iso(),
                     )
                 )
         except IntegrityError:
             return False
         return True
 
-    def set_execution(self, namespace: str, flow_id: str, trigger_id: str, date: str, execution_id: str, source: str = "schedule") -> None:
+    def orphans(self, *, min_age: float = 10.0, max_age: float = 300.0, source: str = "schedule") -> list[Firing]:
+        """Recent firings whose execution never reached the store (the firing process died).
+
+        Only firings between ``min_age`` and ``max_age`` seconds old are looked
+        at: younger ones may still be starting, older ones are history (their
+        execution may have been purged or deleted on purpose).
+        """
+        from engine.store.sql import executions
+
+        now = datetime.now(UTC)
+        newest = (now - timedelta(seconds=min_age)).isoformat()
+        oldest = (now - timedelta(seconds=max_age)).isoformat()
+        q = (
+            select(trigger_firings)
+            .outerjoin(executions, executions.c.id == trigger_firings.c.execution_id)
+            .where(
+                trigger_firings.c.source == source,
+                trigger_firings.c.execution_id.is_not(None),
+                trigger_firings.c.created <= newest,
+                trigger_firings.c.created >= oldest,
+                executions.c.id.is_(None),
+            )
+            .order_by(trigger_firings.c.id)
+            .limit(100)
+        )
+        with self.store.read_engine.begin() as conn:
+            return [
+                Firing(r.namespace, r.flow_id, r.trigger_id, r.source, r.date, r.execution_id, r.created) for r in conn.execute(q)
+            ]
+
+    def take_orphan(self, firing: Firing, new_execution_id: str) -> bool:
+        """Atomically give an orphan firing a new execution id; True for the one scheduler that wins."""
+        with self.store.engine.begin() as conn:
+            n = conn.execute(
+                update(trigger_firings)
+                .where(
+                    trigger_firings.c.namespace == firing.namespace,
+                    trigger_firings.c.flow_id == firing.flow_id,
+                    trigger_firings.c.trigger_id == firing.trigger_id,
+                    trigger_firings.c.source == firing.source,
+                    trigger_firings.c.date == firing.date,
+                    trigger_firings.c.execution_id == firing.execution_id,
+                )
+                .values(execution_id=new_execution_id)
+            ).rowcount
+        return n == 1
+
+    def set_execution(self, namespace: str, flow_id: str, trigger_id: str, date: str, execution_id: str | None, source: str = "schedule") -> None:
         with self.store.engine.begin() as conn:
             conn.execute(
                 update(trigger_firings)

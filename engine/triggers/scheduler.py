@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.runtime.execution import new_id
 from engine.store.triggers import Backfill, TriggerState, TriggerStore
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import Catalog, DeployedTrigger
@@ -68,6 +69,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._fresh = True  # first pass after start: skip ticks missed while down
         self.last_loop = 0.0
+        self._orphan_check = 0.0
         self.fired = 0
         runner.listeners.append(self._on_end)
 
@@ -112,6 +114,9 @@ class Scheduler:
         self.catalog.refresh()
         states = self.store.all()
         self._schedules(now, states)
+        if time.monotonic() - self._orphan_check >= 5:
+            self._orphan_check = time.monotonic()
+            self._recover_orphans()
         self._backfills(now)
         self.files.poll(states)
         self._drain_ended(states)
@@ -158,8 +163,14 @@ class Scheduler:
         except cond.ConditionError as exc:
             self._error(dt, str(exc))
             return None
-        if not self.store.claim(*dt.key, iso_utc(date), source=source):
+        planned_id = new_id() if backfill is None else None
+        if not self.store.claim(*dt.key, iso_utc(date), source=source, execution_id=planned_id):
             return None
+        return self._start_tick(dt, date, source=source, backfill=backfill, execution_id=planned_id)
+
+    def _start_tick(self, dt: DeployedTrigger, date: datetime, *, source: str, backfill: Backfill | None, execution_id: str | None) -> str | None:
+        """Start the execution of a claimed tick (also used to restart an orphaned firing)."""
+        trig = dt.trigger
         nxt, prev = next_tick(trig.cron, trig.timezone, date), prev_tick(trig.cron, trig.timezone, date)
         variables = {
             "id": trig.id,
@@ -173,10 +184,28 @@ class Scheduler:
         if backfill is not None:
             variables["backfill"] = backfill.id
             labels.setdefault("backfill", backfill.id)
-        ex_id = self.start_flow(dt, inputs, variables, labels=labels)
-        if ex_id:
+        ex_id = self.start_flow(dt, inputs, variables, labels=labels, execution_id=execution_id)
+        if ex_id != execution_id:
+            # None (could not start: recorded as such, never retried) or an id we did not plan.
             self.store.set_execution(*dt.key, iso_utc(date), ex_id, source=source)
         return ex_id
+
+    def _recover_orphans(self) -> None:
+        """Start again the ticks whose firing was recorded but whose execution never was.
+
+        That happens when a scheduler dies between the two writes. The firing
+        row carries the planned execution id; exactly one scheduler wins
+        :meth:`TriggerStore.take_orphan` and starts the tick under a new id.
+        """
+        triggers = {dt.key: dt for dt in self.catalog.triggers("schedule")}
+        for firing in self.store.orphans():
+            dt = triggers.get((firing.namespace, firing.flow_id, firing.trigger_id))
+            if dt is None or not dt.active:
+                continue
+            replacement = new_id()
+            if self.store.take_orphan(firing, replacement):
+                log.warning("%s.%s trigger %s: tick %s had no execution (its scheduler died); starting it now", *dt.key, firing.date)
+                self._start_tick(dt, parse_instant(firing.date), source=firing.source, backfill=None, execution_id=replacement)
 
     # --- starting executions ---------------------------------------------------------------------------
 

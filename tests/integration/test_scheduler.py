@@ -188,3 +188,42 @@ triggers:
     runner.run(upstream["right"])  # only one side again: no firing
     sched.run_once()
     assert len(executions(runner, "joined")) == 1
+
+
+def test_a_tick_whose_scheduler_died_before_starting_it_is_started_once(runner: Any) -> None:
+    """The firing row is written, the process dies before the execution is: another pass starts it, once."""
+    from sqlalchemy import update
+
+    from engine.store.triggers import trigger_firings
+
+    runner.deploy(DAILY_PARIS)
+    sched_a, sched_b = Scheduler(runner), Scheduler(runner)
+    sched_a.catalog.refresh()
+    sched_b.catalog.refresh()
+    date = "2024-04-01T00:30:00+00:00"
+    # What a scheduler that died between its two writes leaves behind:
+    assert sched_a.store.claim("sched.test", "nightly", "at-0230", date, execution_id="died-before-start")
+    with runner.store.engine.begin() as conn:  # ... and it happened 30 s ago
+        conn.execute(update(trigger_firings).values(created=(datetime.now(UTC) - timedelta(seconds=30)).isoformat()))
+    assert [f.execution_id for f in sched_a.store.orphans()] == ["died-before-start"]
+    barrier = threading.Barrier(2)
+
+    def recover(s: Scheduler) -> None:
+        barrier.wait()
+        s._recover_orphans()
+
+    threads = [threading.Thread(target=recover, args=(s,)) for s in (sched_a, sched_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = executions(runner, "nightly")
+    assert len(runs) == 1
+    assert runs[0]["trigger"]["date"] == "2024-04-01T02:30:00+02:00"
+    assert sched_a.store.orphans() == []
+    # A tick that could not start (bad inputs, disabled flow) is recorded as such and never retried.
+    assert sched_a.store.claim("sched.test", "nightly", "at-0230", "2024-04-02T00:30:00+00:00", execution_id="x")
+    sched_a.store.set_execution("sched.test", "nightly", "at-0230", "2024-04-02T00:30:00+00:00", None)
+    with runner.store.engine.begin() as conn:
+        conn.execute(update(trigger_firings).values(created=(datetime.now(UTC) - timedelta(seconds=30)).isoformat()))
+    assert sched_a.store.orphans() == []
