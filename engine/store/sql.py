@@ -78,6 +78,7 @@ executions = Table(
     Index("ix_executions_flow", "namespace", "flow_id", "start_date"),
     Index("ix_executions_state", "state"),
     Index("ix_executions_start", "start_date"),
+    Index("ix_executions_owner", "owner"),
 )
 
 task_runs = Table(
