@@ -168,7 +168,10 @@ def test_timeout_kills_and_runs_errors(runner):
     assert s["state"] == "FAILED"
     (slow,) = runs_of(s, "slow")
     assert slow["state"] == "FAILED"
-    assert slow["endDate"] and slow["startDate"]
+    from datetime import datetime
+
+    ran = datetime.fromisoformat(slow["endDate"]) - datetime.fromisoformat(slow["startDate"])
+    assert ran.total_seconds() < 2, ran  # killed at PT1S, not after the 30 s sleep
     assert "Timed out" in (slow["attempts"][-1].get("message") or "")
     assert runs_of(s, "never") == []
     assert state_of(s, "on-error") == "SUCCESS"
