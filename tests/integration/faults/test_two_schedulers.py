@@ -62,12 +62,17 @@ def test_every_second_schedule_fires_exactly_once_per_tick_across_two_servers(tm
         time.sleep(WINDOW / 2 - 5)
         # Kill halfway, at a moment server a holds an unfinished execution (so the takeover is exercised too).
         held_query = "SELECT id FROM executions WHERE owner = 'sched-a' AND end_date IS NULL"
-        while not _rows(pg_url, held_query) and time.monotonic() < deployed + WINDOW / 2 + 10:
+        held_before: list[str] = []
+        while time.monotonic() < deployed + WINDOW / 2 + 10:
+            held_before = [r[0] for r in _rows(pg_url, held_query)]
+            if held_before:
+                break
             time.sleep(0.2)
         a.signal(signal.SIGKILL)
         a.wait_exit(10)
         killed_at = time.time()
-        held = [r[0] for r in _rows(pg_url, held_query)]
+        # Read right before the kill: server b may already have taken the leases over by now.
+        held = sorted(set(held_before) | {r[0] for r in _rows(pg_url, held_query)})
         # Run until the window (which starts at the first tick) is over, plus time for the last executions to end.
         time.sleep(max(0.0, deployed + WINDOW + 6 - time.monotonic()))
         assert b.proc is not None and b.proc.poll() is None, b.log()[-3000:]
