@@ -211,7 +211,11 @@ class TriggerStore:
             ]
 
     def take_orphan(self, firing: Firing, new_execution_id: str) -> bool:
-        """Atomically give an orphan firing a new execution id; True for the one scheduler that wins."""
+        """Atomically give an orphan firing a new execution id; True for the one scheduler that wins.
+
+        ``created`` is moved to now as well, so the firing is not seen as an
+        orphan again while the winner's execution is still on its way to the store.
+        """
         with self.store.engine.begin() as conn:
             n = conn.execute(
                 update(trigger_firings)
@@ -223,7 +227,7 @@ class TriggerStore:
                     trigger_firings.c.date == firing.date,
                     trigger_firings.c.execution_id == firing.execution_id,
                 )
-                .values(execution_id=new_execution_id)
+                .values(execution_id=new_execution_id, created=now_iso())
             ).rowcount
         return n == 1
 
