@@ -25,6 +25,7 @@ from engine.model.task import RunnableTask
 from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.execution import now_iso
 from engine.runtime.executor import WorkerOutcome
+from engine.runtime.secrets import mask_text
 from engine.runtime.state import State
 
 FLUSH_SECONDS = 0.1
@@ -121,15 +122,6 @@ def _renderer(spec: RemoteSpec) -> Any:
     return render
 
 
-def _mask(values: list[str]) -> Any:
-    def mask(text: str) -> str:
-        for v in values:
-            text = text.replace(v, "******")
-        return text
-
-    return mask
-
-
 def run_remote(spec: RemoteSpec) -> WorkerOutcome:
     """Entry point on the Dask worker (``client.submit(run_remote, spec)``)."""
     from distributed import Event, Queue
@@ -153,7 +145,7 @@ def run_remote(spec: RemoteSpec) -> WorkerOutcome:
         task_run_id=spec.task_run_id,
         attempt=spec.attempt,
         variables=spec.variables,
-        logger=TaskLogger(forwarder.sink, spec.log_level, _mask(secret_values)),
+        logger=TaskLogger(forwarder.sink, spec.log_level, lambda text: mask_text(text, secret_values)),
         working_dir=Path(spec.working_dir) if spec.working_dir else None,
         flow_dir=Path(spec.flow_dir) if spec.flow_dir else None,
         home=Path(spec.home) if spec.home else None,

@@ -79,15 +79,18 @@ class SecretStore:
         return mask_text(text, self.values())
 
     def mask_data(self, data: Any) -> Any:
-        if not self._used:
-            return data
-        if isinstance(data, str):
-            return self.mask(data)
-        if isinstance(data, dict):
-            return {k: self.mask_data(v) for k, v in data.items()}
-        if isinstance(data, list):
-            return [self.mask_data(v) for v in data]
-        return data
+        return mask_data(data, self.values()) if self._used else data
+
+
+def mask_data(data: Any, values: list[str]) -> Any:
+    """Mask every string inside dicts and lists (stored outputs, API answers) like a log line."""
+    if isinstance(data, str):
+        return mask_text(data, values)
+    if isinstance(data, dict):
+        return {k: mask_data(v, values) for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask_data(v, values) for v in data]
+    return data
 
 
 def _forms(value: str) -> list[str]:

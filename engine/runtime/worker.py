@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
@@ -21,7 +20,7 @@ from engine.model.task import RunnableTask, TaskFailed, TaskResult
 from engine.runtime.context import RunContext
 from engine.runtime.execution import now_iso
 from engine.runtime.executor import WorkerOutcome
-from engine.runtime.secrets import mask_text
+from engine.runtime.secrets import mask_data, mask_text
 from engine.runtime.state import State
 
 
@@ -79,7 +78,7 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         if timer is not None:
             timer.cancel()
     if ctx.secrets and outcome.outputs:
-        outcome.outputs = _mask(outcome.outputs, ctx.secrets)
+        outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
     if ctx.secrets and outcome.message:
         outcome.message = mask_text(outcome.message, ctx.secrets)
     return outcome
@@ -88,15 +87,6 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
 def _timeout_message(task: RunnableTask) -> str:
     return f"Timed out after {format_duration(task.timeout)} (timeout)" if task.timeout else "Timed out"
 
-
-def _mask(data: Any, secrets: list[str]) -> Any:
-    if isinstance(data, str):
-        return mask_text(data, secrets)  # verbatim, base64 and JSON-escaped forms, as in logs
-    if isinstance(data, dict):
-        return {k: _mask(v, secrets) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_mask(v, secrets) for v in data]
-    return data
 
 
 class ThreadWorkerPool:
