@@ -58,7 +58,7 @@ def chromium_path() -> str:
     while (path := shutil.which("chromium")) is None and time.monotonic() < deadline:
         time.sleep(2)
     if path is None:
-        pytest.skip("chromium is not installed")
+        pytest.fail("chromium is not installed: run `make browser-deps` (make test does it)")
     return path
 
 

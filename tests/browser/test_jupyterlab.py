@@ -54,7 +54,7 @@ def write_settings(settings: Path) -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
+        pytest.fail("chromium is not installed: run `make browser-deps` (make test does it)")
     base = tmp_path_factory.mktemp("jupyterlab")
     work = base / "work"
     work.mkdir()

@@ -48,7 +48,7 @@ async ([src, css, state]) => {
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
+        pytest.fail("chromium is not installed: run `make browser-deps` (make test does it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
