@@ -6,20 +6,32 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install install-test run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
+.PHONY: install install-test lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
+
+# uv installs exactly what requirements/*.txt pin (hash-checked); it lives in its own folder
+# inside the venv so `uv pip sync` never removes it.
+UV_VERSION := 0.13.9
+UV := $(VENV)/tools/bin/uv
+LOCK_FLAGS := --universal --python-version 3.12 --generate-hashes -q
 
 $(VENV)/bin/python:
 	@PYBIN=$$(./scripts/find-python.sh) || exit 1; \
 	echo "Creating $(VENV) with $$PYBIN"; \
 	"$$PYBIN" -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e .
+$(UV): | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check --target $(VENV)/tools uv==$(UV_VERSION)
+
+# The venv holds exactly the lock: sync removes what the lock does not name, then Lanner itself (editable).
+$(VENV)/.installed: requirements/run.txt pyproject.toml | $(UV)
+	$(UV) pip sync -q --python $(PY) requirements/run.txt
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@rm -f $(VENV)/.installed-test
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e '.[test,dask]'
+$(VENV)/.installed-test: requirements/test.txt pyproject.toml | $(UV)
+	$(UV) pip sync -q --python $(PY) requirements/test.txt
+	$(UV) pip install -q --python $(PY) --no-deps -e .
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -39,6 +51,20 @@ browser-deps:
 
 test: install-test browser-deps
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+# Re-resolve the lock after pyproject.toml changed: pins already in it are kept, new needs are added.
+# `make lock UPGRADE=1` moves every pin to the newest version the ranges allow; run `make test` after it.
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --extra test --extra dask --extra postgres $(LOCK_FLAGS) \
+	  $(if $(UPGRADE),--upgrade) -o requirements/test.txt
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -c requirements/test.txt -o requirements/run.txt
+
+# Drift check: the newest versions pyproject.toml allows, in a separate venv, against the unit and security suites.
+LATEST := .venv-latest
+test-latest: | $(UV)
+	@test -x $(LATEST)/bin/python || "$$(./scripts/find-python.sh)" -m venv $(LATEST)
+	$(UV) pip install -q --python $(LATEST)/bin/python --upgrade --refresh --resolution highest -e '.[test,dask,postgres]'
+	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/security
 
 test-fast: install-test
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
@@ -64,4 +90,4 @@ screenshots: install-test browser-deps
 	  tests/browser/test_canvas.py::test_screenshot_of_a_sample_flow
 
 clean:
-	rm -rf $(VENV) .lanner
+	rm -rf $(VENV) $(LATEST) .lanner

@@ -319,6 +319,8 @@ def _compose(text: str, max_depth: int, max_aliases: int) -> tuple[Any, Position
             elif cls is yaml.StreamEndEvent:
                 break
     except yaml.MarkedYAMLError as exc:
+        if _is_parser_depth_limit(exc):
+            raise _depth_error(exc, text, max_depth, max_aliases) from None
         raise _from_pyyaml(exc, text) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, by offset
         line = text.count("\n", 0, exc.position) + 1
@@ -329,6 +331,31 @@ def _compose(text: str, max_depth: int, max_aliases: int) -> tuple[Any, Position
     finally:
         loader.dispose()
     return root, positions
+
+
+def _is_parser_depth_limit(exc: yaml.MarkedYAMLError) -> bool:
+    """libyaml >= 0.2.5 (wheels of PyYAML 6.0.3+) refuses deep nesting in its scanner, which reads
+    ahead of the events, so its refusal can come before this composer's own depth check speaks."""
+    return "maximum nesting depth" in (exc.problem or "")
+
+
+def _depth_error(exc: yaml.MarkedYAMLError, text: str, max_depth: int, max_aliases: int) -> YamlError:
+    """Lanner's own depth error, at the same place, whatever libyaml version refused the document.
+
+    The text before libyaml's refusal point nests no deeper than libyaml allows, so composing it
+    again reaches this composer's depth check (at the collection that goes one level too deep);
+    if that prefix is fine (a max_depth above libyaml's own limit), the refusal point is reported.
+    """
+    mark = exc.problem_mark
+    index = getattr(mark, "index", None)
+    if isinstance(index, int) and 0 < index <= len(text):
+        try:
+            _compose(text[:index], max_depth, max_aliases)
+        except YamlError as inner:
+            if "nested deeper than" in inner.message:
+                return inner
+    message = f"the document is nested deeper than {max_depth} levels"
+    return YamlError(message) if mark is None else YamlError(message, mark.line + 1, mark.column + 1)
 
 
 def _from_pyyaml(exc: yaml.MarkedYAMLError, text: str) -> YamlError:

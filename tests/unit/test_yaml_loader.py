@@ -234,6 +234,31 @@ def test_very_deep_nesting_fails_fast_without_crashing() -> None:
     assert "deeper than 100 levels" in err.message
 
 
+DEEP_DOCUMENTS = {
+    "flow lists past libyaml's own limit": "a: " + "[" * 2_000 + "]" * 2_000,
+    "flow mappings past libyaml's own limit": "a: " + "{b: " * 1_500 + "}" * 1_500,
+    "flow lists just past Lanner's limit": "a: " + "[" * 101 + "]" * 101,
+    "block nesting": "".join(" " * i + f"k{i}:\n" for i in range(150)) + " " * 150 + "v: 1\n",
+}
+
+
+@pytest.mark.parametrize("text", DEEP_DOCUMENTS.values(), ids=DEEP_DOCUMENTS.keys())
+def test_depth_error_is_lanners_own_whatever_parser_refuses_first(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libyaml (C) may refuse deep nesting itself before Lanner's guard speaks; the user sees the same
+    sentence, line and column as with the pure-Python parser, which has no limit of its own."""
+    import yaml
+
+    from engine.model import yaml_loader
+
+    c_error = _error(text)
+    monkeypatch.setattr(yaml_loader, "_EventLoader", yaml.SafeLoader)
+    python_error = _error(text)
+    assert c_error.message == python_error.message == "the document is nested deeper than 100 levels"
+    assert (c_error.line, c_error.column) == (python_error.line, python_error.column)
+
+
 def test_aliases_expand_into_independent_copies() -> None:
     data, pos = load_yaml("base: &b {retries: 3, tags: [x]}\none: *b\ntwo: *b\n")
     assert data["one"] == data["two"] == {"retries": 3, "tags": ["x"]}
