@@ -32,8 +32,13 @@ def _err(msg: str) -> None:
 
 @flow_app.command("validate")
 def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML files.")]) -> None:
-    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid."""
-    from engine.model.validation import validate_text
+    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid.
+
+    Beyond the flow itself, the files its tasks name are read: a notebook must
+    exist beside the flow file (or in the project) and declare, in its
+    ``parameters`` cell, every parameter given to it, with a compatible type.
+    """
+    from engine.model.validation import check_files, validate_text
 
     bad = 0
     for path in files:
@@ -46,6 +51,8 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
         report = validate_text(text)
         for w in report.warnings:
             typer.echo(f"{path}: warning: {w}")
+        if not report.errors:
+            report.errors = check_files(text, path.resolve().parent)
         if report.errors:
             bad += 1
             for e in report.errors:

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from engine.tasks.notebook_files import (
     store_attempt_files,
     tmp_base,
 )
+from engine.tasks.notebook_params import check_notebook_task
 
 _GLOB_CHARS = set("*?[")
 #: Traceback lines quoted in the failure message.
@@ -148,6 +150,11 @@ class NotebookTask(RunnableTask):
         ),
     )
     report: bool = Field(default=True, description="Render the executed notebook as a self-contained HTML report.")
+
+    def check_files(self, flow_dir: Path | None, input_types: Mapping[str, str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """The notebook exists, and declares each given parameter with a compatible default (papermill's
+        ``--help-notebook`` knowledge, used by ``lanner flow validate`` before anything runs)."""
+        return check_notebook_task(self.notebook, self.parameters, flow_dir, input_types)
 
     @field_validator("input_files")
     @classmethod

@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 import difflib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,3 +195,43 @@ def parameter_problems(
         problems.append((str(name), f"is {type_word(got)} but notebook {notebook} declares "
                                     f"{name} = {decl.default} ({type_word(decl.kind)})"))
     return problems
+
+
+#: The Python type a parameter gets from an expression that is exactly ``{{ inputs.X }}`` of this input type.
+INPUT_KINDS: dict[str, type] = {
+    "STRING": str, "SECRET": str, "SELECT": str, "URI": str, "FILE": str,
+    "INT": int, "FLOAT": float, "BOOLEAN": bool, "MULTISELECT": list, "ARRAY": list,
+}
+_ONLY_INPUT = re.compile(r"^\s*\{\{\s*inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}\s*$")
+
+
+def given_kind(value: Any, input_types: Mapping[str, str]) -> type | None:
+    """The type a parameter value will have at run time, when it can be known before (else None)."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        m = _ONLY_INPUT.match(value)
+        return INPUT_KINDS.get(input_types.get(m.group(1), "")) if m else None
+    return value_kind(value)
+
+
+def check_notebook_task(
+    notebook: str, parameters: dict[str, Any] | None, flow_dir: Path | None, input_types: Mapping[str, str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Validation-time problems of a notebook task whose notebook is a local file (see ``Task.check_files``)."""
+    ref = notebook.strip()
+    if "{{" in ref or "{%" in ref or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", ref):
+        return []  # known only at run time, or not a local file
+    path = Path(ref).expanduser()
+    candidates = [path] if path.is_absolute() else [Path(b) / path for b in (flow_dir, Path.cwd()) if b is not None]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        return [(("notebook",), f"notebook {ref!r} not found (looked beside the flow file and in the project directory)")]
+    if not parameters:
+        return []
+    try:
+        params = inspect_notebook(read_notebook(found))
+    except (OSError, ValueError) as exc:
+        return [(("notebook",), f"notebook {ref!r} is not a readable Jupyter notebook ({exc})")]
+    if not params.has_cell:
+        return []  # the runner warns, naming the assignments that would win
+    kinds = {name: given_kind(value, input_types) for name, value in parameters.items()}
+    return [(("parameters", name), message) for name, message in parameter_problems(params, parameters, kinds, ref)]
