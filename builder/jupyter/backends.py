@@ -27,7 +27,7 @@ class Backend(Protocol):
 
     label: str
 
-    def deploy(self, source: str) -> dict[str, Any]: ...
+    def deploy(self, source: str, path: Path | None = None) -> dict[str, Any]: ...
     def start(self, namespace: str, flow_id: str, inputs: dict[str, Any]) -> str: ...
     def summary(self, execution_id: str) -> dict[str, Any] | None: ...
     def logs(self, execution_id: str) -> list[dict[str, Any]]: ...
@@ -54,8 +54,9 @@ class LocalBackend:
                 atexit.register(self.close)
             return self._runner
 
-    def deploy(self, source: str) -> dict[str, Any]:
-        flow = self.runner.deploy(source)
+    def deploy(self, source: str, path: Path | None = None) -> dict[str, Any]:
+        """Deploy flow YAML; ``path`` (its file) makes relative paths in it resolve beside that file."""
+        flow = self.runner.deploy(source, path=path)
         return {"namespace": flow.namespace, "id": flow.id, "revision": flow.revision}
 
     def start(self, namespace: str, flow_id: str, inputs: dict[str, Any]) -> str:
@@ -107,7 +108,8 @@ class ServerBackend:
     def _fail(self, what: str, resp: Any) -> NotebookError:
         return NotebookError(f"{what} failed on {self.url} (HTTP {resp.status_code}): {_error_text(resp)}")
 
-    def deploy(self, source: str) -> dict[str, Any]:
+    def deploy(self, source: str, path: Path | None = None) -> dict[str, Any]:
+        """Deploy flow YAML; ``path`` is ignored: a server resolves relative paths against its own flows."""
         headers = {"Content-Type": "application/x-yaml"}
         resp = self._request("POST", "/api/v1/flows", content=source.encode(), headers=headers)
         if resp.status_code == 409 or (resp.status_code == 422 and "exist" in resp.text.lower()):

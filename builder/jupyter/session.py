@@ -77,21 +77,25 @@ class Session:
 
     def resolve(self, source: str, backend: Backend) -> str:
         """Flow YAML from YAML text, a file path, or a flow id ``namespace.flowId`` known to the backend."""
+        return self.resolve_file(source, backend)[0]
+
+    def resolve_file(self, source: str, backend: Backend) -> tuple[str, Path | None]:
+        """Like :meth:`resolve`, with the flow file's path when the source was a file."""
         source = source.strip() if isinstance(source, str) else source
         if not isinstance(source, str) or not source:
             raise NotebookError("give flow YAML, a .yaml file path, or a flow id such as company.team.hello")
         if "\n" in source or source.startswith(("id:", "{")):
-            return source
+            return source, None
         path = Path(source).expanduser()
         if path.is_file():
-            return path.read_text()
+            return path.read_text(), path.resolve()
         if path.suffix in (".yaml", ".yml"):
             raise NotebookError(f"flow file '{source}' does not exist")
         namespace, _, flow_id = source.replace("/", ".").rpartition(".")
         text = backend.flow_source(namespace, flow_id) if namespace else None
         if text is None:
             raise NotebookError(f"'{source}' is neither a flow file nor a flow id known to {backend.label}")
-        return text
+        return text, None
 
     def show(self, source: str, *, server: str | None = None) -> FlowWidget:
         text = self.resolve(source, self.backend(server))
@@ -106,7 +110,7 @@ class Session:
         running it would otherwise start itself forever. ``LANNER_JUPYTER_RUN=1`` lifts this.
         """
         backend = self.backend(server)
-        text = self.resolve(source, backend)
+        text, path = self.resolve_file(source, backend)
         data = validate(text)
         widget = FlowWidget.from_flow(data)
         if os.environ.get("LANNER_NOTEBOOK_DIR") and os.environ.get("LANNER_JUPYTER_RUN") != "1":
@@ -117,7 +121,7 @@ class Session:
 
                 show_output(widget)
             return None
-        deployed = backend.deploy(text)
+        deployed = backend.deploy(text, path)
         namespace = deployed.get("namespace") or data["namespace"]
         flow_id = deployed.get("id") or data["id"]
         execution_id = backend.start(namespace, flow_id, dict(inputs or {}))

@@ -182,3 +182,22 @@ def test_interrupting_the_cell_kills_the_execution(shell):
     timer.join()
     assert summary["state"] == "KILLED"
     assert run.widget.states["nap"]["state"] in ("KILLED", "FAILED")
+
+
+def test_run_of_a_flow_file_resolves_notebooks_beside_it(shell, tmp_path, monkeypatch):
+    """Paths in a flow file are relative to its folder, as with `lanner flow run`, wherever the kernel runs."""
+    from nbformat.v4 import new_code_cell
+
+    from tests.integration.test_notebook_task import write_nb
+
+    sh, _ = shell
+    (tmp_path / "project" / "flows").mkdir(parents=True)
+    (tmp_path / "project" / "notebooks").mkdir()
+    write_nb(tmp_path / "project" / "notebooks" / "tiny.ipynb", new_code_cell("print('tiny ran')"))
+    flow = tmp_path / "project" / "flows" / "nb.yaml"
+    flow.write_text("id: nb\nnamespace: demo.magics\ntasks:\n"
+                    "  - {id: tiny, type: notebook, notebook: ../notebooks/tiny.ipynb, report: false}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    summary = sh.run_line_magic("flow", f"run {flow}")
+    assert summary["state"] == "SUCCESS", summary["taskRuns"][0]["attempts"]
