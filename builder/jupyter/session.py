@@ -59,6 +59,53 @@ def parse_inputs(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+class CellWidgets:
+    """The widgets each notebook cell showed, so a cell that runs again closes the ones it showed before.
+
+    Without this, every re-run leaves its old widget models alive in the kernel
+    and in the page, and JupyterLab saves all of them in the notebook. Cells are
+    known by the ``cellId`` JupyterLab (and other front ends) put in each execute
+    request; without one, nothing is closed.
+    """
+
+    def __init__(self) -> None:
+        self._by_cell: dict[str, tuple[str, list[Any]]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def current_cell() -> tuple[str, str] | None:
+        """(cell id, execute request id) of the cell running now, when the front end says."""
+        try:
+            from IPython import get_ipython
+
+            kernel = getattr(get_ipython(), "kernel", None)
+            parent = kernel.get_parent("shell") if kernel is not None else None
+        except Exception:  # noqa: BLE001 - plain Python, an old ipykernel: no cell to know
+            return None
+        if not isinstance(parent, dict):
+            return None
+        cell_id = (parent.get("metadata") or {}).get("cellId")
+        msg_id = (parent.get("header") or {}).get("msg_id")
+        return (str(cell_id), str(msg_id)) if cell_id and msg_id else None
+
+    def adopt(self, widget: Any, on_close: Any = None) -> None:
+        """Record that the running cell shows ``widget``; close what an earlier run of it showed."""
+        cell = self.current_cell()
+        if cell is None:
+            return
+        cell_id, msg_id = cell
+        with self._lock:
+            previous_msg, previous = self._by_cell.get(cell_id, ("", []))
+            if previous_msg == msg_id:
+                previous.append((widget, on_close))
+                return
+            self._by_cell[cell_id] = (msg_id, [(widget, on_close)])
+        for old, stop in previous:
+            if stop is not None:
+                stop()
+            old.close()
+
+
 class Session:
     """Backends of one kernel: the embedded engine and any servers used so far."""
 
@@ -66,6 +113,7 @@ class Session:
         self.local = LocalBackend(home)
         self._servers: dict[str, ServerBackend] = {}
         self.runs: list[Run] = []
+        self.cells = CellWidgets()
 
     def backend(self, server: str | None = None) -> Backend:
         if not server:
@@ -99,7 +147,9 @@ class Session:
 
     def show(self, source: str, *, server: str | None = None) -> FlowWidget:
         text = self.resolve(source, self.backend(server))
-        return FlowWidget.from_flow(validate(text))
+        widget = FlowWidget.from_flow(validate(text))
+        self.cells.adopt(widget)
+        return widget
 
     def run(self, source: str, inputs: dict[str, Any] | None = None, *, server: str | None = None,
             display: bool = True) -> Run | None:
@@ -119,6 +169,7 @@ class Session:
             if display:
                 from IPython.display import display as show_output
 
+                self.cells.adopt(widget)
                 show_output(widget)
             return None
         deployed = backend.deploy(text, path)
@@ -141,6 +192,10 @@ class Session:
 
     def _watch(self, widget: FlowWidget, backend: Backend, execution_id: str, display: bool) -> Run:
         run = Run(widget, backend, execution_id)
+        widget.file_reader = lambda uri: backend.read_file(execution_id, uri)
+        if isinstance(backend, ServerBackend):
+            widget.files_url = backend.url
+        self.cells.adopt(widget, run.stop)
         # The first state is read before the cell returns: a cell that does not wait
         # (%flow watch) must not show (or save) an empty widget.
         summary = backend.summary(execution_id)

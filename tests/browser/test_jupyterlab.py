@@ -23,6 +23,7 @@ import pytest
 
 from builder.jupyter.static import svg_from_html
 from builder.topology import STATE_COLOURS
+from tests.browser.test_topology_widget_js import BROKEN_ARROWS
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +167,22 @@ def test_tutorial_runs_in_jupyterlab_and_topologies_turn_green(lab):
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         run_widget.screenshot(path=str(SCREENSHOT))
         assert SCREENSHOT.stat().st_size > 10_000
+
+        # Many widgets on one page: opening one's Gantt tab leaves every other's arrowheads in place.
+        assert page.locator(".lanner-flow path.lanner-edge").count() > 10
+        assert page.evaluate(BROKEN_ARROWS) == []
+        run_widget.locator('button.lanner-tab[data-view="gantt"]').click()
+        run_widget.locator("g.lanner-gantt-row").first.wait_for(timeout=30_000)
+        assert run_widget.locator('g.lanner-gantt-row[data-label="postcard [Lima]"]').count() == 1
+        assert page.evaluate(BROKEN_ARROWS) == []
+
+        # Saved after one run (with the Gantt open and every widget's state): small.
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+        saved = json.loads((lab["work"] / "tutorial.ipynb").read_text())
+        assert saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        size = (lab["work"] / "tutorial.ipynb").stat().st_size
+        assert size < 200_000, f"the saved tutorial is {size} bytes"
         browser.close()
 
 
