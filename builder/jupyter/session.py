@@ -9,6 +9,7 @@ colour while the flow runs even though the cell itself is waiting.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -150,6 +151,47 @@ class Session:
         widget = FlowWidget.from_flow(validate(text))
         self.cells.adopt(widget)
         return widget
+
+    def edit(self, source: str, *, server: str | None = None) -> Any:
+        """The builder's canvas for a flow file (a new one when the ``.yaml`` file does not exist yet)
+        or a deployed flow id; *Save* writes the file, or deploys a new revision where the flow came from."""
+        from builder.jupyter.editor import FlowEditor
+        from builder.yaml_sync import parse
+
+        backend = self.backend(server)
+        ref = str(source).strip()
+        path = Path(ref).expanduser()
+        if path.is_file() or path.suffix in (".yaml", ".yml"):
+            if path.is_file():
+                data, error = parse(path.read_text())
+                if data is None:
+                    raise NotebookError(f"{ref} is not readable YAML: {error}")
+            else:
+                flow_id = re.sub(r"[^a-zA-Z0-9_-]+", "-", path.stem).strip("-") or "new-flow"
+                data = {"id": flow_id, "namespace": "company.team", "tasks": []}
+
+            def save_file(text: str) -> str:
+                path.write_text(text, encoding="utf-8")
+                return f"saved to {ref}"
+
+            editor = FlowEditor(data, save_file, ref)
+        else:
+            namespace, _, flow_id = ref.replace("/", ".").rpartition(".")
+            text = backend.flow_source(namespace, flow_id) if namespace else None
+            if text is None:
+                raise NotebookError(f"'{ref}' is neither a flow file nor a flow id known to {backend.label}")
+            data, error = parse(text)
+            if data is None:
+                raise NotebookError(f"the source of {ref} on {backend.label} is not readable YAML: {error}")
+
+            def save_deployed(text: str) -> str:
+                deployed = backend.deploy(text)
+                ns, fid = deployed.get("namespace", namespace), deployed.get("id", flow_id)
+                return f"saved as revision {deployed.get('revision', '?')} of {ns}.{fid} on {backend.label}"
+
+            editor = FlowEditor(data, save_deployed, f"{namespace}.{flow_id} on {backend.label}")
+        self.cells.adopt(editor)
+        return editor
 
     def run(self, source: str, inputs: dict[str, Any] | None = None, *, server: str | None = None,
             display: bool = True) -> Run | None:

@@ -55,29 +55,47 @@ FileReader = Callable[[str], tuple[str, bytes]]
 
 
 class WidgetCode(ipywidgets.Widget):
-    """The drawing code shared by every FlowWidget of a kernel (a plain model, never displayed)."""
+    """Drawing code shared by every widget of one kind in a kernel (a plain model, never displayed).
 
+    ``loader.js`` imports ``code`` once per page and version; ``css`` goes into the
+    page's head, or, with ``shadow``, to the module, which scopes it in a shadow root.
+    """
+
+    name = traitlets.Unicode("").tag(sync=True)
     code = traitlets.Unicode("").tag(sync=True)
     css = traitlets.Unicode("").tag(sync=True)
+    shadow = traitlets.Bool(False).tag(sync=True)
     version = traitlets.Unicode("").tag(sync=True)
 
 
+#: The files each kind of shared code is made of: (JavaScript files joined in order, CSS file, shadow).
+CODE_FILES: dict[str, tuple[tuple[Path, ...], Path, bool]] = {
+    "flow": ((_HERE / "widget.js",), _HERE / "widget.css", False),
+    # The web builder's canvas module itself, followed by the adapter that runs it in a notebook.
+    "canvas": ((_HERE.parent / "canvas" / "canvas.js", _HERE / "canvas_adapter.js"),
+               _HERE.parent / "canvas" / "canvas.css", True),
+}
+
+
 @cache
-def _sources() -> tuple[str, str]:
-    return (_HERE / "widget.js").read_text(encoding="utf-8"), (_HERE / "widget.css").read_text(encoding="utf-8")
+def _sources(name: str) -> tuple[str, str, bool]:
+    scripts, css, shadow = CODE_FILES[name]
+    return "\n".join(p.read_text(encoding="utf-8") for p in scripts), css.read_text(encoding="utf-8"), shadow
 
 
-_shared: list[WidgetCode] = []
+_shared: dict[str, WidgetCode] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_code() -> WidgetCode:
-    """This kernel's :class:`WidgetCode` (made again if someone closed it)."""
+def shared_code(name: str = "flow") -> WidgetCode:
+    """This kernel's :class:`WidgetCode` of one kind (made again if someone closed it)."""
     with _shared_lock:
-        if not _shared or _shared[0].comm is None:
-            code, css = _sources()
-            _shared[:] = [WidgetCode(code=code, css=css, version=hashlib.sha256((code + css).encode()).hexdigest()[:12])]
-        return _shared[0]
+        current = _shared.get(name)
+        if current is None or current.comm is None:
+            code, css, shadow = _sources(name)
+            version = hashlib.sha256((code + css).encode()).hexdigest()[:12]
+            current = _shared[name] = WidgetCode(name=name, code=code, css=css, shadow=shadow, version=version)
+        return current
 
 
 class FlowWidget(anywidget.AnyWidget):
