@@ -67,8 +67,7 @@ def test_levels_results_progress_and_the_users_cell_numbers(tmp_path: Path) -> N
     # \r progress shows while the cell runs, not only when its line ends.
     early = [t for t, _, m in h.logs if m == "[cell 4] progress 10%"]
     late = [t for t, _, m in h.logs if m == "[cell 4] progress 100%"]
-    assert early and late, h.logs
-    assert late[0] - early[0] >= 1.5
+    assert early and late and early[0] < late[0], h.logs  # "10%" was only ever on screen mid-line
     assert ("INFO", "[cell 4] progress 100%") in by_level
 
 
@@ -131,9 +130,22 @@ def test_timeout_keeps_what_ran_and_renders_the_report(tmp_path: Path) -> None:
         new_code_cell("print('first cell done')"),
         new_code_cell("import time\nprint('started the long part', flush=True)\ntime.sleep(60)"),
     )
-    h = Harness(tmp_path, timeout=6.0)
-    with pytest.raises(TaskFailed, match="Timed out after PT6S") as err:
+    h = Harness(tmp_path, timeout=90.0)
+
+    def expire_once_the_long_part_runs() -> None:
+        # What the worker's timer does when `timeout` passes (engine/runtime/worker.py); waiting for
+        # the long cell makes the test independent of how long the kernel takes to start here.
+        end = time.monotonic() + 80
+        while time.monotonic() < end and "[cell 2] started the long part" not in h.lines():
+            time.sleep(0.05)
+        h.ctx.kill_reason.append("timeout")
+        h.ctx.kill_event.set()
+
+    timer = threading.Thread(target=expire_once_the_long_part_runs)
+    timer.start()
+    with pytest.raises(TaskFailed, match="Timed out after PT1M30S") as err:
         h.task(notebook=nb.name).run(h.ctx)
+    timer.join()
     outputs = err.value.outputs
     printed = outputs_text(h.read(outputs["notebook"]))
     assert "first cell done" in printed and "started the long part" in printed
@@ -161,14 +173,14 @@ def test_cell_timeout_stops_the_cell_and_names_it(tmp_path: Path) -> None:
     nb = write_nb(
         tmp_path / "cells.ipynb",
         new_code_cell("print('quick')"),
-        new_code_cell("import time\nprint('slow cell', flush=True)\ntime.sleep(30)"),
+        new_code_cell("import time\nprint('slow cell', flush=True)\ntime.sleep(120)"),
     )
     h = Harness(tmp_path)
     started = time.monotonic()
     with pytest.raises(TaskFailed) as err:
         h.task(notebook=nb.name, cellTimeout="PT2S").run(h.ctx)
     assert err.value.message == "Cell 2 ran longer than cellTimeout PT2S and was stopped"
-    assert time.monotonic() - started < 25
+    assert time.monotonic() - started < 90  # well before the cell's own end
     assert "slow cell" in outputs_text(h.read(err.value.outputs["notebook"]))
     assert "slow cell" in h.read(err.value.outputs["report"])
 
