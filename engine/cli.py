@@ -23,17 +23,19 @@ app.add_typer(flow_app, name="flow")
 app.add_typer(namespace_app, name="namespace")
 namespace_app.add_typer(ns_files_app, name="files")
 
-STATE_MARK = {"SUCCESS": "✔", "WARNING": "⚠", "FAILED": "✘", "KILLED": "✘", "SKIPPED": "↷", "RUNNING": "▶", "CREATED": "·", "RETRYING": "↻", "PAUSED": "⏸"}
-
-
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
 @flow_app.command("validate")
 def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML files.")]) -> None:
-    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid."""
-    from engine.model.validation import validate_text
+    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid.
+
+    Beyond the flow itself, the files its tasks name are read: a notebook must
+    exist beside the flow file (or in the project) and declare, in its
+    ``parameters`` cell, every parameter given to it, with a compatible type.
+    """
+    from engine.model.validation import check_files, validate_text
 
     bad = 0
     for path in files:
@@ -46,6 +48,8 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
         report = validate_text(text)
         for w in report.warnings:
             typer.echo(f"{path}: warning: {w}")
+        if not report.errors:
+            report.errors = check_files(text, path.resolve().parent)
         if report.errors:
             bad += 1
             for e in report.errors:
@@ -132,23 +136,23 @@ def flow_run(
 
 
 def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
-    """Print task-run state changes and log lines as they happen, until the end."""
-    seen: dict[str, str] = {}
+    """Print task-run state changes and log lines as they happen (in that order), until the end."""
+    from engine.cli_live import LiveView
+
+    view = LiveView()
     last_log = 0
     deadline = time.monotonic() + timeout if timeout else None
     while True:
+        logs = runner.logs(ex_id, after_id=last_log)  # before the summary: it then knows their task runs
         summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
-        for log in runner.store.get_logs(ex_id, after_id=last_log):
-            last_log = log["id"]
-            typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
-        for tr in summary["taskRuns"]:
-            if seen.get(tr["id"]) != tr["state"]:
-                seen[tr["id"]] = tr["state"]
-                value = f"[{tr['value']}]" if tr.get("value") is not None else ""
-                typer.echo(f"{STATE_MARK.get(tr['state'], ' ')} {tr['taskId']}{value} {tr['state']}", file=out)
-        if summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"):
-            for log in runner.logs(ex_id, after_id=last_log):
-                typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
+        if logs:
+            last_log = logs[-1]["id"]
+        ended = summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED")
+        if ended:
+            logs += runner.logs(ex_id, after_id=last_log)
+        for line in view.lines(summary, logs):
+            typer.echo(line, file=out)
+        if ended:
             return summary
         if deadline is not None and time.monotonic() > deadline:
             runner.kill(ex_id)

@@ -27,12 +27,26 @@ class Backend(Protocol):
 
     label: str
 
-    def deploy(self, source: str) -> dict[str, Any]: ...
+    def deploy(self, source: str, path: Path | None = None) -> dict[str, Any]: ...
     def start(self, namespace: str, flow_id: str, inputs: dict[str, Any]) -> str: ...
     def summary(self, execution_id: str) -> dict[str, Any] | None: ...
     def logs(self, execution_id: str) -> list[dict[str, Any]]: ...
     def flow_source(self, namespace: str, flow_id: str, revision: int | None = None) -> str | None: ...
     def kill(self, execution_id: str) -> None: ...
+    def read_file(self, execution_id: str, uri: str) -> tuple[str, bytes]: ...
+
+
+def _file_of(execution_id: str, uri: str) -> Any:
+    """The parsed ``lanner:///`` URI when it names a file of this execution, else NotebookError."""
+    from engine.storage import StorageError, parse_uri
+
+    try:
+        parsed = parse_uri(uri)
+    except StorageError as exc:
+        raise NotebookError(str(exc)) from None
+    if parsed.execution_id != execution_id:
+        raise NotebookError(f"{uri} is not a file of execution {execution_id}")
+    return parsed
 
 
 class LocalBackend:
@@ -54,8 +68,9 @@ class LocalBackend:
                 atexit.register(self.close)
             return self._runner
 
-    def deploy(self, source: str) -> dict[str, Any]:
-        flow = self.runner.deploy(source)
+    def deploy(self, source: str, path: Path | None = None) -> dict[str, Any]:
+        """Deploy flow YAML; ``path`` (its file) makes relative paths in it resolve beside that file."""
+        flow = self.runner.deploy(source, path=path)
         return {"namespace": flow.namespace, "id": flow.id, "revision": flow.revision}
 
     def start(self, namespace: str, flow_id: str, inputs: dict[str, Any]) -> str:
@@ -76,6 +91,11 @@ class LocalBackend:
 
     def kill(self, execution_id: str) -> None:
         self.runner.kill(execution_id)
+
+    def read_file(self, execution_id: str, uri: str) -> tuple[str, bytes]:
+        """A file the execution stored (its executed notebook, report, output files): (name, bytes)."""
+        parsed = _file_of(execution_id, uri)
+        return parsed.name, self.runner.storage.read_bytes(uri, namespace=parsed.namespace)
 
     def close(self) -> None:
         with self._lock:
@@ -107,7 +127,8 @@ class ServerBackend:
     def _fail(self, what: str, resp: Any) -> NotebookError:
         return NotebookError(f"{what} failed on {self.url} (HTTP {resp.status_code}): {_error_text(resp)}")
 
-    def deploy(self, source: str) -> dict[str, Any]:
+    def deploy(self, source: str, path: Path | None = None) -> dict[str, Any]:
+        """Deploy flow YAML; ``path`` is ignored: a server resolves relative paths against its own flows."""
         headers = {"Content-Type": "application/x-yaml"}
         resp = self._request("POST", "/api/v1/flows", content=source.encode(), headers=headers)
         if resp.status_code == 409 or (resp.status_code == 422 and "exist" in resp.text.lower()):
@@ -156,6 +177,14 @@ class ServerBackend:
 
     def kill(self, execution_id: str) -> None:
         self._request("POST", f"/api/v1/executions/{execution_id}/kill")
+
+    def read_file(self, execution_id: str, uri: str) -> tuple[str, bytes]:
+        """A file the execution stored, downloaded from the server: (name, bytes)."""
+        parsed = _file_of(execution_id, uri)
+        resp = self._request("GET", f"/api/v1/executions/{execution_id}/file", params={"path": uri})
+        if resp.status_code >= 400:
+            raise self._fail(f"downloading {uri}", resp)
+        return parsed.name, resp.content
 
     def close(self) -> None:
         self.client.close()

@@ -9,6 +9,7 @@ colour while the flow runs even though the cell itself is waiting.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -59,6 +60,53 @@ def parse_inputs(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+class CellWidgets:
+    """The widgets each notebook cell showed, so a cell that runs again closes the ones it showed before.
+
+    Without this, every re-run leaves its old widget models alive in the kernel
+    and in the page, and JupyterLab saves all of them in the notebook. Cells are
+    known by the ``cellId`` JupyterLab (and other front ends) put in each execute
+    request; without one, nothing is closed.
+    """
+
+    def __init__(self) -> None:
+        self._by_cell: dict[str, tuple[str, list[Any]]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def current_cell() -> tuple[str, str] | None:
+        """(cell id, execute request id) of the cell running now, when the front end says."""
+        try:
+            from IPython import get_ipython
+
+            kernel = getattr(get_ipython(), "kernel", None)
+            parent = kernel.get_parent("shell") if kernel is not None else None
+        except Exception:  # noqa: BLE001 - plain Python, an old ipykernel: no cell to know
+            return None
+        if not isinstance(parent, dict):
+            return None
+        cell_id = (parent.get("metadata") or {}).get("cellId")
+        msg_id = (parent.get("header") or {}).get("msg_id")
+        return (str(cell_id), str(msg_id)) if cell_id and msg_id else None
+
+    def adopt(self, widget: Any, on_close: Any = None) -> None:
+        """Record that the running cell shows ``widget``; close what an earlier run of it showed."""
+        cell = self.current_cell()
+        if cell is None:
+            return
+        cell_id, msg_id = cell
+        with self._lock:
+            previous_msg, previous = self._by_cell.get(cell_id, ("", []))
+            if previous_msg == msg_id:
+                previous.append((widget, on_close))
+                return
+            self._by_cell[cell_id] = (msg_id, [(widget, on_close)])
+        for old, stop in previous:
+            if stop is not None:
+                stop()
+            old.close()
+
+
 class Session:
     """Backends of one kernel: the embedded engine and any servers used so far."""
 
@@ -66,6 +114,7 @@ class Session:
         self.local = LocalBackend(home)
         self._servers: dict[str, ServerBackend] = {}
         self.runs: list[Run] = []
+        self.cells = CellWidgets()
 
     def backend(self, server: str | None = None) -> Backend:
         if not server:
@@ -77,25 +126,72 @@ class Session:
 
     def resolve(self, source: str, backend: Backend) -> str:
         """Flow YAML from YAML text, a file path, or a flow id ``namespace.flowId`` known to the backend."""
+        return self.resolve_file(source, backend)[0]
+
+    def resolve_file(self, source: str, backend: Backend) -> tuple[str, Path | None]:
+        """Like :meth:`resolve`, with the flow file's path when the source was a file."""
         source = source.strip() if isinstance(source, str) else source
         if not isinstance(source, str) or not source:
             raise NotebookError("give flow YAML, a .yaml file path, or a flow id such as company.team.hello")
         if "\n" in source or source.startswith(("id:", "{")):
-            return source
+            return source, None
         path = Path(source).expanduser()
         if path.is_file():
-            return path.read_text()
+            return path.read_text(), path.resolve()
         if path.suffix in (".yaml", ".yml"):
             raise NotebookError(f"flow file '{source}' does not exist")
         namespace, _, flow_id = source.replace("/", ".").rpartition(".")
         text = backend.flow_source(namespace, flow_id) if namespace else None
         if text is None:
             raise NotebookError(f"'{source}' is neither a flow file nor a flow id known to {backend.label}")
-        return text
+        return text, None
 
     def show(self, source: str, *, server: str | None = None) -> FlowWidget:
         text = self.resolve(source, self.backend(server))
-        return FlowWidget.from_flow(validate(text))
+        widget = FlowWidget.from_flow(validate(text))
+        self.cells.adopt(widget)
+        return widget
+
+    def edit(self, source: str, *, server: str | None = None) -> Any:
+        """The builder's canvas for a flow file (a new one when the ``.yaml`` file does not exist yet)
+        or a deployed flow id; *Save* writes the file, or deploys a new revision where the flow came from."""
+        from builder.jupyter.editor import FlowEditor
+        from builder.yaml_sync import parse
+
+        backend = self.backend(server)
+        ref = str(source).strip()
+        path = Path(ref).expanduser()
+        if path.is_file() or path.suffix in (".yaml", ".yml"):
+            if path.is_file():
+                data, error = parse(path.read_text())
+                if data is None:
+                    raise NotebookError(f"{ref} is not readable YAML: {error}")
+            else:
+                flow_id = re.sub(r"[^a-zA-Z0-9_-]+", "-", path.stem).strip("-") or "new-flow"
+                data = {"id": flow_id, "namespace": "company.team", "tasks": []}
+
+            def save_file(text: str) -> str:
+                path.write_text(text, encoding="utf-8")
+                return f"saved to {ref}"
+
+            editor = FlowEditor(data, save_file, ref)
+        else:
+            namespace, _, flow_id = ref.replace("/", ".").rpartition(".")
+            text = backend.flow_source(namespace, flow_id) if namespace else None
+            if text is None:
+                raise NotebookError(f"'{ref}' is neither a flow file nor a flow id known to {backend.label}")
+            data, error = parse(text)
+            if data is None:
+                raise NotebookError(f"the source of {ref} on {backend.label} is not readable YAML: {error}")
+
+            def save_deployed(text: str) -> str:
+                deployed = backend.deploy(text)
+                ns, fid = deployed.get("namespace", namespace), deployed.get("id", flow_id)
+                return f"saved as revision {deployed.get('revision', '?')} of {ns}.{fid} on {backend.label}"
+
+            editor = FlowEditor(data, save_deployed, f"{namespace}.{flow_id} on {backend.label}")
+        self.cells.adopt(editor)
+        return editor
 
     def run(self, source: str, inputs: dict[str, Any] | None = None, *, server: str | None = None,
             display: bool = True) -> Run | None:
@@ -106,7 +202,7 @@ class Session:
         running it would otherwise start itself forever. ``LANNER_JUPYTER_RUN=1`` lifts this.
         """
         backend = self.backend(server)
-        text = self.resolve(source, backend)
+        text, path = self.resolve_file(source, backend)
         data = validate(text)
         widget = FlowWidget.from_flow(data)
         if os.environ.get("LANNER_NOTEBOOK_DIR") and os.environ.get("LANNER_JUPYTER_RUN") != "1":
@@ -115,9 +211,10 @@ class Session:
             if display:
                 from IPython.display import display as show_output
 
+                self.cells.adopt(widget)
                 show_output(widget)
             return None
-        deployed = backend.deploy(text)
+        deployed = backend.deploy(text, path)
         namespace = deployed.get("namespace") or data["namespace"]
         flow_id = deployed.get("id") or data["id"]
         execution_id = backend.start(namespace, flow_id, dict(inputs or {}))
@@ -137,6 +234,10 @@ class Session:
 
     def _watch(self, widget: FlowWidget, backend: Backend, execution_id: str, display: bool) -> Run:
         run = Run(widget, backend, execution_id)
+        widget.file_reader = lambda uri: backend.read_file(execution_id, uri)
+        if isinstance(backend, ServerBackend):
+            widget.files_url = backend.url
+        self.cells.adopt(widget, run.stop)
         # The first state is read before the cell returns: a cell that does not wait
         # (%flow watch) must not show (or save) an empty widget.
         summary = backend.summary(execution_id)

@@ -13,7 +13,14 @@
 //   selected   node id shown in the details panel ("" for none)
 //   palette    {STATE: "#rrggbb"}: the one state palette (builder/topology.py STATE_COLOURS)
 //   view       "topology" | "gantt"
-//   gantt_html a self-contained HTML page (Bokeh, inline resources), drawn in an iframe
+//   gantt      {executionId, rows: [{label, state, start, end, duration, attempts}], start, end, dropped}
+//              (times in ms since the epoch; builder/jupyter/gantt.py), drawn here as SVG
+//   files_url  base URL of the server that serves the execution's files ("" : ask the kernel)
+//
+// Every render uses its own SVG ids: `url(#id)` resolves to the first element with that id in the
+// whole page, so ids shared by two widgets break one's arrowheads when the other's SVG is hidden.
+// A click on a file link with no `files_url` sends {kind: "download", uri} to the kernel, which
+// answers {kind: "file", uri, name} with the bytes as a buffer (or {kind: "file", uri, error}).
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PENDING = "#e2e8f0";
@@ -69,7 +76,9 @@ function drawChips(g, st, right, y, palette) {
   return counts.length * 24;
 }
 
-function drawTopology(host, topo, states, selected, onSelect, palette) {
+let renders = 0;
+
+function drawTopology(host, topo, states, selected, onSelect, palette, uid) {
   host.replaceChildren();
   const nodes = topo.nodes || [];
   if (!nodes.length) {
@@ -84,7 +93,7 @@ function drawTopology(host, topo, states, selected, onSelect, palette) {
   const defs = svg("defs", {}, root);
   for (const kind of ["sequence", "dag", "error"]) {
     const marker = svg("marker", {
-      id: `lanner-arrow-${kind}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
+      id: `${uid}-arrow-${kind}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
       markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse",
     }, defs);
     svg("path", { d: "M0,0 L10,5 L0,10 z", class: `lanner-arrow lanner-arrow-${kind}` }, marker);
@@ -99,7 +108,7 @@ function drawTopology(host, topo, states, selected, onSelect, palette) {
     if (!a || !b) continue;
     svg("path", {
       d: edgePath(a, b), class: `lanner-edge lanner-edge-${e.kind}`,
-      "data-from": e.from, "data-to": e.to, "marker-end": `url(#lanner-arrow-${e.kind})`,
+      "data-from": e.from, "data-to": e.to, "marker-end": `url(#${uid}-arrow-${e.kind})`,
     }, edges);
   }
 
@@ -183,7 +192,41 @@ function descendants(topo, rootId) {
   return out;
 }
 
-function drawDetails(host, model) {
+// (label, uri) of every internal-storage file in a run's outputs, e.g. ("notebook", "lanner:///...").
+function storedFiles(value, path = "") {
+  if (typeof value === "string") return value.startsWith("lanner://") ? [[path, value]] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => storedFiles(v, `${path}[${i}]`));
+  if (value && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, v]) => storedFiles(v, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
+const FILE_LABELS = { notebook: "Executed notebook", report: "HTML report" };
+
+function drawFiles(host, model, runs, download) {
+  const found = runs.flatMap((r) => storedFiles(r.outputs || {}).map(([label, uri]) => [r, label, uri]));
+  if (!found.length) return;
+  const sec = html("div", { class: "lanner-section lanner-files" }, host);
+  html("h4", {}, sec, "Files");
+  const base = model.get("files_url") || ""; // "/" : the API of the page's own server
+  const ex = (model.get("execution") || {}).id;
+  for (const [run, label, uri] of found) {
+    const row = html("div", { class: "lanner-file" }, sec);
+    if (runs.length > 1 && run.value !== null && run.value !== undefined) html("code", {}, row, run.value);
+    const name = uri.split("/").pop();
+    const text = `${FILE_LABELS[label] || label} (${name})`;
+    if (base && ex) {
+      const href = `${base.replace(/\/+$/, "")}/api/v1/executions/${encodeURIComponent(ex)}/file?path=${encodeURIComponent(uri)}`;
+      html("a", { class: "lanner-file-link", href, target: "_blank", rel: "noopener", "data-uri": uri }, row, text);
+    } else {
+      const a = html("a", { class: "lanner-file-link", href: "#", "data-uri": uri, title: uri }, row, text);
+      a.addEventListener("click", (ev) => { ev.preventDefault(); download(uri, a); });
+    }
+  }
+}
+
+function drawDetails(host, model, download) {
   host.replaceChildren();
   const palette = model.get("palette") || {};
   const id = model.get("selected");
@@ -251,6 +294,7 @@ function drawDetails(host, model) {
       jsonBlock(sec, r.outputs);
     }
   }
+  drawFiles(host, model, runs, download);
   const logs = det.logs || [];
   const sec = html("div", { class: "lanner-section lanner-logs" }, host);
   html("h4", {}, sec, `Logs (${logs.length})`);
@@ -262,6 +306,41 @@ function drawDetails(host, model) {
     html("td", { class: "lanner-level" }, tr, line.level);
     html("td", { class: "lanner-msg" }, tr, line.message);
   }
+}
+
+function timeLabel(ms) {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+// The execution's task runs as bars on a time axis (one row each), coloured by state.
+function drawGanttChart(host, data, palette) {
+  const rows = data.rows || [];
+  const labelWidth = 170, width = 760, rowHeight = 22, top = 24;
+  const span = Math.max(1, (data.end ?? 0) - (data.start ?? 0));
+  const x = (ms) => labelWidth + ((ms - data.start) / span) * (width - labelWidth - 10);
+  const root = svg("svg", {
+    class: "lanner-gantt-svg", width, height: top + rows.length * rowHeight + 6,
+    viewBox: `0 0 ${width} ${top + rows.length * rowHeight + 6}`, role: "img", "aria-label": "Gantt chart",
+  }, host);
+  for (let i = 0; i <= 4; i++) {
+    const ms = data.start + (span * i) / 4;
+    svg("line", { x1: x(ms), x2: x(ms), y1: top - 4, y2: top + rows.length * rowHeight, class: "lanner-gantt-grid" }, root);
+    const t = svg("text", { x: x(ms), y: 14, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "lanner-meta" }, root);
+    t.textContent = timeLabel(ms);
+  }
+  rows.forEach((r, i) => {
+    const y = top + i * rowHeight;
+    const g = svg("g", { class: "lanner-gantt-row", "data-label": r.label, "data-state": r.state || "" }, root);
+    const label = svg("text", { x: labelWidth - 8, y: y + 15, "text-anchor": "end", class: "lanner-meta" }, g);
+    label.textContent = clip(r.label, 26);
+    svg("rect", {
+      x: x(r.start), y: y + 3, width: Math.max(2, x(r.end) - x(r.start)), height: rowHeight - 6, rx: 3,
+      fill: palette[r.state] || PENDING,
+    }, g);
+    const tip = svg("title", {}, g);
+    tip.textContent = `${r.label}: ${r.state} · ${r.duration}` + (r.attempts > 1 ? ` · ${r.attempts} attempts` : "");
+  });
+  if (data.dropped) html("div", { class: "lanner-hint" }, host, `${data.dropped} earlier task runs are not shown.`);
 }
 
 function drawHeader(host, model) {
@@ -279,6 +358,7 @@ function drawHeader(host, model) {
 }
 
 function render({ model, el }) {
+  const uid = `lanner-${++renders}-${Math.random().toString(36).slice(2, 8)}`;
   const root = html("div", { class: "lanner-flow" }, el);
   const bar = html("div", { class: "lanner-toolbar" }, root);
   const header = html("div", { class: "lanner-header" }, bar);
@@ -289,6 +369,29 @@ function render({ model, el }) {
   const gantt = html("div", { class: "lanner-gantt" }, root);
   const details = html("div", { class: "lanner-details" }, root);
   let localView = model.get("view") || "topology";
+  const pending = new Map(); // uri -> the link waiting for the kernel's answer
+
+  const download = (uri, link) => {
+    pending.set(uri, link);
+    link.classList.add("lanner-loading");
+    model.send({ kind: "download", uri });
+  };
+  const onMessage = (msg, buffers) => {
+    if (!msg || msg.kind !== "file" || !pending.has(msg.uri)) return;
+    const link = pending.get(msg.uri);
+    pending.delete(msg.uri);
+    link.classList.remove("lanner-loading");
+    if (msg.error || !buffers || !buffers.length) {
+      link.title = msg.error || "the kernel sent no data";
+      link.classList.add("lanner-file-error");
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([buffers[0]]));
+    const a = html("a", { href: url, download: msg.name || "file" }, root);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  };
 
   const select = (id) => {
     model.set("selected", model.get("selected") === id ? "" : id);
@@ -298,15 +401,14 @@ function render({ model, el }) {
   const redraw = () => {
     drawHeader(header, model);
     drawTopology(canvas, model.get("topology") || {}, model.get("states") || {}, model.get("selected"), select,
-      model.get("palette") || {});
-    drawDetails(details, model);
+      model.get("palette") || {}, uid);
+    drawDetails(details, model, download);
   };
   const drawGantt = () => {
     gantt.replaceChildren();
-    const page = model.get("gantt_html");
-    if (page) {
-      const frame = html("iframe", { class: "lanner-gantt-frame", title: "Gantt chart", sandbox: "allow-scripts" }, gantt);
-      frame.srcdoc = page;
+    const data = model.get("gantt") || {};
+    if ((data.rows || []).length) {
+      drawGanttChart(gantt, data, model.get("palette") || {});
     } else {
       html("div", { class: "lanner-hint" }, gantt,
         (model.get("execution") || {}).id ? "Building the Gantt chart… (it needs a running kernel)" : "Run the flow to see its Gantt chart.");
@@ -333,7 +435,7 @@ function render({ model, el }) {
   const events = [
     ["change:topology", redraw], ["change:states", redraw], ["change:details", redraw],
     ["change:execution", redraw], ["change:selected", redraw], ["change:view", onView],
-    ["change:gantt_html", onGantt],
+    ["change:gantt", onGantt], ["change:files_url", redraw], ["msg:custom", onMessage],
   ];
   for (const [name, fn] of events) model.on(name, fn);
   redraw();

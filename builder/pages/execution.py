@@ -38,7 +38,8 @@ class Topology(AnyWidgetComponent):
     execution = param.Dict(default={})
     selected = param.String(default="")
     view = param.String(default="topology")
-    gantt_html = param.String(default="")
+    gantt = param.Dict(default={})
+    files_url = param.String(default="/")  # file links go to this server's /api/v1/executions/{id}/file
     palette = param.Dict(default=dict(STATE_COLOURS))
 
     _esm = _WIDGET_DIR / "widget.js"

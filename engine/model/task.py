@@ -8,6 +8,8 @@ task types live in ``engine/tasks`` and register themselves in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -54,6 +56,15 @@ class Task(LannerModel):
     def child_task_lists(self) -> dict[str, list[Task]]:
         """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...)."""
         return {}
+
+    def check_files(self, flow_dir: FilePath | None, input_types: Mapping[str, str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems found by reading the files the task refers to (a notebook's parameters cell), before any run.
+
+        ``lanner flow validate`` calls it with the flow file's folder and the
+        flow's input types (id -> ``INT``...); each problem is (path inside the
+        task, message) and is reported with its YAML line. Most tasks have none.
+        """
+        return []
 
 
 class RunnableTask(Task):

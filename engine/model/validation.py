@@ -129,6 +129,41 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
     return report
 
 
+def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
+    """Errors found in the files a valid flow's tasks refer to (:meth:`Task.check_files`), with their lines.
+
+    Used by ``lanner flow validate``, which knows the flow file's folder; deploying
+    and running do not read those files here (the task reports them when it runs).
+    """
+    try:
+        data, positions = load_yaml(text)
+    except YamlError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    prepared = apply_plugin_defaults(data)
+    pos = _Positions(positions or {})
+    raw_inputs = prepared.get("inputs") if isinstance(prepared.get("inputs"), list) else []
+    input_types = {str(i.get("id")): str(i.get("type", "STRING")).upper() for i in raw_inputs if isinstance(i, dict)}
+    from engine.model.task import Task
+
+    registry.finalize()
+    errors: list[FlowError] = []
+    for path, raw in iter_tasks(prepared):
+        cls = registry.task_class(str(raw.get("type")))
+        if cls is None or cls.check_files is Task.check_files:  # nothing to read for this type
+            continue
+        try:
+            task = cls.model_validate(raw)
+        except ValidationError:
+            continue
+        for sub, message in task.check_files(flow_dir, input_types):
+            full = (*path, *sub)
+            line, col = pos.at(full)
+            errors.append(FlowError(format_path(full), message, line, col))
+    return errors
+
+
 def load_flow(text: str | bytes, *, source: str | None = None) -> Any:
     """Parse and validate flow YAML; raise FlowValidationError with every error."""
     report = validate_text(text, source=source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -19,10 +20,10 @@ from tests.unit.test_jupyter_widget import FLOW, LOGS, SUMMARY
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium")
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "builder" / "jupyter"
-SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt_html", "palette")
+SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt", "palette", "files_url")
 
 HARNESS = """
-async ([src, css, state]) => {
+async ([src, css, state, rootId]) => {
   const style = document.createElement("style");
   style.textContent = css;
   document.head.appendChild(style);
@@ -31,17 +32,31 @@ async ([src, css, state]) => {
     state, saved: [],
     get(k) { return this.state[k]; },
     set(k, v) { this.state[k] = v; (listeners["change:" + k] || []).forEach((f) => f()); },
+    send(m) { this.sent = [...(this.sent || []), m]; },
     on(e, f) { (listeners[e] ||= []).push(f); },
     off(e, f) { listeners[e] = (listeners[e] || []).filter((x) => x !== f); },
     save_changes() { this.saved.push(JSON.stringify(this.state.selected) + "|" + this.state.view); },
   };
   window.model = model;
+  window.fire = (event, ...args) => (listeners[event] || []).forEach((f) => f(...args));
   const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
   const mod = await import(url);
-  const el = document.getElementById("root");
+  const el = document.getElementById(rootId || "root");
   window.cleanup = mod.default.render({ model, el });
   return typeof window.cleanup;
 }
+"""
+
+#: Edges (visible ones) whose arrowhead marker is not the one in their own, visible, SVG: [marker id].
+#: ``url(#id)`` resolves to the first element with that id in the document, so shared ids break
+#: as soon as the first widget's SVG is hidden (its Gantt tab) or removed.
+BROKEN_ARROWS = """
+() => [...document.querySelectorAll("path.lanner-edge")].filter((p) => p.checkVisibility()).map((p) => {
+  const id = (p.getAttribute("marker-end") || "").replace(/^url\\(#/, "").replace(/\\)$/, "");
+  const marker = document.getElementById(id);
+  const ok = marker && marker.ownerSVGElement === p.ownerSVGElement && marker.ownerSVGElement.checkVisibility();
+  return ok ? null : id;
+}).filter(Boolean)
 """
 
 
@@ -124,7 +139,7 @@ def test_live_state_updates_recolour_nodes(browser):
     page.close()
 
 
-def test_gantt_tab_asks_the_kernel_and_shows_the_page(browser):
+def test_gantt_tab_asks_the_kernel_and_draws_the_rows(browser):
     w = FlowWidget.from_flow(FLOW)
     w.show_execution(SUMMARY, LOGS)
     page = render(browser, w)
@@ -132,9 +147,53 @@ def test_gantt_tab_asks_the_kernel_and_shows_the_page(browser):
     assert page.evaluate("window.model.get('view')") == "gantt"
     assert "Building the Gantt chart" in page.locator(".lanner-gantt").inner_text()
     assert not page.locator(".lanner-canvas").is_visible()
-    page.evaluate("h => window.model.set('gantt_html', h)", "<html><body><p id='g'>gantt page</p></body></html>")
-    frame = page.frame_locator("iframe.lanner-gantt-frame")
-    assert frame.locator("#g").inner_text() == "gantt page"
+    w.show_gantt()
+    page.evaluate("g => window.model.set('gantt', g)", w.gantt)
+    rows = page.locator("g.lanner-gantt-row")
+    assert rows.count() == 4
+    assert rows.nth(3).get_attribute("data-label") == "each [b]"
+    assert rows.nth(3).locator("rect").get_attribute("fill") == STATE_COLOURS["SUCCESS"]
+    bars = page.eval_on_selector_all("g.lanner-gantt-row rect", "els => els.map(e => +e.getAttribute('width'))")
+    assert bars[1] > bars[3] > bars[2] > 0  # loop (5 s) > each [b] (2 s) > each [a] (1 s)
     page.locator('button.lanner-tab[data-view="topology"]').click()
     assert page.locator(".lanner-canvas").is_visible()
+    page.close()
+
+
+def test_file_links_download_through_the_kernel_or_point_at_the_server(browser):
+    uri = "lanner:///demo.nb/hello/executions/ex42/tasks/greet/r1/report.html"
+    summary = {**SUMMARY, "taskRuns": [{**SUMMARY["taskRuns"][0], "outputs": {"report": uri}}, *SUMMARY["taskRuns"][1:]]}
+    w = FlowWidget.from_flow(FLOW)
+    w.show_execution(summary, LOGS)
+    page = render(browser, w)
+    page.evaluate("() => { window.model.sent = []; window.model.send = (m) => window.model.sent.push(m); }")
+    page.locator('g.lanner-node[data-node-id="greet"]').click()
+    link = page.locator(".lanner-files a.lanner-file-link")
+    assert link.inner_text() == "HTML report (report.html)"
+    link.click()
+    assert page.evaluate("window.model.sent") == [{"kind": "download", "uri": uri}]
+    with page.expect_download() as info:  # the kernel answers with the bytes: the page saves them
+        page.evaluate("""u => window.fire('msg:custom', {kind: 'file', uri: u, name: 'report.html'},
+                                         [new DataView(new TextEncoder().encode('<h1>report</h1>').buffer)])""", uri)
+    assert info.value.suggested_filename == "report.html"
+    page.evaluate("() => window.model.set('files_url', 'http://127.0.0.1:8080/')")
+    href = page.locator(".lanner-files a.lanner-file-link").get_attribute("href")
+    assert href == f"http://127.0.0.1:8080/api/v1/executions/ex42/file?path={quote(uri, safe='')}"
+    page.close()
+
+
+def test_two_widgets_on_one_page_keep_their_arrowheads(browser):
+    w = FlowWidget.from_flow(FLOW)
+    w.show_execution(SUMMARY, LOGS)
+    state = json.loads(json.dumps(w.get_state(key=list(SYNCED))))
+    js, css = (WIDGET_DIR / "widget.js").read_text(), (WIDGET_DIR / "widget.css").read_text()
+    page = browser.new_page()
+    page.set_content('<html><body><div id="one"></div><div id="two"></div></body></html>')
+    for root in ("one", "two"):
+        page.evaluate(HARNESS, [js, css, state, root])
+    assert page.locator("path.lanner-edge").count() == 2
+    assert page.evaluate(BROKEN_ARROWS) == []
+    page.locator('#one button.lanner-tab[data-view="gantt"]').click()
+    assert page.locator("#two .lanner-canvas").is_visible() and not page.locator("#one .lanner-canvas").is_visible()
+    assert page.evaluate(BROKEN_ARROWS) == []
     page.close()

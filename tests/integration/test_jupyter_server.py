@@ -89,3 +89,33 @@ def test_unreachable_server_is_one_clear_error(shell):
         sh.run_cell_magic("flow", f"--run --server {url}", HELLO)
     with pytest.raises(NotebookError, match="--server must be an http"):
         sh.run_cell_magic("flow", "--run --server localhost:1", HELLO)
+
+
+FILES = """id: files
+namespace: demo.magics
+tasks:
+  - id: write
+    type: python
+    script: |
+      open("out.txt", "w").write("made on the server")
+    outputFiles: [out.txt]
+"""
+
+
+def test_file_links_download_from_the_server_and_the_embedded_engine(shell, server, tmp_path):
+    """The widget's file links: a server's download URL, or bytes read by the kernel (both backends)."""
+    sh, session = shell
+    url, _ = server
+    summary = sh.run_cell_magic("flow", f"--run --server {url}", FILES)
+    uri = summary["taskRuns"][0]["outputs"]["outputFiles"]["out.txt"]
+    widget = session.runs[-1].widget
+    assert widget.files_url == url
+    assert widget.file_reader(uri) == ("out.txt", b"made on the server")
+    with pytest.raises(NotebookError, match="is not a file of execution"):
+        widget.file_reader(uri.replace(summary["id"], "someone-else"))
+
+    local = sh.run_cell_magic("flow", "--run", FILES)
+    local_widget = session.runs[-1].widget
+    assert local_widget.files_url == ""
+    assert local_widget.file_reader(local["taskRuns"][0]["outputs"]["outputFiles"]["out.txt"]) == (
+        "out.txt", b"made on the server")
