@@ -177,6 +177,9 @@ class NotebookTask(RunnableTask):
             result = self._run_runner(ctx, spec_path, workdir, notebook_dir or workdir, started, captured, stderr_tail)
 
             outputs: dict[str, Any] = {"vars": captured}
+            for written in (executed, report):  # files Lanner wrote itself hold no secret (user outputFiles are theirs)
+                if written.is_file():
+                    ctx.mask_file(written)
             if executed.is_file():
                 outputs["notebook"] = _store(ctx, executed, executed.name)
             if report.is_file():
