@@ -94,11 +94,15 @@ def _wrapped_forms(value: str) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _compiled(values: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+def _compiled(values: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """For a set of secrets: the pattern of every spelling, those spellings lower-cased (a cheap first test),
+    the spellings looked for in pieces, and every ``MIN_FRAGMENT``-character piece of those."""
     everything = sorted({f for v in values for f in forms(v)}, key=lambda s: (-len(s), s))
     pattern = re.compile("|".join(map(re.escape, everything)), re.IGNORECASE) if everything else None
+    lowered = tuple(dict.fromkeys(f.lower() for f in everything))
     wrapped = tuple(dict.fromkeys(f for v in values for f in _wrapped_forms(v) if len(f) > MIN_FRAGMENT))
-    return pattern, wrapped
+    grams = frozenset(f[i : i + MIN_FRAGMENT] for f in wrapped for i in range(len(f) - MIN_FRAGMENT + 1))
+    return pattern, lowered, wrapped, grams
 
 
 def _key(values: Iterable[str]) -> tuple[str, ...]:
@@ -121,14 +125,21 @@ def mask_text(text: str, values: Sequence[str]) -> str:
     """
     if not values or not text:
         return text
-    pattern, wrapped = _compiled(_key(values))
+    pattern, lowered, wrapped, grams = _compiled(_key(values))
     if pattern is None:
         return text
-    text = pattern.sub(MASK, text)
-    if not wrapped:
+    low = text.lower()
+    if not text.isascii() or any(f in low for f in lowered):  # most text holds no secret: skip the regex
+        text = pattern.sub(MASK, text)
+    if not grams:
         return text
-    return "\n".join(_mask_edges(line, wrapped) if len(line.strip(_EDGE)) >= MIN_FRAGMENT else line
-                     for line in text.split("\n"))
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        core = line.strip(_EDGE)
+        # A piece at a line's edge shares its first or last MIN_FRAGMENT characters with a spelling.
+        if len(core) >= MIN_FRAGMENT and (core[:MIN_FRAGMENT] in grams or core[-MIN_FRAGMENT:] in grams):
+            lines[i] = _mask_edges(line, wrapped)
+    return "\n".join(lines)
 
 
 def _mask_edges(line: str, forms: Sequence[str]) -> str:
