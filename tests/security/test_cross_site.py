@@ -205,3 +205,37 @@ def test_the_ui_websocket_opens_from_its_own_pages_only(server: Server):
     # A rebinding page: its own name as Host and as Origin (same-origin to the browser).
     evil = f"evil.example:{server.port}"
     assert _websocket_status(server, token, evil, f"http://{evil}") == 403
+
+
+# --- the policy and its settings (no server) -----------------------------------------------------------------
+
+
+def test_allowed_hosts_come_from_a_flag_the_environment_or_lanner_yaml(tmp_path):
+    from engine.server.config import ConfigError, load_config
+
+    (tmp_path / "lanner.yaml").write_text("server:\n  allowedHosts: [lanner.example.com, '*.corp.example']\n  headerTimeout: 4\n")
+    cfg = load_config({}, environ={}, cwd=tmp_path)
+    assert cfg.allowed_hosts == ["lanner.example.com", "*.corp.example"] and cfg.header_timeout == 4
+    cfg = load_config({}, environ={"LANNER_ALLOWED_HOSTS": "A.example., b.example", "LANNER_HEADER_TIMEOUT": "3"}, cwd=tmp_path)
+    assert cfg.allowed_hosts == ["a.example", "b.example"] and cfg.header_timeout == 3
+    assert load_config({"allowed_hosts": "*"}, environ={}, cwd=tmp_path).allowed_hosts == ["*"]
+    with pytest.raises(ConfigError, match="LANNER_ALLOWED_HOSTS: allowed host 'http://x/'"):
+        load_config({}, environ={"LANNER_ALLOWED_HOSTS": "http://x/"}, cwd=tmp_path)
+
+
+def test_the_host_policy():
+    from engine.api.request_guard import HostPolicy
+
+    local = HostPolicy([], "127.0.0.1")
+    assert all(local.answers_to(h) for h in ("localhost", "127.0.0.1", "127.0.0.2", "::1"))
+    assert not any(local.answers_to(h) for h in ("evil.example", "10.0.0.5", "localhost.evil.example", "0.0.0.0"))
+    wide = HostPolicy(["*.corp.example", "lanner.example.com"], "0.0.0.0")
+    assert wide.answers_to("10.0.0.5") and wide.answers_to("a.corp.example") and wide.answers_to("lanner.example.com")
+    assert not wide.answers_to("corp.example.evil") and not wide.answers_to("evil.example")
+    assert HostPolicy(["*"]).answers_to("anything.example")
+    # Origins: same host and port, a loopback alias on the same port, a configured name on any port.
+    assert local.same_server("http://localhost:8080", "127.0.0.1:8080")
+    assert not local.same_server("http://localhost:3000", "127.0.0.1:8080")
+    assert not local.same_server("http://127.0.0.1:8080.evil.example", "127.0.0.1:8080")
+    assert not local.same_server("file://", "127.0.0.1:8080") and not local.same_server("null", "127.0.0.1:8080")
+    assert wide.same_server("https://lanner.example.com", "127.0.0.1:8080")
