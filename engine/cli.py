@@ -39,10 +39,8 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
 
     bad = 0
     for path in files:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            _err(f"{path}: cannot read: {exc.strerror}")
+        text = _read_flow(path)
+        if text is None:
             bad += 1
             continue
         report = validate_text(text)
@@ -57,6 +55,19 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
         else:
             typer.echo(f"{path}: valid ({report.flow.namespace}.{report.flow.id})")
     raise typer.Exit(1 if bad else 0)
+
+
+def _read_flow(path: Path) -> str | None:
+    """A flow file's text, or None after saying in one sentence why it cannot be read (too big, binary...)."""
+    from engine.model.yaml_loader import YamlError, read_document
+
+    try:
+        return read_document(path)
+    except OSError as exc:
+        _err(f"{path}: cannot read: {exc.strerror or exc}")
+    except YamlError as exc:
+        _err(f"{path}: {exc}")
+    return None
 
 
 @flow_app.command("schema")
@@ -91,21 +102,29 @@ def flow_run(
     from engine.model.validation import FlowValidationError
     from engine.runtime.local import LocalRunner
 
-    try:
-        source = file.read_text()
-    except OSError as exc:
-        _err(f"{file}: cannot read: {exc.strerror}")
-        raise typer.Exit(2) from None
+    source = _read_flow(file)
+    if source is None:
+        raise typer.Exit(2)
     inputs = _parse_inputs(input or [])
     out = sys.stderr if as_json else sys.stdout
-    with LocalRunner() as runner:
+    from engine.store.sql import StoreOpenError
+
+    try:
+        runner_cm = LocalRunner()
+    except StoreOpenError as exc:
+        _err(f"lanner flow run: {exc}")
+        raise typer.Exit(2) from None
+    with runner_cm as runner:
         try:
             if flows is not None:
                 for p in sorted(list(flows.glob("**/*.yaml")) + list(flows.glob("**/*.yml"))):
                     if p.resolve() == file.resolve():
                         continue
+                    text = _read_flow(p)
+                    if text is None:
+                        continue
                     try:
-                        runner.deploy(p.read_text(), path=p)
+                        runner.deploy(text, path=p)
                     except FlowValidationError as exc:
                         _err(f"{p}: skipped, invalid flow:\n{exc}")
             flow = runner.deploy(source, path=file)
@@ -125,6 +144,7 @@ def flow_run(
         except KeyboardInterrupt:
             runner.kill(ex_id)
             summary = runner.wait(ex_id, timeout=10)
+        summary = runner.secrets.mask_data(summary)  # as the API does: SECRET inputs, values derived from secrets
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:

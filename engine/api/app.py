@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from engine.api import errors
 from engine.api.metrics import Metrics
+from engine.api.request_guard import HostPolicy, RequestGuardMiddleware
 from engine.api.security import SecurityMiddleware
 from engine.api.services import Services
 
@@ -21,10 +22,14 @@ def create_app(
     users: dict[str, str] | None = None,
     max_body: int = 10 * 1024 * 1024,
     ui: bool = True,
+    allowed_hosts: list[str] | None = None,
+    bind_host: str = "127.0.0.1",
 ) -> FastAPI:
     """Build the app around a running :class:`~engine.runtime.local.LocalRunner` (and scheduler).
 
     ``ui=False`` skips loading the builder (a placeholder page is served at /ui).
+    ``allowed_hosts`` and ``bind_host`` say which Host names the server answers
+    to besides the loopback ones (engine/api/request_guard.py).
     """
     from engine.api import executions, flows, logs, namespaces, system, triggers, webhooks
     from engine.api.ui import mount_ui
@@ -45,4 +50,6 @@ def create_app(
     # Added last, so it is the outermost middleware: Panel's dispatch middleware
     # (added by mount_ui) answers /ui/* itself and would otherwise bypass auth.
     app.add_middleware(SecurityMiddleware, users=users or {}, max_body=max_body)
+    # Outermost of all: a request for another host name, or from another site, goes no further.
+    app.add_middleware(RequestGuardMiddleware, policy=HostPolicy(allowed_hosts or [], bind_host))
     return app

@@ -277,6 +277,8 @@ async def create_execution(
             )
         except InputError as exc:
             raise input_errors(exc) from None
+        except StorageError as exc:  # an uploaded file that internal storage refuses to keep
+            raise ApiError(422, str(exc), [{"path": "inputs", "message": str(exc), "line": None, "column": None}]) from None
     if wait:
         await run_in_threadpool(svc.runner.wait, ex_id, svc.wait_timeout)
     return await run_in_threadpool(summary_or_404, svc, ex_id)

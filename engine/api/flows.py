@@ -23,13 +23,14 @@ YAML_BODY = {
         "content": {"application/x-yaml": {"schema": {"type": "string", "description": "Flow YAML"}}},
     }
 }
-YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml", "text/plain", "application/json")
+#: What a flow body may be sent as. Not text/plain: a page of another site could send that without asking.
+YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml", "application/json")
 
 
 async def yaml_body(request: Request) -> str:
     ctype = request.headers.get("content-type", "application/x-yaml").split(";")[0].strip().lower()
-    if ctype and ctype not in YAML_TYPES:
-        raise ApiError(415 if ctype else 422, f"send the flow as YAML with Content-Type: application/x-yaml (got {ctype})")
+    if ctype not in YAML_TYPES:
+        raise ApiError(415, f"send the flow as YAML with Content-Type: application/x-yaml (got {ctype or 'an empty Content-Type'})")
     raw = await request.body()
     try:
         text = raw.decode("utf-8")

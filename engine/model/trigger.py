@@ -25,3 +25,7 @@ class Trigger(LannerModel):
     title: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+
+    def validation_warnings(self) -> list[tuple[str, str]]:
+        """``(property, message)`` for a definition that is valid but surely not what its author meant."""
+        return []

@@ -115,6 +115,10 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
         flow = None
     report.errors.extend(_semantic_errors(prepared, pos))
     report.warnings.extend(_warnings(prepared, pos))
+    for i, trigger in enumerate((flow.triggers or []) if flow is not None else []):
+        for prop, message in trigger.validation_warnings():
+            line, col = pos.at(("triggers", i, prop))
+            report.warnings.append(FlowError(format_path(("triggers", i, prop)), message, line, col))
     # Keep errors unique and in document order.
     seen: set[tuple[str, str]] = set()
     unique = []

@@ -87,6 +87,12 @@ class RunContext:
         ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
         return self.renderer(value, ctx)
 
+    def mask_file(self, path: Path) -> bool:
+        """Mask the secrets in a file the task itself generated (a notebook, a report) before it is stored."""
+        from engine.runtime.masking import mask_file
+
+        return mask_file(path, self.secrets)
+
     @property
     def killed(self) -> bool:
         return self.kill_event.is_set()

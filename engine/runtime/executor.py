@@ -60,11 +60,13 @@ class Step:
 class Executor:
     """Decides what happens next in executions of one flow revision."""
 
-    def __init__(self, flow: Flow, render: Renderer, context: Callable[..., dict[str, Any]]):
+    def __init__(self, flow: Flow, render: Renderer, context: Callable[..., dict[str, Any]], mask: Callable[[Any], Any] | None = None):
         self.flow = flow
         self.index = FlowIndex(flow)
         self._render = render
         self._context = context  # (state, task, parent_tr, value, tr=None) -> expression context
+        # Hides secret values in what the executor stores itself (loop values, switch keys, flow outputs).
+        self._mask = mask or (lambda data: data)
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -317,7 +319,7 @@ class Executor:
         if state.successful and self.flow.outputs:
             ctx = self._context(st, None, None, None)
             try:
-                ex.outputs = {o.id: self._render(o.value, ctx) for o in self.flow.outputs}
+                ex.outputs = self._mask({o.id: self._render(o.value, ctx) for o in self.flow.outputs})
             except Exception as exc:  # noqa: BLE001 - any render error fails the execution with its message
                 step.logs.append((None, None, "ERROR", f"flow outputs could not be rendered: {exc}"))
                 state = State.FAILED
@@ -569,19 +571,23 @@ class Executor:
                 tr.meta["branch"] = f"cases.{key}"
             else:
                 tr.meta["branch"] = "defaults" if task.defaults else None
-            tr.outputs = {"value": key, "defaults": tr.meta["branch"] == "defaults"}
+            tr.outputs = {"value": self._mask(key), "defaults": tr.meta["branch"] == "defaults"}
         elif isinstance(task, ForEach):
             raw = self._render_prop(st, task, "values", task.values, parent, tr)
             if isinstance(raw, str):
                 try:
                     raw = json.loads(raw)
                 except json.JSONDecodeError:
-                    raise RenderFailure(f"{task.id}.values: {raw!r} is not a list (give a YAML list or a JSON array)") from None
+                    raise RenderFailure(f"{task.id}.values: {self._mask(raw)!r} is not a list (give a YAML list or a JSON array)") from None
             if isinstance(raw, dict):
                 raw = list(raw.items())
             if not isinstance(raw, list):
                 raise RenderFailure(f"{task.id}.values: expected a list, got {type(raw).__name__}")
-            tr.meta["values"] = [_as_key(v) for v in raw]
+            keys = [_as_key(v) for v in raw]
+            tr.meta["values"] = self._mask(keys)  # a task-run value is stored and shown: never a secret
+            if tr.meta["values"] != keys:
+                step.logs.append((tr.id, task.id, "WARN", f"{task.id}.values: a value holds a secret, so the loop sees it masked; "
+                                  "loop over secret names instead and call secret(taskrun.value) inside"))
         elif isinstance(task, Subflow):
             step.subflows.append(tr)
         elif isinstance(task, Pause):

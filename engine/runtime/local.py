@@ -464,12 +464,12 @@ class LocalRunner:
             def context(st: ExecutionState, task: Any, parent: Any, value: Any, tr: Any = None, _f: Flow = flow) -> dict[str, Any]:
                 return task_context(_f, st, task, parent, value, tr, render)
 
-            executor = Executor(flow, render, context)
+            executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
 
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
-        functions: dict[str, Callable[..., Any]] = {"secret": self.secrets.get}
+        functions: dict[str, Callable[..., Any]] = {"secret": self.secrets.function(namespace)}
         if self.storage is not None and hasattr(self.storage, "make_read_function"):
             functions["read"] = self.storage.make_read_function(namespace)
         from engine.store.kv import kv_function
@@ -557,8 +557,12 @@ class LocalRunner:
         ex = st.execution
         try:
             ctx = executor._context(st, task, parent, tr.value, tr)
-            inputs = executor._render(task.inputs or {}, ctx)
-            labels = {**(ex.labels if task.inherit_labels else {}), **executor._render(task.labels or {}, ctx)}
+            rendered = executor._render(task.inputs or {}, ctx)
+            inputs = self.secrets.mask_data(rendered)  # the child execution stores its inputs: never a secret
+            if inputs != rendered:
+                self.log_buffer.add(ex.id, tr.id, tr.task_id, None, "WARN", f"{task.id}.inputs: a value holds a secret, so the "
+                                    "subflow receives it masked; let the subflow call secret() itself")
+            labels = self.secrets.mask_data({**(ex.labels if task.inherit_labels else {}), **executor._render(task.labels or {}, ctx)})
             child_id = self.start_execution(
                 task.namespace,
                 task.flow_id,

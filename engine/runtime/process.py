@@ -198,7 +198,8 @@ def _make_preexec() -> Callable[[], None] | None:
 
 
 def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    merged = dict(os.environ)
+    # Namespace-scoped secrets stay in the server: a task of team.a must not find team.b's in its environment.
+    merged = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_SECRET_")}
     merged["PYTHONUNBUFFERED"] = "1"
     if env:
         merged.update({str(k): str(v) for k, v in env.items()})

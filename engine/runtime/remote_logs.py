@@ -49,7 +49,7 @@ class RemoteSpec:
     log_queue: str  # name of the distributed.Queue of the dispatching process
     kill_event: str  # name of the distributed.Event that kills this attempt
     started_event: str  # set once the attempt has started on some worker
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # what secret() reads: the flow namespace's view
     storage_url: str | None = None
     working_dir: str | None = None
     flow_dir: str | None = None
@@ -108,8 +108,9 @@ class _Forwarder:
 
 def _renderer(spec: RemoteSpec) -> Any:
     from engine import expressions
+    from engine.runtime.secrets import SecretStore
 
-    functions: dict[str, Any] = {"secret": lambda name: spec.secrets[str(name)]}
+    functions: dict[str, Any] = {"secret": SecretStore.of_values(spec.secrets).function(spec.namespace)}
     if spec.storage_url:
         from engine.storage import InternalStorage
 

@@ -93,13 +93,19 @@ class LannerServer:
                 pool = DaskWorkerPool(cfg.dask)  # task attempts run on the Dask cluster (engine/store/README_SNIPPET.md)
             except (OSError, ValueError) as exc:
                 raise SystemExit(f"lanner server local: cannot reach the Dask scheduler at {cfg.dask} (--dask / LANNER_DASK_ADDRESS): {exc}") from None
-        self.runner = LocalRunner(cfg.home, database_url=cfg.database_url, workers=cfg.workers, recover=True, pool=pool, node_id=node_id(cfg))
+        from engine.store.sql import StoreOpenError
+
+        try:
+            self.runner = LocalRunner(cfg.home, database_url=cfg.database_url, workers=cfg.workers, recover=True, pool=pool, node_id=node_id(cfg))
+        except StoreOpenError as exc:
+            raise SystemExit(f"lanner server local: {exc}") from None
         self.runner.pool = GracefulPool(self.runner.pool)
         self.scheduler = Scheduler(self.runner)
         self.watcher = FlowWatcher(self.runner, cfg.flows, on_deploy=self.scheduler.wake)
         deployed = self.watcher.scan()
         log.info("flows directory %s: %d flow(s) deployed", cfg.flows, len(deployed))
-        self.app = create_app(self.runner, scheduler=self.scheduler, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui)
+        self.app = create_app(self.runner, scheduler=self.scheduler, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui,
+                              allowed_hosts=cfg.allowed_hosts, bind_host=cfg.host)
         self.scheduler.start()
         if cfg.watch:
             self.watcher.start()
@@ -113,6 +119,8 @@ class LannerServer:
 
     def serve(self) -> int:
         import uvicorn
+
+        from engine.server.http_protocol import protocol_with_header_timeout
 
         if self.app is None:
             self.build()
@@ -130,6 +138,7 @@ class LannerServer:
                 access_log=cfg.log_level == "debug",
                 timeout_graceful_shutdown=3,
                 lifespan="on",
+                http=protocol_with_header_timeout(cfg.header_timeout),
             )
         )
         print(f"lanner: API on http://{cfg.host}:{cfg.port}/api/v1 (UI: /ui, health: /health)", file=sys.stderr, flush=True)

@@ -38,11 +38,16 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.runtime.execution import Attempt, Execution, TaskRun, now_iso
 from engine.runtime.state import State
 
 metadata = MetaData()
+
+
+class StoreOpenError(RuntimeError):
+    """The database cannot be opened or migrated; the message is one sentence for the user."""
 
 flows = Table(
     "flows",
@@ -180,10 +185,23 @@ class SqlStore:
         # The schema comes from the Alembic migrations (engine/store/migrations), never create_all.
         from engine.store import migrations
 
-        migrations.upgrade(self.engine)
+        try:
+            migrations.upgrade(self.engine)
+        except SQLAlchemyError as exc:  # not a database, a corrupt file, a server that does not answer
+            self.close()
+            raise StoreOpenError(self._describe_open_error(exc)) from None
         #: Set by a runner that leases executions: new executions are inserted already owned by it.
         self.lease_owner: str | None = None
         self.lease_seconds = 30.0
+
+    def _describe_open_error(self, exc: SQLAlchemyError) -> str:
+        """One sentence: which database, what went wrong, what to do."""
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = self.engine.url.render_as_string(hide_password=True)
+        if self.is_sqlite:
+            return (f"cannot open the database {where}: {reason}; move that file away (or restore it from a backup), "
+                    "or point --home / LANNER_HOME elsewhere")
+        return f"cannot open the database {where}: {reason}; check LANNER_DATABASE_URL and that the server is reachable"
 
     @staticmethod
     def _sqlite_engine(url: str, *, immediate: bool) -> Engine:

@@ -206,6 +206,9 @@ class NotebookTask(RunnableTask):
             if self.report and executed.is_file() and not report.is_file():
                 _render_report(ctx, executed, report)  # the runner was stopped before it could
 
+            for written in (executed, report):  # files Lanner wrote itself hold no secret (user outputFiles are theirs)
+                if written.is_file():
+                    ctx.mask_file(written)
             outputs: dict[str, Any] = {"vars": captured, **store_attempt_files(ctx, executed, report)}
             keep = ctx.put_file is None
             self._raise_if_failed(ctx, result, scratch, outputs, stderr_tail)

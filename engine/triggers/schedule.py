@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import Field, field_validator
 
 from engine.model.durations import Duration
@@ -63,6 +63,15 @@ class Schedule(Trigger):
         if not croniter.is_valid(text, second_at_beginning=seconds):
             raise ValueError(f"'{v}' is not a valid cron expression")
         return v
+
+    def validation_warnings(self) -> list[tuple[str, str]]:
+        text, seconds = normalise_cron(self.cron)
+        try:  # 9 years: a leap day is at most 8 years from the next one (2096 -> 2104)
+            croniter(text, datetime(2000, 1, 1), second_at_beginning=seconds, max_years_between_matches=9).get_next(datetime)
+        except CroniterBadDateError:
+            return [("cron", f"'{self.cron}' never fires: no date matches its day and month fields (such as February 30); "
+                             "fix them or the trigger will never start the flow")]
+        return []
 
     @field_validator("timezone")
     @classmethod

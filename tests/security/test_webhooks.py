@@ -33,7 +33,7 @@ def client(runner):
     from engine.api.app import create_app
 
     runner.deploy(HOOK_FLOW)
-    with TestClient(create_app(runner, ui=False)) as c:
+    with TestClient(create_app(runner, ui=False), base_url="http://127.0.0.1") as c:  # a host the server answers to
         yield c
 
 
