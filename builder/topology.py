@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from engine.runtime.state import State
+from engine.model.state import TERMINAL, State
 
 NODE_W, NODE_H = 176, 56
 LABEL_W, LABEL_H = 92, 26
@@ -67,8 +67,6 @@ _LANE_TITLES = {"errors": "errors", "finally": "finally", "afterExecution": "aft
 _STATE_RANK = [State.RUNNING, State.KILLING, State.RETRYING, State.PAUSED, State.QUEUED, State.CREATED,
                State.RESTARTED, State.KILLED, State.FAILED, State.CANCELLED, State.WARNING, State.SUCCESS,
                State.SKIPPED]
-TERMINAL_STATES = {str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED,
-                              State.SKIPPED)}
 
 
 @dataclass
@@ -395,7 +393,7 @@ def run_duration(runs: list[dict[str, Any]], now: datetime | None = None) -> flo
     ends: list[datetime] = []
     for r in runs:
         end = parse_time(r.get("endDate"))
-        if end is None and r.get("state") not in TERMINAL_STATES:
+        if end is None and r.get("state") not in TERMINAL:
             end = now or datetime.now(UTC)
         if end:
             ends.append(end)

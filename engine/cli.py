@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.model.state import is_terminal
+
 app = typer.Typer(help="Lanner: declarative, event-driven workflow orchestrator.", no_args_is_help=True, add_completion=False)
 flow_app = typer.Typer(help="Validate, run and describe flows.", no_args_is_help=True)
 namespace_app = typer.Typer(help="Namespaces and their files.", no_args_is_help=True)
@@ -146,7 +148,7 @@ def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[st
                 seen[tr["id"]] = tr["state"]
                 value = f"[{tr['value']}]" if tr.get("value") is not None else ""
                 typer.echo(f"{STATE_MARK.get(tr['state'], ' ')} {tr['taskId']}{value} {tr['state']}", file=out)
-        if summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"):
+        if is_terminal(summary["state"]):
             for log in runner.logs(ex_id, after_id=last_log):
                 typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
             return summary

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from engine.model.execution import Attempt, ExecutionState, TaskRun
 from engine.model.flow import Flow
+from engine.model.ids import new_id, now_iso, parse_iso
+from engine.model.state import State, worst
 from engine.model.task import FlowableTask, RunnableTask, Task
-from engine.runtime.execution import Attempt, ExecutionState, TaskRun, new_id, now_iso, parse_iso
 from engine.runtime.flow_index import FlowIndex
-from engine.runtime.state import State, worst
 from engine.tasks.core import truthy
 from engine.tasks.flow import Dag, ForEach, If, Parallel, Pause, Sequential, Subflow, Switch, WorkingDirectory
 

@@ -22,18 +22,19 @@ from typing import Any
 
 from engine import expressions
 from engine.model import registry
+from engine.model.execution import Execution, ExecutionState, TaskRun
 from engine.model.flow import Flow
+from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
+from engine.model.state import State
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
 from engine.runtime.context import RunContext, TaskLogger
-from engine.runtime.execution import Execution, ExecutionState, TaskRun, new_id, now_iso
 from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
-from engine.runtime.state import State
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
 from engine.store.retry import retry_transient
 from engine.store.sql import SqlStore, default_database_url

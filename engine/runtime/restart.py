@@ -19,11 +19,12 @@ from typing import Any
 
 from sqlalchemy import update
 
+from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
+from engine.model.ids import new_id, now_iso
+from engine.model.state import State
 from engine.model.task import RunnableTask
-from engine.runtime.execution import Attempt, Execution, ExecutionState, TaskRun, new_id, now_iso
 from engine.runtime.executor import Executor, Step
-from engine.runtime.state import State
-from engine.store.sql import executions
+from engine.store.tables import executions
 from engine.tasks.flow import Subflow
 
 RESTARTABLE = (State.FAILED, State.KILLED)

@@ -20,23 +20,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, delete, insert, select
+from sqlalchemy import delete, insert, select
 
-from engine.runtime.execution import now_iso
-from engine.store.sql import SqlStore, executions, metadata
+from engine.model.ids import now_iso
+from engine.store.sql import SqlStore
+from engine.store.tables import execution_commands, executions
 
 KINDS = ("kill", "resume")
 
-execution_commands = Table(
-    "execution_commands",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("execution_id", String(40), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("payload", Text),
-    Column("created", String(40), nullable=False),
-    Index("ix_execution_commands_execution", "execution_id"),
-)
 
 
 def post(store: SqlStore, execution_id: str, kind: str, payload: dict[str, Any] | None = None) -> None:

@@ -47,11 +47,11 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from engine.runtime.state import State
+from engine.model.state import TERMINAL_NAMES, State
 from engine.store import commands
-from engine.store.sql import SqlStore, executions
+from engine.store.sql import SqlStore
+from engine.store.tables import executions
 
-TERMINAL = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
 DEFAULT_TTL = float(os.environ.get("LANNER_LEASE_SECONDS", "15"))
 
 
@@ -86,7 +86,7 @@ class LeaseManager:
         would run its running attempts a second time).
         """
         now = time.time()
-        cond = and_(executions.c.state.not_in(TERMINAL))
+        cond = and_(executions.c.state.not_in(TERMINAL_NAMES))
         free = or_(executions.c.owner.is_(None), executions.c.lease_until < now, executions.c.owner == self.owner)
         if not mine:
             free = or_(executions.c.owner.is_(None), and_(executions.c.lease_until < now, executions.c.owner != self.owner))
@@ -111,7 +111,7 @@ class LeaseManager:
         with self.store.engine.begin() as conn:
             rows = conn.execute(
                 update(executions)
-                .where(executions.c.owner == self.owner, executions.c.state.not_in(TERMINAL))
+                .where(executions.c.owner == self.owner, executions.c.state.not_in(TERMINAL_NAMES))
                 .values(lease_until=now + self.ttl)
                 .returning(executions.c.id)
             ).all()
@@ -201,7 +201,7 @@ def on_lease_tick(runner: Any, owned: set[str]) -> None:
                     runner._states.pop(r.id, None)
         ended = []
         if waiting:
-            q = select(executions.c.id).where(executions.c.id.in_(list(waiting)), executions.c.state.in_(TERMINAL))
+            q = select(executions.c.id).where(executions.c.id.in_(list(waiting)), executions.c.state.in_(TERMINAL_NAMES))
             ended = [r.id for r in conn.execute(q)]
     for child_id in ended:
         summary = store.summary(child_id)

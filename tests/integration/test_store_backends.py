@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, String, Table, create_engine, text
 
-from engine.runtime.execution import Attempt, Execution, TaskRun, new_id, now_iso
-from engine.runtime.state import State
+from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.ids import new_id, now_iso
+from engine.model.state import State
 from engine.store import migrations
-from engine.store.sql import LogRecord, SqlStore, metadata
+from engine.store.sql import LogRecord, SqlStore
+from engine.store.tables import metadata
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
