@@ -245,6 +245,15 @@ class Executor:
             self._advance(st, None, None, step)
         return step
 
+    def waiting_children(self, st: ExecutionState) -> list[tuple[str, str]]:
+        """(child execution id, task run id) of every running task run that waits for a child execution."""
+        out: list[tuple[str, str]] = []
+        for tr in list(st.task_runs.values()):
+            child = (tr.outputs or {}).get("executionId") if tr.state == State.RUNNING else None
+            if child and isinstance(self.index.get(tr.task_id), Subflow):
+                out.append((child, tr.id))
+        return out
+
     # --- internals -------------------------------------------------------------------------------
 
     def _retry_delay(self, task: Task, tr: TaskRun) -> timedelta | None:

@@ -30,7 +30,27 @@ from engine.model.state import State
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
+from engine.runtime.cluster import Cluster
 from engine.runtime.context import RunContext, TaskLogger
+from engine.runtime.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ChildEnded,
+    ChildFailedToStart,
+    ContinueRestart,
+    Dequeue,
+    Event,
+    ExecutionEvent,
+    Kill,
+    LeaseTick,
+    Recover,
+    Restart,
+    Resume,
+    StartExecution,
+    Sync,
+    TimerFired,
+    Wake,
+)
 from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
@@ -38,8 +58,6 @@ from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
 from engine.store.retry import retry_transient
 from engine.store.sql import SqlStore, default_database_url
-
-Event = tuple[Any, ...]
 
 #: How long one batch may run light tasks before it commits (seconds).
 LIGHT_BATCH_SECONDS = 0.05
@@ -86,7 +104,7 @@ class LocalRunner:
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()  # guarded by _ended_lock
         self._finished_runs = 0
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._timers: list[tuple[float, int, Event]] = []
+        self._timers: list[tuple[float, int, TimerFired]] = []
         self._timer_seq = 0
         self._states: dict[str, ExecutionState] = {}
         self._executors: dict[tuple[str, str, int], Executor] = {}
@@ -96,17 +114,12 @@ class LocalRunner:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # called with the summary of each ended execution
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lanner-executor", daemon=True)
-        from engine.store.leases import LeaseManager  # several runners on one database: see there
-
-        self.leases = LeaseManager(self.store, node_id)
+        self.cluster = Cluster(self, self.store, node_id)  # several runners on one database: see there
         self._thread.start()
         if recover:
-            for ex_id in self.leases.claim(steal=self.store.is_sqlite):
-                self._events.put(("recover", ex_id))
-        self.leases.start(
-            on_claim=(lambda i: self._events.put(("recover", i))) if recover else None,
-            on_tick=lambda owned: self._events.put(("lease_tick", owned)),
-        )
+            for ex_id in self.cluster.leases.claim(steal=self.store.is_sqlite):
+                self.post(Recover(ex_id))
+        self.cluster.start(recover=recover)
 
     # --- public API --------------------------------------------------------------------------------
 
@@ -116,16 +129,20 @@ class LocalRunner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def post(self, event: Event) -> None:
+        """Hand an event to the loop thread, the only writer of execution state (any thread may call it)."""
+        self._events.put(event)
+
     def close(self, *, kill: bool = True) -> None:
         if self._stop.is_set():
             return
-        self.leases.stop()
+        self.cluster.stop()
         self.pool.shutdown(kill=kill)
         self._stop.set()
-        self._events.put(("noop",))
+        self.post(Wake())
         self._thread.join(timeout=10)
         try:
-            self.leases.release()  # others take over what is unfinished at once
+            self.cluster.release()  # others take over what is unfinished at once
         except Exception:  # noqa: BLE001 - database gone: the leases expire instead
             pass
         self.store.close()
@@ -204,7 +221,7 @@ class LocalRunner:
         with self._ended_lock:
             self._ended[ex_id] = threading.Event()
         done = threading.Event() if wait_persisted else None
-        self._events.put(("new", ex, done))
+        self.post(StartExecution(ex, done))
         if done is not None:
             done.wait(30)
         return ex_id
@@ -248,27 +265,47 @@ class LocalRunner:
         return self.store.get_logs(execution_id, **filters)
 
     def kill(self, execution_id: str) -> None:
-        self._events.put(("kill", execution_id))
+        self.post(Kill(execution_id))
 
     def resume(self, execution_id: str, inputs: dict[str, Any] | None = None, task_run_id: str | None = None) -> None:
-        self._events.put(("resume", execution_id, task_run_id, inputs))
+        self.post(Resume(execution_id, task_run_id, inputs))
 
     def restart(self, execution_id: str) -> None:
         """Re-run a FAILED/KILLED execution from its failed task runs (see engine.runtime.restart)."""
-        from engine.runtime.restart import take_lease
-
-        take_lease(self, execution_id)
-        self._events.put(("restart", execution_id))
+        self.cluster.take_over(execution_id)
+        self.post(Restart(execution_id))
 
     def adopt(self, execution_id: str) -> None:
         """Continue an unfinished execution written to the store by someone else (a replay)."""
-        self._events.put(("recover", execution_id))
+        self.post(Recover(execution_id))
 
     def sync(self, timeout: float = 10) -> None:
         """Wait until every event posted so far has been processed and committed."""
         done = threading.Event()
-        self._events.put(("sync", done))
+        self.post(Sync(done))
         done.wait(timeout)
+
+    # --- what the cluster logic reads (engine/runtime/cluster.py); loop thread only ---------------
+
+    def held_executions(self) -> list[str]:
+        """Ids of the unfinished executions this runner holds in memory."""
+        return list(self._states)
+
+    def forget(self, execution_id: str) -> None:
+        """Drop an execution another process has taken over."""
+        self._states.pop(execution_id, None)
+
+    def waiting_children(self) -> dict[str, tuple[str, str]]:
+        """Child execution id -> (parent execution id, task run id) for every task run waiting on a child."""
+        out: dict[str, tuple[str, str]] = {}
+        for st in list(self._states.values()):
+            try:
+                executor = self._executor(st.execution)
+            except Exception:  # noqa: BLE001 - flow revision gone: nothing to wait for
+                continue
+            for child_id, tr_id in executor.waiting_children(st):
+                out[child_id] = (st.execution.id, tr_id)
+        return out
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -308,68 +345,22 @@ class LocalRunner:
         new_execs: list[Execution] = []
         syncs: list[threading.Event] = []
         for ev in batch:
-            kind = ev[0]
-            if kind in ("noop",):
-                continue
-            if kind == "sync":
-                syncs.append(ev[1])
-                continue
-            if kind == "lease_tick":
-                from engine.store.leases import on_lease_tick
-
-                on_lease_tick(self, ev[1])
-                continue
-            if kind == "new":
-                ex, done = ev[1], ev[2]
-                st = ExecutionState(ex)
-                self._states[ex.id] = st
-                new_execs.append(ex)
-                if done is not None:
+            match ev:
+                case Wake():
+                    pass
+                case Sync(done=done):
                     syncs.append(done)
-                acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
-                continue
-            st = self._state(ev[1])
-            if st is None:
-                if kind in ("kill", "resume"):
-                    from engine.store.commands import forward
-
-                    forward(self, ev)  # another runner process holds it: it takes the command on its heartbeat
-                continue
-            ex_exec = self._executor(st.execution)
-            if kind == "started":
-                ex_exec.on_started(st, ev[2], ev[3], ev[4])
-                acts.append((st, Step()))
-            elif kind == "result":
-                acts.append((st, ex_exec.on_result(st, ev[2], ev[3], ev[4])))
-            elif kind == "timer":
-                acts.append((st, ex_exec.on_timer(st, ev[2], ev[3])))
-            elif kind == "kill":
-                acts.append((st, ex_exec.kill(st)))
-            elif kind == "resume":
-                acts.append((st, ex_exec.resume(st, ev[2], ev[3])))
-            elif kind == "subflow_end":
-                acts.append((st, ex_exec.on_subflow_end(st, ev[2], ev[3])))
-            elif kind == "subflow_error":
-                acts.append((st, ex_exec.on_subflow_error(st, ev[2], ev[3])))
-            elif kind == "recover" and st.execution.state == State.QUEUED:
-                acts.append((st, concurrency.admit(ex_exec, st, self._states.values())))
-            elif kind == "recover":
-                acts.append((st, ex_exec.recover(st)))
-            elif kind == "dequeue" and st.execution.state == State.QUEUED:
-                acts.append((st, concurrency.admit(ex_exec, st, self._states.values())))
-            elif kind == "restart":
-                from engine.runtime.restart import restart_step
-
-                acts.append((st, restart_step(ex_exec, st)))
-                if st.execution.state == State.RESTARTED:
-                    self._states[st.execution.id] = st
-                    with self._ended_lock:
-                        self._ended.setdefault(st.execution.id, threading.Event())
-                    self._events.put(("restarted", st.execution.id))
-            elif kind == "restarted":
-                from engine.runtime.restart import continue_restart
-
-                acts.append((st, continue_restart(ex_exec, st)))
+                case LeaseTick():
+                    self.cluster.on_tick(ev)
+                case StartExecution(execution=ex, persisted=done):
+                    st = ExecutionState(ex)
+                    self._states[ex.id] = st
+                    new_execs.append(ex)
+                    if done is not None:
+                        syncs.append(done)
+                    acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
+                case _:
+                    self._on_execution_event(ev, acts)
         self._run_light(acts)
         # Commit everything this batch changed, then act.
         new_runs: list[TaskRun] = []
@@ -406,6 +397,50 @@ class LocalRunner:
         for st, step in acts:
             inline.extend(self._act(st, step))
         return inline
+
+    def _on_execution_event(self, ev: ExecutionEvent, acts: list[tuple[ExecutionState, Step]]) -> None:
+        """Apply an event about one execution; its step joins the batch's ``acts``."""
+        st = self._state(ev.execution_id)
+        if st is None:
+            if isinstance(ev, Kill | Resume):
+                self.cluster.forward(ev)  # another runner process holds it: it takes the command on its heartbeat
+            return
+        executor = self._executor(st.execution)
+        match ev:
+            case AttemptStarted(task_run_id=tr_id, attempt=attempt, start_date=start_date):
+                executor.on_started(st, tr_id, attempt, start_date)
+                acts.append((st, Step()))
+            case AttemptEnded(task_run_id=tr_id, attempt=attempt, outcome=outcome):
+                acts.append((st, executor.on_result(st, tr_id, attempt, outcome)))
+            case TimerFired(kind=kind, task_run_id=tr_id):
+                acts.append((st, executor.on_timer(st, kind, tr_id)))
+            case Kill():
+                acts.append((st, executor.kill(st)))
+            case Resume(task_run_id=tr_id, inputs=inputs):
+                acts.append((st, executor.resume(st, tr_id, inputs)))
+            case ChildEnded(task_run_id=tr_id, child=child):
+                acts.append((st, executor.on_subflow_end(st, tr_id, child)))
+            case ChildFailedToStart(task_run_id=tr_id, message=message):
+                acts.append((st, executor.on_subflow_error(st, tr_id, message)))
+            case Recover() | Dequeue() if st.execution.state == State.QUEUED:
+                acts.append((st, concurrency.admit(executor, st, self._states.values())))
+            case Recover():
+                acts.append((st, executor.recover(st)))
+            case Dequeue():
+                pass  # no longer queued (killed meanwhile)
+            case Restart():
+                from engine.runtime.restart import restart_step
+
+                acts.append((st, restart_step(executor, st)))
+                if st.execution.state == State.RESTARTED:
+                    self._states[st.execution.id] = st
+                    with self._ended_lock:
+                        self._ended.setdefault(st.execution.id, threading.Event())
+                    self.post(ContinueRestart(st.execution.id))
+            case ContinueRestart():
+                from engine.runtime.restart import continue_restart
+
+                acts.append((st, continue_restart(executor, st)))
 
     def _run_light(self, acts: list[tuple[ExecutionState, Step]]) -> None:
         """Run the batch's light tasks (log, return, ...) before its commit.
@@ -445,8 +480,8 @@ class LocalRunner:
         if loaded is None:
             return None
         ex, runs = loaded
-        if not ex.state.terminal and not self.leases.owns(ex.id):
-            return None  # another runner process holds its lease (engine/store/leases.py)
+        if not ex.state.terminal and not self.cluster.owns(ex.id):
+            return None  # another runner process holds its lease (engine/runtime/cluster.py)
         st = ExecutionState(ex, runs)
         self._persisted.add(ex.id)
         if not ex.state.terminal:
@@ -491,10 +526,10 @@ class LocalRunner:
         for tr_id in step.kill:
             self.pool.kill(tr_id)
         for child_id in step.kill_children:
-            self._events.put(("kill", child_id))
+            self.post(Kill(child_id))
         for delay, kind, tr_id in step.timers:
             self._timer_seq += 1
-            heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, ("timer", ex.id, kind, tr_id)))
+            heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, TimerFired(ex.id, kind, tr_id)))
         for tr in step.dispatch:
             task = executor.index.task(tr.task_id)
             assert isinstance(task, RunnableTask)
@@ -502,12 +537,12 @@ class LocalRunner:
             attempt = len(tr.attempts) - 1
             if task.light:
                 outcome = run_attempt(job)
-                inline.append(("result", ex.id, tr.id, attempt, outcome))
+                inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
                 self.pool.submit(
                     job,
-                    on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self._events.put(("started", e, t, a, d)),
-                    on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self._events.put(("result", e, t, a, o)),
+                    on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self.post(AttemptStarted(e, t, a, d)),
+                    on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self.post(AttemptEnded(e, t, a, o)),
                 )
         for tr in step.subflows:
             self._start_subflow(st, executor, tr)
@@ -570,30 +605,30 @@ class LocalRunner:
                 wait_persisted=False,
             )
         except Exception as exc:  # noqa: BLE001 - unknown flow, bad inputs: the task fails with the reason
-            self._events.put(("subflow_error", ex.id, tr.id, f"{task.id}: {exc}"))
+            self.post(ChildFailedToStart(ex.id, tr.id, f"{task.id}: {exc}"))
             return
         tr.outputs = {"executionId": child_id}
         st.touch(tr)
         if not task.wait:
-            self._events.put(("subflow_end", ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
+            self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
 
     def _on_end(self, st: ExecutionState) -> None:
         ex = st.execution
         self._states.pop(ex.id, None)
         summary = st.summary()
         if ex.parent and ex.parent.get("executionId"):
-            self._events.put(("subflow_end", ex.parent["executionId"], ex.parent["taskRunId"], summary))
+            self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], summary))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)
             self._remember_finished(ex.id, summary)
         if ev is not None:
             # Logs printed just before the end must be stored before waiters read them.
-            self._events.put(("noop",))
+            self.post(Wake())
             ev.summary = summary  # type: ignore[attr-defined]  # read by wait()
             ev.set()
         if ex.flow_id and (limit := self._executor(ex).flow.concurrency) is not None:
             for queued_id in concurrency.to_dequeue(self._states.values(), ex.namespace, ex.flow_id, limit.limit):
-                self._events.put(("dequeue", queued_id))
+                self.post(Dequeue(queued_id))
         for listener in list(self.listeners):
             try:
                 listener(summary)

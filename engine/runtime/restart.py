@@ -14,17 +14,13 @@ one (its containers reset to RUNNING) and lets the executor run from there.
 
 from __future__ import annotations
 
-import time
 from typing import Any
-
-from sqlalchemy import update
 
 from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
 from engine.model.ids import new_id, now_iso
 from engine.model.state import State
 from engine.model.task import RunnableTask
 from engine.runtime.executor import Executor, Step
-from engine.store.tables import executions
 from engine.tasks.flow import Subflow
 
 RESTARTABLE = (State.FAILED, State.KILLED)
@@ -33,18 +29,6 @@ RESET = (State.FAILED, State.KILLED)
 
 class ReplayError(ValueError):
     """A replay that cannot be made; the message says why."""
-
-
-def take_lease(runner: Any, execution_id: str) -> None:
-    """Own the execution before it becomes unfinished again, so no other runner (or this one's
-    lease heartbeat) recovers it while it runs here."""
-    leases = getattr(runner, "leases", None)
-    if leases is None:
-        return
-    with runner.store.engine.begin() as conn:
-        conn.execute(
-            update(executions).where(executions.c.id == execution_id).values(owner=leases.owner, lease_until=time.time() + leases.ttl)
-        )
 
 
 def restart_step(executor: Executor, st: ExecutionState) -> Step:

@@ -388,6 +388,15 @@ class SqlStore:
         with self.read_engine.begin() as conn:
             return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(TERMINAL_NAMES)).order_by(executions.c.start_date))]
 
+    def ended_among(self, execution_ids: Iterable[str]) -> list[str]:
+        """Those of ``execution_ids`` whose execution has ended."""
+        ids = list(execution_ids)
+        if not ids:
+            return []
+        q = select(executions.c.id).where(executions.c.id.in_(ids), executions.c.state.in_(TERMINAL_NAMES))
+        with self.read_engine.begin() as conn:
+            return [r.id for r in conn.execute(q)]
+
     def delete_execution(self, execution_id: str) -> bool:
         with self.engine.begin() as conn:
             n = conn.execute(delete(executions).where(executions.c.id == execution_id)).rowcount
