@@ -24,6 +24,7 @@ from engine import expressions
 from engine.model import registry
 from engine.model.execution import Execution, ExecutionState, TaskRun
 from engine.model.flow import Flow
+from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
 from engine.model.state import State
@@ -419,9 +420,9 @@ class LocalRunner:
             case Resume(task_run_id=tr_id, inputs=inputs):
                 acts.append((st, executor.resume(st, tr_id, inputs)))
             case ChildEnded(task_run_id=tr_id, child=child):
-                acts.append((st, executor.on_subflow_end(st, tr_id, child)))
+                acts.append((st, executor.on_child_end(st, tr_id, child)))
             case ChildFailedToStart(task_run_id=tr_id, message=message):
-                acts.append((st, executor.on_subflow_error(st, tr_id, message)))
+                acts.append((st, executor.on_child_error(st, tr_id, message)))
             case Recover() | Dequeue() if st.execution.state == State.QUEUED:
                 acts.append((st, concurrency.admit(executor, st, self._states.values())))
             case Recover():
@@ -429,18 +430,14 @@ class LocalRunner:
             case Dequeue():
                 pass  # no longer queued (killed meanwhile)
             case Restart():
-                from engine.runtime.restart import restart_step
-
-                acts.append((st, restart_step(executor, st)))
+                acts.append((st, executor.restart(st)))
                 if st.execution.state == State.RESTARTED:
                     self._states[st.execution.id] = st
                     with self._ended_lock:
                         self._ended.setdefault(st.execution.id, threading.Event())
                     self.post(ContinueRestart(st.execution.id))
             case ContinueRestart():
-                from engine.runtime.restart import continue_restart
-
-                acts.append((st, continue_restart(executor, st)))
+                acts.append((st, executor.continue_restart(st)))
 
     def _run_light(self, acts: list[tuple[ExecutionState, Step]]) -> None:
         """Run the batch's light tasks (log, return, ...) before its commit.
@@ -544,8 +541,8 @@ class LocalRunner:
                     on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self.post(AttemptStarted(e, t, a, d)),
                     on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self.post(AttemptEnded(e, t, a, o)),
                 )
-        for tr in step.subflows:
-            self._start_subflow(st, executor, tr)
+        for child in step.children:
+            self._start_child(st, child)
         if step.ended:
             self._on_end(st)
         return inline
@@ -562,11 +559,11 @@ class LocalRunner:
             task_id=tr.task_id,
             task_run_id=tr.id,
             attempt=attempt,
-            variables=executor._context(st, task, parent, tr.value, tr),
+            variables=executor.context(st, task, parent, tr.value, tr),
             logger=TaskLogger(sink, task.log_level or "TRACE", self.secrets.mask),
             flow_dir=self.flow_dirs.get((ex.namespace, ex.flow_id)),
             home=self.home,
-            renderer=executor._render,
+            renderer=executor.render,
             secrets=self.secrets.values(),
             working_dir=self._working_dir(st, executor, tr),
         )
@@ -580,36 +577,33 @@ class LocalRunner:
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
         cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         while cur is not None:
-            if executor.index.task(cur.task_id).canonical == "working_directory":
+            if getattr(executor.index.task(cur.task_id), "shares_working_directory", False):
                 path = self.home / "workdirs" / st.execution.id / cur.id
                 path.mkdir(parents=True, exist_ok=True)
                 return path
             cur = st.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None
         return None
 
-    def _start_subflow(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> None:
-        task: Any = executor.index.task(tr.task_id)
-        parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
+    def _start_child(self, st: ExecutionState, child: ChildExecution) -> None:
+        """Start the child execution a flowable task asked for (a subflow) and tell its task run."""
         ex = st.execution
+        tr = st.task_runs[child.task_run_id]
         try:
-            ctx = executor._context(st, task, parent, tr.value, tr)
-            inputs = executor._render(task.inputs or {}, ctx)
-            labels = {**(ex.labels if task.inherit_labels else {}), **executor._render(task.labels or {}, ctx)}
             child_id = self.start_execution(
-                task.namespace,
-                task.flow_id,
-                inputs,
-                labels=labels,
-                revision=task.revision,
+                child.namespace,
+                child.flow_id,
+                child.inputs,
+                labels=child.labels,
+                revision=child.revision,
                 parent={"executionId": ex.id, "taskRunId": tr.id, "namespace": ex.namespace, "flowId": ex.flow_id},
                 wait_persisted=False,
             )
         except Exception as exc:  # noqa: BLE001 - unknown flow, bad inputs: the task fails with the reason
-            self.post(ChildFailedToStart(ex.id, tr.id, f"{task.id}: {exc}"))
+            self.post(ChildFailedToStart(ex.id, tr.id, f"{tr.task_id}: {exc}"))
             return
         tr.outputs = {"executionId": child_id}
         st.touch(tr)
-        if not task.wait:
+        if not child.wait:
             self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
 
     def _on_end(self, st: ExecutionState) -> None:
