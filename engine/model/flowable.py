@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import Field
@@ -152,6 +153,8 @@ class FlowableTask(Task):
     child_lists: ClassVar[tuple[ChildList, ...]] = ()
     #: Runnable tasks nested in it share one working directory (WorkingDirectory).
     shares_working_directory: ClassVar[bool] = False
+    #: Its children run once per value of a list (ForEach): UIs group its task runs by value.
+    iterates: ClassVar[bool] = False
 
     errors: list[AnyTask] | None = Field(default=None, description="Tasks run when a child fails.")
     finally_: list[AnyTask] | None = Field(default=None, alias="finally", description="Tasks run after the children, whatever happened.")
@@ -167,7 +170,7 @@ class FlowableTask(Task):
         """The main child lists of this task, in order (``tasks``; ``then``/``else``; ``cases.X``...)."""
         out: dict[str, list[Task]] = {}
         for child_list in self.child_lists:
-            value = getattr(self, _attribute(type(self), child_list.name), None)
+            value = getattr(self, field_name(type(self), child_list.name), None)
             if not value:
                 continue
             if child_list.shape == "map":
@@ -229,7 +232,8 @@ class FlowableTask(Task):
         """A restart puts this FAILED/KILLED task run back to RUNNING: forget what must be redone."""
 
 
-def _attribute(cls: type[Task], alias: str) -> str:
+@cache
+def field_name(cls: type[Any], alias: str) -> str:
     """The Python attribute of the field whose YAML name is ``alias`` (``else`` -> ``else_``)."""
     for name, info in cls.model_fields.items():
         if (info.alias or name) == alias or name == alias:
@@ -240,7 +244,7 @@ def _attribute(cls: type[Task], alias: str) -> str:
 def check_child_lists(cls: type[FlowableTask]) -> None:
     """Fail early (at registration) when a type declares a child list it has no field for."""
     for child_list in cls.child_lists:
-        _attribute(cls, child_list.name)
+        field_name(cls, child_list.name)
 
 
 def child_list_spec(classes: Iterable[tuple[str, type[Task]]], aliases: dict[str, str]) -> dict[str, Any]:

@@ -32,8 +32,18 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
         "title": cls.title,
         "icon": cls.icon,
         "summary": cls.summary,
+        **_child_lists(cls),
     }
     return schema
+
+
+def _child_lists(cls: type) -> dict[str, Any]:
+    """``childLists``: the properties of a container type that hold child tasks, and their shape."""
+    from engine.model.flowable import FlowableTask
+
+    if not (isinstance(cls, type) and issubclass(cls, FlowableTask)):
+        return {}
+    return {"childLists": [c.to_dict() for c in cls.all_child_lists()]}
 
 
 def _annotate_types(schema: dict[str, Any]) -> None:
@@ -52,4 +62,6 @@ def _annotate_types(schema: dict[str, Any]) -> None:
                 "enum": [cls.canonical, *cls.aliases],
                 "description": f"{cls.title}: {cls.summary}",
             }
-        definition["x-lanner"] = {"canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon}
+        definition["x-lanner"] = {
+            "canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon, **_child_lists(cls),
+        }

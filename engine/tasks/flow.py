@@ -171,6 +171,7 @@ def _chosen_branch(task: FlowableTask, run: FlowableRun) -> State | None:
 )
 class ForEach(FlowableTask):
     child_lists: ClassVar[tuple[ChildList, ...]] = (ChildList("tasks"),)
+    iterates: ClassVar[bool] = True
     values: Any = Field(
         validation_alias=AliasChoices("values", "value"),
         description="A list, a JSON list string, or an expression that renders to a list.",
