@@ -234,9 +234,12 @@ class FlowableTask(Task):
 
 @cache
 def field_name(cls: type[Any], alias: str) -> str:
-    """The Python attribute of the field whose YAML name is ``alias`` (``else`` -> ``else_``)."""
+    """The Python attribute of the field whose YAML name is ``alias`` (``else`` -> ``else_``,
+    ``onAllFailed`` -> ``on_all_failed``)."""
+    generate = cls.model_config.get("alias_generator")
     for name, info in cls.model_fields.items():
-        if (info.alias or name) == alias or name == alias:
+        yaml_name = info.alias or (generate(name) if callable(generate) else name)
+        if alias in (yaml_name, name):
             return name
     raise AttributeError(f"{cls.__name__} declares a child list {alias!r} but has no such field")
 

@@ -24,7 +24,7 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
     cls = registry.task_class(type_name) or registry.trigger_class(type_name)
     if cls is None:
         return None
-    schema = cls.model_json_schema(by_alias=True, mode="validation")
+    schema = _inline_root(cls.model_json_schema(by_alias=True, mode="validation"))
     schema["x-lanner"] = {
         "canonical": cls.canonical,
         "aliases": list(cls.aliases),
@@ -35,6 +35,19 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
         **_child_lists(cls),
     }
     return schema
+
+
+def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
+    """A type that nests tasks refers to itself, so pydantic puts its properties under ``$defs``
+    and leaves a bare ``$ref`` at the top: bring them up, so forms find ``properties`` there."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs", {})
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+        return schema
+    root = defs.get(ref.rsplit("/", 1)[-1])
+    if not isinstance(root, dict):
+        return schema
+    return {**root, "$defs": defs}
 
 
 def _child_lists(cls: type) -> dict[str, Any]:
