@@ -172,6 +172,11 @@ class ExecutionState:
             self._set_output(tr)
         self.touch(tr)
 
+    def forget_derived(self, tr_id: str) -> None:
+        """Drop what the executor derived about a container's children (a restart re-runs some of them)."""
+        self.done_iterations.pop(tr_id, None)
+        self.failed_iterations.pop(tr_id, None)
+
     def touch_execution(self) -> None:
         self.execution_dirty = True
 

@@ -265,6 +265,7 @@ class Executor:
                 tr.meta.pop("lost", None)
             else:
                 tr.state = State.RUNNING
+                st.forget_derived(tr.id)
                 if isinstance(task, FlowableTask):
                     task.reset(_Run(self, st, tr, task, step))
             tr.end_date = None
