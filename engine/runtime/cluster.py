@@ -87,6 +87,11 @@ class Cluster:
     def owns(self, execution_id: str) -> bool:
         return self.leases.owns(execution_id)
 
+    def claim_unfinished(self, *, steal: bool) -> list[str]:
+        """At start: the unfinished executions this process should recover (every one when ``steal``,
+        the embedded single-process mode; else those nobody holds and its own from before a restart)."""
+        return self.leases.claim(steal=steal)
+
     # --- the heartbeat (its own thread) -----------------------------------------------------------
 
     def start(self, *, recover: bool, interval: float | None = None) -> None:

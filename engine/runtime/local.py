@@ -118,7 +118,7 @@ class LocalRunner:
         self.cluster = Cluster(self, self.store, node_id)  # several runners on one database: see there
         self._thread.start()
         if recover:
-            for ex_id in self.cluster.leases.claim(steal=self.store.is_sqlite):
+            for ex_id in self.cluster.claim_unfinished(steal=self.store.is_sqlite):
                 self.post(Recover(ex_id))
         self.cluster.start(recover=recover)
 
@@ -272,7 +272,7 @@ class LocalRunner:
         self.post(Resume(execution_id, task_run_id, inputs))
 
     def restart(self, execution_id: str) -> None:
-        """Re-run a FAILED/KILLED execution from its failed task runs (see engine.runtime.restart)."""
+        """Re-run a FAILED/KILLED execution from its failed task runs (see ``Executor.restart``)."""
         self.cluster.take_over(execution_id)
         self.post(Restart(execution_id))
 

@@ -6,7 +6,8 @@
   through the Engine;
 * the runtime and the builder import no concrete task type (``engine.tasks``): they read the
   registry, so a plugin's types work the same;
-* no module imports another module's underscore names.
+* no module imports another module's underscore names;
+* the modules of ``engine.store`` and of ``engine.model`` import each other in no circle.
 
 Every ``import`` counts, also inside functions; imports under ``if TYPE_CHECKING:`` are
 type-only and do not.
@@ -117,10 +118,57 @@ def violations(graph: Iterable[Edge], known: set[tuple[str, str]] = KNOWN_FRONT_
     return out
 
 
+def cycles(graph: Iterable[Edge], within: tuple[str, ...]) -> list[list[str]]:
+    """Groups of modules (under ``within``) that import each other in a circle (Tarjan's SCC)."""
+    succ: dict[str, set[str]] = {}
+    for importer, imported, _, _ in graph:
+        if _within(importer, within) and _within(imported, within) and importer != imported:
+            succ.setdefault(importer, set()).add(imported)
+            succ.setdefault(imported, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(succ[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(succ):
+        if v not in index:
+            visit(v)
+    return out
+
+
 def test_the_layers_hold_in_the_imports() -> None:
     graph = import_graph()
     assert ("engine.runtime.local", "engine.store.sql") in {(a, b) for a, b, _, _ in graph}, "the walk finds imports"
     assert violations(graph) == []
+    assert cycles(graph, ("engine.store",)) == [] and cycles(graph, ("engine.model",)) == []
+
+
+def test_a_circle_is_found() -> None:
+    known = {"engine.store.sql", "engine.store.kv", "engine.store.tables"}
+    graph = [
+        *edges("engine.store.sql", "from engine.store import kv\nfrom engine.store.tables import flows", known),
+        *edges("engine.store.kv", "def f():\n    from engine.store.sql import SqlStore", known),
+    ]
+    assert cycles(graph, ("engine.store",)) == [["engine.store.kv", "engine.store.sql"]]
 
 
 def test_known_front_end_store_imports_still_exist() -> None:
