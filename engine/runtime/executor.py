@@ -493,7 +493,7 @@ class _Run:
         return self._tr
 
     @property
-    def state(self) -> ExecutionState:
+    def execution_state(self) -> ExecutionState:
         return self._st
 
     @property

@@ -205,7 +205,7 @@ class ForEach(FlowableTask):
 
     def advance(self, run: FlowableRun, iteration: int | None) -> State | None:
         """One sequence of ``tasks`` per value; only the iteration that changed is looked at again."""
-        tr, st = run.task_run, run.state
+        tr, st = run.task_run, run.execution_state
         values: list[str] = tr.meta.get("values", [])
         started = st.iterations.setdefault(tr.id, set())
         stats = st.done_iterations.setdefault(tr.id, {})
