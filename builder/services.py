@@ -18,11 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.model.state import TERMINAL, State
 from engine.model.validation import validate_text
 from engine.model.yaml_loader import YamlError, load_yaml
-from engine.runtime.state import State
-
-TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"}
 
 
 @dataclass

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
+from engine.model.state import is_terminal
+
 app = typer.Typer(help="Lanner: declarative, event-driven workflow orchestrator.", no_args_is_help=True, add_completion=False)
 flow_app = typer.Typer(help="Validate, run and describe flows.", no_args_is_help=True)
 namespace_app = typer.Typer(help="Namespaces and their files.", no_args_is_help=True)
@@ -167,7 +169,7 @@ def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[st
         summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
         if logs:
             last_log = logs[-1]["id"]
-        ended = summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED")
+        ended = is_terminal(summary["state"])
         if ended:
             logs += runner.logs(ex_id, after_id=last_log)
         for line in view.lines(summary, logs):

@@ -4,7 +4,9 @@
 // network. The first half is a pure mirror of builder/canvas/flow_edit.py (same names,
 // same rules, same paths); the second half draws the flow and turns drags and clicks
 // into those edits. Every edit assigns a new object to `model.flow`, which Panel syncs
-// to Python.
+// to Python. Which properties of a task type hold child tasks, and in which shape, comes
+// from the registry through `model.container_spec` (engine.model.registry.child_list_spec):
+// this file has no table of task types of its own.
 
 // ------------------------------------------------------------------ tree edits
 
@@ -20,31 +22,40 @@ const ID_OK = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/
 export function makeEdits(spec) {
   const names = spec.names || {}
   const lists = spec.lists || {}
-  const common = spec.common || ["errors", "finally"]
-  const flowLists = spec.flow || ["tasks", "errors", "finally", "afterExecution"]
+  const common = spec.common || []
+  const flowLists = (spec.flow || []).map((c) => c.name)
   const optional = new Set(spec.optional || [])
 
+  // The canonical name of a container type (any of its names), null for a leaf task.
   function kindOf(type) {
     if (typeof type !== "string") return null
-    let key = type
-    if (type.includes(".")) {
-      if (!type.startsWith("io.kestra.")) return null
-      key = type.split(".").pop().toLowerCase()
-    }
-    return Object.prototype.hasOwnProperty.call(names, key) ? names[key] : null
+    return Object.prototype.hasOwnProperty.call(names, type) ? names[type] : null
+  }
+
+  // The child lists ({name, shape, label, optional, parallel}) of a task: branches, then errors/finally.
+  function listsOf(task) {
+    const kind = isObj(task) ? kindOf(task.type) : null
+    return kind ? [...(lists[kind] || []), ...common] : common
+  }
+
+  // The name of the first branch list of this shape ("graph": a dag's tasks, "map": a switch's cases).
+  function listOfShape(task, shape) {
+    const kind = isObj(task) ? kindOf(task.type) : null
+    const found = kind ? (lists[kind] || []).find((c) => c.shape === shape) : null
+    return found ? found.name : null
   }
 
   function childListKeys(task) {
     const kind = kindOf(task.type)
     const out = []
-    for (const name of kind ? lists[kind] || [] : []) {
-      if (name === "cases") {
-        for (const k of Object.keys(isObj(task.cases) ? task.cases : {})) out.push(["cases", k])
+    for (const list of kind ? lists[kind] || [] : []) {
+      if (list.shape === "map") {
+        for (const k of Object.keys(isObj(task[list.name]) ? task[list.name] : {})) out.push([list.name, k])
       } else {
-        out.push([name])
+        out.push([list.name])
       }
     }
-    for (const name of common) if (kind || Array.isArray(task[name])) out.push([name])
+    for (const list of common) if (kind || Array.isArray(task[list.name])) out.push([list.name])
     return out
   }
 
@@ -121,9 +132,9 @@ export function makeEdits(spec) {
   }
 
   function isDagList(flow, listPath) {
-    if (listPath.length < 2 || listPath[listPath.length - 1] !== "tasks") return false
-    const owner = getAt(flow, listPath.slice(0, -1))
-    return isObj(owner) && kindOf(owner.type) === "dag"
+    const key = listPath[listPath.length - 1]
+    if (listPath.length < 2 || typeof key !== "string") return false
+    return listOfShape(getAt(flow, listPath.slice(0, -1)), "graph") === key
   }
 
   function ensureList(flow, listPath) {
@@ -252,8 +263,9 @@ export function makeEdits(spec) {
 
   function dagItems(flow, dagPath) {
     const dag = getAt(flow, dagPath)
-    if (!isObj(dag) || kindOf(dag.type) !== "dag") throw new EditError(`The task at ${fmt(dagPath)} is not a dag.`)
-    return Array.isArray(dag.tasks) ? dag.tasks : []
+    const name = listOfShape(dag, "graph")
+    if (name === null) throw new EditError(`The task at ${fmt(dagPath)} is not a dag.`)
+    return Array.isArray(dag[name]) ? dag[name] : []
   }
 
   function dependsMap(items) {
@@ -299,16 +311,17 @@ export function makeEdits(spec) {
     key = String(key).trim()
     const out = clone(flow)
     const sw = getAt(out, switchPath)
-    if (!isObj(sw) || kindOf(sw.type) !== "switch") throw new EditError(`The task at ${fmt(switchPath)} is not a switch.`)
+    const name = listOfShape(sw, "map")
+    if (name === null) throw new EditError(`The task at ${fmt(switchPath)} is not a switch.`)
     if (!key) throw new EditError("A switch case needs a non-empty value.")
-    if (!isObj(sw.cases)) sw.cases = {}
-    if (key in sw.cases) throw new EditError(`The switch '${sw.id}' already has a case '${key}'.`)
-    sw.cases[key] = []
+    if (!isObj(sw[name])) sw[name] = {}
+    if (key in sw[name]) throw new EditError(`The switch '${sw.id}' already has a case '${key}'.`)
+    sw[name][key] = []
     return out
   }
 
   return {
-    kindOf, childListKeys, getAt, getKeys, isDagItem, unwrap, iterTasks, allIds, triggerIds, findTask, newId,
+    kindOf, listsOf, listOfShape, childListKeys, getAt, getKeys, isDagItem, unwrap, iterTasks, allIds, triggerIds, findTask, newId,
     insertTask, deleteTask, moveTask, duplicateTask, toggleDisabled, connect, disconnect, addCase,
   }
 }
@@ -324,7 +337,8 @@ const LANES = [
   ["finally", "Always at the end", "Run whatever happened"],
   ["afterExecution", "After the execution", "Run once the execution has ended"],
 ]
-const BRANCH_LABELS = {then: "then", else: "else", defaults: "default", errors: "on failure", finally: "finally"}
+// The canvas's own wording for the lists every container has (other lists show their declared label).
+const COMMON_WORDING = {errors: "on failure", finally: "finally"}
 
 function h(tag, attrs, ...children) {
   const e = document.createElement(tag)
@@ -490,21 +504,25 @@ export function render({ model, el }) {
   function renderBranches(task, path, kind, keys) {
     const body = h("div", {class: "lc-branches"})
     const chips = h("div", {class: "lc-chips"})
-    const single = keys.filter((k) => k[0] !== "errors" && k[0] !== "finally").length === 1 && kind !== "switch"
+    const decls = new Map(edits.listsOf(task).map((c) => [c.name, c]))
+    const hasMap = edits.listOfShape(task, "map") !== null
+    const single = keys.filter((k) => !(k[0] in COMMON_WORDING)).length === 1 && !hasMap
     for (const keys1 of keys) {
       const name = keys1[0]
+      const decl = decls.get(name) || {name, shape: "list", label: name, parallel: false}
       const listPath = [...path, ...keys1]
       const list = edits.getKeys(task, keys1)
-      if ((name === "errors" || name === "finally") && !Array.isArray(list)) {
+      if (name in COMMON_WORDING && !Array.isArray(list)) {
         if (!readonly()) chips.append(h("div", {class: "lc-slot lc-chip", "data-list": JSON.stringify(listPath), "data-index": "0",
-          title: `Drop a task here to add a '${name}' branch`}, `+ ${BRANCH_LABELS[name]}`))
+          title: `Drop a task here to add a '${name}' branch`}, `+ ${COMMON_WORDING[name]}`))
         continue
       }
-      const label = name === "cases" ? `case ${keys1[1]}` : single && name === "tasks" ? null : BRANCH_LABELS[name] || name
-      const content = kind === "dag" && name === "tasks" ? renderDag(task, path) : renderList(listPath, list, {vertical: kind === "parallel" && name === "tasks"})
+      const label = decl.shape === "map" ? `${decl.label || name} ${keys1[1]}`
+        : single && decl.label == null ? null : COMMON_WORDING[name] || decl.label || name
+      const content = decl.shape === "graph" ? renderDag(task, path, name) : renderList(listPath, list, {vertical: Boolean(decl.parallel)})
       body.append(h("div", {class: "lc-branch", "data-branch": keys1.join(".")}, label ? h("div", {class: "lc-branch-label", text: label}) : null, content))
     }
-    if (kind === "switch" && !readonly()) {
+    if (hasMap && !readonly()) {
       chips.prepend(h("button", {type: "button", class: "lc-chip", "data-action": "add-case", title: "Add a case to this switch"}, "+ case"))
     }
     if (chips.childNodes.length) body.append(chips)
@@ -529,9 +547,9 @@ export function render({ model, el }) {
     return depth
   }
 
-  function renderDag(task, path) {
-    const items = Array.isArray(task.tasks) ? task.tasks : []
-    const listPath = [...path, "tasks"]
+  function renderDag(task, path, name) {
+    const items = Array.isArray(task[name]) ? task[name] : []
+    const listPath = [...path, name]
     const depth = dagDepths(items)
     const cols = []
     items.forEach((it, i) => {

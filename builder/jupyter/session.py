@@ -19,7 +19,8 @@ import yaml
 
 from builder.jupyter.backends import Backend, LocalBackend, NotebookError, ServerBackend
 from builder.jupyter.widget import FlowWidget
-from builder.topology import TERMINAL_STATES, layout_from_summary
+from builder.topology import layout_from_summary
+from engine.model.state import TERMINAL
 
 POLL_INTERVAL = 0.2
 #: Logs are re-read every this many polls (and once more at the end).
@@ -242,7 +243,7 @@ class Session:
         # (%flow watch) must not show (or save) an empty widget.
         summary = backend.summary(execution_id)
         if summary is not None:
-            ended = summary.get("state") in TERMINAL_STATES
+            ended = summary.get("state") in TERMINAL
             run.summary = summary
             widget.show_execution(summary, backend.logs(execution_id) if ended else None)
         if display:
@@ -290,7 +291,7 @@ class Run:
                 summary = self.backend.summary(self.execution_id)
                 if summary is not None:
                     state = summary.get("state")
-                    ended = state in TERMINAL_STATES
+                    ended = state in TERMINAL
                     logs = self.backend.logs(self.execution_id) if ended or n % LOGS_EVERY == 0 else None
                     self.summary = summary
                     self.widget.show_execution(summary, logs)

@@ -37,12 +37,12 @@ from builder.jupyter.static import static_html
 from builder.topology import (
     PENDING_COLOUR,
     STATE_COLOURS,
-    TERMINAL_STATES,
     apply_execution,
     layout_flow,
     node_details,
     run_duration,
 )
+from engine.model.state import TERMINAL
 
 _HERE = Path(__file__).parent
 #: While a run is going on and the Gantt view is open, rebuild it at most this often (seconds).
@@ -160,7 +160,7 @@ class FlowWidget(anywidget.AnyWidget):
                 self.details = node_details(self.topology, summary, self._logs)
                 self.execution = execution
             if self.view == "gantt":
-                done = state in TERMINAL_STATES
+                done = state in TERMINAL
                 if done or time.monotonic() - self._gantt_at >= GANTT_REFRESH:
                     self._build_gantt()
 

@@ -19,9 +19,10 @@ import param
 from panel.custom import AnyWidgetComponent
 
 from builder.pages.common import arg, badge, esc, html_pane, shell, url
-from builder.services import TERMINAL, Services, duration_of
+from builder.services import Services, duration_of
 from builder.topology import STATE_COLOURS, apply_execution, layout_flow, node_details, run_duration
 from builder.topology import format_duration as fmt_duration
+from engine.model.state import TERMINAL
 from engine.storage import SCHEME
 
 _WIDGET_DIR = Path(__file__).resolve().parents[1] / "jupyter"

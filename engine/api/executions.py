@@ -21,7 +21,7 @@ from engine.api.models import Execution, ExecutionPage
 from engine.api.queries import set_labels
 from engine.api.services import Services, services
 from engine.model.inputs import Input, InputError, coerce_inputs
-from engine.runtime.state import State
+from engine.model.state import State
 from engine.storage import StorageError, parse_uri
 
 router = APIRouter(prefix="/api/v1", tags=["Executions"], responses=COMMON_RESPONSES)

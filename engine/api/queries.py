@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from engine.store.sql import executions, task_runs
+from engine.store.tables import executions, task_runs
 
 
 def set_labels(store: Any, execution_id: str, labels: dict[str, str]) -> None:

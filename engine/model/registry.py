@@ -127,6 +127,11 @@ def finalize() -> None:
             if exc.name != module:
                 raise
     importlib.import_module("engine.model.flow")
+    from engine.model.flowable import FlowableTask, check_child_lists
+
+    for cls in _TASKS.values():
+        if issubclass(cls, FlowableTask):
+            check_child_lists(cls)
     namespace = {"AnyTask": _union(_TASKS, _task_tag), "AnyTrigger": _union(_TRIGGERS, _trigger_tag)}  # type: ignore[arg-type]
     _state["namespace"] = namespace
     for cls in _MODELS_TO_REBUILD:
@@ -176,6 +181,27 @@ def task_aliases() -> dict[str, str]:
 def trigger_aliases() -> dict[str, str]:
     finalize()
     return dict(_TRIGGER_ALIASES)
+
+
+def child_list_spec() -> dict[str, Any]:
+    """Which properties of each container type hold child tasks, and in which shape (as JSON).
+
+    What the builder's canvas, forms and topology read instead of tables of their own;
+    see :func:`engine.model.flowable.child_list_spec`.
+    """
+    from engine.model.flowable import child_list_spec as spec
+
+    finalize()
+    return spec(_TASKS.items(), _TASK_ALIASES)
+
+
+def child_lists_of(type_name: Any) -> tuple[Any, ...]:
+    """The child lists (:class:`engine.model.flowable.ChildList`) of a task type, branches first,
+    ``errors``/``finally`` last; empty for a runnable or unknown type."""
+    from engine.model.flowable import FlowableTask
+
+    cls = task_class(type_name) if isinstance(type_name, str) else None
+    return cls.all_child_lists() if cls is not None and issubclass(cls, FlowableTask) else ()
 
 
 def tags() -> set[str]:

@@ -24,7 +24,7 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
     cls = registry.task_class(type_name) or registry.trigger_class(type_name)
     if cls is None:
         return None
-    schema = cls.model_json_schema(by_alias=True, mode="validation")
+    schema = _inline_root(cls.model_json_schema(by_alias=True, mode="validation"))
     schema["x-lanner"] = {
         "canonical": cls.canonical,
         "aliases": list(cls.aliases),
@@ -32,8 +32,31 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
         "title": cls.title,
         "icon": cls.icon,
         "summary": cls.summary,
+        **_child_lists(cls),
     }
     return schema
+
+
+def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
+    """A type that nests tasks refers to itself, so pydantic puts its properties under ``$defs``
+    and leaves a bare ``$ref`` at the top: bring them up, so forms find ``properties`` there."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs", {})
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+        return schema
+    root = defs.get(ref.rsplit("/", 1)[-1])
+    if not isinstance(root, dict):
+        return schema
+    return {**root, "$defs": defs}
+
+
+def _child_lists(cls: type) -> dict[str, Any]:
+    """``childLists``: the properties of a container type that hold child tasks, and their shape."""
+    from engine.model.flowable import FlowableTask
+
+    if not (isinstance(cls, type) and issubclass(cls, FlowableTask)):
+        return {}
+    return {"childLists": [c.to_dict() for c in cls.all_child_lists()]}
 
 
 def _annotate_types(schema: dict[str, Any]) -> None:
@@ -52,4 +75,6 @@ def _annotate_types(schema: dict[str, Any]) -> None:
                 "enum": [cls.canonical, *cls.aliases],
                 "description": f"{cls.title}: {cls.summary}",
             }
-        definition["x-lanner"] = {"canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon}
+        definition["x-lanner"] = {
+            "canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon, **_child_lists(cls),
+        }

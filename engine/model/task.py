@@ -1,9 +1,9 @@
 """Task base classes.
 
 A task is either *runnable* (a worker executes one attempt of it and reports a
-result) or *flowable* (the executor resolves it into child task runs). Concrete
-task types live in ``engine/tasks`` and register themselves in
-``engine.model.registry``.
+result) or *flowable* (the executor resolves it into child task runs, see
+``engine.model.flowable``). Concrete task types live in ``engine/tasks`` and
+register themselves in ``engine.model.registry``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Task(LannerModel):
     summary: ClassVar[str] = ""
 
     def child_task_lists(self) -> dict[str, list[Task]]:
-        """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...)."""
+        """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...); flowable types have some."""
         return {}
 
     def check_files(self, flow_dir: FilePath | None, input_types: Mapping[str, str]) -> list[tuple[tuple[str | int, ...], str]]:
@@ -76,26 +76,6 @@ class RunnableTask(Task):
 
     def run(self, ctx: RunContext) -> TaskResult:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-class FlowableTask(Task):
-    """A task the executor resolves into child task runs (no worker involved)."""
-
-    kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
-    errors: list[AnyTask] | None = Field(default=None, description="Tasks run when a child fails.")
-    finally_: list[AnyTask] | None = Field(default=None, alias="finally", description="Tasks run after the children, whatever happened.")
-
-    def branches(self) -> dict[str, list[Task]]:
-        """The main child lists, in order (``tasks``; ``then``/``else``; ``cases.X``...)."""
-        return {}
-
-    def child_task_lists(self) -> dict[str, list[Task]]:
-        out = dict(self.branches())
-        if self.errors:
-            out["errors"] = list(self.errors)
-        if self.finally_:
-            out["finally"] = list(self.finally_)
-        return out
 
 
 class TaskResult:
@@ -123,3 +103,10 @@ class TaskFailed(Exception):
         super().__init__(message)
         self.message = message
         self.outputs = outputs or {}
+
+
+def truthy(value: Any) -> bool:
+    """Kestra's truthiness for rendered conditions (``runIf``, ``if``, ``fail``): 'false', '0', '' and None are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "none", "null")
+    return bool(value)

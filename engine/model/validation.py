@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import expressions
-from engine.model import registry
+from engine.model import registry, tree
+from engine.model.flowable import FLOW_CHILD_LISTS
 from engine.model.yaml_loader import YamlError, load_yaml
 
 Path = tuple[str | int, ...]
@@ -202,56 +203,18 @@ def apply_plugin_defaults(data: dict[str, Any]) -> dict[str, Any]:
                 for k, v in rule["values"].items():
                     if rule.get("forced") or k not in merged:
                         merged[k] = v
-        return _map_children(merged, fix)
+        return tree.map_child_tasks(merged, fix)
 
     out = dict(data)
-    for key in ("tasks", "errors", "finally", "afterExecution"):
-        if isinstance(out.get(key), list):
-            out[key] = [fix(t) for t in out[key]]
+    for child_list in FLOW_CHILD_LISTS:
+        if isinstance(out.get(child_list.name), list):
+            out[child_list.name] = [fix(t) for t in out[child_list.name]]
     return out
-
-
-def _map_children(task: dict[str, Any], fn: Any) -> dict[str, Any]:
-    for key in ("tasks", "then", "else", "defaults", "errors", "finally"):
-        val = task.get(key)
-        if isinstance(val, list):
-            task[key] = [
-                ({**item, "task": fn(item["task"])} if isinstance(item, dict) and "task" in item and "type" not in item else fn(item))
-                for item in val
-            ]
-    cases = task.get("cases")
-    if isinstance(cases, dict):
-        task["cases"] = {k: [fn(t) for t in v] if isinstance(v, list) else v for k, v in cases.items()}
-    return task
-
-
-# --- walking raw task data ------------------------------------------------------------------------
 
 
 def iter_tasks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every task dict of the flow with its path, depth first, in document order."""
-
-    def walk(items: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-        if not isinstance(items, list):
-            return
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            if "task" in item and "type" not in item and isinstance(item["task"], dict):
-                sub = (*path, i, "task")
-                item = item["task"]
-            else:
-                sub = (*path, i)
-            yield sub, item
-            for key in ("tasks", "then", "else", "defaults", "errors", "finally"):
-                yield from walk(item.get(key), (*sub, key))
-            cases = item.get("cases")
-            if isinstance(cases, dict):
-                for case, branch in cases.items():
-                    yield from walk(branch, (*sub, "cases", case))
-
-    for key in ("tasks", "errors", "finally", "afterExecution"):
-        yield from walk(data.get(key), (key,))
+    return tree.iter_tasks(data)
 
 
 def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -263,9 +226,6 @@ def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _iter_strings(v, (*path, i))
-
-
-_NESTED_KEYS = {"tasks", "then", "else", "defaults", "errors", "finally", "cases"}
 
 
 def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
@@ -292,16 +252,20 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
             hint = registry.suggest(trig["type"], trigger=True)
             err(("triggers", i, "type"), f"unknown trigger type '{trig['type']}'" + (f"; did you mean '{hint}'?" if hint else ""))
 
-    # Dag: dependsOn must name tasks of the same dag, and no cycles.
+    # Graph-shaped lists (a dag's tasks): dependsOn must name tasks of the same graph, and no cycles.
     for path, task in iter_tasks(data):
-        if registry.canonical_task_name(str(task.get("type"))) == "dag" and isinstance(task.get("tasks"), list):
-            errors.extend(_dag_errors(task["tasks"], (*path, "tasks"), pos))
+        for child_list in tree.branch_lists(task.get("type")):
+            if child_list.shape == "graph" and isinstance(task.get(child_list.name), list):
+                errors.extend(_dag_errors(task[child_list.name], (*path, child_list.name), pos))
 
     # Expressions must parse; outputs.X must name an existing task.
     output_ids = all_ids
     for path, task in iter_tasks(data):
+        if registry.task_class(str(task.get("type"))) is None:
+            continue  # an unknown type is the error to fix first; its properties mean nothing yet
+        nested = tree.child_list_names(task.get("type"))
         for key, value in task.items():
-            if key in _NESTED_KEYS:
+            if key in nested:
                 continue
             for spath, text in _iter_strings(value, (*path, key)):
                 _check_expression(text, spath, output_ids, err)

@@ -29,10 +29,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from engine.runtime.execution import now_iso
+from engine.model.ids import now_iso
+from engine.model.state import State
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.remote_logs import LOST_MESSAGE, RemoteSpec, run_remote
-from engine.runtime.state import State
 from engine.runtime.worker import Job
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from engine.runtime.execution import now_iso
+from engine.model.ids import now_iso
 from engine.store.sql import LogRecord
 
 MAX_PENDING = 50_000

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.model.ids import now_iso
+from engine.model.state import State
 from engine.model.task import RunnableTask
 from engine.runtime.context import RunContext, TaskLogger
-from engine.runtime.execution import now_iso
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_text
-from engine.runtime.state import State
 
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 500

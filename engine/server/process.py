@@ -181,14 +181,14 @@ def node_id(config: ServerConfig) -> str:
 
     It stays the same across restarts, so a server restarted after a crash takes
     its unfinished executions back at once instead of waiting for their leases
-    to expire (engine/store/leases.py). The bind address is not used: two
+    to expire (engine/runtime/cluster.py). The bind address is not used: two
     machines both bound to 0.0.0.0:8080 must not share an id. With port 0 (a
     random port) there is nothing stable, so each start gets a fresh id.
     """
     import os
     import socket
 
-    from engine.store.leases import default_node_id
+    from engine.runtime.cluster import default_node_id
 
     if os.environ.get("LANNER_NODE_ID") or config.port == 0:
         return default_node_id()

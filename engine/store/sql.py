@@ -17,16 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     bindparam,
     create_engine,
@@ -40,84 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.runtime.execution import Attempt, Execution, TaskRun, now_iso
-from engine.runtime.state import State
-
-metadata = MetaData()
+from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.ids import now_iso
+from engine.model.state import TERMINAL_NAMES, State
+from engine.store.tables import executions, flows, logs, task_runs
 
 
 class StoreOpenError(RuntimeError):
     """The database cannot be opened or migrated; the message is one sentence for the user."""
-
-flows = Table(
-    "flows",
-    metadata,
-    Column("namespace", String(150), primary_key=True),
-    Column("id", String(100), primary_key=True),
-    Column("revision", Integer, primary_key=True),
-    Column("source", Text, nullable=False),
-    Column("deleted", Boolean, nullable=False, default=False),
-    Column("updated", String(40), nullable=False),
-)
-
-executions = Table(
-    "executions",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("namespace", String(150), nullable=False),
-    Column("flow_id", String(100), nullable=False),
-    Column("flow_revision", Integer, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("inputs", Text),
-    Column("outputs", Text),
-    Column("labels", Text),
-    Column("trigger", Text),
-    Column("parent", Text),
-    Column("meta", Text),
-    Column("start_date", String(40)),
-    Column("end_date", String(40)),
-    Column("updated", String(40)),
-    # Which runner process executes it, until when (epoch seconds); see engine/store/leases.py.
-    Column("owner", String(64)),
-    Column("lease_until", Float),
-    Index("ix_executions_flow", "namespace", "flow_id", "start_date"),
-    Index("ix_executions_state", "state"),
-    Index("ix_executions_start", "start_date"),
-    Index("ix_executions_owner", "owner"),
-)
-
-task_runs = Table(
-    "task_runs",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("execution_id", String(40), nullable=False),
-    Column("task_id", String(100), nullable=False),
-    Column("parent_task_run_id", String(40)),
-    Column("value", Text),
-    Column("iteration", Integer),
-    Column("state", String(16), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("attempts", Text),
-    Column("outputs", Text),
-    Column("meta", Text),
-    Column("start_date", String(40)),
-    Column("end_date", String(40)),
-    Index("ix_task_runs_execution", "execution_id", "seq"),
-)
-
-logs = Table(
-    "logs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("execution_id", String(40), nullable=False),
-    Column("task_run_id", String(40)),
-    Column("task_id", String(100)),
-    Column("attempt", Integer),
-    Column("level", String(8), nullable=False),
-    Column("timestamp", String(40), nullable=False),
-    Column("message", Text, nullable=False),
-    Index("ix_logs_execution", "execution_id", "id"),
-)
 
 
 # Hot statements built once: SQLAlchemy then finds their compiled form in its
@@ -483,9 +404,17 @@ class SqlStore:
         return [self._execution_from_row(r) for r in rows], int(total)
 
     def unfinished_execution_ids(self) -> list[str]:
-        terminal = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
         with self.read_engine.begin() as conn:
-            return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(terminal)).order_by(executions.c.start_date))]
+            return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(TERMINAL_NAMES)).order_by(executions.c.start_date))]
+
+    def ended_among(self, execution_ids: Iterable[str]) -> list[str]:
+        """Those of ``execution_ids`` whose execution has ended."""
+        ids = list(execution_ids)
+        if not ids:
+            return []
+        q = select(executions.c.id).where(executions.c.id.in_(ids), executions.c.state.in_(TERMINAL_NAMES))
+        with self.read_engine.begin() as conn:
+            return [r.id for r in conn.execute(q)]
 
     def delete_execution(self, execution_id: str) -> bool:
         with self.engine.begin() as conn:
@@ -530,6 +459,3 @@ class SqlStore:
                 for r in conn.execute(q)
             ]
 
-
-# Tables defined in sibling modules join ``metadata`` before any create_all.
-from engine.store import commands as _commands, kv as _kv, triggers as _triggers  # noqa: E402,F401,I001

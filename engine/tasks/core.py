@@ -8,7 +8,7 @@ from pydantic import Field
 
 from engine.model.durations import Duration
 from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
+from engine.model.task import RunnableTask, TaskFailed, TaskResult, truthy
 from engine.runtime.context import RunContext
 
 
@@ -104,10 +104,3 @@ class Sleep(RunnableTask):
             reason = ctx.kill_reason[0] if ctx.kill_reason else "killed"
             raise TaskFailed("Timed out" if reason == "timeout" else "Killed")
         return TaskResult()
-
-
-def truthy(value: Any) -> bool:
-    """Kestra's truthiness for rendered conditions: 'false', '0', '' and None are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "no", "none", "null")
-    return bool(value)

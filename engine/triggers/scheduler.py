@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.runtime.execution import new_id
+from engine.model.ids import new_id
 from engine.store.triggers import Backfill, TriggerState, TriggerStore
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import Catalog, DeployedTrigger

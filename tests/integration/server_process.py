@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"}
+from engine.model.state import TERMINAL
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ from textwrap import dedent
 from typing import Any
 
 from builder.services import Services
+from engine.model.state import TERMINAL
 from engine.runtime.local import LocalRunner
 from engine.runtime.secrets import SecretStore
 from tests.security.conftest import FLOWS, SECRET, WEBHOOK_KEY, Server, json_body
@@ -31,7 +32,7 @@ def _wait(server: Server, execution_id: str) -> dict[str, Any]:
         status, _, raw = server.request("GET", f"/api/v1/executions/{execution_id}")
         assert status == 200, raw[:300]
         summary = json_body(raw)
-        if summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED"):
+        if summary["state"] in TERMINAL:
             return summary
         assert time.monotonic() < deadline, summary["state"]
         time.sleep(0.1)

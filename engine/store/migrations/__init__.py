@@ -66,7 +66,7 @@ def diff(engine: Engine) -> list[Any]:
     """What ``metadata`` has that the migrated database lacks (empty when in step)."""
     from alembic.autogenerate import compare_metadata
 
-    from engine.store.sql import metadata
+    from engine.store.tables import metadata
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
