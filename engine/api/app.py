@@ -26,7 +26,7 @@ def create_app(
 
     ``ui=False`` skips loading the builder (a placeholder page is served at /ui).
     """
-    from engine.api import executions, flows, logs, namespaces, system, triggers, webhooks
+    from engine.api import executions, flows, logs, namespaces, plugins, system, triggers, webhooks
     from engine.api.ui import mount_ui
 
     app = FastAPI(
@@ -39,7 +39,7 @@ def create_app(
     )
     app.state.services = Services(runner, scheduler, Metrics(runner, scheduler), max_body)
     errors.install(app)
-    for module in (system, flows, webhooks, executions, logs, triggers, namespaces):
+    for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins):
         app.include_router(module.router)
     mount_ui(app, runner, builder=ui)
     # Added last, so it is the outermost middleware: Panel's dispatch middleware

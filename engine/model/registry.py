@@ -1,198 +1,543 @@
-"""The one place that maps task and trigger type names to classes.
+"""The one place that maps task, trigger and condition type names to classes.
 
-Each type has a short canonical name (``log``) and Kestra aliases (current
-``io.kestra.plugin.core.log.Log`` and legacy ``io.kestra.core.tasks.log.Log``).
-The builder palette, the JSON Schema and autocompletion all read from here.
+Types come from entry points (``lanner.tasks``, ``lanner.triggers``,
+``lanner.conditions``; see :mod:`engine.model.plugin_index`), Lanner's own
+types included, or from classes decorated in the running process (a test, a
+notebook). Each type has a short canonical name (``log``) and aliases (Kestra's
+current ``io.kestra.plugin.core.log.Log`` and legacy
+``io.kestra.core.tasks.log.Log``); entry point names give every name without an
+import, so resolving a flow imports only the modules of the types it uses.
+The JSON Schema, the builder palette, the README tables and ``lanner plugins
+list`` ask for every class, which imports every plugin once.
 
-Polymorphic fields (``tasks: list[AnyTask]``) are pydantic discriminated
-unions built once every type is registered (:func:`finalize`).
+A plugin that cannot be loaded (its module fails to import, its entry point
+names something that is not a registered task, trigger or condition class) is
+recorded with the reason and skipped: it never stops the process. Flows that
+use its types get a validation error naming the plugin.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import threading
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Discriminator, Tag
-
-from engine.model.task import Task
+from engine.model import plugin_index
+from engine.model.plugin_index import BUILTIN, GROUPS, KINDS, Declaration
+from engine.model.polymorphic import UnknownType
 
 T = TypeVar("T", bound=type)
 
-_TASKS: dict[str, type[Task]] = {}
-_TRIGGERS: dict[str, type[BaseModel]] = {}
-_TASK_ALIASES: dict[str, str] = {}
-_TRIGGER_ALIASES: dict[str, str] = {}
-_MODELS_TO_REBUILD: list[type[BaseModel]] = []
-_state: dict[str, Any] = {"finalized": False}
+_LABEL = {"task": "task", "trigger": "trigger", "condition": "condition"}
 
-#: Modules that define the built-in task and trigger types.
-BUILTIN_MODULES = (
-    "engine.tasks.core",
-    "engine.tasks.flow",
-    "engine.tasks.scripts",
-    "engine.tasks.notebook",
-    "engine.tasks.http",
-    "engine.triggers.schedule",
-    "engine.triggers.flow",
-    "engine.triggers.webhook",
-    "engine.triggers.file",
-)
+
+@dataclass(frozen=True)
+class Source:
+    """Where a type comes from: a distribution (Lanner's own is ``lanner``), or None for this process."""
+
+    distribution: str | None
+    version: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN
+
+    def label(self) -> str:
+        if self.distribution is None:
+            return "this process"
+        return f"{self.distribution} {self.version}" if self.version else self.distribution
+
+
+@dataclass(frozen=True)
+class PluginError:
+    """Why an entry point of a plugin was not loaded."""
+
+    plugin: str
+    version: str | None
+    entry_point: str
+    group: str
+    target: str
+    message: str
+
+    def __str__(self) -> str:
+        version = f" {self.version}" if self.version else ""
+        return f"plugin {self.plugin}{version}: {self.group} entry point '{self.entry_point}' ({self.target}): {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entryPoint": self.entry_point, "group": self.group, "target": self.target, "message": self.message}
+
+
+@dataclass
+class PluginInfo:
+    """One distribution that provides types, what it provides and what failed to load."""
+
+    name: str
+    version: str | None
+    builtin: bool
+    types: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    errors: list[PluginError] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "builtin": self.builtin,
+            "tasks": self.types["task"],
+            "triggers": self.types["trigger"],
+            "conditions": self.types["condition"],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+class _Registry:
+    """Declared names (entry points), registered classes (decorators) and what was loaded."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        # Filled by the decorators, whatever imported the module: canonical -> class, name -> canonical.
+        self.classes: dict[str, dict[str, type]] = {k: {} for k in KINDS}
+        self.names: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self.sources: dict[type, Source] = {}
+        self.sequence: dict[type, int] = {}  # registration order (definition order within a module)
+        self.scanned = False
+        self.index: dict[str, dict[str, Declaration]] = {k: {} for k in KINDS}
+        self.loaded: dict[tuple[str, str], type | PluginError] = {}
+        self.errors: list[PluginError] = []
+        self.all_loaded: set[str] = set()
+
+    # --- registration -------------------------------------------------------------------------------
+
+    def register(self, kind: str, cls: type, canonical: str, aliases: tuple[str, ...]) -> None:
+        with self.lock:
+            old = self.classes[kind].get(canonical)
+            if old is not None and old is not cls:  # the same name registered again (a reloaded test module)
+                for name, target in list(self.names[kind].items()):
+                    if target == canonical:
+                        del self.names[kind][name]
+            self.classes[kind][canonical] = cls
+            self.sequence.setdefault(cls, len(self.sequence))
+            for name in (canonical, *aliases):
+                self.names[kind][name] = canonical
+
+    # --- entry points -------------------------------------------------------------------------------
+
+    def ensure_scanned(self) -> None:
+        if self.scanned:
+            return
+        with self.lock:
+            if self.scanned:
+                return
+            result = plugin_index.scan()
+            self.index = {k: {} for k in KINDS}
+            for decl in result.declarations:
+                self.index[decl.kind][decl.name] = decl
+            self.errors = [
+                PluginError(lost.distribution, lost.version, lost.name, lost.group, lost.target,
+                            f"type name '{lost.name}' is already provided by {kept.distribution}; this one is ignored")
+                for lost, kept in result.conflicts
+            ]
+            if result.builtin_missing:
+                self.errors.append(PluginError(
+                    BUILTIN, None, "*", GROUPS["task"], "engine.tasks",
+                    "Lanner's own types are not registered: its installed metadata is out of date; "
+                    "reinstall Lanner (make install, or pip install -e .)",
+                ))
+            plugin_index.remember(result.declarations)
+            self.scanned = True
+
+    def load(self, decl: Declaration) -> type | PluginError:
+        """Import the class an entry point names (once) and check it is a usable type."""
+        key = (decl.kind, decl.target)
+        with self.lock:
+            done = self.loaded.get(key)
+            if done is not None:
+                return done
+            before = {c for per_kind in self.classes.values() for c in per_kind.values()}
+            try:
+                module = importlib.import_module(decl.module)
+                obj: Any = module
+                for part in decl.attr.split(".") if decl.attr else []:
+                    obj = getattr(obj, part)
+                outcome: type | PluginError = obj
+                problem = _check_class(decl, obj)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin never stops Lanner
+                problem = f"{type(exc).__name__}: {exc}"
+            # Classes the import registered belong to this plugin when they live in its package
+            # (a plugin that imports one of Lanner's modules does not take its types).
+            source = Source(decl.distribution, decl.version)
+            package = decl.module.split(".", 1)[0]
+            for per_kind in self.classes.values():
+                for cls in per_kind.values():
+                    if cls not in before and cls.__module__.split(".", 1)[0] == package:
+                        self.sources.setdefault(cls, source)
+            if problem:
+                outcome = PluginError(decl.distribution, decl.version, decl.name, decl.group, decl.target, problem)
+                self.errors.append(outcome)
+            else:
+                self.sources[outcome] = source  # type: ignore[index]
+            self.loaded[key] = outcome
+            return outcome
+
+    def load_kind(self, kind: str) -> None:
+        self.ensure_scanned()
+        if kind in self.all_loaded:
+            return
+        with self.lock:
+            for decl in list(self.index[kind].values()):
+                self.load(decl)
+            self.all_loaded.add(kind)
+
+    # --- lookups --------------------------------------------------------------------------------------
+
+    def available(self, kind: str, canonical: str) -> type | None:
+        """The registered class of ``canonical`` unless its plugin is no longer installed."""
+        cls = self.classes[kind].get(canonical)
+        if cls is None:
+            return None
+        source = self.sources.get(cls)
+        if source is not None and source.distribution is not None and not any(
+            d.distribution == source.distribution for d in self.index[kind].values()
+        ):
+            return None
+        return cls
+
+    def find(self, kind: str, name: str) -> type | PluginError | None:
+        self.ensure_scanned()
+        decl = self.index[kind].get(name)
+        if decl is not None:
+            return self.load(decl)
+        canonical = self.names[kind].get(name)
+        if canonical is not None:
+            return self.available(kind, canonical)
+        if kind == "condition":
+            decl = _short_match(self.index[kind], name)
+            if decl is not None:
+                return self.load(decl)
+        return None
+
+    def resolve(self, kind: str, name: str) -> type:
+        found = self.find(kind, name)
+        if found is None and kind not in self.all_loaded:
+            self.load_kind(kind)  # aliases declared only in a plugin's decorator
+            found = self.find(kind, name)
+            if found is None and kind == "condition":
+                canonical = _short_match({n: n for n in self.names[kind]}, name)
+                found = self.available(kind, self.names[kind][canonical]) if canonical else None
+        if isinstance(found, PluginError):
+            raise UnknownType(
+                f"{_LABEL[kind]} type '{name}' comes from plugin {found.plugin}, which could not be loaded "
+                f"({found.message}); fix or reinstall that plugin"
+            )
+        if found is None:
+            raise UnknownType(self.unknown_message(kind, name))
+        return found
+
+    def unknown_message(self, kind: str, name: str) -> str:
+        seen = plugin_index.recorded(kind, name)
+        if seen is not None:
+            dist, version = seen
+            shown = f"{dist} {version}" if version else dist
+            return (
+                f"{_LABEL[kind]} type '{name}' is not installed; it came from plugin {shown}: "
+                f"install it again (pip install {dist}) or change the type"
+            )
+        known = self.all_names(kind)
+        gone = {n: e for n, e in plugin_index.read_record().get(kind, {}).items() if n not in known}
+        hint = closest(name, [*known, *gone])
+        if hint in gone:  # a type of a plugin that is gone, spelled wrong
+            return (
+                f"unknown {_LABEL[kind]} type '{name}'; did you mean '{hint}'? "
+                f"(it came from plugin {gone[hint][0]}, which is not installed)"
+            )
+        return f"unknown {_LABEL[kind]} type '{name}'" + (f"; did you mean '{hint}'?" if hint else "")
+
+    def all_names(self, kind: str) -> list[str]:
+        self.ensure_scanned()
+        names = list(self.index[kind])
+        names += [n for n, c in self.names[kind].items() if n not in self.index[kind] and self.available(kind, c)]
+        return names
+
+    def suggest(self, kind: str, name: str) -> str | None:
+        return closest(name, self.all_names(kind))
+
+    def every_class(self, kind: str) -> dict[str, type]:
+        """Canonical name -> class of every available type: Lanner's own first, then by plugin.
+
+        Within a plugin: by module name, then in the order the module defines them.
+        """
+        self.load_kind(kind)
+        out = {c: cls for c in self.classes[kind] if (cls := self.available(kind, c)) is not None}
+
+        def rank(item: tuple[str, type]) -> tuple[int, str, str, int]:
+            cls = item[1]
+            source = self.sources.get(cls)
+            plugin = "" if source is None or source.builtin else source.distribution or ""
+            return (1 if plugin else 0, plugin, cls.__module__, self.sequence.get(cls, 0))
+
+        return dict(sorted(out.items(), key=rank))
+
+
+_registry = _Registry()
+
+_BASES: dict[str, type] = {}
+
+
+def base_class(kind: str) -> type:
+    """The class every type of ``kind`` derives from (Task, Trigger or Condition)."""
+    if not _BASES:
+        from engine.model.condition import Condition
+        from engine.model.task import Task
+        from engine.model.trigger import Trigger
+
+        _BASES.update(task=Task, trigger=Trigger, condition=Condition)
+    return _BASES[kind]
+
+
+def _check_class(decl: Declaration, obj: Any) -> str | None:
+    """Why the object an entry point names cannot be used as a type of its kind (None when it can)."""
+    from engine.model.task import RunnableTask
+    from engine.model.trigger import PollingTrigger
+
+    base = base_class(decl.kind)
+    if not isinstance(obj, type) or not issubclass(obj, base):
+        return f"{decl.target} is not a {base.__name__} class"
+    if "canonical" not in obj.__dict__ or not obj.canonical:  # type: ignore[attr-defined]
+        return f"{obj.__name__} is not registered: decorate it with @register_{decl.kind}(...)"
+    names = (obj.canonical, *obj.aliases)  # type: ignore[attr-defined]
+    if decl.name not in names:
+        return f"the entry point is named '{decl.name}' but {obj.__name__} registers {', '.join(map(repr, names))}"
+    if issubclass(obj, RunnableTask) and obj.run is RunnableTask.run:
+        return f"{obj.__name__} does not implement run(ctx)"
+    if decl.kind == "condition" and obj.test is base.test:  # type: ignore[attr-defined]
+        return f"{obj.__name__} does not implement test(ctx)"
+    if decl.kind == "trigger" and decl.distribution != BUILTIN:
+        if not issubclass(obj, PollingTrigger):
+            return f"{obj.__name__} must derive from PollingTrigger: it is what the scheduler knows how to evaluate"
+        if obj.poll is PollingTrigger.poll:
+            return f"{obj.__name__} does not implement poll(ctx)"
+    return None
+
+
+def closest(name: str, candidates: list[str], cutoff: float = 0.6) -> str | None:
+    """The candidate ``name`` was probably meant to be, compared on the class name after the last dot.
+
+    Whole dotted names are compared only when the package part is one nobody uses: otherwise the
+    long shared prefix (``io.kestra.plugin.core.condition.``) would make any two names look alike.
+    """
+    lowered = name.lower()
+    prefix, _, tail = lowered.rpartition(".")
+    for cand in candidates:
+        if cand.lower() == lowered:
+            return cand
+    known_prefix = any(c.lower().rpartition(".")[0] == prefix for c in candidates)
+
+    def score(cand: str) -> tuple[float, float]:
+        cprefix, _, ctail = cand.lower().rpartition(".")
+        whole = difflib.SequenceMatcher(None, lowered, cand.lower()).ratio()
+        value = difflib.SequenceMatcher(None, tail, ctail).ratio() + (0.01 if cprefix == prefix else 0.0)
+        # In a package nobody uses, the class name alone must be closer to count.
+        return (value if known_prefix else max(value - 0.1, whole), whole)
+
+    best = max(candidates, key=score, default=None)
+    return best if best is not None and score(best)[0] >= cutoff else None
+
+
+def _short(name: str) -> str:
+    tail = name.rsplit(".", 1)[-1]
+    return tail.removesuffix("Condition") or tail
+
+
+def _short_match(candidates: dict[str, Any], name: str) -> Any:
+    """Kestra matches conditions on their last segment without 'Condition': ``...DayWeek`` and ``...DayWeekCondition``."""
+    wanted = _short(name)
+    for cand, value in candidates.items():
+        if _short(cand) == wanted:
+            return value
+    return None
+
+
+# --- registration (what engine.sdk exports) -----------------------------------------------------------
+
+
+def _decorator(kind: str, canonical: str, aliases: tuple[str, ...], meta: dict[str, str]) -> Callable[[T], T]:
+    def deco(cls: T) -> T:
+        cls.canonical = canonical  # type: ignore[attr-defined]
+        cls.aliases = tuple(aliases)  # type: ignore[attr-defined]
+        for key, value in meta.items():
+            setattr(cls, key, value)
+        _registry.register(kind, cls, canonical, tuple(aliases))
+        return cls
+
+    return deco
 
 
 def register_task(
-    canonical: str,
-    *aliases: str,
-    group: str,
-    title: str,
-    icon: str,
-    summary: str,
+    canonical: str, *aliases: str, group: str = "Plugins", title: str = "", icon: str = "", summary: str = ""
 ) -> Callable[[T], T]:
-    """Class decorator: register a task type under its canonical name and aliases."""
+    """Class decorator: register a task type under its canonical name and aliases.
 
-    def deco(cls: T) -> T:
-        cls.canonical = canonical  # type: ignore[attr-defined]
-        cls.aliases = tuple(aliases)  # type: ignore[attr-defined]
-        cls.group = group  # type: ignore[attr-defined]
-        cls.title = title  # type: ignore[attr-defined]
-        cls.icon = icon  # type: ignore[attr-defined]
-        cls.summary = summary  # type: ignore[attr-defined]
-        _TASKS[canonical] = cls  # type: ignore[assignment]
-        for name in (canonical, *aliases):
-            _TASK_ALIASES[name] = canonical
-        _MODELS_TO_REBUILD.append(cls)  # type: ignore[arg-type]
-        return cls
-
-    return deco
+    ``group``, ``title``, ``icon`` and ``summary`` are what the builder palette and the docs show.
+    """
+    return _decorator("task", canonical, aliases, {"group": group, "title": title, "icon": icon, "summary": summary})
 
 
-def register_trigger(canonical: str, *aliases: str, title: str, icon: str, summary: str) -> Callable[[T], T]:
+def register_trigger(canonical: str, *aliases: str, title: str = "", icon: str = "", summary: str = "") -> Callable[[T], T]:
     """Class decorator: register a trigger type under its canonical name and aliases."""
+    return _decorator("trigger", canonical, aliases, {"group": "Triggers", "title": title, "icon": icon, "summary": summary})
 
-    def deco(cls: T) -> T:
-        cls.canonical = canonical  # type: ignore[attr-defined]
-        cls.aliases = tuple(aliases)  # type: ignore[attr-defined]
-        cls.group = "Triggers"  # type: ignore[attr-defined]
-        cls.title = title  # type: ignore[attr-defined]
-        cls.icon = icon  # type: ignore[attr-defined]
-        cls.summary = summary  # type: ignore[attr-defined]
-        _TRIGGERS[canonical] = cls  # type: ignore[assignment]
-        for name in (canonical, *aliases):
-            _TRIGGER_ALIASES[name] = canonical
-        _MODELS_TO_REBUILD.append(cls)  # type: ignore[arg-type]
-        return cls
 
-    return deco
+def register_condition(canonical: str, *aliases: str, title: str = "", icon: str = "", summary: str = "") -> Callable[[T], T]:
+    """Class decorator: register a trigger condition type under its canonical name and aliases."""
+    return _decorator("condition", canonical, aliases, {"group": "Conditions", "title": title, "icon": icon, "summary": summary})
 
 
 def needs_rebuild(cls: T) -> T:
-    """Mark a non-task model that refers to ``AnyTask``/``AnyTrigger`` (Flow, DagItem...)."""
-    _MODELS_TO_REBUILD.append(cls)  # type: ignore[arg-type]
+    """Kept for modules written when polymorphic fields were resolved late; does nothing now."""
     return cls
 
 
-def _type_of(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value.get("type")
-    return getattr(value, "type", None)
-
-
-def _task_tag(value: Any) -> str | None:
-    t = _type_of(value)
-    return _TASK_ALIASES.get(t) if isinstance(t, str) else None
-
-
-def _trigger_tag(value: Any) -> str | None:
-    t = _type_of(value)
-    return _TRIGGER_ALIASES.get(t) if isinstance(t, str) else None
-
-
-def _union(classes: dict[str, type[BaseModel]], disc: Callable[[Any], str | None]) -> Any:
-    members = tuple(Annotated[cls, Tag(name)] for name, cls in classes.items())
-    if len(members) == 1:
-        members = members + members
-    return Annotated[Union[members], Discriminator(disc)]  # noqa: UP007
+# --- lookups -----------------------------------------------------------------------------------------
 
 
 def finalize() -> None:
-    """Import the built-in types and resolve every ``AnyTask``/``AnyTrigger`` field."""
-    if _state["finalized"]:
-        return
-    for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a family not written yet is simply absent
-            if exc.name != module:
-                raise
-    importlib.import_module("engine.model.flow")
-    namespace = {"AnyTask": _union(_TASKS, _task_tag), "AnyTrigger": _union(_TRIGGERS, _trigger_tag)}  # type: ignore[arg-type]
-    _state["namespace"] = namespace
-    for cls in _MODELS_TO_REBUILD:
-        cls.model_rebuild(force=True, _types_namespace=namespace)
-    _state["finalized"] = True
+    """Read the declared type names (no plugin module is imported)."""
+    _registry.ensure_scanned()
 
 
-def type_namespace() -> dict[str, Any]:
-    finalize()
-    return _state["namespace"]
+def load_all() -> list[PluginError]:
+    """Import every declared type now (server start); return what could not be loaded."""
+    for kind in KINDS:
+        _registry.load_kind(kind)
+    return errors()
 
 
-def task_classes() -> dict[str, type[Task]]:
-    """Canonical name -> class, in registration order."""
-    finalize()
-    return dict(_TASKS)
+def errors() -> list[PluginError]:
+    """Plugins (entry points) that could not be loaded so far, and name conflicts."""
+    _registry.ensure_scanned()
+    return list(_registry.errors)
 
 
-def trigger_classes() -> dict[str, type[BaseModel]]:
-    finalize()
-    return dict(_TRIGGERS)
+def resolve(kind: str, type_name: str) -> type:
+    """The class of ``type_name``, importing its module if needed; UnknownType says why there is none."""
+    return _registry.resolve(kind, type_name)
 
 
-def task_class(type_name: str) -> type[Task] | None:
-    finalize()
-    canonical = _TASK_ALIASES.get(type_name)
-    return _TASKS.get(canonical) if canonical else None
+def lookup(kind: str, type_name: str) -> type | None:
+    try:
+        return _registry.resolve(kind, type_name)
+    except UnknownType:
+        return None
 
 
-def trigger_class(type_name: str) -> type[BaseModel] | None:
-    finalize()
-    canonical = _TRIGGER_ALIASES.get(type_name)
-    return _TRIGGERS.get(canonical) if canonical else None
+def classes(kind: str) -> dict[str, type]:
+    """Canonical name -> class of every type of ``kind`` (imports every plugin)."""
+    return _registry.every_class(kind)
+
+
+def task_classes() -> dict[str, type]:
+    """Canonical name -> class, Lanner's own first in registration order, then by plugin."""
+    return classes("task")
+
+
+def trigger_classes() -> dict[str, type]:
+    return classes("trigger")
+
+
+def condition_classes() -> dict[str, type]:
+    return classes("condition")
+
+
+def task_class(type_name: str) -> type | None:
+    return lookup("task", type_name)
+
+
+def trigger_class(type_name: str) -> type | None:
+    return lookup("trigger", type_name)
+
+
+def condition_class(type_name: str) -> type | None:
+    return lookup("condition", type_name)
 
 
 def canonical_task_name(type_name: str) -> str | None:
-    finalize()
-    return _TASK_ALIASES.get(type_name)
+    cls = task_class(type_name)
+    return cls.canonical if cls is not None else None  # type: ignore[attr-defined]
+
+
+def canonical_trigger_name(type_name: str) -> str | None:
+    cls = trigger_class(type_name)
+    return cls.canonical if cls is not None else None  # type: ignore[attr-defined]
+
+
+def _aliases(kind: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for canonical, cls in classes(kind).items():
+        for name in (canonical, *cls.aliases):  # type: ignore[attr-defined]
+            out.setdefault(name, canonical)
+    return out
 
 
 def task_aliases() -> dict[str, str]:
     """Every accepted task type name -> its canonical name."""
-    finalize()
-    return dict(_TASK_ALIASES)
+    return _aliases("task")
 
 
 def trigger_aliases() -> dict[str, str]:
-    finalize()
-    return dict(_TRIGGER_ALIASES)
+    return _aliases("trigger")
 
 
-def tags() -> set[str]:
-    """The discriminator tags pydantic puts in error locations (to strip them)."""
-    finalize()
-    return set(_TASKS) | set(_TRIGGERS)
-
-
-def suggest(type_name: str, *, trigger: bool = False) -> str | None:
+def suggest(type_name: str, *, trigger: bool = False, kind: str | None = None) -> str | None:
     """The closest known type name, for 'unknown type' errors."""
-    names = list(_TRIGGER_ALIASES if trigger else _TASK_ALIASES)
-    lowered = {n.lower(): n for n in names}
-    short = type_name.rsplit(".", 1)[-1].lower()
-    for cand in (type_name.lower(), short):
-        match = difflib.get_close_matches(cand, list(lowered), n=1, cutoff=0.6)
-        if match:
-            return lowered[match[0]]
-    tails = {n.rsplit(".", 1)[-1].lower(): n for n in names}
-    match = difflib.get_close_matches(short, list(tails), n=1, cutoff=0.6)
-    return tails[match[0]] if match else None
+    return _registry.suggest(kind or ("trigger" if trigger else "task"), type_name)
+
+
+def unknown_message(kind: str, type_name: str) -> str:
+    """The sentence for a type nobody provides: the plugin it came from, else a did-you-mean."""
+    return _registry.unknown_message(kind, type_name)
+
+
+def source_of(cls: type) -> Source:
+    """Where a registered class comes from (imports nothing)."""
+    return _registry.sources.get(cls) or Source(None)
+
+
+def plugins() -> list[PluginInfo]:
+    """Every distribution that declares types (Lanner's own first), with its types and its load errors."""
+    load_all()
+    out: dict[str, PluginInfo] = {}
+
+    def info(dist: str, version: str | None) -> PluginInfo:
+        if dist not in out:
+            out[dist] = PluginInfo(dist, version, dist == BUILTIN)
+        return out[dist]
+
+    for kind in KINDS:
+        for decl in _registry.index[kind].values():
+            info(decl.distribution, decl.version)
+        for canonical, cls in classes(kind).items():
+            source = source_of(cls)
+            dist = source.distribution or "(this process)"
+            info(dist, source.version).types[kind].append({
+                "type": canonical,
+                "aliases": list(cls.aliases),  # type: ignore[attr-defined]
+                "title": getattr(cls, "title", "") or canonical,
+                "group": getattr(cls, "group", ""),
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+            })
+    for error in errors():
+        info(error.plugin, error.version).errors.append(error)
+    return sorted(out.values(), key=lambda p: (not p.builtin, p.name))
+
+
+def reset() -> None:
+    """Read the entry points again (after installing or removing a plugin in this process)."""
+    with _registry.lock:
+        _registry.scanned = False
+        _registry.loaded.clear()
+        _registry.all_loaded.clear()
+        _registry.errors = []
+    importlib.invalidate_caches()
+    _registry.ensure_scanned()

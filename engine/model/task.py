@@ -2,18 +2,19 @@
 
 A task is either *runnable* (a worker executes one attempt of it and reports a
 result) or *flowable* (the executor resolves it into child task runs). Concrete
-task types live in ``engine/tasks`` and register themselves in
-``engine.model.registry``.
+task types live in ``engine/tasks`` and in plugins; the registry finds them
+through entry points (``lanner.tasks``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from engine.model.base import LannerModel
 from engine.model.durations import Duration
+from engine.model.polymorphic import ByType
 from engine.model.retry import Retry
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ class Task(LannerModel):
     def child_task_lists(self) -> dict[str, list[Task]]:
         """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...)."""
         return {}
+
+
+#: A task of any registered type (validated by its ``type``; only that type's module is imported).
+AnyTask = Annotated[Task, ByType("task")]
 
 
 class RunnableTask(Task):

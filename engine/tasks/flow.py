@@ -11,10 +11,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, model_validator
 
-from engine.model.base import LannerModel
-from engine.model.durations import Duration
-from engine.model.registry import needs_rebuild, register_task
-from engine.model.task import FlowableTask, Task
+from engine.sdk import AnyTask, Duration, FlowableTask, LannerModel, Task, needs_rebuild, register_task
 
 
 @register_task(

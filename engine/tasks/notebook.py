@@ -40,18 +40,21 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-import engine
-from engine.model.base import LannerModel
-from engine.model.durations import format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.runtime.process import ProcessResult, parse_output_marker, run_process
-from engine.storage import (
+from engine.sdk import (
     NSFILE_SCHEME,
     SCHEME,
+    LannerModel,
+    ProcessResult,
+    RunContext,
+    RunnableTask,
     StorageError,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    parse_output_marker,
+    register_task,
     resolve_nsfile,
+    run_process,
     safe_relative_path,
     storage_for_context,
 )
@@ -225,7 +228,7 @@ class NotebookTask(RunnableTask):
         env = {str(k): "" if v is None else str(v) for k, v in (ctx.render(self.env or {}) or {}).items()}
         env.setdefault("LANNER_NOTEBOOK_DIR", str(notebook_dir))
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # the debugger's "frozen modules" warning
-        package_root = str(Path(engine.__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds the engine package
         python_path = env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (python_path, package_root) if p)
         timeout = None
