@@ -102,6 +102,8 @@ class _Registry:
         self.names: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self.sources: dict[type, Source] = {}
         self.sequence: dict[type, int] = {}  # registration order (definition order within a module)
+        self.rejected: set[type] = set()  # classes an entry point named but that cannot be used
+        self.accepted: set[type] = set()  # classes loaded through an entry point
         self.scanned = False
         self.index: dict[str, dict[str, Declaration]] = {k: {} for k in KINDS}
         self.loaded: dict[tuple[str, str], type | PluginError] = {}
@@ -156,15 +158,16 @@ class _Registry:
             if done is not None:
                 return done
             before = {c for per_kind in self.classes.values() for c in per_kind.values()}
+            obj: Any = None
+            unusable: str | None = None  # what makes the class itself unusable, whatever names it
             try:
-                module = importlib.import_module(decl.module)
-                obj: Any = module
+                obj = importlib.import_module(decl.module)
                 for part in decl.attr.split(".") if decl.attr else []:
                     obj = getattr(obj, part)
-                outcome: type | PluginError = obj
-                problem = _check_class(decl, obj)
+                unusable = _check_class(decl, obj)
+                problem = unusable or _check_name(decl, obj)
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin never stops Lanner
-                problem = f"{type(exc).__name__}: {exc}"
+                obj, problem = None, f"{type(exc).__name__}: {exc}"
             # Classes the import registered belong to this plugin when they live in its package
             # (a plugin that imports one of Lanner's modules does not take its types).
             source = Source(decl.distribution, decl.version)
@@ -173,11 +176,16 @@ class _Registry:
                 for cls in per_kind.values():
                     if cls not in before and cls.__module__.split(".", 1)[0] == package:
                         self.sources.setdefault(cls, source)
+            outcome: type | PluginError
             if problem:
+                if unusable and isinstance(obj, type):
+                    self.rejected.add(obj)
                 outcome = PluginError(decl.distribution, decl.version, decl.name, decl.group, decl.target, problem)
                 self.errors.append(outcome)
             else:
-                self.sources[outcome] = source  # type: ignore[index]
+                outcome = obj
+                self.sources[obj] = source
+                self.accepted.add(obj)
             self.loaded[key] = outcome
             return outcome
 
@@ -193,13 +201,17 @@ class _Registry:
     # --- lookups --------------------------------------------------------------------------------------
 
     def available(self, kind: str, canonical: str) -> type | None:
-        """The registered class of ``canonical`` unless its plugin is no longer installed."""
+        """The registered class of ``canonical``, if it may be used.
+
+        A class of a plugin counts once one of the plugin's entry points named it and it loaded,
+        and as long as the plugin is installed; a class decorated in this process (no plugin) counts.
+        """
         cls = self.classes[kind].get(canonical)
-        if cls is None:
+        if cls is None or cls in self.rejected:
             return None
         source = self.sources.get(cls)
-        if source is not None and source.distribution is not None and not any(
-            d.distribution == source.distribution for d in self.index[kind].values()
+        if source is not None and source.distribution is not None and (
+            cls not in self.accepted or not any(d.distribution == source.distribution for d in self.index[kind].values())
         ):
             return None
         return cls
@@ -306,9 +318,6 @@ def _check_class(decl: Declaration, obj: Any) -> str | None:
         return f"{decl.target} is not a {base.__name__} class"
     if "canonical" not in obj.__dict__ or not obj.canonical:  # type: ignore[attr-defined]
         return f"{obj.__name__} is not registered: decorate it with @register_{decl.kind}(...)"
-    names = (obj.canonical, *obj.aliases)  # type: ignore[attr-defined]
-    if decl.name not in names:
-        return f"the entry point is named '{decl.name}' but {obj.__name__} registers {', '.join(map(repr, names))}"
     if issubclass(obj, RunnableTask) and obj.run is RunnableTask.run:
         return f"{obj.__name__} does not implement run(ctx)"
     if decl.kind == "condition" and obj.test is base.test:  # type: ignore[attr-defined]
@@ -343,6 +352,14 @@ def closest(name: str, candidates: list[str], cutoff: float = 0.6) -> str | None
 
     best = max(candidates, key=score, default=None)
     return best if best is not None and score(best)[0] >= cutoff else None
+
+
+def _check_name(decl: Declaration, cls: Any) -> str | None:
+    """An entry point must be named after one of the names its class registers."""
+    names = (cls.canonical, *cls.aliases)
+    if decl.name not in names:
+        return f"the entry point is named '{decl.name}' but {cls.__name__} registers {', '.join(map(repr, names))}"
+    return None
 
 
 def _short(name: str) -> str:
