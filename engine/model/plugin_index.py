@@ -73,12 +73,14 @@ def scan() -> Scan:
 
     found: list[Declaration] = []
     everything = entry_points()
+    owners: dict[int, tuple[str, str | None]] = {}  # reading a distribution's name parses its metadata: once
     for kind, group in GROUPS.items():
         for ep in everything.select(group=group):
             dist = getattr(ep, "dist", None)
-            name = dist.name if dist is not None else "(unknown distribution)"
-            version = dist.version if dist is not None else None
-            found.append(Declaration(kind, ep.name, ep.value, _normalise(name), version))
+            if id(dist) not in owners:
+                owners[id(dist)] = (_normalise(dist.name), dist.version) if dist is not None else ("(unknown distribution)", None)
+            name, version = owners[id(dist)]
+            found.append(Declaration(kind, ep.name, ep.value, name, version))
     builtin_missing = False
     if not any(d.distribution == BUILTIN for d in found):
         source_tree = _source_tree_declarations()

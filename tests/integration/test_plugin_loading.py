@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,25 @@ def test_the_plugin_record_names_a_plugin_that_is_gone(demo_site: Path, tmp_path
         "task type 'demo.Echo' is not installed; it came from plugin demo-plugin 2.3.4: "
         "install it again (pip install demo-plugin) or change the type"
     )
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    return set(done.stdout.split())
+
+
+def test_reading_a_flow_imports_only_the_types_it_uses() -> None:
+    loaded = _modules_after(
+        "from engine.model.validation import load_flow\n"
+        "load_flow('id: f\\nnamespace: t\\ntasks:\\n  - {id: a, type: log, message: hi}\\n"
+        "  - {id: b, type: io.kestra.plugin.core.debug.Return, format: x}\\n"
+        "triggers:\\n  - {id: w, type: webhook, key: a-long-enough-key}\\n')"
+    )
+    assert {"engine.tasks.core", "engine.triggers.webhook"} <= loaded
+    unused = {"engine.tasks.http", "engine.tasks.notebook", "engine.tasks.scripts", "engine.tasks.flow",
+              "engine.triggers.schedule", "engine.triggers.conditions", "httpx", "croniter", "fsspec"}
+    assert not unused & loaded, unused & loaded
+    # The SDK leaves process and storage machinery to the tasks that use them.
+    assert not {"engine.storage", "engine.runtime.process"} & _modules_after("import engine.sdk")

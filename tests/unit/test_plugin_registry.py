@@ -162,3 +162,12 @@ def test_plugins_report_lists_lanner_first_with_every_type() -> None:
     assert {"name", "version", "builtin", "tasks", "triggers", "conditions", "errors"} <= set(data)
     log = next(t for t in data["tasks"] if t["type"] == "log")
     assert log["class"] == "engine.tasks.core.Log" and "io.kestra.plugin.core.log.Log" in log["aliases"]
+
+
+def test_the_readme_plugin_example_is_the_plugin_the_tests_install() -> None:
+    readme = (ROOT / "README.md").read_text()
+    fixture = ROOT / "tests" / "fixtures" / "plugins" / "lanner-plugin-example"
+    block = readme.split("<!-- plugin-example:hello.py -->\n```python\n", 1)[1].split("```", 1)[0]
+    assert block == (fixture / "lanner_plugin_example" / "hello.py").read_text()
+    line = '"acme.Hello" = "lanner_plugin_example.hello:Hello"'
+    assert line in (fixture / "pyproject.toml").read_text() and line in readme
