@@ -83,7 +83,7 @@ def scan() -> Scan:
             found.append(Declaration(kind, ep.name, ep.value, name, version))
     builtin_missing = False
     if not any(d.distribution == BUILTIN for d in found):
-        source_tree = _source_tree_declarations()
+        source_tree = source_tree_declarations()
         builtin_missing = not source_tree
         found = source_tree + found
     kept: dict[tuple[str, str], Declaration] = {}
@@ -103,7 +103,7 @@ def _normalise(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(".", "-")
 
 
-def _source_tree_declarations() -> list[Declaration]:
+def source_tree_declarations() -> list[Declaration]:
     """Lanner's own entry points from the ``pyproject.toml`` of the tree this module runs from."""
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     try:

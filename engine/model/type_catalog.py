@@ -68,6 +68,7 @@ class TypeCatalog:
         self.rejected: set[type] = set()  # classes an entry point named but that cannot be used
         self.accepted: set[type] = set()  # classes loaded through an entry point
         self.scanned = False
+        self.builtin_missing = False
         self.index: dict[str, dict[str, Declaration]] = {k: {} for k in KINDS}
         self.loaded: dict[tuple[str, str], type | PluginError] = {}
         self.errors: list[PluginError] = []
@@ -105,6 +106,7 @@ class TypeCatalog:
                             f"type name '{lost.name}' is already provided by {kept.distribution}; this one is ignored")
                 for lost, kept in result.conflicts
             ]
+            self.builtin_missing = result.builtin_missing
             if result.builtin_missing:
                 self.errors.append(PluginError(
                     BUILTIN, None, "*", GROUPS["task"], "engine.tasks",
@@ -200,8 +202,8 @@ class TypeCatalog:
             self.load_kind(kind)  # aliases declared only in a plugin's decorator
             found = self.find(kind, name)
             if found is None and kind == "condition":
-                canonical = _short_match({n: n for n in self.names[kind]}, name)
-                found = self.available(kind, self.names[kind][canonical]) if canonical else None
+                alias = _short_match({n: n for n in self.names[kind]}, name)
+                found = self.available(kind, self.names[kind][alias]) if alias else None
         if isinstance(found, PluginError):
             raise UnknownType(
                 f"{_LABEL[kind]} type '{name}' comes from plugin {found.plugin}, which could not be loaded "
@@ -212,6 +214,11 @@ class TypeCatalog:
         return found
 
     def unknown_message(self, kind: str, name: str) -> str:
+        if self.builtin_missing:
+            return (
+                f"unknown {_LABEL[kind]} type '{name}': Lanner's own types are not registered because its "
+                "installed metadata is out of date; reinstall Lanner (make install, or pip install -e .)"
+            )
         seen = plugin_index.recorded(kind, name)
         if seen is not None:
             dist, version = seen

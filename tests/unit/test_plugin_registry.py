@@ -171,3 +171,20 @@ def test_the_readme_plugin_example_is_the_plugin_the_tests_install() -> None:
     assert block == (fixture / "lanner_plugin_example" / "hello.py").read_text()
     line = '"acme.Hello" = "lanner_plugin_example.hello:Hello"'
     assert line in (fixture / "pyproject.toml").read_text() and line in readme
+
+
+def test_an_out_of_date_install_still_finds_lanners_types_in_its_source_tree() -> None:
+    """When the installed metadata predates the entry points, pyproject.toml of the tree gives the same ones."""
+    from engine.model import plugin_index
+
+    installed = {(registry.GROUPS[k], n, t) for k, names in _installed_builtin().items() for n, t in names}
+    from_tree = {(d.group, d.name, d.target) for d in plugin_index.source_tree_declarations()}
+    assert from_tree == installed and len(installed) > 100
+
+
+def _installed_builtin() -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    by_group = {g: k for k, g in registry.GROUPS.items()}
+    for ep in builtin_entry_points():
+        out.setdefault(by_group[ep.group], []).append((ep.name, ep.value))
+    return out
