@@ -167,7 +167,7 @@ def test_the_cli_lists_broken_plugins_and_still_validates(broken_site: Path, dem
 
 
 def test_the_server_starts_with_a_broken_plugin_and_names_it(broken_site: Path, tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, env={"PYTHONPATH": str(broken_site)})
+    server = ServerProcess(tmp_path, env={"PYTHONPATH": str(broken_site), "LANNER_PLUGIN_RECORD": str(tmp_path / "record.json")})
     (server.flows / "ok.yaml").write_text("id: ok\nnamespace: t\ntasks:\n  - {id: a, type: broken.Fine}\n")
     server.start()
     try:

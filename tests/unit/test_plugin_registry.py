@@ -188,3 +188,14 @@ def _installed_builtin() -> dict[str, list[tuple[str, str]]]:
     for ep in builtin_entry_points():
         out.setdefault(by_group[ep.group], []).append((ep.name, ep.value))
     return out
+
+
+def test_the_plugin_record_lives_in_the_environment_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from engine.model import plugin_index
+
+    monkeypatch.delenv("LANNER_PLUGIN_RECORD", raising=False)
+    assert plugin_index.record_path() == Path(sys.prefix) / "share" / "lanner" / "plugin-types.json"
+    monkeypatch.setenv("LANNER_PLUGIN_RECORD", "/somewhere/else.json")
+    assert plugin_index.record_path() == Path("/somewhere/else.json")
