@@ -230,6 +230,32 @@ def namespace_files_list(namespace: Annotated[str, typer.Argument(help="Namespac
         typer.echo(n)
 
 
+plugins_app = typer.Typer(help="Installed plugins: the task, trigger and condition types they add.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+@plugins_app.command("list")
+def plugins_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Every plugin with its types and load errors, as JSON.")] = False,
+) -> None:
+    """Each plugin (distribution and version), the types it adds, and why any of them could not be loaded."""
+    from engine.model.registry import plugins
+
+    found = plugins()
+    if as_json:
+        typer.echo(json.dumps([p.to_dict() for p in found], indent=2))
+        return
+    for plugin in found:
+        version = f" {plugin.version}" if plugin.version else ""
+        typer.echo(f"{plugin.name}{version}" + ("  (Lanner's own types)" if plugin.builtin else ""))
+        for kind, label in (("task", "tasks"), ("trigger", "triggers"), ("condition", "conditions")):
+            names = [t["type"] for t in plugin.types[kind]]
+            if names:
+                typer.echo(f"  {label} ({len(names)}): {', '.join(names)}")
+        for error in plugin.errors:
+            typer.echo(f"  error: {error.group} entry point '{error.entry_point}' ({error.target}): {error.message}")
+
+
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

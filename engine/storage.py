@@ -31,9 +31,6 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, unquote
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
-
 SCHEME = "lanner://"
 NSFILE_SCHEME = "nsfile://"
 #: What ``read()`` returns at most; bigger files belong in a task's inputFiles.
@@ -157,6 +154,11 @@ class InternalStorage:
     """fsspec-backed storage of execution files and namespace files under one root."""
 
     def __init__(self, root: str | Path):
+        # fsspec is imported here, not with the module: a task that only names StorageError or SCHEME
+        # (every script task does) should not pay for it when a flow is merely validated.
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
         root_str = str(root)
         if "://" in root_str and not root_str.startswith("file://"):
             self.fs, path = fsspec.core.url_to_fs(root_str)

@@ -388,14 +388,20 @@ export function render({ model, el }) {
     for (const item of model.palette || []) {
       const index = item.kind === "trigger" ? triggerTypes : taskTypes
       for (const name of [item.type, ...(item.aliases || [])]) if (!index.has(name)) index.set(name, item)
-      if (!byGroup.has(item.group)) byGroup.set(item.group, [])
-      byGroup.get(item.group).push(item)
+      // Lanner's own types by group; a plugin's types under the plugin's name (item.section).
+      const key = item.section || item.group
+      if (!byGroup.has(key)) byGroup.set(key, [])
+      byGroup.get(key).push(item)
     }
     const frag = document.createDocumentFragment()
     for (const [group, items] of byGroup) {
-      const section = h("section", {class: "lc-group", "data-group": group}, h("h4", {text: group}))
+      const plugin = items[0].section && items[0].section !== items[0].group ? items[0].plugin : null
+      const heading = h("h4", {text: group})
+      if (plugin) heading.title = `Plugin ${plugin}${items[0].pluginVersion ? " " + items[0].pluginVersion : ""}`
+      const section = h("section", {class: "lc-group", "data-group": group}, heading)
+      if (plugin) section.dataset.plugin = plugin
       for (const item of items) {
-        const haystack = [item.title, item.summary, item.type, group, ...(item.aliases || [])].join(" ").toLowerCase()
+        const haystack = [item.title, item.summary, item.type, group, item.group, item.plugin || "", ...(item.aliases || [])].join(" ").toLowerCase()
         section.append(h("div", {
           class: "lc-item", draggable: "true", "data-type": item.type, "data-kind": item.kind,
           "data-search": haystack, title: `${item.summary}\nDrag onto the canvas, or double-click to add at the end.`,

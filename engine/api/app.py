@@ -31,7 +31,7 @@ def create_app(
     ``allowed_hosts`` and ``bind_host`` say which Host names the server answers
     to besides the loopback ones (engine/api/request_guard.py).
     """
-    from engine.api import executions, flows, logs, namespaces, system, triggers, webhooks
+    from engine.api import executions, flows, logs, namespaces, plugins, system, triggers, webhooks
     from engine.api.ui import mount_ui
 
     app = FastAPI(
@@ -44,7 +44,7 @@ def create_app(
     )
     app.state.services = Services(runner, scheduler, Metrics(runner, scheduler), max_body)
     errors.install(app)
-    for module in (system, flows, webhooks, executions, logs, triggers, namespaces):
+    for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins):
         app.include_router(module.router)
     mount_ui(app, runner, builder=ui)
     # Added last, so it is the outermost middleware: Panel's dispatch middleware

@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from engine.model import registry as _registry  # noqa: F401 - installs the directory ByType fields read
 from engine.model.base import LannerModel
 from engine.model.flowable import FLOW_CHILD_LISTS, field_name
 from engine.model.inputs import Input
-from engine.model.registry import needs_rebuild
-from engine.model.task import Task
+from engine.model.task import AnyTask, Task
+from engine.model.trigger import AnyTrigger
 
 NAMESPACE_RE = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$"
 
@@ -46,7 +47,6 @@ class Label(LannerModel):
     value: str
 
 
-@needs_rebuild
 class Flow(LannerModel):
     """A flow: tasks plus everything that decides when and how they run."""
 

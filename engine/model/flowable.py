@@ -35,7 +35,7 @@ from pydantic import Field
 
 from engine.model.execution import Execution, ExecutionState, TaskRun
 from engine.model.state import State, worst
-from engine.model.task import Task
+from engine.model.task import AnyTask, Task
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -8,7 +8,7 @@ from engine.model import registry
 
 
 def flow_json_schema() -> dict[str, Any]:
-    """The whole flow schema: every task and trigger type, with camelCase property names."""
+    """The whole flow schema: every task, trigger and condition type (plugins' too), with camelCase property names."""
     from engine.model.flow import Flow
 
     registry.finalize()
@@ -21,7 +21,7 @@ def flow_json_schema() -> dict[str, Any]:
 
 def task_json_schema(type_name: str) -> dict[str, Any] | None:
     """Schema of one task type (for its property form)."""
-    cls = registry.task_class(type_name) or registry.trigger_class(type_name)
+    cls = registry.task_class(type_name) or registry.trigger_class(type_name) or registry.condition_class(type_name)
     if cls is None:
         return None
     schema = _inline_root(cls.model_json_schema(by_alias=True, mode="validation"))
@@ -33,6 +33,7 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
         "icon": cls.icon,
         "summary": cls.summary,
         **_child_lists(cls),
+        "plugin": registry.source_of(cls).distribution,
     }
     return schema
 
@@ -62,7 +63,7 @@ def _child_lists(cls: type) -> dict[str, Any]:
 def _annotate_types(schema: dict[str, Any]) -> None:
     """Give each task/trigger definition the type names it accepts (enum on `type`)."""
     defs = schema.get("$defs", {})
-    classes = {**registry.task_classes(), **registry.trigger_classes()}
+    classes = {**registry.task_classes(), **registry.trigger_classes(), **registry.condition_classes()}
     by_title = {cls.__name__: cls for cls in classes.values()}
     for name, definition in defs.items():
         cls = by_title.get(name)
@@ -77,4 +78,5 @@ def _annotate_types(schema: dict[str, Any]) -> None:
             }
         definition["x-lanner"] = {
             "canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon, **_child_lists(cls),
+            "plugin": registry.source_of(cls).distribution,
         }

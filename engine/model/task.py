@@ -3,19 +3,20 @@
 A task is either *runnable* (a worker executes one attempt of it and reports a
 result) or *flowable* (the executor resolves it into child task runs, see
 ``engine.model.flowable``). Concrete task types live in ``engine/tasks`` and
-register themselves in ``engine.model.registry``.
+in plugins; the registry finds them through entry points (``lanner.tasks``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path as FilePath
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from engine.model.base import LannerModel
 from engine.model.durations import Duration
+from engine.model.polymorphic import ByType
 from engine.model.retry import Retry
 
 if TYPE_CHECKING:
@@ -65,6 +66,10 @@ class Task(LannerModel):
         task, message) and is reported with its YAML line. Most tasks have none.
         """
         return []
+
+
+#: A task of any registered type (validated by its ``type``; only that type's module is imported).
+AnyTask = Annotated[Task, ByType("task")]
 
 
 class RunnableTask(Task):

@@ -247,10 +247,6 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
             err((*path, "id"), f"duplicate task id '{tid}' (already used at {format_path(seen[tid])}); task ids must be unique in the flow")
         else:
             seen[tid] = path
-    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
-        if isinstance(trig, dict) and isinstance(trig.get("type"), str) and registry.trigger_class(trig["type"]) is None:
-            hint = registry.suggest(trig["type"], trigger=True)
-            err(("triggers", i, "type"), f"unknown trigger type '{trig['type']}'" + (f"; did you mean '{hint}'?" if hint else ""))
 
     # Graph-shaped lists (a dag's tasks): dependsOn must name tasks of the same graph, and no cycles.
     for path, task in iter_tasks(data):
@@ -343,7 +339,7 @@ def _dag_errors(items: list[Any], path: Path, pos: _Positions) -> list[FlowError
 def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
-        if isinstance(trig, dict) and registry.trigger_aliases().get(str(trig.get("type"))) == "webhook":
+        if isinstance(trig, dict) and registry.canonical_trigger_name(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
             if isinstance(key, str) and len(key) < 16:
                 line, col = pos.at(("triggers", i, "key"))
@@ -365,13 +361,11 @@ def _lookup(data: Any, path: Path) -> Any:
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
-    """Drop pydantic's union tags and function markers from an error location."""
-    tags = registry.tags()
+    """Drop pydantic's function markers from an error location."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and (part in tags or part.startswith("function-")) and _lookup(data, tuple(out)) is not None:
-            value = _lookup(data, tuple(out))
-            if isinstance(value, dict) and part not in value:
+        if isinstance(part, str) and part.startswith("function-") and isinstance(_lookup(data, tuple(out)), dict):
+            if part not in _lookup(data, tuple(out)):
                 continue
         out.append(part)
     return tuple(out)
@@ -385,18 +379,8 @@ def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[F
         ctx = e.get("ctx") or {}
         msg = e["msg"]
         value = _lookup(data, path)
-        if kind in ("union_tag_not_found", "union_tag_invalid"):
-            trigger = bool(path) and path[0] == "triggers"
-            t = value.get("type") if isinstance(value, dict) else None
-            if t is None:
-                msg = "'type' is required (e.g. log, python, io.kestra.plugin.core.log.Log)"
-                path = (*path, "type")
-            elif trigger:
-                continue  # reported with a suggestion by the semantic checks
-            else:
-                hint = registry.suggest(str(t))
-                msg = f"unknown task type '{t}'" + (f"; did you mean '{hint}'?" if hint else "")
-                path = (*path, "type")
+        if kind in ("lanner_unknown_type", "lanner_missing_type"):
+            path = (*path, "type")  # the message (from the registry) names the type and what to do
         elif kind == "extra_forbidden":
             parent = _lookup(data, path[:-1])
             key = path[-1]
@@ -430,7 +414,7 @@ def _known_properties(parent: Any, path: Path) -> list[str]:
 
     cls: Any = None
     if isinstance(parent, dict) and isinstance(parent.get("type"), str):
-        cls = registry.task_class(parent["type"]) or registry.trigger_class(parent["type"])
+        cls = registry.lookup(_kind_at(path), parent["type"])
     elif not path:
         cls = Flow
     if cls is None:
@@ -439,3 +423,11 @@ def _known_properties(parent: Any, path: Path) -> list[str]:
     for name, f in cls.model_fields.items():
         names.append(f.alias or name)
     return names
+
+
+def _kind_at(path: Path) -> str:
+    """Whether the mapping at ``path`` is a task, a trigger or a condition (by the lists it sits in)."""
+    keys = [p for p in path if isinstance(p, str)]
+    if any(k in ("conditions", "scheduleConditions") for k in keys[1:]) and keys[:1] == ["triggers"]:
+        return "condition"
+    return "trigger" if keys[:1] == ["triggers"] else "task"

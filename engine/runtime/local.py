@@ -565,6 +565,7 @@ class LocalRunner:
             home=self.home,
             renderer=executor.render,
             secrets=self.secrets.values(),
+            secret_lookup=self.secrets.get,
             working_dir=self._working_dir(st, executor, tr),
         )
         if self.storage is not None:

@@ -152,6 +152,7 @@ def run_remote(spec: RemoteSpec) -> WorkerOutcome:
         home=Path(spec.home) if spec.home else None,
         renderer=_renderer(spec),
         secrets=secret_values,
+        secret_lookup=spec.secrets.__getitem__,
     )
     if spec.storage_url:
         from engine.storage import InternalStorage

@@ -100,6 +100,7 @@ class LannerServer:
         except StoreOpenError as exc:
             raise SystemExit(f"lanner server local: {exc}") from None
         self.runner.pool = GracefulPool(self.runner.pool)
+        report_plugins()
         self.scheduler = Scheduler(self.runner)
         self.watcher = FlowWatcher(self.runner, cfg.flows, on_deploy=self.scheduler.wake)
         deployed = self.watcher.scan()
@@ -174,6 +175,17 @@ class LannerServer:
         self.runner.close(kill=True)
         self.runner = None
         log.info("lanner server stopped")
+
+
+def report_plugins() -> None:
+    """Import every plugin now and log, by name, each one that cannot be loaded (the server starts anyway)."""
+    from engine.model import registry
+
+    problems = registry.load_all()
+    for problem in problems:
+        log.warning("%s; its types are unavailable until it is fixed (see lanner plugins list)", problem)
+    found = registry.plugins()
+    log.info("plugins: %s", ", ".join(f"{p.name} {p.version or ''}".strip() for p in found))
 
 
 def node_id(config: ServerConfig) -> str:

@@ -6,10 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from engine.model.durations import Duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult, truthy
-from engine.runtime.context import RunContext
+from engine.sdk import Duration, RunContext, RunnableTask, TaskFailed, TaskResult, register_task, truthy
 
 
 @register_task(

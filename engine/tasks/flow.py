@@ -14,22 +14,26 @@ from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field, model_validator
 
-from engine.model.base import LannerModel
-from engine.model.durations import Duration
-from engine.model.flowable import (
+from engine.sdk import (
+    AnyTask,
     ChildExecution,
     ChildList,
+    Duration,
     FlowableError,
     FlowableRun,
     FlowableTask,
+    LannerModel,
+    State,
     as_key,
+    needs_rebuild,
+    now_iso,
+    parse_iso,
+    register_task,
     run_parallel,
     run_sequence,
+    truthy,
+    worst,
 )
-from engine.model.ids import now_iso, parse_iso
-from engine.model.registry import needs_rebuild, register_task
-from engine.model.state import State, worst
-from engine.model.task import truthy
 
 
 @register_task(

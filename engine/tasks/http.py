@@ -43,12 +43,19 @@ import httpcore
 import httpx
 from pydantic import Field
 
-from engine.model.base import LannerModel
-from engine.model.durations import Duration, format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.storage import SCHEME, StorageError, storage_for_context
+from engine.sdk import (
+    SCHEME,
+    Duration,
+    LannerModel,
+    RunContext,
+    RunnableTask,
+    StorageError,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    register_task,
+    storage_for_context,
+)
 
 MAX_REDIRECTS = 10
 DEFAULT_CONNECT_TIMEOUT = 10.0

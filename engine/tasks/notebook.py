@@ -44,14 +44,22 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-import engine
-from engine.model.base import LannerModel
-from engine.model.durations import Duration, format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.runtime.process import ProcessResult, parse_output_marker, run_process
-from engine.storage import StorageError, safe_relative_path, storage_for_context
+from engine.sdk import (
+    Duration,
+    LannerModel,
+    ProcessResult,
+    RunContext,
+    RunnableTask,
+    StorageError,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    parse_output_marker,
+    register_task,
+    run_process,
+    safe_relative_path,
+    storage_for_context,
+)
 from engine.tasks.notebook_files import (
     fetch_notebook,
     file_content,
@@ -383,7 +391,7 @@ def _cell_event(line: str) -> tuple[str, str, str] | None:
 
 def _python_path(env: dict[str, str]) -> str:
     """PYTHONPATH for the runner and its kernel: the user's, then the folder Lanner's packages are in."""
-    package_root = str(Path(engine.__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds the engine package
     python_path = env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
     return os.pathsep.join(p for p in (python_path, package_root) if p)
 

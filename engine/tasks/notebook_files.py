@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.model.task import TaskFailed
-from engine.runtime.context import RunContext
-from engine.storage import NSFILE_SCHEME, SCHEME, StorageError, resolve_nsfile, storage_for_context
+from engine.sdk import (
+    NSFILE_SCHEME,
+    SCHEME,
+    RunContext,
+    StorageError,
+    TaskFailed,
+    resolve_nsfile,
+    storage_for_context,
+)
 
 #: Bytes of a notebook read from a URL at most.
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024

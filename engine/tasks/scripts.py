@@ -26,13 +26,20 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.model.base import LannerModel
-from engine.model.durations import format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.runtime.process import ProcessResult, parse_output_marker, run_process
-from engine.storage import StorageError, storage_for_context
+from engine.sdk import (
+    LannerModel,
+    ProcessResult,
+    RunContext,
+    RunnableTask,
+    StorageError,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    parse_output_marker,
+    register_task,
+    run_process,
+    storage_for_context,
+)
 from engine.tasks.notebook import NamespaceFiles
 
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")

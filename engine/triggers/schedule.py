@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 from pydantic import Field, field_validator
 
-from engine.model.durations import Duration
-from engine.model.registry import register_trigger
-from engine.model.trigger import Trigger
+from engine.sdk import AnyCondition, Duration, Trigger, register_trigger
 
 NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -54,7 +52,7 @@ class Schedule(Trigger):
     stop_after: list[str] | None = Field(default=None, description="Disable the trigger once an execution ends in one of these states.")
     backfill: dict[str, Any] | None = Field(default=None, description="Kestra backfill block (start, end, inputs, labels).")
     recover_missed_schedules: str | None = Field(default=None, description="NONE (default), LAST or ALL.")
-    schedule_conditions: list[dict[str, Any]] | None = Field(default=None, description="Kestra scheduleConditions (day of week/month).")
+    schedule_conditions: list[AnyCondition] | None = Field(default=None, description="Kestra scheduleConditions (day of week/month).")
 
     @field_validator("cron")
     @classmethod

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.model.registry import register_trigger
-from engine.model.trigger import Trigger
+from engine.sdk import Trigger, register_trigger
 
 
 @register_trigger(

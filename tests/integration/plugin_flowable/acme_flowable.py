@@ -12,9 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from engine.model.flowable import ChildList, FlowableRun, FlowableTask, run_sequence
-from engine.model.registry import register_task
-from engine.model.state import State
+from engine.sdk import AnyTask, ChildList, FlowableRun, FlowableTask, State, register_task, run_sequence
 
 
 @register_task(
@@ -30,8 +28,8 @@ class FirstSuccess(FlowableTask):
         ChildList("candidates"),
         ChildList("onAllFailed", label="all failed", optional=True),
     )
-    candidates: list[AnyTask] = Field(min_length=1, description="Tasks tried in order.")  # noqa: F821
-    on_all_failed: list[AnyTask] | None = Field(default=None, description="Run when every candidate failed.")  # noqa: F821
+    candidates: list[AnyTask] = Field(min_length=1, description="Tasks tried in order.")
+    on_all_failed: list[AnyTask] | None = Field(default=None, description="Run when every candidate failed.")
 
     def advance(self, run: FlowableRun, iteration: int | None) -> State | None:
         scope = run.scope()
