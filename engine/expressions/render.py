@@ -68,7 +68,7 @@ def compile_template(env: LannerEnvironment, source: str) -> Compiled:
             return Compiled(source, env.from_string(assign), native=True)
         return Compiled(source, env.from_string(tree), native=False)
     except TemplateSyntaxError as exc:
-        raise syntax_error(source, exc) from None
+        raise syntax_error(source, exc, {"filter": env.filters, "test": env.tests}) from None
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
