@@ -1,18 +1,22 @@
 """Static checks of templates, for flow validation (no rendering, no context).
 
 ``check_syntax`` compiles (not only parses) so unknown filters and tests are
-reported at validation time too; the compiled template lands in the render
-cache, so validating a flow also warms it.
+reported at validation time too, and looks for calls of functions that
+neither exist nor are supplied at run time (``secret``, ``read`` ...) nor are
+macros of the template; the compiled template lands in the render cache, so
+validating a flow also warms it.
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from engine.expressions.errors import ExpressionError, syntax_error
+from engine.expressions.catalog import RUNTIME_FUNCTIONS, known_function
+from engine.expressions.errors import ExpressionError, snippet, syntax_error
 from engine.expressions.render import compile_template, default_environment, is_expression
 
 PathSuffix = tuple[str | int, ...]
@@ -22,7 +26,31 @@ def check_syntax(text: str) -> None:
     """Raise :class:`ExpressionError` with the reason when ``text`` is not a valid template."""
     if not isinstance(text, str) or not is_expression(text):
         return
-    compile_template(default_environment(), text)
+    env = default_environment()
+    compile_template(env, text)
+    unknown = unknown_function(text, env)
+    if unknown is not None:
+        raise unknown
+
+
+def unknown_function(text: str, env: Any) -> ExpressionError | None:
+    """The error for the first call of a function that does not exist, if any."""
+    tree = env.parse(text)
+    local = {m.name for m in tree.find_all(nodes.Macro)}
+    local.update(n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param"))
+    for call in tree.find_all(nodes.Call):
+        target = call.node
+        if not isinstance(target, nodes.Name) or target.name in local or known_function(target.name, env):
+            continue
+        names = [*env.globals, *RUNTIME_FUNCTIONS]
+        close = difflib.get_close_matches(target.name, [n for n in names if callable(env.globals.get(n)) or n in RUNTIME_FUNCTIONS], n=1, cutoff=0.7)
+        reason = f"unknown function '{target.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+        line = text.split("\n")[call.lineno - 1] if call.lineno else ""
+        col = line.find(target.name + "(")
+        where = f" (line {call.lineno}, column {col + 1})" if "\n" in text.strip() else f" (column {col + 1})"
+        reason += where if col >= 0 else ""
+        return ExpressionError(f'cannot parse "{snippet(text)}": {reason}', template=text, reason=reason)
+    return None
 
 
 def syntax_errors(value: Any, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections.abc as abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from jinja2 import nodes
@@ -150,22 +150,10 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
             variables = {**env.globals, **context}
             if functions:
                 for name, fn in functions.items():
+                    if getattr(fn, "pass_render_context", False):
+                        fn = partial(fn, context)
                     variables[name] = deadline.shield(fn)
-            template = compiled.template
-            ctx = Context(env, variables, None, template.blocks)
-            if compiled.native:
-                for _ in template.root_render_func(ctx):
-                    pass
-                return _native(ctx.vars["result"], limits)
-            parts: list[str] = []
-            total = 0
-            cap = limits.max_output
-            for chunk in template.root_render_func(ctx):
-                total += len(chunk)
-                if total > cap:
-                    raise bounds.too_long("the output", total, cap)
-                parts.append(chunk)
-            return "".join(parts)
+            return execute(env, compiled, variables)
         finally:
             if WATCHDOG.finish(deadline):
                 raise RenderTimeout
@@ -178,6 +166,30 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         raise render_error(compiled.source, exc.reason or str(exc)) from None
     except (Exception, RecursionError, MemoryError) as exc:
         raise render_error(compiled.source, runtime_reason(exc, compiled.source, context, env)) from None
+
+
+def execute(env: LannerEnvironment, compiled: Compiled, variables: dict[str, Any]) -> Any:
+    """Run ``compiled`` with ready ``variables`` (globals and functions included), bounded.
+
+    Callers own the deadline: :func:`_run` for a render, the running render
+    for the ``render()`` function.
+    """
+    limits = env.limits
+    template = compiled.template
+    ctx = Context(env, variables, None, template.blocks)
+    if compiled.native:
+        for _ in template.root_render_func(ctx):
+            pass
+        return _native(ctx.vars["result"], limits)
+    parts: list[str] = []
+    total = 0
+    cap = limits.max_output
+    for chunk in template.root_render_func(ctx):
+        total += len(chunk)
+        if total > cap:
+            raise bounds.too_long("the output", total, cap)
+        parts.append(chunk)
+    return "".join(parts)
 
 
 _LAZY = (abc.Iterator, range, abc.KeysView, abc.ValuesView, abc.ItemsView, set, frozenset)

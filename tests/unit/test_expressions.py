@@ -207,7 +207,8 @@ def test_builtin_functions(ctx):
     assert dt.datetime.fromisoformat(r("{{ now(timeZone='Asia/Tokyo') }}", ctx)).utcoffset() == dt.timedelta(hours=9)
     assert r("{{ fromJson('{\"a\": [1, 2]}') }}", ctx) == {"a": [1, 2]}
     assert r("{{ yaml('a: 1\\nb: [x]') }}", ctx) == {"a": 1, "b": ["x"]}
-    assert r("{{ range(2, 5) | list }}", ctx) == [2, 3, 4]
+    # range(start, end) includes its end as in Pebble (Kestra documents range(0, 3) as 0..3); range(n) is Jinja's.
+    assert r("{{ range(2, 5) | list }}", ctx) == [2, 3, 4, 5]
     assert r("{{ max(3, 9, 2) }} {{ min([4, 1, 7]) }}", ctx) == "9 1"
     assert r("{{ inputs.nothing == null }}", ctx) is True
     assert r("{{ dict(a=1) }}", ctx) == {"a": 1}
