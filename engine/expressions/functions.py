@@ -43,7 +43,9 @@ def _render_once(context: Context, value: Any) -> Any:
         if not is_expression(value):
             return value
         env = context.environment
-        return execute(env, compile_template(env, value), _variables(context))  # type: ignore[arg-type]
+        # Texts rendered here may come from data: only small ones enter the shared compile cache.
+        compile_fn = compile_template if len(value) <= 4096 else compile_template.__wrapped__
+        return execute(env, compile_fn(env, value), _variables(context))  # type: ignore[arg-type]
     if isinstance(value, Mapping):
         return {k: _render_once(context, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

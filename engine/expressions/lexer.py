@@ -40,8 +40,10 @@ def column_of(source: str, offset: int) -> int:
 class PebbleLexer(jl.Lexer):
     """Jinja's lexer with Pebble's operators, long literals and token columns."""
 
-    def __init__(self, environment: object) -> None:
+    def __init__(self, environment: object, max_tokens: int = 20_000) -> None:
         super().__init__(environment)  # type: ignore[arg-type]
+        #: Tokens one template may have: parsing time grows with them.
+        self.max_tokens = max_tokens
         for rules in self.rules.values():
             for i, rule in enumerate(rules):
                 if rule.pattern is jl.operator_re:
@@ -78,8 +80,17 @@ class PebbleLexer(jl.Lexer):
                 exc.col = _lexer_error_column(exc, normalized, cursor)  # type: ignore[attr-defined]
                 raise
 
+        max_tokens = self.max_tokens
+
         def positioned() -> Iterator[jl.Token]:
-            for token in self.wrap(raw(), name, filename):
+            for count, token in enumerate(self.wrap(raw(), name, filename)):
+                if count >= max_tokens:
+                    error = TemplateSyntaxError(
+                        f"the expression is too large: over {max_tokens:,} words and symbols; split it or move data to a file",
+                        token.lineno,
+                    )
+                    error.col = where["col"]  # type: ignore[attr-defined]
+                    raise error
                 out = PositionedToken(*token)
                 out.col = where["col"]
                 yield out

@@ -40,7 +40,7 @@ class Coalesce(nodes.Expr, metaclass=_PebbleNodeType):
 
     fields = ("terms", "undefined_only")
     terms: list[nodes.Expr]
-    undefined_only: tuple[bool, ...]
+    undefined_only: list[bool]
 
 
 class PebbleBinary(nodes.Expr, metaclass=_PebbleNodeType):

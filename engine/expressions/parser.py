@@ -73,18 +73,34 @@ _NOT_A_TEST_ARGUMENT = ("name:else", "name:or", "name:and", "name:contains", "na
 _LOADING_TAGS = ("include", "import", "from", "extends")
 
 
+#: Most terms of one ``??`` chain: each compiles to a closure, and compiling is not interruptible.
+MAX_COALESCE_TERMS = 500
+
+
 class PebbleParser(Parser):
     """Parses Pebble (and Jinja) templates into Jinja's AST."""
 
-    # --- errors ----------------------------------------------------------------------------------
+    def __init__(self, *args: Any, max_parts: int = 5_000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_parts = max_parts
+
+    # --- errors and size -------------------------------------------------------------------------
 
     def parse(self) -> nodes.Template:
         try:
-            return super().parse()
+            tree = super().parse()
         except TemplateSyntaxError as exc:
             if getattr(exc, "col", None) is None:
                 exc.col = getattr(self.stream.current, "col", None)  # type: ignore[attr-defined]
             raise
+        except RecursionError:
+            raise TemplateSyntaxError("the expression nests too deeply (too many parentheses or nested operators)", 1) from None
+        parts = sum(1 for _ in tree.find_all(nodes.Node))
+        if parts > self.max_parts:
+            raise TemplateSyntaxError(
+                f"the expression is too large: {parts:,} parts, over the limit of {self.max_parts:,}; split it or move data to a file", 1
+            )
+        return tree
 
     # --- expressions -----------------------------------------------------------------------------
 
@@ -146,15 +162,20 @@ class PebbleParser(Parser):
             return _MATH[op](left, right, lineno=lineno)
         if op == "pow":
             return nodes.Pow(left, right, lineno=lineno)
+        # Chains grow in place: a 10,000-term chain parses in linear time.
         if op == "tilde":
-            parts = left.nodes if isinstance(left, nodes.Concat) else [left]
-            return nodes.Concat([*parts, right], lineno=lineno)
+            if isinstance(left, nodes.Concat):
+                left.nodes.append(right)
+                return left
+            return nodes.Concat([left, right], lineno=lineno)
         if op in ("coalesce", "undefcoalesce"):
             if isinstance(left, pn.Coalesce):
-                terms, flags = list(left.terms), left.undefined_only
-            else:
-                terms, flags = [left], ()
-            return pn.Coalesce([*terms, right], (*flags, op == "undefcoalesce"), lineno=lineno)
+                if len(left.terms) >= MAX_COALESCE_TERMS:
+                    self.fail(f"a ?? chain may have at most {MAX_COALESCE_TERMS} terms")
+                left.terms.append(right)
+                left.undefined_only.append(op == "undefcoalesce")
+                return left
+            return pn.Coalesce([left, right], [op == "undefcoalesce"], lineno=lineno)
         return pn.PebbleBinary(op, left, right, lineno=lineno)
 
     def _unary(self) -> nodes.Expr:

@@ -109,7 +109,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         self.globals.update(build_functions(self))
         # Constant folding would apply Python's meaning of ==, and, or to literals.
         self.optimized = False
-        self._lexer = PebbleLexer(self)
+        self._lexer = PebbleLexer(self, max_tokens=4 * limits.max_parts)
         # Macros, {% set %} blocks, {% filter %} and call blocks join their output here.
         self.concat = self._bounded_concat  # type: ignore[method-assign]
 
@@ -127,7 +127,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         return self._lexer
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        return PebbleParser(self, source, name, filename).parse()
+        return PebbleParser(self, source, name, filename, max_parts=self.limits.max_parts).parse()
 
     truth = staticmethod(semantics.truth)
     compare = staticmethod(semantics.compare)

@@ -293,7 +293,7 @@ def pebble_binary(op: str, left: Any, right: Any, limits: Limits) -> Any:
 # --- null coalescing ---------------------------------------------------------------------------
 
 
-def coalesce(terms: tuple[Callable[[], Any], ...], undefined_only: tuple[bool, ...]) -> Any:
+def coalesce(terms: tuple[Callable[[], Any], ...], undefined_only: tuple[bool, ...] | list[bool]) -> Any:
     """Evaluate ``terms`` left to right until one is defined (and not null after ``??``)."""
     value = _attempt(terms[0]) if len(terms) > 1 else terms[0]()
     last = len(terms) - 1
