@@ -111,7 +111,9 @@ def add(left: Any, right: Any, limits: Limits) -> Any:
         return [*left, *extra]
     if isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return left + right
-    return bounds.add(left, right, limits)
+    if isinstance(left, (dict, set)) or isinstance(right, (dict, set, list, tuple)):
+        return bounds.add(left, right, limits)
+    return to_number(left, "'+'") + to_number(right, "'+'")
 
 
 def subtract(left: Any, right: Any, limits: Limits) -> Any:
@@ -298,10 +300,9 @@ def coalesce(terms: tuple[Callable[[], Any], ...], undefined_only: tuple[bool, .
     value = _attempt(terms[0]) if len(terms) > 1 else terms[0]()
     last = len(terms) - 1
     for i, only_undefined in enumerate(undefined_only, start=1):
+        # ((a ??? b) ?? c): a null kept by ??? is still replaced by a later ??
         if isinstance(value, Undefined) or (value is None and not only_undefined):
             value = terms[i]() if i == last else _attempt(terms[i])
-        else:
-            break
     return value
 
 
