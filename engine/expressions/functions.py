@@ -95,8 +95,9 @@ def _current_value(outputs: Any, context: Context) -> Any:
     if isinstance(parents, list):
         for parent in reversed(parents):
             taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
-            if isinstance(taskrun, Mapping) and isinstance(outputs, Mapping):
-                outputs = outputs.get(taskrun.get("value"))
+            value = taskrun.get("value") if isinstance(taskrun, Mapping) else None
+            if value is not None and isinstance(outputs, Mapping):  # a parent without a value is no loop level
+                outputs = outputs.get(value)
     return outputs
 
 

@@ -26,6 +26,28 @@ OPERATOR_RE = re.compile("(" + "|".join(re.escape(op) for op in sorted(_OPERATOR
 INTEGER_RE = re.compile(r"(?:[1-9](?:_?\d)*|0)[lL]\b|" + jl.integer_re.pattern, re.IGNORECASE | re.VERBOSE)
 
 
+_UNESCAPED = "unescaped_string"
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|.)", re.S)
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
+
+
+def unescape(text: str) -> str:
+    """A string literal's value: ``\\n``, ``\\t``, ``\\\\``, quotes and ``\\uXXXX`` are decoded;
+    any other backslash is kept as written, so regular expressions such as ``'\\d+'`` reach
+    the regex engine unchanged (Python's decoder would warn and may one day refuse them).
+    """
+
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code in _SIMPLE:
+            return _SIMPLE[code]
+        if len(code) > 1:
+            return chr(int(code[1:], 16))
+        return "\\" + code
+
+    return _ESCAPE.sub(one, text) if "\\" in text else text
+
+
 class PositionedToken(jl.Token):
     """A token that also knows its column (1-based) in the template text."""
 
@@ -75,6 +97,9 @@ class PebbleLexer(jl.Lexer):
                         token = PEBBLE_OPERATORS[value]
                     elif token == jl.TOKEN_INTEGER and value[-1:] in "lL" and value[:2].lower() not in ("0x", "0b"):
                         value = value[:-1]
+                    elif token == jl.TOKEN_STRING:
+                        token = _UNESCAPED  # decoded below, not by Jinja's unicode-escape
+                        value = unescape(self._normalize_newlines(value[1:-1]))
                     yield lineno, token, value
             except TemplateSyntaxError as exc:
                 exc.col = _lexer_error_column(exc, normalized, cursor)  # type: ignore[attr-defined]
@@ -91,7 +116,7 @@ class PebbleLexer(jl.Lexer):
                     )
                     error.col = where["col"]  # type: ignore[attr-defined]
                     raise error
-                out = PositionedToken(*token)
+                out = PositionedToken(token.lineno, jl.TOKEN_STRING if token.type == _UNESCAPED else token.type, token.value)
                 out.col = where["col"]
                 yield out
 

@@ -89,24 +89,39 @@ def file_functions(storage: InternalStorage, namespace: str) -> dict[str, Functi
     }
 
 
-def error_logs_function(error_logs: Callable[[str], list[dict[str, Any]]]) -> Function:
-    """``errorLogs()``: the ERROR lines of the current execution, oldest first."""
+def error_logs_function(
+    error_logs: Callable[[str], list[dict[str, Any]]], task_runs: Callable[[str], Iterable[Any]] | None = None
+) -> Function:
+    """``errorLogs()``: the ERROR lines of the current execution, oldest first.
+
+    A failed attempt's error counts as one (Kestra logs it at ERROR), also when
+    the task wrote no log line of its own.
+    """
 
     @_context_function
     def error_logs_of(context: Mapping[str, Any]) -> list[dict[str, Any]]:
         execution_id = _execution_id(context)
-        return [
+        found = [
             {
                 "executionId": execution_id,
-                "taskId": row.get("task_id") or row.get("taskId"),
-                "taskRunId": row.get("task_run_id") or row.get("taskRunId"),
-                "attemptNumber": row.get("attempt") if row.get("attempt") is not None else row.get("attemptNumber"),
+                "taskId": row.get("taskId"),
+                "taskRunId": row.get("taskRunId"),
+                "attemptNumber": row.get("attempt"),
                 "timestamp": row.get("timestamp"),
                 "level": row.get("level"),
                 "message": row.get("message"),
             }
             for row in error_logs(execution_id)
         ]
+        logged = {(e["taskRunId"], e["message"]) for e in found}
+        for tr in task_runs(execution_id) if task_runs is not None else ():
+            for number, attempt in enumerate(tr.attempts):
+                if str(attempt.state) == "FAILED" and attempt.message and (tr.id, attempt.message) not in logged:
+                    found.append({
+                        "executionId": execution_id, "taskId": tr.task_id, "taskRunId": tr.id, "attemptNumber": number,
+                        "timestamp": attempt.end_date, "level": "ERROR", "message": attempt.message,
+                    })  # fmt: skip
+        return sorted(found, key=lambda e: e["timestamp"] or "")
 
     return error_logs_of
 
@@ -148,7 +163,7 @@ def runtime_functions(
     if kv is not None:
         functions["kv"] = kv
     if error_logs is not None:
-        functions["errorLogs"] = error_logs_function(error_logs)
+        functions["errorLogs"] = error_logs_function(error_logs, task_runs)
     if task_runs is not None:
         functions["tasksWithState"] = tasks_with_state_function(task_runs)
     return functions

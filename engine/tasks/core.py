@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from engine.model.durations import Duration
 from engine.model.registry import register_task
@@ -78,7 +78,11 @@ class OutputValues(RunnableTask):
 )
 class Fail(RunnableTask):
     light: ClassVar[bool] = True
-    message: str = Field(default="Task failure", description="The error message.")
+    message: str = Field(
+        default="Task failure",
+        validation_alias=AliasChoices("message", "errorMessage"),
+        description="The error message (Kestra's `errorMessage`).",
+    )
     condition: str | bool | None = Field(default=None, description="Fail only when this renders true.")
 
     def run(self, ctx: RunContext) -> TaskResult:
