@@ -34,8 +34,19 @@ def check_syntax(text: str) -> None:
 
 
 def unknown_function(text: str, env: Any) -> ExpressionError | None:
-    """The error for the first call of a function that does not exist, if any."""
+    """The error for the first unknown function, filter or test, if any.
+
+    Jinja checks filters and tests when compiling, except inside ``if``
+    blocks and ``a if b else c``/``b ? a : c`` (it defers those to run time),
+    so they are looked up here too.
+    """
     tree = env.parse(text)
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        kind, table = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
+        if node.name not in table:
+            close = difflib.get_close_matches(node.name, list(table), n=1, cutoff=0.7)
+            reason = f"no {kind} named '{node.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            return ExpressionError(f'cannot parse "{snippet(text)}": {reason}', template=text, reason=reason)
     local = {m.name for m in tree.find_all(nodes.Macro)}
     local.update(n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param"))
     for call in tree.find_all(nodes.Call):

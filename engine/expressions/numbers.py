@@ -56,6 +56,8 @@ def _parse(pattern: str) -> _Pattern:
     whole, _, frac = mantissa.partition(".")
     grouping = len(whole) - whole.rfind(",") - 1 if "," in whole else 0
     digits = whole.replace(",", "")
+    if len(digits) > 340 or len(frac) > 340 or len(exp) > 340:
+        raise FilterError("numberFormat patterns have at most 340 digits on each side, as Java's")
     return _Pattern(
         _literal(prefix),
         _literal(suffix),
