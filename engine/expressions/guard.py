@@ -59,26 +59,13 @@ class Deadline:
         self.fired = False
         self.external = 0  # > 0 while a runtime-supplied function runs
 
-    def shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap ``fn`` so the watchdog never interrupts it half-way.
-
-        The wrapper is a closure: templates see no attribute of ``fn``
-        (a ``functools.partial``'s ``func`` for example).
-        """
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            # Checked here too: calls in a tight loop leave the watchdog gaps
-            # shorter than its polling interval, so it might never see one.
-            if time.monotonic() >= self.expires:
-                self.fired = True  # finish() clears a timeout the watchdog raced to send
-                raise RenderTimeout
-            self.external += 1
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.external -= 1
-
-        return call
+    def enter_external(self) -> None:
+        # Checked here too: calls in a tight loop leave the watchdog gaps
+        # shorter than its polling interval, so it might never see one.
+        if time.monotonic() >= self.expires:
+            self.fired = True  # finish() clears a timeout the watchdog raced to send
+            raise RenderTimeout
+        self.external += 1
 
 
 class Watchdog:
@@ -163,6 +150,31 @@ class Watchdog:
             with self._lock:
                 deadline.expires += time.monotonic() - start
             deadline.external -= 1
+
+    def shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap ``fn`` so the watchdog never interrupts it half-way (it waits for the call to return).
+
+        The wrapper finds the calling thread's render when called, so one
+        wrapper serves every render. It is a closure: templates see no
+        attribute of ``fn`` (a ``functools.partial``'s ``func`` for example);
+        only Jinja's ``pass_context`` mark is copied.
+        """
+        by_thread = self._by_thread
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            deadline = by_thread.get(threading.get_ident())
+            if deadline is None:
+                return fn(*args, **kwargs)
+            deadline.enter_external()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                deadline.external -= 1
+
+        mark = getattr(fn, "jinja_pass_arg", None)
+        if mark is not None:
+            call.jinja_pass_arg = mark  # type: ignore[attr-defined]
+        return call
 
     def _spawn(self) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections.abc as abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import nodes
@@ -151,12 +151,7 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         try:
             # A plain dict merged in C and a Context built directly: Jinja's
             # new_context copies a ChainMap of globals key by key on every render.
-            variables = {**env.globals, **context}
-            if functions:
-                for name, fn in functions.items():
-                    if getattr(fn, "pass_render_context", False):
-                        fn = partial(fn, context)
-                    variables[name] = deadline.shield(fn)
+            variables = {**env.globals, **context, **_shielded(functions)} if functions else {**env.globals, **context}
             return execute(env, compiled, variables)
         finally:
             if WATCHDOG.finish(deadline):
@@ -170,6 +165,21 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         raise render_error(compiled.source, exc.reason or str(exc)) from None
     except (Exception, RecursionError, MemoryError) as exc:
         raise render_error(compiled.source, runtime_reason(exc, compiled.source, context, env)) from None
+
+
+_SHIELDED: dict[int, tuple[Functions, dict[str, Callable[..., Any]]]] = {}
+
+
+def _shielded(functions: Functions) -> dict[str, Callable[..., Any]]:
+    """The runtime functions wrapped so the watchdog waits for them; built once per functions map."""
+    found = _SHIELDED.get(id(functions))
+    if found is not None and found[0] is functions:
+        return found[1]
+    wrapped = {name: WATCHDOG.shield(fn) for name, fn in functions.items()}
+    if len(_SHIELDED) > 256:
+        _SHIELDED.clear()
+    _SHIELDED[id(functions)] = (functions, wrapped)
+    return wrapped
 
 
 def execute(env: LannerEnvironment, compiled: Compiled, variables: dict[str, Any]) -> Any:

@@ -99,7 +99,12 @@ def _numeric_text(value: Any) -> bool:
 # --- arithmetic --------------------------------------------------------------------------------
 
 
+_FAST = (int, float)
+
+
 def add(left: Any, right: Any, limits: Limits) -> Any:
+    if type(left) in _FAST and type(right) in _FAST:  # the common case first: plain numbers
+        return left + right
     left, right = _defined(left), _defined(right)
     if isinstance(left, str) or isinstance(right, str):
         a, b = java_text(left, limits), java_text(right, limits)
@@ -117,6 +122,8 @@ def add(left: Any, right: Any, limits: Limits) -> Any:
 
 
 def subtract(left: Any, right: Any, limits: Limits) -> Any:
+    if type(left) in _FAST and type(right) in _FAST:
+        return left - right
     if isinstance(left, (list, tuple)):
         drop = list(right) if isinstance(right, (list, tuple)) else [right]
         return [item for item in left if item not in drop]
@@ -124,6 +131,9 @@ def subtract(left: Any, right: Any, limits: Limits) -> Any:
 
 
 def multiply(left: Any, right: Any, limits: Limits) -> Any:
+    kinds = type(left), type(right)
+    if kinds[0] in _FAST and kinds[1] in _FAST:
+        return left * right if float in kinds else bounds.mul(left, right, limits)
     left, right = _defined(left), _defined(right)
     repeatable = (str, list, tuple)
     if isinstance(left, repeatable) and isinstance(right, int) and not _numeric_text(left):
@@ -189,9 +199,12 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "lteq": lambda a, b: a <= b,
 }
 _SYMBOL = {"gt": ">", "lt": "<", "gteq": ">=", "lteq": "<="}
+_NUMERIC: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 
 
 def compare(op: str, left: Any, right: Any) -> bool:
+    if type(left) in _FAST and type(right) in _FAST:  # plain numbers: Python's meaning is Pebble's
+        return bool(_NUMERIC[op](left, right))
     if op == "eq":
         return equals(left, right)
     if op == "ne":
@@ -221,7 +234,7 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
 
 def truth(value: Any) -> bool:
     """A condition's boolean; undefined values are errors, NaN is false as in Java."""
-    if isinstance(value, float) and value != value:
+    if type(value) is float and value != value:
         return False
     return bool(value)
 

@@ -1,9 +1,9 @@
 """The expression functions that need the runtime: secrets, KV, files in storage, logs, task states.
 
 The runner builds them once per namespace and passes them to every render.
-Functions marked ``pass_render_context`` receive the render's context first
-(``execution.id``, ``flow`` ...), so one set serves every execution of the
-namespace. Each is bounded: files are looked up by size, never read whole,
+Functions marked with Jinja's ``pass_context`` receive the template's
+variables first (``execution.id``, ``flow`` ...), so one set serves every
+execution of the namespace. Each is bounded: files are looked up by size, never read whole,
 and every path goes through storage's namespace isolation.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from jinja2 import pass_context
 
 from engine.storage import (
     NSFILE_SCHEME,
@@ -25,11 +27,11 @@ Function = Callable[..., Any]
 
 
 def _context_function(fn: Function) -> Function:
-    fn.pass_render_context = True  # type: ignore[attr-defined]
-    return fn
+    """Jinja passes the template's variables first (``execution.id`` ...)."""
+    return pass_context(fn)
 
 
-def _execution_id(context: Mapping[str, Any]) -> str:
+def _execution_id(context: Any) -> str:
     execution = context.get("execution")
     return str(execution.get("id")) if isinstance(execution, Mapping) else ""
 
@@ -99,7 +101,7 @@ def error_logs_function(
     """
 
     @_context_function
-    def error_logs_of(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def error_logs_of(context: Any) -> list[dict[str, Any]]:
         execution_id = _execution_id(context)
         found = [
             {
@@ -130,7 +132,7 @@ def tasks_with_state_function(task_runs: Callable[[str], Iterable[Any]]) -> Func
     """``tasksWithState('FAILED')``: ``[{taskId, state[, value]}]`` of the task runs in that state."""
 
     @_context_function
-    def tasks_with_state(context: Mapping[str, Any], state: Any = None) -> list[dict[str, Any]]:
+    def tasks_with_state(context: Any, state: Any = None) -> list[dict[str, Any]]:
         if not isinstance(state, str) or not state:
             raise ValueError("tasksWithState() expects a state, like tasksWithState('FAILED')")
         wanted = state.upper()
