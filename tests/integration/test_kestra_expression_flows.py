@@ -110,9 +110,9 @@ def test_download_checked_with_file_functions_and_read_by_jq(runner, api):
 @pytest.mark.parametrize(
     ("inputs", "expected", "check"),
     [
-        ({}, {"prod_only": "SKIPPED", "when_retries": "SKIPPED", "non_prod": "SUCCESS", "relaxed": "SUCCESS"}, "relaxed"),
-        ({"env": "test", "retries": 1}, {"prod_only": "SKIPPED", "when_retries": "SKIPPED", "non_prod": "SUCCESS", "relaxed": "SUCCESS"}, "relaxed"),
-        ({"env": "prod", "retries": 3}, {"prod_only": "SUCCESS", "when_retries": "SUCCESS", "non_prod": "SKIPPED", "relaxed": "SKIPPED"}, "strict"),
+        ({}, {"prod_only": "SKIPPED", "when_retries": "SKIPPED", "non_prod": "SUCCESS", "relaxed": "SUCCESS", "cautious": "SUCCESS"}, "relaxed"),
+        ({"env": "test", "retries": 1}, {"prod_only": "SKIPPED", "when_retries": "SKIPPED", "non_prod": "SUCCESS", "relaxed": "SUCCESS", "cautious": "SUCCESS"}, "relaxed"),
+        ({"env": "prod", "retries": 3}, {"prod_only": "SUCCESS", "when_retries": "SUCCESS", "non_prod": "SKIPPED", "relaxed": "SKIPPED", "cautious": "SKIPPED"}, "strict"),
     ],
 )
 def test_run_if_with_ternaries_defaults_and_is_in(runner, inputs, expected, check):
@@ -122,6 +122,8 @@ def test_run_if_with_ternaries_defaults_and_is_in(runner, inputs, expected, chec
     assert outputs(s, "check") == [{"value": check}]
     if inputs.get("retries") == 3:
         assert outputs(s, "when_retries") == [{"value": "3 retries"}]
+    else:
+        assert outputs(s, "cautious") == [{"value": f"{inputs.get('retries', 0)} of 3 retries used"}]
 
 
 @pytest.mark.parametrize(
