@@ -16,7 +16,7 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from engine.expressions.catalog import RUNTIME_FUNCTIONS, known_function
-from engine.expressions.errors import ExpressionError, snippet, syntax_error
+from engine.expressions.errors import ExpressionError, parse_error, syntax_error
 from engine.expressions.render import compile_template, default_environment, is_expression
 
 PathSuffix = tuple[str | int, ...]
@@ -45,23 +45,25 @@ def unknown_function(text: str, env: Any) -> ExpressionError | None:
         kind, table = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
         if node.name not in table:
             close = difflib.get_close_matches(node.name, list(table), n=1, cutoff=0.7)
-            reason = f"no {kind} named '{node.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
-            return ExpressionError(f'cannot parse "{snippet(text)}": {reason}', template=text, reason=reason)
+            cause = f"no {kind} named '{node.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            return parse_error(text, cause, node.lineno, _column(text, node.lineno, node.name))
     local = {m.name for m in tree.find_all(nodes.Macro)}
     local.update(n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param"))
     for call in tree.find_all(nodes.Call):
         target = call.node
         if not isinstance(target, nodes.Name) or target.name in local or known_function(target.name, env):
             continue
-        names = [*env.globals, *RUNTIME_FUNCTIONS]
-        close = difflib.get_close_matches(target.name, [n for n in names if callable(env.globals.get(n)) or n in RUNTIME_FUNCTIONS], n=1, cutoff=0.7)
-        reason = f"unknown function '{target.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
-        line = text.split("\n")[call.lineno - 1] if call.lineno else ""
-        col = line.find(target.name + "(")
-        where = f" (line {call.lineno}, column {col + 1})" if "\n" in text.strip() else f" (column {col + 1})"
-        reason += where if col >= 0 else ""
-        return ExpressionError(f'cannot parse "{snippet(text)}": {reason}', template=text, reason=reason)
+        names = [n for n in env.globals if callable(env.globals[n])] + sorted(RUNTIME_FUNCTIONS)
+        close = difflib.get_close_matches(target.name, names, n=1, cutoff=0.7)
+        cause = f"unknown function '{target.name}'" + (f"; did you mean '{close[0]}'?" if close else "")
+        return parse_error(text, cause, call.lineno, _column(text, call.lineno, target.name + "("))
     return None
+
+
+def _column(text: str, line: int, needle: str) -> int | None:
+    lines = text.split("\n")
+    found = lines[line - 1].find(needle) if 0 < line <= len(lines) else -1
+    return found + 1 if found >= 0 else None
 
 
 def syntax_errors(value: Any, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:

@@ -32,6 +32,22 @@ class ExpressionError(Exception):
         super().__init__(message)
         self.template = template
         self.reason = reason or message
+        #: For parse errors: the cause without its place, and the place in the template (1-based).
+        self.cause: str = self.reason
+        self.line: int | None = None
+        self.column: int | None = None
+
+
+def parse_error(template: str, cause: str, line: int | None = None, column: int | None = None) -> ExpressionError:
+    """``cannot parse "...": cause (line L, column C)``, with the place kept as attributes too."""
+    reason = cause
+    if line and "\n" in template.strip():
+        reason += f" (line {line}, column {column})" if column else f" (line {line})"
+    elif column:
+        reason += f" (column {column})"
+    error = ExpressionError(f'cannot parse "{snippet(template)}": {reason}', template=template, reason=reason)
+    error.cause, error.line, error.column = cause, line, column
+    return error
 
 
 def snippet(template: str) -> str:
@@ -49,14 +65,9 @@ def syntax_error(template: str, exc: TemplateSyntaxError, known: Mapping[str, An
 
     ``known`` maps "filter"/"test" to the names available, for a "did you mean".
     """
-    reason = _clean(exc.message or "invalid syntax")
-    reason += _suggestion(reason, known)
-    col = getattr(exc, "col", None)
-    if exc.lineno and "\n" in template.strip():
-        reason += f" (line {exc.lineno}, column {col})" if col else f" (line {exc.lineno})"
-    elif col:
-        reason += f" (column {col})"
-    return ExpressionError(f'cannot parse "{snippet(template)}": {reason}', template=template, reason=reason)
+    cause = _clean(exc.message or "invalid syntax")
+    cause += _suggestion(cause, known)
+    return parse_error(template, cause, exc.lineno, getattr(exc, "col", None))
 
 
 _UNKNOWN = re.compile(r"^no (filter|test) named '([^']+)'")

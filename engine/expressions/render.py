@@ -20,7 +20,7 @@ from jinja2.runtime import Context, Undefined
 from markupsafe import Markup
 
 from engine.expressions import bounds
-from engine.expressions.errors import ExpressionError, render_error, runtime_reason, snippet, syntax_error
+from engine.expressions.errors import ExpressionError, parse_error, render_error, runtime_reason, syntax_error
 from engine.expressions.guard import WATCHDOG, RenderTimeout
 from engine.expressions.limits import Limits
 from engine.expressions.sandbox import LannerEnvironment
@@ -71,8 +71,7 @@ def compile_template(env: LannerEnvironment, source: str) -> Compiled:
         raise syntax_error(source, exc, {"filter": env.filters, "test": env.tests}) from None
     except (SyntaxError, RecursionError, MemoryError):
         # Python's own compiler refuses more than ~200 nested parentheses (a + a + ... chains).
-        reason = "the expression nests too deeply to compile (a chain of more than ~200 operators or parentheses); split it"
-        raise ExpressionError(f'cannot parse "{snippet(source)}": {reason}', template=source, reason=reason) from None
+        raise parse_error(source, "the expression nests too deeply to compile (a chain of more than ~200 operators or parentheses); split it") from None
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:

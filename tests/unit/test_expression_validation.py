@@ -55,3 +55,19 @@ def test_runtime_functions_and_macros_are_known():
             message: "{% macro greet(n) %}hi {{ n }}{% endmacro %}{{ greet('x') }} {{ errorLogs() | length }} {{ tasksWithState('FAILED') }} {{ isFileEmpty('a') }}"
     """)
     assert validate_text(flow).errors == []
+
+
+def test_an_error_inside_a_block_scalar_points_at_its_own_yaml_line():
+    flow = dedent("""
+        id: block
+        namespace: test.validation
+        tasks:
+          - id: report
+            type: log
+            message: |
+              Total: {{ outputs.report.value ?? 0 }}
+              Next: {{ rendr(vars.x) }}
+    """)
+    (error,) = validate_text(flow).errors
+    assert "unknown function 'rendr'; did you mean 'render'? (column 7)" in error.message
+    assert "rendr(" in flow.splitlines()[error.line - 1]
