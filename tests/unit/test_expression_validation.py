@@ -69,5 +69,5 @@ def test_an_error_inside_a_block_scalar_points_at_its_own_yaml_line():
               Next: {{ rendr(vars.x) }}
     """)
     (error,) = validate_text(flow).errors
-    assert "unknown function 'rendr'; did you mean 'render'? (column 7)" in error.message
+    assert "unknown function 'rendr'; did you mean 'render'? (column 10)" in error.message
     assert "rendr(" in flow.splitlines()[error.line - 1]
