@@ -9,10 +9,7 @@ supplied per render by the runner (``engine.runtime.expression_functions``).
 
 from __future__ import annotations
 
-import secrets
-import socket
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -166,22 +163,30 @@ def _base62(number: int, width: int) -> str:
 
 def new_uuid() -> str:
     """A random UUID (``3f1c...-...``)."""
+    import uuid  # imported on first use, as the other generators' modules: start-up stays fast
+
     return str(uuid.uuid4())
 
 
 def new_id() -> str:
     """A short unique id: a random UUID in base 62 (22 characters), as Kestra's ids."""
+    import uuid
+
     return _base62(uuid.uuid4().int, 22)
 
 
 def ksuid() -> str:
     """A K-Sortable Unique IDentifier: 4 bytes of seconds since 2014-05-13 then 16 random bytes, base 62."""
+    import secrets
+
     stamp = int(time.time()) - _KSUID_EPOCH
     return _base62(int.from_bytes(stamp.to_bytes(4, "big") + secrets.token_bytes(16), "big"), 27)
 
 
 def nano_id(length: Any = 21, alphabet: Any = _NANOID_ALPHABET) -> str:
     """A NanoID of ``length`` characters drawn from ``alphabet``."""
+    import secrets
+
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 1024:
         raise FilterError("nanoId() length must be a whole number from 1 to 1024")
     chars = str(alphabet)
@@ -197,11 +202,15 @@ def random_int(lower: Any = None, upper: Any = None) -> int:
             raise FilterError(f"randomInt() expects whole numbers: randomInt(lower, upper); {name} is {value!r}")
     if upper < lower:
         raise FilterError(f"randomInt(): upper ({upper}) is less than lower ({lower})")
+    import secrets
+
     return lower if upper == lower else lower + secrets.randbelow(upper - lower)
 
 
 def random_port() -> int:
     """A TCP port free on this machine right now (127.0.0.1)."""
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

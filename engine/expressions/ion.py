@@ -9,7 +9,6 @@ plain data: maps, lists, texts, whole numbers, floats (decimals too), dates
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +35,7 @@ def _plain(value: Any) -> Any:
         return bool(value)
     if isinstance(value, int):
         return int(value)
-    if isinstance(value, decimal.Decimal):
+    if type(value).__name__ in ("Decimal", "IonPyDecimal"):
         return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
     if isinstance(value, float):
         return float(value)

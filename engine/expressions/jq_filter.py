@@ -19,10 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -49,6 +46,9 @@ class _Worker:
     """One child process running jq programs, one at a time."""
 
     def __init__(self) -> None:
+        import subprocess  # imported with the first worker: start-up stays fast
+        import tempfile
+
         self.proc = subprocess.Popen(
             [sys.executable, "-I", _WORKER],
             stdin=subprocess.PIPE,
@@ -78,6 +78,8 @@ class _Worker:
         return self._reply(timeout)
 
     def _reply(self, timeout: float) -> tuple[bool, str]:
+        import selectors
+
         fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         buf = b""
         need: int | None = None

@@ -10,7 +10,6 @@ English default). English symbols only (``locale`` is ignored).
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -78,6 +77,8 @@ def _group(digits: str, size: int) -> str:
 
 
 def number_format(value: Any, format: Any = None, locale: Any = None) -> str | None:  # noqa: A002 - Kestra's name
+    import decimal
+
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if value is None:
@@ -116,7 +117,7 @@ def class_name(value: Any) -> str | None:
         return "java.lang.Integer" if -(2**31) <= value < 2**31 else "java.lang.Long" if -(2**63) <= value < 2**63 else "java.math.BigInteger"
     if isinstance(value, float):
         return "java.lang.Double"
-    if isinstance(value, decimal.Decimal):
+    if type(value).__name__ == "Decimal":
         return "java.math.BigDecimal"
     if isinstance(value, str):
         return "java.lang.String"
