@@ -17,6 +17,7 @@ Measured on one core (bench/b8_render.py): a warm call costs about 0.1 ms
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -42,7 +43,7 @@ class JqError(LimitError):
     """A jq program that does not compile, fails, or runs past the limits."""
 
 
-class _Worker:
+class JqWorker:
     """One child process running jq programs, one at a time."""
 
     def __init__(self) -> None:
@@ -73,7 +74,7 @@ class _Worker:
     def ask(self, program: str, data: str, max_output: int, timeout: float) -> tuple[bool, str]:
         prog, body = program.encode("utf-8"), data.encode("utf-8")
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(b"%d %d %d\n" % (len(prog), len(body), max_output) + prog + body)
+        self.proc.stdin.write(b"%d %d %d %d\n" % (len(prog), len(body), max_output, math.ceil(timeout)) + prog + body)
         self.proc.stdin.flush()
         return self._reply(timeout)
 
@@ -106,7 +107,7 @@ class JqPool:
     """Reuses a few idle workers; a worker that timed out or died is never reused."""
 
     def __init__(self) -> None:
-        self._idle: list[_Worker] = []
+        self._idle: list[JqWorker] = []
         self._lock = threading.Lock()
         os.register_at_fork(after_in_child=self._forget)
 
@@ -118,7 +119,7 @@ class JqPool:
         with self._lock:
             worker = self._idle.pop() if self._idle else None
         if worker is None or not worker.alive():
-            worker = _Worker()
+            worker = JqWorker()
         try:
             answer = worker.ask(program, data, max_output, timeout)
         except BaseException:

@@ -8,7 +8,7 @@ environment (``$ENV`` shows nothing of the server's).
 
 Protocol on stdin/stdout, one request at a time::
 
-    request:  b"<program bytes> <input bytes> <max output chars>\\n" + program + input
+    request:  b"<program bytes> <input bytes> <max output chars> <seconds>\\n" + program + input
     reply:    b"OK <n>\\n" + JSON list of results   or   b"ERR <n>\\n" + message
 
 This file imports nothing from Lanner so it starts fast and runs with ``-I``.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import resource
+import signal
 import sys
 from functools import lru_cache
 
@@ -53,13 +54,18 @@ def main() -> None:
         header = stdin.readline()
         if not header:
             return
-        program_len, data_len, max_output = (int(x) for x in header.split())
+        program_len, data_len, max_output, seconds = (int(x) for x in header.split())
         program = stdin.read(program_len).decode("utf-8")
         data = stdin.read(data_len).decode("utf-8")
+        # The parent kills this process when a render's time is up; should the parent be gone,
+        # SIGALRM's default action ends a program that outlives its time all the same.
+        signal.alarm(seconds + 1)
         try:
             ok, text = _run(program, data, max_output)
         except (RecursionError, MemoryError):
             ok, text = False, "the jq result is nested too deeply or too large"
+        finally:
+            signal.alarm(0)
         body = text.encode("utf-8")
         stdout.write(b"%s %d\n" % (b"OK" if ok else b"ERR", len(body)) + body)
         stdout.flush()

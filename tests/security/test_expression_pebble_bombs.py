@@ -107,3 +107,18 @@ def test_a_huge_expression_is_refused_before_it_is_compiled():
     with pytest.raises(ExpressionError, match="too large"):
         check_syntax("{{ " + " ~ ".join(["'a'"] * 30_000) + " }}")
     assert time.monotonic() - start < 5
+
+
+def test_a_jq_worker_left_alone_stops_its_endless_program_by_itself():
+    """Should the server die mid-render, the worker's own alarm ends the program (no orphan spinning)."""
+    from engine.expressions.jq_filter import JqWorker
+
+    worker = JqWorker()
+    try:
+        with pytest.raises(TimeoutError):
+            worker.ask("def f: f; f", "[1]", 1000, 0.5)  # the caller gives up without killing it
+        start = time.monotonic()
+        assert worker.proc.wait(timeout=10) != 0
+        assert time.monotonic() - start < 5
+    finally:
+        worker.kill()
