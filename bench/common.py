@@ -49,7 +49,7 @@ def foreach_flow(n: int, *, script: bool = False, concurrency: int | None = None
     conc = f"    concurrencyLimit: {concurrency}\n" if concurrency is not None else ""
     return (
         f"id: fanout{n}{'s' if script else ''}\nnamespace: bench\ntasks:\n"
-        f"  - id: loop\n    type: for_each\n    values: \"{{{{ range(0, {n}) | list }}}}\"\n{conc}    tasks:\n{inner}"
+        f"  - id: loop\n    type: for_each\n    values: \"{{{{ range({n}) | list }}}}\"\n{conc}    tasks:\n{inner}"
         f"  - id: all\n    type: return\n    format: \"{reader}\"\n"
     )
 

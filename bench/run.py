@@ -8,6 +8,7 @@ with the machine's core count and Python version.
     .venv/bin/python -m bench.run            # everything (make bench)
     .venv/bin/python -m bench.run --quick    # B2 and B3 at 1,000 + regression check (make bench-quick)
     .venv/bin/python -m bench.run --only B2,B3
+    .venv/bin/python -m bench.run --only B8  # expression rendering, per property
     .venv/bin/python -m bench.run --quick --save-baseline   # write bench/baseline.json
 
 ``--check FILE`` (default with ``--quick``: bench/baseline.json) fails with
@@ -42,6 +43,7 @@ SUITE: dict[str, tuple[str, list[str], list[str] | None, float]] = {
     "B5": ("bench.b5_api", ["--rows", "100000"], None, 300),
     "B6": ("bench.b6_dask", ["--n", "100"], None, 300),
     "B7": ("bench.b7_ui", [], None, 240),
+    "B8": ("bench.b8_render", ["--n", "20000"], None, 240),
 }
 
 # Figures the regression check compares (ratio to the floor of the same run).

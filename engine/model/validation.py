@@ -231,8 +231,10 @@ def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
 def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     errors: list[FlowError] = []
 
-    def err(path: Path, message: str) -> None:
+    def err(path: Path, message: str, line_in_value: int = 0) -> None:
         line, col = pos.at(path)
+        if line is not None and line_in_value:
+            line, col = line + line_in_value, None
         errors.append(FlowError(format_path(path), message, line, col))
 
     # Unique task ids across the whole flow.
@@ -271,7 +273,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict):
             for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
-                _check_expression(text, spath, output_ids, lambda p, m: err(p, m))
+                _check_expression(text, spath, output_ids, err)
     return errors
 
 
@@ -281,7 +283,12 @@ def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> No
     try:
         expressions.check_syntax(text)
     except expressions.ExpressionError as exc:
-        err(path, f"expression does not parse: {getattr(exc, 'reason', None) or exc}")
+        if exc.line and "\n" in text.strip():
+            # A block scalar: its first line is the one after the key, so the error gets its own line.
+            where = f" (column {exc.column})" if exc.column else ""
+            err(path, f"expression does not parse: {exc.cause}{where}", exc.line)
+        else:
+            err(path, f"expression does not parse: {exc.reason}")
         return
     for ref in sorted(expressions.referenced_outputs(text)):
         if ref not in task_ids:

@@ -502,12 +502,25 @@ class LocalRunner:
         return executor
 
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
-        functions: dict[str, Callable[..., Any]] = {"secret": self.secrets.function(namespace)}
-        if self.storage is not None and hasattr(self.storage, "make_read_function"):
-            functions["read"] = self.storage.make_read_function(namespace)
+        from engine.runtime.expression_functions import runtime_functions
         from engine.store.kv import kv_function
 
-        functions["kv"] = kv_function(self.store, namespace)
+        def error_logs(execution_id: str) -> list[dict[str, Any]]:
+            # Lines of a just-failed task may still wait in the buffer for the loop's next commit.
+            return self.store.get_logs(execution_id, min_level="ERROR") + self.log_buffer.pending(execution_id, "ERROR")
+
+        def task_runs(execution_id: str) -> list[TaskRun]:
+            st = self._states.get(execution_id)
+            return list(st.task_runs.values()) if st is not None else []
+
+        functions = runtime_functions(
+            namespace,
+            secret=self.secrets.function(namespace),
+            storage=self.storage,
+            kv=kv_function(self.store, namespace),
+            error_logs=error_logs,
+            task_runs=task_runs,
+        )
 
         def render(value: Any, ctx: Any) -> Any:
             return expressions.render(value, ctx, functions=functions)

@@ -108,14 +108,12 @@ class _Forwarder:
 
 def _renderer(spec: RemoteSpec) -> Any:
     from engine import expressions
+    from engine.runtime.expression_functions import runtime_functions
     from engine.runtime.secrets import SecretStore
+    from engine.storage import InternalStorage
 
-    functions: dict[str, Any] = {"secret": SecretStore.of_values(spec.secrets).function(spec.namespace)}
-    if spec.storage_url:
-        from engine.storage import InternalStorage
-
-        storage = InternalStorage(spec.storage_url)
-        functions["read"] = storage.make_read_function(spec.namespace)
+    storage = InternalStorage(spec.storage_url) if spec.storage_url else None
+    functions = runtime_functions(spec.namespace, secret=SecretStore.of_values(spec.secrets).function(spec.namespace), storage=storage)
 
     def render(value: Any, ctx: Any) -> Any:
         return expressions.render(value, ctx, functions=functions)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from engine.sdk import Duration, RunContext, RunnableTask, TaskFailed, TaskResult, register_task, truthy
 
@@ -75,7 +75,11 @@ class OutputValues(RunnableTask):
 )
 class Fail(RunnableTask):
     light: ClassVar[bool] = True
-    message: str = Field(default="Task failure", description="The error message.")
+    message: str = Field(
+        default="Task failure",
+        validation_alias=AliasChoices("message", "errorMessage"),
+        description="The error message (Kestra's `errorMessage`).",
+    )
     condition: str | bool | None = Field(default=None, description="Fail only when this renders true.")
 
     def run(self, ctx: RunContext) -> TaskResult:
