@@ -8,10 +8,8 @@ invalid (no execution is created then).
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -23,7 +21,6 @@ app.add_typer(flow_app, name="flow")
 app.add_typer(namespace_app, name="namespace")
 namespace_app.add_typer(ns_files_app, name="files")
 
-STATE_MARK = {"SUCCESS": "✔", "WARNING": "⚠", "FAILED": "✘", "KILLED": "✘", "SKIPPED": "↷", "RUNNING": "▶", "CREATED": "·", "RETRYING": "↻", "PAUSED": "⏸"}
 
 
 def _err(msg: str) -> None:
@@ -63,17 +60,6 @@ def flow_schema() -> None:
     typer.echo(json.dumps(flow_json_schema(), indent=2))
 
 
-def _parse_inputs(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            _err(f"--input {pair!r}: expected KEY=VALUE")
-            raise typer.Exit(2)
-        k, v = pair.split("=", 1)
-        out[k.strip()] = v
-    return out
-
-
 @flow_app.command("run")
 def flow_run(
     file: Annotated[Path, typer.Argument(help="The flow YAML file.")],
@@ -83,86 +69,9 @@ def flow_run(
     timeout: Annotated[float | None, typer.Option(help="Kill the execution after this many seconds.")] = None,
 ) -> None:
     """Run a flow in this process on the embedded store and wait for it to end."""
-    from engine.model.inputs import InputError
-    from engine.model.validation import FlowValidationError
-    from engine.runtime.local import LocalRunner
+    from engine.cli_run import run_flow_file
 
-    try:
-        source = file.read_text()
-    except OSError as exc:
-        _err(f"{file}: cannot read: {exc.strerror}")
-        raise typer.Exit(2) from None
-    inputs = _parse_inputs(input or [])
-    out = sys.stderr if as_json else sys.stdout
-    with LocalRunner() as runner:
-        try:
-            if flows is not None:
-                for p in sorted(list(flows.glob("**/*.yaml")) + list(flows.glob("**/*.yml"))):
-                    if p.resolve() == file.resolve():
-                        continue
-                    try:
-                        runner.deploy(p.read_text(), path=p)
-                    except FlowValidationError as exc:
-                        _err(f"{p}: skipped, invalid flow:\n{exc}")
-            flow = runner.deploy(source, path=file)
-            ex_id = runner.start_execution(flow.namespace, flow.id, inputs)
-        except FlowValidationError as exc:
-            for e in exc.errors:
-                _err(f"{file}: {e}")
-            raise typer.Exit(2) from None
-        except InputError as exc:
-            _err(f"{file}: {exc}")
-            raise typer.Exit(2) from None
-        except (LookupError, ValueError) as exc:  # a disabled or unknown flow
-            _err(f"{file}: {exc}")
-            raise typer.Exit(2) from None
-        try:
-            summary = _follow(runner, ex_id, out, timeout)
-        except KeyboardInterrupt:
-            runner.kill(ex_id)
-            summary = runner.wait(ex_id, timeout=10)
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
-    else:
-        dur = _duration(summary.get("startDate"), summary.get("endDate"))
-        typer.echo(f"execution {summary['id']} {summary['state']} in {dur}", file=out)
-        if summary.get("outputs"):
-            typer.echo(f"outputs: {json.dumps(summary['outputs'], default=str)}", file=out)
-    raise typer.Exit(0 if summary["state"] in ("SUCCESS", "WARNING") else 1)
-
-
-def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
-    """Print task-run state changes and log lines as they happen, until the end."""
-    seen: dict[str, str] = {}
-    last_log = 0
-    deadline = time.monotonic() + timeout if timeout else None
-    while True:
-        summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
-        for log in runner.store.get_logs(ex_id, after_id=last_log):
-            last_log = log["id"]
-            typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
-        for tr in summary["taskRuns"]:
-            if seen.get(tr["id"]) != tr["state"]:
-                seen[tr["id"]] = tr["state"]
-                value = f"[{tr['value']}]" if tr.get("value") is not None else ""
-                typer.echo(f"{STATE_MARK.get(tr['state'], ' ')} {tr['taskId']}{value} {tr['state']}", file=out)
-        if summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"):
-            for log in runner.logs(ex_id, after_id=last_log):
-                typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
-            return summary
-        if deadline is not None and time.monotonic() > deadline:
-            runner.kill(ex_id)
-            deadline = None
-        time.sleep(0.1)
-
-
-def _duration(start: str | None, end: str | None) -> str:
-    from datetime import datetime
-
-    if not start or not end:
-        return "?"
-    secs = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    return f"{secs:.2f}s"
+    raise typer.Exit(run_flow_file(file, input or [], flows, as_json, timeout))
 
 
 @ns_files_app.command("upload")

@@ -180,7 +180,7 @@ class SqlStore:
         # The schema comes from the Alembic migrations (engine/store/migrations), never create_all.
         from engine.store import migrations
 
-        migrations.upgrade(self.engine)
+        migrations.ensure_head(self.engine, self.read_engine)
         #: Set by a runner that leases executions: new executions are inserted already owned by it.
         self.lease_owner: str | None = None
         self.lease_seconds = 30.0

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import Field, field_validator
 
 from engine.model.durations import Duration
 from engine.model.registry import register_trigger
 from engine.model.trigger import Trigger
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -34,6 +36,8 @@ def normalise_cron(expr: str) -> tuple[str, bool]:
 
 
 def cron_iter(expr: str, start: datetime) -> croniter:
+    from croniter import croniter  # imported by the first schedule, not by every start
+
     text, seconds = normalise_cron(expr)
     return croniter(text, start, second_at_beginning=seconds)
 
@@ -59,6 +63,8 @@ class Schedule(Trigger):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
+        from croniter import croniter
+
         text, seconds = normalise_cron(v)
         if not croniter.is_valid(text, second_at_beginning=seconds):
             raise ValueError(f"'{v}' is not a valid cron expression")
