@@ -98,6 +98,13 @@ def why_not(argv: list[str], cwd: Path, env: Mapping[str, str]) -> str | None:
     return None
 
 
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    """Whether ``sock`` has data (or end-of-file) within ``timeout`` seconds (poll: no FD_SETSIZE limit)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
+
+
 class ForkedProcess:
     """A task process forked by a fork server, with the parts of ``subprocess.Popen`` run_process uses."""
 
@@ -115,10 +122,8 @@ class ForkedProcess:
     def _take(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
             return self.returncode
-        if timeout is not None:
-            ready, _, _ = select.select([self._status], [], [], max(0.0, timeout))
-            if not ready:
-                return None
+        if timeout is not None and not _readable(self._status, timeout):
+            return None
         data = b""
         while len(data) < _INT.size:
             try:
@@ -245,8 +250,7 @@ class ForkServer:
                 for fd in (in_r, out_w, err_w):
                     os.close(fd)
                 status_theirs.close()
-            ready, _, _ = select.select([status], [], [], SPAWN_TIMEOUT)
-            data = status.recv(_INT.size, socket.MSG_WAITALL) if ready else b""
+            data = status.recv(_INT.size, socket.MSG_WAITALL) if _readable(status, SPAWN_TIMEOUT) else b""
             if len(data) != _INT.size:
                 raise ForkServerUnavailable("the fork server did not start the task")
         except BaseException:
