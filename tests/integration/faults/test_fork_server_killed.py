@@ -29,7 +29,7 @@ SCRIPT = """\
           import os, subprocess, time
           child = subprocess.Popen(["sleep", "60"])
           print("pids", os.getpid(), child.pid, flush=True)
-          time.sleep(60 if {{ taskrun.attemptsCount }} == 1 else 0.1)  # the first attempts end with the server
+          time.sleep(60 if {{ taskrun.attemptsCount }} == 0 else 0.1)  # the first attempts end with the server
 """
 RETRIED = """id: killed_server
 namespace: faults.fs
