@@ -46,7 +46,7 @@ def fast_main(argv: list[str]) -> int | None:
         name, eq, attached = arg.partition("=")
         if arg == "--json":
             opts["json"] = True
-        elif name in _VALUED and (eq or arg in _VALUED):
+        elif arg in _VALUED or (eq and name in _VALUED and name.startswith("--")):
             value = attached if eq else next(args, None)
             if value is None:
                 return None
