@@ -46,7 +46,7 @@ SUITE: dict[str, tuple[str, list[str], list[str] | None, float]] = {
     "B5": ("bench.b5_api", ["--rows", "100000"], None, 300),
     "B6": ("bench.b6_dask", ["--n", "100"], None, 300),
     "B7": ("bench.b7_ui", [], None, 240),
-    "B8": ("bench.b8_python_tasks", ["--n", "1000", "--repeat", "3", "--fresh"], ["--n", "200", "--repeat", "1"], 900),
+    "B8": ("bench.b8_python_tasks", ["--n", "1000", "--repeat", "3", "--fresh"], ["--n", "200", "--repeat", "1"], 1800),
 }
 QUICK = ["B1", "B2", "B3", "B8"]
 
