@@ -8,14 +8,10 @@ invalid (no execution is created then).
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-
-from engine.model.state import is_terminal
 
 app = typer.Typer(help="Lanner: declarative, event-driven workflow orchestrator.", no_args_is_help=True, add_completion=False)
 flow_app = typer.Typer(help="Validate, run and describe flows.", no_args_is_help=True)
@@ -24,6 +20,8 @@ ns_files_app = typer.Typer(help="Files attached to a namespace.", no_args_is_hel
 app.add_typer(flow_app, name="flow")
 app.add_typer(namespace_app, name="namespace")
 namespace_app.add_typer(ns_files_app, name="files")
+
+
 
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
@@ -61,15 +59,9 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
 
 def _read_flow(path: Path) -> str | None:
     """A flow file's text, or None after saying in one sentence why it cannot be read (too big, binary...)."""
-    from engine.model.yaml_loader import YamlError, read_document
+    from engine.cli_run import read_flow
 
-    try:
-        return read_document(path)
-    except OSError as exc:
-        _err(f"{path}: cannot read: {exc.strerror or exc}")
-    except YamlError as exc:
-        _err(f"{path}: {exc}")
-    return None
+    return read_flow(path)
 
 
 @flow_app.command("schema")
@@ -78,17 +70,6 @@ def flow_schema() -> None:
     from engine.model.schema import flow_json_schema
 
     typer.echo(json.dumps(flow_json_schema(), indent=2))
-
-
-def _parse_inputs(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            _err(f"--input {pair!r}: expected KEY=VALUE")
-            raise typer.Exit(2)
-        k, v = pair.split("=", 1)
-        out[k.strip()] = v
-    return out
 
 
 @flow_app.command("run")
@@ -100,95 +81,9 @@ def flow_run(
     timeout: Annotated[float | None, typer.Option(help="Kill the execution after this many seconds.")] = None,
 ) -> None:
     """Run a flow in this process on the embedded store and wait for it to end."""
-    from engine.model.inputs import InputError
-    from engine.model.validation import FlowValidationError
-    from engine.runtime.local import LocalRunner
+    from engine.cli_run import run_flow_file
 
-    source = _read_flow(file)
-    if source is None:
-        raise typer.Exit(2)
-    inputs = _parse_inputs(input or [])
-    out = sys.stderr if as_json else sys.stdout
-    from engine.store.sql import StoreOpenError
-
-    try:
-        runner_cm = LocalRunner()
-    except StoreOpenError as exc:
-        _err(f"lanner flow run: {exc}")
-        raise typer.Exit(2) from None
-    with runner_cm as runner:
-        try:
-            if flows is not None:
-                for p in sorted(list(flows.glob("**/*.yaml")) + list(flows.glob("**/*.yml"))):
-                    if p.resolve() == file.resolve():
-                        continue
-                    text = _read_flow(p)
-                    if text is None:
-                        continue
-                    try:
-                        runner.deploy(text, path=p)
-                    except FlowValidationError as exc:
-                        _err(f"{p}: skipped, invalid flow:\n{exc}")
-            flow = runner.deploy(source, path=file)
-            ex_id = runner.start_execution(flow.namespace, flow.id, inputs)
-        except FlowValidationError as exc:
-            for e in exc.errors:
-                _err(f"{file}: {e}")
-            raise typer.Exit(2) from None
-        except InputError as exc:
-            _err(f"{file}: {exc}")
-            raise typer.Exit(2) from None
-        except (LookupError, ValueError) as exc:  # a disabled or unknown flow
-            _err(f"{file}: {exc}")
-            raise typer.Exit(2) from None
-        try:
-            summary = _follow(runner, ex_id, out, timeout)
-        except KeyboardInterrupt:
-            runner.kill(ex_id)
-            summary = runner.wait(ex_id, timeout=10)
-        summary = runner.secrets.mask_data(summary)  # as the API does: SECRET inputs, values derived from secrets
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
-    else:
-        dur = _duration(summary.get("startDate"), summary.get("endDate"))
-        typer.echo(f"execution {summary['id']} {summary['state']} in {dur}", file=out)
-        if summary.get("outputs"):
-            typer.echo(f"outputs: {json.dumps(summary['outputs'], default=str)}", file=out)
-    raise typer.Exit(0 if summary["state"] in ("SUCCESS", "WARNING") else 1)
-
-
-def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
-    """Print task-run state changes and log lines as they happen (in that order), until the end."""
-    from engine.cli_live import LiveView
-
-    view = LiveView()
-    last_log = 0
-    deadline = time.monotonic() + timeout if timeout else None
-    while True:
-        logs = runner.logs(ex_id, after_id=last_log)  # before the summary: it then knows their task runs
-        summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
-        if logs:
-            last_log = logs[-1]["id"]
-        ended = is_terminal(summary["state"])
-        if ended:
-            logs += runner.logs(ex_id, after_id=last_log)
-        for line in view.lines(summary, logs):
-            typer.echo(line, file=out)
-        if ended:
-            return summary
-        if deadline is not None and time.monotonic() > deadline:
-            runner.kill(ex_id)
-            deadline = None
-        time.sleep(0.1)
-
-
-def _duration(start: str | None, end: str | None) -> str:
-    from datetime import datetime
-
-    if not start or not end:
-        return "?"
-    secs = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    return f"{secs:.2f}s"
+    raise typer.Exit(run_flow_file(file, input or [], flows, as_json, timeout))
 
 
 @ns_files_app.command("upload")

@@ -71,6 +71,7 @@ from engine.model.trigger import AnyTrigger, PollingTrigger, Trigger, TriggerCon
 from engine.runtime.context import RunContext, TaskLogger
 
 if TYPE_CHECKING:
+    from engine.runtime.forkserver import LOST_MESSAGE
     from engine.runtime.process import ProcessResult, kill_tree, parse_output_marker, run_process
     from engine.storage import (
         NSFILE_SCHEME,
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
 
 #: Names imported on first use: they pull in process and storage machinery a light task never needs.
 _LAZY = {
+    "LOST_MESSAGE": "engine.runtime.forkserver",
     "ProcessResult": "engine.runtime.process",
     "kill_tree": "engine.runtime.process",
     "parse_output_marker": "engine.runtime.process",
@@ -139,6 +141,7 @@ __all__ = [
     "register_task",
     "register_trigger",
     # imported on first use (see _LAZY)
+    "LOST_MESSAGE",
     "InternalStorage",
     "NSFILE_SCHEME",
     "ProcessResult",

@@ -28,8 +28,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 SCHEME = "lanner://"
 NSFILE_SCHEME = "nsfile://"
@@ -154,21 +157,31 @@ class InternalStorage:
     """fsspec-backed storage of execution files and namespace files under one root."""
 
     def __init__(self, root: str | Path):
-        # fsspec is imported here, not with the module: a task that only names StorageError or SCHEME
-        # (every script task does) should not pay for it when a flow is merely validated.
-        import fsspec
-        from fsspec.implementations.local import LocalFileSystem
-
+        # fsspec is imported only for a remote root, or by the first file stored (``fs``): a task that
+        # only names StorageError or SCHEME, or a run that stores no file, never pays for it.
         root_str = str(root)
+        self._fs: AbstractFileSystem | None = None
         if "://" in root_str and not root_str.startswith("file://"):
-            self.fs, path = fsspec.core.url_to_fs(root_str)
+            import fsspec
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs, path = fsspec.core.url_to_fs(root_str)
             self.root = path.rstrip("/")
+            self.is_local = isinstance(self._fs, LocalFileSystem)
         else:
             local = Path(root_str.removeprefix("file://")).resolve()
             local.mkdir(parents=True, exist_ok=True)
-            self.fs = LocalFileSystem()
             self.root = str(local)
-        self.is_local = isinstance(self.fs, LocalFileSystem)
+            self.is_local = True
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        """The file system, made on first use: a run that stores no file never imports fsspec."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
 
     def __repr__(self) -> str:
         return f"InternalStorage({self.root!r})"

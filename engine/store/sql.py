@@ -107,7 +107,7 @@ class SqlStore:
         from engine.store import migrations
 
         try:
-            migrations.upgrade(self.engine)
+            migrations.ensure_head(self.engine, self.read_engine)
         except SQLAlchemyError as exc:  # not a database, a corrupt file, a server that does not answer
             self.close()
             raise StoreOpenError(self._describe_open_error(exc)) from None

@@ -180,3 +180,32 @@ def test_commands_reach_only_the_owner_once_and_are_purged(store: SqlStore) -> N
     assert purge(store, None, parse_older_than("P30D")).executions == 1
     with store.engine.connect() as conn:
         assert conn.execute(execution_commands.select()).all() == []
+
+
+def test_a_new_sqlite_database_and_one_at_head_open_without_alembic(tmp_path: Path) -> None:
+    """Opening the store costs one query when the schema is current, and a new file gets the newest schema at once."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "fresh.db"
+    probe = (
+        "import sys; from engine.store.sql import SqlStore; "
+        f"s = SqlStore({f'sqlite:///{db}'!r}); s.close(); print('alembic' in sys.modules)"
+    )
+    for _ in range(2):  # a new file, then the same file at head
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parents[2])
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "False"
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        assert migrations.current(engine) == migrations.head() == migrations.shipped_head()
+        assert migrations.diff(engine) == [], "create_all at head builds what the migrations build"
+        migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+        migrations.upgrade(migrated)
+        with engine.connect() as a, migrated.connect() as b:
+            query = text("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+            assert a.execute(query).all() == b.execute(query).all(), "the same tables and indexes either way"
+        migrated.dispose()
+    finally:
+        engine.dispose()

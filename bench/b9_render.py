@@ -1,4 +1,4 @@
-"""B8: the cost of rendering one expression, warm (compiled template cached) and cold.
+"""B9: the cost of rendering one expression, warm (compiled template cached) and cold.
 
 Every task property goes through ``engine.expressions.render``, so this is
 the per-property cost behind B2/B3. Each figure is the best of several runs
@@ -8,7 +8,7 @@ Python building the same strings (an f-string and a dict lookup), so the ratio
 compares across machines. Templates a version cannot parse are reported as
 unavailable, which lets the same file measure an older checkout.
 
-    .venv/bin/python -m bench.b8_render --n 20000
+    .venv/bin/python -m bench.b9_render --n 20000
 """
 
 from __future__ import annotations
@@ -67,19 +67,19 @@ def main(argv: list[str] | None = None) -> None:
             expected = plain(CONTEXT)
             got = render(template, CONTEXT)
         except ExpressionError as exc:
-            unavailable("B8", f"{label}: {exc}")
+            unavailable("B9", f"{label}: {exc}")
             continue
         if got != expected and str(got) != str(expected).lower():
-            unavailable("B8", f"{label}: rendered {got!r}, expected {expected!r}")
+            unavailable("B9", f"{label}: rendered {got!r}, expected {expected!r}")
             continue
         micros = best_of(lambda t=template: render(t, CONTEXT), args.n, args.repeat)
         floor = best_of(lambda p=plain: p(CONTEXT), args.n, args.repeat)
         cold = best_of(lambda t=template: compile_template.__wrapped__(env, t), max(args.n // 200, 20), args.repeat)
-        emit("B8", f"render {label}", micros, "µs", floor=floor)
-        emit("B8", f"compile {label}", cold, "µs")
+        emit("B9", f"render {label}", micros, "µs", floor=floor)
+        emit("B9", f"compile {label}", cold, "µs")
         if label not in ("coalesce", "ternary"):  # the mix every version can render
             total, floor_total = total + micros, floor_total + floor
-    emit("B8", "render mix of 6 (sum)", total, "µs", floor=floor_total)
+    emit("B9", "render mix of 6 (sum)", total, "µs", floor=floor_total)
 
 
 if __name__ == "__main__":
