@@ -1,7 +1,7 @@
 """show / run / watch: what the magics and the Python API do, in one place.
 
-A :class:`Session` owns the backends of one kernel (the embedded engine, opened on
-first use, and one client per server URL). A :class:`Run` polls an execution from a
+A :class:`Session` owns the engines of one kernel (the embedded engine, opened on
+first use, and one HTTP engine per server URL). A :class:`Run` polls an execution from a
 thread every ~200 ms and pushes its state into the widget, so the topology changes
 colour while the flow runs even though the cell itself is waiting.
 """
@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from builder.jupyter.backends import Backend, LocalBackend, NotebookError, ServerBackend
+from builder.jupyter.backends import NotebookError, local_engine, server_engine
 from builder.jupyter.widget import FlowWidget
 from builder.topology import TERMINAL_STATES, layout_from_summary
+from engine.model.inputs import InputError
+from engine.model.validation import FlowValidationError
+from engine.service import Engine, EngineError, Unreachable
 
 POLL_INTERVAL = 0.2
 #: Logs are re-read every this many polls (and once more at the end).
@@ -59,24 +64,45 @@ def parse_inputs(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
+@contextmanager
+def refused(what: str, engine: Engine) -> Iterator[None]:
+    """An engine's refusal as one NotebookError saying what failed where."""
+    try:
+        yield
+    except Unreachable as exc:
+        raise NotebookError(str(exc)) from None
+    except (EngineError, InputError, FlowValidationError) as exc:
+        raise NotebookError(f"{what} ({engine.label}): {exc}") from None
+
+
+def summary_of(engine: Engine, execution_id: str) -> dict[str, Any] | None:
+    """The execution summary as the widget and the user get it (the REST API's JSON)."""
+    found = engine.summary(execution_id)
+    return None if found is None else found.to_dict()
+
+
+def logs_of(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
+    return [line.to_dict() for line in engine.logs(execution_id)]
+
+
 class Session:
-    """Backends of one kernel: the embedded engine and any servers used so far."""
+    """Engines of one kernel: the embedded one and any servers used so far."""
 
     def __init__(self, home: str | Path | None = None):
-        self.local = LocalBackend(home)
-        self._servers: dict[str, ServerBackend] = {}
+        self.local = local_engine(home)
+        self._servers: dict[str, Engine] = {}
         self.runs: list[Run] = []
 
-    def backend(self, server: str | None = None) -> Backend:
+    def backend(self, server: str | None = None) -> Engine:
         if not server:
             return self.local
         key = server.rstrip("/")
         if key not in self._servers:
-            self._servers[key] = ServerBackend(key)
+            self._servers[key] = server_engine(key)
         return self._servers[key]
 
-    def resolve(self, source: str, backend: Backend) -> str:
-        """Flow YAML from YAML text, a file path, or a flow id ``namespace.flowId`` known to the backend."""
+    def resolve(self, source: str, backend: Engine) -> str:
+        """Flow YAML from YAML text, a file path, or a flow id ``namespace.flowId`` known to the engine."""
         source = source.strip() if isinstance(source, str) else source
         if not isinstance(source, str) or not source:
             raise NotebookError("give flow YAML, a .yaml file path, or a flow id such as company.team.hello")
@@ -88,10 +114,11 @@ class Session:
         if path.suffix in (".yaml", ".yml"):
             raise NotebookError(f"flow file '{source}' does not exist")
         namespace, _, flow_id = source.replace("/", ".").rpartition(".")
-        text = backend.flow_source(namespace, flow_id) if namespace else None
-        if text is None:
+        with refused(f"cannot read flow {source}", backend):
+            found = backend.flow(namespace, flow_id) if namespace else None
+        if found is None or found.source is None:
             raise NotebookError(f"'{source}' is neither a flow file nor a flow id known to {backend.label}")
-        return text
+        return found.source
 
     def show(self, source: str, *, server: str | None = None) -> FlowWidget:
         text = self.resolve(source, self.backend(server))
@@ -117,33 +144,34 @@ class Session:
 
                 show_output(widget)
             return None
-        deployed = backend.deploy(text)
-        namespace = deployed.get("namespace") or data["namespace"]
-        flow_id = deployed.get("id") or data["id"]
-        execution_id = backend.start(namespace, flow_id, dict(inputs or {}))
+        with refused("cannot deploy the flow", backend):
+            deployed = backend.deploy(text)
+        with refused(f"cannot start {deployed.namespace}.{deployed.id}", backend):
+            execution_id = backend.start(deployed.namespace, deployed.id, dict(inputs or {}))
         return self._watch(widget, backend, execution_id, display)
 
     def watch(self, execution_id: str, *, server: str | None = None, display: bool = True) -> Run:
         backend = self.backend(server)
-        summary = backend.summary(execution_id)
-        if summary is None:
-            raise NotebookError(f"execution '{execution_id}' does not exist on {backend.label}")
-        text = backend.flow_source(summary["namespace"], summary["flowId"], summary.get("flowRevision"))
-        if text is not None:
-            widget = FlowWidget.from_flow(yaml.safe_load(text))
+        with refused(f"cannot read execution {execution_id}", backend):
+            summary = summary_of(backend, execution_id)
+            if summary is None:
+                raise NotebookError(f"execution '{execution_id}' does not exist on {backend.label}")
+            flow = backend.flow(summary["namespace"], summary["flowId"], summary.get("flowRevision"))
+        if flow is not None and flow.source is not None:
+            widget = FlowWidget.from_flow(yaml.safe_load(flow.source))
         else:  # the flow is gone: draw what the task runs tell
             widget = FlowWidget(topology=layout_from_summary(summary).to_dict())
         return self._watch(widget, backend, execution_id, display)
 
-    def _watch(self, widget: FlowWidget, backend: Backend, execution_id: str, display: bool) -> Run:
+    def _watch(self, widget: FlowWidget, backend: Engine, execution_id: str, display: bool) -> Run:
         run = Run(widget, backend, execution_id)
         # The first state is read before the cell returns: a cell that does not wait
         # (%flow watch) must not show (or save) an empty widget.
-        summary = backend.summary(execution_id)
+        summary = summary_of(backend, execution_id)
         if summary is not None:
             ended = summary.get("state") in TERMINAL_STATES
             run.summary = summary
-            widget.show_execution(summary, backend.logs(execution_id) if ended else None)
+            widget.show_execution(summary, logs_of(backend, execution_id) if ended else None)
         if display:
             run.display()
         run.start()
@@ -161,7 +189,7 @@ class Session:
 class Run:
     """One execution being watched: a polling thread keeps ``widget`` up to date."""
 
-    def __init__(self, widget: FlowWidget, backend: Backend, execution_id: str, interval: float = POLL_INTERVAL):
+    def __init__(self, widget: FlowWidget, backend: Engine, execution_id: str, interval: float = POLL_INTERVAL):
         self.widget = widget
         self.backend = backend
         self.execution_id = execution_id
@@ -186,11 +214,11 @@ class Run:
         n = 0
         try:
             while not self._stop.is_set():
-                summary = self.backend.summary(self.execution_id)
+                summary = summary_of(self.backend, self.execution_id)
                 if summary is not None:
                     state = summary.get("state")
                     ended = state in TERMINAL_STATES
-                    logs = self.backend.logs(self.execution_id) if ended or n % LOGS_EVERY == 0 else None
+                    logs = logs_of(self.backend, self.execution_id) if ended or n % LOGS_EVERY == 0 else None
                     self.summary = summary
                     self.widget.show_execution(summary, logs)
                     if state == "PAUSED":
@@ -234,7 +262,10 @@ class Run:
         return self.summary or {}
 
     def kill(self) -> None:
-        self.backend.kill(self.execution_id)
+        try:
+            self.backend.kill(self.execution_id)
+        except EngineError:  # it ended meanwhile, or the server is gone: nothing left to kill here
+            pass
 
     def stop(self) -> None:
         """Stop watching (the execution goes on)."""

@@ -1,6 +1,6 @@
 """The UI mount point: the builder fills it when installed, else /ui says it is not.
 
-``builder.app.mount(app, runner)`` is called when ``builder.app`` is importable
+``builder.app.mount(app, engine)`` is called when ``builder.app`` is importable
 and has ``mount``; the engine never imports the builder otherwise.
 """
 
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
+
+from engine.service import Engine
 
 log = logging.getLogger("lanner.api")
 
@@ -25,7 +26,7 @@ code{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px}</style></head>
 """
 
 
-def mount_ui(app: FastAPI, runner: Any, *, builder: bool = True) -> bool:
+def mount_ui(app: FastAPI, engine: Engine, *, builder: bool = True) -> bool:
     """Mount the builder UI if available (and ``builder``); True when it was mounted."""
     module = None
     if builder:
@@ -37,7 +38,7 @@ def mount_ui(app: FastAPI, runner: Any, *, builder: bool = True) -> bool:
     mount = getattr(module, "mount", None) if module is not None else None
     if callable(mount):
         try:
-            mount(app, runner)
+            mount(app, engine)
             return True
         except Exception:  # noqa: BLE001 - a broken UI must not take the API down
             log.exception("the UI failed to mount; serving the placeholder page")

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from engine.model.registry import register_trigger
 from engine.model.trigger import Trigger
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
 
 
 @register_trigger(
@@ -20,3 +26,14 @@ class Webhook(Trigger):
     key: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.~-]+$", description="Secret part of the webhook URL (16+ characters recommended).")
     wait: bool = Field(default=False, description="Answer only when the execution has ended.")
     return_outputs: bool = Field(default=False, description="Return the execution's outputs in the answer (with wait).")
+
+
+def match_webhook(flow: Flow, key: str, disabled: set[str]) -> Webhook | None:
+    """The flow's enabled Webhook trigger whose key is ``key`` (compared in constant time with every one)."""
+    found = None
+    for trig in flow.triggers or []:
+        if isinstance(trig, Webhook):
+            same = hmac.compare_digest(trig.key.encode(), key.encode())
+            if same and not trig.disabled and trig.id not in disabled and found is None:
+                found = trig
+    return found

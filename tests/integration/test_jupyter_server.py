@@ -25,11 +25,12 @@ def free_port() -> int:
 def server(tmp_path_factory):
     uvicorn = pytest.importorskip("uvicorn")
     from engine.api.app import create_app
+    from engine.local_engine import LocalEngine
     from engine.runtime.local import LocalRunner
 
     runner = LocalRunner(home=tmp_path_factory.mktemp("server-home"))
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(runner, ui=False), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(LocalEngine(runner), ui=False), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -59,7 +60,7 @@ def test_run_on_a_server_and_again_as_a_new_revision(shell, server):
     first = sh.run_cell_magic("flow", f"--run --server {url} --input name=Ada", HELLO)
     assert first["state"] == "SUCCESS" and first["inputs"]["name"] == "Ada"
     assert runner.summary(first["id"])["state"] == "SUCCESS"  # it ran on the server...
-    assert session.local._runner is None  # ...and not in the kernel
+    assert not session.local.started  # ...and not in the kernel
     widget = session.runs[-1].widget
     assert {k: v["state"] for k, v in widget.states.items()} == {"say_hello": "SUCCESS", "answer": "SUCCESS"}
     assert any("Hello, Ada!" in line["message"] for line in widget.details["say_hello"]["logs"])
