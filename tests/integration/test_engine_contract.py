@@ -10,7 +10,6 @@ The last test reads the same records through both and finds equal views.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from engine.model.validation import FlowValidationError
 from engine.model.views import EndEvent, ExecutionSummary, LogEvent, StateEvent
 from engine.runtime.state import State
 from engine.service import Conflict, Engine, Invalid, NotFound
-from tests.integration.server_process import free_port
+from tests.integration.server_process import serve_in_thread
 
 
 @dataclass
@@ -37,8 +36,6 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    import uvicorn
-
     from engine.api.app import create_app
     from engine.runtime.local import LocalRunner
     from engine.triggers.scheduler import Scheduler
@@ -47,19 +44,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     scheduler = Scheduler(runner)
     scheduler.start()
     local = LocalEngine(runner, scheduler=scheduler)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(local, ui=False), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the API server did not start"
-    http = HttpEngine(f"http://127.0.0.1:{port}", poll=0.05)
-    yield Served(local, http)
-    http.close()
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(local, ui=False)) as url:
+        http = HttpEngine(url, poll=0.05)
+        yield Served(local, http)
+        http.close()
     scheduler.stop()
     runner.close()
 
