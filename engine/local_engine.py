@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,26 +19,22 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.local_namespaces import NamespaceOps
+from engine.local_triggers import TriggerOps
 from engine.model.flow import Flow
 from engine.model.inputs import Input, coerce_inputs
-from engine.model.validation import FlowError, validate_text
+from engine.model.validation import validate_text
 from engine.model.views import (
-    BackfillInfo,
     ExecutionEvent,
     ExecutionSummary,
     FlowInfo,
-    KvEntry,
     LogLine,
-    NamespaceFile,
-    NamespaceInfo,
     Page,
-    TriggerInfo,
     Validation,
 )
 from engine.runtime.follow import Follower
 from engine.runtime.state import State
 from engine.service import (
-    BackfillAction,
     Conflict,
     Download,
     Invalid,
@@ -47,7 +42,6 @@ from engine.service import (
     NotFound,
     Unavailable,
     check_labels,
-    check_namespace,
     invalid,
 )
 from engine.storage import InternalStorage, StorageError, default_root, parse_uri
@@ -58,12 +52,6 @@ if TYPE_CHECKING:
     from engine.store.kv import KvStore
     from engine.store.sql import FlowRecord, SqlStore
     from engine.triggers.scheduler import Scheduler
-
-_BACKFILL_MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "pause": ("PAUSED", ("RUNNING",)),
-    "unpause": ("RUNNING", ("PAUSED",)),
-    "cancel": ("CANCELLED", ("RUNNING", "PAUSED")),
-}
 
 
 @dataclass(frozen=True)
@@ -76,7 +64,7 @@ class EngineStats:
     trigger_firings: int | None
 
 
-class LocalEngine:
+class LocalEngine(NamespaceOps, TriggerOps):
     """The in-process :class:`~engine.service.Engine`."""
 
     label = "local"
@@ -130,7 +118,7 @@ class LocalEngine:
             self._kv = KvStore(self.store)
         return self._kv
 
-    def _mask(self, data: Any) -> Any:
+    def mask(self, data: Any) -> Any:
         return self.runner.secrets.mask_data(data)
 
     def close(self) -> None:
@@ -213,9 +201,9 @@ class LocalEngine:
         return None if data is None else self._view(data)
 
     def _view(self, summary: dict[str, Any]) -> ExecutionSummary:
-        return ExecutionSummary.model_validate(self._mask(summary))
+        return ExecutionSummary.model_validate(self.mask(summary))
 
-    def _summary_of(self, execution_id: str) -> ExecutionSummary:
+    def summary_of(self, execution_id: str) -> ExecutionSummary:
         found = self.summary(execution_id)
         if found is None:
             raise NotFound(f"execution {execution_id} does not exist")
@@ -243,12 +231,12 @@ class LocalEngine:
             self.runner.sync(2)  # lines printed just before the end are committed right after it
         rows = self.store.get_logs(execution_id, after_id=after_id, task_id=task_id or None, min_level=min_level,
                                    limit=limit)
-        return [LogLine.model_validate(self._mask(row)) for row in rows]
+        return [LogLine.model_validate(self.mask(row)) for row in rows]
 
     def follower(self, execution_id: str, *, task_id: str | None = None, min_level: LogLevel | None = None) -> Follower:
         """A :class:`Follower` to poll (the REST API's event stream does, between its own sleeps)."""
         self._execution(execution_id)
-        return Follower(self.store, self.runner.sync, self._mask, execution_id, task_id, min_level)
+        return Follower(self.store, self.runner.sync, self.mask, execution_id, task_id, min_level)
 
     def follow(self, execution_id: str, *, task_id: str | None = None, min_level: LogLevel | None = None,
                interval: float = 0.2) -> Iterator[ExecutionEvent]:
@@ -265,7 +253,7 @@ class LocalEngine:
             raise Conflict(f"execution {execution_id} already ended {ex.state}")
         self.runner.kill(execution_id)
         self.runner.sync()
-        return self._summary_of(execution_id)
+        return self.summary_of(execution_id)
 
     def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> ExecutionSummary:
         ex = self._execution(execution_id)
@@ -274,7 +262,7 @@ class LocalEngine:
         values = self._resume_inputs(ex, dict(inputs or {}))
         self.runner.resume(execution_id, values or None)
         self.runner.sync()
-        return self._summary_of(execution_id)
+        return self.summary_of(execution_id)
 
     def _resume_inputs(self, ex: Execution, raw: dict[str, Any]) -> dict[str, Any]:
         """Check the inputs against the paused task's ``onResume`` definitions (when it has any)."""
@@ -298,7 +286,7 @@ class LocalEngine:
             raise Conflict(f"execution {execution_id} is {ex.state}; only FAILED or KILLED executions can be restarted")
         self.runner.restart(execution_id)
         self.runner.sync()
-        return self._summary_of(execution_id)
+        return self.summary_of(execution_id)
 
     def replay(self, execution_id: str, task_run_id: str | None = None) -> ExecutionSummary:
         from engine.runtime.restart import ReplayError
@@ -310,14 +298,14 @@ class LocalEngine:
             new_id = self.runner.replay(execution_id, task_run_id)
         except ReplayError as exc:
             raise invalid("taskRunId", str(exc)) from None
-        return self._summary_of(new_id)
+        return self.summary_of(new_id)
 
     def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> ExecutionSummary:
         ex = self._execution(execution_id)
         if not ex.state.terminal:
             raise Conflict(f"execution {execution_id} is {ex.state}; set labels once it has ended")
         self.runner.set_labels(execution_id, {**ex.labels, **check_labels(list(labels.items()))})
-        return self._summary_of(execution_id)
+        return self.summary_of(execution_id)
 
     def delete_execution(self, execution_id: str) -> None:
         ex = self._execution(execution_id)
@@ -343,169 +331,7 @@ class LocalEngine:
             raise NotFound(str(exc)) from None
         return Download.of_file(parsed.name, fh)
 
-    # --- namespaces, namespace files, key-value store ------------------------------------------------------
-
-    def namespaces(self) -> list[NamespaceInfo]:
-        counts: dict[str, int] = {}
-        for rec in self.store.list_flows():
-            counts[rec.namespace] = counts.get(rec.namespace, 0) + 1
-        names = set(counts) | set(self.kv.namespaces())
-        for name in list(names):
-            parts = name.split(".")
-            names.update(".".join(parts[:i]) for i in range(1, len(parts)))
-        return [NamespaceInfo(id=n, parent=n.rpartition(".")[0] or None, flow_count=counts.get(n, 0)) for n in sorted(names)]
-
-    def namespace_files(self, namespace: str, prefix: str = "") -> list[NamespaceFile]:
-        storage = self.storage
-        with _storage_errors():
-            names = storage.namespace_files_list(check_namespace(namespace), prefix)
-            return [NamespaceFile(path=n, size=storage.namespace_files_size(namespace, n)) for n in names]
-
-    def read_namespace_file(self, namespace: str, path: str) -> bytes:
-        storage = self.storage
-        with _storage_errors():
-            return storage.namespace_files_get(check_namespace(namespace), path)
-
-    def write_namespace_file(self, namespace: str, path: str, data: bytes) -> NamespaceFile:
-        storage = self.storage
-        check_namespace(namespace)
-        if any(len(part.encode()) > 255 for part in path.split("/")):
-            raise invalid("path", "path: each part of a namespace file path must be at most 255 bytes",
-                          "a path segment is longer than 255 bytes")
-        with _storage_errors():
-            return NamespaceFile(path=storage.namespace_files_put(namespace, path, data), size=len(data))
-
-    def upload_namespace_dir(self, namespace: str, directory: Path) -> list[NamespaceFile]:
-        storage = self.storage
-        with _storage_errors("directory"):
-            names = storage.upload_namespace_dir(check_namespace(namespace), Path(directory))
-            return [NamespaceFile(path=n, size=storage.namespace_files_size(namespace, n)) for n in names]
-
-    def delete_namespace_file(self, namespace: str, path: str) -> None:
-        storage = self.storage
-        with _storage_errors():
-            storage.namespace_files_delete(check_namespace(namespace), path)
-
-    def kv_list(self, namespace: str) -> list[KvEntry]:
-        return [self._kv_view(e.to_dict()) for e in self.kv.list(check_namespace(namespace))]
-
-    def kv_get(self, namespace: str, key: str) -> KvEntry | None:
-        with _kv_errors():
-            entry = self.kv.get(check_namespace(namespace), key)
-        return None if entry is None else self._kv_view(entry.to_dict())
-
-    def kv_put(self, namespace: str, key: str, value: Any) -> KvEntry:
-        with _kv_errors():
-            return self._kv_view(self.kv.put(check_namespace(namespace), key, value).to_dict())
-
-    def kv_delete(self, namespace: str, key: str) -> None:
-        with _kv_errors():
-            if not self.kv.delete(check_namespace(namespace), key):
-                raise NotFound(f"namespace {namespace} has no key {key!r}")
-
-    def _kv_view(self, data: dict[str, Any]) -> KvEntry:
-        return KvEntry.model_validate(self._mask(data))
-
-    # --- triggers and backfills ----------------------------------------------------------------------------
-
-    def _scheduler(self) -> Scheduler:
-        if self.scheduler is None:
-            raise Unavailable("the scheduler is not running in this server")
-        return self.scheduler
-
-    def triggers(self, *, namespace: str | None = None, flow_id: str | None = None,
-                 q: str | None = None) -> list[TriggerInfo]:
-        out = []
-        for item in self._scheduler().describe():
-            if namespace and not (item["namespace"] == namespace or item["namespace"].startswith(namespace + ".")):
-                continue
-            if flow_id and item["flowId"] != flow_id:
-                continue
-            if q and q.lower() not in item["flowId"].lower() and q.lower() not in item["triggerId"].lower():
-                continue
-            out.append(TriggerInfo.model_validate(item))
-        return out
-
-    def set_trigger_disabled(self, namespace: str, flow_id: str, trigger_id: str, disabled: bool) -> TriggerInfo:
-        try:
-            self._scheduler().set_disabled(namespace, flow_id, trigger_id, disabled)
-        except LookupError as exc:
-            raise NotFound(str(exc)) from None
-        for info in self.triggers(namespace=namespace, flow_id=flow_id):
-            if info.trigger_id == trigger_id:
-                return info
-        raise NotFound(f"flow {namespace}.{flow_id} has no trigger '{trigger_id}'")
-
-    def backfill(self, namespace: str, flow_id: str, trigger_id: str, start: str, end: str | None = None, *,
-                 inputs: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None) -> BackfillInfo:
-        from engine.triggers.scheduler import TriggerFailure
-
-        try:
-            bf = self._scheduler().create_backfill(namespace, flow_id, trigger_id, start, end,
-                                                   dict(inputs) if inputs else None, dict(labels) if labels else None)
-        except LookupError as exc:
-            raise NotFound(str(exc)) from None
-        except TriggerFailure as exc:
-            raise invalid("start", str(exc)) from None
-        return BackfillInfo.model_validate(bf.to_dict())
-
-    def backfills(self, *, namespace: str | None = None, flow_id: str | None = None,
-                  trigger_id: str | None = None) -> list[BackfillInfo]:
-        found = self._scheduler().store.backfills(namespace=namespace, flow_id=flow_id, trigger_id=trigger_id)
-        return [BackfillInfo.model_validate(b.to_dict()) for b in found]
-
-    def get_backfill(self, backfill_id: str) -> BackfillInfo | None:
-        bf = self._scheduler().store.get_backfill(backfill_id)
-        return None if bf is None else BackfillInfo.model_validate(bf.to_dict())
-
-    def change_backfill(self, backfill_id: str, action: BackfillAction) -> BackfillInfo:
-        sched = self._scheduler()
-        if action not in _BACKFILL_MOVES:
-            raise invalid("action", f"unknown backfill action '{action}': use pause, unpause or cancel")
-        bf = sched.store.get_backfill(backfill_id)
-        if bf is None:
-            raise NotFound(f"backfill {backfill_id} does not exist")
-        target, allowed = _BACKFILL_MOVES[action]
-        if bf.state not in allowed:
-            raise Conflict(f"backfill {backfill_id} is {bf.state}; cannot {action} it")
-        updated = sched.store.set_backfill_state(backfill_id, target, only_from=allowed) or bf
-        sched.wake()
-        return BackfillInfo.model_validate(updated.to_dict())
-
     # --- what only the server in this process asks -------------------------------------------------------
-
-    def fire_webhook(self, namespace: str, flow_id: str, key: str, variables: dict[str, Any],
-                     wait_timeout: float) -> ExecutionSummary | None:
-        """Start the flow whose enabled Webhook trigger has ``key``; None when none has.
-
-        ``variables`` are the request's (``body``, ``headers``, ``parameters``); the
-        trigger's ``id`` and ``type`` are added. Raises InputError, or Invalid when the
-        trigger's inputs do not render.
-        """
-        from engine.triggers.scheduler import render
-        from engine.triggers.webhook import match_webhook
-
-        try:
-            flow = self.definition(namespace, flow_id)
-        except NotFound:
-            return None
-        disabled: set[str] = set()
-        if self.scheduler is not None:
-            states = self.scheduler.store.all()
-            disabled = {t for (ns, f, t), st in states.items() if ns == namespace and f == flow_id and st.disabled}
-        trig = match_webhook(flow, key, disabled)
-        if trig is None or flow.disabled:
-            return None
-        variables = {"id": trig.id, "type": "webhook", **variables}
-        try:
-            inputs = render(dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}})
-        except Exception as exc:  # noqa: BLE001 - a bad expression in the trigger's inputs
-            raise Invalid(f"trigger {trig.id}: its inputs could not be rendered: {exc}") from None
-        ex_id = self.start(namespace, flow_id, inputs, trigger=variables)
-        if not trig.wait:
-            return self._summary_of(ex_id)
-        summary = self.wait(ex_id, wait_timeout)
-        return summary if trig.return_outputs else summary.model_copy(update={"outputs": {}})
 
     def on_execution_end(self, listener: Callable[[dict[str, Any]], None]) -> None:
         """Call ``listener`` with the summary of every execution that ends in this process (on the loop thread)."""
@@ -560,31 +386,6 @@ def _iso(value: datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-@contextmanager
-def _storage_errors(field: str = "path") -> Iterator[None]:
-    """Storage refusals as engine errors: a missing file is NotFound, a bad path or a failed write Invalid."""
-    try:
-        yield
-    except OSError as exc:
-        message = f"{field}: the file cannot be stored ({exc.strerror or exc})"
-        raise Invalid(message, [FlowError(field, message)]) from None
-    except StorageError as exc:
-        message = str(exc)
-        if "has no file" in message or "does not exist" in message:
-            raise NotFound(message) from None
-        raise invalid(field, message) from None
-
-
-@contextmanager
-def _kv_errors() -> Iterator[None]:
-    from engine.store.kv import KvError
-
-    try:
-        yield
-    except KvError as exc:
-        raise invalid("key", str(exc)) from None
 
 
 __all__ = ["EngineStats", "Follower", "LocalEngine", "flow_info"]

@@ -75,8 +75,9 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def input_errors(exc: InputError) -> ApiError:
     """422 naming every refused input (``inputs.<id>``)."""
-    errors = [{"path": f"inputs.{e.input_id}" if e.input_id else "inputs", "message": e.message, "line": None, "column": None} for e in exc.errors]
-    return ApiError(422, errors[0]["message"] if len(errors) == 1 else f"{len(errors)} inputs are invalid: " + "; ".join(e["message"] for e in errors), errors)
+    messages = [e.message for e in exc.errors]
+    errors: list[dict[str, Any]] = [{"path": f"inputs.{e.input_id}" if e.input_id else "inputs", "message": e.message, "line": None, "column": None} for e in exc.errors]
+    return ApiError(422, messages[0] if len(messages) == 1 else f"{len(messages)} inputs are invalid: " + "; ".join(messages), errors)
 
 
 def install(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from engine.api.flows import parse_labels
 from engine.api.inputs import RequestInputs
 from engine.api.models import Execution, ExecutionPage
 from engine.api.services import engine, services
+from engine.model.views import ExecutionSummary
 from engine.runtime.state import State
 from engine.service import check_labels
 
@@ -146,10 +147,7 @@ async def create_execution(
         await given.read(request)
         given.check_files(flow)
         ex_id = await run_in_threadpool(lambda: eng.start(namespace, flow_id, given.values, labels=label_map or None, revision=revision))
-    if wait:
-        summary = await run_in_threadpool(eng.wait, ex_id, svc.wait_timeout)
-    else:
-        summary = await run_in_threadpool(eng.summary, ex_id)
+    summary: ExecutionSummary | None = await (run_in_threadpool(eng.wait, ex_id, svc.wait_timeout) if wait else run_in_threadpool(eng.summary, ex_id))
     if summary is None:
         raise not_found(f"execution {ex_id} does not exist")
     return summary.to_dict()

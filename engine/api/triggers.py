@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Query, Request
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, not_found
 from engine.api.models import BackfillIn, BackfillOut, Count, Disabled, SetDisabled, TriggerOut, TriggerPage
 from engine.api.services import engine
+from engine.service import BackfillAction
 
 router = APIRouter(prefix="/api/v1/triggers", tags=["Triggers"], responses=COMMON_RESPONSES)
 
@@ -74,4 +75,4 @@ def change_backfill(request: Request, backfill_id: str, action: str) -> dict[str
     """``pause``, ``unpause`` or ``cancel`` a backfill (executions already started are not touched)."""
     if action not in ("pause", "unpause", "cancel"):
         raise not_found(f"unknown backfill action '{action}': use pause, unpause or cancel")
-    return engine(request).change_backfill(backfill_id, action).to_dict()
+    return engine(request).change_backfill(backfill_id, cast("BackfillAction", action)).to_dict()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from engine.model.validation import FlowError
@@ -161,7 +161,7 @@ class Validation(View):
 
     valid: bool
     namespace: str | None = None
-    flow_id: str | None = Field(default=None, alias="flow")
+    flow_id: str | None = Field(default=None, serialization_alias="flow", validation_alias=AliasChoices("flow", "flow_id"))
     errors: list[FlowError] = []
     warnings: list[FlowError] = []
 

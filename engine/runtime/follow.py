@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.model.views import EndEvent, ExecutionEvent, LogEvent, LogLine, StateEvent, TaskRunState
+from engine.runtime.state import State
 
 if TYPE_CHECKING:
     from engine.store.sql import SqlStore
@@ -56,7 +57,7 @@ class Follower:
         if state != self._last_state:
             self._last_state = state
             events.append(StateEvent(execution_id=self.execution_id, state=ex.state, task_runs=[
-                TaskRunState(id=i, task_id=t, value=v, state=s) for i, t, v, s in runs]))
+                TaskRunState(id=i, task_id=t, value=v, state=State(s)) for i, t, v, s in runs]))
         if ex.state.terminal:
             self.sync(2)  # log lines written just before the end
             while more := self._lines():

@@ -259,10 +259,6 @@ class LocalRunner:
         take_lease(self, execution_id)
         self._events.put(("restart", execution_id))
 
-    def adopt(self, execution_id: str) -> None:
-        """Continue an unfinished execution written to the store by someone else."""
-        self._events.put(("recover", execution_id))
-
     def replay(self, execution_id: str, task_run_id: str | None = None) -> str:
         """Start a NEW execution that copies the task runs before ``task_run_id`` and runs from there.
 
