@@ -262,8 +262,9 @@ class HttpEngine:
                min_level: LogLevel | None = None) -> Iterator[ExecutionEvent]:
         """The server's event stream (``/logs/{id}/follow``) read as events."""
         params = {"taskId": task_id, "minLevel": min_level}
+        # The server sends a keepalive every 15 s: a minute of silence means it is gone.
         response = self._send("GET", f"/logs/{_seg(execution_id)}/follow", params=params, stream=True,
-                              timeout=httpx.Timeout(30.0, read=None))
+                              timeout=httpx.Timeout(30.0, read=60.0))
         try:
             kind, data = "", ""
             for line in response.iter_lines():

@@ -84,6 +84,8 @@ class LocalEngine(NamespaceOps, TriggerOps):
 
     @property
     def runner(self) -> LocalRunner:
+        if self._runner is not None:
+            return self._runner
         with self._lock:
             if self._runner is None:
                 from engine.runtime.local import LocalRunner
@@ -122,9 +124,12 @@ class LocalEngine(NamespaceOps, TriggerOps):
         return self.runner.secrets.mask_data(data)
 
     def close(self) -> None:
+        """Stop the runner this engine started (one it was given belongs to whoever gave it)."""
+        if not self._owns_runner:
+            return
         with self._lock:
             runner, self._runner = self._runner, None
-        if runner is not None and self._owns_runner:
+        if runner is not None:
             runner.close()
 
     # --- flows ----------------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ class View(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of the REST API (camelCase keys)."""
-        return self.model_dump(by_alias=True)
+        """The JSON object of the REST API: camelCase keys, JSON values only (a state is its name)."""
+        return self.model_dump(mode="json", by_alias=True, fallback=str)
 
 
 # --- executions -----------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ class ExecutionSummary(View):
         return self.state.terminal
 
     def to_dict(self, *, task_runs: bool = True) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude=None if task_runs else {"task_runs"})
+        return self.model_dump(mode="json", by_alias=True, fallback=str, exclude=None if task_runs else {"task_runs"})
 
 
 class LogLine(View):
