@@ -353,20 +353,10 @@ class InternalStorage:
         symlinks that lead outside ``local_dir`` are refused.
         """
         check_namespace(namespace)
-        base = Path(local_dir).resolve()
-        if not base.is_dir():
-            raise StorageError(f"{local_dir} is not a directory")
         uploaded = []
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
-            for fname in sorted(filenames):
-                path = Path(dirpath) / fname
-                real = path.resolve()
-                if not real.is_relative_to(base):
-                    raise StorageError(f"{path} is refused: it is a symlink leading outside {local_dir}")
-                rel = path.relative_to(base).as_posix()
-                self._write_file(self._ns_full(namespace, safe_relative_path(rel, "namespace file path")), local_path=real)
-                uploaded.append(rel)
+        for rel, real in local_files(local_dir):
+            self._write_file(self._ns_full(namespace, safe_relative_path(rel, "namespace file path")), local_path=real)
+            uploaded.append(rel)
         return uploaded
 
     def copy_namespace_files(
@@ -390,6 +380,27 @@ class InternalStorage:
 
     def make_read_function(self, namespace: str) -> Callable[[str], str]:
         return make_read_function(self, namespace)
+
+
+def local_files(local_dir: Path) -> list[tuple[str, Path]]:
+    """(relative path, real path) of every file under ``local_dir``, the way namespace files are uploaded.
+
+    ``.git``, ``__pycache__`` and ``.ipynb_checkpoints`` folders are skipped, and a
+    symlink that leads outside ``local_dir`` is refused (StorageError).
+    """
+    base = Path(local_dir).resolve()
+    if not base.is_dir():
+        raise StorageError(f"{local_dir} is not a directory")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for fname in sorted(filenames):
+            path = Path(dirpath) / fname
+            real = path.resolve()
+            if not real.is_relative_to(base):
+                raise StorageError(f"{path} is refused: it is a symlink leading outside {local_dir}")
+            found.append((path.relative_to(base).as_posix(), real))
+    return found
 
 
 def resolve_nsfile(ref: str, namespace: str) -> str:

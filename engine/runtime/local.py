@@ -47,7 +47,9 @@ from engine.runtime.events import (
     Recover,
     Restart,
     Resume,
+    SetLabels,
     StartExecution,
+    StartReplay,
     Sync,
     TimerFired,
     Wake,
@@ -276,9 +278,37 @@ class LocalRunner:
         self.cluster.take_over(execution_id)
         self.post(Restart(execution_id))
 
-    def adopt(self, execution_id: str) -> None:
-        """Continue an unfinished execution written to the store by someone else (a replay)."""
-        self.post(Recover(execution_id))
+    def replay(self, execution_id: str, task_run_id: str | None = None) -> str:
+        """Start a NEW execution that copies the task runs before ``task_run_id`` and runs from there.
+
+        The copy is built here (engine.runtime.restart.build_replay, which raises
+        ReplayError when it cannot be made) but written by the loop, in the same
+        transaction as its first step, like any new execution. Returns the new id.
+        """
+        from engine.runtime.restart import build_replay
+
+        loaded = self.store.load_execution(execution_id)
+        if loaded is None:
+            raise KeyError(f"execution {execution_id} does not exist")
+        new_ex, copies = build_replay(*loaded, task_run_id)
+        self.get_flow(new_ex.namespace, new_ex.flow_id, new_ex.flow_revision)  # its revision must still load
+        with self._ended_lock:
+            self._ended[new_ex.id] = threading.Event()
+        done = threading.Event()
+        self.post(StartReplay(new_ex, tuple(copies), done))
+        done.wait(30)
+        return new_ex.id
+
+    def set_labels(self, execution_id: str, labels: dict[str, str]) -> None:
+        """Replace the labels of an ended execution (written by the loop; returns once committed)."""
+        done = threading.Event()
+        self.post(SetLabels(execution_id, dict(labels), done))
+        done.wait(30)
+
+    @property
+    def alive(self) -> bool:
+        """The loop thread is running (what /health reports as the executor)."""
+        return self._thread.is_alive()
 
     def sync(self, timeout: float = 10) -> None:
         """Wait until every event posted so far has been processed and committed."""
@@ -344,6 +374,7 @@ class LocalRunner:
     def _process(self, batch: list[Event]) -> list[Event]:
         acts: list[tuple[ExecutionState, Step]] = []
         new_execs: list[Execution] = []
+        copied_runs: list[TaskRun] = []  # task runs a replay copied: inserted with their execution
         syncs: list[threading.Event] = []
         for ev in batch:
             match ev:
@@ -360,11 +391,29 @@ class LocalRunner:
                     if done is not None:
                         syncs.append(done)
                     acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
+                case StartReplay(execution=ex, task_runs=runs, persisted=done):
+                    st = ExecutionState(ex, list(runs))
+                    self._states[ex.id] = st
+                    new_execs.append(ex)
+                    copied_runs.extend(runs)
+                    syncs.append(done)
+                    acts.append((st, self._executor(ex).recover(st)))
+                case SetLabels(execution_id=ex_id, labels=labels, done=done):
+                    st = self._state(ex_id)
+                    if st is not None and st.execution.state.terminal:
+                        st.execution.labels = labels
+                        st.touch_execution()
+                        acts.append((st, Step()))
+                        with self._ended_lock:  # wait() then reads the new labels from the store
+                            gone = self._finished.pop(st.execution.id, None)
+                            self._finished_runs -= len(gone.get("taskRuns", ())) if gone else 0
+                    syncs.append(done)
                 case _:
                     self._on_execution_event(ev, acts)
         self._run_light(acts)
         # Commit everything this batch changed, then act.
-        new_runs: list[TaskRun] = []
+        new_runs: list[TaskRun] = list(copied_runs)
+        copied = {tr.id for tr in copied_runs}
         upd_runs: list[TaskRun] = []
         upd_execs: list[Execution] = []
         seen: set[str] = set()
@@ -376,7 +425,7 @@ class LocalRunner:
             seen.add(st.execution.id)
             n, u, changed = st.take_changes()
             new_runs.extend(n)
-            upd_runs.extend(u)
+            upd_runs.extend(tr for tr in u if tr.id not in copied)  # a copy's insert already carries its changes
             if changed and st.execution.id in self._persisted:
                 upd_execs.append(st.execution)
         log_rows = self.log_buffer.drain()

@@ -327,6 +327,7 @@ class Scheduler:
                 "triggerId": dt.trigger_id,
                 "type": dt.kind,
                 "disabled": bool(st and st.disabled) or not dt.active,
+                "disabledInFlow": not dt.active,
                 "nextExecutionDate": None,
                 "lastTriggerDate": (last.created if last.source in ("file", "flow", "poll") else last.date) if last else None,
                 "lastExecutionId": last.execution_id if last else None,

@@ -167,7 +167,7 @@ def test_run_is_skipped_inside_a_notebook_task(shell, monkeypatch):
     with capture_output() as out:
         assert sh.run_cell_magic("flow", "--run", HELLO) is None
     assert "Not running demo.magics.hello" in out.stdout
-    assert session.runs == [] and session.local._runner is None
+    assert session.runs == [] and not session.local.started
 
 
 def test_interrupting_the_cell_kills_the_execution(shell):
