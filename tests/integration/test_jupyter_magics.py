@@ -242,4 +242,6 @@ def test_flow_edit_of_a_deployed_flow_saves_a_new_revision(shell):
     data["tasks"][0]["message"] = "Hi, {{ inputs.name }}!"
     editor.flow = data
     assert editor.save() == "saved as revision 2 of demo.magics.hello on local"
-    assert "Hi, {{ inputs.name }}!" in session.local.flow_source("demo.magics", "hello")
+    from builder.jupyter.session import flow_source
+
+    assert "Hi, {{ inputs.name }}!" in flow_source(session.local, "demo.magics", "hello")
