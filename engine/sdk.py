@@ -41,7 +41,9 @@ What is here:
   whole answer back) and :func:`exchange` (a prepared ``httpx.Request``, the
   streamed answer to a callback), both through Lanner's SSRF guard
   (``LANNER_HTTP_ALLOW`` opens destinations), address pinning, redirects
-  checked hop by hop, kill and ``timeout`` answered at once; :class:`HttpRefused`.
+  checked hop by hop, kill and ``timeout`` answered at once; :class:`HttpRefused`;
+  :func:`interruptible` runs any blocking exchange (SMTP, git) so that a kill
+  or the timeout answers at once.
 * **Processes and files** (imported on first use): :func:`run_process` (a
   process tree that is always stopped on kill or timeout, lines streamed as they
   come), :func:`parse_output_marker` (Kestra's ``::{"outputs": ...}::`` lines),
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
         default_timeouts,
         exchange,
         http_send,
+        interruptible,
         parse_http_url,
         resolve_destination,
     )
@@ -110,7 +113,7 @@ _LAZY = {
     # Lanner's outgoing HTTP client (SSRF guard, pinned addresses, kill/timeout): httpx loads on first request
     **{name: "engine.runtime.http_client" for name in (
         "CHUNK", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_BODY", "DEFAULT_READ_TIMEOUT", "AllowList", "HttpAnswer",
-        "HttpRefused", "blocked_reason", "body_reader", "default_timeouts", "exchange", "http_send", "parse_http_url", "resolve_destination",
+        "HttpRefused", "blocked_reason", "body_reader", "default_timeouts", "exchange", "http_send", "interruptible", "parse_http_url", "resolve_destination",
     )},
     "ProcessResult": "engine.runtime.process",
     "kill_tree": "engine.runtime.process",
@@ -180,6 +183,7 @@ __all__ = [
     "default_timeouts",
     "exchange",
     "http_send",
+    "interruptible",
     "parse_http_url",
     "resolve_destination",
     "InternalStorage",

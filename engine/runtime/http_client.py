@@ -333,8 +333,17 @@ def body_reader(limit: int, hint: str = "") -> Callable[[httpx.Response, threadi
     return consume
 
 
-def interruptible[T](ctx: RunContext, work: Callable[[], T], deadline: float | None, cancel: threading.Event) -> T:
-    """Run ``work`` in a helper thread; answer at once on kill or when the task's time is up."""
+def interruptible[T](ctx: RunContext, work: Callable[[], T], deadline: float | None = None, cancel: threading.Event | None = None,
+                     what: str = "the HTTP request") -> T:
+    """Run blocking ``work`` (a socket exchange) in a helper thread; answer at once on kill or when the task's time is up.
+
+    ``deadline`` (``time.monotonic()`` seconds) defaults to the task's ``timeout``;
+    ``cancel`` is set when the caller gives up, so ``work`` can stop at its next
+    step; ``what`` names the abandoned work in the timeout message.
+    """
+    cancel = cancel or threading.Event()
+    if deadline is None and ctx.timeout is not None:
+        deadline = time.monotonic() + ctx.timeout
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -354,7 +363,7 @@ def interruptible[T](ctx: RunContext, work: Callable[[], T], deadline: float | N
         if deadline is not None and time.monotonic() >= deadline:
             cancel.set()
             after = format_duration(timedelta(seconds=ctx.timeout or 0))
-            raise TaskFailed(f"Timed out after {after}: the HTTP request was abandoned")
+            raise TaskFailed(f"Timed out after {after}: {what} was abandoned")
     if "error" in box:
         raise box["error"]
     return box["value"]

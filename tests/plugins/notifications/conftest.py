@@ -81,11 +81,3 @@ def notify_runner(tmp_path: Path, allow_local: None) -> Iterator[Any]:
     yield runner
     runner.close()
 
-
-def run_flow(runner: Any, source: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    flow = runner.deploy(source)
-    return runner.wait(runner.start_execution(flow.namespace, flow.id, inputs or {}), timeout=60)
-
-
-def logs_of(runner: Any, summary: dict[str, Any]) -> str:
-    return "\n".join(line["message"] for line in runner.logs(summary["id"]))

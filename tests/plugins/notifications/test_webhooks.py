@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.plugins.notifications.conftest import Receiver, logs_of, run_flow
+from tests.plugins.flow_runs import logs_of, run_flow
+from tests.plugins.notifications.conftest import Receiver
 
 SLACK_NAMES = [
     "slack_webhook",
