@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import socket
+from pathlib import Path
 from typing import Any
 
 
@@ -14,3 +17,19 @@ def run_flow(runner: Any, source: str, inputs: dict[str, Any] | None = None, tim
 def logs_of(runner: Any, summary: dict[str, Any]) -> str:
     """Every stored log line of the execution, one per line."""
     return "\n".join(line["message"] for line in runner.logs(summary["id"]))
+
+
+def runner_with_secrets(home: Path, **secrets: str) -> Any:
+    """A LocalRunner on ``home`` whose secrets are ``NAME=value`` (what SECRET_<NAME> would hold, base64-encoded here)."""
+    from engine.runtime.local import LocalRunner
+    from engine.runtime.secrets import SecretStore
+
+    environ = {f"SECRET_{name}": base64.b64encode(value.encode()).decode() for name, value in secrets.items()}
+    return LocalRunner(home, workers=4, secrets=SecretStore(environ=environ))
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on (a server to start, or an unreachable destination)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

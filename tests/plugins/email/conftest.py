@@ -9,7 +9,6 @@ they receive, parsed.
 from __future__ import annotations
 
 import base64
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.plugins.flow_runs import free_port, runner_with_secrets
 
 USER, PASSWORD, TOKEN = "reports@example.com", "Sm7p-Pa55word!", "ya29.oauth-access-token-value"
 
@@ -72,12 +73,6 @@ def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth
     return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def smtp_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
     import trustme
@@ -108,10 +103,6 @@ def trust_test_ca(smtp_servers: Mailbox, monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.fixture
 def mail_runner(tmp_path: Path) -> Iterator[Any]:
-    from engine.runtime.local import LocalRunner
-    from engine.runtime.secrets import SecretStore
-
-    secrets = SecretStore(environ={"SECRET_SMTP_PASSWORD": base64.b64encode(PASSWORD.encode()).decode()})
-    runner = LocalRunner(tmp_path / "home", workers=4, secrets=secrets)
+    runner = runner_with_secrets(tmp_path / "home", SMTP_PASSWORD=PASSWORD)
     yield runner
     runner.close()

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.plugins.email.conftest import PASSWORD, TOKEN, USER, Mailbox, free_port
-from tests.plugins.flow_runs import logs_of, run_flow
+from tests.plugins.email.conftest import PASSWORD, TOKEN, USER, Mailbox
+from tests.plugins.flow_runs import free_port, logs_of, run_flow
 
 # The SMTPS server requires a login without STARTTLS: aiosmtpd cannot tell that its socket is already TLS.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.plugins.flow_runs import logs_of, run_flow
+from tests.plugins.flow_runs import free_port, logs_of, run_flow
 from tests.plugins.notifications.conftest import Receiver
 
 SLACK_NAMES = [
@@ -229,11 +229,7 @@ tasks:
 
 
 def test_an_unreachable_webhook_fails_each_attempt_with_one_sentence(notify_runner: Any) -> None:
-    import socket
-
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     source = f"""
 id: unreachable
 namespace: tests.notify
