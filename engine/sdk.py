@@ -37,6 +37,13 @@ What is here:
 * **Running**: :class:`RunContext` (``render``, ``logger``, ``secret(name)``,
   ``storage``, ``output_file(path)``, ``killed``/``wait``/``raise_if_killed``,
   ``timeout``), :class:`TaskResult`, :class:`TaskFailed`.
+* **Outgoing HTTP** (imported on first use): :func:`http_send` (one request, the
+  whole answer back) and :func:`exchange` (a prepared ``httpx.Request``, the
+  streamed answer to a callback), both through Lanner's SSRF guard
+  (``LANNER_HTTP_ALLOW`` opens destinations), address pinning, redirects
+  checked hop by hop, kill and ``timeout`` answered at once; :class:`HttpRefused`;
+  :func:`interruptible` runs any blocking exchange (SMTP, git) so that a kill
+  or the timeout answers at once.
 * **Processes and files** (imported on first use): :func:`run_process` (a
   process tree that is always stopped on kill or timeout, lines streamed as they
   come), :func:`parse_output_marker` (Kestra's ``::{"outputs": ...}::`` lines),
@@ -72,6 +79,23 @@ from engine.runtime.context import RunContext, TaskLogger
 
 if TYPE_CHECKING:
     from engine.runtime.forkserver import LOST_MESSAGE
+    from engine.runtime.http_client import (
+        CHUNK,
+        DEFAULT_CONNECT_TIMEOUT,
+        DEFAULT_MAX_BODY,
+        DEFAULT_READ_TIMEOUT,
+        AllowList,
+        HttpAnswer,
+        HttpRefused,
+        blocked_reason,
+        body_reader,
+        default_timeouts,
+        exchange,
+        http_send,
+        interruptible,
+        parse_http_url,
+        resolve_destination,
+    )
     from engine.runtime.process import ProcessResult, kill_tree, parse_output_marker, run_process
     from engine.storage import (
         NSFILE_SCHEME,
@@ -86,6 +110,11 @@ if TYPE_CHECKING:
 #: Names imported on first use: they pull in process and storage machinery a light task never needs.
 _LAZY = {
     "LOST_MESSAGE": "engine.runtime.forkserver",
+    # Lanner's outgoing HTTP client (SSRF guard, pinned addresses, kill/timeout): httpx loads on first request
+    **{name: "engine.runtime.http_client" for name in (
+        "CHUNK", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_BODY", "DEFAULT_READ_TIMEOUT", "AllowList", "HttpAnswer",
+        "HttpRefused", "blocked_reason", "body_reader", "default_timeouts", "exchange", "http_send", "interruptible", "parse_http_url", "resolve_destination",
+    )},
     "ProcessResult": "engine.runtime.process",
     "kill_tree": "engine.runtime.process",
     "parse_output_marker": "engine.runtime.process",
@@ -142,6 +171,21 @@ __all__ = [
     "register_trigger",
     # imported on first use (see _LAZY)
     "LOST_MESSAGE",
+    "CHUNK",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_READ_TIMEOUT",
+    "AllowList",
+    "HttpAnswer",
+    "HttpRefused",
+    "blocked_reason",
+    "body_reader",
+    "default_timeouts",
+    "exchange",
+    "http_send",
+    "interruptible",
+    "parse_http_url",
+    "resolve_destination",
     "InternalStorage",
     "NSFILE_SCHEME",
     "ProcessResult",

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -29,13 +29,25 @@ class TaskLogger:
         self._sink = sink
         self._min = LEVEL_RANK.get(min_level, 0)
         self._mask = mask or (lambda s: s)
+        self._hidden: list[str] = []  # values this attempt declared sensitive (RunContext.add_secret)
+
+    def hide(self, value: str) -> None:
+        """Mask ``value`` in every later line of this attempt too."""
+        if value not in self._hidden:
+            self._hidden.append(value)
+            self._hidden.sort(key=len, reverse=True)
 
     def log(self, level: str, message: str) -> None:
         level = level.upper()
         if level == "WARNING":
             level = "WARN"
         if LEVEL_RANK.get(level, 2) >= self._min:
-            self._sink(level, self._mask(str(message)))
+            text = self._mask(str(message))
+            if self._hidden:
+                from engine.runtime.masking import mask_text
+
+                text = mask_text(text, self._hidden)
+            self._sink(level, text)
 
     def trace(self, message: str) -> None:
         self.log("TRACE", message)
@@ -51,6 +63,52 @@ class TaskLogger:
 
     def error(self, message: str) -> None:
         self.log("ERROR", message)
+
+
+@dataclass(frozen=True)
+class FlowSource:
+    """One deployed flow as :class:`FlowService` reports it."""
+
+    namespace: str
+    id: str
+    revision: int
+    source: str
+
+
+class FlowService(Protocol):
+    """Deploys flows for a task (``git_sync_flows``): what the runner offers; tasks never touch the store."""
+
+    def list(self, namespace: str, *, children: bool = False) -> list[FlowSource]:
+        """The latest revision of every flow of ``namespace`` (and of its child namespaces)."""
+        ...
+
+    def get(self, namespace: str, flow_id: str) -> FlowSource | None:
+        """The latest revision of one flow, None when there is none (or it was deleted)."""
+        ...
+
+    def check(self, source: str) -> list[str]:
+        """Why this flow YAML would be refused (each error names its field and line); empty when valid."""
+        ...
+
+    def deploy(self, source: str) -> FlowSource:
+        """Validate and store the flow as a new revision (an unchanged source keeps its revision)."""
+        ...
+
+    def delete(self, namespace: str, flow_id: str) -> bool:
+        """Delete a flow (its history and executions stay); False when it does not exist."""
+        ...
+
+
+class ExecutionLookup(Protocol):
+    """Reads executions for a task (the ``*Execution`` notifications)."""
+
+    def summary(self, execution_id: str) -> dict[str, Any] | None:
+        """The execution summary (the shape of ``lanner flow run --json``), None when it does not exist."""
+        ...
+
+    def page_url(self, execution_id: str) -> str | None:
+        """Link to the execution's page in the UI, None when no public URL of the server is known."""
+        ...
 
 
 @dataclass
@@ -81,6 +139,10 @@ class RunContext:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Looks a secret up by name (``{{ secret('NAME') }}``'s source); raises ValueError naming what to set.
     secret_lookup: Callable[[str], str] | None = None
+    #: Executions a task may read (None where the runner offers none, e.g. a remote Dask worker).
+    executions: ExecutionLookup | None = None
+    #: Deploys flows for a task (None where the runner offers none, e.g. a remote Dask worker).
+    flows: FlowService | None = None
 
     def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""
@@ -88,6 +150,39 @@ class RunContext:
             return value
         ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
         return self.renderer(value, ctx)
+
+    def render_as(self, value: Any, kind: Any, field: str) -> Any:
+        """Render ``value`` and read it as ``kind`` (``int``, ``bool``, a ``Literal``, ``Duration``...).
+
+        Kestra properties take expressions anywhere (``port: "{{ inputs.port }}"``);
+        a task declares such a property as ``int | str`` and reads it here. A value
+        that is not a ``kind`` fails the attempt with a sentence naming ``field``.
+        """
+        from pydantic import TypeAdapter, ValidationError
+
+        from engine.model.task import TaskFailed
+
+        rendered = self.render(value)
+        if isinstance(rendered, str):
+            rendered = rendered.strip()
+        try:
+            return TypeAdapter(kind).validate_python(rendered)
+        except ValidationError as exc:
+            reason = str(exc.errors()[0].get("msg", "invalid value")).removeprefix("Value error, ")
+            raise TaskFailed(f"{field}: {rendered!r} is not valid ({reason})") from None
+
+    def add_secret(self, value: Any) -> Any:
+        """Treat ``value`` (a password, a token, a webhook URL) as a secret for the rest of this attempt.
+
+        It is masked in the attempt's logs, outputs and error message, like a
+        ``{{ secret('NAME') }}`` value, also when the flow wrote it in plain text.
+        """
+        text = str(value) if value is not None else ""
+        if len(text) >= 3:
+            if text not in self.secrets:
+                self.secrets.append(text)
+            self.logger.hide(text)
+        return value
 
     def mask_file(self, path: Path) -> bool:
         """Mask the secrets in a file the task itself generated (a notebook, a report) before it is stored."""

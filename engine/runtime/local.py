@@ -58,6 +58,7 @@ from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
+from engine.runtime.task_services import RunnerExecutions, RunnerFlows
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
 from engine.store.retry import retry_transient
 from engine.store.sql import SqlStore, default_database_url
@@ -115,6 +116,10 @@ class LocalRunner:
         self._ended: dict[str, threading.Event] = {}
         self._ended_lock = threading.Lock()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # called with the summary of each ended execution
+        #: The server's public URL (links to execution pages in notifications); the server sets it, else LANNER_URL.
+        self.public_url: str | None = None
+        self.task_executions = RunnerExecutions(self)
+        self.task_flows = RunnerFlows(self)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lanner-executor", daemon=True)
         self.cluster = Cluster(self, self.store, node_id)  # several runners on one database: see there
@@ -629,6 +634,8 @@ class LocalRunner:
             secrets=self.secrets.values(),
             secret_lookup=self.secrets.get,
             working_dir=self._working_dir(st, executor, tr),
+            executions=self.task_executions,
+            flows=self.task_flows,
         )
         if self.storage is not None:
             ctx.extra["storage"] = self.storage
