@@ -29,13 +29,20 @@ class TaskLogger:
         self._sink = sink
         self._min = LEVEL_RANK.get(min_level, 0)
         self._mask = mask or (lambda s: s)
+        #: Values the task itself declared secret (RunContext.add_secret), masked on top of the store's.
+        self.extra_secrets: list[str] = []
 
     def log(self, level: str, message: str) -> None:
         level = level.upper()
         if level == "WARNING":
             level = "WARN"
         if LEVEL_RANK.get(level, 2) >= self._min:
-            self._sink(level, self._mask(str(message)))
+            text = self._mask(str(message))
+            if self.extra_secrets:
+                from engine.runtime.masking import mask_text
+
+                text = mask_text(text, self.extra_secrets)
+            self._sink(level, text)
 
     def trace(self, message: str) -> None:
         self.log("TRACE", message)
@@ -129,6 +136,20 @@ class RunContext:
         if len(value) >= 3 and value not in self.secrets:
             self.secrets.append(value)
         return value
+
+    def add_secret(self, value: Any) -> None:
+        """Treat ``value`` as a secret from now on: masked in this attempt's logs, outputs and error message.
+
+        For credentials written in a flow as plain text (a ``password`` property
+        that is not ``{{ secret('...') }}``), which the secret store cannot know.
+        """
+        from engine.runtime.masking import MIN_SECRET
+
+        text = "" if value is None else str(value)
+        if len(text) >= MIN_SECRET and text not in self.secrets:
+            self.secrets.append(text)
+        if len(text) >= MIN_SECRET and text not in self.logger.extra_secrets:
+            self.logger.extra_secrets.append(text)
 
     @property
     def storage(self) -> Any:
