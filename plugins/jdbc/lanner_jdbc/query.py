@@ -129,7 +129,11 @@ class Run:
                     before(self, conn)
                 for i, statement in enumerate(statements):
                     result = sqlrun.execute(conn, statement, parameters, stream, self.props.fetch_size)
-                    out = sqlrun.collect(result, fetch_type, values, store, self.tmp, i, self.check)
+                    if not sqlrun.returns_rows(statement):
+                        result.close()
+                        out = None
+                    else:
+                        out = sqlrun.collect(result, fetch_type, values, store, self.tmp, i, self.check)
                     if out is not None:
                         outputs.append(out)
                     if not transaction:

@@ -42,6 +42,17 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in out if _code(s)]
 
 
+_NO_ROWS = {"create", "insert", "update", "delete", "copy", "drop", "alter", "attach", "detach", "set", "load", "install",
+            "truncate", "grant", "revoke", "begin", "commit", "rollback", "use", "checkpoint", "vacuum"}
+
+
+def returns_rows(statement: str) -> bool:
+    """False for statements whose only result is a row count (DuckDB answers CREATE/COPY with one 'Count' row)."""
+    code = re.sub(r"--[^\n]*|/\*.*?\*/", " ", statement, flags=re.S).strip().lower()
+    first = code.split(None, 1)[0] if code else ""
+    return first not in _NO_ROWS or " returning " in f" {code} "
+
+
 def _code(statement: str) -> bool:
     """True when a piece holds more than comments and blanks."""
     return bool(re.sub(r"--[^\n]*|/\*.*?\*/", "", statement, flags=re.S).strip())
