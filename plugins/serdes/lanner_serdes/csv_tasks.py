@@ -168,7 +168,8 @@ class IonToCsv(SerdesTask):
             ctx.render(self.time_zone_id), self.id,
         )
         mode = self.quote_mode or ("ALWAYS" if self.always_delimit_text else "REQUIRED")
-        quoting = {"ALWAYS": csv.QUOTE_ALL, "REQUIRED": csv.QUOTE_MINIMAL, "NON_NUMERIC": csv.QUOTE_NONNUMERIC}[mode]
+        # A null is an empty field, never quoted (QUOTE_NOTNULL, QUOTE_STRINGS: Python 3.12).
+        quoting = {"ALWAYS": csv.QUOTE_NOTNULL, "REQUIRED": csv.QUOTE_MINIMAL, "NON_NUMERIC": csv.QUOTE_STRINGS}[mode]
         encoding = text_encoding(str(ctx.render(self.charset)), self.id)
         uri = self.source_uri(ctx)
         with self.workspace() as tmp:
