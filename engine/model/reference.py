@@ -13,6 +13,9 @@ from pathlib import Path
 from engine.model import registry
 
 START, END = "<!-- task-table:start -->", "<!-- task-table:end -->"
+PLUGIN_START, PLUGIN_END = "<!-- plugin-table:start -->", "<!-- plugin-table:end -->"
+#: Lanner's first-party plugin distributions live in plugins/<name>/ next to engine/.
+PLUGINS_DIR = Path(__file__).resolve().parents[2] / "plugins"
 
 
 def _props(cls: type) -> str:
@@ -62,9 +65,36 @@ def task_table_markdown() -> str:
     return "\n".join(rows)
 
 
+def first_party_plugins(plugins_dir: Path = PLUGINS_DIR) -> list[str]:
+    """Distribution names of the plugins shipped in the repository (plugins/*/pyproject.toml)."""
+    names = []
+    for meta in sorted(plugins_dir.glob("*/pyproject.toml")):
+        match = re.search(r'^name\s*=\s*"([^"]+)"', meta.read_text(encoding="utf-8"), re.M)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def plugin_table_markdown(distributions: list[str] | None = None) -> str:
+    """One row per type of the first-party plugins (installed ones only): plugin, type, kind, summary, properties."""
+    wanted = first_party_plugins() if distributions is None else distributions
+    rows = ["| plugin | type | what it does | properties (* required) |", "| --- | --- | --- | --- |"]
+    for kind, classes in (("task", registry.task_classes()), ("trigger", registry.trigger_classes())):
+        found = [(registry.source_of(cls).distribution, name, cls) for name, cls in classes.items()]
+        for dist, name, cls in sorted((f for f in found if f[0] in wanted), key=lambda f: (wanted.index(f[0]), f[1])):
+            aliases = "".join(f"<br>`{a}`" for a in cls.aliases)
+            what = f"{cls.icon} {cls.summary}" + (" (trigger)" if kind == "trigger" else "")
+            rows.append(f"| {dist} | `{name}`{aliases} | {what} | {_props(cls)} |")
+    return "\n".join(rows)
+
+
 def render_into(text: str) -> str:
     block = f"{START}\n{task_table_markdown()}\n{END}"
-    return re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
+    text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, text, flags=re.S)
+    if PLUGIN_START in text:
+        plugins = f"{PLUGIN_START}\n{plugin_table_markdown()}\n{PLUGIN_END}"
+        text = re.sub(re.escape(PLUGIN_START) + r".*?" + re.escape(PLUGIN_END), lambda _m: plugins, text, flags=re.S)
+    return text
 
 
 def main() -> None:

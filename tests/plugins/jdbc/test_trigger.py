@@ -47,6 +47,7 @@ def test_trigger_refuses_fetch_type_none_and_masks_its_password(tmp_path: Path):
     with pytest.raises(TaskFailed, match="fetchType NONE is not valid for triggers"):
         none.poll(_ctx(tmp_path))
     from lanner_jdbc.trigger import PostgresTrigger
+
     from tests.postgres_fixture import free_port
 
     port = free_port()
