@@ -48,6 +48,10 @@ What is here:
   process tree that is always stopped on kill or timeout, lines streamed as they
   come), :func:`parse_output_marker` (Kestra's ``::{"outputs": ...}::`` lines),
   and internal storage helpers.
+* **Rows and dates** (imported on first use): Kestra's row files in Ion text
+  (:class:`IonWriter`, :func:`read_ion`, :func:`ion_dumps`, :func:`ion_loads`,
+  :func:`ion_symbol`, :class:`IonError`; see :mod:`engine.iontext`), and Java date patterns
+  (:func:`format_date` with ``yyyy-MM-dd'T'HH:mm``, :func:`time_zone` by name).
 """
 
 from __future__ import annotations
@@ -78,6 +82,13 @@ from engine.model.trigger import AnyTrigger, PollingTrigger, Trigger, TriggerCon
 from engine.runtime.context import RunContext, TaskLogger
 
 if TYPE_CHECKING:
+    from engine.expressions.dates import format_date
+    from engine.expressions.dates import zone as time_zone
+    from engine.iontext import IonError, IonWriter
+    from engine.iontext import dumps as ion_dumps
+    from engine.iontext import loads as ion_loads
+    from engine.iontext import read_file as read_ion
+    from engine.iontext import symbol as ion_symbol
     from engine.runtime.forkserver import LOST_MESSAGE
     from engine.runtime.http_client import (
         CHUNK,
@@ -108,7 +119,8 @@ if TYPE_CHECKING:
     )
 
 #: Names imported on first use: they pull in process and storage machinery a light task never needs.
-_LAZY = {
+#: A value is the module (same name there) or (module, name in that module).
+_LAZY: dict[str, str | tuple[str, str]] = {
     "LOST_MESSAGE": "engine.runtime.forkserver",
     # Lanner's outgoing HTTP client (SSRF guard, pinned addresses, kill/timeout): httpx loads on first request
     **{name: "engine.runtime.http_client" for name in (
@@ -126,6 +138,14 @@ _LAZY = {
     "resolve_nsfile": "engine.storage",
     "safe_relative_path": "engine.storage",
     "storage_for_context": "engine.storage",
+    "IonError": "engine.iontext",
+    "IonWriter": "engine.iontext",
+    "ion_dumps": ("engine.iontext", "dumps"),
+    "ion_loads": ("engine.iontext", "loads"),
+    "ion_symbol": ("engine.iontext", "symbol"),
+    "read_ion": ("engine.iontext", "read_file"),
+    "format_date": "engine.expressions.dates",
+    "time_zone": ("engine.expressions.dates", "zone"),
 }
 
 __all__ = [
@@ -197,16 +217,25 @@ __all__ = [
     "run_process",
     "safe_relative_path",
     "storage_for_context",
+    "IonError",
+    "IonWriter",
+    "ion_dumps",
+    "ion_loads",
+    "ion_symbol",
+    "read_ion",
+    "format_date",
+    "time_zone",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    target = _LAZY.get(name)
+    if target is None:
         raise AttributeError(f"module 'engine.sdk' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    module, attribute = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 
