@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from engine.model import registry
-from engine.model.reference import first_party_plugins, task_table_markdown
+from engine.model.reference import first_party_plugins, plugin_table_markdown
 from engine.model.schema import flow_json_schema, task_json_schema
 
 EXPECTED = {
@@ -36,7 +36,7 @@ EXPECTED = {
 
 
 def test_the_plugins_are_first_party_and_listed_with_every_name(lanner_cmd: list[str], cli_env: dict[str, str]) -> None:
-    assert set(EXPECTED) <= first_party_plugins()
+    assert set(EXPECTED) <= set(first_party_plugins())
     res = subprocess.run([*lanner_cmd, "plugins", "list", "--json"], env=cli_env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     listed = {p["name"]: p for p in json.loads(res.stdout)}
@@ -53,7 +53,7 @@ def test_schema_palette_and_readme_show_each_type(dist: str) -> None:
     schema = flow_json_schema()
     in_schema = {d["x-lanner"]["canonical"]: d for d in schema["$defs"].values() if isinstance(d.get("x-lanner"), dict)}
     palette = {e["type"]: e for e in palette_items()}
-    table = task_table_markdown()
+    table = plugin_table_markdown()
     for canonical, aliases in EXPECTED[dist].items():
         definition = in_schema[canonical]
         assert definition["x-lanner"]["plugin"] == dist
@@ -63,4 +63,4 @@ def test_schema_palette_and_readme_show_each_type(dist: str) -> None:
         entry = palette[canonical]
         assert entry["section"] == dist and entry["icon"] and entry["summary"] and entry["title"]
         assert registry.task_class(canonical).summary == entry["summary"]
-        assert f"| `{canonical}` " in table and f"(plugin `{dist}`)" in table
+        assert f"| {dist} | `{canonical}`" in table
