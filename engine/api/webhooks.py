@@ -132,7 +132,11 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     from engine.triggers.scheduler import render
 
     try:
-        inputs = render(dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}})
+        # In a worker thread, never on the event loop: a render may take its whole time limit, and
+        # /health and every other request must still be answered meanwhile.
+        inputs = await run_in_threadpool(
+            render, dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}}
+        )
     except Exception as exc:  # noqa: BLE001 - a bad expression in the trigger's inputs
         raise ApiError(422, f"trigger {trig.id}: its inputs could not be rendered: {exc}") from None
     try:

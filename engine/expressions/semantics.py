@@ -34,6 +34,7 @@ from jinja2.runtime import Undefined
 
 from engine.expressions import bounds, dates
 from engine.expressions.bounds import check_items, check_text, to_text, too_long
+from engine.expressions.errors import shown
 from engine.expressions.limits import LimitError, Limits
 
 
@@ -41,8 +42,16 @@ class OperatorError(LimitError):
     """An operator was given values it cannot combine (one sentence, names both)."""
 
 
+_SHOWN = Limits(max_output=200)
+
+
 def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else to_text(value, Limits(max_output=200)) if _small(value) else type(value).__name__
+    if isinstance(value, str):
+        return shown(value, 40)
+    try:
+        text = to_text(value, _SHOWN) if _small(value) else type(value).__name__
+    except LimitError:  # a few items, but large ones
+        text = type(value).__name__
     return text if len(text) <= 40 else text[:39] + "…"
 
 
@@ -111,9 +120,7 @@ def add(left: Any, right: Any, limits: Limits) -> Any:
         check_text(len(a) + len(b), limits, "the concatenated text")
         return a + b
     if isinstance(left, (list, tuple)):
-        extra = list(right) if isinstance(right, (list, tuple)) else [right]
-        check_items(len(left) + len(extra), limits, "the concatenated list")
-        return [*left, *extra]
+        return bounds.concatenated(left, right if isinstance(right, (list, tuple)) else [right], limits)
     if isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return left + right
     if isinstance(left, (dict, set)) or isinstance(right, (dict, set, list, tuple)):
@@ -126,6 +133,7 @@ def subtract(left: Any, right: Any, limits: Limits) -> Any:
         return left - right
     if isinstance(left, (list, tuple)):
         drop = list(right) if isinstance(right, (list, tuple)) else [right]
+        _walkable(left, drop, limits, "-")  # each item is looked for in drop, in C
         return [item for item in left if item not in drop]
     return to_number(left, "'-'") - to_number(right, "'-'")
 
@@ -183,13 +191,26 @@ BINARY: dict[str, Callable[[Any, Any, Limits], Any]] = {
 # --- comparisons -------------------------------------------------------------------------------
 
 
-def equals(left: Any, right: Any) -> bool:
+def equals(left: Any, right: Any, limits: Limits | None = None) -> bool:
     left, right = _defined(left), _defined(right)
     if left is None or right is None:
         return left is right
     if isinstance(left, bool) != isinstance(right, bool) and isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return False
+    if limits is not None:
+        _walkable(left, right, limits, "==")
     return bool(left == right)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _walkable(left: Any, right: Any, limits: Limits, op: str) -> None:
+    """Comparing lists or maps walks them in C: both sides are sized first (bounded walk)."""
+    if type(left) not in _SCALARS:
+        bounds.walkable(left, limits, f"the left side of {op}")
+    if type(right) not in _SCALARS:
+        bounds.walkable(right, limits, f"the right side of {op}")
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
@@ -202,17 +223,22 @@ _SYMBOL = {"gt": ">", "lt": "<", "gteq": ">=", "lteq": "<="}
 _NUMERIC: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 
 
-def compare(op: str, left: Any, right: Any) -> bool:
+def compare(op: str, left: Any, right: Any, limits: Limits) -> bool:
     if type(left) in _FAST and type(right) in _FAST:  # plain numbers: Python's meaning is Pebble's
         return bool(_NUMERIC[op](left, right))
     if op == "eq":
-        return equals(left, right)
+        return equals(left, right, limits)
     if op == "ne":
-        return not equals(left, right)
+        return not equals(left, right, limits)
+    if op == "in":
+        return member(left, right, limits)
+    if op == "notin":
+        return not member(left, right, limits)
     left, right = _defined(left), _defined(right)
     if left is None or right is None:
         return False
     left, right = _comparable(left, right)
+    _walkable(left, right, limits, _SYMBOL[op])
     try:
         return bool(_ORDER[op](left, right))
     except TypeError:
@@ -232,6 +258,12 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
     return left, right
 
 
+def member(item: Any, container: Any, limits: Limits) -> bool:
+    """Jinja's ``x in y``: Python's membership, with both sides sized first."""
+    _walkable(item, container, limits, "in")
+    return item in container
+
+
 def truth(value: Any) -> bool:
     """A condition's boolean; undefined values are errors, NaN is false as in Java."""
     if type(value) is float and value != value:
@@ -249,11 +281,13 @@ def contains(left: Any, right: Any, limits: Limits) -> bool:
     if isinstance(left, str):
         return java_text(right, limits) in left
     if isinstance(left, Mapping):
+        _walkable(None, right, limits, "contains")  # hashing a key walks it
         try:
             return right in left
         except TypeError:
             return False
     if isinstance(left, (list, tuple, set, frozenset)):
+        _walkable(left, right, limits, "contains")
         if isinstance(right, (list, tuple)):
             return all(item in left for item in right)
         return right in left

@@ -80,7 +80,9 @@ def length(env: Any, value: Any) -> int:
 
 @pass_environment
 def sort(env: Any, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return do_sort(env, bounded_list(value, env.limits), reverse, case_sensitive, attribute)
+    items = bounded_list(value, env.limits)
+    bounds.check_sort(items, env.limits)
+    return do_sort(env, items, reverse, case_sensitive, attribute)
 
 
 @pass_environment
@@ -97,7 +99,9 @@ def reverse(env: Any, value: Any) -> Any:
 
 @pass_environment
 def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return list(do_unique(env, bounded_list(value, env.limits), case_sensitive, attribute))
+    items = bounded_list(value, env.limits)
+    bounds.walkable(items, env.limits, "the list given to unique")  # hashing and comparing items walks them
+    return list(do_unique(env, items, case_sensitive, attribute))
 
 
 @pass_environment
@@ -214,23 +218,66 @@ def pprint(env: Any, value: Any) -> str:
     return to_json(value, env.limits, indent=2)
 
 
-def sized_input(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a lazy Jinja filter so its input cannot be longer than ``max_items``."""
+def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[..., Any]:
+    """Wrap a Jinja filter so its input is bounded first.
+
+    ``walk`` says what the filter does with its input: ``lazy`` (``map``,
+    ``select`` ...) goes item by item in Python, so its length is enough;
+    ``walk`` (``min``, ``max``) compares items in C, so the input is sized with
+    its nested items; ``sort`` (``groupby``, ``dictsort``) compares about
+    log2(n) times per item, in C.
+    """
     pass_arg = _PassArg.from_obj(filter_fn)
+    name = filter_fn.__name__.removeprefix("do_")
 
     @pass_context
     def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
         env = context.environment
         if hasattr(value, "__len__") and not isinstance(value, Undefined):
-            check_items(len(value), env.limits, f"the input of {filter_fn.__name__}")
-        if pass_arg is _PassArg.context:
-            return filter_fn(context, value, *args, **kwargs)
-        if pass_arg is _PassArg.eval_context:
-            return filter_fn(context.eval_ctx, value, *args, **kwargs)
-        if pass_arg is _PassArg.environment:
-            return filter_fn(env, value, *args, **kwargs)
-        return filter_fn(value, *args, **kwargs)
+            check_items(len(value), env.limits, f"the input of {name}")
+            if walk == "walk":
+                bounds.walkable(value, env.limits, f"the input of {name}")
+            elif walk == "sort":
+                bounds.check_sort(value, env.limits, f"the input of {name}")
+        return _forward(filter_fn, pass_arg, context, value, args, kwargs)
 
     wrapper.__name__ = filter_fn.__name__
     wrapper.__doc__ = filter_fn.__doc__
     return wrapper
+
+
+def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callable[..., Any]:
+    """Wrap a Jinja filter or test that compares its input (``==``) or prints it (``str(list)``), in C.
+
+    Lists and maps given to it (value or arguments) are sized first: bounded
+    by ``max_items``, or by what one ``str()`` may print when ``prints``.
+    """
+    pass_arg = _PassArg.from_obj(filter_fn)
+    check = bounds.printable if prints else bounds.walkable
+
+    @pass_context
+    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        env = context.environment
+        for given in (value, *args, *kwargs.values()):
+            if type(given) not in _PLAIN and not isinstance(given, Undefined):
+                check(given, env.limits, f"the value given to {filter_fn.__name__.removeprefix('do_')}")
+        return _forward(filter_fn, pass_arg, context, value, args, kwargs)
+
+    wrapper.__name__ = filter_fn.__name__
+    wrapper.__doc__ = filter_fn.__doc__
+    return wrapper
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _forward(filter_fn: Callable[..., Any], pass_arg: Any, context: Any, value: Any, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+    """Call a wrapped Jinja filter or test with what it asked for (context, eval context or environment)."""
+    if pass_arg is _PassArg.context:
+        return filter_fn(context, value, *args, **kwargs)
+    if pass_arg is _PassArg.eval_context:
+        return filter_fn(context.eval_ctx, value, *args, **kwargs)
+    if pass_arg is _PassArg.environment:
+        return filter_fn(context.environment, value, *args, **kwargs)
+    return filter_fn(value, *args, **kwargs)
