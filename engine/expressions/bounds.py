@@ -22,14 +22,13 @@ from jinja2.runtime import Undefined
 from engine.expressions.json_text import to_json
 from engine.expressions.ledger import ledger, too_many
 from engine.expressions.limits import LimitError, Limits
+from engine.expressions.walks import walk_too_long
 
 _SEQUENCES = (list, tuple)
 _TEXTS = (str, bytes)
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-#: Sorting may compare this many times ``max_items`` items (a 60,000-item list sorts, in ~20 ms).
-SORT_ALLOWANCE = 1
-#: ``str()`` of a list or map (``format``, ``%``, text filters) may print ``max_items`` / this items.
-PRINT_SHARE = 10
+#: ``str()`` of a list or map (``format``, ``%``, text filters) may print ``max_walk`` / this items.
+PRINT_SHARE = 5
 
 
 def too_long(what: str, size: int, limit: int, unit: str = "characters") -> LimitError:
@@ -47,36 +46,33 @@ def measure(value: Any, limits: Limits, what: str = "the value") -> int:
 
 
 def walkable(value: Any, limits: Limits, what: str = "the value") -> None:
-    """Refuse a list or map that a C-level walk (``==``, ``in``, hashing, printing) could not finish quickly."""
+    """Refuse a list or map that one C step (hashing it, ``max``, ``count`` ...) would walk for too long.
+
+    ``==``, ``in``, sorting and JSON split large values in pieces
+    (:mod:`engine.expressions.walks`); what cannot be split may hold
+    ``max_walk`` items.
+    """
     if type(value) not in _SCALARS:
-        ledger(limits).size(value, what)
+        nodes = ledger(limits).size(value, what)[0]
+        if nodes > limits.max_walk:
+            raise walk_too_long(what, nodes, limits)
 
 
 def printable(value: Any, limits: Limits, what: str = "the value") -> None:
     """Refuse a list or map too large to print with ``str()``/``repr()`` (``format``, ``%``, ``upper`` ...).
 
     Those print in one C call, unlike ``|toJson`` and ``{{ value }}``, which
-    write large values in pieces; so they may print a tenth of ``max_items``.
+    write large values in pieces; printing an item costs up to ten times
+    comparing it, so they may print a fifth of ``max_walk`` items.
     """
     if type(value) in _SCALARS:
         return
     nodes = ledger(limits).size(value, what)[0]
-    cap = limits.max_items // PRINT_SHARE
+    cap = limits.max_walk // PRINT_SHARE
     if nodes > cap:
         raise LimitError(
             f"{what} would print {nodes:,} items in one piece, over the limit of {cap:,} items for "
             "format, %, and text filters (print large values with toJson)"
-        )
-
-
-def check_sort(items: list[Any], limits: Limits, what: str = "the sorted list") -> None:
-    """Sorting ``n`` items compares each about log2(n) times, in C: refuse when that walks too much."""
-    nodes = ledger(limits).size(items, what)[0]
-    work = nodes * max(1, len(items).bit_length())
-    if work > SORT_ALLOWANCE * limits.max_items:
-        raise LimitError(
-            f"{what} would compare about {work:,} items (its {nodes:,} items, nested ones counted, "
-            f"times log2 of its length), over the limit of {SORT_ALLOWANCE * limits.max_items:,}"
         )
 
 

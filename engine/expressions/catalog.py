@@ -131,17 +131,15 @@ KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 #: Jinja filters whose input is bounded first, by what they do with it (see sequences.sized_input):
-#: item by item in Python (its length is enough), compared in C, or sorted in C.
+#: item by item in Python (its length is enough), compared in C in pieces, or sorted in C.
 _SIZED = {
     "map": "lazy", "select": "lazy", "reject": "lazy", "selectattr": "lazy", "rejectattr": "lazy", "random": "lazy",
-    "min": "walk", "max": "walk", "groupby": "sort", "dictsort": "sort",
+    "min": "pieces", "max": "pieces", "groupby": "walk", "dictsort": "walk",
 }
 #: Jinja text filters that pass null through, as Pebble's do.
 _NULL_SAFE = ("upper", "lower", "trim", "abs", "truncate", "wordcount", "round", "int", "float")
 #: Jinja filters that print a list or map given to them with str(), in C: its size is checked first.
 _PRINTING = ("upper", "lower", "trim", "truncate", "wordcount", "escape", "e", "forceescape", "safe", "filesizeformat")
-#: Jinja tests that compare values in C.
-_COMPARING = ("==", "!=", "<", "<=", ">", ">=", "eq", "ne", "lt", "le", "gt", "ge", "equalto", "greaterthan", "lessthan", "in")
 
 
 def build_filters() -> dict[str, Callable[..., Any]]:
@@ -158,8 +156,7 @@ def build_filters() -> dict[str, Callable[..., Any]]:
 
 def build_tests() -> dict[str, Callable[..., Any]]:
     table = dict(JINJA_TESTS)
-    for name in _COMPARING:
-        table[name] = s.walked_input(table[name])
+    table.update(p.COMPARISON_TESTS)  # Jinja's, comparing large values in pieces
     table.update(
         {
             "defined": p.is_defined,

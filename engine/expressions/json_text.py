@@ -3,15 +3,18 @@
 ``json.dumps`` and ``json.loads`` run in C and hold the interpreter lock for
 as long as they take: every other thread of the server (its API, scheduler,
 runner) waits. So writing a large value goes in pieces of at most
-:data:`CHUNK` items, each written by ``json.dumps`` (the lock is free between
-two pieces, and the render's time limit can stop it there), and reading a text
-is refused *before* parsing when it could hold more items than a value may.
+``max_walk`` / 5 items, each written by ``json.dumps`` (the lock is free between
+two pieces, and the render's time limit can stop it there); reading a text that
+could hold more than ``max_walk`` items goes through the json module's Python
+scanner, which the time limit can stop, and a text that could hold more items
+than a value may is refused before parsing.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import json.scanner
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,8 +24,11 @@ from jinja2.runtime import Undefined
 from engine.expressions.ledger import Ledger, flat_size, ledger, too_deep, too_long, too_many, walked
 from engine.expressions.limits import Limits
 
-#: Most items one call of ``json.dumps`` writes (a few milliseconds in C).
-CHUNK = 20_000
+#: One call of ``json.dumps`` writes at most ``max_walk`` / this items (writing an item costs up to
+#: ten times comparing it: a few milliseconds in all).
+CHUNK_SHARE = 5
+#: Most characters one call of ``json.dumps`` writes (a megabyte: a few milliseconds).
+TEXT_STEP = 1 << 20
 _COMPACT = (",", ":")
 #: Containers up to this long are sized first and written in one piece when they are small enough.
 _SMALL = 64
@@ -52,12 +58,12 @@ def to_json(value: Any, limits: Limits, indent: int | None = None) -> str:
 
     Indented JSON is written by the json module's Python encoder, which the
     time limit can interrupt anyway; compact JSON of a value that holds more
-    than :data:`CHUNK` items is written in pieces.
+    than ``max_walk`` / 5 items is written in pieces.
     """
     book = ledger(limits)
     if indent is not None or not walked(value) or id(value) in book.known or len(value) <= _SMALL:
-        nodes = book.size(value, "the JSON text")[0]
-        if nodes <= CHUNK or indent is not None:
+        nodes, chars = book.size(value, "the JSON text")
+        if (nodes <= limits.max_walk // CHUNK_SHARE and chars <= TEXT_STEP) or indent is not None:
             return _dumps(value, indent)
     writer = _Writer(book, limits)
     writer.write(value, 0)
@@ -65,14 +71,15 @@ def to_json(value: Any, limits: Limits, indent: int | None = None) -> str:
 
 
 class _Writer:
-    """Compact JSON of a large value, sized as it goes: at most about :data:`CHUNK` items per ``json.dumps``."""
+    """Compact JSON of a large value, sized as it goes: at most about ``max_walk`` / 5 items per ``json.dumps``."""
 
-    __slots__ = ("book", "limits", "out", "nodes", "chars")
+    __slots__ = ("book", "limits", "out", "nodes", "chars", "chunk")
 
     def __init__(self, book: Ledger, limits: Limits):
         self.book, self.limits = book, limits
         self.out: list[str] = []
         self.nodes, self.chars = 0, 0
+        self.chunk = max(1, limits.max_walk // CHUNK_SHARE)
 
     def _count(self, nodes: int, chars: int) -> None:
         self.nodes += nodes
@@ -96,19 +103,25 @@ class _Writer:
         else:
             chars = self.book.size(value, "the JSON text")[1]
             self._count(0, chars)
-            out.append(_dumps(value))
+            if isinstance(value, str) and len(value) > TEXT_STEP:
+                # Escaping is character by character: the pieces' JSON, joined, is the text's.
+                pieces = (_dumps(value[i: i + TEXT_STEP])[1:-1] for i in range(0, len(value), TEXT_STEP))
+                out.append('"' + "".join(pieces) + '"')
+            else:
+                out.append(_dumps(value))
             return
         self._count(0, 2)
         out.append("{" if is_map else "[")
-        flat = None if is_map else flat_size(entries)
-        if flat is not None:  # texts or numbers only: slices of CHUNK items
+        flat = None if is_map else flat_size(entries, self.limits.max_walk)
+        if flat is not None and flat[1] <= TEXT_STEP * 4:  # texts or numbers only: slices of self.chunk items
             self._count(flat[0], flat[1])
-            out.append(",".join(_dumps(entries[i: i + CHUNK])[1:-1] for i in range(0, len(entries), CHUNK)))
+            chunk = self.chunk
+            out.append(",".join(_dumps(entries[i: i + chunk])[1:-1] for i in range(0, len(entries), chunk)))
             out.append("]")
             return
         item_size = self.book.item
         limits = self.limits
-        first, group, weight = True, [], 0
+        first, group, weight, text = True, [], 0, 0
         for entry in entries:
             if is_map:
                 key, item = entry
@@ -117,9 +130,9 @@ class _Writer:
                 item, key_nodes, key_chars = entry, 0, 0
             nodes, chars, _ = item_size(item, limits.max_items - self.nodes, limits.max_output - self.chars, "the JSON text", depth + 1)
             self._count(nodes + key_nodes, chars + key_chars)
-            if nodes > CHUNK:
+            if nodes > self.chunk or chars > TEXT_STEP:
                 first = self._flush(group, is_map, first)
-                group, weight = [], 0
+                group, weight, text = [], 0, 0
                 if not first:
                     out.append(",")
                 if is_map:
@@ -131,9 +144,10 @@ class _Writer:
                 continue
             group.append(entry)
             weight += nodes + key_nodes
-            if weight >= CHUNK:
+            text += chars + key_chars
+            if weight >= self.chunk or text >= TEXT_STEP:
                 first = self._flush(group, is_map, first)
-                group, weight = [], 0
+                group, weight, text = [], 0, 0
         self._flush(group, is_map, first)
         out.append("}" if is_map else "]")
 
@@ -152,16 +166,27 @@ def parse_json(text: str | bytes, limits: Limits, what: str = "the JSON text") -
 
     A 10 MB text can hold five million numbers, built in C in one go: the
     items of a text are at most its commas, colons and opening brackets (those
-    inside strings left out when the quick count is over the limit).
+    inside strings left out when the quick count is over the limit). A text
+    of more than ``max_walk`` items is parsed by the json module's Python
+    scanner instead of its C one: slower, but in steps the lock is free between.
     """
     if len(text) > limits.max_output:
         raise too_long(what, len(text), limits.max_output)
     sample = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else text
-    if _marks(sample) > limits.max_items:
+    count = _marks(sample)
+    if count > limits.max_items:
         count = _marks(_STRING.sub('""', sample))
         if count > limits.max_items:
             raise too_many(what, count, limits.max_items, False)
-    return json.loads(text)
+    if count <= limits.max_walk:
+        return json.loads(text)
+    return _python_decoder().decode(sample)
+
+
+def _python_decoder() -> json.JSONDecoder:
+    decoder = json.JSONDecoder()
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    return decoder
 
 
 def _marks(text: str) -> int:

@@ -40,6 +40,9 @@ class Limits:
     #: shared one appears: what bounds every walk over a value (``==``, ``sort``, ``|tojson`` ...),
     #: which runs in C where the time limit cannot stop it (see :mod:`engine.expressions.ledger`).
     max_items: int = 1_000_000
+    #: Most items one step in C may walk (compare, hash, sort, print): larger values are compared,
+    #: searched, sorted and written as JSON in pieces, so no step holds the interpreter for long.
+    max_walk: int = 100_000
     #: Deepest nesting of lists and maps a value may have (deeper values are refused, not cut).
     max_depth: int = 100
     #: Bytes the values one render builds may take in all (many values each under the limits
@@ -52,7 +55,7 @@ class Limits:
     max_parts: int = 5_000
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "max_output", "max_range", "max_items", "max_depth", "max_memory", "max_int_bits", "max_parts"):
+        for name in ("timeout", "max_output", "max_range", "max_items", "max_walk", "max_depth", "max_memory", "max_int_bits", "max_parts"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"expression limit {name} must be positive, not {getattr(self, name)!r}")
 

@@ -32,7 +32,7 @@ from typing import Any
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Undefined
 
-from engine.expressions import bounds, dates
+from engine.expressions import bounds, dates, walks
 from engine.expressions.bounds import check_items, check_text, to_text, too_long
 from engine.expressions.errors import shown
 from engine.expressions.limits import LimitError, Limits
@@ -133,8 +133,7 @@ def subtract(left: Any, right: Any, limits: Limits) -> Any:
         return left - right
     if isinstance(left, (list, tuple)):
         drop = list(right) if isinstance(right, (list, tuple)) else [right]
-        _walkable(left, drop, limits, "-")  # each item is looked for in drop, in C
-        return [item for item in left if item not in drop]
+        return [item for item in left if not walks.member(item, drop, limits)]
     return to_number(left, "'-'") - to_number(right, "'-'")
 
 
@@ -198,19 +197,8 @@ def equals(left: Any, right: Any, limits: Limits | None = None) -> bool:
     if isinstance(left, bool) != isinstance(right, bool) and isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return False
     if limits is not None:
-        _walkable(left, right, limits, "==")
+        return walks.equal(left, right, limits)  # large lists and maps compared in pieces
     return bool(left == right)
-
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _walkable(left: Any, right: Any, limits: Limits, op: str) -> None:
-    """Comparing lists or maps walks them in C: both sides are sized first (bounded walk)."""
-    if type(left) not in _SCALARS:
-        bounds.walkable(left, limits, f"the left side of {op}")
-    if type(right) not in _SCALARS:
-        bounds.walkable(right, limits, f"the right side of {op}")
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
@@ -238,9 +226,8 @@ def compare(op: str, left: Any, right: Any, limits: Limits) -> bool:
     if left is None or right is None:
         return False
     left, right = _comparable(left, right)
-    _walkable(left, right, limits, _SYMBOL[op])
     try:
-        return bool(_ORDER[op](left, right))
+        return walks.ordered(op, left, right, limits)
     except TypeError:
         raise OperatorError(f"cannot compare {_short(left)} {_SYMBOL[op]} {_short(right)}") from None
 
@@ -259,9 +246,8 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
 
 
 def member(item: Any, container: Any, limits: Limits) -> bool:
-    """Jinja's ``x in y``: Python's membership, with both sides sized first."""
-    _walkable(item, container, limits, "in")
-    return item in container
+    """Jinja's ``x in y``: Python's membership, a large list searched in pieces."""
+    return walks.member(_defined(item), _defined(container), limits)
 
 
 def truth(value: Any) -> bool:
@@ -281,16 +267,14 @@ def contains(left: Any, right: Any, limits: Limits) -> bool:
     if isinstance(left, str):
         return java_text(right, limits) in left
     if isinstance(left, Mapping):
-        _walkable(None, right, limits, "contains")  # hashing a key walks it
         try:
-            return right in left
+            return walks.member(right, left, limits)  # hashing a key walks it: bounded
         except TypeError:
             return False
     if isinstance(left, (list, tuple, set, frozenset)):
-        _walkable(left, right, limits, "contains")
         if isinstance(right, (list, tuple)):
-            return all(item in left for item in right)
-        return right in left
+            return all(walks.member(item, left, limits) for item in right)
+        return walks.member(right, left, limits)
     raise OperatorError(f"contains needs a list, a map or a text on its left, not {_short(left)}")
 
 

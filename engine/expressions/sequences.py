@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import pass_context, pass_environment
-from jinja2.filters import do_sort, do_unique, make_attrgetter
+from jinja2.filters import do_unique, ignore_case, make_attrgetter, make_multi_attrgetter
 from jinja2.runtime import Undefined
 from jinja2.utils import _PassArg
 
-from engine.expressions import bounds
+from engine.expressions import bounds, walks
 from engine.expressions.bounds import bounded_list, check_items, to_json, to_text
 from engine.expressions.filters import FilterError
+from engine.expressions.ledger import ledger
 
 # --- collections --------------------------------------------------------------------------------
 
@@ -81,8 +82,8 @@ def length(env: Any, value: Any) -> int:
 @pass_environment
 def sort(env: Any, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
     items = bounded_list(value, env.limits)
-    bounds.check_sort(items, env.limits)
-    return do_sort(env, items, reverse, case_sensitive, attribute)
+    key = make_multi_attrgetter(env, attribute, postprocess=ignore_case if not case_sensitive else None)
+    return walks.sort(items, key, bool(reverse), env.limits)  # Jinja's do_sort, in bounded C steps
 
 
 @pass_environment
@@ -100,7 +101,8 @@ def reverse(env: Any, value: Any) -> Any:
 @pass_environment
 def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
     items = bounded_list(value, env.limits)
-    bounds.walkable(items, env.limits, "the list given to unique")  # hashing and comparing items walks them
+    for item in items:  # each one is hashed and compared in C (the loop itself is Python)
+        bounds.walkable(item, env.limits, "an item given to unique")
     return list(do_unique(env, items, case_sensitive, attribute))
 
 
@@ -223,9 +225,11 @@ def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[.
 
     ``walk`` says what the filter does with its input: ``lazy`` (``map``,
     ``select`` ...) goes item by item in Python, so its length is enough;
-    ``walk`` (``min``, ``max``) compares items in C, so the input is sized with
-    its nested items; ``sort`` (``groupby``, ``dictsort``) compares about
-    log2(n) times per item, in C.
+    ``pieces`` (``min``, ``max``) compares items in C, so a large input is
+    split in pieces of ``max_walk`` items, the filter applied to each piece
+    and then to their answers (the first of equal extremes wins, as in one
+    call); ``walk`` (``groupby``, ``dictsort``) sorts in C: its input may
+    hold ``max_walk`` items.
     """
     pass_arg = _PassArg.from_obj(filter_fn)
     name = filter_fn.__name__.removeprefix("do_")
@@ -237,8 +241,11 @@ def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[.
             check_items(len(value), env.limits, f"the input of {name}")
             if walk == "walk":
                 bounds.walkable(value, env.limits, f"the input of {name}")
-            elif walk == "sort":
-                bounds.check_sort(value, env.limits, f"the input of {name}")
+            elif walk == "pieces" and ledger(env.limits).size(value)[0] > env.limits.max_walk:
+                items = bounded_list(value, env.limits)
+                answers = [_forward(filter_fn, pass_arg, context, items[start:end], args, kwargs)
+                           for start, end, _ in walks.pieces(items, env.limits)]
+                return _forward(filter_fn, pass_arg, context, answers, args, kwargs)
         return _forward(filter_fn, pass_arg, context, value, args, kwargs)
 
     wrapper.__name__ = filter_fn.__name__
