@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
 
-from engine.expressions import bounds
+from engine.expressions import bounds, json_text
 from engine.expressions.filters import FilterError
 
 _HEADER = "$ion_1_0 "
@@ -57,7 +57,7 @@ def to_ion(env: Any, value: Any) -> str:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     bounds.measure(value, env.limits, "the Ion text")
-    plain = bounds.json_default(value) if not isinstance(value, (Mapping, list, tuple, str, int, float, type(None))) else value
+    plain = json_text.json_default(value) if not isinstance(value, (Mapping, list, tuple, str, int, float, type(None))) else value
     try:
         text = simpleion.dumps(plain, binary=False)
     except (IonException, TypeError, ValueError) as exc:
