@@ -35,18 +35,47 @@ def _props(cls: type) -> str:
     return ", ".join(names)
 
 
+def first_party_plugins(root: Path | None = None) -> set[str]:
+    """Distribution names of the plugins shipped in this repository's ``plugins/`` folder (none when installed)."""
+    import tomllib
+
+    root = root or Path(__file__).resolve().parents[2]
+    names = set()
+    for path in sorted((root / "plugins").glob("*/pyproject.toml")):
+        try:
+            names.add(str(tomllib.loads(path.read_text(encoding="utf-8"))["project"]["name"]))
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            continue
+    return names
+
+
 def _own(classes: dict[str, type]) -> dict[str, type]:
-    """Lanner's own types only: plugins installed where the docs are built do not belong in its README."""
-    return {name: cls for name, cls in classes.items() if registry.source_of(cls).builtin}
+    """Lanner's own types and its first-party plugins': other plugins installed where the docs are built do not belong in its README."""
+    shipped = first_party_plugins()
+    out = {}
+    for name, cls in classes.items():
+        source = registry.source_of(cls)
+        if source.builtin or source.distribution in shipped:
+            out[name] = cls
+    return out
 
 
 def task_table_markdown() -> str:
     rows = ["| type | Kestra names | group | properties (* required) |", "| --- | --- | --- | --- |"]
     groups = ["Basics", "Flow control", "Scripts", "Notebooks", "HTTP"]
-    ordered = sorted(_own(registry.task_classes()).items(), key=lambda kv: (groups.index(kv[1].group) if kv[1].group in groups else 99, kv[0]))
-    for name, cls in ordered:
+
+    def order(item: tuple[str, type]) -> tuple[int, str, str]:
+        name, cls = item
+        source = registry.source_of(cls)
+        if not source.builtin:  # first-party plugins after Lanner's own types, one block per plugin
+            return (100, source.distribution or "", name)
+        return (groups.index(cls.group) if cls.group in groups else 99, "", name)
+
+    for name, cls in sorted(_own(registry.task_classes()).items(), key=order):
         aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
-        rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {cls.group} | {_props(cls)} |")
+        source = registry.source_of(cls)
+        group = cls.group if source.builtin else f"{cls.group} (plugin `{source.distribution}`)"
+        rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {group} | {_props(cls)} |")
     rows.append("")
     rows.append("| trigger | Kestra names | properties (* required) |")
     rows.append("| --- | --- | --- |")

@@ -550,6 +550,10 @@ class LocalRunner:
             self._executors[key] = executor
         return executor
 
+    def renderer_for(self, namespace: str) -> Callable[[Any, Any], Any]:
+        """Renders values with the functions of ``namespace`` (polling triggers render their properties)."""
+        return self._renderer(namespace)
+
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
         from engine.runtime.expression_functions import runtime_functions
         from engine.store.kv import kv_function
