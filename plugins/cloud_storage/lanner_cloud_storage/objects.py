@@ -15,7 +15,6 @@ A provider subclass overrides only what its SDK does better (S3 lists with
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -114,22 +113,24 @@ class ObjectStore:
         return out
 
     def _list(self, bucket: str, listing: Listing) -> list[dict[str, Any]]:
-        """Generic listing through ``fs.find`` (providers override it where the SDK does better)."""
-        base, _, rest = listing.prefix.rpartition("/")
-        root = f"{bucket}/{base}" if base else bucket
-        found = self.fs.find(root, prefix=rest, detail=True, withdirs=listing.delimiter is not None,
+        """Generic listing through ``fs.find`` under the prefix's folder (providers override it where the SDK does better)."""
+        folder = listing.prefix.rpartition("/")[0]
+        root = f"{bucket}/{folder}" if folder else bucket
+        found = self.fs.find(root, detail=True, withdirs=listing.delimiter is not None,
                              maxdepth=1 if listing.delimiter else None)
         entries = []
         for name, info in sorted(found.items()):
-            key = name.split("/", 1)[1] if "/" in name else ""
-            if not key or (listing.marker and key <= listing.marker):
+            path = name.lstrip("/")
+            key = path[len(bucket) + 1:] if path.startswith(bucket + "/") else ""
+            if not key or not key.startswith(listing.prefix) or (listing.marker and key <= listing.marker):
                 continue
             directory = info.get("type") == "directory"
             entries.append({
                 "key": key + "/" if directory and not key.endswith("/") else key,
                 "etag": info.get("ETag") or info.get("etag"),
                 "size": int(info.get("size") or 0),
-                "lastModified": iso(info.get("LastModified") or info.get("updated") or info.get("last_modified")),
+                "lastModified": iso(info.get("LastModified") or info.get("updated") or info.get("last_modified")
+                                    or info.get("created")),
                 "directory": directory,
             })
             if len(entries) >= listing.max_keys:
@@ -205,8 +206,3 @@ def _discard(handle: Any) -> None:
         handle.closed = True  # so that garbage collection does not commit what was buffered
     except Exception:  # noqa: BLE001
         pass
-
-
-def copy_file(src: IO[bytes], dest: Path) -> None:
-    with dest.open("wb") as out:
-        shutil.copyfileobj(src, out, CHUNK)
