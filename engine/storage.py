@@ -252,6 +252,12 @@ class InternalStorage:
         self._write_file(full, data=bytes(data))
         return str(parsed)
 
+    def put_file(self, uri: str, local_path: Path, *, namespace: str) -> str:
+        """Copy a local file to ``uri`` (of the caller's namespace) without reading it into memory; the URI normalised."""
+        parsed, full = self._uri_path(uri, namespace)
+        self._write_file(full, local_path=Path(local_path))
+        return str(parsed)
+
     def open(self, uri: str, *, namespace: str) -> IO[bytes]:
         """Open a stored file for reading (binary). Refused for another namespace's files."""
         _, full = self._uri_path(uri, namespace)

@@ -53,7 +53,9 @@ def task_table_markdown() -> str:
 
     for name, cls in sorted(_own(registry.task_classes()).items(), key=order):
         aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
-        rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {cls.group} | {_props(cls)} |")
+        source = registry.source_of(cls)
+        group = cls.group if source.builtin else f"{cls.group} (plugin `{source.distribution}`)"
+        rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {group} | {_props(cls)} |")
     rows.append("")
     rows.append("| trigger | Kestra names | properties (* required) |")
     rows.append("| --- | --- | --- |")

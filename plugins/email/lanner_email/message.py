@@ -54,10 +54,7 @@ def attachments(ctx: RunContext, value: Any, field: str) -> list[Attachment]:
         raise TaskFailed(f"{field} must be a list of {{uri, name, contentType}}, not {type(rendered).__name__}")
     out = []
     for i, item in enumerate(rendered):
-        if isinstance(item, Attachment):
-            out.append(item)
-            continue
-        try:
+        try:  # an Attachment parsed at validation still holds its expressions: its fields are rendered too
             out.append(Attachment.model_validate(ctx.render(item.to_data() if isinstance(item, LannerModel) else item)))
         except ValueError as exc:
             first = getattr(exc, "errors", lambda: [{}])()[0]
