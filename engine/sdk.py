@@ -36,11 +36,17 @@ What is here:
   :func:`register_condition` (name, Kestra aliases, and what the palette shows).
 * **Running**: :class:`RunContext` (``render``, ``logger``, ``secret(name)``,
   ``storage``, ``output_file(path)``, ``killed``/``wait``/``raise_if_killed``,
-  ``timeout``), :class:`TaskResult`, :class:`TaskFailed`.
+  ``timeout``, ``metric(...)``), :class:`TaskResult` (outputs, and ``labels`` /
+  ``exit_state`` a task sets on its own execution), :class:`TaskFailed`.
+* **Services** (a task that declares ``uses_services = True``): ``ctx.kv``
+  (the key-value store), ``ctx.executions`` (counts, purges, logs, resume,
+  child executions), ``ctx.triggers`` (enable/disable); see
+  :mod:`engine.model.services` for the interfaces and :class:`ServiceError`.
 * **Processes and files** (imported on first use): :func:`run_process` (a
   process tree that is always stopped on kill or timeout, lines streamed as they
   come), :func:`parse_output_marker` (Kestra's ``::{"outputs": ...}::`` lines),
-  and internal storage helpers.
+  internal storage helpers, and rows of Kestra's storage files (one Ion value
+  per line: :func:`read_rows`, :func:`write_rows`, :func:`parse_row`, :func:`dump_row`).
 """
 
 from __future__ import annotations
@@ -62,15 +68,18 @@ from engine.model.flowable import (
     as_key,
     run_parallel,
     run_sequence,
+    with_handlers,
 )
-from engine.model.ids import now_iso, parse_iso
+from engine.model.ids import new_id, now_iso, parse_iso
 from engine.model.registry import needs_rebuild, register_condition, register_task, register_trigger
+from engine.model.services import ExecutionRef, KvItem, PurgeCounts, ServiceError, TaskServices
 from engine.model.state import State, worst
 from engine.model.task import AnyTask, LogLevel, RunnableTask, Task, TaskFailed, TaskResult, truthy
 from engine.model.trigger import AnyTrigger, PollingTrigger, Trigger, TriggerContext, TriggerEvent
 from engine.runtime.context import RunContext, TaskLogger
 
 if TYPE_CHECKING:
+    from engine.ion_rows import RowError, dump_row, parse_row, read_rows, write_rows
     from engine.runtime.forkserver import LOST_MESSAGE
     from engine.runtime.process import ProcessResult, kill_tree, parse_output_marker, run_process
     from engine.storage import (
@@ -97,6 +106,11 @@ _LAZY = {
     "resolve_nsfile": "engine.storage",
     "safe_relative_path": "engine.storage",
     "storage_for_context": "engine.storage",
+    "RowError": "engine.ion_rows",
+    "dump_row": "engine.ion_rows",
+    "parse_row": "engine.ion_rows",
+    "read_rows": "engine.ion_rows",
+    "write_rows": "engine.ion_rows",
 }
 
 __all__ = [
@@ -108,12 +122,19 @@ __all__ = [
     "State",
     "TaskRun",
     "as_key",
+    "new_id",
     "now_iso",
     "parse_iso",
     "run_parallel",
     "run_sequence",
+    "with_handlers",
     "truthy",
     "worst",
+    "ExecutionRef",
+    "KvItem",
+    "PurgeCounts",
+    "ServiceError",
+    "TaskServices",
     "AnyTask",
     "AnyTrigger",
     "Condition",
@@ -140,6 +161,7 @@ __all__ = [
     "register_condition",
     "register_task",
     "register_trigger",
+    "render_expression",
     # imported on first use (see _LAZY)
     "LOST_MESSAGE",
     "InternalStorage",
@@ -153,7 +175,20 @@ __all__ = [
     "run_process",
     "safe_relative_path",
     "storage_for_context",
+    "RowError",
+    "dump_row",
+    "parse_row",
+    "read_rows",
+    "write_rows",
 ]
+
+
+def render_expression(value: Any, variables: dict[str, Any]) -> Any:
+    """Render the Pebble expressions in ``value`` against plain ``variables`` (for conditions and triggers,
+    which have no RunContext; ``secret()`` and ``kv()`` are not available there)."""
+    from engine.expressions import render
+
+    return render(value, variables)
 
 
 def __getattr__(name: str) -> Any:
