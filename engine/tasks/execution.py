@@ -208,7 +208,7 @@ class Count(RunnableTask):
         )
         results = []
         for namespace, flow_id, n in rows:
-            if str(ctx.render(self.expression, {"count": n})).strip() == "true":
+            if as_key(ctx.render(self.expression, {"count": n})).strip() == "true":
                 results.append({"namespace": namespace, "flowId": flow_id, "count": n})
         ctx.logger.debug(f"{len(rows)} flows matching the filters, {len(results)} matching the expression")
         return TaskResult({"results": results, "total": sum(r["count"] for r in results)})

@@ -34,7 +34,7 @@ class SplitOptions(LannerModel):
     """How to cut a file into parts: give one of rows, bytes or partitions."""
 
     rows: int | str | None = Field(default=None, description="Lines per part (may be an expression).")
-    bytes: str | None = Field(default=None, description="Size of a part, e.g. 10MB.")
+    bytes: int | str | None = Field(default=None, description="Size of a part, e.g. 10MB (a number: bytes).")
     partitions: int | str | None = Field(default=None, description="Deal the lines round robin over this many parts.")
     separator: str = Field(default="\n", description="Written after each line.")
 
