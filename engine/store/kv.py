@@ -176,19 +176,23 @@ def kv_function(store: SqlStore, namespace: str) -> Callable[..., Any]:
     """The ``kv()`` function of expressions, bound to the flow's namespace.
 
     ``kv('key')`` returns the value; ``kv('key', errorOnMissing=false)`` returns
-    None for a missing key. Another namespace's keys are never readable.
+    None for a missing key; ``kv('key', 'company')`` reads a namespace above the
+    flow's (as the kv tasks may). A sibling's keys are never readable.
     """
     kv = KvStore(store)
 
     def read(key: Any, namespace_arg: Any = None, errorOnMissing: bool = True, **kwargs: Any) -> Any:  # noqa: N803 - Kestra's name
         ns = kwargs.pop("namespace", namespace_arg)
-        if ns is not None and str(ns) != namespace:
-            raise KvError(f"kv(): a flow of namespace {namespace!r} may not read keys of namespace {ns!r}")
-        entry = kv.get(namespace, str(key))
+        target = namespace if ns is None else str(ns)
+        if target != namespace and not namespace.startswith(target + "."):
+            raise KvError(
+                f"kv(): a flow of namespace {namespace!r} may read the keys of its own namespace and of those above it, not of {target!r}"
+            )
+        entry = kv.get(target, str(key))
         if entry is None:
             if not errorOnMissing or not kwargs.get("error_on_missing", True):
                 return None
-            raise KvMissing(f"kv(): key {key!r} does not exist in namespace {namespace!r}; set it with PUT /api/v1/namespaces/{namespace}/kv/{key}")
+            raise KvMissing(f"kv(): key {key!r} does not exist in namespace {target!r}; set it with PUT /api/v1/namespaces/{target}/kv/{key}")
         return entry.value
 
     return read

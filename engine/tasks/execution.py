@@ -25,7 +25,7 @@ from engine.sdk import (
     register_task,
     truthy,
 )
-from engine.tasks.values import iso_datetime, structured
+from engine.tasks.values import iso_datetime, require_related_namespace, structured
 
 #: Label keys of this prefix are set by the engine itself (Kestra's rule).
 SYSTEM_PREFIX = "system."
@@ -280,6 +280,7 @@ class Resume(RunnableTask):
         found = ctx.executions.find(target)
         if found is None:
             raise TaskFailed(f"{self.id}: no execution {target}")
+        require_related_namespace(self.id, ctx.namespace, found.namespace, "executions")
         for name, want, have in (("namespace", self.namespace, found.namespace), ("flowId", self.flow_id, found.flow_id)):
             if want is not None and str(ctx.render(want)) != have:
                 raise TaskFailed(f"{self.id}: execution {target} is not of {name} {ctx.render(want)!r} (it is {have!r})")

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field
 
 from engine.sdk import RunContext, RunnableTask, ServiceError, TaskFailed, TaskResult, dump_row, register_task
 from engine.tasks.execution import parse_date
+from engine.tasks.values import require_related_namespace
 
 Level = Literal["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"]
 
@@ -37,6 +38,7 @@ class Fetch(RunnableTask):
             found = ctx.executions.find(target)
             if found is None:
                 raise TaskFailed(f"{self.id}: no execution {target}")
+            require_related_namespace(self.id, ctx.namespace, found.namespace, "executions")
             namespace = str(ctx.render(self.namespace)) if self.namespace else ctx.namespace
             flow_id = str(ctx.render(self.flow_id)) if self.flow_id else (ctx.flow_id if not self.namespace else found.flow_id)
             if (found.namespace, found.flow_id) != (namespace, flow_id):

@@ -7,6 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from engine.sdk import RunContext, RunnableTask, ServiceError, TaskFailed, TaskResult, register_task
+from engine.tasks.values import require_related_namespace
 
 
 @register_task(
@@ -29,6 +30,7 @@ class Toggle(RunnableTask):
         namespace = str(ctx.render(self.namespace)) if self.namespace else ctx.namespace
         flow_id = str(ctx.render(self.flow_id)) if self.flow_id else ctx.flow_id
         trigger = str(ctx.render(self.trigger))
+        require_related_namespace(self.id, ctx.namespace, namespace, "triggers")
         try:
             ctx.triggers.set_enabled(namespace, flow_id, trigger, self.enabled)
         except ServiceError as exc:

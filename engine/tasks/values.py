@@ -44,3 +44,13 @@ def storage_errors(task_id: str) -> Iterator[None]:
         yield
     except StorageError as exc:
         raise TaskFailed(f"{task_id}: {exc}") from None
+
+
+def require_related_namespace(task_id: str, own: str, other: str, what: str) -> None:
+    """A flow may act on executions and triggers of its own namespace, those above it and those below it."""
+    if own == other or own.startswith(other + ".") or other.startswith(own + "."):
+        return
+    raise TaskFailed(
+        f"{task_id}: a flow of namespace '{own}' may use the {what} of its own namespace and of the namespaces "
+        f"above and below it, not of '{other}'"
+    )

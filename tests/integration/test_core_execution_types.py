@@ -489,3 +489,33 @@ def test_multiple_condition_on_a_flow_trigger_remembers_upstream_ends_across_sch
     runner.wait(runner.start_execution("test.multi", "flow-b"), timeout=20)
     second.run_once()
     assert listened() == 1  # reset after firing: flow-a must end again first
+
+
+def test_kv_function_reads_a_namespace_above_and_tasks_on_unrelated_namespaces_are_refused(runner: Any) -> None:
+    KvStore(runner.store).put("company", "shared", "from parent")
+    KvStore(runner.store).put("other", "secretish", "no")
+    s = run(runner, """
+        id: kv-read
+        namespace: company.team
+        tasks:
+          - {id: parent, type: return, format: "{{ kv('shared', 'company') }}"}
+          - {id: sibling, type: return, format: "{{ kv('secretish', namespace='other') }}", allowFailure: true}
+    """)
+    assert out(s, "parent") == {"value": "from parent"}
+    assert "may read the keys of its own namespace and of those above it, not of 'other'" in error_of(s, "sibling")
+    runner.deploy("id: elsewhere\nnamespace: other.team\ntasks:\n  - {id: l, type: log, message: hi}\n"
+                  "triggers:\n  - {id: hourly, type: schedule, cron: '0 * * * *'}\n")
+    foreign = runner.wait(runner.start_execution("other.team", "elsewhere"), timeout=20)["id"]
+    s = run(runner, """
+        id: meddler
+        namespace: company.team
+        inputs:
+          - {id: target, type: STRING}
+        tasks:
+          - {id: fetch, type: io.kestra.plugin.core.log.Fetch, executionId: "{{ inputs.target }}", namespace: other.team, flowId: elsewhere, allowFailure: true}
+          - {id: resume, type: io.kestra.plugin.core.execution.Resume, executionId: "{{ inputs.target }}", allowFailure: true}
+          - {id: toggle, type: io.kestra.plugin.core.trigger.Toggle, namespace: other.team, flowId: elsewhere, trigger: hourly, allowFailure: true}
+    """, {"target": foreign})
+    for task_id, what in (("fetch", "executions"), ("resume", "executions"), ("toggle", "triggers")):
+        assert f"may use the {what} of its own namespace and of the namespaces above and below it, not of 'other.team'" in error_of(s, task_id)
+    assert TriggerStore(runner.store).get("other.team", "elsewhere", "hourly") is None
