@@ -36,7 +36,13 @@ What is here:
   :func:`register_condition` (name, Kestra aliases, and what the palette shows).
 * **Running**: :class:`RunContext` (``render``, ``logger``, ``secret(name)``,
   ``storage``, ``output_file(path)``, ``killed``/``wait``/``raise_if_killed``,
-  ``timeout``), :class:`TaskResult`, :class:`TaskFailed`.
+  ``timeout``, ``metric(...)``), :class:`TaskResult` (outputs, and ``labels`` /
+  ``exit_state`` a task sets on its own execution), :class:`TaskFailed`.
+* **Services** (a task that declares ``uses_services = True``): ``ctx.kv``
+  (the key-value store), ``ctx.executions`` (summaries and UI links, counts,
+  purges, logs, resume, child executions), ``ctx.flows`` (list, check, deploy,
+  delete), ``ctx.triggers`` (enable/disable); see :mod:`engine.model.services`
+  for the interfaces and :class:`ServiceError`.
 * **Outgoing HTTP** (imported on first use): :func:`http_send` (one request, the
   whole answer back) and :func:`exchange` (a prepared ``httpx.Request``, the
   streamed answer to a callback), both through Lanner's SSRF guard
@@ -50,8 +56,10 @@ What is here:
   and internal storage helpers.
 * **Rows and dates** (imported on first use): Kestra's row files in Ion text
   (:class:`IonWriter`, :func:`read_ion`, :func:`ion_dumps`, :func:`ion_loads`,
-  :func:`ion_symbol`, :class:`IonError`; see :mod:`engine.iontext`), and Java date patterns
-  (:func:`format_date` with ``yyyy-MM-dd'T'HH:mm``, :func:`time_zone` by name).
+  :func:`ion_symbol`, :class:`IonError`; see :mod:`engine.iontext`), one row per
+  line (:func:`read_rows`, :func:`write_rows`, :func:`parse_row`, :func:`dump_row`),
+  and Java date patterns (:func:`format_date` with ``yyyy-MM-dd'T'HH:mm``,
+  :func:`time_zone` by name).
 """
 
 from __future__ import annotations
@@ -73,9 +81,11 @@ from engine.model.flowable import (
     as_key,
     run_parallel,
     run_sequence,
+    with_handlers,
 )
-from engine.model.ids import now_iso, parse_iso
+from engine.model.ids import new_id, now_iso, parse_iso
 from engine.model.registry import needs_rebuild, register_condition, register_task, register_trigger
+from engine.model.services import ExecutionRef, KvItem, PurgeCounts, ServiceError, TaskServices
 from engine.model.state import State, worst
 from engine.model.task import AnyTask, LogLevel, RunnableTask, Task, TaskFailed, TaskResult, truthy
 from engine.model.trigger import AnyTrigger, PollingTrigger, Trigger, TriggerContext, TriggerEvent
@@ -84,6 +94,7 @@ from engine.runtime.context import RunContext, TaskLogger
 if TYPE_CHECKING:
     from engine.expressions.dates import format_date
     from engine.expressions.dates import zone as time_zone
+    from engine.ion_rows import RowError, dump_row, parse_row, read_rows, write_rows
     from engine.iontext import IonError, IonWriter
     from engine.iontext import dumps as ion_dumps
     from engine.iontext import loads as ion_loads
@@ -146,6 +157,11 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "read_ion": ("engine.iontext", "read_file"),
     "format_date": "engine.expressions.dates",
     "time_zone": ("engine.expressions.dates", "zone"),
+    "RowError": "engine.ion_rows",
+    "dump_row": "engine.ion_rows",
+    "parse_row": "engine.ion_rows",
+    "read_rows": "engine.ion_rows",
+    "write_rows": "engine.ion_rows",
 }
 
 __all__ = [
@@ -157,12 +173,19 @@ __all__ = [
     "State",
     "TaskRun",
     "as_key",
+    "new_id",
     "now_iso",
     "parse_iso",
     "run_parallel",
     "run_sequence",
+    "with_handlers",
     "truthy",
     "worst",
+    "ExecutionRef",
+    "KvItem",
+    "PurgeCounts",
+    "ServiceError",
+    "TaskServices",
     "AnyTask",
     "AnyTrigger",
     "Condition",
@@ -189,6 +212,7 @@ __all__ = [
     "register_condition",
     "register_task",
     "register_trigger",
+    "render_expression",
     # imported on first use (see _LAZY)
     "LOST_MESSAGE",
     "CHUNK",
@@ -225,7 +249,20 @@ __all__ = [
     "read_ion",
     "format_date",
     "time_zone",
+    "RowError",
+    "dump_row",
+    "parse_row",
+    "read_rows",
+    "write_rows",
 ]
+
+
+def render_expression(value: Any, variables: dict[str, Any]) -> Any:
+    """Render the Pebble expressions in ``value`` against plain ``variables`` (for conditions and triggers,
+    which have no RunContext; ``secret()`` and ``kv()`` are not available there)."""
+    from engine.expressions import render
+
+    return render(value, variables)
 
 
 def __getattr__(name: str) -> Any:

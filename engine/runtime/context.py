@@ -13,7 +13,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.model.services import ExecutionService, FlowService, KvService, TaskServices, TriggerService
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -65,52 +68,6 @@ class TaskLogger:
         self.log("ERROR", message)
 
 
-@dataclass(frozen=True)
-class FlowSource:
-    """One deployed flow as :class:`FlowService` reports it."""
-
-    namespace: str
-    id: str
-    revision: int
-    source: str
-
-
-class FlowService(Protocol):
-    """Deploys flows for a task (``git_sync_flows``): what the runner offers; tasks never touch the store."""
-
-    def list(self, namespace: str, *, children: bool = False) -> list[FlowSource]:
-        """The latest revision of every flow of ``namespace`` (and of its child namespaces)."""
-        ...
-
-    def get(self, namespace: str, flow_id: str) -> FlowSource | None:
-        """The latest revision of one flow, None when there is none (or it was deleted)."""
-        ...
-
-    def check(self, source: str) -> list[str]:
-        """Why this flow YAML would be refused (each error names its field and line); empty when valid."""
-        ...
-
-    def deploy(self, source: str) -> FlowSource:
-        """Validate and store the flow as a new revision (an unchanged source keeps its revision)."""
-        ...
-
-    def delete(self, namespace: str, flow_id: str) -> bool:
-        """Delete a flow (its history and executions stay); False when it does not exist."""
-        ...
-
-
-class ExecutionLookup(Protocol):
-    """Reads executions for a task (the ``*Execution`` notifications)."""
-
-    def summary(self, execution_id: str) -> dict[str, Any] | None:
-        """The execution summary (the shape of ``lanner flow run --json``), None when it does not exist."""
-        ...
-
-    def page_url(self, execution_id: str) -> str | None:
-        """Link to the execution's page in the UI, None when no public URL of the server is known."""
-        ...
-
-
 @dataclass
 class RunContext:
     """Everything one attempt of a runnable task may use."""
@@ -139,10 +96,10 @@ class RunContext:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Looks a secret up by name (``{{ secret('NAME') }}``'s source); raises ValueError naming what to set.
     secret_lookup: Callable[[str], str] | None = None
-    #: Executions a task may read (None where the runner offers none, e.g. a remote Dask worker).
-    executions: ExecutionLookup | None = None
-    #: Deploys flows for a task (None where the runner offers none, e.g. a remote Dask worker).
-    flows: FlowService | None = None
+    #: The key-value store, execution history and triggers, when the runner can offer them (see engine.model.services).
+    services: TaskServices | None = None
+    #: Metrics the attempt published (``metric()``), kept on its task run.
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
     def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""
@@ -225,12 +182,53 @@ class RunContext:
             self.secrets.append(value)
         return value
 
+    # --- services ------------------------------------------------------------------------------------
+
+    def _service(self, name: str, what: str) -> Any:
+        service = getattr(self.services, name, None) if self.services is not None else None
+        if service is None:
+            from engine.model.task import TaskFailed
+
+            raise TaskFailed(
+                f"{self.task_id}: {what} is not available where this task runs; run it on the server's own workers "
+                "(not on a remote worker without the database)"
+            )
+        return service
+
+    @property
+    def kv(self) -> KvService:
+        """The key-value store (TaskFailed with a clear sentence when the runner has none)."""
+        return self._service("kv", "the key-value store")
+
+    @property
+    def executions(self) -> ExecutionService:
+        """The execution history: counts, purges, logs, resume."""
+        return self._service("executions", "the execution history")
+
+    @property
+    def flows(self) -> FlowService:
+        """Flows of the instance: list, check, deploy, delete (``git_sync_flows``)."""
+        return self._service("flows", "deploying flows")
+
+    @property
+    def triggers(self) -> TriggerService:
+        """The triggers of deployed flows (enable/disable)."""
+        return self._service("triggers", "trigger control")
+
+    def metric(self, kind: str, name: str, value: float, tags: Mapping[str, Any] | None = None) -> None:
+        """Publish a metric of this task run: ``kind`` is ``counter``, ``timer`` (seconds) or ``gauge``."""
+        self.metrics.append({"type": kind, "name": name, "value": value, "tags": {str(k): str(v) for k, v in (tags or {}).items()}})
+
     @property
     def storage(self) -> Any:
         """Internal storage (:class:`engine.storage.InternalStorage`) as this attempt sees it."""
         from engine.storage import storage_for_context
 
         return storage_for_context(self)
+
+    def file_uri(self, name: str) -> str:
+        """A new internal-storage URI for a file this task run writes itself (with ``storage.open_write``)."""
+        return self.storage.task_uri(self.namespace, self.flow_id, self.execution_id, self.task_id, self.task_run_id, name)
 
     def output_file(self, path: str | Path, name: str | None = None) -> str:
         """Keep a file the task produced: its ``lanner:///`` URI (a local path when there is no storage)."""

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.runtime.task_services import RunnerExecutions
+from engine.runtime.task_services import StoreExecutions
 from engine.server.config import ConfigError, load_config
 
 
@@ -26,9 +26,9 @@ def test_a_url_that_is_not_http_names_its_source(tmp_path) -> None:
 
 def test_execution_page_link(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LANNER_URL", raising=False)
-    runner = SimpleNamespace(public_url=None)
-    assert RunnerExecutions(runner).page_url("abc") is None  # no known URL: no link
+    runner = SimpleNamespace(public_url=None, store=None)
+    assert StoreExecutions(runner, "current").page_url("abc") is None  # no known URL: no link
     monkeypatch.setenv("LANNER_URL", "https://env.example.com/")
-    assert RunnerExecutions(runner).page_url("abc") == "https://env.example.com/ui/execution?id=abc"
+    assert StoreExecutions(runner, "current").page_url("abc") == "https://env.example.com/ui/execution?id=abc"
     runner.public_url = "http://10.0.0.5:8080"
-    assert RunnerExecutions(runner).page_url("a b") == "http://10.0.0.5:8080/ui/execution?id=a%20b"
+    assert StoreExecutions(runner, "current").page_url("a b") == "http://10.0.0.5:8080/ui/execution?id=a%20b"

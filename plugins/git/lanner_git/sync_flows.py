@@ -39,10 +39,9 @@ class SyncFlows(SyncTask):
     ignore_invalid_flows: bool | str = Field(default=False, description="Skip invalid flow files with a warning instead of failing (default false).")
 
     extensions: ClassVar[tuple[str, ...]] = (".yml", ".yaml")
+    uses_services: ClassVar[bool] = True  # deploys through ctx.flows
 
     def run(self, ctx: RunContext) -> TaskResult:
-        if ctx.flows is None:
-            raise TaskFailed(f"{ctx.task_id} deploys flows, which this worker cannot do (remote worker); run it on the server's own workers")
         namespace = str(ctx.render(self.target_namespace)).strip()
         children = ctx.render_as(self.include_child_namespaces, bool, "includeChildNamespaces")
         ignore_invalid = ctx.render_as(self.ignore_invalid_flows, bool, "ignoreInvalidFlows")
@@ -85,7 +84,6 @@ class SyncFlows(SyncTask):
     def _read(self, ctx: RunContext, folder: Path, git_directory: str, namespace: str, children: bool,
               ignore_invalid: bool) -> list[tuple[str, str, str, str]]:
         """(git path, source with its namespace rewritten, namespace, flow id) of every valid flow file, all checked first."""
-        assert ctx.flows is not None
         out, problems = [], []
         for rel, path in files_under(folder, recursive=children):
             if not rel.endswith(self.extensions):

@@ -76,6 +76,7 @@ class DiscordWebhook(PayloadWebhook):
     summary="Post an execution's state, duration, failed task and a link to its page to Discord.",
 )
 class DiscordExecution(PayloadWebhook, ExecutionFields):
+    uses_services: ClassVar[bool] = True  # reads the execution it reports on (ctx.executions)
     service: ClassVar[str] = "Discord"
 
     username: str | None = Field(default=None, description="Name the message is posted under; rendered.")

@@ -22,7 +22,7 @@ WAIT_FOR_END = 30.0
 
 
 class ExecutionFields(LannerModel):
-    """Kestra's properties of every ``*Execution`` task."""
+    """Kestra's properties of every ``*Execution`` task (each declares ``uses_services``: it reads ``ctx.executions``)."""
 
     execution_id: str | None = Field(
         default=None,
@@ -82,9 +82,6 @@ def gather(ctx: RunContext, props: ExecutionFields) -> ExecutionFacts:
     wanted = str(ctx.render(props.execution_id)).strip() if props.execution_id is not None else current
     if not wanted:
         raise TaskFailed("executionId rendered empty: set it to {{ trigger.executionId }} or leave it out for this execution")
-    if ctx.executions is None:
-        raise TaskFailed(f"{ctx.task_id} needs to read execution {wanted}, which this worker cannot (remote worker without the store); "
-                         "run it on the server's own workers")
     summary = _summary(ctx, wanted, wait=wanted != current)
     is_current = wanted == current
     runs = [tr for tr in summary.get("taskRuns") or [] if tr.get("id") != ctx.task_run_id]
@@ -113,7 +110,6 @@ def gather(ctx: RunContext, props: ExecutionFields) -> ExecutionFacts:
 
 def _summary(ctx: RunContext, execution_id: str, *, wait: bool) -> dict[str, Any]:
     """The execution's summary; for another execution, wait (a little) until it has ended."""
-    assert ctx.executions is not None
     deadline = time.monotonic() + WAIT_FOR_END
     while True:
         summary = ctx.executions.summary(execution_id)

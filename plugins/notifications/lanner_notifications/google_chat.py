@@ -32,6 +32,7 @@ class GoogleChatWebhook(PayloadWebhook):
     summary="Post an execution's state, duration, failed task and a link to its page to Google Chat.",
 )
 class GoogleChatExecution(WebhookTask, ExecutionFields):
+    uses_services: ClassVar[bool] = True  # reads the execution it reports on (ctx.executions)
     service: ClassVar[str] = "Google Chat"
 
     text: str | None = Field(default=None, description="Replaces the whole message text; rendered.")

@@ -67,6 +67,7 @@ class SlackWebhook(PayloadWebhook):
     summary="Post an execution's state, duration, failed task and a link to its page to Slack.",
 )
 class SlackExecution(WebhookTask, ExecutionFields):
+    uses_services: ClassVar[bool] = True  # reads the execution it reports on (ctx.executions)
     service: ClassVar[str] = "Slack"
 
     channel: str | None = Field(default=None, description="Channel (legacy webhooks only; new ones are tied to a channel).")

@@ -37,6 +37,7 @@ class TeamsWebhook(PayloadWebhook):
     summary="Post an execution's state, duration, failed task and a link to its page to Microsoft Teams.",
 )
 class TeamsExecution(WebhookTask, ExecutionFields):
+    uses_services: ClassVar[bool] = True  # reads the execution it reports on (ctx.executions)
     service: ClassVar[str] = "Microsoft Teams"
 
     theme_color: str = Field(default="0076D7", description="Colour of the card's edge (hex, no #).")
