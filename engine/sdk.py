@@ -51,8 +51,14 @@ from pydantic import Field
 
 from engine.model.base import LannerModel
 from engine.model.condition import AnyCondition, Condition, ConditionContext, ConditionError
-from engine.model.durations import Duration, format_duration, parse_duration
-from engine.model.execution import TaskRun
+from engine.model.durations import (
+    Duration,
+    DynamicDuration,
+    format_duration,
+    parse_duration,
+    resolve_duration,
+)
+from engine.model.execution import Attempt, TaskRun
 from engine.model.flowable import (
     ChildExecution,
     ChildList,
@@ -101,6 +107,7 @@ _LAZY = {
 
 __all__ = [
     "AnyCondition",
+    "Attempt",
     "ChildExecution",
     "ChildList",
     "FlowableError",
@@ -120,6 +127,7 @@ __all__ = [
     "ConditionContext",
     "ConditionError",
     "Duration",
+    "DynamicDuration",
     "Field",
     "FlowableTask",
     "LannerModel",
@@ -137,6 +145,7 @@ __all__ = [
     "format_duration",
     "needs_rebuild",
     "parse_duration",
+    "resolve_duration",
     "register_condition",
     "register_task",
     "register_trigger",

@@ -95,6 +95,38 @@ class Execution:
         }
 
 
+#: Labels Kestra sets itself start with this prefix; they are read as ``{{ labels.system.<name> }}``.
+SYSTEM_LABEL_PREFIX = "system."
+#: The label every execution carries: its own id, or the one of the execution that started it (a subflow's parent).
+CORRELATION_ID = "system.correlationId"
+
+
+def with_correlation_id(labels: dict[str, str], execution_id: str) -> dict[str, str]:
+    """``labels`` plus ``system.correlationId`` (this execution's id) unless one was given (Kestra's rule)."""
+    if CORRELATION_ID in labels:
+        return labels
+    return {**labels, CORRELATION_ID: execution_id}
+
+
+def system_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The ``system.*`` labels: what a subflow execution always inherits from its parent."""
+    return {k: v for k, v in labels.items() if k.startswith(SYSTEM_LABEL_PREFIX)}
+
+
+def labels_context(labels: dict[str, str]) -> dict[str, Any]:
+    """Labels as expressions see them: ``system.x`` labels under ``system`` (``{{ labels.system.correlationId }}``)."""
+    out: dict[str, Any] = {}
+    system: dict[str, str] = {}
+    for key, value in labels.items():
+        if key.startswith(SYSTEM_LABEL_PREFIX):
+            system[key[len(SYSTEM_LABEL_PREFIX):]] = value
+        else:
+            out.setdefault(key, value)
+    if system:
+        out["system"] = system
+    return out
+
+
 Scope = tuple[str | None, int | None]  # (parent task run id, iteration)
 
 

@@ -92,6 +92,8 @@ class ChildExecution:
     labels: dict[str, str]
     revision: int | None = None
     wait: bool = True
+    #: The child's ``{{ trigger }}`` variables (Kestra gives a subflow its parent's ids there).
+    trigger: dict[str, Any] | None = None
 
 
 class Children(Protocol):
@@ -120,8 +122,17 @@ class FlowableRun(Children, Protocol):
     @property
     def execution(self) -> Execution: ...
 
-    def render(self, name: str, value: Any) -> Any:
-        """Render property ``name``; raises :class:`FlowableError` naming ``task.name``."""
+    def render(self, name: str, value: Any, context: dict[str, Any] | None = None) -> Any:
+        """Render property ``name``; raises :class:`FlowableError` naming ``task.name``.
+
+        ``context`` replaces the task run's own expression context (a subflow's child execution).
+        """
+        ...
+
+    def retry_later(self, reason: str) -> bool:
+        """After a failure: when the task's retry policy (its own, an enclosing task's or the flow's)
+        allows another attempt, set this task run RETRYING, log ``reason`` and arm the ``retry`` timer
+        (:meth:`FlowableTask.on_timer` then gets ``"retry"``); False when no attempt is left."""
         ...
 
     def log(self, level: str, message: str) -> None: ...
@@ -149,6 +160,10 @@ class FlowableRun(Children, Protocol):
 
     def end(self, state: State, outputs: dict[str, Any] | None = None) -> None:
         """End this task run; its parent is re-evaluated."""
+        ...
+
+    def continue_running(self, outputs: dict[str, Any] | None = None) -> None:
+        """Set this (paused) task run RUNNING with ``outputs`` and re-evaluate it: its children start."""
         ...
 
 
@@ -227,6 +242,14 @@ class FlowableTask(Task):
 
     def on_child_end(self, run: FlowableRun, child: dict[str, Any]) -> None:
         """The child execution this task run started ended (``child`` is its summary)."""
+
+    def resumed(self, run: FlowableRun, outputs: dict[str, Any] | None) -> None:
+        """The execution was resumed while this task run was PAUSED (``outputs``: the resume inputs).
+
+        The default ends it in SUCCESS; a type with children to run after the pause continues instead.
+        """
+        run.unpause()
+        run.end(State.SUCCESS, outputs)
 
     def on_kill(self, run: FlowableRun) -> None:
         """The execution is being killed (this task run is marked KILLED right after)."""

@@ -259,15 +259,17 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     # Expressions must parse; outputs.X must name an existing task.
     output_ids = all_ids
     for path, task in iter_tasks(data):
-        if registry.task_class(str(task.get("type"))) is None:
+        cls = registry.task_class(str(task.get("type")))
+        if cls is None:
             continue  # an unknown type is the error to fix first; its properties mean nothing yet
         nested = tree.child_list_names(task.get("type"))
         for key, value in task.items():
             if key in nested:
                 continue
+            ids = None if key in cls.foreign_expressions else output_ids
             for spath, text in _iter_strings(value, (*path, key)):
-                _check_expression(text, spath, output_ids, err)
-    for key in ("variables", "outputs", "labels"):
+                _check_expression(text, spath, ids, err)
+    for key in ("variables", "outputs", "labels", "sla"):
         for spath, text in _iter_strings(data.get(key), (key,)):
             _check_expression(text, spath, output_ids, err)
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
@@ -277,7 +279,8 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     return errors
 
 
-def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> None:
+def _check_expression(text: str, path: Path, task_ids: set[str] | None, err: Any) -> None:
+    """The expression must parse; with ``task_ids``, every ``outputs.X`` it reads must name one of them."""
     if "{{" not in text and "{%" not in text:
         return
     try:
@@ -289,6 +292,8 @@ def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> No
             err(path, f"expression does not parse: {exc.cause}{where}", exc.line)
         else:
             err(path, f"expression does not parse: {exc.reason}")
+        return
+    if task_ids is None:
         return
     for ref in sorted(expressions.referenced_outputs(text)):
         if ref not in task_ids:

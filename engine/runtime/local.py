@@ -22,7 +22,7 @@ from typing import Any
 
 from engine import expressions
 from engine.model import registry
-from engine.model.execution import Execution, ExecutionState, TaskRun
+from engine.model.execution import Execution, ExecutionState, TaskRun, with_correlation_id
 from engine.model.flow import Flow
 from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
@@ -214,7 +214,7 @@ class LocalRunner:
             flow_revision=flow.revision or 1,
             state=State.CREATED,
             inputs=values,
-            labels={**flow.label_map(), **(labels or {})},
+            labels=with_correlation_id({**flow.label_map(), **(labels or {})}, ex_id),
             trigger=trigger,
             parent=parent,
             start_date=now_iso(),
@@ -556,9 +556,20 @@ class LocalRunner:
                 )
         for child in step.children:
             self._start_child(st, child)
+        if step.retry_execution is not None:
+            self._start_retry_execution(st.execution, *step.retry_execution)
         if step.ended:
             self._on_end(st)
         return inline
+
+    def _start_retry_execution(self, ex: Execution, delay: float, new_execution_id: str) -> None:
+        """A CREATE_NEW_EXECUTION retry: the next execution of the flow, started after ``delay`` seconds."""
+        from engine.runtime.restart import build_retry
+
+        new = build_retry(ex, new_execution_id, delay)
+        with self._ended_lock:
+            self._ended[new.id] = threading.Event()
+        self.post(StartExecution(new, None))
 
     def _job(self, st: ExecutionState, executor: Executor, task: RunnableTask, tr: TaskRun) -> Job:
         ex = st.execution
@@ -609,6 +620,7 @@ class LocalRunner:
                 child.inputs,
                 labels=child.labels,
                 revision=child.revision,
+                trigger=child.trigger,
                 parent={"executionId": ex.id, "taskRunId": tr.id, "namespace": ex.namespace, "flowId": ex.flow_id},
                 wait_persisted=False,
             )
@@ -624,7 +636,7 @@ class LocalRunner:
         ex = st.execution
         self._states.pop(ex.id, None)
         summary = st.summary()
-        if ex.parent and ex.parent.get("executionId"):
+        if ex.parent and ex.parent.get("executionId") and ex.state != State.RETRIED:  # its retry will answer
             self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], summary))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)

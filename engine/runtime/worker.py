@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
@@ -41,8 +42,12 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     if on_started is not None:
         on_started(start)
     timer: threading.Timer | None = None
-    if task.timeout is not None:
-        ctx.timeout = task.timeout.total_seconds()
+    try:
+        timeout = task.timeout_after(ctx.render) if task.timeout is not None else None
+    except Exception as exc:  # noqa: BLE001 - a bad timeout expression fails the attempt with its reason
+        return WorkerOutcome(State.FAILED, None, str(exc), start, now_iso())
+    if timeout is not None:
+        ctx.timeout = timeout.total_seconds()
 
         def _expire() -> None:
             if not ctx.kill_event.is_set():
@@ -60,12 +65,12 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
             result = TaskResult(result if isinstance(result, dict) else {})
         outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
         if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
-            outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
+            outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
     except TaskFailed as exc:
         state, message = State.FAILED, exc.message
         if ctx.kill_event.is_set():
             if ctx.kill_reason[:1] == ["timeout"]:
-                message = _timeout_message(task)
+                message = _timeout_message(ctx)
             else:
                 state, message = State.KILLED, "Killed"
         outcome = WorkerOutcome(state, exc.outputs or None, message, start, now_iso())
@@ -84,8 +89,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     return outcome
 
 
-def _timeout_message(task: RunnableTask) -> str:
-    return f"Timed out after {format_duration(task.timeout)} (timeout)" if task.timeout else "Timed out"
+def _timeout_message(ctx: RunContext) -> str:
+    return f"Timed out after {format_duration(timedelta(seconds=ctx.timeout))} (timeout)" if ctx.timeout else "Timed out"
 
 
 

@@ -263,7 +263,7 @@ def test_execute_with_inputs_and_follow_logs_by_sse(api: httpx.Client) -> None:
     summary = api.get(f"/api/v1/executions/{ex['id']}").json()
     assert summary["inputs"] == {"name": "Ada", "count": 3}
     assert summary["outputs"] == {"shout": "ADA"}
-    assert summary["labels"] == {"team": "qa", "run": "sse"}
+    assert summary["labels"] == {"team": "qa", "run": "sse", "system.correlationId": ex["id"]}
     assert [t["taskId"] for t in summary["taskRuns"]] == ["hello", "debug", "value"]
     logs = api.get(f"/api/v1/logs/{ex['id']}", params={"minLevel": "INFO"}).json()
     assert "debug line" not in [x["message"] for x in logs] and "Hello Ada x3" in [x["message"] for x in logs]
