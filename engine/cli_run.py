@@ -122,6 +122,8 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
                     except FlowValidationError as exc:
                         err(f"{p}: skipped, invalid flow:\n{exc}")
             flow = runner.deploy(source, path=file)
+            for warning in flow.__dict__.get("_warnings") or ():
+                err(f"{file}: warning: {warning}")
             ex_id = runner.start_execution(flow.namespace, flow.id, inputs)
         except FlowValidationError as exc:
             for e in exc.errors:

@@ -22,13 +22,14 @@ import threading
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
 from engine.api.executions import input_errors, summary_or_404
 from engine.api.models import Execution
 from engine.api.services import services
+from engine.expressions import render_string
 from engine.model.inputs import InputError
 from engine.triggers.webhook import Webhook
 
@@ -78,14 +79,35 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def _match(flow: Any, key: str, disabled: set[str]) -> Webhook | None:
+def _match(flow: Any, key: str, disabled: set[str], secret: Any) -> Webhook | None:
     found = None
     for trig in flow.triggers or []:
         if isinstance(trig, Webhook):
-            same = hmac.compare_digest(trig.key.encode(), key.encode())
+            try:
+                expected = trig.resolved_key(lambda text: render_string(
+                    text, {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}},
+                    functions={"secret": secret}))
+            except Exception:  # noqa: BLE001 - a key that cannot be rendered (secret not set) matches nothing
+                continue
+            same = hmac.compare_digest(expected.encode(), key.encode())
             if same and not trig.disabled and trig.id not in disabled and found is None:
                 found = trig
     return found
+
+
+def _conditions_hold(trig: Webhook, flow: Any, variables: dict[str, Any]) -> bool:
+    """The trigger's conditions for this call (its variables are ``{{ trigger.* }}``); 422 when one cannot apply."""
+    from datetime import UTC, datetime
+
+    from engine.model.condition import ConditionContext
+    from engine.triggers.conditions import ConditionError, test_all
+
+    ctx = ConditionContext(where="Webhook trigger", date=datetime.now(UTC), trigger=variables,
+                           flow={"namespace": flow.namespace, "id": flow.id})
+    try:
+        return test_all(trig.conditions, ctx)
+    except ConditionError as exc:
+        raise ApiError(422, f"trigger {trig.id}: {exc}") from None
 
 
 async def _body(request: Request) -> Any:
@@ -118,7 +140,7 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     if svc.scheduler is not None:
         states = await run_in_threadpool(svc.scheduler.store.all)
         disabled = {t for (ns, f, t), st in states.items() if ns == namespace and f == flow_id and st.disabled}
-    trig = _match(flow, key, disabled)
+    trig = await run_in_threadpool(_match, flow, key, disabled, svc.runner.secrets.function(namespace))
     if trig is None or flow.disabled:
         raise unknown
     headers: dict[str, list[str]] = {}
@@ -129,6 +151,8 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     for name, value in request.query_params.multi_items():
         parameters.setdefault(name, []).append(value)
     variables = {"id": trig.id, "type": "webhook", "body": await _body(request), "headers": headers, "parameters": parameters}
+    if trig.conditions and not _conditions_hold(trig, flow, variables):
+        return Response(status_code=204)  # type: ignore[return-value]  # Kestra: conditions not met
     from engine.triggers.scheduler import render
 
     try:
@@ -144,6 +168,12 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     summary = await run_in_threadpool(summary_or_404, svc, ex_id)
     if trig.wait and not trig.return_outputs:
         summary = {**summary, "outputs": {}}
+    media = (trig.response_content_type or "").split(";")[0].strip().lower()
+    if trig.wait and trig.return_outputs and media and "json" not in media:
+        outputs = summary.get("outputs") or {}
+        only = next(iter(outputs.values())) if len(outputs) == 1 else outputs
+        text = only if isinstance(only, str) else json.dumps(only, default=str)
+        return Response(text, media_type=trig.response_content_type)  # type: ignore[return-value]
     return summary
 
 

@@ -11,7 +11,7 @@ from engine.model import registry as _registry  # noqa: F401 - installs the dire
 from engine.model.base import LannerModel
 from engine.model.durations import Duration
 from engine.model.flowable import FLOW_CHILD_LISTS, field_name
-from engine.model.inputs import Input
+from engine.model.inputs import Input, check_ids
 from engine.model.retry import Retry
 from engine.model.task import AnyTask, Task
 from engine.model.trigger import AnyTrigger
@@ -105,6 +105,14 @@ class Flow(LannerModel):
     plugin_defaults: list[PluginDefault] | None = Field(default=None, description="Default property values per task type.")
     disabled: bool = Field(default=False, description="A disabled flow cannot be executed or triggered.")
     deleted: bool = Field(default=False, description="Kestra exports this; a deleted flow is not stored.")
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_ids(cls, v: list[Input] | None) -> list[Input] | None:
+        problems = check_ids(v or [])
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
+        return v
 
     @field_validator("namespace")
     @classmethod

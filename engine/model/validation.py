@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from engine import expressions
 from engine.model import registry, tree
+from engine.model.deprecations import modernize
 from engine.model.flowable import FLOW_CHILD_LISTS
 from engine.model.yaml_loader import YamlError, load_yaml
 
@@ -108,7 +109,8 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
     if not isinstance(data, dict):
         report.errors.append(FlowError("", "a flow must be a mapping with id, namespace and tasks"))
         return report
-    prepared = apply_plugin_defaults(data)
+    modern, deprecated = modernize(data)
+    prepared = apply_plugin_defaults(modern)
     try:
         flow = Flow.model_validate(prepared)
     except ValidationError as exc:
@@ -116,6 +118,9 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
         flow = None
     report.errors.extend(_semantic_errors(prepared, pos))
     report.warnings.extend(_warnings(prepared, pos))
+    for path, message in deprecated:
+        line, col = pos.at(path)
+        report.warnings.append(FlowError(format_path(path), message, line, col))
     for i, trigger in enumerate((flow.triggers or []) if flow is not None else []):
         for prop, message in trigger.validation_warnings():
             line, col = pos.at(("triggers", i, prop))
@@ -146,7 +151,7 @@ def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
         return []
     if not isinstance(data, dict):
         return []
-    prepared = apply_plugin_defaults(data)
+    prepared = apply_plugin_defaults(modernize(data)[0])
     pos = _Positions(positions or {})
     raw_inputs = prepared.get("inputs") if isinstance(prepared.get("inputs"), list) else []
     input_types = {str(i.get("id")): str(i.get("type", "STRING")).upper() for i in raw_inputs if isinstance(i, dict)}
@@ -175,6 +180,7 @@ def load_flow(text: str | bytes, *, source: str | None = None) -> Any:
     if report.errors:
         raise FlowValidationError(report.errors, source)
     report.flow.__dict__["_source"] = text if isinstance(text, str) else text.decode()
+    report.flow.__dict__["_warnings"] = report.warnings
     return report.flow
 
 
@@ -353,7 +359,7 @@ def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict) and registry.canonical_trigger_name(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
-            if isinstance(key, str) and len(key) < 16:
+            if isinstance(key, str) and len(key) < 16 and "{{" not in key and "{%" not in key:
                 line, col = pos.at(("triggers", i, "key"))
                 out.append(FlowError(format_path(("triggers", i, "key")), "webhook key is shorter than 16 characters: anyone who guesses it can start this flow", line, col))
     return out

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import Field, field_validator
 
 from engine.sdk import Trigger, register_trigger
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-")
+
+
+def is_expression(text: str) -> bool:
+    return "{{" in text or "{%" in text
 
 
 @register_trigger(
@@ -16,6 +25,35 @@ from engine.sdk import Trigger, register_trigger
     summary="Start the flow from an HTTP call to /api/v1/executions/webhook/{namespace}/{flowId}/{key}.",
 )
 class Webhook(Trigger):
-    key: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.~-]+$", description="Secret part of the webhook URL (16+ characters recommended).")
+    key: str = Field(
+        min_length=1,
+        max_length=256,
+        description="Secret part of the webhook URL (16+ characters recommended); an expression such as "
+        "{{ secret('WEBHOOK_KEY') }} is rendered when a call comes in.",
+    )
     wait: bool = Field(default=False, description="Answer only when the execution has ended.")
     return_outputs: bool = Field(default=False, description="Return the execution's outputs in the answer (with wait).")
+    response_content_type: str | None = Field(
+        default=None,
+        description="Content-Type of the answer of a `wait` + `returnOutputs` call: application/json (the default: "
+        "the execution with its outputs) or a text type such as text/plain (the outputs as text: a single output's "
+        "value, else their JSON).",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _url_safe(cls, value: str) -> str:
+        if not is_expression(value) and not set(value) <= _KEY_CHARS:
+            raise ValueError(f"{value!r} is not allowed: use letters, digits, '-', '_', '.' and '~' (or an expression)")
+        return value
+
+    @field_validator("response_content_type")
+    @classmethod
+    def _media_type(cls, value: str | None) -> str | None:
+        if value is not None and "/" not in value:
+            raise ValueError(f"{value!r} is not a media type such as application/json or text/plain")
+        return value
+
+    def resolved_key(self, render: Callable[[str], Any]) -> str:
+        """The key calls must present: the literal key, or its expression rendered (``secret()``, ``flow.id``)."""
+        return str(render(self.key)) if is_expression(self.key) else self.key
