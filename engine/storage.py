@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 SCHEME = "lanner://"
+#: Kestra's spelling of an internal-storage URI, read as Lanner's (flows copied from Kestra keep working).
+KESTRA_SCHEME = "kestra://"
 NSFILE_SCHEME = "nsfile://"
 #: What ``read()`` returns at most; bigger files belong in a task's inputFiles.
 READ_LIMIT = 1024 * 1024
@@ -111,17 +113,40 @@ def safe_relative_path(path: str, field: str = "path") -> str:
     return "/".join(_segment(p, field, path) for p in parts)
 
 
+def is_storage_uri(text: Any) -> bool:
+    """Whether ``text`` names an internal-storage file: ``lanner:///...``, or Kestra's ``kestra:///...``."""
+    return isinstance(text, str) and (text.startswith(SCHEME) or text.startswith(KESTRA_SCHEME))
+
+
+def normalize_uri(uri: str) -> str:
+    """A storage URI in Lanner's spelling (``kestra:///`` read as ``lanner:///``); other text unchanged."""
+    if isinstance(uri, str) and uri.startswith(KESTRA_SCHEME):
+        try:
+            return str(parse_uri(uri))
+        except StorageError:
+            return SCHEME + uri[len(KESTRA_SCHEME):]
+    return uri
+
+
 def parse_uri(uri: str) -> StorageUri:
-    """Parse and validate a ``lanner:///`` URI (percent-encoding is decoded once, then checked)."""
-    if not isinstance(uri, str) or not uri.startswith(SCHEME):
+    """Parse and validate a ``lanner:///`` URI (percent-encoding is decoded once, then checked).
+
+    Kestra's ``kestra:///`` is another spelling; in it a namespace may also be written with
+    slashes, as Kestra lays its files out (``kestra:///company/team/flow/executions/...``).
+    """
+    kestra = isinstance(uri, str) and uri.startswith(KESTRA_SCHEME)
+    if not isinstance(uri, str) or not (uri.startswith(SCHEME) or kestra):
         raise StorageError(f"{uri!r} is not an internal storage URI: it must start with {SCHEME}/")
-    body = uri[len(SCHEME):]
+    body = uri[len(KESTRA_SCHEME if kestra else SCHEME):]
     if not body.startswith("/") or body.startswith("//"):
         raise StorageError(f"{uri!r} is malformed: expected lanner:///<namespace>/<flowId>/executions/<executionId>/...")
     body = body[1:]
     if "?" in body or "#" in body:
         raise StorageError(f"{uri!r} is malformed: query strings and fragments are not allowed")
     parts = [_segment(unquote(p), "URI", uri) for p in body.split("/")]
+    if kestra and len(parts) >= 5 and parts[2] != "executions" and "executions" in parts[3:-2]:
+        at = parts.index("executions", 3)
+        parts = [".".join(parts[: at - 1]), *parts[at - 1:]]
     if len(parts) < 5 or parts[2] != "executions":
         raise StorageError(f"{uri!r} is malformed: expected lanner:///<namespace>/<flowId>/executions/<executionId>/<path>")
     try:

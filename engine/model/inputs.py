@@ -453,7 +453,8 @@ def _yaml(d: Input, value: Any) -> Any:
 def _uri(d: Input, value: Any) -> str:
     text = _text(d, value).strip()
     parts = urlsplit(text)
-    if not (parts.scheme and (parts.netloc or parts.scheme == "lanner")) or (parts.scheme == "lanner" and not text.startswith("lanner://")):
+    storage = parts.scheme in ("lanner", "kestra")
+    if not (parts.scheme and (parts.netloc or storage)) or (storage and not text.startswith(parts.scheme + "://")):
         raise _Reject(f"{_show(value)} is not a URI with a scheme and a host (such as https://example.com/data.csv)")
     return text
 
@@ -499,6 +500,8 @@ _COERCERS: dict[str, Callable[[Input, Any], Any]] = {
 def _file(d: Input, value: Any, store_file: StoreFile | None) -> str:
     if isinstance(value, str) and value.startswith("lanner://"):
         return value
+    if isinstance(value, str) and value.startswith("kestra://"):  # Kestra's spelling of the same URI
+        return "lanner://" + value[len("kestra://"):]
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise _Reject(f"{_show(value)} is not a file path or lanner:// URI")
     path = Path(value).expanduser()

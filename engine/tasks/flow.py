@@ -209,7 +209,10 @@ class ForEach(FlowableTask):
             raw = list(raw.items())
         if not isinstance(raw, list):
             raise FlowableError(f"{self.id}.values: expected a list, got {type(raw).__name__}")
-        keys = [as_key(v) for v in raw]
+        nulls = [i for i, v in enumerate(raw) if v is None]
+        if nulls:  # Kestra refuses them too: an iteration needs a value for taskrun.value
+            raise FlowableError(f"{self.id}.values: item {nulls[0]} is null; every value of a ForEach must be set")
+        keys = list(dict.fromkeys(as_key(v) for v in raw))  # Kestra runs each distinct value once
         run.task_run.meta["values"] = run.mask(keys)  # a task-run value is stored and shown: never a secret
         if run.task_run.meta["values"] != keys:
             run.log(

@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from engine.sdk import (
-    SCHEME,
     Duration,
     LannerModel,
     RunContext,
@@ -51,6 +50,7 @@ from engine.sdk import (
     TaskFailed,
     TaskResult,
     format_duration,
+    is_storage_uri,
     register_task,
     storage_for_context,
 )
@@ -273,7 +273,7 @@ class HttpBase(RunnableTask):
     def _multipart(self, ctx: RunContext, form: dict[str, Any]) -> list[tuple[str, Any]]:
         parts: list[tuple[str, Any]] = []
         for key, value in form.items():
-            if isinstance(value, str) and value.startswith(SCHEME):
+            if is_storage_uri(value):
                 try:
                     data = storage_for_context(ctx).read_bytes(value, namespace=ctx.namespace)
                 except StorageError as exc:

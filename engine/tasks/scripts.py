@@ -36,12 +36,15 @@ from engine.sdk import (
     TaskFailed,
     TaskResult,
     format_duration,
+    is_storage_uri,
+    normalize_uri,
     parse_output_marker,
     register_task,
     run_process,
     storage_for_context,
 )
 from engine.tasks.notebook import NamespaceFiles
+from engine.tasks.script_files import LocalFiles
 
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
 _PROCESS_RUNNER = PROCESS_RUNNERS[0]
@@ -232,8 +235,11 @@ class ScriptTask(RunnableTask):
                 )
                 ctx.logger.debug(f"{len(copied)} namespace file(s) copied into the working directory")
             names = self._write_input_files(ctx, workdir, extra)
-            argv, temp_file = self._argv(ctx, workdir, extra, names)
-            env = self._env(ctx, extra)
+            files = LocalFiles(ctx, workdir)
+            argv, temp_file = self._argv(ctx, workdir, extra, names, files)
+            env = self._env(ctx, extra, files)
+            if files.copied:
+                ctx.logger.debug(f"{files.copied} internal storage file(s) copied into the working directory")
             why_fresh = self._why_fresh(argv)
             captured: dict[str, Any] = {}
             stderr_seen = [0]
@@ -309,9 +315,9 @@ class ScriptTask(RunnableTask):
             if _bad_relative(name) or not target.is_relative_to(root):
                 raise TaskFailed(f"inputFiles: {name!r} must be a relative path inside the working directory")
             target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, str) and content.startswith("lanner:///") and "\n" not in content:
+            if is_storage_uri(content) and "\n" not in content:
                 try:
-                    content = storage_for_context(ctx).read_bytes(content.strip(), namespace=ctx.namespace)
+                    content = storage_for_context(ctx).read_bytes(normalize_uri(content.strip()), namespace=ctx.namespace)
                 except (StorageError, OSError) as exc:
                     raise TaskFailed(f"inputFiles.{name}: {exc}") from exc
             if isinstance(content, bytes):
@@ -321,18 +327,23 @@ class ScriptTask(RunnableTask):
                 target.write_text(text, encoding="utf-8")
         return {str(n) for n in files}
 
-    def _argv(self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str]) -> tuple[list[str], Path | None]:
+    def _argv(
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], files: LocalFiles
+    ) -> tuple[list[str], Path | None]:
         """The command line, and the temporary script file to delete afterwards (if any)."""
-        before = [str(c) for c in ctx.render(self.before_commands or [], extra)]
+        before = [files.replace(str(c), "beforeCommands") for c in ctx.render(self.before_commands or [], extra)]
         if self.commands is not None:
-            return self._shell_argv([*before, *(str(c) for c in ctx.render(self.commands, extra))]), None
-        return self._script_argv(ctx, workdir, extra, names, before)
+            return self._shell_argv([*before, *self._commands(ctx, extra, files)]), None
+        return self._script_argv(ctx, workdir, extra, names, before, files)
+
+    def _commands(self, ctx: RunContext, extra: dict[str, Any], files: LocalFiles) -> list[str]:
+        return [files.replace(str(c), "commands") for c in ctx.render(self.commands or [], extra)]
 
     def _script_argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str]
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], files: LocalFiles
     ) -> tuple[list[str], Path | None]:
         assert self.script is not None
-        return self._shell_argv([*before, str(ctx.render(self.script, extra))]), None
+        return self._shell_argv([*before, files.replace(str(ctx.render(self.script, extra)), "script")]), None
 
     def _shell_argv(self, lines: list[str]) -> list[str]:
         interpreter = list(self.interpreter or ["/bin/sh", "-c"])
@@ -341,8 +352,9 @@ class ScriptTask(RunnableTask):
             body = "set -e\n" + body
         return [*interpreter, body]
 
-    def _env(self, ctx: RunContext, extra: dict[str, Any]) -> dict[str, str]:
-        env = {str(k): "" if v is None else str(v) for k, v in (ctx.render(self.env or {}, extra) or {}).items()}
+    def _env(self, ctx: RunContext, extra: dict[str, Any], files: LocalFiles) -> dict[str, str]:
+        rendered = ctx.render(self.env or {}, extra) or {}
+        env = {str(k): "" if v is None else files.replace(str(v), f"env.{k}") for k, v in rendered.items()}
         # `python` in commands means Lanner's interpreter, whose packages the flow relies on.
         path = env.get("PATH", os.environ.get("PATH", ""))
         env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(sys.executable), path) if p)
@@ -394,28 +406,30 @@ class PythonTask(ScriptTask):
             return "beforeCommands and interpreter run through a shell"
         return "commands other than one plain `python program.py ...` run through a shell"
 
-    def _argv(self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str]) -> tuple[list[str], Path | None]:
+    def _argv(
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], files: LocalFiles
+    ) -> tuple[list[str], Path | None]:
         if self.commands is not None and not self.before_commands and self.interpreter is None:
-            commands = [str(c) for c in ctx.render(self.commands, extra)]
+            commands = self._commands(ctx, extra, files)
             direct = _plain_python_command(commands)
             return (direct if direct is not None else self._shell_argv(commands)), None
-        return super()._argv(ctx, workdir, extra, names)
+        return super()._argv(ctx, workdir, extra, names, files)
 
     def _script_argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str]
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], files: LocalFiles
     ) -> tuple[list[str], Path | None]:
         temp_file: Path | None = None
         if self.script is not None:
             fd, name = tempfile.mkstemp(prefix=f".lanner-{self.id}-", suffix=".py", dir=workdir)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(str(ctx.render(self.script, extra)))
+                fh.write(files.replace(str(ctx.render(self.script, extra)), "script"))
             temp_file = Path(name)
             program = str(temp_file)
         elif self.main_file in names:
             program = self.main_file
         else:
             raise TaskFailed(f"python task '{self.id}' has no script, no commands and no {self.main_file} in inputFiles")
-        argv = [sys.executable, program, *(str(a) for a in ctx.render(self.args or [], extra))]
+        argv = [sys.executable, program, *(files.replace(str(a), "args") for a in ctx.render(self.args or [], extra))]
         if before or self.interpreter is not None:
             return self._shell_argv([*before, shlex.join(argv)]), temp_file
         return argv, temp_file
