@@ -86,6 +86,7 @@ if TYPE_CHECKING:
         StorageError,
         is_storage_uri,
         normalize_uri,
+        parse_uri,
         resolve_nsfile,
         safe_relative_path,
         storage_for_context,
@@ -105,6 +106,7 @@ _LAZY = {
     "resolve_nsfile": "engine.storage",
     "is_storage_uri": "engine.storage",
     "normalize_uri": "engine.storage",
+    "parse_uri": "engine.storage",
     "safe_relative_path": "engine.storage",
     "storage_for_context": "engine.storage",
 }
@@ -165,6 +167,7 @@ __all__ = [
     "resolve_nsfile",
     "is_storage_uri",
     "normalize_uri",
+    "parse_uri",
     "run_process",
     "safe_relative_path",
     "storage_for_context",

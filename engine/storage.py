@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ NSFILE_SCHEME = "nsfile://"
 #: What ``read()`` returns at most; bigger files belong in a task's inputFiles.
 READ_LIMIT = 1024 * 1024
 NAMESPACE_FILES_DIR = "_namespace_files"
+CACHE_DIR = "_cache"
 #: Folders never uploaded from a local directory: tool caches, not project files.
 _SKIPPED_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
 
@@ -323,6 +325,34 @@ class InternalStorage:
         full = self._full(key, namespace)
         if self.fs.exists(full):
             self.fs.rm(full, recursive=True)
+
+    # -- caches (a WorkingDirectory's files, a task's cached outputs) --
+
+    def _cache_full(self, namespace: str, flow_id: str, name: str) -> str:
+        boundary = f"{CACHE_DIR}/{check_namespace(namespace)}"
+        key = f"{boundary}/{_check_id(flow_id, 'flow id')}/{safe_relative_path(name, 'cache name')}"
+        return self._full(key, boundary)
+
+    def cache_put(self, namespace: str, flow_id: str, name: str, data: bytes) -> None:
+        """Keep ``data`` under ``name`` for a flow (replacing what was there), stamped with the time."""
+        full = self._cache_full(namespace, flow_id, name)
+        self._write_file(full, data=bytes(data))
+        self._write_file(full + ".created", data=f"{time.time():.3f}".encode())
+
+    def cache_get(self, namespace: str, flow_id: str, name: str, ttl: float | None) -> bytes | None:
+        """What :meth:`cache_put` kept, if it is younger than ``ttl`` seconds (None: no limit); else None."""
+        full = self._cache_full(namespace, flow_id, name)
+        if not self.fs.isfile(full) or not self.fs.isfile(full + ".created"):
+            return None
+        with self.fs.open(full + ".created", "rb") as fh:
+            try:
+                created = float(fh.read().decode() or 0)
+            except ValueError:
+                return None
+        if ttl is not None and time.time() - created > ttl:
+            return None
+        with self.fs.open(full, "rb") as fh:
+            return fh.read()
 
     # -- namespace files --
 

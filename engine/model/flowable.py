@@ -35,10 +35,12 @@ from pydantic import Field
 
 from engine.model.execution import Execution, ExecutionState, TaskRun
 from engine.model.state import State, worst
-from engine.model.task import AnyTask, Task
+from engine.model.task import AnyTask, Task, TaskResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from engine.runtime.context import RunContext
 
 ChildListShape = Literal["list", "map", "graph"]
 
@@ -260,6 +262,49 @@ class FlowableTask(Task):
 
     def reset(self, run: FlowableRun) -> None:
         """A restart puts this FAILED/KILLED task run back to RUNNING: forget what must be redone."""
+
+    def worker_steps(self) -> tuple[str, ...]:
+        """The worker steps this task needs (``"setup"``, ``"teardown"``): work with files, which the
+        executor never does. Default: none."""
+        return ()
+
+    def run_worker_step(self, step: str, ctx: RunContext, state: State | None) -> dict[str, Any] | None:
+        """Run worker step ``step`` (an attempt of this task run, on a worker); the outputs it adds.
+
+        ``state`` is the children's state for a teardown. Raise :class:`~engine.model.task.TaskFailed`
+        to fail the task run.
+        """
+        return None
+
+
+class WorkerStep:
+    """One worker step of a flowable task run, shaped like the runnable task a worker runs."""
+
+    light = False
+    timeout = None
+    retry = None
+    log_level = None
+    log_to_file = False
+    task_cache = None
+
+    def __init__(self, task: FlowableTask, step: str, state: State | None):
+        self.task = task
+        self.step = step
+        self.state = state
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    @property
+    def type(self) -> str:
+        return self.task.type
+
+    def timeout_after(self, render: Any) -> None:
+        return None
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        return TaskResult(self.task.run_worker_step(self.step, ctx, self.state) or {})
 
 
 @cache

@@ -29,7 +29,14 @@ from typing import Any
 from engine.model.durations import format_duration
 from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
 from engine.model.flow import Flow
-from engine.model.flowable import ChildExecution, FlowableError, FlowableTask, run_sequence, with_handlers
+from engine.model.flowable import (
+    ChildExecution,
+    FlowableError,
+    FlowableTask,
+    WorkerStep,
+    run_sequence,
+    with_handlers,
+)
 from engine.model.ids import new_id, now_iso, parse_iso
 from engine.model.retry import Retry
 from engine.model.state import State
@@ -124,6 +131,9 @@ class Executor:
         att.message = outcome.message
         tr.start_date = tr.start_date or att.start_date
         task = self.index.task(tr.task_id)
+        if isinstance(task, FlowableTask):
+            self._on_step_result(st, tr, task, outcome, step)
+            return step
         retry = self.effective_retry(task)
         if outcome.state in (State.SUCCESS, State.WARNING):
             state = outcome.state
@@ -316,6 +326,10 @@ class Executor:
                 self._new_attempt(st, tr, step)
             elif tr.state == State.RETRYING:
                 step.timers.append((0.0, "retry", tr.id))
+            elif isinstance(task, FlowableTask) and tr.state == State.RUNNING and tr.meta.get("step") in ("setup", "teardown"):
+                tr.attempts.append(Attempt(State.CREATED))  # the worker step was lost with the process: run it again
+                st.touch(tr)
+                step.dispatch.append(tr)
             elif isinstance(task, FlowableTask) and not tr.state.terminal:
                 self._restore(st, tr, task, step)
         # Re-evaluate every running container (cheap: once per recovery).
@@ -419,6 +433,8 @@ class Executor:
             result = State.FAILED
         if result is None:
             return
+        if self._start_step(st, container, task, "teardown", result, step):
+            return
         self._finish(st, container, task.tolerate(result), container.outputs, step)
 
     # --- internals -------------------------------------------------------------------------------
@@ -497,6 +513,49 @@ class Executor:
         if self.flow.sla:
             self._check_assertions(st, step)
 
+    # --- worker steps of flowable tasks (a WorkingDirectory's files) ------------------------------
+
+    def _start_step(self, st: ExecutionState, tr: TaskRun, task: Task, which: str, main: State | None, step: Step) -> bool:
+        """Dispatch a flowable's ``setup`` (before its children) or ``teardown`` (after them) to a worker."""
+        if not isinstance(task, FlowableTask) or which not in task.worker_steps() or tr.meta.get("done", {}).get(which):
+            return False
+        if main is not None and main == State.KILLED:
+            return False
+        tr.meta["step"] = which
+        if main is not None:
+            tr.meta["childrenState"] = str(main)
+        tr.attempts.append(Attempt(State.CREATED))
+        st.touch(tr)
+        step.dispatch.append(tr)
+        return True
+
+    def _on_step_result(self, st: ExecutionState, tr: TaskRun, task: FlowableTask, outcome: WorkerOutcome, step: Step) -> None:
+        which = tr.meta.pop("step", None)
+        tr.meta.setdefault("done", {})[which] = True
+        if outcome.outputs:
+            st.set_outputs(tr, {**(tr.outputs or {}), **outcome.outputs})
+        failed = outcome.state.failed
+        if failed and outcome.message:
+            step.logs.append((tr.id, tr.task_id, "ERROR", f"{tr.task_id} {which} failed: {outcome.message}"))
+        if which == "setup":
+            if failed:
+                self._finish(st, tr, task.tolerate(State.FAILED if outcome.state != State.KILLED else State.KILLED), tr.outputs, step)
+            else:
+                self.reevaluate(st, tr, step)
+            return
+        main = State(tr.meta.pop("childrenState", "SUCCESS"))
+        final = main if not failed else (State.KILLED if outcome.state == State.KILLED else State.FAILED)
+        if final == main and outcome.state == State.WARNING and main == State.SUCCESS:
+            final = State.WARNING
+        self._finish(st, tr, task.tolerate(final), tr.outputs, step)
+
+    def runnable(self, tr: TaskRun) -> Any:
+        """What a worker runs for a dispatched task run: the runnable task, or a flowable's worker step."""
+        task = self.index.task(tr.task_id)
+        if isinstance(task, FlowableTask):
+            return WorkerStep(task, tr.meta.get("step", "setup"), State(tr.meta["childrenState"]) if "childrenState" in tr.meta else None)
+        return task
+
     def _restore(self, st: ExecutionState, tr: TaskRun, task: FlowableTask, step: Step) -> None:
         """Let a flowable set up again what lived only in memory; a failure ends its task run."""
         try:
@@ -537,6 +596,8 @@ class Executor:
     def _resolve(self, st: ExecutionState, tr: TaskRun, task: Task, iteration: int | None, step: Step) -> State | None:
         if tr.state == State.PAUSED or not isinstance(task, FlowableTask):
             return None  # a paused task run ends on resume (or its timers)
+        if tr.meta.get("step") in ("setup", "teardown"):
+            return None  # a worker runs its setup or teardown: its result continues it
         return task.resolve_state(_Run(self, st, tr, task, step), iteration)
 
     # --- creating task runs ----------------------------------------------------------------------
@@ -583,6 +644,8 @@ class Executor:
             self._end_new(st, tr, task.tolerate(State.FAILED))
             return tr
         st.touch(tr)
+        if tr.state == State.RUNNING and self._start_step(st, tr, task, "setup", None, step):
+            return tr
         if tr.state == State.RUNNING:
             try:
                 result = task.resolve_state(run, None)

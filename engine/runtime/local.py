@@ -541,8 +541,7 @@ class LocalRunner:
             self._timer_seq += 1
             heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, TimerFired(ex.id, kind, tr_id)))
         for tr in step.dispatch:
-            task = executor.index.task(tr.task_id)
-            assert isinstance(task, RunnableTask)
+            task = executor.runnable(tr)  # a runnable task, or a flowable's worker step (WorkingDirectory files)
             job = self._job(st, executor, task, tr)
             attempt = len(tr.attempts) - 1
             if task.light:
@@ -571,7 +570,7 @@ class LocalRunner:
             self._ended[new.id] = threading.Event()
         self.post(StartExecution(new, None))
 
-    def _job(self, st: ExecutionState, executor: Executor, task: RunnableTask, tr: TaskRun) -> Job:
+    def _job(self, st: ExecutionState, executor: Executor, task: Any, tr: TaskRun) -> Job:
         ex = st.execution
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         attempt = len(tr.attempts) - 1
@@ -600,7 +599,7 @@ class LocalRunner:
         return Job(ex.id, tr.id, attempt, task, ctx)
 
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
-        cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
+        cur: TaskRun | None = tr  # a WorkingDirectory's own worker steps use its directory too
         while cur is not None:
             if getattr(executor.index.task(cur.task_id), "shares_working_directory", False):
                 path = self.home / "workdirs" / st.execution.id / cur.id

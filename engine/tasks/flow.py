@@ -8,8 +8,13 @@ the same way.
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
+import io
 import json
+import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -19,12 +24,15 @@ from engine.sdk import (
     Attempt,
     ChildExecution,
     ChildList,
+    Duration,
     DynamicDuration,
     FlowableError,
     FlowableRun,
     FlowableTask,
     LannerModel,
+    RunContext,
     State,
+    TaskFailed,
     as_key,
     needs_rebuild,
     now_iso,
@@ -33,9 +41,11 @@ from engine.sdk import (
     resolve_duration,
     run_parallel,
     run_sequence,
+    storage_for_context,
     truthy,
     worst,
 )
+from engine.tasks.namespace_files import NamespaceFiles
 
 
 @register_task(
@@ -73,6 +83,13 @@ class Parallel(FlowableTask):
         return run_parallel(run, self.tasks, self.concurrent, None, run.task_run.value)
 
 
+class WorkingDirectoryCache(LannerModel):
+    """Kestra's WorkingDirectory ``cache``: files kept between executions."""
+
+    patterns: list[str] = Field(min_length=1, description="Glob patterns of the files to keep (e.g. node_modules/**).")
+    ttl: Duration | None = Field(default=None, description="How long the kept files are reused (ISO-8601); unset: for ever.")
+
+
 @register_task(
     "working_directory",
     "io.kestra.plugin.core.flow.WorkingDirectory",
@@ -83,12 +100,95 @@ class Parallel(FlowableTask):
     summary="Run tasks one after another in one shared working directory.",
 )
 class WorkingDirectory(FlowableTask):
+    """Kestra's WorkingDirectory: its tasks run one after another in one folder. Before them, a worker
+    fills it (the ``cache`` of an earlier execution, ``namespaceFiles``, ``inputFiles``); after them it
+    stores ``outputFiles`` (``outputs.<id>.outputFiles``) and, when they succeeded, refreshes the cache."""
+
     child_lists: ClassVar[tuple[ChildList, ...]] = (ChildList("tasks"),)
     shares_working_directory: ClassVar[bool] = True
     tasks: list[AnyTask] = Field(min_length=1, description="Tasks that share one working directory.")
+    input_files: dict[str, str] | str | None = Field(
+        default=None, description="Files written into the folder before the tasks: name -> content (or a storage URI)."
+    )
+    output_files: list[str] | None = Field(
+        default=None, description="Glob patterns of files kept in internal storage after the tasks (outputs.<id>.outputFiles)."
+    )
+    namespace_files: NamespaceFiles | None = Field(default=None, description="Namespace files copied into the folder first.")
+    cache: WorkingDirectoryCache | None = Field(
+        default=None, description="Files kept from one execution to the next (patterns, ttl), e.g. a virtual environment."
+    )
 
     def advance(self, run: FlowableRun, iteration: int | None) -> State | None:
         return run_sequence(run, self.tasks, None, run.task_run.value)
+
+    def reset(self, run: FlowableRun) -> None:
+        run.task_run.meta.pop("done", None)  # a restart collects its files again
+
+    def worker_steps(self) -> tuple[str, ...]:
+        steps = []
+        if self.cache or self.input_files is not None or (self.namespace_files and self.namespace_files.enabled):
+            steps.append("setup")
+        if self.cache or self.output_files:
+            steps.append("teardown")
+        return tuple(steps)
+
+    def run_worker_step(self, step: str, ctx: RunContext, state: State | None) -> dict[str, Any] | None:
+        workdir = ctx.working_dir
+        if workdir is None:
+            raise TaskFailed("the working directory is missing")
+        workdir = Path(workdir)
+        if step == "setup":
+            self._setup(ctx, workdir)
+            return None
+        from engine.tasks.script_files import collect_output_files
+
+        outputs: dict[str, Any] = {}
+        files = collect_output_files(ctx, workdir, self.output_files)
+        if files:
+            outputs["outputFiles"] = files
+        if self.cache and state is not None and state.successful:
+            self._save_cache(ctx, workdir)
+        return outputs
+
+    def _cache_name(self, ctx: RunContext) -> str:
+        value = (ctx.variables.get("taskrun") or {}).get("value")
+        suffix = hashlib.sha256(str(value).encode()).hexdigest()[:16] if value is not None else "default"
+        return f"working-directory/{self.id}/{suffix}.zip"
+
+    def _setup(self, ctx: RunContext, workdir: Path) -> None:
+        if self.cache:
+            ttl = self.cache.ttl.total_seconds() if self.cache.ttl else None
+            data = storage_for_context(ctx).cache_get(ctx.namespace, ctx.flow_id, self._cache_name(ctx), ttl)
+            if data is not None:
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    for member in archive.infolist():
+                        target = (workdir / member.filename).resolve()
+                        if member.is_dir() or not target.is_relative_to(workdir.resolve()):
+                            continue
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(archive.read(member))
+                ctx.logger.info(f"{len(data):,} bytes of cached files restored into the working directory")
+            else:
+                ctx.logger.debug("no cached files (first run, or older than the cache's ttl)")
+        if self.namespace_files is not None and self.namespace_files.enabled:
+            ctx.logger.debug(f"{self.namespace_files.copy_into(ctx, workdir)} namespace file(s) copied into the working directory")
+        from engine.tasks.script_files import write_input_files
+
+        write_input_files(ctx, workdir, self.input_files, {"workingDir": str(workdir)})
+
+    def _save_cache(self, ctx: RunContext, workdir: Path) -> None:
+        assert self.cache is not None
+        buffer = io.BytesIO()
+        count = 0
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            root = workdir.resolve()
+            for path in sorted(p for p in workdir.rglob("*") if p.is_file()):
+                rel = path.relative_to(workdir).as_posix()
+                if path.resolve().is_relative_to(root) and any(fnmatch.fnmatchcase(rel, pat.replace("**", "*")) for pat in self.cache.patterns):
+                    archive.write(path, rel)
+                    count += 1
+        storage_for_context(ctx).cache_put(ctx.namespace, ctx.flow_id, self._cache_name(ctx), buffer.getvalue())
+        ctx.logger.info(f"{count} file(s) kept in the cache for the next executions")
 
 
 @register_task(

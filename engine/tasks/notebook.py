@@ -46,7 +46,6 @@ from pydantic import Field, field_validator
 
 from engine.sdk import (
     Duration,
-    LannerModel,
     ProcessResult,
     RunContext,
     RunnableTask,
@@ -58,8 +57,8 @@ from engine.sdk import (
     register_task,
     run_process,
     safe_relative_path,
-    storage_for_context,
 )
+from engine.tasks.namespace_files import NamespaceFiles
 from engine.tasks.notebook_files import (
     fetch_notebook,
     file_content,
@@ -75,16 +74,6 @@ _GLOB_CHARS = set("*?[")
 _TRACEBACK_TAIL = 6
 #: Seconds the HTML report of a stopped notebook may take to render.
 REPORT_TIMEOUT = 60.0
-
-
-class NamespaceFiles(LannerModel):
-    """Which namespace files are copied into the working directory before the run."""
-
-    enabled: bool = Field(default=True, description="Copy the namespace's files into the working directory.")
-    include: list[str] | None = Field(
-        default=None, description="Glob patterns of the files to copy (all when empty); `*` also matches `/`."
-    )
-    exclude: list[str] | None = Field(default=None, description="Glob patterns of files not to copy.")
 
 
 def _check_relative(value: str, field: str) -> str:
@@ -333,8 +322,7 @@ class NotebookTask(RunnableTask):
         ns = self.namespace_files
         try:
             if ns is not None and ns.enabled:
-                copied = storage_for_context(ctx).copy_namespace_files(ctx.namespace, workdir, ns.include, ns.exclude)
-                ctx.logger.debug(f"Copied {len(copied)} namespace file(s) into the working directory")
+                ctx.logger.debug(f"Copied {ns.copy_into(ctx, workdir)} namespace file(s) into the working directory")
             files = ctx.render(self.input_files or {})
             if not isinstance(files, dict):
                 raise TaskFailed(f"inputFiles must render to a map of file name to content, not {type(files).__name__}")

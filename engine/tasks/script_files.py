@@ -10,13 +10,22 @@ copy's absolute path before the process starts. The copy keeps the file's name
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
-from engine.sdk import RunContext, StorageError, TaskFailed, normalize_uri, storage_for_context
-from engine.storage import parse_uri
+from engine.sdk import (
+    RunContext,
+    StorageError,
+    TaskFailed,
+    is_storage_uri,
+    normalize_uri,
+    parse_uri,
+    storage_for_context,
+)
 
 #: Kestra's pattern of a storage URI inside text (the characters a URI of its files may hold).
 _URI = re.compile(r"(?:lanner|kestra)://[-a-zA-Z0-9%._+~#=/]*")
@@ -58,3 +67,65 @@ class LocalFiles:
     @property
     def copied(self) -> int:
         return len(self._copies)
+
+
+def bad_relative(name: str) -> bool:
+    """True for names that could leave the working directory (absolute, ``..``, empty)."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    return not name.strip() or p.is_absolute() or ".." in p.parts
+
+
+def write_input_files(ctx: RunContext, workdir: Path, input_files: Any, extra: dict[str, Any] | None = None) -> set[str]:
+    """Write Kestra's ``inputFiles`` (name -> content, rendered; a storage URI's file is copied) into ``workdir``."""
+    if input_files is None:
+        return set()
+    files = ctx.render(input_files, extra)
+    if isinstance(files, str):
+        try:
+            files = json.loads(files)
+        except ValueError:
+            pass
+    if not isinstance(files, dict):
+        raise TaskFailed(f"inputFiles must render to a map of file name to content, not {type(files).__name__}")
+    root = workdir.resolve()
+    for name, content in files.items():
+        name = str(name)
+        target = (workdir / name).resolve()
+        if bad_relative(name) or not target.is_relative_to(root):
+            raise TaskFailed(f"inputFiles: {name!r} must be a relative path inside the working directory")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if is_storage_uri(content) and "\n" not in content:
+            try:
+                content = storage_for_context(ctx).read_bytes(normalize_uri(content.strip()), namespace=ctx.namespace)
+            except (StorageError, OSError) as exc:
+                raise TaskFailed(f"inputFiles.{name}: {exc}") from exc
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            text = content if isinstance(content, str) else json.dumps(content)
+            target.write_text(text, encoding="utf-8")
+    return {str(n) for n in files}
+
+
+def collect_output_files(ctx: RunContext, workdir: Path, patterns: list[str] | None) -> dict[str, str]:
+    """Store the files of ``workdir`` matching Kestra's ``outputFiles`` globs: relative name -> URI."""
+    if not patterns:
+        return {}
+    root = workdir.resolve()
+    found: dict[str, str] = {}
+    for pattern in ctx.render(patterns):
+        pattern = str(pattern)
+        if bad_relative(pattern):
+            ctx.logger.warn(f"outputFiles pattern {pattern!r} is ignored: it must be relative to the working directory")
+            continue
+        matched = False
+        for path in sorted(workdir.glob(pattern)):
+            if not path.is_file() or not path.resolve().is_relative_to(root):
+                continue
+            matched = True
+            name = path.relative_to(workdir).as_posix()
+            if name not in found:
+                found[name] = ctx.put_file(path, name) if ctx.put_file is not None else str(path.resolve())
+        if not matched:
+            ctx.logger.warn(f"outputFiles pattern {pattern!r} matched no file in the working directory")
+    return found

@@ -13,7 +13,6 @@ A script hands values back by printing ``::{"outputs": {...}}::``; they land in
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -21,7 +20,7 @@ import signal
 import sys
 import tempfile
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -32,19 +31,15 @@ from engine.sdk import (
     ProcessResult,
     RunContext,
     RunnableTask,
-    StorageError,
     TaskFailed,
     TaskResult,
     format_duration,
-    is_storage_uri,
-    normalize_uri,
     parse_output_marker,
     register_task,
     run_process,
-    storage_for_context,
 )
-from engine.tasks.notebook import NamespaceFiles
-from engine.tasks.script_files import LocalFiles
+from engine.tasks.namespace_files import NamespaceFiles
+from engine.tasks.script_files import LocalFiles, bad_relative, collect_output_files, write_input_files
 
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
 _PROCESS_RUNNER = PROCESS_RUNNERS[0]
@@ -57,12 +52,6 @@ def _runner_message(type_name: str) -> str:
         f"taskRunner type '{type_name}' is not available in Lanner: "
         f"only {_PROCESS_RUNNER} (run on the worker's host) is supported"
     )
-
-
-def _bad_relative(name: str) -> bool:
-    """True for names that could leave the working directory (absolute, ``..``, empty)."""
-    p = PurePosixPath(name.replace("\\", "/"))
-    return not name.strip() or p.is_absolute() or ".." in p.parts
 
 
 class TaskRunner(LannerModel):
@@ -182,7 +171,7 @@ class ScriptTask(RunnableTask):
     def _relative_input_files(cls, value: Any) -> Any:
         if isinstance(value, dict):
             for name in value:
-                if _bad_relative(name):
+                if bad_relative(name):
                     raise ValueError(f"file name {name!r} must be a relative path inside the working directory")
         return value
 
@@ -190,7 +179,7 @@ class ScriptTask(RunnableTask):
     @classmethod
     def _relative_output_files(cls, value: Any) -> Any:
         for pattern in value or []:
-            if _bad_relative(pattern):
+            if bad_relative(pattern):
                 raise ValueError(f"pattern {pattern!r} must be relative to the working directory (no leading / and no ..)")
         return value
 
@@ -230,10 +219,8 @@ class ScriptTask(RunnableTask):
         try:
             extra = {"workingDir": str(workdir), "outputFiles": self._output_paths(workdir)}
             if self.namespace_files is not None and self.namespace_files.enabled:
-                copied = storage_for_context(ctx).copy_namespace_files(
-                    ctx.namespace, workdir, self.namespace_files.include, self.namespace_files.exclude
-                )
-                ctx.logger.debug(f"{len(copied)} namespace file(s) copied into the working directory")
+                copied = self.namespace_files.copy_into(ctx, workdir)
+                ctx.logger.debug(f"{copied} namespace file(s) copied into the working directory")
             names = self._write_input_files(ctx, workdir, extra)
             files = LocalFiles(ctx, workdir)
             argv, temp_file = self._argv(ctx, workdir, extra, names, files)
@@ -294,38 +281,11 @@ class ScriptTask(RunnableTask):
     def _output_paths(self, workdir: Path) -> dict[str, str]:
         """Plain names of outputFiles as absolute paths, for legacy ``{{ outputFiles.name }}``."""
         return {
-            p: str(workdir / p) for p in self.output_files or [] if not _GLOB_CHARS & set(p) and not _bad_relative(p)
+            p: str(workdir / p) for p in self.output_files or [] if not _GLOB_CHARS & set(p) and not bad_relative(p)
         }
 
     def _write_input_files(self, ctx: RunContext, workdir: Path, extra: dict[str, Any]) -> set[str]:
-        if self.input_files is None:
-            return set()
-        files = ctx.render(self.input_files, extra)
-        if isinstance(files, str):
-            try:
-                files = json.loads(files)
-            except ValueError:
-                pass
-        if not isinstance(files, dict):
-            raise TaskFailed(f"inputFiles must render to a map of file name to content, not {type(files).__name__}")
-        root = workdir.resolve()
-        for name, content in files.items():
-            name = str(name)
-            target = (workdir / name).resolve()
-            if _bad_relative(name) or not target.is_relative_to(root):
-                raise TaskFailed(f"inputFiles: {name!r} must be a relative path inside the working directory")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if is_storage_uri(content) and "\n" not in content:
-                try:
-                    content = storage_for_context(ctx).read_bytes(normalize_uri(content.strip()), namespace=ctx.namespace)
-                except (StorageError, OSError) as exc:
-                    raise TaskFailed(f"inputFiles.{name}: {exc}") from exc
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                text = content if isinstance(content, str) else json.dumps(content)
-                target.write_text(text, encoding="utf-8")
-        return {str(n) for n in files}
+        return write_input_files(ctx, workdir, self.input_files, extra)
 
     def _argv(
         self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], files: LocalFiles
@@ -361,26 +321,7 @@ class ScriptTask(RunnableTask):
         return env
 
     def _collect_output_files(self, ctx: RunContext, workdir: Path) -> dict[str, str]:
-        if not self.output_files:
-            return {}
-        root = workdir.resolve()
-        found: dict[str, str] = {}
-        for pattern in ctx.render(self.output_files):
-            pattern = str(pattern)
-            if _bad_relative(pattern):
-                ctx.logger.warn(f"outputFiles pattern {pattern!r} is ignored: it must be relative to the working directory")
-                continue
-            matched = False
-            for path in sorted(workdir.glob(pattern)):
-                if not path.is_file() or not path.resolve().is_relative_to(root):
-                    continue
-                matched = True
-                name = path.relative_to(workdir).as_posix()
-                if name not in found:
-                    found[name] = ctx.put_file(path, name) if ctx.put_file is not None else str(path.resolve())
-            if not matched:
-                ctx.logger.warn(f"outputFiles pattern {pattern!r} matched no file in the working directory")
-        return found
+        return collect_output_files(ctx, workdir, self.output_files)
 
 
 @register_task(
