@@ -19,16 +19,20 @@ class Attempt:
     start_date: str | None = None
     end_date: str | None = None
     message: str | None = None
+    #: Where the attempt's log lines are, in internal storage, when its task has ``logToFile``.
+    log_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"state": str(self.state), "startDate": self.start_date, "endDate": self.end_date}
         if self.message:
             d["message"] = self.message
+        if self.log_file:
+            d["logFile"] = self.log_file
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Attempt:
-        return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"))
+        return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"), d.get("logFile"))
 
 
 @dataclass

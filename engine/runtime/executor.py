@@ -58,6 +58,8 @@ class WorkerOutcome:
     message: str | None = None
     start_date: str | None = None
     end_date: str | None = None
+    #: The attempt's log file in internal storage (a task with ``logToFile``).
+    log_file: str | None = None
 
 
 @dataclass
@@ -129,6 +131,7 @@ class Executor:
         att.start_date = att.start_date or outcome.start_date or now_iso()
         att.end_date = outcome.end_date or now_iso()
         att.message = outcome.message
+        att.log_file = outcome.log_file
         tr.start_date = tr.start_date or att.start_date
         task = self.index.task(tr.task_id)
         if isinstance(task, FlowableTask):

@@ -20,6 +20,7 @@ from engine.model.durations import format_duration
 from engine.model.ids import now_iso
 from engine.model.state import State
 from engine.model.task import RunnableTask, TaskFailed, TaskResult
+from engine.runtime.attempt_options import cached_result, keep_result, log_to_file
 from engine.runtime.context import RunContext
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_data, mask_text
@@ -57,15 +58,22 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         timer = threading.Timer(ctx.timeout, _expire)
         timer.daemon = True
         timer.start()
+    log_file: list[str] = []
     try:
-        if ctx.kill_event.is_set():
-            raise TaskFailed("Killed before it started")
-        result = task.run(ctx)
-        if not isinstance(result, TaskResult):
-            result = TaskResult(result if isinstance(result, dict) else {})
-        outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
-        if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
-            outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
+        with log_to_file(task, ctx) as log_file:
+            if ctx.kill_event.is_set():
+                raise TaskFailed("Killed before it started")
+            cached = cached_result(task, ctx)
+            if cached is not None:
+                outcome = WorkerOutcome(cached[0], cached[1], None, start, now_iso())
+            else:
+                result = task.run(ctx)
+                if not isinstance(result, TaskResult):
+                    result = TaskResult(result if isinstance(result, dict) else {})
+                outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
+                if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
+                    outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
+                keep_result(task, ctx, outcome.state, outcome.outputs)
     except TaskFailed as exc:
         state, message = State.FAILED, exc.message
         if ctx.kill_event.is_set():
@@ -82,6 +90,7 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     finally:
         if timer is not None:
             timer.cancel()
+    outcome.log_file = log_file[0] if log_file else None
     if ctx.secrets and outcome.outputs:
         outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
     if ctx.secrets and outcome.message:
