@@ -58,7 +58,7 @@ from engine.model.durations import (
     parse_duration,
     resolve_duration,
 )
-from engine.model.execution import Attempt, TaskRun
+from engine.model.execution import Attempt, TaskRun, summary_context
 from engine.model.flowable import (
     ChildExecution,
     ChildList,
@@ -125,6 +125,7 @@ __all__ = [
     "parse_iso",
     "run_parallel",
     "run_sequence",
+    "summary_context",
     "truthy",
     "worst",
     "AnyTask",

@@ -131,6 +131,28 @@ def labels_context(labels: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
+    """The variables of an ended execution, from its summary: what a Flow trigger's inputs and a
+    Subflow's deprecated ``outputs`` are rendered against (``{{ outputs.<task>.value }}`` of that run)."""
+    outputs: dict[str, Any] = {}
+    for tr in summary.get("taskRuns") or []:
+        if tr.get("outputs") is None:
+            continue
+        if tr.get("value") is None:
+            outputs[tr["taskId"]] = tr["outputs"]
+        else:
+            node = outputs.setdefault(tr["taskId"], {})
+            if isinstance(node, dict):
+                node[str(tr["value"])] = tr["outputs"]
+    return {
+        "outputs": outputs,
+        "inputs": summary.get("inputs") or {},
+        "labels": labels_context(summary.get("labels") or {}),
+        "execution": {"id": summary.get("id"), "state": summary.get("state"), "startDate": summary.get("startDate")},
+        "flow": {"namespace": summary.get("namespace"), "id": summary.get("flowId"), "revision": summary.get("flowRevision")},
+    }
+
+
 Scope = tuple[str | None, int | None]  # (parent task run id, iteration)
 
 

@@ -21,6 +21,7 @@ from engine import expressions
 from engine.model import registry, tree
 from engine.model.deprecations import modernize
 from engine.model.flowable import FLOW_CHILD_LISTS
+from engine.model.upstream import Lookup, flow_trigger_input_errors
 from engine.model.yaml_loader import YamlError, load_yaml
 
 Path = tuple[str | int, ...]
@@ -90,16 +91,20 @@ class _Positions:
             p = p[:-1]
 
 
-def validate_text(text: str | bytes, *, source: str | None = None) -> ValidationReport:
-    """Validate flow YAML; never raises for bad input, returns every error."""
+def validate_text(text: str | bytes, *, source: str | None = None, upstream: Lookup | None = None) -> ValidationReport:
+    """Validate flow YAML; never raises for bad input, returns every error.
+
+    ``upstream`` looks deployed flows up (namespace, id): a Flow trigger's inputs are then checked
+    against the tasks of the flows it listens to.
+    """
     try:
         data, positions = load_yaml(text)
     except YamlError as exc:
         return ValidationReport(None, [FlowError("", exc.message, exc.line, exc.column)])
-    return validate_data(data, positions=positions)
+    return validate_data(data, positions=positions, upstream=upstream)
 
 
-def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
+def validate_data(data: Any, *, positions: Any = None, upstream: Lookup | None = None) -> ValidationReport:
     """Validate already-parsed flow data (from YAML or a JSON API body)."""
     from engine.model.flow import Flow
 
@@ -121,7 +126,14 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
     for path, message in deprecated:
         line, col = pos.at(path)
         report.warnings.append(FlowError(format_path(path), message, line, col))
+    if flow is not None and upstream is not None:
+        for path, message in flow_trigger_input_errors(flow, upstream):
+            line, col = pos.at(path)
+            report.errors.append(FlowError(format_path(path), message, line, col))
     for i, trigger in enumerate((flow.triggers or []) if flow is not None else []):
+        for sub, message in trigger.condition_errors():
+            line, col = pos.at(("triggers", i, *sub))
+            report.errors.append(FlowError(format_path(("triggers", i, *sub)), message, line, col))
         for prop, message in trigger.validation_warnings():
             line, col = pos.at(("triggers", i, prop))
             report.warnings.append(FlowError(format_path(("triggers", i, prop)), message, line, col))
@@ -174,9 +186,9 @@ def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
     return errors
 
 
-def load_flow(text: str | bytes, *, source: str | None = None) -> Any:
+def load_flow(text: str | bytes, *, source: str | None = None, upstream: Lookup | None = None) -> Any:
     """Parse and validate flow YAML; raise FlowValidationError with every error."""
-    report = validate_text(text, source=source)
+    report = validate_text(text, source=source, upstream=upstream)
     if report.errors:
         raise FlowValidationError(report.errors, source)
     report.flow.__dict__["_source"] = text if isinstance(text, str) else text.decode()
@@ -280,8 +292,10 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
             _check_expression(text, spath, output_ids, err)
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict):
+            # A Flow trigger's inputs read the upstream execution's outputs (checked against that flow on deploy).
+            upstream = registry.canonical_trigger_name(str(trig.get("type"))) == "flow"
             for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
-                _check_expression(text, spath, output_ids, err)
+                _check_expression(text, spath, None if upstream else output_ids, err)
     return errors
 
 

@@ -150,12 +150,19 @@ class LocalRunner:
 
     def deploy(self, source: str, *, path: Path | None = None) -> Flow:
         """Validate flow YAML and store it as a new revision (unchanged source keeps its revision)."""
-        flow = load_flow(source)
+        flow = load_flow(source, upstream=self._deployed_flow)
         revision, _ = self.store.save_flow(flow.namespace, flow.id, source)
         flow.revision = revision
         if path is not None:
             self.flow_dirs[(flow.namespace, flow.id)] = Path(path).resolve().parent
         return flow
+
+    def _deployed_flow(self, namespace: str, flow_id: str) -> Flow | None:
+        """The latest revision of a deployed flow, or None (what a Flow trigger's inputs are checked against)."""
+        try:
+            return self.get_flow(namespace, flow_id)
+        except (FlowNotFound, ValueError):
+            return None
 
     def deploy_dir(self, directory: Path) -> list[Flow]:
         out = []

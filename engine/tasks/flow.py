@@ -42,6 +42,7 @@ from engine.sdk import (
     run_parallel,
     run_sequence,
     storage_for_context,
+    summary_context,
     truthy,
     worst,
 )
@@ -535,27 +536,7 @@ class Subflow(FlowableTask):
         declared = child.get("outputs") or {}
         if declared or not self.outputs:
             return declared
-        return run.render("outputs", self.outputs, child_context(child))
-
-
-def child_context(child: dict[str, Any]) -> dict[str, Any]:
-    """What the deprecated Subflow ``outputs`` are rendered against: the child execution's own variables."""
-    outputs: dict[str, Any] = {}
-    for tr in child.get("taskRuns") or []:
-        if tr.get("outputs") is None:
-            continue
-        if tr.get("value") is None:
-            outputs[tr["taskId"]] = tr["outputs"]
-        else:
-            node = outputs.setdefault(tr["taskId"], {})
-            if isinstance(node, dict):
-                node[str(tr["value"])] = tr["outputs"]
-    return {
-        "outputs": outputs,
-        "inputs": child.get("inputs") or {},
-        "execution": {"id": child.get("id"), "state": child.get("state")},
-        "flow": {"namespace": child.get("namespace"), "id": child.get("flowId")},
-    }
+        return run.render("outputs", self.outputs, summary_context(child))
 
 
 @register_task(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -25,6 +25,9 @@ def is_expression(text: str) -> bool:
     summary="Start the flow from an HTTP call to /api/v1/executions/webhook/{namespace}/{flowId}/{key}.",
 )
 class Webhook(Trigger):
+    condition_context: ClassVar[frozenset[str]] = frozenset({"date"})
+    kind_name: ClassVar[str] = "Webhook trigger"
+
     key: str = Field(
         min_length=1,
         max_length=256,
