@@ -5,10 +5,11 @@ one of its tasks; otherwise nothing can be checked before it runs."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from engine import expressions
+from engine.model.tree import iter_strings
 
 Lookup = Callable[[str, str], Any]  # (namespace, flow id) -> Flow or None
 
@@ -25,17 +26,6 @@ def upstream_flows(trigger: Any) -> list[tuple[str, str]]:
         if isinstance(entry, dict) and isinstance(entry.get("namespace"), str) and isinstance(entry.get("flowId"), str):
             found.append((entry["namespace"], entry["flowId"]))
     return list(dict.fromkeys(found))
-
-
-def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, (*path, i))
 
 
 def flow_trigger_input_errors(flow: Any, lookup: Lookup) -> list[tuple[tuple[str | int, ...], str]]:
@@ -61,7 +51,7 @@ def flow_trigger_input_errors(flow: Any, lookup: Lookup) -> list[tuple[tuple[str
                         for children in task.child_task_lists().values():
                             stack.extend(children)
         names = ", ".join(f"{ns}.{fid}" for ns, fid in upstream)
-        for path, text in _strings(trigger.inputs, ("triggers", i, "inputs")):
+        for path, text in iter_strings(trigger.inputs, ("triggers", i, "inputs")):
             if "{{" not in text and "{%" not in text:
                 continue
             for ref in sorted(expressions.referenced_outputs(text)):

@@ -235,15 +235,7 @@ def iter_tasks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     return tree.iter_tasks(data)
 
 
-def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _iter_strings(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _iter_strings(v, (*path, i))
+_iter_strings = tree.iter_strings
 
 
 def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
