@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -110,6 +110,12 @@ class NotebookTask(RunnableTask):
         default=None,
         description="Kernel name; default: the notebook's own kernel, else python3 (Lanner's Python environment).",
     )
+    dependencies: list[str] | None = Field(
+        default=None,
+        description="Python packages the notebook needs: its python3 kernel then runs in a virtual environment holding "
+        "them and ipykernel, built once per list and cached (as a Python script task's dependencies).",
+    )
+    package_manager: Literal["UV", "PIP"] = Field(default="UV", description="What installs the dependencies: uv (default) or pip.")
     cwd: str | None = Field(
         default=None,
         description=(
@@ -193,6 +199,7 @@ class NotebookTask(RunnableTask):
                 "pidFile": str(scratch / "kernel.pid"),
                 "kernelLog": str(scratch / "kernel.log"),
                 "cellTimeout": math.ceil(self.cell_timeout.total_seconds()) if self.cell_timeout else None,
+                **self._kernel_environment(ctx),
             }
             spec_path = scratch / "spec.json"
             spec_path.write_text(json.dumps(spec, default=str), encoding="utf-8")
@@ -219,6 +226,20 @@ class NotebookTask(RunnableTask):
                 shutil.rmtree(scratch, ignore_errors=True)
             if created and not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def _kernel_environment(self, ctx: RunContext) -> dict[str, Any]:
+        """With ``dependencies``: the interpreter of their cached environment (with ipykernel) for the kernel."""
+        if not self.dependencies:
+            return {}
+        from engine.tasks.python_env import ensure, python_of
+
+        deps = [str(d) for d in ctx.render(self.dependencies)]
+        try:
+            env = ensure(ctx, deps, self.package_manager, extra=("ipykernel",))
+        except ValueError as exc:
+            raise TaskFailed(f"dependencies: {exc}") from None
+        user_path = ctx.render((self.env or {}).get("PYTHONPATH", "")) or os.environ.get("PYTHONPATH", "")
+        return {"kernelPython": str(python_of(env)), "kernelPythonPath": str(user_path)}
 
     def _run_runner(
         self,

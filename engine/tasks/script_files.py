@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -129,3 +131,11 @@ def collect_output_files(ctx: RunContext, workdir: Path, patterns: list[str] | N
         if not matched:
             ctx.logger.warn(f"outputFiles pattern {pattern!r} matched no file in the working directory")
     return found
+
+
+@dataclass
+class ScriptRun:
+    """What one attempt of a script task runs with: its storage files made local, and its Python."""
+
+    files: LocalFiles
+    python: str = field(default=sys.executable)

@@ -39,7 +39,13 @@ from engine.sdk import (
     run_process,
 )
 from engine.tasks.namespace_files import NamespaceFiles
-from engine.tasks.script_files import LocalFiles, bad_relative, collect_output_files, write_input_files
+from engine.tasks.script_files import (
+    LocalFiles,
+    ScriptRun,
+    bad_relative,
+    collect_output_files,
+    write_input_files,
+)
 
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
 _PROCESS_RUNNER = PROCESS_RUNNERS[0]
@@ -222,11 +228,11 @@ class ScriptTask(RunnableTask):
                 copied = self.namespace_files.copy_into(ctx, workdir)
                 ctx.logger.debug(f"{copied} namespace file(s) copied into the working directory")
             names = self._write_input_files(ctx, workdir, extra)
-            files = LocalFiles(ctx, workdir)
-            argv, temp_file = self._argv(ctx, workdir, extra, names, files)
-            env = self._env(ctx, extra, files)
-            if files.copied:
-                ctx.logger.debug(f"{files.copied} internal storage file(s) copied into the working directory")
+            run = ScriptRun(LocalFiles(ctx, workdir), self._python(ctx, workdir))
+            argv, temp_file = self._argv(ctx, workdir, extra, names, run)
+            env = self._env(ctx, extra, run)
+            if run.files.copied:
+                ctx.logger.debug(f"{run.files.copied} internal storage file(s) copied into the working directory")
             why_fresh = self._why_fresh(argv)
             captured: dict[str, Any] = {}
             stderr_seen = [0]
@@ -278,6 +284,10 @@ class ScriptTask(RunnableTask):
         """Why ``argv`` starts a fresh process instead of asking a Python fork server ("": not Python at all)."""
         return ""
 
+    def _python(self, ctx: RunContext, workdir: Path) -> str:
+        """The Python interpreter of the run: Lanner's (a Python task's dependencies get their own)."""
+        return sys.executable
+
     def _output_paths(self, workdir: Path) -> dict[str, str]:
         """Plain names of outputFiles as absolute paths, for legacy ``{{ outputFiles.name }}``."""
         return {
@@ -288,22 +298,22 @@ class ScriptTask(RunnableTask):
         return write_input_files(ctx, workdir, self.input_files, extra)
 
     def _argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], files: LocalFiles
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], run: ScriptRun
     ) -> tuple[list[str], Path | None]:
         """The command line, and the temporary script file to delete afterwards (if any)."""
-        before = [files.replace(str(c), "beforeCommands") for c in ctx.render(self.before_commands or [], extra)]
+        before = [run.files.replace(str(c), "beforeCommands") for c in ctx.render(self.before_commands or [], extra)]
         if self.commands is not None:
-            return self._shell_argv([*before, *self._commands(ctx, extra, files)]), None
-        return self._script_argv(ctx, workdir, extra, names, before, files)
+            return self._shell_argv([*before, *self._commands(ctx, extra, run)]), None
+        return self._script_argv(ctx, workdir, extra, names, before, run)
 
-    def _commands(self, ctx: RunContext, extra: dict[str, Any], files: LocalFiles) -> list[str]:
-        return [files.replace(str(c), "commands") for c in ctx.render(self.commands or [], extra)]
+    def _commands(self, ctx: RunContext, extra: dict[str, Any], run: ScriptRun) -> list[str]:
+        return [run.files.replace(str(c), "commands") for c in ctx.render(self.commands or [], extra)]
 
     def _script_argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], files: LocalFiles
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], run: ScriptRun
     ) -> tuple[list[str], Path | None]:
         assert self.script is not None
-        return self._shell_argv([*before, files.replace(str(ctx.render(self.script, extra)), "script")]), None
+        return self._shell_argv([*before, run.files.replace(str(ctx.render(self.script, extra)), "script")]), None
 
     def _shell_argv(self, lines: list[str]) -> list[str]:
         interpreter = list(self.interpreter or ["/bin/sh", "-c"])
@@ -312,12 +322,15 @@ class ScriptTask(RunnableTask):
             body = "set -e\n" + body
         return [*interpreter, body]
 
-    def _env(self, ctx: RunContext, extra: dict[str, Any], files: LocalFiles) -> dict[str, str]:
+    def _env(self, ctx: RunContext, extra: dict[str, Any], run: ScriptRun) -> dict[str, str]:
         rendered = ctx.render(self.env or {}, extra) or {}
-        env = {str(k): "" if v is None else files.replace(str(v), f"env.{k}") for k, v in rendered.items()}
-        # `python` in commands means Lanner's interpreter, whose packages the flow relies on.
+        env = {str(k): "" if v is None else run.files.replace(str(v), f"env.{k}") for k, v in rendered.items()}
+        # `python` in commands means Lanner's interpreter, whose packages the flow relies on (or the
+        # virtual environment of the task's dependencies).
         path = env.get("PATH", os.environ.get("PATH", ""))
-        env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(sys.executable), path) if p)
+        env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(run.python), path) if p)
+        if run.python != sys.executable:
+            env["VIRTUAL_ENV"] = str(Path(run.python).parent.parent)
         return env
 
     def _collect_output_files(self, ctx: RunContext, workdir: Path) -> dict[str, str]:
@@ -335,42 +348,86 @@ class ScriptTask(RunnableTask):
     summary="Run a Python script or shell commands that call python, with Lanner's Python environment.",
 )
 class PythonTask(ScriptTask):
+    """Kestra's Python Script/Commands (and the legacy Python task). With ``dependencies`` the script runs
+    in a cached virtual environment holding them (:mod:`engine.tasks.python_env`)."""
+
     main_file: ClassVar[str | None] = "main.py"
+
+    dependencies: list[str] | str | None = Field(
+        default=None,
+        description="Python packages the script needs (requirement specifiers such as pandas>=2): installed once into a "
+        "virtual environment cached by the list, and reused by every task that asks for the same list.",
+    )
+    package_manager: Literal["UV", "PIP"] = Field(default="UV", description="What installs the dependencies: uv (default) or pip.")
+    dependency_cache_enabled: bool = Field(
+        default=True, description="Keep the environment for later runs (false: build a throwaway one for this attempt)."
+    )
+
+    @field_validator("package_manager", mode="before")
+    @classmethod
+    def _upper_manager(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("dependencies")
+    @classmethod
+    def _requirements(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            from engine.tasks.python_env import clean
+
+            clean(value)  # options such as --index-url are refused here, with the entry named
+        return value
+
+    def _python(self, ctx: RunContext, workdir: Path) -> str:
+        if not self.dependencies:
+            return sys.executable
+        from engine.tasks.python_env import ensure, python_of
+
+        rendered = ctx.render(self.dependencies)
+        if isinstance(rendered, str):
+            rendered = rendered.splitlines()
+        if not isinstance(rendered, list):
+            raise TaskFailed(f"dependencies must render to a list of packages, not {type(rendered).__name__}")
+        try:
+            env = ensure(ctx, [str(d) for d in rendered], self.package_manager,
+                         scratch=None if self.dependency_cache_enabled else workdir)
+        except ValueError as exc:
+            raise TaskFailed(f"dependencies: {exc}") from None
+        return str(python_of(env))
 
     def _form_hint(self) -> str:
         return "set 'script' (Python code) or 'commands' (a list of shell commands), or put a main.py in 'inputFiles'"
 
     def _why_fresh(self, argv: list[str]) -> str | None:
-        if argv[0] == sys.executable:
+        if argv[0] == sys.executable or (self.dependencies and argv[0].endswith("/bin/python")):
             return None  # the fork server decides (engine.runtime.forkserver.why_not)
         if self.before_commands or self.interpreter is not None:
             return "beforeCommands and interpreter run through a shell"
         return "commands other than one plain `python program.py ...` run through a shell"
 
     def _argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], files: LocalFiles
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], run: ScriptRun
     ) -> tuple[list[str], Path | None]:
         if self.commands is not None and not self.before_commands and self.interpreter is None:
-            commands = self._commands(ctx, extra, files)
-            direct = _plain_python_command(commands)
+            commands = self._commands(ctx, extra, run)
+            direct = _plain_python_command(commands, run.python)
             return (direct if direct is not None else self._shell_argv(commands)), None
-        return super()._argv(ctx, workdir, extra, names, files)
+        return super()._argv(ctx, workdir, extra, names, run)
 
     def _script_argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], files: LocalFiles
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], run: ScriptRun
     ) -> tuple[list[str], Path | None]:
         temp_file: Path | None = None
         if self.script is not None:
             fd, name = tempfile.mkstemp(prefix=f".lanner-{self.id}-", suffix=".py", dir=workdir)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(files.replace(str(ctx.render(self.script, extra)), "script"))
+                fh.write(run.files.replace(str(ctx.render(self.script, extra)), "script"))
             temp_file = Path(name)
             program = str(temp_file)
         elif self.main_file in names:
             program = self.main_file
         else:
             raise TaskFailed(f"python task '{self.id}' has no script, no commands and no {self.main_file} in inputFiles")
-        argv = [sys.executable, program, *(files.replace(str(a), "args") for a in ctx.render(self.args or [], extra))]
+        argv = [run.python, program, *(run.files.replace(str(a), "args") for a in ctx.render(self.args or [], extra))]
         if before or self.interpreter is not None:
             return self._shell_argv([*before, shlex.join(argv)]), temp_file
         return argv, temp_file
@@ -410,13 +467,13 @@ def _working_dir(ctx: RunContext) -> tuple[Path, bool]:
 _SHELL_SYNTAX = set("|&;<>()$`\\\"'*?[]{}~#\n")
 
 
-def _plain_python_command(commands: list[str]) -> list[str] | None:
-    """``[sys.executable, program, *args]`` when the commands are exactly one ``python program.py args...``.
+def _plain_python_command(commands: list[str], python: str = sys.executable) -> list[str] | None:
+    """``[python, program, *args]`` when the commands are exactly one ``python program.py args...``.
 
     Kestra's ``python.Commands`` flows usually run one such command. Without any
     shell syntax, running it through ``/bin/sh -c`` or directly is the same
     (the shell would find ``python`` first in the PATH, which begins with the
-    directory of Lanner's interpreter), so it may be forked from a fork server.
+    directory of the run's interpreter), so it may be forked from a fork server.
     """
     if len(commands) != 1 or _SHELL_SYNTAX & set(commands[0]):
         return None
@@ -425,13 +482,13 @@ def _plain_python_command(commands: list[str]) -> list[str] | None:
         return None
     if words[0] not in ("python", "python3", f"python3.{sys.version_info.minor}"):
         return None
-    ours = os.path.join(os.path.dirname(sys.executable), words[0])
+    ours = os.path.join(os.path.dirname(python), words[0])
     try:
-        if not os.path.samefile(ours, sys.executable):
+        if not os.path.samefile(ours, python):
             return None
     except OSError:
         return None
-    return [sys.executable, *words[1:]]
+    return [python, *words[1:]]
 
 
 def _capture(ctx: RunContext, marker: dict[str, Any], captured: dict[str, Any]) -> None:
