@@ -4,7 +4,7 @@
 tree cost tens of milliseconds before anything runs. The ``lanner`` console
 script is :func:`main` here: :func:`fast_main` reads
 the arguments of a plain ``lanner flow run FILE [--input K=V]... [--flows DIR]
-[--json] [--timeout S]`` itself and runs it; anything else (``--help``, a
+[--json] [--timeout S] [--run-docker-as-process]`` itself and runs it; anything else (``--help``, a
 mistake, another command) returns None and goes to Typer, which prints the
 help and the errors.
 """
@@ -12,6 +12,7 @@ help and the errors.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,8 @@ def fast_main(argv: list[str]) -> int | None:
         name, eq, attached = arg.partition("=")
         if arg == "--json":
             opts["json"] = True
+        elif arg == "--run-docker-as-process":
+            os.environ["LANNER_RUN_DOCKER_AS_PROCESS"] = "1"
         elif arg in _VALUED or (eq and name in _VALUED and name.startswith("--")):
             value = attached if eq else next(args, None)
             if value is None:

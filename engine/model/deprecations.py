@@ -25,6 +25,7 @@ TASK_PROPERTIES: dict[str, dict[str, str]] = {
         "delay": "use pauseDuration (same meaning)",
         "tasks": "move these tasks after the Pause: they run once it is resumed",
     },
+    "python": {"requirements": "use dependencies (installed into a cached virtual environment)"},
     "subflow": {"outputs": "declare outputs on the subflow itself (flow-level outputs); this task then returns them"},
 }
 #: Kestra's deprecated flowable types and the type that replaces them.

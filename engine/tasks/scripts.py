@@ -23,11 +23,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.sdk import (
     LOST_MESSAGE,
-    LannerModel,
     ProcessResult,
     RunContext,
     RunnableTask,
@@ -46,38 +45,15 @@ from engine.tasks.script_files import (
     collect_output_files,
     write_input_files,
 )
+from engine.tasks.script_runner import (
+    PROCESS_RUNNER,
+    TaskRunner,
+    docker_as_process,
+    docker_refusal,
+)
 
-PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
-_PROCESS_RUNNER = PROCESS_RUNNERS[0]
 _POSIX_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"}
 _GLOB_CHARS = set("*?[")
-
-
-def _runner_message(type_name: str) -> str:
-    return (
-        f"taskRunner type '{type_name}' is not available in Lanner: "
-        f"only {_PROCESS_RUNNER} (run on the worker's host) is supported"
-    )
-
-
-class TaskRunner(LannerModel):
-    """Where a script runs. Lanner has one runner: a process on the worker's host."""
-
-    type: str = Field(
-        description=f"The task runner type; only {_PROCESS_RUNNER} (or `process`) is available.",
-        json_schema_extra={"enum": list(PROCESS_RUNNERS)},
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _only_process(cls, data: Any) -> Any:
-        # Checked before the fields so a Docker runner's own properties (pullPolicy, cpu...)
-        # do not bury the one error that matters under "unknown property" errors.
-        if isinstance(data, dict):
-            t = data.get("type")
-            if isinstance(t, str) and t not in PROCESS_RUNNERS:
-                raise ValueError(_runner_message(t))
-        return data
 
 
 class ScriptTask(RunnableTask):
@@ -115,15 +91,21 @@ class ScriptTask(RunnableTask):
         default=None, description="Command that runs the commands, which are passed as its last argument. Default: /bin/sh -c."
     )
     task_runner: TaskRunner | None = Field(
-        default=None, description=f"Where the script runs; only {_PROCESS_RUNNER} (the worker's host) is available."
+        default=None,
+        description=f"Where the script runs: {PROCESS_RUNNER} (the worker's host); Kestra's Docker runner only with "
+        "the Docker-as-process setting (then as a process too).",
     )
     container_image: str | None = Field(
         default=None,
-        json_schema_extra={"deprecated": True},
-        description="Accepted for Kestra compatibility and ignored: Lanner runs scripts as local processes.",
+        description="Kestra's image for a Docker runner: with the Process runner it is ignored (as in Kestra); without a "
+        "taskRunner it asks for Docker, refused unless the Docker-as-process setting is on.",
     )
     docker: dict[str, Any] | None = Field(
-        default=None, json_schema_extra={"deprecated": True}, description="Not supported: Lanner has no Docker runner."
+        default=None, json_schema_extra={"deprecated": True},
+        description="Legacy Docker options: refused unless the Docker-as-process setting is on (then ignored, with a warning).",
+    )
+    target_os: Literal["LINUX", "WINDOWS", "AUTO"] | None = Field(
+        default=None, description="Kestra's targetOS: Lanner runs scripts on the worker's own system (AUTO)."
     )
     args: list[str] | None = Field(
         default=None, description="Arguments given to the Python program (legacy Python task: python main.py <args>)."
@@ -137,10 +119,11 @@ class ScriptTask(RunnableTask):
     requirements: list[str] | None = Field(
         default=None,
         json_schema_extra={"deprecated": True},
-        description="Not supported: Lanner installs no packages at run time.",
+        description="Legacy Python task: the packages to install, read as `dependencies`.",
     )
-    runner: Literal["PROCESS"] | None = Field(
-        default=None, json_schema_extra={"deprecated": True}, description="Legacy runner; only PROCESS is available."
+    runner: Literal["PROCESS", "DOCKER"] | None = Field(
+        default=None, json_schema_extra={"deprecated": True},
+        description="Legacy runner: PROCESS; DOCKER only with the Docker-as-process setting.",
     )
 
     # --- validation -----------------------------------------------------------------------------
@@ -148,11 +131,18 @@ class ScriptTask(RunnableTask):
     @field_validator("docker", mode="before")
     @classmethod
     def _no_docker(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(
-                "docker is not available in Lanner: only the Process runner (run on the worker's host) is supported; "
-                "remove the docker property"
-            )
+        if value is not None and not docker_as_process():
+            raise ValueError(docker_refusal("the docker property"))
+        return value
+
+    @field_validator("container_image")
+    @classmethod
+    def _image_needs_docker(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "task_runner" not in info.data:
+            return value  # the taskRunner itself was refused: that error says it all
+        runner = info.data["task_runner"]
+        if value and (runner is None or runner.is_docker) and not docker_as_process():
+            raise ValueError(docker_refusal(f"containerImage {value!r} (Kestra's default runner for it is Docker)"))
         return value
 
     @field_validator("requirements", mode="before")
@@ -160,15 +150,17 @@ class ScriptTask(RunnableTask):
     def _no_requirements(cls, value: Any) -> Any:
         if value:
             raise ValueError(
-                "requirements are not installed at run time by Lanner: install these packages into "
-                "Lanner's Python environment instead and remove the requirements property"
+                "requirements are Python packages: only a Python task installs them (its dependencies); "
+                "install what these commands need on the worker instead"
             )
         return value
 
     @field_validator("runner", mode="before")
     @classmethod
     def _process_runner_only(cls, value: Any) -> Any:
-        if value is not None and value != "PROCESS":
+        if value == "DOCKER" and not docker_as_process():
+            raise ValueError(docker_refusal("runner DOCKER"))
+        if value not in (None, "PROCESS", "DOCKER"):
             raise ValueError(f"runner {value!r} is not available in Lanner: only PROCESS (run on the worker's host) is supported")
         return value
 
@@ -218,8 +210,7 @@ class ScriptTask(RunnableTask):
     def run(self, ctx: RunContext) -> TaskResult:
         if ctx.killed:
             raise TaskFailed("Killed")
-        if self.container_image:
-            ctx.logger.warn("containerImage is ignored: Lanner runs scripts with the Process runner")
+        self._warn_about_container(ctx)
         workdir, created = _working_dir(ctx)
         keep = False
         try:
@@ -279,6 +270,19 @@ class ScriptTask(RunnableTask):
         finally:
             if created and not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def _warn_about_container(self, ctx: RunContext) -> None:
+        runner = self.task_runner
+        docker = (runner is not None and runner.is_docker) or self.docker is not None or self.runner == "DOCKER"
+        image = (runner.image if runner is not None else None) or self.container_image or (self.docker or {}).get("image")
+        if docker or (self.container_image and runner is None):
+            ignored = f"; its options {', '.join(runner.ignored)} are ignored too" if runner is not None and runner.ignored else ""
+            ctx.logger.warn(
+                f"the Docker runner is not used{f' and the image {image} is ignored' if image else ''}: this task runs as a "
+                f"process on this host (Docker-as-process setting), with the tools installed here{ignored}"
+            )
+        elif self.container_image:
+            ctx.logger.debug(f"containerImage {self.container_image} is ignored by the Process runner (as in Kestra)")
 
     def _why_fresh(self, argv: list[str]) -> str | None:
         """Why ``argv`` starts a fresh process instead of asking a Python fork server ("": not Python at all)."""
@@ -362,6 +366,14 @@ class PythonTask(ScriptTask):
     dependency_cache_enabled: bool = Field(
         default=True, description="Keep the environment for later runs (false: build a throwaway one for this attempt)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_requirements(cls, data: Any) -> Any:
+        """The legacy Python task's ``requirements`` are Kestra 1.x's ``dependencies`` (validation warns)."""
+        if isinstance(data, dict) and data.get("requirements") and not data.get("dependencies"):
+            data = {**{k: v for k, v in data.items() if k != "requirements"}, "dependencies": data["requirements"]}
+        return data
 
     @field_validator("package_manager", mode="before")
     @classmethod
