@@ -15,7 +15,6 @@ source is the connecting address: behind a reverse proxy, limit there.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import threading
@@ -26,12 +25,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
-from engine.api.executions import input_errors, summary_or_404
 from engine.api.models import Execution
 from engine.api.services import services
-from engine.expressions import render_string
-from engine.model.inputs import InputError
-from engine.triggers.webhook import Webhook
 
 router = APIRouter(prefix="/api/v1", tags=["Webhooks"], responses=COMMON_RESPONSES)
 
@@ -79,37 +74,6 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def _match(flow: Any, key: str, disabled: set[str], secret: Any) -> Webhook | None:
-    found = None
-    for trig in flow.triggers or []:
-        if isinstance(trig, Webhook):
-            try:
-                expected = trig.resolved_key(lambda text: render_string(
-                    text, {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}},
-                    functions={"secret": secret}))
-            except Exception:  # noqa: BLE001 - a key that cannot be rendered (secret not set) matches nothing
-                continue
-            same = hmac.compare_digest(expected.encode(), key.encode())
-            if same and not trig.disabled and trig.id not in disabled and found is None:
-                found = trig
-    return found
-
-
-def _conditions_hold(trig: Webhook, flow: Any, variables: dict[str, Any]) -> bool:
-    """The trigger's conditions for this call (its variables are ``{{ trigger.* }}``); 422 when one cannot apply."""
-    from datetime import UTC, datetime
-
-    from engine.model.condition import ConditionContext
-    from engine.triggers.conditions import ConditionError, test_all
-
-    ctx = ConditionContext(where="Webhook trigger", date=datetime.now(UTC), trigger=variables,
-                           flow={"namespace": flow.namespace, "id": flow.id})
-    try:
-        return test_all(trig.conditions, ctx)
-    except ConditionError as exc:
-        raise ApiError(422, f"trigger {trig.id}: {exc}") from None
-
-
 async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
@@ -125,24 +89,10 @@ async def _body(request: Request) -> Any:
 
 async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> dict[str, Any]:
     """Start the flow whose Webhook trigger has this key."""
-    from engine.runtime.local import FlowNotFound
-
     source = request.client.host if request.client else "-"
     if not _limiter(request).allow((namespace, flow_id, key, source)):
         raise ApiError(429, "too many webhook calls from this address: slow down (LANNER_WEBHOOK_RATE)", headers={"Retry-After": "1"})
     svc = services(request)
-    unknown = not_found(NO_MATCH)
-    try:
-        flow = await run_in_threadpool(svc.runner.get_flow, namespace, flow_id)
-    except FlowNotFound:
-        raise unknown from None
-    disabled: set[str] = set()
-    if svc.scheduler is not None:
-        states = await run_in_threadpool(svc.scheduler.store.all)
-        disabled = {t for (ns, f, t), st in states.items() if ns == namespace and f == flow_id and st.disabled}
-    trig = await run_in_threadpool(_match, flow, key, disabled, svc.runner.secrets.function(namespace))
-    if trig is None or flow.disabled:
-        raise unknown
     headers: dict[str, list[str]] = {}
     for name, value in request.headers.items():
         if name.lower() not in DROPPED_HEADERS:
@@ -150,31 +100,20 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     parameters: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         parameters.setdefault(name, []).append(value)
-    variables = {"id": trig.id, "type": "webhook", "body": await _body(request), "headers": headers, "parameters": parameters}
-    if trig.conditions and not _conditions_hold(trig, flow, variables):
-        return Response(status_code=204)  # type: ignore[return-value]  # Kestra: conditions not met
-    from engine.triggers.scheduler import render
-
-    try:
-        inputs = render(dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}})
-    except Exception as exc:  # noqa: BLE001 - a bad expression in the trigger's inputs
-        raise ApiError(422, f"trigger {trig.id}: its inputs could not be rendered: {exc}") from None
-    try:
-        ex_id = await run_in_threadpool(lambda: svc.runner.start_execution(namespace, flow_id, inputs, trigger=variables))
-    except InputError as exc:
-        raise input_errors(exc) from None
-    if trig.wait:
-        await run_in_threadpool(svc.runner.wait, ex_id, svc.wait_timeout)
-    summary = await run_in_threadpool(summary_or_404, svc, ex_id)
-    if trig.wait and not trig.return_outputs:
-        summary = {**summary, "outputs": {}}
+    variables = {"body": await _body(request), "headers": headers, "parameters": parameters}
+    fired = await run_in_threadpool(svc.engine.fire_webhook, namespace, flow_id, key, variables, svc.wait_timeout)
+    if fired is None:
+        raise not_found(NO_MATCH)
+    trig, summary = fired
+    if summary is None:
+        return Response(status_code=204)  # type: ignore[return-value]  # Kestra: the trigger's conditions do not hold
     media = (trig.response_content_type or "").split(";")[0].strip().lower()
     if trig.wait and trig.return_outputs and media and "json" not in media:
-        outputs = summary.get("outputs") or {}
+        outputs = summary.outputs or {}
         only = next(iter(outputs.values())) if len(outputs) == 1 else outputs
         text = only if isinstance(only, str) else json.dumps(only, default=str)
         return Response(text, media_type=trig.response_content_type)  # type: ignore[return-value]
-    return summary
+    return summary.to_dict()
 
 
 for _method in ("GET", "POST", "PUT"):

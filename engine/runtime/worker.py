@@ -71,6 +71,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
                 if not isinstance(result, TaskResult):
                     result = TaskResult(result if isinstance(result, dict) else {})
                 outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
+                outcome.labels = result.labels
+                outcome.exit_state = State(result.exit_state) if result.exit_state else None
                 if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
                     outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
                 keep_result(task, ctx, outcome.state, outcome.outputs)
@@ -91,6 +93,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         if timer is not None:
             timer.cancel()
     outcome.log_file = log_file[0] if log_file else None
+    if ctx.metrics:
+        outcome.metrics = list(ctx.metrics)
     if ctx.secrets and outcome.outputs:
         outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
     if ctx.secrets and outcome.message:

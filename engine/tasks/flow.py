@@ -46,7 +46,7 @@ from engine.sdk import (
     truthy,
     worst,
 )
-from engine.tasks.namespace_files import NamespaceFiles
+from engine.tasks.namespace_files_option import NamespaceFiles
 
 
 @register_task(
@@ -536,7 +536,7 @@ class Subflow(FlowableTask):
         declared = child.get("outputs") or {}
         if declared or not self.outputs:
             return declared
-        return run.render("outputs", self.outputs, summary_context(child))
+        return run.render("outputs", self.outputs, context=summary_context(child))
 
 
 @register_task(

@@ -58,7 +58,7 @@ from engine.sdk import (
     run_process,
     safe_relative_path,
 )
-from engine.tasks.namespace_files import NamespaceFiles
+from engine.tasks.namespace_files_option import NamespaceFiles
 from engine.tasks.notebook_files import (
     fetch_notebook,
     file_content,

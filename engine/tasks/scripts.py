@@ -37,7 +37,7 @@ from engine.sdk import (
     register_task,
     run_process,
 )
-from engine.tasks.namespace_files import NamespaceFiles
+from engine.tasks.namespace_files_option import NamespaceFiles
 from engine.tasks.script_files import (
     LocalFiles,
     ScriptRun,

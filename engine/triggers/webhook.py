@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hmac
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -60,3 +61,19 @@ class Webhook(Trigger):
     def resolved_key(self, render: Callable[[str], Any]) -> str:
         """The key calls must present: the literal key, or its expression rendered (``secret()``, ``flow.id``)."""
         return str(render(self.key)) if is_expression(self.key) else self.key
+
+
+def match_webhook(triggers: Iterable[object], key: str, disabled: set[str], render: Callable[[str], Any]) -> Webhook | None:
+    """The enabled Webhook trigger among a flow's ``triggers`` whose key is ``key`` (compared in constant
+    time with every one). ``render`` renders a key written as an expression (``secret()``, ``flow.id``)."""
+    found = None
+    for trig in triggers:
+        if isinstance(trig, Webhook):
+            try:
+                expected = trig.resolved_key(render)
+            except Exception:  # noqa: BLE001 - a key that cannot be rendered (secret not set) matches nothing
+                continue
+            same = hmac.compare_digest(expected.encode(), key.encode())
+            if same and not trig.disabled and trig.id not in disabled and found is None:
+                found = trig
+    return found
