@@ -58,6 +58,7 @@ def task_context(
 ) -> dict[str, Any]:
     ctx = dict(base_context(flow, st, render))
     ctx["execution"] = {**ctx["execution"], "state": st.execution.meta.get("finalState", str(st.execution.state))}
+    ctx["labels"] = labels_context(st.execution.labels)  # a Labels task changes them during the run
     if task is not None:
         ctx["task"] = {"id": task.id, "type": task.type}
     ctx["taskrun"] = {
