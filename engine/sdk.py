@@ -124,7 +124,13 @@ if TYPE_CHECKING:
         parse_http_url,
         resolve_destination,
     )
-    from engine.runtime.process import ProcessResult, kill_tree, parse_output_marker, run_process
+    from engine.runtime.process import (
+        ProcessResult,
+        apply_output_marker,
+        kill_tree,
+        parse_output_marker,
+        run_process,
+    )
     from engine.storage import (
         NSFILE_SCHEME,
         SCHEME,
@@ -150,6 +156,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "ProcessResult": "engine.runtime.process",
     "kill_tree": "engine.runtime.process",
     "parse_output_marker": "engine.runtime.process",
+    "apply_output_marker": "engine.runtime.process",
     "run_process": "engine.runtime.process",
     "InternalStorage": "engine.storage",
     "NSFILE_SCHEME": "engine.storage",
@@ -253,6 +260,7 @@ __all__ = [
     "StorageError",
     "kill_tree",
     "parse_output_marker",
+    "apply_output_marker",
     "resolve_nsfile",
     "is_storage_uri",
     "normalize_uri",

@@ -52,6 +52,7 @@ from engine.sdk import (
     StorageError,
     TaskFailed,
     TaskResult,
+    apply_output_marker,
     format_duration,
     parse_output_marker,
     register_task,
@@ -263,9 +264,7 @@ class NotebookTask(RunnableTask):
             cell, level, text = event
             marker = parse_output_marker(text)
             if marker is not None:
-                if isinstance(marker.get("outputs"), dict):
-                    captured.update(marker["outputs"])
-                    ctx.logger.debug(f"Captured outputs: {', '.join(map(str, marker['outputs']))}")
+                apply_output_marker(ctx, marker, captured)
                 return
             if self.log_outputs:
                 ctx.logger.log(level, f"[cell {cell}] {text}")

@@ -14,6 +14,7 @@ A script hands values back by printing ``::{"outputs": {...}}::``; they land in
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -32,6 +33,7 @@ from engine.sdk import (
     RunnableTask,
     TaskFailed,
     TaskResult,
+    apply_output_marker,
     format_duration,
     parse_output_marker,
     register_task,
@@ -52,6 +54,8 @@ from engine.tasks.script_runner import (
     docker_refusal,
 )
 
+_KESTRA_SHIM = Path(__file__).with_name("kestra_shim") / "kestra.py"
+_IMPORTS_KESTRA = re.compile(r"^\s*(from\s+kestra\s+import|import\s+kestra\b)", re.MULTILINE)
 _POSIX_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"}
 _GLOB_CHARS = set("*?[")
 
@@ -219,6 +223,7 @@ class ScriptTask(RunnableTask):
                 copied = self.namespace_files.copy_into(ctx, workdir)
                 ctx.logger.debug(f"{copied} namespace file(s) copied into the working directory")
             names = self._write_input_files(ctx, workdir, extra)
+            helpers = self._helper_files(workdir)
             run = ScriptRun(LocalFiles(ctx, workdir), self._python(ctx, workdir))
             argv, temp_file = self._argv(ctx, workdir, extra, names, run)
             env = self._env(ctx, extra, run)
@@ -231,7 +236,7 @@ class ScriptTask(RunnableTask):
             def on_line(stream: str, line: str) -> None:
                 marker = parse_output_marker(line)
                 if marker is not None:
-                    _capture(ctx, marker, captured)
+                    apply_output_marker(ctx, marker, captured)
                 elif stream == "stderr":
                     stderr_seen[0] += 1
                     ctx.logger.warn(line)
@@ -257,8 +262,9 @@ class ScriptTask(RunnableTask):
             except OSError as exc:
                 raise TaskFailed(f"Could not start {argv[0]!r}: {exc.strerror or exc}") from exc
             finally:
-                if temp_file is not None:
-                    temp_file.unlink(missing_ok=True)
+                for path in (temp_file, *helpers):
+                    if path is not None:
+                        path.unlink(missing_ok=True)
             outputs: dict[str, Any] = {"exitCode": _exit_code(result), "vars": captured}
             _raise_if_failed(ctx, result, outputs)
             files = self._collect_output_files(ctx, workdir)
@@ -300,6 +306,10 @@ class ScriptTask(RunnableTask):
 
     def _write_input_files(self, ctx: RunContext, workdir: Path, extra: dict[str, Any]) -> set[str]:
         return write_input_files(ctx, workdir, self.input_files, extra)
+
+    def _helper_files(self, workdir: Path) -> list[Path]:
+        """Files Lanner puts beside the task's own for the run only (removed afterwards)."""
+        return []
 
     def _argv(
         self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], run: ScriptRun
@@ -366,6 +376,19 @@ class PythonTask(ScriptTask):
     dependency_cache_enabled: bool = Field(
         default=True, description="Keep the environment for later runs (false: build a throwaway one for this attempt)."
     )
+
+    def _helper_files(self, workdir: Path) -> list[Path]:
+        """Kestra's ``kestra`` module (``Kestra.outputs``, metrics, logger) when the code imports it, the
+        working directory has no kestra.py and the dependencies do not install Kestra's own package."""
+        target = workdir / "kestra.py"
+        code = [self.script or "", *(self.commands or []), *(v for v in (self.input_files or {}).values() if isinstance(v, str))]
+        deps = [self.dependencies] if isinstance(self.dependencies, str) else (self.dependencies or [])
+        if target.exists() or not any(_IMPORTS_KESTRA.search(text) for text in code):
+            return []
+        if any(re.match(r"\s*kestra\b", str(d), re.IGNORECASE) for d in deps):
+            return []
+        shutil.copyfile(_KESTRA_SHIM, target)
+        return [target]
 
     @model_validator(mode="before")
     @classmethod
@@ -501,17 +524,6 @@ def _plain_python_command(commands: list[str], python: str = sys.executable) -> 
     except OSError:
         return None
     return [python, *words[1:]]
-
-
-def _capture(ctx: RunContext, marker: dict[str, Any], captured: dict[str, Any]) -> None:
-    """Merge a ``::{...}::`` marker's outputs into ``vars``; metrics are only logged for now."""
-    outputs = marker.get("outputs")
-    if isinstance(outputs, dict):
-        captured.update(outputs)
-        ctx.logger.debug(f"Captured outputs: {', '.join(map(str, outputs))}")
-    for metric in marker.get("metrics") or []:
-        if isinstance(metric, dict):
-            ctx.logger.debug(f"Metric {metric.get('name')} = {metric.get('value')}")
 
 
 def _exit_code(result: ProcessResult) -> int | None:

@@ -87,6 +87,8 @@ def test_flow_ends_as_in_kestra(name: str, ended: dict[str, tuple[dict[str, Any]
         assert len(runs.get(task_id, [])) == count, task_id
     for task_id, count in (want.get("attempts") or {}).items():
         assert len(runs[task_id][0]["attempts"]) == count, task_id
+    for task_id, names in (want.get("metrics") or {}).items():
+        assert sorted(m["name"] for m in runs[task_id][0].get("metrics") or ()) == sorted(names), task_id
     for task_id, values in (want.get("values") or {}).items():
         assert sorted(str(tr["outputs"]["value"]) for tr in runs[task_id]) == sorted(values)
     _subset(summary.get("outputs") or {}, want.get("flowOutputs") or {}, "flow outputs")
