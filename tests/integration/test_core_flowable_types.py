@@ -320,6 +320,9 @@ def test_restarting_a_failed_for_each_item_runs_only_the_failed_batches(runner: 
     KvStore(runner.store).put("test.items", "fixed", True)
     runner.restart(s["id"])
     deadline = time.monotonic() + 30
+    # The restart is posted to the runner loop: until it is handled the execution still reads FAILED.
+    while time.monotonic() < deadline and len(children(runner)) < 3:
+        time.sleep(0.1)
     while time.monotonic() < deadline and runner.summary(s["id"])["state"] not in ("SUCCESS", "FAILED"):
         time.sleep(0.1)
     again = runner.summary(s["id"])
