@@ -412,3 +412,21 @@ def test_python_commands_use_lanners_interpreter(tmp_path: Path) -> None:
     }).run(run.ctx)
     assert run.lines("INFO") == [sys.prefix]
     assert os.path.isdir(sys.prefix)
+
+
+def test_kestra_helper_is_lent_for_the_run_only_and_never_replaces_the_flows_own(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    script = code("""
+        from kestra import Kestra
+        Kestra.logger().error("from the helper")
+        Kestra.outputs({"n": 1})
+    """)
+    run = Run(tmp_path, working_dir=shared)
+    result = make({"type": "python", "script": script}).run(run.ctx)
+    assert result.outputs["vars"] == {"n": 1} and run.lines("ERROR") == ["from the helper"]
+    assert not (shared / "kestra.py").exists(), "the helper is removed after the run"
+    own = "class Kestra:\n    @staticmethod\n    def outputs(values):\n        print('own helper', values)\n"
+    run = Run(tmp_path)
+    result = make({"type": "python", "script": script.replace('Kestra.logger().error("from the helper")\n', ""),
+                   "inputFiles": {"kestra.py": own}}).run(run.ctx)
+    assert result.outputs["vars"] == {} and run.lines("INFO") == ["own helper {'n': 1}"]
