@@ -210,3 +210,14 @@ def test_docker_runner_is_refused_by_default_and_runs_as_a_process_with_the_sett
     assert "the Docker runner is not used and the image python:3.12-slim is ignored" in res.stdout
     res = lanner(lanner_cmd, {**env, "LANNER_RUN_DOCKER_AS_PROCESS": "1"}, "flow", "validate", str(f))
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_deprecated_spellings_run_with_a_warning_naming_the_current_one(lanner_cmd, cli_env, tmp_path):
+    f = tmp_path / "old.yaml"
+    f.write_text("id: old\nnamespace: t\ntasks:\n  - {id: x, type: io.kestra.core.tasks.log.Log, message: still runs}\n"
+                 "taskDefaults:\n  - {type: io.kestra.plugin.core.log.Log, values: {level: WARN}}\n")
+    res = lanner(lanner_cmd, cli_env, "flow", "run", str(f))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "still runs" in res.stdout
+    warning = [line for line in (res.stdout + res.stderr).splitlines() if "warning:" in line]
+    assert warning and "taskDefaults" in warning[0] and "pluginDefaults" in warning[0], res.stdout + res.stderr
