@@ -22,6 +22,8 @@ class State(StrEnum):
     KILLED = "KILLED"
     RETRYING = "RETRYING"
     RESTARTED = "RESTARTED"
+    #: Ended by a retry with ``behavior: CREATE_NEW_EXECUTION``: a new execution runs the flow again.
+    RETRIED = "RETRIED"
     CANCELLED = "CANCELLED"
     SKIPPED = "SKIPPED"
 
@@ -31,7 +33,7 @@ class State(StrEnum):
 
     @property
     def failed(self) -> bool:
-        return self in (State.FAILED, State.KILLED, State.CANCELLED)
+        return self in (State.FAILED, State.KILLED, State.CANCELLED, State.RETRIED)
 
     @property
     def successful(self) -> bool:
@@ -41,7 +43,7 @@ class State(StrEnum):
 #: The states nothing leaves by itself (an execution or task run in one of them has ended).
 #: A StrEnum hashes as its text, so ``"SUCCESS" in TERMINAL`` works on plain strings too.
 TERMINAL: frozenset[State] = frozenset(
-    {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED}
+    {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED, State.RETRIED}
 )
 #: :data:`TERMINAL` as plain text, sorted (for SQL ``IN`` lists and JSON).
 TERMINAL_NAMES: tuple[str, ...] = tuple(sorted(s.value for s in TERMINAL))
@@ -56,7 +58,7 @@ def worst(states: list[State]) -> State:
     """The state a container ends in given its children's terminal states."""
     if any(s == State.KILLED for s in states):
         return State.KILLED
-    if any(s in (State.FAILED, State.CANCELLED) for s in states):
+    if any(s in (State.FAILED, State.CANCELLED, State.RETRIED) for s in states):
         return State.FAILED
     if any(s == State.WARNING for s in states):
         return State.WARNING

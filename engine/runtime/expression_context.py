@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from engine.model.execution import ExecutionState, TaskRun
+from engine.model.execution import ExecutionState, TaskRun, labels_context
 from engine.model.flow import Flow
+from engine.model.ids import now_iso
 from engine.model.task import Task
+
+#: Kestra's open-source edition has one fixed tenant, ``main`` (``{{ flow.tenantId }}``); so has Lanner.
+TENANT_ID = "main"
 
 
 def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> dict[str, Any]:
@@ -17,7 +21,7 @@ def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> d
         return cached
     ex = st.execution
     ctx: dict[str, Any] = {
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": ex.flow_revision},
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": ex.flow_revision, "tenantId": TENANT_ID},
         "execution": {
             "id": ex.id,
             "startDate": ex.start_date,
@@ -26,7 +30,7 @@ def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> d
         },
         "inputs": ex.inputs,
         "outputs": st.outputs,
-        "labels": ex.labels,
+        "labels": labels_context(ex.labels),
         "trigger": ex.trigger or {},
         "envs": {k[len("ENV_"):].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")},
         "vars": {},
@@ -54,13 +58,15 @@ def task_context(
 ) -> dict[str, Any]:
     ctx = dict(base_context(flow, st, render))
     ctx["execution"] = {**ctx["execution"], "state": st.execution.meta.get("finalState", str(st.execution.state))}
+    ctx["labels"] = labels_context(st.execution.labels)  # a Labels task changes them during the run
     if task is not None:
         ctx["task"] = {"id": task.id, "type": task.type}
     ctx["taskrun"] = {
         "id": tr.id if tr else None,
         "value": value,
         "attemptsCount": max(0, len(tr.attempts) - 1) if tr else 0,
-        "startDate": tr.start_date if tr else None,
+        # A task run not started yet is about to be: its attempt starts now (Kestra's date is never null).
+        "startDate": (tr.start_date or now_iso()) if tr else None,
         "parentId": parent.id if parent else None,
     }
     if parent is not None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine import expressions
 from engine.model import registry
-from engine.model.execution import Execution, ExecutionState, TaskRun
+from engine.model.execution import Execution, ExecutionState, TaskRun, with_correlation_id
 from engine.model.flow import Flow
 from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
@@ -156,12 +156,19 @@ class LocalRunner:
 
     def deploy(self, source: str, *, path: Path | None = None) -> Flow:
         """Validate flow YAML and store it as a new revision (unchanged source keeps its revision)."""
-        flow = load_flow(source)
+        flow = load_flow(source, upstream=self._deployed_flow)
         revision, _ = self.store.save_flow(flow.namespace, flow.id, source)
         flow.revision = revision
         if path is not None:
             self.flow_dirs[(flow.namespace, flow.id)] = Path(path).resolve().parent
         return flow
+
+    def _deployed_flow(self, namespace: str, flow_id: str) -> Flow | None:
+        """The latest revision of a deployed flow, or None (what a Flow trigger's inputs are checked against)."""
+        try:
+            return self.get_flow(namespace, flow_id)
+        except (FlowNotFound, ValueError):
+            return None
 
     def deploy_dir(self, directory: Path) -> list[Flow]:
         out = []
@@ -220,7 +227,7 @@ class LocalRunner:
             flow_revision=flow.revision or 1,
             state=State.CREATED,
             inputs=values,
-            labels={**flow.label_map(), **(labels or {})},
+            labels=with_correlation_id({**flow.label_map(), **(labels or {})}, ex_id),
             trigger=trigger,
             parent=parent,
             start_date=now_iso(),
@@ -599,8 +606,7 @@ class LocalRunner:
             self._timer_seq += 1
             heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, TimerFired(ex.id, kind, tr_id)))
         for tr in step.dispatch:
-            task = executor.index.task(tr.task_id)
-            assert isinstance(task, RunnableTask)
+            task = executor.runnable(tr)  # a runnable task, or a flowable's worker step (WorkingDirectory files)
             job = self._job(st, executor, task, tr)
             attempt = len(tr.attempts) - 1
             if task.light:
@@ -614,11 +620,22 @@ class LocalRunner:
                 )
         for child in step.children:
             self._start_child(st, child)
+        if step.retry_execution is not None:
+            self._start_retry_execution(st.execution, *step.retry_execution)
         if step.ended:
             self._on_end(st)
         return inline
 
-    def _job(self, st: ExecutionState, executor: Executor, task: RunnableTask, tr: TaskRun) -> Job:
+    def _start_retry_execution(self, ex: Execution, delay: float, new_execution_id: str) -> None:
+        """A CREATE_NEW_EXECUTION retry: the next execution of the flow, started after ``delay`` seconds."""
+        from engine.runtime.restart import build_retry
+
+        new = build_retry(ex, new_execution_id, delay)
+        with self._ended_lock:
+            self._ended[new.id] = threading.Event()
+        self.post(StartExecution(new, None))
+
+    def _job(self, st: ExecutionState, executor: Executor, task: Any, tr: TaskRun) -> Job:
         ex = st.execution
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         attempt = len(tr.attempts) - 1
@@ -667,7 +684,7 @@ class LocalRunner:
         return services
 
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
-        cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
+        cur: TaskRun | None = tr  # a WorkingDirectory's own worker steps use its directory too
         while cur is not None:
             if getattr(executor.index.task(cur.task_id), "shares_working_directory", False):
                 path = self.home / "workdirs" / st.execution.id / cur.id
@@ -694,6 +711,7 @@ class LocalRunner:
                 child.inputs,
                 labels=child.labels,
                 revision=child.revision,
+                trigger=child.trigger,
                 parent=parent,
                 wait_persisted=False,
                 execution_id=child.execution_id,
@@ -722,7 +740,7 @@ class LocalRunner:
         ex = st.execution
         self._states.pop(ex.id, None)
         summary = st.summary()
-        if ex.parent and ex.parent.get("executionId"):
+        if ex.parent and ex.parent.get("executionId") and ex.state != State.RETRIED:  # its retry will answer
             self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], summary))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)
