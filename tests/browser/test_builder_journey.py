@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 
 
 def slots(page: Any) -> Any:
-    return page.locator(".lc-lane-tasks > .lc-list > .lc-slot")
+    return page.locator(".lc-slot[data-list='[\"tasks\"]']")
 
 
 def tab(page: Any, title: str) -> Any:
@@ -42,7 +42,7 @@ def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):
     page.locator(".ln-create button").click()
     page.wait_for_url("**/ui/editor?*")
     wait_canvas(page)
-    assert page.locator(".lc-lane-tasks .lc-slot-empty").count() == 1
+    assert page.locator(".lc-slot-empty[data-list='[\"tasks\"]']").count() == 1
 
     # Drag a Log task then a Python task from the palette.
     page.locator('.lc-item[data-type="log"]').drag_to(slots(page).first)

@@ -136,7 +136,7 @@ def test_reorder_by_drag_in_the_editor_moves_the_yaml_too(page, builder_server):
     builder_server.deploy(EDIT.format(id="reorder"))
     open_editor(page, builder_server, "acme.edit", "reorder")
 
-    node(page, "b").drag_to(page.locator(".lc-lane-tasks > .lc-list > .lc-slot").first)
+    node(page, "b").drag_to(page.locator(".lc-slot[data-list='[\"tasks\"]']").first)
 
     tab(page, "YAML").click()
     wait_until(lambda: task_ids(shown_data(page).get("tasks", [])) == ["b", "a", "par"])
@@ -151,7 +151,7 @@ def test_drop_a_palette_task_into_a_parallel_in_the_editor(page, builder_server)
     builder_server.deploy(EDIT.format(id="branch"))
     open_editor(page, builder_server, "acme.edit", "branch")
 
-    page.locator('.lc-item[data-type="log"]').drag_to(node(page, "par").locator(".lc-list > .lc-slot").last)
+    page.locator('.lc-item[data-type="log"]').drag_to(page.locator(".lc-slot[data-list='[\"tasks\",2,\"tasks\"]']").last)
 
     node(page, "log_1").wait_for()
     tab(page, "YAML").click()
@@ -172,7 +172,8 @@ def test_yaml_typed_by_hand_redraws_the_canvas(page, builder_server):
     page.keyboard.insert_text("  - id: added\n    type: log\n    message: typed by hand\n")
 
     node(page, "added").wait_for()
-    assert page.locator(".lc-lane-tasks > .lc-list > .lc-node").count() == 4  # a, b, par, added
+    # a, b, par, added: four tasks at flow level (paths ["tasks", i])
+    assert page.locator(".lc-node").evaluate_all("els => els.filter(e => JSON.parse(e.dataset.path).length === 2).length") == 4
     # A syntax error is reported and leaves the canvas as it was.
     page.keyboard.insert_text("  - id: [broken\n")
     page.locator(".ln-errors", has_text="YAML").wait_for()

@@ -1,0 +1,30 @@
+// Entry point of builder/canvas/bundle/canvas.js: the ES module Panel loads for FlowCanvas.
+import "@xyflow/react/dist/style.css"
+import "./canvas.css"
+
+import {createRoot} from "react-dom/client"
+
+import {CanvasApp, Controller} from "./canvas.jsx"
+import {makeEdits} from "./edits.js"
+
+export {makeEdits} from "./edits.js"
+
+export function render({model, el}) {
+  const ctl = new Controller(model)
+  model.on("flow", () => ctl.fromModel())
+  model.on(["selected", "errors", "readonly", "palette"], () => ctl.bump())
+  model.on("container_spec", () => { ctl.edits = makeEdits(model.container_spec || {}); ctl.bump() })
+  model.on("msg:custom", (msg) => {
+    if (msg && msg.action === "reset_history") {
+      ctl.undoStack.length = 0
+      ctl.redoStack.length = 0
+      ctl.bump()
+    }
+  })
+  const host = document.createElement("div")
+  host.className = "lc-host"
+  el.append(host)
+  const root = createRoot(host)
+  root.render(<CanvasApp ctl={ctl} />)
+  model.on("remove", () => root.unmount())
+}
