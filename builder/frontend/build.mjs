@@ -9,7 +9,10 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const out = path.resolve(here, "..", "canvas", "bundle")
 
 await build({
-  entryPoints: {canvas: path.join(here, "src", "canvas-entry.jsx")},
+  entryPoints: {
+    canvas: path.join(here, "src", "canvas-entry.jsx"),
+    topology: path.join(here, "src", "topology-widget.jsx"),
+  },
   outdir: out,
   bundle: true,
   format: "esm",

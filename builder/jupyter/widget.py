@@ -1,4 +1,4 @@
-"""The flow topology widget: an anywidget whose JS (``widget.js``) lives beside this file.
+"""The flow topology widget: an anywidget whose JS is the topology bundle (``builder/frontend``, React Flow).
 
 Every trait is plain JSON so the same JS can be driven by Panel's
 ``AnyWidgetComponent`` in the web builder. The trait holding the layout is
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
+from builder.canvas.bundles import bundle
 from builder.jupyter.static import static_html
 from builder.topology import (
     PENDING_COLOUR,
@@ -30,7 +30,6 @@ from builder.topology import (
     run_duration,
 )
 
-_HERE = Path(__file__).parent
 #: While a run is going on and the Gantt view is open, rebuild it at most this often (seconds).
 GANTT_REFRESH = 2.0
 
@@ -38,8 +37,8 @@ GANTT_REFRESH = 2.0
 class FlowWidget(anywidget.AnyWidget):
     """Topology of one flow, coloured by the state of one execution (when there is one)."""
 
-    _esm = _HERE / "widget.js"
-    _css = _HERE / "widget.css"
+    _esm = bundle("topology.js")
+    _css = bundle("topology.css")
 
     topology = traitlets.Dict().tag(sync=True)
     states = traitlets.Dict().tag(sync=True)

@@ -149,17 +149,17 @@ def test_tutorial_runs_in_jupyterlab_and_topologies_turn_green(lab):
         flows = page.locator(".lanner-flow")
         assert flows.count() >= 6
         # The %flow run cell: the whole tutorial topology, finished green.
-        run_widget = page.locator(".lanner-flow", has=page.locator('g.lanner-node[data-node-id="nap"][data-state="SUCCESS"]')).first
+        run_widget = page.locator(".lanner-flow", has=page.locator('.lanner-node[data-node-id="nap"][data-state="SUCCESS"]')).first
         run_widget.wait_for(timeout=30_000)
         for node_id in ("greet", "fan_out", "shout", "nap", "per_city", "postcard", "famous"):
-            node = run_widget.locator(f'g.lanner-node[data-node-id="{node_id}"]')
+            node = run_widget.locator(f'.lanner-node[data-node-id="{node_id}"]')
             assert node.get_attribute("data-state") == "SUCCESS", node_id
-        stroke = run_widget.locator('g.lanner-node[data-node-id="greet"] rect').first.get_attribute("stroke")
+        stroke = run_widget.locator('.lanner-node[data-node-id="greet"] .lanner-task').first.get_attribute("data-colour")
         assert stroke == STATE_COLOURS["SUCCESS"]
-        assert run_widget.locator('g.lanner-node[data-node-id="per_city"] g.lanner-chip[data-state="SUCCESS"] text').first.text_content() == "3"
+        assert run_widget.locator('.lanner-node[data-node-id="per_city"] .lanner-chip[data-state="SUCCESS"]').first.text_content() == "3"
 
         # Clicking a task shows its logs below the graph.
-        run_widget.locator('g.lanner-node[data-node-id="greet"] rect').first.click()
+        run_widget.locator('.lanner-node[data-node-id="greet"]').first.click()
         run_widget.locator(".lanner-details").get_by_text("Hello, Ada!").wait_for(timeout=10_000)
 
         run_widget.scroll_into_view_if_needed()
@@ -210,7 +210,7 @@ def test_saved_notebook_shows_coloured_topologies_without_running(lab):
         counts = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
             .filter((c) => c.model.type === 'code').map((c) => c.model.executionCount)""")
         assert all(c is not None for c in counts)  # as saved: nothing re-ran in this kernel
-        node = page.locator('.lanner-flow g.lanner-node[data-node-id="postcard"][data-state="SUCCESS"]').first
+        node = page.locator('.lanner-flow .lanner-node[data-node-id="postcard"][data-state="SUCCESS"]').first
         node.wait_for(timeout=30_000)
-        assert node.locator("rect").first.get_attribute("stroke") == STATE_COLOURS["SUCCESS"]
+        assert node.locator(".lanner-task").first.get_attribute("data-colour") == STATE_COLOURS["SUCCESS"]
         browser.close()

@@ -1,24 +1,24 @@
 """The widget's ES module in a real browser, driven by a stand-in model.
 
 The stand-in implements only the anywidget model contract (get/set/on/off/save_changes),
-which is all the JS may rely on so that the web builder can reuse it through Panel.
+which is all the JS may rely on so that the web builder can reuse it through Panel. The
+module is the shipped topology bundle (React Flow), loaded from a blob as anywidget does.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
+from builder.canvas.bundles import bundle
 from builder.jupyter.widget import FlowWidget
 from builder.topology import STATE_COLOURS
 from tests.unit.test_jupyter_widget import FLOW, LOGS, SUMMARY
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium")
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "builder" / "jupyter"
 SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt_html", "palette")
 
 HARNESS = """
@@ -63,9 +63,10 @@ def render(browser, widget: FlowWidget):
     page = browser.new_page()
     page.set_content('<html><body><div id="root"></div></body></html>')
     state = json.loads(json.dumps(widget.get_state(key=list(SYNCED))))
-    js = (WIDGET_DIR / "widget.js").read_text()
-    css = (WIDGET_DIR / "widget.css").read_text()
+    js = bundle("topology.js").read_text()
+    css = bundle("topology.css").read_text()
     assert page.evaluate(HARNESS, [js, css, state]) == "function"
+    page.locator(".lanner-node").first.wait_for()  # React Flow draws on the next frames
     return page
 
 
@@ -73,13 +74,14 @@ def test_nodes_edges_and_state_colours_are_drawn(browser):
     w = FlowWidget.from_flow(FLOW)
     w.show_execution(SUMMARY, LOGS)
     page = render(browser, w)
-    ids = page.eval_on_selector_all("g.lanner-node", "els => els.map(e => e.dataset.nodeId)")
+    ids = page.eval_on_selector_all(".lanner-node", "els => els.map(e => e.dataset.nodeId)")
     assert sorted(ids) == ["each", "greet", "loop"]
-    greet = page.locator('g.lanner-node[data-node-id="greet"]')
+    greet = page.locator('.lanner-node[data-node-id="greet"]')
     assert greet.get_attribute("data-state") == "SUCCESS"
-    assert greet.locator("rect.lanner-task").get_attribute("stroke") == STATE_COLOURS["SUCCESS"]
-    assert page.locator("path.lanner-edge").count() == 1  # greet -> loop
-    assert page.locator('g.lanner-node[data-node-id="loop"] g.lanner-chip[data-state="SUCCESS"] text').text_content() == "2"
+    assert greet.locator(".lanner-task").get_attribute("data-colour") == STATE_COLOURS["SUCCESS"]
+    page.locator(".react-flow__edge.lanner-edge").first.wait_for(state="attached")
+    assert page.locator(".react-flow__edge.lanner-edge").count() == 1  # greet -> loop
+    assert page.locator('.lanner-node[data-node-id="loop"] .lanner-chip[data-state="SUCCESS"]').text_content() == "2"
     assert page.locator(".lanner-execution-state").inner_text() == "SUCCESS"
     page.close()
 
@@ -89,12 +91,12 @@ def test_clicking_a_node_shows_its_logs_and_outputs(browser):
     w.show_execution(SUMMARY, LOGS)
     page = render(browser, w)
     assert "Click a task" in page.locator(".lanner-details").inner_text()
-    page.locator('g.lanner-node[data-node-id="greet"]').click()
+    page.locator('.lanner-node[data-node-id="greet"]').click()
     details = page.locator(".lanner-details").inner_text()
     assert "hi there" in details and "out-r1" in details
     assert page.evaluate("window.model.get('selected')") == "greet"
     assert page.evaluate("window.model.saved")[-1] == '"greet"|topology'
-    assert page.locator('g.lanner-node[data-node-id="greet"]').get_attribute("class").endswith("lanner-selected")
+    page.locator('.lanner-node.lanner-selected[data-node-id="greet"]').wait_for()
     page.close()
 
 
@@ -102,7 +104,7 @@ def test_for_each_iterations_expand(browser):
     w = FlowWidget.from_flow(FLOW)
     w.show_execution(SUMMARY, LOGS)
     page = render(browser, w)
-    page.locator('g.lanner-node[data-node-id="loop"] rect.lanner-box-header').click()
+    page.locator('.lanner-node[data-node-id="loop"] .lanner-box-header').click()
     iterations = page.locator("details.lanner-iteration")
     assert iterations.count() == 2
     assert not iterations.nth(1).locator("table").is_visible()
@@ -114,13 +116,13 @@ def test_for_each_iterations_expand(browser):
 def test_live_state_updates_recolour_nodes(browser):
     w = FlowWidget.from_flow(FLOW)
     page = render(browser, w)
-    assert page.locator('g.lanner-node[data-node-id="greet"]').get_attribute("data-state") == ""
+    assert page.locator('.lanner-node[data-node-id="greet"]').get_attribute("data-state") == ""
     running = {**SUMMARY, "state": "RUNNING", "taskRuns": [{**SUMMARY["taskRuns"][0], "state": "RUNNING", "endDate": None}]}
     w.show_execution(running)
     page.evaluate("s => window.model.set('states', s)", w.states)
-    greet = page.locator('g.lanner-node[data-node-id="greet"]')
-    assert greet.get_attribute("data-state") == "RUNNING"
-    assert greet.locator("rect.lanner-task").get_attribute("fill") == STATE_COLOURS["RUNNING"]
+    greet = page.locator('.lanner-node[data-node-id="greet"][data-state="RUNNING"]')
+    greet.wait_for()
+    assert greet.locator(".lanner-task").get_attribute("data-colour") == STATE_COLOURS["RUNNING"]
     page.close()
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from builder.canvas.bundles import bundle
 from builder.jupyter import static
 from builder.jupyter.backends import NotebookError
 from builder.jupyter.gantt import gantt_html, gantt_rows
@@ -15,7 +15,6 @@ from builder.jupyter.session import FlowInvalid, parse_inputs
 from builder.jupyter.widget import FlowWidget
 from builder.topology import STATE_COLOURS, layout_from_summary
 
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "builder" / "jupyter"
 SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt_html", "palette")
 
 FLOW = {
@@ -48,14 +47,15 @@ LOGS = [{"id": 1, "executionId": "ex42", "taskRunId": "r1", "taskId": "greet", "
          "timestamp": "2024-05-01T10:00:00.5+00:00", "message": "hi there"}]
 
 
-def test_js_and_css_are_the_files_beside_the_module():
+def test_js_and_css_are_the_topology_bundle():
     w = FlowWidget.from_flow(FLOW)
-    assert str(w._esm) == (WIDGET_DIR / "widget.js").read_text()
-    assert str(w._css) == (WIDGET_DIR / "widget.css").read_text()
-    js = (WIDGET_DIR / "widget.js").read_text()
-    assert "export default { render }" in js
-    # Only the anywidget contract: no Jupyter globals, no imports, no network.
-    assert not re.search(r"\bimport\s|require\(|@jupyter|window\.jupyter|https?://(?!www\.w3\.org)", js)
+    assert str(w._esm) == bundle("topology.js").read_text()
+    assert str(w._css) == bundle("topology.css").read_text()
+    js = bundle("topology.js").read_text()
+    assert "render" in js
+    # Only the anywidget contract: no Jupyter globals, no imports left unbundled, no network.
+    assert not re.search(r"\bimport\s*[\w{*].*?from\s*['\"]|require\(|@jupyter|window\.jupyter", js)
+    assert not re.search(r"https?://(?!www\.w3\.org|reactjs\.org|react\.dev|reactflow\.dev)[\w.-]+", js)
 
 
 def test_traits_are_plain_json_and_start_without_an_execution():

@@ -1,8 +1,9 @@
-// Lanner flow topology widget.
+// Lanner flow topology widget: the entry of builder/canvas/bundle/topology.js.
 //
-// Plain ES module following the anywidget contract (`render({ model, el })`), with no build
-// step and no Jupyter-specific API, so that the web builder can load the very same file
-// through Panel's AnyWidgetComponent and draw flows exactly as notebooks do.
+// An ES module following the anywidget contract (`render({ model, el })`) with no Jupyter-specific
+// API, so that the web builder loads the very same bundle through Panel's AnyWidgetComponent and
+// draws flows exactly as notebooks do. The graph is drawn by React Flow (topology.jsx) from the
+// layout builder/topology.py computes once, the same layout the static SVG fallback draws.
 //
 // Traits (all plain JSON):
 //   topology   {flow, width, height, nodes: [{id, taskId, type, label, icon, x, y, width, height,
@@ -15,15 +16,16 @@
 //   view       "topology" | "gantt"
 //   gantt_html a self-contained HTML page (Bokeh, inline resources), drawn in an iframe
 
-const SVG_NS = "http://www.w3.org/2000/svg";
-const PENDING = "#e2e8f0";
+import "@xyflow/react/dist/style.css";
+import "./topology.css";
 
-function svg(tag, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (parent) parent.appendChild(node);
-  return node;
-}
+import { createRoot } from "react-dom/client";
+
+import { TopologyView, formatDuration } from "./topology.jsx";
+
+export { formatDuration };
+
+const PENDING = "#e2e8f0";
 
 function html(tag, attrs = {}, parent = null, text = null) {
   const node = document.createElement(tag);
@@ -31,133 +33,6 @@ function html(tag, attrs = {}, parent = null, text = null) {
   if (text !== null && text !== undefined) node.textContent = String(text);
   if (parent) parent.appendChild(node);
   return node;
-}
-
-export function formatDuration(seconds) {
-  if (seconds === null || seconds === undefined) return "";
-  if (seconds < 1) return `${Math.floor(seconds * 1000)}ms`;
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  const minutes = Math.floor(seconds / 60);
-  const sec = Math.floor(seconds % 60);
-  if (minutes < 60) return `${minutes}m ${String(sec).padStart(2, "0")}s`;
-  return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
-}
-
-function clip(text, max) {
-  text = String(text ?? "");
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
-
-function edgePath(a, b) {
-  const x1 = a.x + a.width, y1 = a.y + a.height / 2;
-  const x2 = b.x, y2 = b.y + b.height / 2;
-  const dx = Math.max(16, (x2 - x1) / 2);
-  return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
-}
-
-// Iteration counts per state as small coloured chips, right-aligned at (right, y). Returns their width.
-function drawChips(g, st, right, y, palette) {
-  const counts = st && st.iterations ? Object.entries(st.iterations) : [];
-  counts.forEach(([s, c], i) => {
-    const chip = svg("g", { class: "lanner-chip", "data-state": s, transform: `translate(${right - 8 - i * 24},${y})` }, g);
-    svg("circle", { r: 8, cx: 0, cy: 6, fill: palette[s] || PENDING }, chip);
-    const ct = svg("text", { x: 0, y: 9.5, "text-anchor": "middle", class: "lanner-chip-text" }, chip);
-    ct.textContent = String(c);
-    const tip = svg("title", {}, chip);
-    tip.textContent = `${c} ${s.toLowerCase()}`;
-  });
-  return counts.length * 24;
-}
-
-function drawTopology(host, topo, states, selected, onSelect, palette) {
-  host.replaceChildren();
-  const nodes = topo.nodes || [];
-  if (!nodes.length) {
-    html("div", { class: "lanner-empty" }, host, "No tasks to draw.");
-    return;
-  }
-  const root = svg("svg", {
-    class: "lanner-svg", width: topo.width, height: topo.height,
-    viewBox: `0 0 ${topo.width} ${topo.height}`, role: "img",
-    "aria-label": `Topology of ${topo.flow?.namespace ?? ""}.${topo.flow?.id ?? ""}`,
-  }, host);
-  const defs = svg("defs", {}, root);
-  for (const kind of ["sequence", "dag", "error"]) {
-    const marker = svg("marker", {
-      id: `lanner-arrow-${kind}`, viewBox: "0 0 10 10", refX: 9, refY: 5,
-      markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse",
-    }, defs);
-    svg("path", { d: "M0,0 L10,5 L0,10 z", class: `lanner-arrow lanner-arrow-${kind}` }, marker);
-  }
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  const containers = svg("g", { class: "lanner-containers" }, root);
-  const edges = svg("g", { class: "lanner-edges" }, root);
-  const leaves = svg("g", { class: "lanner-leaves" }, root);
-
-  for (const e of topo.edges || []) {
-    const a = byId.get(e.from), b = byId.get(e.to);
-    if (!a || !b) continue;
-    svg("path", {
-      d: edgePath(a, b), class: `lanner-edge lanner-edge-${e.kind}`,
-      "data-from": e.from, "data-to": e.to, "marker-end": `url(#lanner-arrow-${e.kind})`,
-    }, edges);
-  }
-
-  for (const n of nodes) {
-    const st = states[n.id];
-    const colour = st ? st.colour : PENDING;
-    const layer = n.kind === "container" ? containers : leaves;
-    const g = svg("g", {
-      class: `lanner-node lanner-kind-${n.kind}` + (selected === n.id ? " lanner-selected" : ""),
-      "data-node-id": n.id, "data-kind": n.kind, "data-state": st ? st.state : "",
-      transform: `translate(${n.x},${n.y})`,
-    }, layer);
-    if (n.kind === "branch-label") {
-      svg("rect", { class: "lanner-branch", width: n.width, height: n.height, rx: n.height / 2 }, g);
-      const t = svg("text", { x: n.width / 2, y: n.height / 2 + 4, "text-anchor": "middle", class: "lanner-branch-text" }, g);
-      t.textContent = clip(n.label, 14);
-      continue;
-    }
-    const title = svg("title", {}, g);
-    title.textContent = `${n.label} (${n.type})` + (st ? ` — ${st.state}` : "");
-    if (n.kind === "container") {
-      svg("rect", {
-        class: "lanner-box", width: n.width, height: n.height, rx: 8,
-        stroke: colour, "data-colour": colour,
-      }, g);
-      svg("rect", { class: "lanner-box-header", width: n.width, height: 26, rx: 8, fill: colour, "fill-opacity": st ? 0.22 : 0.6 }, g);
-      const chipsWidth = drawChips(g, st, n.width - 10, 7, palette);
-      const labelText = clip(`${n.icon || ""} ${n.label}`, Math.floor((n.width - 20 - chipsWidth) / 8));
-      const t = svg("text", { x: 10, y: 18, class: "lanner-label" }, g);
-      t.textContent = labelText;
-      // State and duration go between the label and the chips when there is room for them.
-      const room = n.width - 30 - chipsWidth - labelText.length * 9;
-      if (st && room > 48) {
-        const meta = svg("text", { x: n.width - 14 - chipsWidth, y: 18, "text-anchor": "end", class: "lanner-meta" }, g);
-        meta.textContent = clip([st.state, formatDuration(st.duration)].filter(Boolean).join(" · "), Math.floor(room / 6.5));
-      }
-    } else {
-      svg("rect", {
-        class: "lanner-task", width: n.width, height: n.height, rx: 8,
-        stroke: colour, fill: colour, "data-colour": colour,
-      }, g);
-      svg("rect", { class: "lanner-stripe", width: 6, height: n.height, rx: 3, fill: colour }, g);
-      const t = svg("text", { x: 14, y: 22, class: "lanner-label" }, g);
-      t.textContent = clip(`${n.icon || ""} ${n.label}`, 21);
-      const parts = [n.type];
-      if (st) {
-        parts.push(formatDuration(st.duration));
-        if (st.attempts > 1) parts.push(`${st.attempts} attempts`);
-      }
-      const chipsWidth = drawChips(g, st, n.width - 10, 30, palette);
-      const meta = svg("text", { x: 14, y: 42, class: "lanner-meta" }, g);
-      meta.textContent = clip(parts.filter(Boolean).join(" · "), Math.floor((n.width - 24 - chipsWidth) / 6.5));
-    }
-    g.addEventListener("click", (ev) => {
-      ev.stopPropagation();
-      onSelect(n.id);
-    });
-  }
 }
 
 // Colours come from the `palette` trait (builder/topology.py STATE_COLOURS): one source of truth.
@@ -295,10 +170,11 @@ function render({ model, el }) {
     model.save_changes();
     redraw();
   };
+  const graph = createRoot(canvas);
   const redraw = () => {
     drawHeader(header, model);
-    drawTopology(canvas, model.get("topology") || {}, model.get("states") || {}, model.get("selected"), select,
-      model.get("palette") || {});
+    graph.render(<TopologyView topo={model.get("topology") || {}} states={model.get("states") || {}}
+      selected={model.get("selected")} onSelect={select} palette={model.get("palette") || {}} />);
     drawDetails(details, model);
   };
   const drawGantt = () => {
@@ -340,6 +216,7 @@ function render({ model, el }) {
   showView();
   return () => {
     for (const [name, fn] of events) model.off(name, fn);
+    graph.unmount();
   };
 }
 
