@@ -12,6 +12,7 @@ await build({
   entryPoints: {
     canvas: path.join(here, "src", "canvas-entry.jsx"),
     topology: path.join(here, "src", "topology-widget.jsx"),
+    "yaml-editor": path.join(here, "src", "yaml-editor-entry.js"),
   },
   outdir: out,
   bundle: true,

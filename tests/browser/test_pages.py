@@ -24,6 +24,7 @@ from tests.browser.conftest_pages import (
     open_page,
     screenshot,
     wait_canvas,
+    yaml_focus_end,
     yaml_text,
 )
 
@@ -167,8 +168,7 @@ def test_yaml_typed_by_hand_redraws_the_canvas(page, builder_server):
     builder_server.deploy(EDIT.format(id="typed_yaml"))
     open_editor(page, builder_server, "acme.edit", "typed_yaml")
     tab(page, "YAML").click()
-    page.locator(".ln-yaml .ace_content").first.click()
-    page.keyboard.press("Control+End")
+    yaml_focus_end(page)
     page.keyboard.insert_text("  - id: added\n    type: log\n    message: typed by hand\n")
 
     node(page, "added").wait_for()
@@ -179,6 +179,7 @@ def test_yaml_typed_by_hand_redraws_the_canvas(page, builder_server):
     page.locator(".ln-errors", has_text="YAML").wait_for()
     assert node(page, "added").count() == 1
     page.keyboard.press("Control+z")
+    page.locator(".ln-errors", has_text="valid").wait_for()  # the undone text is valid again
     save(page, 2)
     data, _ = parse(builder_server.flow_source("acme.edit", "typed_yaml"))
     assert data["tasks"][-1] == {"id": "added", "type": "log", "message": "typed by hand"}
@@ -318,3 +319,50 @@ def test_flows_dashboard_and_triggers_show_what_the_store_holds(page, builder_se
     page.locator(".ln-backfills", has_text="1/1").wait_for(timeout=30000)
     wait_until(lambda: len(builder_server.executions("acme.ops", "nightly")) == before + 1, timeout=30)
     screenshot(page, "triggers")
+
+
+COMMENTED = """# Header comment: what this flow is for.
+id: commented
+namespace: acme.yaml
+tasks:
+  # Pull the rows first.
+  - id: extract
+    type: python
+    script: |
+      print("rows")
+  - id: notify
+    type: log
+    message: 'rows: {{ outputs.extract.vars }}'  # quoted on purpose
+"""
+
+
+def test_yaml_editor_keeps_comments_through_canvas_edits_and_completes_outputs(page, builder_server):
+    builder_server.deploy(COMMENTED)
+    open_editor(page, builder_server, "acme.yaml", "commented")
+    tab(page, "YAML").click()
+    wait_until(lambda: yaml_text(page) == COMMENTED)
+
+    # A canvas edit (a new task dropped at the end) rewrites the YAML with every comment kept.
+    page.locator('.lc-item[data-type="log"]').drag_to(page.locator(".lc-slot[data-list='[\"tasks\"]']").last)
+    wait_until(lambda: "id: log_1" in yaml_text(page))
+    text = yaml_text(page)
+    for kept in ("# Header comment: what this flow is for.", "# Pull the rows first.", "# quoted on purpose",
+                 "'rows: {{ outputs.extract.vars }}'", "script: |"):
+        assert kept in text, kept
+    save(page, 2)
+    assert builder_server.flow_source("acme.yaml", "commented").startswith("# Header comment")
+
+    # Inside {{ }} the editor offers the outputs of the flow's own tasks.
+    tab(page, "YAML").click()  # the drop selected the new task, which showed its form
+    yaml_focus_end(page)
+    page.keyboard.type("  - id: later\n")
+    page.keyboard.press("Home")
+    page.keyboard.type("    type: log\n")
+    page.keyboard.press("Home")
+    page.keyboard.type('    message: "{{ outputs.ex')
+    options = page.locator(".cm-tooltip-autocomplete li")
+    options.filter(has_text="outputs.extract.vars").first.wait_for()
+    shown = options.all_inner_texts()
+    assert all("outputs.ex" in o.replace(" ", "") or "extract" in o for o in shown), shown
+    page.keyboard.press("Enter")
+    wait_until(lambda: re.search(r'message: "\{\{ outputs\.extract\b', yaml_text(page).split("id: later")[-1]))
