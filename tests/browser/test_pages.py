@@ -27,6 +27,7 @@ from tests.browser.conftest_pages import (
     yaml_focus_end,
     yaml_text,
 )
+from tests.unit.test_yaml_roundtrip import TEXT as COMMENTED
 
 pytestmark = pytest.mark.browser
 
@@ -321,24 +322,9 @@ def test_flows_dashboard_and_triggers_show_what_the_store_holds(page, builder_se
     screenshot(page, "triggers")
 
 
-COMMENTED = """# Header comment: what this flow is for.
-id: commented
-namespace: acme.yaml
-tasks:
-  # Pull the rows first.
-  - id: extract
-    type: python
-    script: |
-      print("rows")
-  - id: notify
-    type: log
-    message: 'rows: {{ outputs.extract.vars }}'  # quoted on purpose
-"""
-
-
 def test_yaml_editor_keeps_comments_through_canvas_edits_and_completes_outputs(page, builder_server):
     builder_server.deploy(COMMENTED)
-    open_editor(page, builder_server, "acme.yaml", "commented")
+    open_editor(page, builder_server, "acme.sales", "report")
     tab(page, "YAML").click()
     wait_until(lambda: yaml_text(page) == COMMENTED)
 
@@ -346,11 +332,11 @@ def test_yaml_editor_keeps_comments_through_canvas_edits_and_completes_outputs(p
     page.locator('.lc-item[data-type="log"]').drag_to(page.locator(".lc-slot[data-list='[\"tasks\"]']").last)
     wait_until(lambda: "id: log_1" in yaml_text(page))
     text = yaml_text(page)
-    for kept in ("# Header comment: what this flow is for.", "# Pull the rows first.", "# quoted on purpose",
-                 "'rows: {{ outputs.extract.vars }}'", "script: |"):
+    for kept in ("# Nightly sales report: read me first.", "# where the team's flows live", "# Extract the rows",
+                 "# quoted on purpose", "'done: {{ outputs.extract.vars }}'", "script: |"):
         assert kept in text, kept
     save(page, 2)
-    assert builder_server.flow_source("acme.yaml", "commented").startswith("# Header comment")
+    assert builder_server.flow_source("acme.sales", "report").startswith("# Nightly sales report")
 
     # Inside {{ }} the editor offers the outputs of the flow's own tasks.
     tab(page, "YAML").click()  # the drop selected the new task, which showed its form
