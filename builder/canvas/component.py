@@ -37,6 +37,7 @@ class FlowCanvas(JSComponent):
     selected = param.String(default="", doc="Id of the selected task ('' when none).")
     errors = param.Dict(default={}, doc="Task id -> list of messages, shown as red badges on the nodes.")
     readonly = param.Boolean(default=False, doc="Show the flow without palette, drag and drop or edit buttons.")
+    dirty = param.Boolean(default=False, doc="Unsaved changes: leaving or reloading the page asks first.")
     container_spec = param.Dict(
         default=container_spec(), constant=True,
         doc="Container rules shared with the JavaScript (from flow_edit; not meant to be changed).",

@@ -21,10 +21,17 @@ export function render({model, el}) {
       ctl.bump()
     }
   })
+  // Unsaved changes: the browser asks before the page is left or reloaded.
+  const guard = (e) => {
+    if (!model.dirty) return
+    e.preventDefault()
+    e.returnValue = ""
+  }
+  window.addEventListener("beforeunload", guard)
   const host = document.createElement("div")
   host.className = "lc-host"
   el.append(host)
   const root = createRoot(host)
   root.render(<CanvasApp ctl={ctl} />)
-  model.on("remove", () => root.unmount())
+  model.on("remove", () => { window.removeEventListener("beforeunload", guard); root.unmount() })
 }

@@ -424,7 +424,7 @@ function Banner({ctl}) {
   const lines = []
   for (const [key, msgs] of Object.entries(errors)) {
     if (known.has(key) || !Array.isArray(msgs)) continue
-    for (const m of msgs) lines.push(key ? `${key}: ${m}` : String(m))
+    for (const m of msgs) lines.push(key && key !== "__flow__" ? `${key}: ${m}` : String(m))
   }
   return <div className="lc-banner" role="alert" hidden={!lines.length}>{lines.map((l, i) => <div key={i}>{l}</div>)}</div>
 }
