@@ -57,6 +57,7 @@ frontend: $(BUNDLE)/.built
 
 # A wheel with the bundles inside: `pip install dist/lanner-*.whl` needs no node.
 wheel: frontend | $(UV)
+	rm -rf build lanner.egg-info  # a stale file list would put builder/frontend/node_modules in the wheel
 	$(UV) build --wheel -o dist .
 
 run: install
