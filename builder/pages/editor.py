@@ -69,7 +69,8 @@ class Editor:
                             ("Revisions", self.revisions), dynamic=False, sizing_mode="stretch_width",
                             css_classes=["ln-side-tabs"])
 
-        self.dirty_mark = html_pane("", css_classes=["ln-dirty-mark"], width=170)
+        # Fixed size: a pane that grows would re-lay the toolbar out and swallow a click on Save.
+        self.dirty_mark = html_pane("", css_classes=["ln-dirty-mark"], sizing_mode="fixed", width=170, height=32)
         self.canvas.param.watch(self._on_canvas, "flow")
         self.canvas.param.watch(self._on_select, "selected")
         self.code.param.watch(self._on_code, "value")

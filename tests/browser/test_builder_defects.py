@@ -149,11 +149,12 @@ def test_the_form_of_every_palette_type_fills_every_required_field(page, builder
     for n, item in enumerate(tasks, start=1):
         canonical = item["type"]
         page.locator(f'.lc-item[data-kind="task"][data-type="{canonical}"]').dblclick()
-        wait_until(lambda n=n: len(parse(yaml_text(page))[0].get("tasks") or []) == n)
+        # Generous: each step re-validates the growing flow and rebuilds a form on a shared, loaded machine.
+        wait_until(lambda n=n: len(parse(yaml_text(page))[0].get("tasks") or []) == n, timeout=45)
         tab(page, "Task").click()
         # The new task's form is open before anything is typed into it.
         wait_until(lambda canonical=canonical: page.locator(".ln-form-box .lf-field-id input").first.input_value()
-                   == f"{canonical}_1")
+                   == f"{canonical}_1", timeout=45)
         specs = [s for s in field_specs(task_json_schema(canonical), canonical) if s.required]
         for spec in specs:
             page.locator(f".lf-field-{spec.name}").first.wait_for()
@@ -162,7 +163,7 @@ def test_the_form_of_every_palette_type_fills_every_required_field(page, builder
             tab(page, "Task").click()
             wait_until(lambda specs=specs, canonical=canonical: all(
                 t.get(s.name) not in (None, "", []) for t in parse(yaml_text(page))[0]["tasks"]
-                if t["type"] == canonical for s in specs))
+                if t["type"] == canonical for s in specs), timeout=45)
         # Every property of the type has a field (not just the id).
         schema_props = set(field_specs(task_json_schema(canonical), canonical) and
                            [s.name for s in field_specs(task_json_schema(canonical), canonical)])

@@ -180,7 +180,8 @@ def test_yaml_typed_by_hand_redraws_the_canvas(page, builder_server):
     page.locator(".ln-errors", has_text="YAML").wait_for()
     assert node(page, "added").count() == 1
     page.keyboard.press("Control+z")
-    page.locator(".ln-errors", has_text="valid").wait_for()  # the undone text is valid again
+    page.locator(".ln-errors .ln-ok", has_text="valid").wait_for()  # the undone text is valid again
+    page.locator(".ln-dirty", has_text="Unsaved changes").wait_for()
     save(page, 2)
     data, _ = parse(builder_server.flow_source("acme.edit", "typed_yaml"))
     assert data["tasks"][-1] == {"id": "added", "type": "log", "message": "typed by hand"}
