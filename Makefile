@@ -22,16 +22,22 @@ $(VENV)/bin/python:
 $(UV): | $(VENV)/bin/python
 	$(PY) -m pip install -q --disable-pip-version-check --target $(VENV)/tools uv==$(UV_VERSION)
 
-# The venv holds exactly the lock: sync removes what the lock does not name, then Lanner itself (editable).
-$(VENV)/.installed: requirements/run.txt pyproject.toml | $(UV)
+# First-party plugins: each folder of plugins/ is a distribution of its own (its pyproject.toml declares
+# its types as entry points); the lock holds their third-party needs, make install adds them (editable).
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+PLUGIN_NAMES := $(foreach f,$(wildcard plugins/*/pyproject.toml),$(shell sed -n 's/^name *= *"\(.*\)"/\1/p' $(f)))
+LOCAL_EDITABLES := -e . $(foreach d,$(PLUGIN_DIRS),-e ./$(d))
+
+# The venv holds exactly the lock: sync removes what the lock does not name, then Lanner and its plugins (editable).
+$(VENV)/.installed: requirements/run.txt pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
 	$(UV) pip sync -q --python $(PY) requirements/run.txt
-	$(UV) pip install -q --python $(PY) --no-deps -e .
+	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
 	@rm -f $(VENV)/.installed-test
 	@touch $@
 
-$(VENV)/.installed-test: requirements/test.txt pyproject.toml | $(UV)
+$(VENV)/.installed-test: requirements/test.txt pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
 	$(UV) pip sync -q --python $(PY) requirements/test.txt
-	$(UV) pip install -q --python $(PY) --no-deps -e .
+	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed frontend
@@ -74,18 +80,26 @@ browser-deps:
 test: install-test browser-deps
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
-# Re-resolve the lock after pyproject.toml changed: pins already in it are kept, new needs are added.
-# `make lock UPGRADE=1` moves every pin to the newest version the ranges allow; run `make test` after it.
+# Re-resolve the lock after pyproject.toml (Lanner's or a plugin's) changed: pins already in it are kept,
+# new needs are added. `make lock UPGRADE=1` moves every pin to the newest version the ranges allow;
+# run `make test` after it. Lanner and its plugins themselves are not in the lock (installed editable).
+NO_EMIT_LOCAL := --no-emit-package lanner $(foreach n,$(PLUGIN_NAMES),--no-emit-package $(n))
 lock: | $(UV)
-	$(UV) pip compile pyproject.toml --extra test --extra dask --extra postgres $(LOCK_FLAGS) \
-	  $(if $(UPGRADE),--upgrade) -o requirements/test.txt
-	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -c requirements/test.txt -o requirements/run.txt
+	@printf -- '-e .[test,dask,postgres]\n' > requirements/.test.in
+	@printf -- '-e .\n' > requirements/.run.in
+	@for d in $(PLUGIN_DIRS); do printf -- '-e ./%s\n' "$$d" | tee -a requirements/.test.in >> requirements/.run.in; done
+	$(UV) pip compile requirements/.test.in $(LOCK_FLAGS) $(NO_EMIT_LOCAL) $(if $(UPGRADE),--upgrade) \
+	  --custom-compile-command 'make lock' -o requirements/test.txt
+	$(UV) pip compile requirements/.run.in $(LOCK_FLAGS) $(NO_EMIT_LOCAL) -c requirements/test.txt \
+	  --custom-compile-command 'make lock' -o requirements/run.txt
+	@rm -f requirements/.test.in requirements/.run.in
 
 # Drift check: the newest versions pyproject.toml allows, in a separate venv, against the unit and security suites.
 LATEST := .venv-latest
 test-latest: | $(UV)
 	@test -x $(LATEST)/bin/python || "$$(./scripts/find-python.sh)" -m venv $(LATEST)
-	$(UV) pip install -q --python $(LATEST)/bin/python --upgrade --refresh --resolution highest -e '.[test,dask,postgres]'
+	$(UV) pip install -q --python $(LATEST)/bin/python --upgrade --refresh --resolution highest \
+	  -e '.[test,dask,postgres]' $(foreach d,$(PLUGIN_DIRS),-e ./$(d))
 	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/security
 
 test-fast: install-test
@@ -101,7 +115,7 @@ bench-quick: install-test
 	$(PY) -m bench.run --quick
 
 lint: install-test
-	$(VENV)/bin/ruff check engine builder tests bench
+	$(VENV)/bin/ruff check engine builder tests bench $(wildcard plugins)
 
 docs: install
 	$(VENV)/bin/python -m engine.model.reference --write README.md

@@ -31,8 +31,9 @@ THREADS = 4
 
 
 def seed(home: Path, rows: int) -> list[str]:
-    from engine.runtime.execution import Attempt, Execution, TaskRun, new_id
-    from engine.runtime.state import State
+    from engine.model.execution import Attempt, Execution, TaskRun
+    from engine.model.ids import new_id
+    from engine.model.state import State
     from engine.store.sql import SqlStore, default_database_url
 
     store = SqlStore(default_database_url(home))

@@ -49,7 +49,7 @@ def foreach_flow(n: int, *, script: bool = False, concurrency: int | None = None
     conc = f"    concurrencyLimit: {concurrency}\n" if concurrency is not None else ""
     return (
         f"id: fanout{n}{'s' if script else ''}\nnamespace: bench\ntasks:\n"
-        f"  - id: loop\n    type: for_each\n    values: \"{{{{ range(0, {n}) | list }}}}\"\n{conc}    tasks:\n{inner}"
+        f"  - id: loop\n    type: for_each\n    values: \"{{{{ range({n}) | list }}}}\"\n{conc}    tasks:\n{inner}"
         f"  - id: all\n    type: return\n    format: \"{reader}\"\n"
     )
 
@@ -114,12 +114,41 @@ def free_port() -> int:
 
 
 def machine() -> dict[str, Any]:
+    """What the figures depend on: the processor, cores, memory, Python, and how busy the machine is."""
     return {
         "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gb": _memory_gb(),
         "python": sys.version.split()[0],
-        "platform": sys.platform,
+        "platform": f"{sys.platform} {os.uname().release}" if hasattr(os, "uname") else sys.platform,
         "load1": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "load": load_average(),
     }
+
+
+def load_average() -> str | None:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` shows them."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 # --- floors: the same work in plain Python ---------------------------------------------------------

@@ -6,13 +6,18 @@ and as a table at the end, and writes ``bench/results/<date>-<cores>cpu.json``
 with the machine's core count and Python version.
 
     .venv/bin/python -m bench.run            # everything (make bench)
-    .venv/bin/python -m bench.run --quick    # B2 and B3 at 1,000 + regression check (make bench-quick)
+    .venv/bin/python -m bench.run --quick    # B1, B2, B3, B8 small + regression check (make bench-quick)
     .venv/bin/python -m bench.run --only B2,B3
+    .venv/bin/python -m bench.run --only B8  # expression rendering, per property
     .venv/bin/python -m bench.run --quick --save-baseline   # write bench/baseline.json
 
 ``--check FILE`` (default with ``--quick``: bench/baseline.json) fails with
 exit 1 when a per-task overhead, as a ratio to its plain-Python floor measured
-in the same run, is more than ``--tolerance`` (3) times its baseline ratio.
+in the same run, is more than ``--tolerance`` (3) times its baseline ratio, or
+when a GATED figure (the executor's step cost at 5,000 against 1,000 task
+runs) misses its target. Every result carries the date, the machine (processor,
+cores, memory, kernel, Python) and the load average before and after the run;
+``--markdown`` prints README's table with that header.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, machine
+from bench.common import REPO, load_average, machine
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
@@ -35,17 +40,27 @@ BASELINE = BENCH_DIR / "baseline.json"
 
 # name -> (module, full arguments, quick arguments or None, timeout seconds)
 SUITE: dict[str, tuple[str, list[str], list[str] | None, float]] = {
-    "B1": ("bench.b1_cold_start", ["--repeat", "5"], None, 180),
+    "B1": ("bench.b1_cold_start", ["--repeat", "7", "--server-repeat", "5"], ["--repeat", "3", "--server-repeat", "1"], 300),
     "B2": ("bench.b2_throughput", ["--n", "1000", "--repeat", "3"], ["--n", "1000", "--repeat", "2", "--full-n", "0", "--no-batched"], 300),
-    "B3": ("bench.b3_fanout", ["--sizes", "1000,10000"], ["--sizes", "1000"], 300),
+    "B3": ("bench.b3_fanout", ["--sizes", "1000,10000,100000", "--repeat", "3"], ["--sizes", "1000,5000", "--repeat", "2", "--flat-limit", "1.5"], 1800),
     "B4": ("bench.b4_latency", ["--n", "500"], None, 240),
     "B5": ("bench.b5_api", ["--rows", "100000"], None, 300),
     "B6": ("bench.b6_dask", ["--n", "100"], None, 300),
     "B7": ("bench.b7_ui", [], None, 240),
+    "B8": ("bench.b8_python_tasks", ["--n", "1000", "--repeat", "3", "--fresh"], ["--n", "200", "--repeat", "1"], 1800),
+    "B9": ("bench.b9_render", ["--n", "20000"], None, 240),
 }
+QUICK = ["B1", "B2", "B3", "B8"]
 
 # Figures the regression check compares (ratio to the floor of the same run).
-CHECKED = ["B2 per-task overhead", "B3 ForEach 1000: per task run"]
+CHECKED = [
+    "B1 lanner flow run CPU",
+    "B2 per-task overhead",
+    "B3 ForEach 1000: per task run",
+    "B8 python task, fork server: per task",
+]
+# Figures whose own target is a gate of the quick run (ratios that must stay flat whatever the machine).
+GATED = ["B3 executor step 5000 vs 1000"]
 
 
 def run_one(name: str, quick: bool) -> list[dict[str, Any]]:
@@ -127,9 +142,37 @@ def check(rows: list[dict[str, Any]], baseline: Path, tolerance: float) -> list[
     return problems
 
 
+def gates(rows: list[dict[str, Any]]) -> list[str]:
+    """GATED figures that missed their own target in this run."""
+    return [f"{r['bench']} {r['metric']}: {r['value']}{r.get('unit', '')}, target {r.get('target')}"
+            for r in rows if f"{r['bench']} {r['metric']}" in GATED and r.get("ok") is False]
+
+
+def header(info: dict[str, Any]) -> str:
+    """When and where the figures were measured: they mean little without it."""
+    load = info.get("load_before") or info.get("load1")
+    after = f" (after: {info['load_after']})" if info.get("load_after") else ""
+    cpu = f"{info.get('cpu')}, " if info.get("cpu") else ""
+    memory = f", {info['memory_gb']} GB" if info.get("memory_gb") else ""
+    return (f"Lanner benchmarks, {info.get('date', '?')}: {cpu}{info['cores']} cores{memory}, {info.get('platform', '')}, "
+            f"Python {info['python']}; load average {load}{after}; {info['seconds']} s")
+
+
+def markdown(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    """The figures as README's table, headed by the date, the machine and the load average."""
+    lines = [f"_{header(info)}_", "", "| bench | figure | value | floor | ratio | target | met |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        value = r.get("value")
+        shown = r.get("status") or ("" if value is None else f"{value} {r.get('unit', '')}".strip())
+        floor = "" if r.get("floor") is None else f"{r['floor']} {r.get('unit', '')}".strip()
+        met = "" if r.get("ok") is None else ("yes" if r["ok"] else "**no**")
+        lines.append(f"| {r['bench']} | {r['metric']} | {shown} | {floor} | {r.get('ratio', '')} | {r.get('target', '')} | {met} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Lanner benchmarks")
-    parser.add_argument("--quick", action="store_true", help="B2 and B3 at 1,000 and the regression check")
+    parser.add_argument("--quick", action="store_true", help="B1, B2, B3 and B8 at small sizes and the regression check")
     parser.add_argument("--only", default="", help="comma-separated benchmarks, e.g. B2,B3")
     parser.add_argument("--check", type=Path, default=None, help="baseline file to compare with")
     parser.add_argument("--tolerance", type=float, default=3.0)
@@ -137,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     parser.add_argument("--results", type=Path, default=None, help="write the figures to this file instead of bench/results/")
     parser.add_argument("--from", dest="from_file", type=Path, default=None, help="do not run: read figures saved by an earlier run")
+    parser.add_argument("--markdown", action="store_true", help="also print the figures as a Markdown table (README)")
     args = parser.parse_args(argv)
-    names = [n.strip().upper() for n in args.only.split(",") if n.strip()] or (["B2", "B3"] if args.quick else list(SUITE))
+    names = [n.strip().upper() for n in args.only.split(",") if n.strip()] or (QUICK if args.quick else list(SUITE))
     unknown = [n for n in names if n not in SUITE]
     if unknown:
         parser.error(f"--only: unknown benchmark {', '.join(unknown)} (known: {', '.join(SUITE)})")
@@ -148,14 +192,18 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(args.from_file.read_text())
         rows, info = saved["figures"], saved["machine"]
     else:
+        load_before = load_average()
         for name in names:
             print(f"--- {name}", file=sys.stderr, flush=True)
             rows.extend(run_one(name, args.quick))
         info = {**machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
-                "seconds": round(time.perf_counter() - started, 1)}
+                "seconds": round(time.perf_counter() - started, 1), "load_before": load_before, "load_after": load_average()}
     print()
-    print(f"Lanner benchmarks: {info['cores']} cores, Python {info['python']}, load {info['load1']}, {info['seconds']} s")
+    print(header(info))
     print(table(rows))
+    if args.markdown:
+        print()
+        print(markdown(rows, info))
     if args.from_file is None and (args.results is not None or not args.no_save):
         if args.results is not None:
             path = args.results
@@ -171,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in rows if r.get("status") == "failed"]
     baseline = args.check or (BASELINE if args.quick and not args.save_baseline else None)
     if baseline is not None:
-        problems = check(rows, baseline, args.tolerance)
+        problems = check(rows, baseline, args.tolerance) + gates(rows)
         for p in problems:
             print(f"REGRESSION {p}")
         if problems:

@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.model import tree
 from engine.model.yaml_loader import YamlError, dump_yaml, load_any_yaml
 
 #: Properties every task has (engine/model/task.py): shown in the "Advanced" card.
 COMMON = ("description", "retry", "timeout", "disabled", "allowFailure", "runIf", "logLevel", "workerGroup")
-#: Properties the form never shows as fields (id has its own input, type is fixed; children are drawn on the canvas).
-HIDDEN = {"id", "type", "tasks", "then", "else", "cases", "defaults", "errors", "finally", "afterExecution"}
+#: Properties the form never shows as fields: id has its own input, type is fixed (and the properties
+#: holding child tasks, drawn on the canvas: see :func:`hidden_properties`).
+HIDDEN = frozenset({"id", "type"})
 _CODE_NAMES = {"script": None, "commands": None, "beforeCommands": "sh", "sql": "sql", "query": "sql"}
 _LANGUAGE_BY_TYPE = {"python": "python", "shell": "sh"}
 #: What a task of a given canonical type exposes under ``outputs.<id>`` (for autocompletion).
@@ -127,15 +129,25 @@ def plain_label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def hidden_properties(schema: dict[str, Any], task_type: str = "") -> frozenset[str]:
+    """``id``, ``type`` and the properties that hold child tasks (the type declares them in the registry;
+    its schema carries them as ``x-lanner.childLists``)."""
+    declared = (schema.get("x-lanner") or {}).get("childLists")
+    if declared is not None:
+        return HIDDEN | {c["name"] for c in declared}
+    return HIDDEN | tree.child_list_names(task_type)
+
+
 def field_specs(schema: dict[str, Any], task_type: str = "") -> list[FieldSpec]:
     """The form's fields for a task/trigger schema: required first, then the rest, common ones last."""
     defs = schema.get("$defs", {})
     # A recursive model (a container holding tasks) comes as a bare {"$ref": ...}: resolve it first.
     schema = _resolve(schema, defs)
     required = set(schema.get("required", []))
+    hidden = hidden_properties(schema, task_type)
     specs = []
     for name, prop in (schema.get("properties") or {}).items():
-        if name in HIDDEN:
+        if name in hidden:
             continue
         kind, options, language = _kind(name, prop, defs, task_type)
         resolved = _resolve(prop, defs)

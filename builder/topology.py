@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from engine.runtime.state import State
+from engine.model import registry, tree
+from engine.model.flowable import COMMON_CHILD_LISTS, FLOW_CHILD_LISTS, ChildList
+from engine.model.state import TERMINAL, State
 
 NODE_W, NODE_H = 176, 56
 LABEL_W, LABEL_H = 92, 26
@@ -49,26 +51,14 @@ STATE_COLOURS = {str(k): v for k, v in STATE_COLOURS.items()}
 #: Colour of a node that has no task run (yet).
 PENDING_COLOUR = "#e2e8f0"
 
-# Flowable types the layout understands, by the last part of their Kestra name, so that the
-# layout works on raw YAML even for names the registry does not know (yet).
-_KESTRA_FLOW_NAMES = {
-    "sequential": "sequential", "parallel": "parallel", "if": "if", "switch": "switch",
-    "foreach": "for_each", "eachsequential": "for_each", "eachparallel": "for_each",
-    "dag": "dag", "subflow": "subflow", "flow": "subflow", "workingdirectory": "working_directory",
-}
-_ROW_CONTAINERS = {"sequential", "working_directory", "for_each"}
-_FALLBACK_ICONS = {
-    "sequential": "➡️", "parallel": "🔀", "if": "❓", "switch": "🔀", "for_each": "🔁",
-    "dag": "🕸️", "subflow": "🧩", "working_directory": "📁",
-}
-_LANE_TITLES = {"errors": "errors", "finally": "finally", "afterExecution": "after execution",
-                "then": "then", "else": "else", "defaults": "default"}
+#: Icon of a type the registry does not know.
+_UNKNOWN_ICON = "▪️"
+#: How a type the registry does not know nests tasks (a layout rebuilt from task runs uses it).
+_UNKNOWN_CHILDREN = ChildList("tasks")
 # Which state wins when several task runs share one node: active states first, then the worst end.
 _STATE_RANK = [State.RUNNING, State.KILLING, State.RETRYING, State.PAUSED, State.QUEUED, State.CREATED,
                State.RESTARTED, State.KILLED, State.FAILED, State.CANCELLED, State.WARNING, State.SUCCESS,
                State.SKIPPED]
-TERMINAL_STATES = {str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED,
-                              State.SKIPPED)}
 
 
 @dataclass
@@ -146,32 +136,19 @@ def canonical_type(type_name: Any) -> str:
 
 @lru_cache(maxsize=1024)
 def _canonical(type_name: str) -> str:
-    try:
-        from engine.model import registry
-
-        found = registry.canonical_task_name(type_name)
-        if found:
-            return found
-    except Exception:  # noqa: BLE001 - a registry that cannot load must not stop drawing
-        pass
-    if type_name in _FALLBACK_ICONS:
-        return type_name
-    if type_name.startswith(("io.kestra.plugin.core.flow.", "io.kestra.core.tasks.flows.")):
-        return _KESTRA_FLOW_NAMES.get(type_name.rsplit(".", 1)[-1].lower(), type_name)
-    return type_name
+    return registry.canonical_task_name(type_name) or type_name
 
 
 @lru_cache(maxsize=1024)
 def _icon(canonical: str) -> str:
-    try:
-        from engine.model import registry
+    cls = registry.task_class(canonical)
+    return cls.icon if cls is not None and cls.icon else _UNKNOWN_ICON
 
-        cls = registry.task_class(canonical)
-        if cls is not None and cls.icon:
-            return cls.icon
-    except Exception:  # noqa: BLE001
-        pass
-    return _FALLBACK_ICONS.get(canonical, "▪️")
+
+def _is_loop(type_name: str) -> bool:
+    """Whether the type runs its children once per value (its task runs group by value)."""
+    cls = registry.task_class(type_name)
+    return bool(getattr(cls, "iterates", False))
 
 
 class _Builder:
@@ -199,45 +176,41 @@ class _Builder:
             return _Box([node], [], NODE_W, NODE_H, node_id, node_id)
         node = Node(node_id, tid, ctype, tid or ctype, _icon(ctype), 0, 0, 0, 0, parent, "container", branch)
         parts: list[_Box] = []
-        if ctype == "parallel":
-            main = self.stack([self.task(t, node_id, "tasks") for t in lanes[0][1]])
-            parts.append(main)
-            lanes = lanes[1:]
-        elif ctype == "dag":
-            parts.append(self.dag(task.get("tasks") or [], node_id))
-            lanes = lanes[1:]
-        for name, items, labelled in lanes:
-            parts.append(self.lane(items, node_id, name, labelled))
+        for name, items, decl, title in lanes:
+            if decl.shape == "graph":
+                parts.append(self.dag(items, node_id, name))
+            elif decl.parallel:
+                parts.append(self.stack([self.task(t, node_id, name) for t in items]))
+            else:
+                parts.append(self.lane(items, node_id, name, title))
         content = self.stack(parts).shift(PAD, HEADER)
         node.width = max(NODE_W, content.w + 2 * PAD)
         node.height = HEADER + content.h + PAD
         return _Box([node, *content.nodes], content.edges, node.width, node.height, node_id, node_id)
 
-    def child_lanes(self, task: dict[str, Any], ctype: str) -> list[tuple[str, list[Any], bool]]:
-        """(branch name, tasks, show a label) for each child list, main lists first."""
-        lanes: list[tuple[str, list[Any], bool]] = []
+    def child_lanes(self, task: dict[str, Any], ctype: str) -> list[tuple[str, list[Any], ChildList, str | None]]:
+        """(branch name, tasks, its declaration, lane title or None) for each non-empty child list.
 
-        def add(name: str, value: Any, labelled: bool) -> None:
+        The lists are the ones the task's type declares (main lists first); a type the
+        registry does not know is drawn with its ``tasks`` as a plain row.
+        """
+        lanes: list[tuple[str, list[Any], ChildList, str | None]] = []
+
+        def add(name: str, value: Any, decl: ChildList, title: str | None) -> None:
             if isinstance(value, list) and value:
-                lanes.append((name, value, labelled))
+                lanes.append((name, value, decl, title))
 
-        if ctype == "dag":
-            items = task.get("tasks")
-            if isinstance(items, list) and items:
-                lanes.append(("tasks", items, False))
-        elif ctype == "if":
-            add("then", task.get("then"), True)
-            add("else", task.get("else"), True)
-        elif ctype == "switch":
-            cases = task.get("cases")
-            for key, branch in (cases.items() if isinstance(cases, dict) else []):
-                add(f"cases.{key}", branch, True)
-            add("defaults", task.get("defaults"), True)
-        else:  # parallel, row containers, and any unknown type that nests tasks
-            add("tasks", task.get("tasks"), False)
+        known = registry.task_class(ctype) is not None
+        for decl in tree.branch_lists(ctype) if known else (_UNKNOWN_CHILDREN,):
+            value = task.get(decl.name)
+            if decl.shape == "map":
+                for key, branch in (value.items() if isinstance(value, dict) else []):
+                    add(f"{decl.name}.{key}", branch, decl, f"{decl.label or decl.name} {key}")
+            else:
+                add(decl.name, value, decl, decl.label)
         if lanes:  # errors/finally only make a box of a task that has children
-            add("errors", task.get("errors"), True)
-            add("finally", task.get("finally"), True)
+            for decl in COMMON_CHILD_LISTS:
+                add(decl.name, task.get(decl.name), decl, decl.label)
         return lanes
 
     # -- arrangements -------------------------------------------------------------------------------
@@ -277,17 +250,17 @@ class _Builder:
             y += b.h + GAP_Y
         return _Box(nodes, edges, max(b.w for b in boxes), y - GAP_Y, boxes[0].head, boxes[0].tail)
 
-    def lane(self, items: list[Any], owner: str | None, branch: str, labelled: bool) -> _Box:
+    def lane(self, items: list[Any], owner: str | None, branch: str, title: str | None) -> _Box:
+        """A row of tasks, after a label node when the lane has a ``title``."""
         kind = "error" if branch == "errors" else "sequence"
         body = self.row(items, owner, branch, kind)
-        if not labelled:
+        if title is None:
             return body
-        title = f"case {branch[6:]}" if branch.startswith("cases.") else _LANE_TITLES.get(branch, branch)
         label_id = self.unique(f"{owner or 'flow'}:{branch}")
         label = Node(label_id, None, "branch", title, "", 0, 0, LABEL_W, LABEL_H, owner, "branch-label", branch)
         return self.join_row([_Box([label], [], LABEL_W, LABEL_H, label_id, label_id), body], kind)
 
-    def dag(self, items: list[Any], owner: str) -> _Box:
+    def dag(self, items: list[Any], owner: str, branch: str) -> _Box:
         tasks: list[tuple[str | None, Any, list[str]]] = []
         for item in items:
             task = item.get("task") if isinstance(item, dict) and "task" in item else item
@@ -308,7 +281,7 @@ class _Builder:
         columns: dict[int, list[_Box]] = {}
         node_of: dict[str, str] = {}
         for tid, task, _ in tasks:
-            box = self.task(task, owner, "tasks")
+            box = self.task(task, owner, branch)
             if tid and box.head:
                 node_of.setdefault(tid, box.head)
             columns.setdefault(depth_of(tid, frozenset()) if tid else 0, []).append(box)
@@ -334,10 +307,11 @@ def layout_flow(flow_data: dict[str, Any]) -> Layout:
     if not isinstance(flow_data, dict):
         raise ValueError("flow_data must be a mapping with id, namespace and tasks")
     b = _Builder()
-    lanes = [b.lane(flow_data["tasks"], None, "tasks", False)] if isinstance(flow_data.get("tasks"), list) else []
-    for key in ("errors", "finally", "afterExecution"):
-        if isinstance(flow_data.get(key), list) and flow_data[key]:
-            lanes.append(b.lane(flow_data[key], None, key, True))
+    lanes = []
+    for decl in FLOW_CHILD_LISTS:
+        items = flow_data.get(decl.name)
+        if isinstance(items, list) and (items or decl.label is None):
+            lanes.append(b.lane(items, None, decl.name, decl.label))
     body = b.stack(lanes).shift(MARGIN, MARGIN)
     flow = {"id": flow_data.get("id"), "namespace": flow_data.get("namespace")}
     return Layout(body.nodes, body.edges, body.w + 2 * MARGIN, body.h + 2 * MARGIN, flow)
@@ -395,7 +369,7 @@ def run_duration(runs: list[dict[str, Any]], now: datetime | None = None) -> flo
     ends: list[datetime] = []
     for r in runs:
         end = parse_time(r.get("endDate"))
-        if end is None and r.get("state") not in TERMINAL_STATES:
+        if end is None and r.get("state") not in TERMINAL:
             end = now or datetime.now(UTC)
         if end:
             ends.append(end)
@@ -478,7 +452,7 @@ def apply_execution(layout: Layout | dict[str, Any], summary: dict[str, Any],
 
 def _loop_nodes(layout: Layout | dict[str, Any]) -> list[str]:
     nodes = layout.to_dict()["nodes"] if isinstance(layout, Layout) else layout.get("nodes", [])
-    return [n["id"] for n in nodes if n.get("type") == "for_each"]
+    return [n["id"] for n in nodes if _is_loop(str(n.get("type")))]
 
 
 def node_details(layout: Layout | dict[str, Any], summary: dict[str, Any], logs: list[dict[str, Any]] | None,

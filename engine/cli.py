@@ -8,12 +8,13 @@ invalid (no execution is created then).
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(help="Lanner: declarative, event-driven workflow orchestrator.", no_args_is_help=True, add_completion=False)
 flow_app = typer.Typer(help="Validate, run and describe flows.", no_args_is_help=True)
@@ -23,7 +24,6 @@ app.add_typer(flow_app, name="flow")
 app.add_typer(namespace_app, name="namespace")
 namespace_app.add_typer(ns_files_app, name="files")
 
-STATE_MARK = {"SUCCESS": "✔", "WARNING": "⚠", "FAILED": "✘", "KILLED": "✘", "SKIPPED": "↷", "RUNNING": "▶", "CREATED": "·", "RETRYING": "↻", "PAUSED": "⏸"}
 
 
 def _err(msg: str) -> None:
@@ -32,27 +32,41 @@ def _err(msg: str) -> None:
 
 @flow_app.command("validate")
 def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML files.")]) -> None:
-    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid."""
-    from engine.model.validation import validate_text
+    """Validate flow files; print every error with its path and line. Exit 1 when any is invalid.
 
+    Beyond the flow itself, the files its tasks name are read: a notebook must
+    exist beside the flow file (or in the project) and declare, in its
+    ``parameters`` cell, every parameter given to it, with a compatible type.
+    """
+    from engine.local_engine import LocalEngine
+    from engine.model.validation import check_files
+
+    engine = LocalEngine()  # validating starts no runner
     bad = 0
     for path in files:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            _err(f"{path}: cannot read: {exc.strerror}")
+        text = _read_flow(path)
+        if text is None:
             bad += 1
             continue
-        report = validate_text(text)
+        report = engine.validate(text)
         for w in report.warnings:
             typer.echo(f"{path}: warning: {w}")
+        if not report.errors:
+            report.errors = check_files(text, path.resolve().parent)
         if report.errors:
             bad += 1
             for e in report.errors:
                 typer.echo(f"{path}: {e}")
         else:
-            typer.echo(f"{path}: valid ({report.flow.namespace}.{report.flow.id})")
+            typer.echo(f"{path}: valid ({report.namespace}.{report.flow_id})")
     raise typer.Exit(1 if bad else 0)
+
+
+def _read_flow(path: Path) -> str | None:
+    """A flow file's text, or None after saying in one sentence why it cannot be read (too big, binary...)."""
+    from engine.cli_run import read_flow
+
+    return read_flow(path)
 
 
 @flow_app.command("schema")
@@ -61,17 +75,6 @@ def flow_schema() -> None:
     from engine.model.schema import flow_json_schema
 
     typer.echo(json.dumps(flow_json_schema(), indent=2))
-
-
-def _parse_inputs(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            _err(f"--input {pair!r}: expected KEY=VALUE")
-            raise typer.Exit(2)
-        k, v = pair.split("=", 1)
-        out[k.strip()] = v
-    return out
 
 
 @flow_app.command("run")
@@ -83,86 +86,9 @@ def flow_run(
     timeout: Annotated[float | None, typer.Option(help="Kill the execution after this many seconds.")] = None,
 ) -> None:
     """Run a flow in this process on the embedded store and wait for it to end."""
-    from engine.model.inputs import InputError
-    from engine.model.validation import FlowValidationError
-    from engine.runtime.local import LocalRunner
+    from engine.cli_run import run_flow_file
 
-    try:
-        source = file.read_text()
-    except OSError as exc:
-        _err(f"{file}: cannot read: {exc.strerror}")
-        raise typer.Exit(2) from None
-    inputs = _parse_inputs(input or [])
-    out = sys.stderr if as_json else sys.stdout
-    with LocalRunner() as runner:
-        try:
-            if flows is not None:
-                for p in sorted(list(flows.glob("**/*.yaml")) + list(flows.glob("**/*.yml"))):
-                    if p.resolve() == file.resolve():
-                        continue
-                    try:
-                        runner.deploy(p.read_text(), path=p)
-                    except FlowValidationError as exc:
-                        _err(f"{p}: skipped, invalid flow:\n{exc}")
-            flow = runner.deploy(source, path=file)
-            ex_id = runner.start_execution(flow.namespace, flow.id, inputs)
-        except FlowValidationError as exc:
-            for e in exc.errors:
-                _err(f"{file}: {e}")
-            raise typer.Exit(2) from None
-        except InputError as exc:
-            _err(f"{file}: {exc}")
-            raise typer.Exit(2) from None
-        except (LookupError, ValueError) as exc:  # a disabled or unknown flow
-            _err(f"{file}: {exc}")
-            raise typer.Exit(2) from None
-        try:
-            summary = _follow(runner, ex_id, out, timeout)
-        except KeyboardInterrupt:
-            runner.kill(ex_id)
-            summary = runner.wait(ex_id, timeout=10)
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2, default=str))
-    else:
-        dur = _duration(summary.get("startDate"), summary.get("endDate"))
-        typer.echo(f"execution {summary['id']} {summary['state']} in {dur}", file=out)
-        if summary.get("outputs"):
-            typer.echo(f"outputs: {json.dumps(summary['outputs'], default=str)}", file=out)
-    raise typer.Exit(0 if summary["state"] in ("SUCCESS", "WARNING") else 1)
-
-
-def _follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
-    """Print task-run state changes and log lines as they happen, until the end."""
-    seen: dict[str, str] = {}
-    last_log = 0
-    deadline = time.monotonic() + timeout if timeout else None
-    while True:
-        summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
-        for log in runner.store.get_logs(ex_id, after_id=last_log):
-            last_log = log["id"]
-            typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
-        for tr in summary["taskRuns"]:
-            if seen.get(tr["id"]) != tr["state"]:
-                seen[tr["id"]] = tr["state"]
-                value = f"[{tr['value']}]" if tr.get("value") is not None else ""
-                typer.echo(f"{STATE_MARK.get(tr['state'], ' ')} {tr['taskId']}{value} {tr['state']}", file=out)
-        if summary["state"] in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"):
-            for log in runner.logs(ex_id, after_id=last_log):
-                typer.echo(f"{log['timestamp'][11:23]} {log['level']:<5} {log['taskId'] or '-'}: {log['message']}", file=out)
-            return summary
-        if deadline is not None and time.monotonic() > deadline:
-            runner.kill(ex_id)
-            deadline = None
-        time.sleep(0.1)
-
-
-def _duration(start: str | None, end: str | None) -> str:
-    from datetime import datetime
-
-    if not start or not end:
-        return "?"
-    secs = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    return f"{secs:.2f}s"
+    raise typer.Exit(run_flow_file(file, input or [], flows, as_json, timeout))
 
 
 @ns_files_app.command("upload")
@@ -171,84 +97,88 @@ def namespace_files_upload(
     directory: Annotated[Path, typer.Argument(help="Local directory whose files are uploaded.")],
 ) -> None:
     """Attach every file of DIRECTORY to NAMESPACE (scripts and notebooks can then use them)."""
-    import os
-
-    from engine.runtime.local import default_home
-    from engine.storage import InternalStorage, StorageError
+    from engine.local_engine import LocalEngine
+    from engine.service import EngineError
 
     if not directory.is_dir():
         _err(f"{directory}: not a directory")
         raise typer.Exit(2)
-    home = default_home()
-    storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(home / "storage")))
     try:
-        names = storage.upload_namespace_dir(namespace, directory)
-    except StorageError as exc:
+        files = LocalEngine().upload_namespace_dir(namespace, directory)
+    except EngineError as exc:
         _err(str(exc))
         raise typer.Exit(2) from None
-    for n in names:
-        typer.echo(f"{namespace}/{n}")
-    typer.echo(f"{len(names)} file(s) uploaded to namespace {namespace}")
+    for f in files:
+        typer.echo(f"{namespace}/{f.path}")
+    typer.echo(f"{len(files)} file(s) uploaded to namespace {namespace}")
 
 
 @ns_files_app.command("list")
 def namespace_files_list(namespace: Annotated[str, typer.Argument(help="Namespace.")]) -> None:
     """List the files attached to NAMESPACE."""
-    import os
+    from engine.local_engine import LocalEngine
+    from engine.service import EngineError
 
-    from engine.runtime.local import default_home
-    from engine.storage import InternalStorage
+    try:
+        files = LocalEngine().namespace_files(namespace)
+    except EngineError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from None
+    for f in files:
+        typer.echo(f.path)
 
-    storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(default_home() / "storage")))
-    for n in storage.namespace_files_list(namespace):
-        typer.echo(n)
+
+plugins_app = typer.Typer(help="Installed plugins: the task, trigger and condition types they add.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+@plugins_app.command("list")
+def plugins_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Every plugin with its types and load errors, as JSON.")] = False,
+) -> None:
+    """Each plugin (distribution and version), the types it adds, and why any of them could not be loaded."""
+    from engine.model.registry import plugins
+
+    found = plugins()
+    if as_json:
+        typer.echo(json.dumps([p.to_dict() for p in found], indent=2))
+        return
+    for plugin in found:
+        version = f" {plugin.version}" if plugin.version else ""
+        typer.echo(f"{plugin.name}{version}" + ("  (Lanner's own types)" if plugin.builtin else ""))
+        for kind, label in (("task", "tasks"), ("trigger", "triggers"), ("condition", "conditions")):
+            names = [t["type"] for t in plugin.types[kind]]
+            if names:
+                typer.echo(f"  {label} ({len(names)}): {', '.join(names)}")
+        for error in plugin.errors:
+            typer.echo(f"  error: {error.group} entry point '{error.entry_point}' ({error.target}): {error.message}")
 
 
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
-def _database_url() -> str:
-    from engine.runtime.local import default_home
-    from engine.store.sql import default_database_url
-
-    home = default_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return default_database_url(home)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every missing migration to LANNER_DATABASE_URL (or the embedded SQLite database)."""
-    from sqlalchemy import create_engine
+    from engine.admin import database_url, display_url, upgrade_database
 
-    from engine.store import migrations
-
-    url = _database_url()
-    engine = create_engine(url)
+    url = database_url()
     try:
-        before = migrations.current(engine)
-        after = migrations.upgrade(engine)
+        before, after = upgrade_database(url)
     except Exception as exc:  # noqa: BLE001 - one sentence, no traceback
-        _err(f"database {engine.url.render_as_string(hide_password=True)}: cannot upgrade: {str(exc).splitlines()[0]}")
+        _err(f"database {display_url(url)}: cannot upgrade: {str(exc).splitlines()[0]}")
         raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
     typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and the newest one this code knows."""
-    from sqlalchemy import create_engine
+    from engine.admin import database_revision, database_url
 
-    from engine.store import migrations
-
-    engine = create_engine(_database_url())
-    try:
-        typer.echo(f"current: {migrations.current(engine) or 'empty'}; head: {migrations.head()}")
-    finally:
-        engine.dispose()
+    current, head = database_revision(database_url())
+    typer.echo(f"current: {current or 'empty'}; head: {head}")
 
 
 @app.command("purge")
@@ -257,30 +187,15 @@ def purge_cmd(
     keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep FAILED and KILLED executions.")] = False,
 ) -> None:
     """Delete old executions with their task runs, logs and files."""
-    import os
-
-    from engine.purge import parse_older_than, purge
-    from engine.runtime.local import default_home
-    from engine.store.sql import SqlStore
+    from engine.admin import purge_old
+    from engine.purge import parse_older_than
 
     try:
         td = parse_older_than(older_than)
     except ValueError as exc:
         _err(str(exc))
         raise typer.Exit(2) from None
-    home = default_home()
-    store = SqlStore(_database_url())
-    storage = None
-    try:
-        from engine.storage import InternalStorage
-
-        storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(home / "storage")))
-    except ImportError:
-        pass
-    try:
-        report = purge(store, storage, td, keep_failed=keep_failed)
-    finally:
-        store.close()
+    report = purge_old(td, keep_failed=keep_failed)
     typer.echo(f"purged {report.executions} execution(s), {report.task_runs} task run(s), {report.logs} log line(s)")
 
 

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select
 
 from engine.model.durations import parse_duration
-from engine.runtime.state import State
+from engine.model.state import TERMINAL_NAMES, State
 from engine.store.commands import delete_for as delete_commands
-from engine.store.sql import SqlStore, executions, logs, task_runs
+from engine.store.sql import SqlStore
+from engine.store.tables import executions, logs, task_runs
 
-ENDED = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
 FAILED = [str(s) for s in (State.FAILED, State.KILLED)]
 BATCH = 200
 
@@ -49,7 +49,7 @@ def parse_older_than(value: str) -> timedelta:
 def purge(store: SqlStore, storage: Any | None, older_than: timedelta, *, keep_failed: bool = False, now: datetime | None = None) -> PurgeReport:
     """Delete ended executions older than ``older_than`` (and their logs, task runs, files)."""
     cutoff = ((now or datetime.now(UTC)) - older_than).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-    states = [s for s in ENDED if not (keep_failed and s in FAILED)]
+    states = [s for s in TERMINAL_NAMES if not (keep_failed and s in FAILED)]
     when = func.coalesce(executions.c.end_date, executions.c.start_date)
     q = select(executions.c.id, executions.c.namespace, executions.c.flow_id).where(
         and_(executions.c.state.in_(states), when < cutoff)

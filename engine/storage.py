@@ -28,11 +28,11 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 SCHEME = "lanner://"
 NSFILE_SCHEME = "nsfile://"
@@ -157,16 +157,31 @@ class InternalStorage:
     """fsspec-backed storage of execution files and namespace files under one root."""
 
     def __init__(self, root: str | Path):
+        # fsspec is imported only for a remote root, or by the first file stored (``fs``): a task that
+        # only names StorageError or SCHEME, or a run that stores no file, never pays for it.
         root_str = str(root)
+        self._fs: AbstractFileSystem | None = None
         if "://" in root_str and not root_str.startswith("file://"):
-            self.fs, path = fsspec.core.url_to_fs(root_str)
+            import fsspec
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs, path = fsspec.core.url_to_fs(root_str)
             self.root = path.rstrip("/")
+            self.is_local = isinstance(self._fs, LocalFileSystem)
         else:
             local = Path(root_str.removeprefix("file://")).resolve()
             local.mkdir(parents=True, exist_ok=True)
-            self.fs = LocalFileSystem()
             self.root = str(local)
-        self.is_local = isinstance(self.fs, LocalFileSystem)
+            self.is_local = True
+
+    @property
+    def fs(self) -> AbstractFileSystem:
+        """The file system, made on first use: a run that stores no file never imports fsspec."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
 
     def __repr__(self) -> str:
         return f"InternalStorage({self.root!r})"
@@ -338,20 +353,10 @@ class InternalStorage:
         symlinks that lead outside ``local_dir`` are refused.
         """
         check_namespace(namespace)
-        base = Path(local_dir).resolve()
-        if not base.is_dir():
-            raise StorageError(f"{local_dir} is not a directory")
         uploaded = []
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
-            for fname in sorted(filenames):
-                path = Path(dirpath) / fname
-                real = path.resolve()
-                if not real.is_relative_to(base):
-                    raise StorageError(f"{path} is refused: it is a symlink leading outside {local_dir}")
-                rel = path.relative_to(base).as_posix()
-                self._write_file(self._ns_full(namespace, safe_relative_path(rel, "namespace file path")), local_path=real)
-                uploaded.append(rel)
+        for rel, real in local_files(local_dir):
+            self._write_file(self._ns_full(namespace, safe_relative_path(rel, "namespace file path")), local_path=real)
+            uploaded.append(rel)
         return uploaded
 
     def copy_namespace_files(
@@ -375,6 +380,27 @@ class InternalStorage:
 
     def make_read_function(self, namespace: str) -> Callable[[str], str]:
         return make_read_function(self, namespace)
+
+
+def local_files(local_dir: Path) -> list[tuple[str, Path]]:
+    """(relative path, real path) of every file under ``local_dir``, the way namespace files are uploaded.
+
+    ``.git``, ``__pycache__`` and ``.ipynb_checkpoints`` folders are skipped, and a
+    symlink that leads outside ``local_dir`` is refused (StorageError).
+    """
+    base = Path(local_dir).resolve()
+    if not base.is_dir():
+        raise StorageError(f"{local_dir} is not a directory")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for fname in sorted(filenames):
+            path = Path(dirpath) / fname
+            real = path.resolve()
+            if not real.is_relative_to(base):
+                raise StorageError(f"{path} is refused: it is a symlink leading outside {local_dir}")
+            found.append((path.relative_to(base).as_posix(), real))
+    return found
 
 
 def resolve_nsfile(ref: str, namespace: str) -> str:

@@ -16,6 +16,14 @@ if str(ROOT) not in sys.path:
 pytest_plugins = ["tests.postgres_fixture"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def plugin_record(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where Lanner remembers plugins' type names during the tests: never the environment itself."""
+    path = tmp_path_factory.mktemp("plugin-record") / "plugin-types.json"
+    os.environ["LANNER_PLUGIN_RECORD"] = str(path)
+    return path
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT

@@ -39,8 +39,8 @@ class FlowCanvas(JSComponent):
     readonly = param.Boolean(default=False, doc="Show the flow without palette, drag and drop or edit buttons.")
     dirty = param.Boolean(default=False, doc="Unsaved changes: leaving or reloading the page asks first.")
     container_spec = param.Dict(
-        default=container_spec(), constant=True,
-        doc="Container rules shared with the JavaScript (from flow_edit; not meant to be changed).",
+        default={}, constant=True,
+        doc="Child-list shapes of the registered task types, for the JavaScript (from the registry; not meant to be changed).",
     )
 
     _esm = _BUNDLE
@@ -52,6 +52,7 @@ class FlowCanvas(JSComponent):
             from builder.canvas.palette import palette_items
 
             params["palette"] = palette_items()
+        params.setdefault("container_spec", container_spec())
         params.setdefault("sizing_mode", "stretch_width")
         if params["sizing_mode"] in ("stretch_width", "fixed", None):
             params.setdefault("height", 640)  # the board and the palette scroll inside

@@ -21,34 +21,16 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
+
+from engine.model import registry, tree
+from engine.model.flowable import COMMON_CHILD_LISTS
 
 Path = list[str | int]
 
-#: Child lists of each container kind, in display order. ``cases`` is a map of lists.
-CONTAINER_LISTS: dict[str, tuple[str, ...]] = {
-    "sequential": ("tasks",),
-    "parallel": ("tasks",),
-    "working_directory": ("tasks",),
-    "for_each": ("tasks",),
-    "if": ("then", "else"),
-    "switch": ("cases", "defaults"),
-    "dag": ("tasks",),
-}
-#: Lists every flowable task may carry besides its branches.
-COMMON_LISTS: tuple[str, ...] = ("errors", "finally")
-#: Task lists at flow level, in display order.
-FLOW_LISTS: tuple[str, ...] = ("tasks", "errors", "finally", "afterExecution")
-#: Lists that are dropped when an edit leaves them empty (they are optional in the YAML).
-OPTIONAL_LISTS: frozenset[str] = frozenset({"errors", "finally", "afterExecution", "else", "defaults", "triggers"})
-
-# Container kinds by canonical name and by the last part of a Kestra name (lower-cased), so that
-# edits work on raw YAML even when the registry cannot be imported (it is pure structure anyway).
-_KIND_NAMES: dict[str, str] = {
-    "sequential": "sequential", "parallel": "parallel", "if": "if", "switch": "switch", "dag": "dag",
-    "for_each": "for_each", "foreach": "for_each", "eachsequential": "for_each", "eachparallel": "for_each",
-    "working_directory": "working_directory", "workingdirectory": "working_directory",
-}
+#: Flow-level lists that are not task lists but are dropped when an edit empties them.
+_OPTIONAL_FLOW_KEYS = frozenset({"triggers"})
 _ID_OK = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
 
 
@@ -57,34 +39,41 @@ class FlowEditError(ValueError):
 
 
 # ----------------------------------------------------------------------------- types
+#
+# Which properties of a task hold child tasks is declared once, on its registered type
+# (engine.model.flowable.FlowableTask.child_lists); these functions only read it.
 
 
 def container_kind(type_name: Any) -> str | None:
-    """The container kind (``if``, ``dag``...) of a task type, or None for a leaf task."""
-    if not isinstance(type_name, str):
+    """The canonical name of a container type (``if``, ``dag``...), or None for a leaf task."""
+    if not isinstance(type_name, str) or not tree.is_container(type_name):
         return None
-    if "." in type_name:
-        if not type_name.startswith("io.kestra."):
-            return None
-        type_name = type_name.rsplit(".", 1)[-1].lower()
-    return _KIND_NAMES.get(type_name)
+    return registry.canonical_task_name(type_name)
 
 
 def container_lists(type_name: Any) -> tuple[str, ...]:
     """Names of the child lists a task of this type may have (branches first, then errors/finally)."""
-    kind = container_kind(type_name)
-    return (CONTAINER_LISTS[kind] if kind else ()) + COMMON_LISTS
+    return tuple(c.name for c in (*tree.branch_lists(type_name), *COMMON_CHILD_LISTS))
 
 
+@cache
 def container_spec() -> dict[str, Any]:
-    """The tables above as JSON, so that the canvas's JavaScript uses the very same rules."""
-    return {
-        "names": dict(_KIND_NAMES),
-        "lists": {k: list(v) for k, v in CONTAINER_LISTS.items()},
-        "common": list(COMMON_LISTS),
-        "flow": list(FLOW_LISTS),
-        "optional": sorted(OPTIONAL_LISTS),
-    }
+    """The child-list shapes of every registered type as JSON, so that the canvas's JavaScript
+    applies the very same rules (see :func:`engine.model.registry.child_list_spec`)."""
+    spec = registry.child_list_spec()
+    spec["optional"] = sorted({*spec["optional"], *_OPTIONAL_FLOW_KEYS})
+    return spec
+
+
+def optional_lists() -> frozenset[str]:
+    """Lists an edit removes when it leaves them empty (they are optional in the YAML)."""
+    return frozenset(container_spec()["optional"])
+
+
+def _list_of_shape(task: Any, shape: str) -> str | None:
+    """The name of the first child list of this shape the task's type declares."""
+    kind = task.get("type") if isinstance(task, dict) else None
+    return next((c.name for c in tree.branch_lists(kind) if c.shape == shape), None)
 
 
 def child_list_keys(task: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -93,18 +82,7 @@ def child_list_keys(task: dict[str, Any]) -> list[tuple[str, ...]]:
     A switch yields one ``("cases", key)`` per case; errors/finally only when present on a
     leaf task (a leaf cannot get them).
     """
-    kind = container_kind(task.get("type"))
-    out: list[tuple[str, ...]] = []
-    for name in CONTAINER_LISTS.get(kind, ()) if kind else ():
-        if name == "cases":
-            cases = task.get("cases")
-            out.extend(("cases", str(k)) for k in (cases if isinstance(cases, dict) else {}))
-        else:
-            out.append((name,))
-    for name in COMMON_LISTS:
-        if kind or isinstance(task.get(name), list):
-            out.append((name,))
-    return out
+    return [tuple(str(k) for k in keys) for keys, _ in tree.child_list_keys(task)]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -125,30 +103,10 @@ def _fmt(path: Path) -> str:
     return "/" + "/".join(str(p) for p in path)
 
 
-def _task_items(lst: Any, base: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    if not isinstance(lst, list):
-        return
-    for i, item in enumerate(lst):
-        if isinstance(item, dict) and "task" in item and "type" not in item and isinstance(item["task"], dict):
-            yield [*base, i, "task"], item["task"]  # a dag item
-        elif isinstance(item, dict):
-            yield [*base, i], item
-
-
 def iter_tasks(flow: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every task of the flow with its path, depth first in document order (triggers excluded)."""
-
-    def walk(lst: Any, base: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-        for path, task in _task_items(lst, base):
-            yield path, task
-            for keys in child_list_keys(task):
-                child = task
-                for k in keys:
-                    child = child.get(k) if isinstance(child, dict) else None
-                yield from walk(child, [*path, *keys])
-
-    for name in FLOW_LISTS:
-        yield from walk(flow.get(name), [name])
+    for path, task in tree.iter_tasks(flow):
+        yield list(path), task
 
 
 def all_ids(flow: dict[str, Any]) -> list[str]:
@@ -198,10 +156,11 @@ def _slot(path: Path, what: str) -> tuple[Path, int]:
 
 
 def _is_dag_list(flow: dict[str, Any], list_path: Path) -> bool:
-    if len(list_path) < 2 or list_path[-1] != "tasks":
+    """Whether the list is graph-shaped (its items are ``{task, dependsOn}``, as a dag's tasks)."""
+    if len(list_path) < 2 or not isinstance(list_path[-1], str):
         return False
     owner = get_at(flow, list_path[:-1])
-    return isinstance(owner, dict) and container_kind(owner.get("type")) == "dag"
+    return _list_of_shape(owner, "graph") == list_path[-1]
 
 
 def _ensure_list(flow: dict[str, Any], list_path: Path) -> list[Any]:
@@ -246,7 +205,7 @@ def _remove(flow: dict[str, Any], path: Path) -> tuple[Any, bool]:
     dag = _is_dag_list(flow, list_path)
     if dag:
         _drop_dependency(lst, _unwrap(item).get("id"))
-    if not lst and list_path[-1] in OPTIONAL_LISTS:
+    if not lst and list_path[-1] in optional_lists():
         del get_at(flow, list_path[:-1])[list_path[-1]]
     return item, dag
 
@@ -333,7 +292,7 @@ def move_task(flow: dict[str, Any], src: Path, dst: Path) -> dict[str, Any]:
 def _rename_subtree(task: dict[str, Any], taken: set[str]) -> None:
     """Give ``task`` and every task nested in it a fresh id; remap dependsOn inside the copy."""
     mapping: dict[str, str] = {}
-    nested = [([], task)] + list(_walk_task(task, []))
+    nested = [((), task), *tree.walk_task(task, ())]
     for _, t in nested:
         old = str(t.get("id") or t.get("type") or "task")
         fresh = new_id(old, taken)
@@ -341,26 +300,12 @@ def _rename_subtree(task: dict[str, Any], taken: set[str]) -> None:
         mapping[old] = fresh
         t["id"] = fresh
     for _, t in nested:
-        for keys in child_list_keys(t):
-            lst = _get_keys(t, keys)
+        for keys, _ in tree.child_list_keys(t):
+            lst = tree.get_keys(t, keys)
             for item in lst if isinstance(lst, list) else []:
                 deps = item.get("dependsOn") if isinstance(item, dict) and "task" in item else None
                 if isinstance(deps, list):
                     item["dependsOn"] = [mapping.get(d, d) for d in deps]
-
-
-def _get_keys(task: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    node: Any = task
-    for k in keys:
-        node = node.get(k) if isinstance(node, dict) else None
-    return node
-
-
-def _walk_task(task: dict[str, Any], base: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    for keys in child_list_keys(task):
-        for path, child in _task_items(_get_keys(task, keys), [*base, *keys]):
-            yield path, child
-            yield from _walk_task(child, path)
 
 
 def duplicate_task(flow: dict[str, Any], path: Path) -> tuple[dict[str, Any], Path]:
@@ -396,9 +341,10 @@ def toggle_disabled(flow: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def _dag_items(flow: dict[str, Any], dag_path: Path) -> list[Any]:
     dag = get_at(flow, dag_path)
-    if not isinstance(dag, dict) or container_kind(dag.get("type")) != "dag":
+    name = _list_of_shape(dag, "graph")
+    if name is None:
         raise FlowEditError(f"The task at {_fmt(dag_path)} is not a dag.")
-    items = dag.get("tasks")
+    items = dag.get(name)
     return items if isinstance(items, list) else []
 
 
@@ -453,13 +399,14 @@ def add_case(flow: dict[str, Any], switch_path: Path, key: str) -> dict[str, Any
     key = str(key).strip()
     out = copy.deepcopy(flow)
     switch = get_at(out, switch_path)
-    if not isinstance(switch, dict) or container_kind(switch.get("type")) != "switch":
+    name = _list_of_shape(switch, "map")
+    if name is None:
         raise FlowEditError(f"The task at {_fmt(switch_path)} is not a switch.")
     if not key:
         raise FlowEditError("A switch case needs a non-empty value.")
-    cases = switch.get("cases")
+    cases = switch.get(name)
     if not isinstance(cases, dict):
-        switch["cases"] = cases = {}
+        switch[name] = cases = {}
     if key in cases:
         raise FlowEditError(f"The switch {switch.get('id')!r} already has a case {key!r}.")
     cases[key] = []

@@ -2,7 +2,8 @@
 
 Nothing here is a hard-coded list of tasks: a task type appears in the palette
 because it is registered, with the group, icon, title and one-line summary its
-author gave in ``@register_task``. New tasks get the required properties their
+author gave in ``@register_task``. Lanner's own types are shown by group (Basics,
+Flow control...); each plugin's types come after them, in one section per plugin. New tasks get the required properties their
 JSON Schema asks for, filled with the field's first ``examples`` entry, its
 ``default``, or an empty value of the right type, so that a dropped task is
 valid as soon as possible and the form shows what is left to fill in.
@@ -131,28 +132,43 @@ def _group_rank(group: str, seen: list[str]) -> tuple[int, int]:
     return (1, seen.index(group))
 
 
+def _section_rank(entry: dict[str, Any], seen: list[str]) -> tuple[int, str, int, int]:
+    """Lanner's own groups in display order, then one section per plugin (by name)."""
+    if entry["plugin"] and entry["plugin"] != registry.BUILTIN:
+        return (1, entry["plugin"], 0, 0)
+    return (0, "", *_group_rank(entry["group"], seen))
+
+
 def palette_items() -> list[dict[str, Any]]:
     """Every registered task and trigger type as a palette entry, grouped in display order.
 
     An entry: ``type`` (canonical), ``kind`` (task|trigger), ``group``, ``title``, ``icon``,
     ``summary``, ``aliases`` (Kestra names, so the canvas can label any YAML), ``container``
-    (its container kind or None) and ``template`` (what a drop inserts, minus the id).
+    (its container kind or None), ``template`` (what a drop inserts, minus the id), ``plugin``
+    and ``pluginVersion`` (the distribution the type comes from, None for this process) and
+    ``section`` (the palette heading: the group of Lanner's own types, the plugin's name otherwise).
     """
     entries: list[dict[str, Any]] = []
     for kind, classes in (("task", registry.task_classes()), ("trigger", registry.trigger_classes())):
         for canonical, cls in classes.items():
+            source = registry.source_of(cls)
+            group = getattr(cls, "group", "") or ("Triggers" if kind == "trigger" else "Basics")
+            third_party = source.distribution is not None and not source.builtin
             entries.append({
                 "type": canonical,
                 "kind": kind,
-                "group": getattr(cls, "group", "") or ("Triggers" if kind == "trigger" else "Basics"),
+                "group": group,
                 "title": getattr(cls, "title", "") or canonical,
                 "icon": getattr(cls, "icon", "") or _DEFAULT_ICON,
                 "summary": getattr(cls, "summary", "") or "",
                 "aliases": list(getattr(cls, "aliases", ())),
                 "container": container_kind(canonical),
                 "template": task_template(canonical, kind),
+                "plugin": source.distribution,
+                "pluginVersion": source.version,
+                "section": source.distribution if third_party else group,
             })
     seen: list[str] = []
-    ranks = [_group_rank(e["group"], seen) for e in entries]
+    ranks = [_section_rank(e, seen) for e in entries]
     order = sorted(range(len(entries)), key=lambda i: (ranks[i], i))
     return [entries[i] for i in order]

@@ -11,7 +11,7 @@ const out = path.resolve(here, "..", "canvas", "bundle")
 await build({
   entryPoints: {
     canvas: path.join(here, "src", "canvas-entry.jsx"),
-    topology: path.join(here, "src", "topology-widget.jsx"),
+    topology: path.join(here, "src", "topology-widget.js"),
     "yaml-editor": path.join(here, "src", "yaml-editor-entry.js"),
   },
   outdir: out,

@@ -1,10 +1,11 @@
 """Lanner inside Jupyter: ``%load_ext builder.jupyter``, the ``%%flow`` magics and a Python API.
 
->>> from builder.jupyter import show, run, watch
+>>> from builder.jupyter import show, run, watch, edit
 >>> show("flows/hello_world.yaml")            # the topology widget
 >>> run("flows/hello_world.yaml")             # runs it, the widget follows live, returns the summary
 >>> run("my_flow.yaml", {"name": "Ada"})      # with inputs
 >>> watch("3f2a...", server="http://127.0.0.1:8080")
+>>> edit("flows/hello_world.yaml")            # the builder's canvas; Save writes the file
 
 Flows run on the embedded engine (``LANNER_HOME``, default ``./.lanner``) unless a
 ``server`` URL is given.
@@ -20,7 +21,7 @@ from builder.jupyter.backends import NotebookError
 from builder.jupyter.session import FlowInvalid, Run, Session
 from builder.jupyter.widget import FlowWidget
 
-__all__ = ["FlowInvalid", "FlowWidget", "NotebookError", "Run", "Session", "default_session",
+__all__ = ["FlowInvalid", "FlowWidget", "NotebookError", "Run", "Session", "default_session", "edit",
            "load_ipython_extension", "run", "show", "unload_ipython_extension", "watch"]
 
 
@@ -33,6 +34,11 @@ def default_session() -> Session:
 def show(source: str, *, server: str | None = None) -> FlowWidget:
     """The topology widget of a flow given as YAML text, a file path, or a deployed flow id."""
     return default_session().show(source, server=server)
+
+
+def edit(source: str, *, server: str | None = None) -> Any:
+    """The builder's drag-and-drop canvas on a flow file or deployed flow id; *Save* writes the YAML back."""
+    return default_session().edit(source, server=server)
 
 
 def run(source: str | Path, inputs: dict[str, Any] | None = None, *, server: str | None = None,

@@ -1,9 +1,9 @@
-"""Gantt chart of an execution's task runs (Bokeh), as a figure or a self-contained page.
+"""Gantt chart of an execution's task runs: rows for the widget's own drawing, or a Bokeh figure.
 
-The page embeds BokehJS inline (``bokeh.embed.file_html`` with inline resources)
-so it works offline and without a CDN; the widget shows it in a sandboxed iframe.
-Bokeh inlines only the bundles the figure uses (core BokehJS, about 1.4 MB), so the
-page is built on demand (the Gantt tab), not on every state update.
+The notebook widget draws the chart itself (the topology bundle, ``builder/frontend``) from :func:`gantt_data`,
+a few hundred bytes per task run: a Bokeh page would inline BokehJS (about 1.4 MB)
+into the widget state that every saved notebook keeps. The web builder's execution
+page shows :func:`gantt_figure` through Panel.
 """
 
 from __future__ import annotations
@@ -73,9 +73,18 @@ def gantt_figure(summary: dict[str, Any], now: datetime | None = None) -> Any:
     return fig
 
 
-def gantt_html(summary: dict[str, Any], now: datetime | None = None) -> str:
-    """A standalone HTML page with the Gantt chart and BokehJS inlined (no network needed)."""
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE
+#: Rows the widget's Gantt keeps at most (the latest started ones); the saved notebook stays small.
+MAX_GANTT_ROWS = 400
 
-    return file_html(gantt_figure(summary, now), INLINE, title=f"Gantt — {summary.get('id', '')}")
+
+def gantt_data(summary: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """What the widget's Gantt view draws: rows with times in ms since the epoch, and the overall span."""
+    rows = gantt_rows(summary, now)
+    dropped = max(0, len(rows) - MAX_GANTT_ROWS)
+    rows = rows[dropped:]
+    out = [{"label": r["label"], "state": r["state"], "duration": r["duration"], "attempts": r["attempts"],
+            "start": int(r["start"].timestamp() * 1000), "end": int(r["end"].timestamp() * 1000)} for r in rows]
+    return {
+        "executionId": summary.get("id"), "rows": out, "dropped": dropped,
+        "start": min((r["start"] for r in out), default=None), "end": max((r["end"] for r in out), default=None),
+    }

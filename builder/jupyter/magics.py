@@ -6,7 +6,8 @@ widget; with ``--run`` it is also deployed and run, the widget follows the
 execution live, and the cell returns the execution summary.
 
 ``%flow show PATH|ID``, ``%flow run PATH|ID [--input K=V]...``, ``%flow watch EXECUTION_ID``
-do the same for flows kept in files or already deployed.
+do the same for flows kept in files or already deployed. ``%flow edit PATH|ID`` opens the
+builder's drag-and-drop canvas on it; *Save* writes the YAML back (file or server).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ USAGE = """Usage:
   %%flow [--run] [--input NAME=VALUE]... [--server URL] [--no-wait]   (cell: flow YAML)
   %flow show PATH|NAMESPACE.FLOW_ID [--server URL]
   %flow run PATH|NAMESPACE.FLOW_ID [--input NAME=VALUE]... [--server URL] [--no-wait]
-  %flow watch EXECUTION_ID [--server URL] [--wait]"""
+  %flow watch EXECUTION_ID [--server URL] [--wait]
+  %flow edit PATH|NAMESPACE.FLOW_ID [--server URL]"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +76,9 @@ class FlowMagics(Magics):
         if command == "run":
             opts = _parser("%flow run", target=True, run_options=True).parse_args(rest)
             return self._run(opts.target, opts)
+        if command == "edit":
+            opts = _parser("%flow edit", target=True, run_options=False).parse_args(rest)
+            return self.session.edit(opts.target, server=opts.server)
         if command == "watch":
             p = _parser("%flow watch", target=True, run_options=False)
             p.add_argument("--wait", action="store_true")

@@ -19,9 +19,10 @@ from panel.custom import AnyWidgetComponent
 
 from builder.canvas.bundles import bundle
 from builder.pages.common import arg, badge, esc, html_pane, shell, url
-from builder.services import TERMINAL, Services, duration_of
+from builder.services import Services, duration_of
 from builder.topology import STATE_COLOURS, apply_execution, layout_flow, node_details, run_duration
 from builder.topology import format_duration as fmt_duration
+from engine.model.state import TERMINAL
 from engine.storage import SCHEME
 
 LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -37,7 +38,8 @@ class Topology(AnyWidgetComponent):
     execution = param.Dict(default={})
     selected = param.String(default="")
     view = param.String(default="topology")
-    gantt_html = param.String(default="")
+    gantt = param.Dict(default={})
+    files_url = param.String(default="/")  # file links go to this server's /api/v1/executions/{id}/file
     palette = param.Dict(default=dict(STATE_COLOURS))
 
     _esm = bundle("topology.js")
@@ -89,13 +91,9 @@ class ExecutionPage:
         self.level.param.watch(self._reset_logs, "value")
         self.task.param.watch(self._reset_logs, "value")
         self.outputs = pn.Column(sizing_mode="stretch_width", css_classes=["ln-outputs"])
-        caps = services.capabilities()
         self.buttons = {}
         for name, kind in (("kill", "danger"), ("resume", "primary"), ("restart", "warning"), ("replay", "default")):
-            enabled = caps.get(name, False)
-            b = pn.widgets.Button(name=name.capitalize(), button_type=kind, width=90, css_classes=[f"ln-{name}"],
-                                  disabled=not enabled,
-                                  description=None if enabled else f"{name.capitalize()} is not available in this engine yet")
+            b = pn.widgets.Button(name=name.capitalize(), button_type=kind, width=90, css_classes=[f"ln-{name}"])
             b.on_click(lambda _e, n=name: self.act(n))
             self.buttons[name] = b
         self.refresh()
@@ -189,12 +187,11 @@ class ExecutionPage:
 
     def _update_buttons(self) -> None:
         state = (self.summary or {}).get("state")
-        caps = self.services.capabilities()
         running = state not in TERMINAL
-        self.buttons["kill"].disabled = not (caps["kill"] and running and state != "KILLING")
-        self.buttons["resume"].disabled = not (caps["resume"] and state == "PAUSED")
-        self.buttons["restart"].disabled = not (caps["restart"] and state in ("FAILED", "KILLED"))
-        self.buttons["replay"].disabled = not (caps["replay"] and not running)
+        self.buttons["kill"].disabled = not (running and state != "KILLING")
+        self.buttons["resume"].disabled = state != "PAUSED"
+        self.buttons["restart"].disabled = state not in ("FAILED", "KILLED")
+        self.buttons["replay"].disabled = running
 
     def act(self, name: str) -> None:
         from builder.pages.common import go

@@ -9,6 +9,7 @@ namespace: a server-side path is never accepted from a client.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,10 +23,33 @@ from engine.storage import StorageError, parse_uri
 
 MAX_FORM_FILES = 20
 MAX_FORM_FIELDS = 500
+#: The longest file name most file systems take (bytes of UTF-8).
+MAX_NAME_BYTES = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def _error(name: str, message: str) -> ApiError:
     return ApiError(422, message, [{"path": f"inputs.{name}", "message": message, "line": None, "column": None}])
+
+
+def upload_name(input_id: str, given: str | None) -> str:
+    """The name an uploaded file is stored under: its last path component (``/`` or ``\\``), checked.
+
+    A client may send a whole path (old browsers on Windows send ``C:\\dir\\f.csv``):
+    only the file's own name is kept. Names with a NUL or control character,
+    or longer than a file system allows, are refused with 422.
+    """
+    name = re.split(r"[/\\]", given or "")[-1].strip()
+    if name in ("", ".", ".."):  # no name of its own: the input's id, when that is a plain file name
+        return input_id if _PLAIN_NAME.fullmatch(input_id) and input_id not in (".", "..") else "upload"
+    if _CONTROL.search(name):
+        raise _error(input_id, f"input '{input_id}': the uploaded file's name contains a NUL or control character; rename the file")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise _error(input_id, f"input '{input_id}': the uploaded file's name is {size} bytes long, more than the "
+                               f"{MAX_NAME_BYTES} a file name may have; rename the file")
+    return name
 
 
 class RequestInputs:
@@ -45,7 +69,9 @@ class RequestInputs:
 
     async def read(self, request: Request) -> RequestInputs:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        if ctype not in ("", "multipart/form-data", "application/json") and not ctype.endswith("+json"):
+            raise ApiError(415, f"send inputs as JSON (Content-Type: application/json) or as multipart/form-data, not {ctype}")
+        if ctype == "multipart/form-data":
             form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
             for name, value in form.multi_items():
                 if isinstance(value, UploadFile):
@@ -69,9 +95,7 @@ class RequestInputs:
     async def _save(self, name: str, upload: UploadFile) -> str:
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="lanner-upload-"))
-        filename = Path(upload.filename or name).name or name
-        if filename in (".", ".."):
-            filename = name
+        filename = upload_name(name, upload.filename)
         folder = self._tmp / str(len(self.uploaded))
         folder.mkdir()
         target = folder / filename

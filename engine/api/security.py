@@ -42,12 +42,13 @@ def parse_users(spec: str | dict[str, str] | list[str] | None) -> dict[str, str]
     return users
 
 
+def is_webhook(path: str) -> bool:
+    """A webhook URL (exactly: no ``..`` segment can lead from one to another route)."""
+    return WEBHOOK_RE.fullmatch(path) is not None and ".." not in path.split("/")
+
+
 def is_open(path: str) -> bool:
-    if path in OPEN_PATHS:
-        return True
-    if WEBHOOK_RE.fullmatch(path):
-        return ".." not in path.split("/")
-    return False
+    return path in OPEN_PATHS or is_webhook(path)
 
 
 class BodyTooLarge(Exception):

@@ -1,40 +1,83 @@
-"""The filters, tests and globals of the environment, by Kestra's names.
+"""Every filter, test and function of the environment, by Kestra's (and Pebble's) names.
 
-One table per kind, built per environment. Jinja built-ins that run regular
-expressions over user text (``striptags``, ``urlize``) or multiply text
-(``wordwrap``, ``xmlattr``) are removed; the rest of Jinja's filters stay,
-bounded where they could build large values.
+One table per kind, built per environment. Jinja's built-ins stay available
+(bounded where they could build large values) except those that run regular
+expressions over user text or multiply text (``striptags``, ``urlize``,
+``wordwrap``, ``xmlattr``); where Pebble and Jinja share a name with
+different meanings (``slice``, ``title``, ``default``, ``first``, ``range``
+with two arguments ...), Pebble's meaning wins. :data:`RUNTIME_FUNCTIONS`
+names the functions the runner supplies per render, so validation knows them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import wraps
 from typing import Any
 
 from jinja2.filters import FILTERS as JINJA_FILTERS
 from jinja2.tests import TESTS as JINJA_TESTS
 
-from engine.expressions import bounds, dates
+from engine.expressions import (
+    bounds,
+    calendar_functions,
+    crypto,
+    dates,
+    ion,
+    jq_filter,
+    numbers,
+    regexes,
+    semantics,
+)
 from engine.expressions import filters as f
+from engine.expressions import functions as fn
+from engine.expressions import predicates as p
 from engine.expressions import sequences as s
 from engine.expressions.bounds import bounded_list
 
 #: Jinja built-ins dropped from the sandbox: regexes over user text, or text multipliers.
 REMOVED_FILTERS = ("striptags", "urlize", "wordwrap", "xmlattr")
 
+#: Functions the runner passes to every render (engine.runtime.expression_functions).
+RUNTIME_FUNCTIONS = frozenset(
+    {"secret", "read", "kv", "fileURI", "fileSize", "fileExists", "isFileEmpty", "fileEmpty", "errorLogs", "tasksWithState"}
+)
+#: Names a template may call that are not functions: macros' caller, recursive loops.
+CALLABLE_NAMES = frozenset({"caller", "loop", "super", "varargs", "kwargs"})
+
+
+def null_safe(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A Jinja text filter that gives null for null, as Pebble's filters do (``None|upper`` is not ``NONE``)."""
+
+    @wraps(filter_fn)
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return None if value is None else filter_fn(value, *args, **kwargs)
+
+    return wrapper
+
+
 KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
     "default": f.default,
     "d": f.default,
     "number": f.number,
+    "numberFormat": numbers.number_format,
+    "className": numbers.class_name,
     "json": f.to_json_filter,
     "toJson": f.to_json_filter,
+    "jsonEncode": f.to_json_filter,
     "tojson": f.to_json_filter,
     "fromJson": f.from_json,
     "yaml": f.to_yaml,
     "toYaml": f.to_yaml,
     "fromYaml": f.from_yaml,
+    "toIon": ion.to_ion,
+    "jq": jq_filter.jq_filter,
     "capitalize": f.capitalize,
+    "title": f.title,
+    "abbreviate": f.abbreviate,
     "slugify": f.slugify,
+    "escapeChar": f.escape_char,
+    "nl2br": f.nl2br,
     "md5": f.digest_filter("md5"),
     "sha1": f.digest_filter("sha1"),
     "sha256": f.digest_filter("sha256"),
@@ -45,13 +88,15 @@ KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
     "urldecode": f.urldecode,
     "startsWith": f.starts_with,
     "endsWith": f.ends_with,
-    "replace": f.replace,
-    "split": f.split,
+    "replace": regexes.replace,
+    "split": regexes.split,
+    "regexMatch": regexes.regex_match,
+    "regexExtract": regexes.regex_extract,
+    "regexReplace": regexes.regex_replace,
     "substringBefore": f.substring_filter(before=True, last=False),
     "substringBeforeLast": f.substring_filter(before=True, last=True),
     "substringAfter": f.substring_filter(before=False, last=False),
     "substringAfterLast": f.substring_filter(before=False, last=True),
-    "abbreviate": f.abbreviate,
     "center": f.center,
     "indent": f.indent,
     "nindent": f.nindent,
@@ -68,6 +113,7 @@ KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
     "reverse": s.reverse,
     "unique": s.unique,
     "distinct": s.distinct,
+    "flatten": s.flatten,
     "chunk": s.chunk,
     "batch": s.batch,
     "slice": s.slice_filter,
@@ -86,12 +132,16 @@ KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
 
 #: Lazy Jinja filters whose input length is checked.
 _SIZED = ("map", "select", "reject", "selectattr", "rejectattr", "groupby", "dictsort", "min", "max", "random")
+#: Jinja text filters that pass null through, as Pebble's do.
+_NULL_SAFE = ("upper", "lower", "trim", "abs", "truncate", "wordcount", "round", "int", "float")
 
 
 def build_filters() -> dict[str, Callable[..., Any]]:
     table = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
     for name in _SIZED:
         table[name] = s.sized_input(JINJA_FILTERS[name])
+    for name in _NULL_SAFE:
+        table[name] = null_safe(JINJA_FILTERS[name])
     table.update(KESTRA_FILTERS)
     return table
 
@@ -100,11 +150,17 @@ def build_tests() -> dict[str, Callable[..., Any]]:
     table = dict(JINJA_TESTS)
     table.update(
         {
-            "null": f.is_null,
-            "empty": f.is_empty,
+            "defined": p.is_defined,
+            "null": p.is_null,
+            "empty": p.is_empty,
+            "even": p.is_even,
+            "odd": p.is_odd,
+            "iterable": p.is_iterable,
+            "map": p.is_map,
+            "json": p.is_json,
             "startsWith": lambda value, prefix: str(value).startswith(str(prefix)),
             "endsWith": lambda value, suffix: str(value).endswith(str(suffix)),
-            "contains": f.contains,
+            "contains": p.contains,
         }
     )
     return table
@@ -114,7 +170,10 @@ def build_functions(env: Any) -> dict[str, Any]:
     """Globals every template sees (runtime functions such as ``secret`` come per render)."""
     limits = env.limits
 
-    def bounded_range(*args: Any) -> range:
+    def pebble_range(*args: Any) -> Any:
+        """``range(end)`` as Jinja (end excluded); ``range(start, end[, step])`` as Pebble (end included)."""
+        if len(args) >= 2:
+            return semantics.inclusive_range(args[0], args[1], args[2] if len(args) > 2 else None, limits)
         result = range(*args)
         if len(result) > limits.max_range:
             raise bounds.too_long("range()", len(result), limits.max_range, "items")
@@ -136,14 +195,57 @@ def build_functions(env: Any) -> dict[str, Any]:
     def now(timeZone: str | None = None) -> str:  # noqa: N803 - Kestra's keyword
         return dates.now(timeZone)
 
+    def parse_json(value: Any = None) -> Any:
+        return f.from_json(env, value)
+
+    def parse_yaml(value: Any = None) -> Any:
+        return f.from_yaml(env, value)
+
+    def parse_ion(ion_text: Any = None, allRows: Any = False, **kwargs: Any) -> Any:  # noqa: N803
+        return ion.from_ion(env, kwargs.get("ion", ion_text), allRows)
+
     return {
-        "range": bounded_range,
+        "range": pebble_range,
         "dict": make_dict,
         "now": now,
-        "fromJson": lambda value: f.from_json(env, value),
-        "yaml": lambda value: f.from_yaml(env, value),
-        "fromYaml": lambda value: f.from_yaml(env, value),
+        "fromJson": parse_json,
+        "json": parse_json,
+        "jsonDecode": parse_json,
+        "yaml": parse_yaml,
+        "fromYaml": parse_yaml,
+        "fromIon": parse_ion,
         "max": extreme(max),
         "min": extreme(min),
+        "render": fn.render,
+        "renderOnce": fn.render_once,
+        "printContext": fn.print_context,
+        "fetchContext": fn.print_context,
+        "currentEachOutput": fn.current_each_output,
+        "iterationOutput": fn.iteration_output,
+        "loopOutputs": fn.loop_outputs,
+        "env": fn.env_function,
+        "uuid": fn.new_uuid,
+        "id": fn.new_id,
+        "ksuid": fn.ksuid,
+        "nanoId": fn.nano_id,
+        "randomInt": fn.random_int,
+        "randomPort": fn.random_port,
+        "encrypt": crypto.encrypt,
+        "decrypt": crypto.decrypt,
+        "isWeekend": calendar_functions.is_weekend,
+        "isPublicHoliday": calendar_functions.is_public_holiday,
+        "isDayWeekInMonth": calendar_functions.is_day_week_in_month,
+        "isLastWorkingDay": calendar_functions.is_last_working_day,
+        "dayOfWeek": calendar_functions.day_of_week,
+        "dayOfMonth": calendar_functions.day_of_month,
+        "monthOfYear": calendar_functions.month_of_year,
+        "hourOfDay": calendar_functions.hour_of_day,
+        "isDateBetween": calendar_functions.is_date_between,
         "null": None,
     }
+
+
+def known_function(name: str, env: Any) -> bool:
+    """Whether ``name(...)`` can be called in a template of ``env`` (built-in or supplied at run time)."""
+    return name in env.globals or name in RUNTIME_FUNCTIONS or name in CALLABLE_NAMES
+

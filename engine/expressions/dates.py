@@ -279,7 +279,14 @@ def compile_pattern(pattern: str) -> tuple[Field | str, ...]:
 #: Kestra's named formats.
 NAMED = {
     "iso": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    "iso_sec": "yyyy-MM-dd'T'HH:mm:ssXXX",
     "sql": "yyyy-MM-dd HH:mm:ss.SSSSSS",
+    "sql_seq": "yyyy-MM-dd HH:mm:ss",
+    # Java's localized styles, in English
+    "short": "M/d/yy, h:mm a",
+    "medium": "MMM d, yyyy, h:mm:ss a",
+    "long": "MMMM d, yyyy 'at' h:mm:ss a z",
+    "full": "EEEE, MMMM d, yyyy 'at' h:mm:ss a zzzz",
     "iso_date_time": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
     "iso_offset_date_time": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
     "iso_zoned_date_time": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",

@@ -32,6 +32,22 @@ class ExpressionError(Exception):
         super().__init__(message)
         self.template = template
         self.reason = reason or message
+        #: For parse errors: the cause without its place, and the place in the template (1-based).
+        self.cause: str = self.reason
+        self.line: int | None = None
+        self.column: int | None = None
+
+
+def parse_error(template: str, cause: str, line: int | None = None, column: int | None = None) -> ExpressionError:
+    """``cannot parse "...": cause (line L, column C)``, with the place kept as attributes too."""
+    reason = cause
+    if line and "\n" in template.strip():
+        reason += f" (line {line}, column {column})" if column else f" (line {line})"
+    elif column:
+        reason += f" (column {column})"
+    error = ExpressionError(f'cannot parse "{snippet(template)}": {reason}', template=template, reason=reason)
+    error.cause, error.line, error.column = cause, line, column
+    return error
 
 
 def snippet(template: str) -> str:
@@ -44,25 +60,25 @@ def render_error(template: str, reason: str) -> ExpressionError:
     return ExpressionError(f'cannot render "{snippet(template)}": {reason}', template=template, reason=reason)
 
 
-def syntax_error(template: str, exc: TemplateSyntaxError) -> ExpressionError:
-    reason = _clean(exc.message or "invalid syntax")
-    if exc.lineno and "\n" in template.strip():
-        reason += f" (line {exc.lineno})"
-    reason += _pebble_hint(template)
-    return ExpressionError(f'cannot parse "{snippet(template)}": {reason}', template=template, reason=reason)
+def syntax_error(template: str, exc: TemplateSyntaxError, known: Mapping[str, Any] | None = None) -> ExpressionError:
+    """A parse error pointing at the line and column of ``template`` where it happened.
+
+    ``known`` maps "filter"/"test" to the names available, for a "did you mean".
+    """
+    cause = _clean(exc.message or "invalid syntax")
+    cause += _suggestion(cause, known)
+    return parse_error(template, cause, exc.lineno, getattr(exc, "col", None))
 
 
-def _pebble_hint(template: str) -> str:
-    """Point Kestra authors at the Jinja spelling of Pebble-only syntax."""
-    if "??" in template:
-        return "; Pebble's '??' is written with the default filter here: {{ x | default('y') }}"
-    if re.search(r"\{\{[^}]*\?[^}]*:", template):
-        return "; Pebble's 'a ? b : c' is written 'b if a else c' here"
-    if re.search(r"\{[{%][^}%]*\w\s*\.\.\s*\w", template):
-        return "; Pebble's 'a..b' is written range(a, b + 1) here"
-    if re.search(r"\{%[^%]*\bcontains\b", template) or re.search(r"\{\{[^}]*\bcontains\b", template):
-        return "; Pebble's 'a contains b' is written 'b in a' here"
-    return ""
+_UNKNOWN = re.compile(r"^no (filter|test) named '([^']+)'")
+
+
+def _suggestion(reason: str, known: Mapping[str, Any] | None) -> str:
+    match = _UNKNOWN.match(reason)
+    if not match or not known:
+        return ""
+    close = difflib.get_close_matches(match.group(2), list(known.get(match.group(1), ())), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _clean(message: str) -> str:

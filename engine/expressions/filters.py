@@ -25,7 +25,7 @@ from jinja2.exceptions import TemplateRuntimeError
 from jinja2.runtime import Undefined
 
 from engine.expressions import bounds, dates
-from engine.expressions.bounds import check_items, check_text, to_json, to_text
+from engine.expressions.bounds import check_text, to_json, to_text
 
 
 class FilterError(TemplateRuntimeError):
@@ -43,9 +43,23 @@ def _fail(message: str) -> FilterError:
 # --- general ------------------------------------------------------------------------------------
 
 
+def blank(value: Any) -> bool:
+    """Pebble's notion of empty: null, blank text, empty list or map."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple, set, frozenset, Mapping)):
+        return len(value) == 0
+    return False
+
+
 def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
-    """Jinja's default, that also replaces ``None`` (Pebble's ``??`` / ``default``)."""
-    if value is None or isinstance(value, Undefined) or (boolean and not value):
+    """Pebble's default: replaces an undefined, null or empty value (blank text, empty list or map).
+
+    ``boolean=true`` (Jinja's spelling) also replaces anything false (0, false).
+    """
+    if isinstance(value, Undefined) or blank(value) or (boolean and not value):
         return default_value
     return value
 
@@ -185,34 +199,6 @@ def ends_with(env: Any, value: Any, suffix: Any) -> bool:
     return _text(value, env).endswith(_text(suffix, env))
 
 
-@pass_environment
-def replace(env: Any, value: Any, old: Any, new: Any = None, count: int | None = None) -> str:
-    """``replace('a', 'b')`` as in Jinja, or ``replace({'a': 'b', 'c': 'd'})`` as in Pebble."""
-    text = _text(value, env)
-    pairs = [(_text(k, env), _text(v, env)) for k, v in old.items()] if isinstance(old, Mapping) else None
-    if pairs is None:
-        if new is None:
-            raise _fail("replace expects a map of replacements or two texts: replace('old', 'new')")
-        pairs = [(_text(old, env), _text(new, env))]
-    limit = -1 if count is None else int(count)
-    for a, b in pairs:
-        check_text(bounds.replaced_size(text, a, b, limit), env.limits, "the replaced text")
-        text = text.replace(a, b, limit)
-    return text
-
-
-@pass_environment
-def split(env: Any, value: Any, delimiter: Any = None, limit: int | None = None) -> list[str]:
-    """Split on a literal delimiter (not a regex); ``limit`` is the most pieces (Java's meaning)."""
-    text = _text(value, env)
-    maxsplit = int(limit) - 1 if limit is not None and int(limit) > 0 else -1
-    sep = None if delimiter is None else _text(delimiter, env)
-    check_items(bounds.split_count(text, sep, maxsplit), env.limits, "the split list")
-    if sep == "":
-        return list(text)
-    return text.split(sep, maxsplit)
-
-
 def substring_filter(before: bool, last: bool) -> Callable[..., str]:
     @pass_environment
     def cut(env: Any, value: Any, separator: Any) -> str:
@@ -228,13 +214,59 @@ def substring_filter(before: bool, last: bool) -> Callable[..., str]:
 
 
 @pass_environment
-def abbreviate(env: Any, value: Any, length: int) -> str:
-    """Cut to ``length`` characters, the last three being ``...``."""
+def abbreviate(env: Any, value: Any, length: int) -> str | None:
+    """Pebble's abbreviate: at most ``length`` characters, the last three being ``...``."""
+    if value is None:
+        return None
     text = _text(value, env)
-    length = int(length)
-    if length < 4:
-        raise _fail("abbreviate length must be at least 4")
-    return text if len(text) <= length else text[: length - 3] + "..."
+    width = int(length)
+    if width < 0:
+        raise _fail("abbreviate length must be 0 or more")
+    if len(text) < width or len(text) <= 3:
+        return text
+    return text[:width] if width <= 3 else text[: width - 3] + "..."
+
+
+@pass_environment
+def title(env: Any, value: Any) -> str | None:
+    """Pebble's title: the first letter of every word upper-cased, the rest left as it is."""
+    if value is None:
+        return None
+    text = _text(value, env)
+    return re.sub(r"(^|\s)(\S)", lambda m: m.group(1) + m.group(2).upper(), text)
+
+
+_ESCAPES = {"single": ("'", "\\'"), "double": ('"', '\\"'), "shell": ("'", "'\\''")}
+
+
+@pass_environment
+def escape_char(env: Any, value: Any, type: Any = None) -> Any:  # noqa: A002 - Kestra's name
+    """``escapeChar('single'|'double'|'shell')`` on a text, or on every text of a map or list."""
+    kind = str(type or "").lower()
+    if kind not in _ESCAPES:
+        raise _fail("escapeChar expects a type: 'single', 'double' or 'shell'")
+    quote, replacement = _ESCAPES[kind]
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, Mapping):
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [walk(v) for v in item]
+        text = _text(item, env)
+        check_text(len(text) + text.count(quote) * len(replacement), env.limits, "the escaped text")
+        return text.replace(quote, replacement)
+
+    return None if value is None else walk(value)
+
+
+@pass_environment
+def nl2br(env: Any, value: Any) -> str | None:
+    """Pebble's nl2br: a ``<br />`` before every newline."""
+    if value is None:
+        return None
+    text = _text(value, env)
+    check_text(len(text) + text.count("\n") * 6, env.limits, "the text")
+    return text.replace("\n", "<br />\n")
 
 
 @pass_environment
@@ -244,9 +276,21 @@ def center(env: Any, value: Any, width: int = 80) -> str:
 
 
 @pass_environment
-def indent(env: Any, value: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
-    """Jinja's indent (not the first line unless ``first``), bounded."""
-    pad = width if isinstance(width, str) else " " * min(max(int(width), 0), env.limits.max_output)
+def indent(env: Any, value: Any, amount: int | str = 4, prefix: Any = None, *, first: bool = False, blank: bool = True) -> str | None:
+    """Kestra's ``indent(amount, prefix=' ')``: every line but the first starts with ``prefix`` x ``amount``.
+
+    Jinja's ``indent(width, first)`` works too: a boolean second argument is ``first``.
+    """
+    if value is None:
+        return None
+    if isinstance(prefix, bool):
+        first, prefix = prefix, None
+    count = int(amount) if not isinstance(amount, str) else 1
+    unit = amount if isinstance(amount, str) else (" " if prefix is None else _text(prefix, env))
+    if count < 0:
+        raise _fail("indent amount must be 0 or more")
+    check_text(count * len(unit), env.limits, "the indentation")
+    pad = unit * count
     text = _text(value, env)
     check_text(len(text) + (text.count("\n") + 1) * len(pad), env.limits, "the indented text")
     lines = text.split("\n")
@@ -258,9 +302,11 @@ def indent(env: Any, value: Any, width: int | str = 4, first: bool = False, blan
 
 
 @pass_environment
-def nindent(env: Any, value: Any, width: int | str = 4) -> str:
+def nindent(env: Any, value: Any, amount: int | str = 4, prefix: Any = None) -> str | None:
     """A newline, then the text with every line indented (Kestra/Helm's ``nindent``)."""
-    return "\n" + indent(env, value, width, first=True)
+    if value is None:
+        return None
+    return "\n" + (indent(env, value, amount, prefix, first=True) or "")
 
 
 @pass_environment
@@ -283,40 +329,33 @@ def string(env: Any, value: Any) -> str:
 
 
 def date(value: Any, format: str | None = None, timeZone: str | None = None, existingFormat: str | None = None,  # noqa: A002,N803
-         locale: str | None = None) -> str:  # fmt: skip
-    """Format with a Java pattern (``yyyy-MM-dd``) or a Kestra name (``iso``, ``sql`` ...)."""
+         locale: str | None = None) -> str | None:  # fmt: skip
+    """Format with a Java pattern (``yyyy-MM-dd``) or a Kestra name (``iso``, ``sql`` ...); null stays null."""
+    if value is None:
+        return None
     if existingFormat:
         value = dates.parse_date(value, existingFormat)
     return dates.format_date(value, format, timeZone)
 
 
-def date_add(value: Any, amount: Any, unit: str) -> str:
-    return dates.date_add(value, amount, unit)
+def date_add(value: Any, amount: Any, unit: str, format: str | None = None, timeZone: str | None = None,  # noqa: A002,N803
+             existingFormat: str | None = None, locale: str | None = None) -> str | None:  # fmt: skip
+    """``dateAdd(-1, 'DAYS')``; with ``format`` (and ``timeZone``) the result is formatted like ``date``."""
+    if value is None:
+        return None
+    if existingFormat:
+        value = dates.parse_date(value, existingFormat)
+    moved = dates.date_add(value, amount, unit)
+    return dates.format_date(moved, format, timeZone) if format or timeZone else moved
 
 
-def epoch_filter(per_second: int, name: str) -> Callable[..., int]:
-    def stamp(value: Any, timeZone: str | None = None) -> int:  # noqa: N803 - Kestra's keyword
+def epoch_filter(per_second: int, name: str) -> Callable[..., int | None]:
+    def stamp(value: Any, existingFormat: str | None = None, timeZone: str | None = None) -> int | None:  # noqa: N803
+        if value is None:
+            return None
+        if existingFormat:
+            value = dates.parse_date(value, existingFormat)
         return dates.epoch(value, per_second, name)
 
     stamp.__name__ = name
     return stamp
-
-
-# --- tests --------------------------------------------------------------------------------------
-
-
-def is_null(value: Any) -> bool:
-    return value is None
-
-
-def is_empty(value: Any) -> bool:
-    if value is None or isinstance(value, Undefined):
-        return True
-    try:
-        return len(value) == 0
-    except TypeError:
-        return False
-
-
-def contains(value: Any, item: Any) -> bool:
-    return item in value if isinstance(value, (str, Mapping, list, tuple, set, frozenset)) else False

@@ -28,7 +28,8 @@ import ctypes
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: How often the watchdog looks at the deadlines (seconds).
@@ -58,26 +59,13 @@ class Deadline:
         self.fired = False
         self.external = 0  # > 0 while a runtime-supplied function runs
 
-    def shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap ``fn`` so the watchdog never interrupts it half-way.
-
-        The wrapper is a closure: templates see no attribute of ``fn``
-        (a ``functools.partial``'s ``func`` for example).
-        """
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            # Checked here too: calls in a tight loop leave the watchdog gaps
-            # shorter than its polling interval, so it might never see one.
-            if time.monotonic() >= self.expires:
-                self.fired = True  # finish() clears a timeout the watchdog raced to send
-                raise RenderTimeout
-            self.external += 1
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.external -= 1
-
-        return call
+    def enter_external(self) -> None:
+        # Checked here too: calls in a tight loop leave the watchdog gaps
+        # shorter than its polling interval, so it might never see one.
+        if time.monotonic() >= self.expires:
+            self.fired = True  # finish() clears a timeout the watchdog raced to send
+            raise RenderTimeout
+        self.external += 1
 
 
 class Watchdog:
@@ -87,6 +75,7 @@ class Watchdog:
         self._poll = poll
         self._lock = threading.Lock()
         self._active: dict[int, Deadline] = {}
+        self._by_thread: dict[int, Deadline] = {}
         self._wake = threading.Event()
         self._idle = False
         self._thread: threading.Thread | None = None
@@ -99,6 +88,7 @@ class Watchdog:
             self._spawn()
         with self._lock:
             self._active[id(deadline)] = deadline
+            self._by_thread[deadline.thread_id] = deadline
         if self._idle:
             self._wake.set()
         return deadline
@@ -112,10 +102,79 @@ class Watchdog:
         with self._lock:
             deadline.done = True
             self._active.pop(id(deadline), None)
+            if self._by_thread.get(deadline.thread_id) is deadline:
+                del self._by_thread[deadline.thread_id]
             fired = deadline.fired
         if fired:
             _async_raise(deadline.thread_id, None)
         return fired
+
+    @contextmanager
+    def outside_python(self, default: float) -> Iterator[float]:
+        """Run C code (jq, a regex) that the watchdog cannot interrupt; yields the seconds left.
+
+        The watchdog leaves the calling render alone meanwhile, so the C code
+        itself must be bounded by the seconds yielded (``default`` outside a
+        render). A render whose time is already up stops here.
+        """
+        deadline = self._by_thread.get(threading.get_ident())
+        if deadline is None:
+            yield default
+            return
+        left = deadline.expires - time.monotonic()
+        if left <= 0:
+            deadline.fired = True
+            raise RenderTimeout
+        deadline.external += 1
+        try:
+            yield left
+        finally:
+            deadline.external -= 1
+
+    @contextmanager
+    def not_counted(self) -> Iterator[None]:
+        """One-time work of a library (loading holiday calendars) that is not the template's cost.
+
+        The watchdog leaves the render alone meanwhile and the render's
+        deadline moves forward by the time spent.
+        """
+        deadline = self._by_thread.get(threading.get_ident())
+        if deadline is None:
+            yield
+            return
+        start = time.monotonic()
+        deadline.external += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                deadline.expires += time.monotonic() - start
+            deadline.external -= 1
+
+    def shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap ``fn`` so the watchdog never interrupts it half-way (it waits for the call to return).
+
+        The wrapper finds the calling thread's render when called, so one
+        wrapper serves every render. It is a closure: templates see no
+        attribute of ``fn`` (a ``functools.partial``'s ``func`` for example);
+        only Jinja's ``pass_context`` mark is copied.
+        """
+        by_thread = self._by_thread
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            deadline = by_thread.get(threading.get_ident())
+            if deadline is None:
+                return fn(*args, **kwargs)
+            deadline.enter_external()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                deadline.external -= 1
+
+        mark = getattr(fn, "jinja_pass_arg", None)
+        if mark is not None:
+            call.jinja_pass_arg = mark  # type: ignore[attr-defined]
+        return call
 
     def _spawn(self) -> None:
         with self._lock:
@@ -145,6 +204,7 @@ class Watchdog:
         # The thread does not survive fork() and the lock may have been held.
         self._lock = threading.Lock()
         self._active = {}
+        self._by_thread = {}
         self._wake = threading.Event()
         self._idle = False
         self._thread = None

@@ -38,9 +38,12 @@ class Limits:
     max_items: int = 1_000_000
     #: Largest integer (in bits) ``*`` and ``**`` may produce.
     max_int_bits: int = 100_000
+    #: Most parts (names, operators, literals, text pieces) one template may have; compiling is
+    #: not interruptible, so its cost is bounded by the template's size.
+    max_parts: int = 5_000
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "max_output", "max_range", "max_items", "max_int_bits"):
+        for name in ("timeout", "max_output", "max_range", "max_items", "max_int_bits", "max_parts"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"expression limit {name} must be positive, not {getattr(self, name)!r}")
 

@@ -20,7 +20,7 @@ from jinja2.runtime import Context, Undefined
 from markupsafe import Markup
 
 from engine.expressions import bounds
-from engine.expressions.errors import ExpressionError, render_error, runtime_reason, syntax_error
+from engine.expressions.errors import ExpressionError, parse_error, render_error, runtime_reason, syntax_error
 from engine.expressions.guard import WATCHDOG, RenderTimeout
 from engine.expressions.limits import Limits
 from engine.expressions.sandbox import LannerEnvironment
@@ -68,7 +68,10 @@ def compile_template(env: LannerEnvironment, source: str) -> Compiled:
             return Compiled(source, env.from_string(assign), native=True)
         return Compiled(source, env.from_string(tree), native=False)
     except TemplateSyntaxError as exc:
-        raise syntax_error(source, exc) from None
+        raise syntax_error(source, exc, {"filter": env.filters, "test": env.tests}) from None
+    except (SyntaxError, RecursionError, MemoryError):
+        # Python's own compiler refuses more than ~200 nested parentheses (a + a + ... chains).
+        raise parse_error(source, "the expression nests too deeply to compile (a chain of more than ~200 operators or parentheses); split it") from None
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
@@ -147,25 +150,8 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         try:
             # A plain dict merged in C and a Context built directly: Jinja's
             # new_context copies a ChainMap of globals key by key on every render.
-            variables = {**env.globals, **context}
-            if functions:
-                for name, fn in functions.items():
-                    variables[name] = deadline.shield(fn)
-            template = compiled.template
-            ctx = Context(env, variables, None, template.blocks)
-            if compiled.native:
-                for _ in template.root_render_func(ctx):
-                    pass
-                return _native(ctx.vars["result"], limits)
-            parts: list[str] = []
-            total = 0
-            cap = limits.max_output
-            for chunk in template.root_render_func(ctx):
-                total += len(chunk)
-                if total > cap:
-                    raise bounds.too_long("the output", total, cap)
-                parts.append(chunk)
-            return "".join(parts)
+            variables = {**env.globals, **context, **_shielded(functions)} if functions else {**env.globals, **context}
+            return execute(env, compiled, variables)
         finally:
             if WATCHDOG.finish(deadline):
                 raise RenderTimeout
@@ -178,6 +164,45 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         raise render_error(compiled.source, exc.reason or str(exc)) from None
     except (Exception, RecursionError, MemoryError) as exc:
         raise render_error(compiled.source, runtime_reason(exc, compiled.source, context, env)) from None
+
+
+_SHIELDED: dict[int, tuple[Functions, dict[str, Callable[..., Any]]]] = {}
+
+
+def _shielded(functions: Functions) -> dict[str, Callable[..., Any]]:
+    """The runtime functions wrapped so the watchdog waits for them; built once per functions map."""
+    found = _SHIELDED.get(id(functions))
+    if found is not None and found[0] is functions:
+        return found[1]
+    wrapped = {name: WATCHDOG.shield(fn) for name, fn in functions.items()}
+    if len(_SHIELDED) > 256:
+        _SHIELDED.clear()
+    _SHIELDED[id(functions)] = (functions, wrapped)
+    return wrapped
+
+
+def execute(env: LannerEnvironment, compiled: Compiled, variables: dict[str, Any]) -> Any:
+    """Run ``compiled`` with ready ``variables`` (globals and functions included), bounded.
+
+    Callers own the deadline: :func:`_run` for a render, the running render
+    for the ``render()`` function.
+    """
+    limits = env.limits
+    template = compiled.template
+    ctx = Context(env, variables, None, template.blocks)
+    if compiled.native:
+        for _ in template.root_render_func(ctx):
+            pass
+        return _native(ctx.vars["result"], limits)
+    parts: list[str] = []
+    total = 0
+    cap = limits.max_output
+    for chunk in template.root_render_func(ctx):
+        total += len(chunk)
+        if total > cap:
+            raise bounds.too_long("the output", total, cap)
+        parts.append(chunk)
+    return "".join(parts)
 
 
 _LAZY = (abc.Iterator, range, abc.KeysView, abc.ValuesView, abc.ItemsView, set, frozenset)

@@ -27,16 +27,17 @@ from collections.abc import Callable, Mapping
 from functools import update_wrapper
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, pass_environment
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.nodes import Concat
-from jinja2.runtime import Undefined
+from jinja2 import ChainableUndefined, StrictUndefined, nodes, pass_environment
+from jinja2.runtime import Context, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from markupsafe import Markup
 
-from engine.expressions import bounds
+from engine.expressions import bounds, semantics
 from engine.expressions.catalog import build_filters, build_functions, build_tests
+from engine.expressions.compiler import PebbleCodeGenerator
+from engine.expressions.lexer import PebbleLexer
 from engine.expressions.limits import Limits
+from engine.expressions.parser import PebbleParser
 
 
 class LannerUndefined(ChainableUndefined, StrictUndefined):
@@ -47,17 +48,6 @@ class LannerUndefined(ChainableUndefined, StrictUndefined):
     """
 
     __slots__ = ()
-
-
-class _CodeGenerator(CodeGenerator):
-    """Routes ``~`` through the environment so concatenation is bounded too."""
-
-    def visit_Concat(self, node: Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's visitor name
-        self.write("environment.str_join((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
 
 
 class _BoundedFormatterMixin:
@@ -100,8 +90,8 @@ def _finalize(env: LannerEnvironment, value: Any) -> Any:
 class LannerEnvironment(ImmutableSandboxedEnvironment):
     """One environment per :class:`Limits`; templates compiled in it are cached by source."""
 
-    code_generator_class = _CodeGenerator
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = PebbleCodeGenerator
+    intercepted_binops = frozenset(semantics.BINARY)
 
     def __init__(self, limits: Limits):
         super().__init__(
@@ -117,12 +107,9 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         self.tests = build_tests()
         self.globals.clear()
         self.globals.update(build_functions(self))
-        self._binops: dict[str, Callable[[Any, Any, Limits], Any]] = {
-            "*": bounds.mul,
-            "**": bounds.power,
-            "+": bounds.add,
-            "%": bounds.modulo,
-        }
+        # Constant folding would apply Python's meaning of ==, and, or to literals.
+        self.optimized = False
+        self._lexer = PebbleLexer(self, max_tokens=4 * limits.max_parts)
         # Macros, {% set %} blocks, {% filter %} and call blocks join their output here.
         self.concat = self._bounded_concat  # type: ignore[method-assign]
 
@@ -132,6 +119,34 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         total = sum(map(len, parts))
         bounds.check_text(total, self.limits, "the block output")
         return "".join(parts)
+
+    # --- the Pebble dialect: lexer, parser, and what its operators mean -------------------------
+
+    @property
+    def lexer(self) -> PebbleLexer:  # type: ignore[override]
+        return self._lexer
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        return PebbleParser(self, source, name, filename, max_parts=self.limits.max_parts).parse()
+
+    truth = staticmethod(semantics.truth)
+    compare = staticmethod(semantics.compare)
+    coalesce = staticmethod(semantics.coalesce)
+
+    def pebble_binary(self, op: str, left: Any, right: Any) -> Any:
+        return semantics.pebble_binary(op, left, right, self.limits)
+
+    def iterate(self, value: Any) -> Any:
+        return semantics.iterate(value, self.limits)
+
+    def context_snapshot(self, context: Context) -> dict[str, Any]:
+        return semantics.context_snapshot(context.get_all())
+
+    def render_block(self, context: Context, name: str) -> str:
+        block = context.blocks.get(name)
+        if not block:
+            raise semantics.OperatorError(f"block({name!r}): there is no block named {name!r} in this expression")
+        return self._bounded_concat(list(block[0](context)))
 
     def str_join(self, parts: tuple[Any, ...]) -> str:
         """The ``~`` operator: text of each part, bounded."""
@@ -154,10 +169,13 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(obj, Undefined):
             return obj
+        if isinstance(argument, Undefined):
+            # block[missing].child is undefined (not an error), as in Pebble
+            return self.undefined(obj=obj, name=argument._undefined_name)
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        return self._binops[operator](left, right, self.limits)
+        return semantics.BINARY[operator](left, right, self.limits)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or value.__name__ not in (

@@ -31,7 +31,9 @@ def to_list(env: Any, value: Any) -> list[Any]:
 
 
 @pass_environment
-def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> str:
+def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> str | None:
+    if value is None:
+        return None
     items = bounded_list(value, env.limits)
     if attribute is not None:
         items = list(map(make_attrgetter(env, attribute), items))
@@ -40,27 +42,39 @@ def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> st
 
 @pass_environment
 def first(env: Any, value: Any) -> Any:
+    """First item (first character of a text); null for null or an empty list, as in Pebble."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        value = value.values()
     for item in value:
         return item
-    return env.undefined("first: the sequence is empty")
+    return None
 
 
 @pass_environment
 def last(env: Any, value: Any) -> Any:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if value is None:
+        return None
     items = value if isinstance(value, (str, list, tuple)) else bounded_list(value, env.limits)
-    if not items:
-        return env.undefined("last: the sequence is empty")
-    return items[-1]
+    return items[-1] if items else None
 
 
 @pass_environment
 def length(env: Any, value: Any) -> int:
+    """Length of a text, list or map; 0 for null and for anything without a length (Pebble)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
-    if value is None:
+    if value is None or isinstance(value, (int, float, bool)):
         return 0
     if hasattr(value, "__len__"):
         return len(value)
+    if not hasattr(value, "__iter__"):
+        return 0
     return len(bounded_list(value, env.limits))
 
 
@@ -93,8 +107,10 @@ def distinct(env: Any, value: Any) -> list[Any]:
 
 
 @pass_environment
-def chunk(env: Any, value: Any, size: int) -> list[list[Any]]:
+def chunk(env: Any, value: Any, size: int) -> list[list[Any]] | None:
     """``[1,2,3,4,5]|chunk(2)`` -> ``[[1,2],[3,4],[5]]``."""
+    if value is None:
+        return None
     size = int(size)
     if size <= 0:
         raise FilterError("chunk size must be a positive number")
@@ -115,21 +131,35 @@ def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[l
 
 
 @pass_environment
-def slice_filter(env: Any, value: Any, slices: int, fill_with: Any = None) -> list[list[Any]]:
-    slices = int(slices)
-    if slices <= 0:
-        raise FilterError("slice count must be a positive number")
-    check_items(slices, env.limits, "the slices")
-    items = bounded_list(value, env.limits)
-    per, extra = divmod(len(items), slices)
-    out, offset = [], 0
-    for i in range(slices):
-        end = offset + per + (1 if i < extra else 0)
-        part = items[offset:end]
-        if fill_with is not None and extra and i >= extra:
-            part.append(fill_with)
-        out.append(part)
-        offset = end
+def slice_filter(env: Any, value: Any, fromIndex: Any = 0, toIndex: Any = None) -> Any:  # noqa: N803 - Pebble's names
+    """Pebble's ``slice(from, to)``: items (or characters) from ``from`` up to ``to``, excluded."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if value is None:
+        return None
+    if not isinstance(value, (str, list, tuple)):
+        value = bounded_list(value, env.limits)
+    start = int(fromIndex or 0)
+    if start < 0:
+        raise FilterError("slice: fromIndex must be 0 or more")
+    end = len(value) if toIndex is None else min(int(toIndex), len(value))
+    return value[start:end] if isinstance(value, str) else list(value[start:end])
+
+
+@pass_environment
+def flatten(env: Any, value: Any) -> list[Any] | None:
+    """``[[1, 2], [3], 4] | flatten`` -> ``[1, 2, 3, 4]`` (one level)."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise FilterError(f"flatten needs a list, not {type(value).__name__}")
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, (list, tuple)):
+            check_items(len(out) + len(item), env.limits, "the flattened list")
+            out.extend(item)
+        else:
+            out.append(item)
     return out
 
 
@@ -144,13 +174,20 @@ def merge(env: Any, value: Any, other: Any) -> Any:
     raise FilterError(f"merge needs two maps or two lists, not {type(value).__name__} and {type(other).__name__}")
 
 
-def keys(value: Any) -> list[Any]:
+def keys(value: Any) -> list[Any] | None:
+    """Keys of a map, or the indexes of a list."""
+    if value is None:
+        return None
     if isinstance(value, Mapping):
         return list(value.keys())
-    raise FilterError(f"keys needs a map, not {type(value).__name__}")
+    if isinstance(value, (list, tuple)):
+        return list(range(len(value)))
+    raise FilterError(f"keys needs a map or a list, not {type(value).__name__}")
 
 
-def values(value: Any) -> list[Any]:
+def values(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
     if isinstance(value, Mapping):
         return list(value.values())
     raise FilterError(f"values needs a map, not {type(value).__name__}")

@@ -31,13 +31,17 @@ def parse_duration(value: Any) -> timedelta:
     if not m:
         raise ValueError(f"{value!r} is not an ISO-8601 duration (examples: PT30S, PT5M, PT1H30M, P1D)")
     parts = {k: float(v) for k, v in m.groupdict().items() if v and k != "sign"}
-    td = timedelta(
-        weeks=parts.get("weeks", 0),
-        days=parts.get("days", 0),
-        hours=parts.get("hours", 0),
-        minutes=parts.get("minutes", 0),
-        seconds=parts.get("seconds", 0),
-    )
+    try:
+        td = timedelta(
+            weeks=parts.get("weeks", 0),
+            days=parts.get("days", 0),
+            hours=parts.get("hours", 0),
+            minutes=parts.get("minutes", 0),
+            seconds=parts.get("seconds", 0),
+        )
+    except OverflowError:  # more than timedelta holds, or a number so long that it reads as infinity
+        shown = text if len(text) <= 40 else text[:20] + "..." + text[-8:]
+        raise ValueError(f"{shown!r} is too long a duration: the longest is {timedelta.max.days:,} days (P{timedelta.max.days}D)") from None
     return -td if m.group("sign") else td
 
 

@@ -7,10 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from engine.model import registry as _registry  # noqa: F401 - installs the directory ByType fields read
 from engine.model.base import LannerModel
+from engine.model.flowable import FLOW_CHILD_LISTS, field_name
 from engine.model.inputs import Input
-from engine.model.registry import needs_rebuild
-from engine.model.task import Task
+from engine.model.task import AnyTask, Task
+from engine.model.trigger import AnyTrigger
 
 NAMESPACE_RE = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$"
 
@@ -45,7 +47,6 @@ class Label(LannerModel):
     value: str
 
 
-@needs_rebuild
 class Flow(LannerModel):
     """A flow: tasks plus everything that decides when and how they run."""
 
@@ -84,11 +85,10 @@ class Flow(LannerModel):
         return {lab.key: lab.value for lab in self.labels}
 
     def top_level_lists(self) -> dict[str, list[Task]]:
-        out: dict[str, list[Task]] = {"tasks": list(self.tasks)}
-        if self.errors:
-            out["errors"] = list(self.errors)
-        if self.finally_:
-            out["finally"] = list(self.finally_)
-        if self.after_execution:
-            out["afterExecution"] = list(self.after_execution)
+        """The flow's task lists that are set (``tasks``, ``errors``, ``finally``, ``afterExecution``)."""
+        out: dict[str, list[Task]] = {}
+        for child_list in FLOW_CHILD_LISTS:
+            tasks = getattr(self, field_name(Flow, child_list.name))
+            if tasks:
+                out[child_list.name] = list(tasks)
         return out

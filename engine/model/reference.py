@@ -1,4 +1,4 @@
-"""The YAML reference tables of the README, generated from the registry.
+"""The YAML reference tables of the README (tasks, triggers, conditions), generated from the registry.
 
 `python -m engine.model.reference --write README.md` refreshes the table
 between the ``task-table`` markers; a test fails when README and registry differ.
@@ -16,10 +16,16 @@ START, END = "<!-- task-table:start -->", "<!-- task-table:end -->"
 
 
 def _props(cls: type) -> str:
+    from engine.model.condition import Condition
     from engine.model.task import Task
     from engine.model.trigger import Trigger
 
-    base = set(Trigger.model_fields) if issubclass(cls, Trigger) else set(Task.model_fields) | {"errors", "finally_"}
+    if issubclass(cls, Condition):
+        base = set(Condition.model_fields) | {"date"}
+    elif issubclass(cls, Trigger):
+        base = set(Trigger.model_fields)
+    else:
+        base = set(Task.model_fields) | {"errors", "finally_"}
     names = []
     for name, field in cls.model_fields.items():  # type: ignore[attr-defined]
         if name in base or (field.json_schema_extra or {}).get("deprecated"):  # type: ignore[union-attr]
@@ -29,19 +35,30 @@ def _props(cls: type) -> str:
     return ", ".join(names)
 
 
+def _own(classes: dict[str, type]) -> dict[str, type]:
+    """Lanner's own types only: plugins installed where the docs are built do not belong in its README."""
+    return {name: cls for name, cls in classes.items() if registry.source_of(cls).builtin}
+
+
 def task_table_markdown() -> str:
     rows = ["| type | Kestra names | group | properties (* required) |", "| --- | --- | --- | --- |"]
     groups = ["Basics", "Flow control", "Scripts", "Notebooks", "HTTP"]
-    ordered = sorted(registry.task_classes().items(), key=lambda kv: (groups.index(kv[1].group) if kv[1].group in groups else 99, kv[0]))
+    ordered = sorted(_own(registry.task_classes()).items(), key=lambda kv: (groups.index(kv[1].group) if kv[1].group in groups else 99, kv[0]))
     for name, cls in ordered:
         aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
         rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {cls.group} | {_props(cls)} |")
     rows.append("")
     rows.append("| trigger | Kestra names | properties (* required) |")
     rows.append("| --- | --- | --- |")
-    for name, cls in sorted(registry.trigger_classes().items()):
+    for name, cls in sorted(_own(registry.trigger_classes()).items()):
         aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
         rows.append(f"| `{name}` {cls.icon} {cls.title} | {aliases} | {_props(cls)} |")
+    rows.append("")
+    rows.append("| condition | Kestra names | what it checks | properties (* required) |")
+    rows.append("| --- | --- | --- | --- |")
+    for name, cls in sorted(_own(registry.condition_classes()).items()):
+        aliases = "<br>".join(f"`{a}`" for a in cls.aliases)
+        rows.append(f"| `{name}` | {aliases} | {cls.summary} | {_props(cls)} |")
     return "\n".join(rows)
 
 

@@ -1,198 +1,261 @@
-"""The one place that maps task and trigger type names to classes.
+"""The one place that maps task, trigger and condition type names to classes.
 
-Each type has a short canonical name (``log``) and Kestra aliases (current
-``io.kestra.plugin.core.log.Log`` and legacy ``io.kestra.core.tasks.log.Log``).
-The builder palette, the JSON Schema and autocompletion all read from here.
+Types come from entry points (``lanner.tasks``, ``lanner.triggers``,
+``lanner.conditions``; see :mod:`engine.model.plugin_index`), Lanner's own
+types included, or from classes decorated in the running process (a test, a
+notebook). Each type has a short canonical name (``log``) and aliases (Kestra's
+current ``io.kestra.plugin.core.log.Log`` and legacy
+``io.kestra.core.tasks.log.Log``); entry point names give every name without an
+import, so resolving a flow imports only the modules of the types it uses.
+The JSON Schema, the builder palette, the README tables and ``lanner plugins
+list`` ask for every class, which imports every plugin once.
 
-Polymorphic fields (``tasks: list[AnyTask]``) are pydantic discriminated
-unions built once every type is registered (:func:`finalize`).
+A plugin that cannot be loaded (its module fails to import, its entry point
+names something that is not a registered task, trigger or condition class) is
+recorded with the reason and skipped: it never stops the process. Flows that
+use its types get a validation error naming the plugin.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
+import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Discriminator, Tag
+from engine.model.plugin_index import BUILTIN, GROUPS, KINDS
+from engine.model.polymorphic import UnknownType, install_directory
+from engine.model.type_catalog import PluginError, Source, TypeCatalog, base_class
 
-from engine.model.task import Task
+__all__ = ["BUILTIN", "GROUPS", "KINDS", "PluginError", "PluginInfo", "Source", "base_class"]
 
 T = TypeVar("T", bound=type)
 
-_TASKS: dict[str, type[Task]] = {}
-_TRIGGERS: dict[str, type[BaseModel]] = {}
-_TASK_ALIASES: dict[str, str] = {}
-_TRIGGER_ALIASES: dict[str, str] = {}
-_MODELS_TO_REBUILD: list[type[BaseModel]] = []
-_state: dict[str, Any] = {"finalized": False}
 
-#: Modules that define the built-in task and trigger types.
-BUILTIN_MODULES = (
-    "engine.tasks.core",
-    "engine.tasks.flow",
-    "engine.tasks.scripts",
-    "engine.tasks.notebook",
-    "engine.tasks.http",
-    "engine.triggers.schedule",
-    "engine.triggers.flow",
-    "engine.triggers.webhook",
-    "engine.triggers.file",
-)
+@dataclass
+class PluginInfo:
+    """One distribution that provides types, what it provides and what failed to load."""
+
+    name: str
+    version: str | None
+    builtin: bool
+    types: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    errors: list[PluginError] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "builtin": self.builtin,
+            "tasks": self.types["task"],
+            "triggers": self.types["trigger"],
+            "conditions": self.types["condition"],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+_catalog = TypeCatalog()  # the one catalog of this process
+
+
+# --- registration (what engine.sdk exports) -----------------------------------------------------------
+
+
+def _decorator(kind: str, canonical: str, aliases: tuple[str, ...], meta: dict[str, str]) -> Callable[[T], T]:
+    def deco(cls: T) -> T:
+        cls.canonical = canonical  # type: ignore[attr-defined]
+        cls.aliases = tuple(aliases)  # type: ignore[attr-defined]
+        for key, value in meta.items():
+            setattr(cls, key, value)
+        _catalog.register(kind, cls, canonical, tuple(aliases))
+        return cls
+
+    return deco
 
 
 def register_task(
-    canonical: str,
-    *aliases: str,
-    group: str,
-    title: str,
-    icon: str,
-    summary: str,
+    canonical: str, *aliases: str, group: str = "Plugins", title: str = "", icon: str = "", summary: str = ""
 ) -> Callable[[T], T]:
-    """Class decorator: register a task type under its canonical name and aliases."""
+    """Class decorator: register a task type under its canonical name and aliases.
 
-    def deco(cls: T) -> T:
-        cls.canonical = canonical  # type: ignore[attr-defined]
-        cls.aliases = tuple(aliases)  # type: ignore[attr-defined]
-        cls.group = group  # type: ignore[attr-defined]
-        cls.title = title  # type: ignore[attr-defined]
-        cls.icon = icon  # type: ignore[attr-defined]
-        cls.summary = summary  # type: ignore[attr-defined]
-        _TASKS[canonical] = cls  # type: ignore[assignment]
-        for name in (canonical, *aliases):
-            _TASK_ALIASES[name] = canonical
-        _MODELS_TO_REBUILD.append(cls)  # type: ignore[arg-type]
-        return cls
-
-    return deco
+    ``group``, ``title``, ``icon`` and ``summary`` are what the builder palette and the docs show.
+    """
+    return _decorator("task", canonical, aliases, {"group": group, "title": title, "icon": icon, "summary": summary})
 
 
-def register_trigger(canonical: str, *aliases: str, title: str, icon: str, summary: str) -> Callable[[T], T]:
+def register_trigger(canonical: str, *aliases: str, title: str = "", icon: str = "", summary: str = "") -> Callable[[T], T]:
     """Class decorator: register a trigger type under its canonical name and aliases."""
+    return _decorator("trigger", canonical, aliases, {"group": "Triggers", "title": title, "icon": icon, "summary": summary})
 
-    def deco(cls: T) -> T:
-        cls.canonical = canonical  # type: ignore[attr-defined]
-        cls.aliases = tuple(aliases)  # type: ignore[attr-defined]
-        cls.group = "Triggers"  # type: ignore[attr-defined]
-        cls.title = title  # type: ignore[attr-defined]
-        cls.icon = icon  # type: ignore[attr-defined]
-        cls.summary = summary  # type: ignore[attr-defined]
-        _TRIGGERS[canonical] = cls  # type: ignore[assignment]
-        for name in (canonical, *aliases):
-            _TRIGGER_ALIASES[name] = canonical
-        _MODELS_TO_REBUILD.append(cls)  # type: ignore[arg-type]
-        return cls
 
-    return deco
+def register_condition(canonical: str, *aliases: str, title: str = "", icon: str = "", summary: str = "") -> Callable[[T], T]:
+    """Class decorator: register a trigger condition type under its canonical name and aliases."""
+    return _decorator("condition", canonical, aliases, {"group": "Conditions", "title": title, "icon": icon, "summary": summary})
 
 
 def needs_rebuild(cls: T) -> T:
-    """Mark a non-task model that refers to ``AnyTask``/``AnyTrigger`` (Flow, DagItem...)."""
-    _MODELS_TO_REBUILD.append(cls)  # type: ignore[arg-type]
+    """Kept for modules written when polymorphic fields were resolved late; does nothing now."""
     return cls
 
 
-def _type_of(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value.get("type")
-    return getattr(value, "type", None)
-
-
-def _task_tag(value: Any) -> str | None:
-    t = _type_of(value)
-    return _TASK_ALIASES.get(t) if isinstance(t, str) else None
-
-
-def _trigger_tag(value: Any) -> str | None:
-    t = _type_of(value)
-    return _TRIGGER_ALIASES.get(t) if isinstance(t, str) else None
-
-
-def _union(classes: dict[str, type[BaseModel]], disc: Callable[[Any], str | None]) -> Any:
-    members = tuple(Annotated[cls, Tag(name)] for name, cls in classes.items())
-    if len(members) == 1:
-        members = members + members
-    return Annotated[Union[members], Discriminator(disc)]  # noqa: UP007
+# --- lookups -----------------------------------------------------------------------------------------
 
 
 def finalize() -> None:
-    """Import the built-in types and resolve every ``AnyTask``/``AnyTrigger`` field."""
-    if _state["finalized"]:
-        return
-    for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a family not written yet is simply absent
-            if exc.name != module:
-                raise
-    importlib.import_module("engine.model.flow")
-    namespace = {"AnyTask": _union(_TASKS, _task_tag), "AnyTrigger": _union(_TRIGGERS, _trigger_tag)}  # type: ignore[arg-type]
-    _state["namespace"] = namespace
-    for cls in _MODELS_TO_REBUILD:
-        cls.model_rebuild(force=True, _types_namespace=namespace)
-    _state["finalized"] = True
+    """Read the declared type names (no plugin module is imported)."""
+    _catalog.ensure_scanned()
 
 
-def type_namespace() -> dict[str, Any]:
-    finalize()
-    return _state["namespace"]
+def load_all() -> list[PluginError]:
+    """Import every declared type now (server start); return what could not be loaded."""
+    for kind in KINDS:
+        _catalog.load_kind(kind)
+    return errors()
 
 
-def task_classes() -> dict[str, type[Task]]:
-    """Canonical name -> class, in registration order."""
-    finalize()
-    return dict(_TASKS)
+def errors() -> list[PluginError]:
+    """Plugins (entry points) that could not be loaded so far, and name conflicts."""
+    _catalog.ensure_scanned()
+    return list(_catalog.errors)
 
 
-def trigger_classes() -> dict[str, type[BaseModel]]:
-    finalize()
-    return dict(_TRIGGERS)
+def resolve(kind: str, type_name: str) -> type:
+    """The class of ``type_name``, importing its module if needed; UnknownType says why there is none."""
+    return _catalog.resolve(kind, type_name)
 
 
-def task_class(type_name: str) -> type[Task] | None:
-    finalize()
-    canonical = _TASK_ALIASES.get(type_name)
-    return _TASKS.get(canonical) if canonical else None
+def lookup(kind: str, type_name: str) -> type | None:
+    try:
+        return _catalog.resolve(kind, type_name)
+    except UnknownType:
+        return None
 
 
-def trigger_class(type_name: str) -> type[BaseModel] | None:
-    finalize()
-    canonical = _TRIGGER_ALIASES.get(type_name)
-    return _TRIGGERS.get(canonical) if canonical else None
+def classes(kind: str) -> dict[str, type]:
+    """Canonical name -> class of every type of ``kind`` (imports every plugin)."""
+    return _catalog.every_class(kind)
+
+
+def task_classes() -> dict[str, type]:
+    """Canonical name -> class, Lanner's own first in registration order, then by plugin."""
+    return classes("task")
+
+
+def trigger_classes() -> dict[str, type]:
+    return classes("trigger")
+
+
+def condition_classes() -> dict[str, type]:
+    return classes("condition")
+
+
+def task_class(type_name: str) -> type | None:
+    return lookup("task", type_name)
+
+
+def trigger_class(type_name: str) -> type | None:
+    return lookup("trigger", type_name)
+
+
+def condition_class(type_name: str) -> type | None:
+    return lookup("condition", type_name)
 
 
 def canonical_task_name(type_name: str) -> str | None:
-    finalize()
-    return _TASK_ALIASES.get(type_name)
+    cls = task_class(type_name)
+    return cls.canonical if cls is not None else None  # type: ignore[attr-defined]
+
+
+def canonical_trigger_name(type_name: str) -> str | None:
+    cls = trigger_class(type_name)
+    return cls.canonical if cls is not None else None  # type: ignore[attr-defined]
+
+
+def _aliases(kind: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for canonical, cls in classes(kind).items():
+        for name in (canonical, *cls.aliases):  # type: ignore[attr-defined]
+            out.setdefault(name, canonical)
+    return out
 
 
 def task_aliases() -> dict[str, str]:
     """Every accepted task type name -> its canonical name."""
-    finalize()
-    return dict(_TASK_ALIASES)
+    return _aliases("task")
 
 
 def trigger_aliases() -> dict[str, str]:
-    finalize()
-    return dict(_TRIGGER_ALIASES)
+    return _aliases("trigger")
 
 
-def tags() -> set[str]:
-    """The discriminator tags pydantic puts in error locations (to strip them)."""
-    finalize()
-    return set(_TASKS) | set(_TRIGGERS)
+def child_list_spec() -> dict[str, Any]:
+    """Which properties of each container type hold child tasks, and in which shape (as JSON).
+
+    What the builder's canvas, forms and topology read instead of tables of their own
+    (imports every task type, plugins' included); see :func:`engine.model.flowable.child_list_spec`.
+    """
+    from engine.model.flowable import child_list_spec as spec
+
+    return spec(task_classes().items(), task_aliases())
 
 
-def suggest(type_name: str, *, trigger: bool = False) -> str | None:
+def child_lists_of(type_name: Any) -> tuple[Any, ...]:
+    """The child lists (:class:`engine.model.flowable.ChildList`) of a task type, branches first,
+    ``errors``/``finally`` last; empty for a runnable or unknown type."""
+    from engine.model.flowable import FlowableTask
+
+    cls = task_class(type_name) if isinstance(type_name, str) else None
+    return cls.all_child_lists() if cls is not None and issubclass(cls, FlowableTask) else ()
+
+
+def suggest(type_name: str, *, trigger: bool = False, kind: str | None = None) -> str | None:
     """The closest known type name, for 'unknown type' errors."""
-    names = list(_TRIGGER_ALIASES if trigger else _TASK_ALIASES)
-    lowered = {n.lower(): n for n in names}
-    short = type_name.rsplit(".", 1)[-1].lower()
-    for cand in (type_name.lower(), short):
-        match = difflib.get_close_matches(cand, list(lowered), n=1, cutoff=0.6)
-        if match:
-            return lowered[match[0]]
-    tails = {n.rsplit(".", 1)[-1].lower(): n for n in names}
-    match = difflib.get_close_matches(short, list(tails), n=1, cutoff=0.6)
-    return tails[match[0]] if match else None
+    return _catalog.suggest(kind or ("trigger" if trigger else "task"), type_name)
+
+
+def unknown_message(kind: str, type_name: str) -> str:
+    """The sentence for a type nobody provides: the plugin it came from, else a did-you-mean."""
+    return _catalog.unknown_message(kind, type_name)
+
+
+def source_of(cls: type) -> Source:
+    """Where a registered class comes from (imports nothing)."""
+    return _catalog.sources.get(cls) or Source(None)
+
+
+def plugins() -> list[PluginInfo]:
+    """Every distribution that declares types (Lanner's own first), with its types and its load errors."""
+    load_all()
+    out: dict[str, PluginInfo] = {}
+
+    def info(dist: str, version: str | None) -> PluginInfo:
+        if dist not in out:
+            out[dist] = PluginInfo(dist, version, dist == BUILTIN)
+        return out[dist]
+
+    for kind in KINDS:
+        for decl in _catalog.index[kind].values():
+            info(decl.distribution, decl.version)
+        for canonical, cls in classes(kind).items():
+            source = source_of(cls)
+            dist = source.distribution or "(this process)"
+            info(dist, source.version).types[kind].append({
+                "type": canonical,
+                "aliases": list(cls.aliases),  # type: ignore[attr-defined]
+                "title": getattr(cls, "title", "") or canonical,
+                "group": getattr(cls, "group", ""),
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+            })
+    for error in errors():
+        info(error.plugin, error.version).errors.append(error)
+    return sorted(out.values(), key=lambda p: (not p.builtin, p.name))
+
+
+def reset() -> None:
+    """Read the entry points again (after installing or removing a plugin in this process)."""
+    _catalog.reset()
+    importlib.invalidate_caches()
+    _catalog.ensure_scanned()
+
+
+install_directory(sys.modules[__name__])  # ByType fields find their classes here

@@ -8,7 +8,7 @@ from engine.model import registry
 
 
 def flow_json_schema() -> dict[str, Any]:
-    """The whole flow schema: every task and trigger type, with camelCase property names."""
+    """The whole flow schema: every task, trigger and condition type (plugins' too), with camelCase property names."""
     from engine.model.flow import Flow
 
     registry.finalize()
@@ -21,10 +21,10 @@ def flow_json_schema() -> dict[str, Any]:
 
 def task_json_schema(type_name: str) -> dict[str, Any] | None:
     """Schema of one task type (for its property form)."""
-    cls = registry.task_class(type_name) or registry.trigger_class(type_name)
+    cls = registry.task_class(type_name) or registry.trigger_class(type_name) or registry.condition_class(type_name)
     if cls is None:
         return None
-    schema = cls.model_json_schema(by_alias=True, mode="validation")
+    schema = _inline_root(cls.model_json_schema(by_alias=True, mode="validation"))
     schema["x-lanner"] = {
         "canonical": cls.canonical,
         "aliases": list(cls.aliases),
@@ -32,14 +32,38 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
         "title": cls.title,
         "icon": cls.icon,
         "summary": cls.summary,
+        **_child_lists(cls),
+        "plugin": registry.source_of(cls).distribution,
     }
     return schema
+
+
+def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
+    """A type that nests tasks refers to itself, so pydantic puts its properties under ``$defs``
+    and leaves a bare ``$ref`` at the top: bring them up, so forms find ``properties`` there."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs", {})
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+        return schema
+    root = defs.get(ref.rsplit("/", 1)[-1])
+    if not isinstance(root, dict):
+        return schema
+    return {**root, "$defs": defs}
+
+
+def _child_lists(cls: type) -> dict[str, Any]:
+    """``childLists``: the properties of a container type that hold child tasks, and their shape."""
+    from engine.model.flowable import FlowableTask
+
+    if not (isinstance(cls, type) and issubclass(cls, FlowableTask)):
+        return {}
+    return {"childLists": [c.to_dict() for c in cls.all_child_lists()]}
 
 
 def _annotate_types(schema: dict[str, Any]) -> None:
     """Give each task/trigger definition the type names it accepts (enum on `type`)."""
     defs = schema.get("$defs", {})
-    classes = {**registry.task_classes(), **registry.trigger_classes()}
+    classes = {**registry.task_classes(), **registry.trigger_classes(), **registry.condition_classes()}
     by_title = {cls.__name__: cls for cls in classes.values()}
     for name, definition in defs.items():
         cls = by_title.get(name)
@@ -52,4 +76,7 @@ def _annotate_types(schema: dict[str, Any]) -> None:
                 "enum": [cls.canonical, *cls.aliases],
                 "description": f"{cls.title}: {cls.summary}",
             }
-        definition["x-lanner"] = {"canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon}
+        definition["x-lanner"] = {
+            "canonical": cls.canonical, "group": cls.group, "title": cls.title, "icon": cls.icon, **_child_lists(cls),
+            "plugin": registry.source_of(cls).distribution,
+        }

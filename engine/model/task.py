@@ -1,19 +1,22 @@
 """Task base classes.
 
 A task is either *runnable* (a worker executes one attempt of it and reports a
-result) or *flowable* (the executor resolves it into child task runs). Concrete
-task types live in ``engine/tasks`` and register themselves in
-``engine.model.registry``.
+result) or *flowable* (the executor resolves it into child task runs, see
+``engine.model.flowable``). Concrete task types live in ``engine/tasks`` and
+in plugins; the registry finds them through entry points (``lanner.tasks``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Mapping
+from pathlib import Path as FilePath
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from engine.model.base import LannerModel
 from engine.model.durations import Duration
+from engine.model.polymorphic import ByType
 from engine.model.retry import Retry
 
 if TYPE_CHECKING:
@@ -52,8 +55,21 @@ class Task(LannerModel):
     summary: ClassVar[str] = ""
 
     def child_task_lists(self) -> dict[str, list[Task]]:
-        """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...)."""
+        """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...); flowable types have some."""
         return {}
+
+    def check_files(self, flow_dir: FilePath | None, input_types: Mapping[str, str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Problems found by reading the files the task refers to (a notebook's parameters cell), before any run.
+
+        ``lanner flow validate`` calls it with the flow file's folder and the
+        flow's input types (id -> ``INT``...); each problem is (path inside the
+        task, message) and is reported with its YAML line. Most tasks have none.
+        """
+        return []
+
+
+#: A task of any registered type (validated by its ``type``; only that type's module is imported).
+AnyTask = Annotated[Task, ByType("task")]
 
 
 class RunnableTask(Task):
@@ -65,26 +81,6 @@ class RunnableTask(Task):
 
     def run(self, ctx: RunContext) -> TaskResult:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-class FlowableTask(Task):
-    """A task the executor resolves into child task runs (no worker involved)."""
-
-    kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
-    errors: list[AnyTask] | None = Field(default=None, description="Tasks run when a child fails.")
-    finally_: list[AnyTask] | None = Field(default=None, alias="finally", description="Tasks run after the children, whatever happened.")
-
-    def branches(self) -> dict[str, list[Task]]:
-        """The main child lists, in order (``tasks``; ``then``/``else``; ``cases.X``...)."""
-        return {}
-
-    def child_task_lists(self) -> dict[str, list[Task]]:
-        out = dict(self.branches())
-        if self.errors:
-            out["errors"] = list(self.errors)
-        if self.finally_:
-            out["finally"] = list(self.finally_)
-        return out
 
 
 class TaskResult:
@@ -112,3 +108,10 @@ class TaskFailed(Exception):
         super().__init__(message)
         self.message = message
         self.outputs = outputs or {}
+
+
+def truthy(value: Any) -> bool:
+    """Kestra's truthiness for rendered conditions (``runIf``, ``if``, ``fail``): 'false', '0', '' and None are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no", "none", "null")
+    return bool(value)

@@ -1,12 +1,19 @@
-"""Trigger base class. Concrete triggers live in ``engine/triggers``."""
+"""Trigger base classes. Concrete triggers live in ``engine/triggers`` and in plugins."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from engine.model.base import LannerModel
+from engine.model.condition import AnyCondition
+from engine.model.durations import Duration
+from engine.model.polymorphic import ByType
 
 
 class Trigger(LannerModel):
@@ -17,7 +24,7 @@ class Trigger(LannerModel):
     description: str | None = Field(default=None, description="What this trigger is for.")
     disabled: bool = Field(default=False, description="A disabled trigger never fires.")
     inputs: dict[str, Any] | None = Field(default=None, description="Inputs of the executions this trigger starts.")
-    conditions: list[dict[str, Any]] | None = Field(default=None, description="Conditions that must all hold for the trigger to fire.")
+    conditions: list[AnyCondition] | None = Field(default=None, description="Conditions that must all hold for the trigger to fire.")
 
     canonical: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -25,3 +32,61 @@ class Trigger(LannerModel):
     title: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+
+    def validation_warnings(self) -> list[tuple[str, str]]:
+        """``(property, message)`` for a definition that is valid but surely not what its author meant."""
+        return []
+
+#: A trigger of any registered type (validated by its ``type``).
+AnyTrigger = Annotated[Trigger, ByType("trigger")]
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    """One thing a polling trigger found: it starts one execution (once per ``key``).
+
+    ``key`` identifies the event for good: a trigger that reports the same key
+    again (at the next poll, after a restart, on a second server) starts
+    nothing more. ``variables`` become ``{{ trigger.<name> }}`` in the
+    execution; ``inputs`` are merged over the trigger's own ``inputs``.
+    """
+
+    key: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TriggerContext:
+    """What :meth:`PollingTrigger.poll` may use."""
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    #: The time of this poll (timezone-aware UTC).
+    now: datetime
+    logger: logging.Logger
+    #: Small JSON-able state kept in the store between polls (a cursor, the last id seen...).
+    state: dict[str, Any] = field(default_factory=dict)
+    #: Internal storage (``put_bytes`` a file an event brings, then pass its URI as a variable).
+    storage: Any = None
+
+
+class PollingTrigger(Trigger):
+    """A trigger the scheduler asks every ``interval`` whether something happened.
+
+    Subclasses implement :meth:`poll`. Each event it returns is checked against
+    the trigger's ``conditions``, recorded once in the store and starts one
+    execution, so a plugin trigger never fires twice for the same event.
+    """
+
+    #: Seconds between two polls when the flow does not set ``interval``.
+    default_interval: ClassVar[float] = 60.0
+
+    interval: Duration | None = Field(default=None, description="How often the trigger looks for events (ISO-8601 duration).")
+
+    def poll(self, ctx: TriggerContext) -> TriggerEvent | Iterable[TriggerEvent] | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def interval_seconds(self) -> float:
+        return self.interval.total_seconds() if self.interval is not None else self.default_interval

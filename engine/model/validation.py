@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine import expressions
-from engine.model import registry
+from engine.model import registry, tree
+from engine.model.flowable import FLOW_CHILD_LISTS
 from engine.model.yaml_loader import YamlError, load_yaml
 
 Path = tuple[str | int, ...]
@@ -115,6 +116,10 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
         flow = None
     report.errors.extend(_semantic_errors(prepared, pos))
     report.warnings.extend(_warnings(prepared, pos))
+    for i, trigger in enumerate((flow.triggers or []) if flow is not None else []):
+        for prop, message in trigger.validation_warnings():
+            line, col = pos.at(("triggers", i, prop))
+            report.warnings.append(FlowError(format_path(("triggers", i, prop)), message, line, col))
     # Keep errors unique and in document order.
     seen: set[tuple[str, str]] = set()
     unique = []
@@ -127,6 +132,41 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
     report.errors = unique
     report.flow = flow if not unique else None
     return report
+
+
+def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
+    """Errors found in the files a valid flow's tasks refer to (:meth:`Task.check_files`), with their lines.
+
+    Used by ``lanner flow validate``, which knows the flow file's folder; deploying
+    and running do not read those files here (the task reports them when it runs).
+    """
+    try:
+        data, positions = load_yaml(text)
+    except YamlError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    prepared = apply_plugin_defaults(data)
+    pos = _Positions(positions or {})
+    raw_inputs = prepared.get("inputs") if isinstance(prepared.get("inputs"), list) else []
+    input_types = {str(i.get("id")): str(i.get("type", "STRING")).upper() for i in raw_inputs if isinstance(i, dict)}
+    from engine.model.task import Task
+
+    registry.finalize()
+    errors: list[FlowError] = []
+    for path, raw in iter_tasks(prepared):
+        cls = registry.task_class(str(raw.get("type")))
+        if cls is None or cls.check_files is Task.check_files:  # nothing to read for this type
+            continue
+        try:
+            task = cls.model_validate(raw)
+        except ValidationError:
+            continue
+        for sub, message in task.check_files(flow_dir, input_types):
+            full = (*path, *sub)
+            line, col = pos.at(full)
+            errors.append(FlowError(format_path(full), message, line, col))
+    return errors
 
 
 def load_flow(text: str | bytes, *, source: str | None = None) -> Any:
@@ -163,56 +203,18 @@ def apply_plugin_defaults(data: dict[str, Any]) -> dict[str, Any]:
                 for k, v in rule["values"].items():
                     if rule.get("forced") or k not in merged:
                         merged[k] = v
-        return _map_children(merged, fix)
+        return tree.map_child_tasks(merged, fix)
 
     out = dict(data)
-    for key in ("tasks", "errors", "finally", "afterExecution"):
-        if isinstance(out.get(key), list):
-            out[key] = [fix(t) for t in out[key]]
+    for child_list in FLOW_CHILD_LISTS:
+        if isinstance(out.get(child_list.name), list):
+            out[child_list.name] = [fix(t) for t in out[child_list.name]]
     return out
-
-
-def _map_children(task: dict[str, Any], fn: Any) -> dict[str, Any]:
-    for key in ("tasks", "then", "else", "defaults", "errors", "finally"):
-        val = task.get(key)
-        if isinstance(val, list):
-            task[key] = [
-                ({**item, "task": fn(item["task"])} if isinstance(item, dict) and "task" in item and "type" not in item else fn(item))
-                for item in val
-            ]
-    cases = task.get("cases")
-    if isinstance(cases, dict):
-        task["cases"] = {k: [fn(t) for t in v] if isinstance(v, list) else v for k, v in cases.items()}
-    return task
-
-
-# --- walking raw task data ------------------------------------------------------------------------
 
 
 def iter_tasks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Every task dict of the flow with its path, depth first, in document order."""
-
-    def walk(items: Any, path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-        if not isinstance(items, list):
-            return
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                continue
-            if "task" in item and "type" not in item and isinstance(item["task"], dict):
-                sub = (*path, i, "task")
-                item = item["task"]
-            else:
-                sub = (*path, i)
-            yield sub, item
-            for key in ("tasks", "then", "else", "defaults", "errors", "finally"):
-                yield from walk(item.get(key), (*sub, key))
-            cases = item.get("cases")
-            if isinstance(cases, dict):
-                for case, branch in cases.items():
-                    yield from walk(branch, (*sub, "cases", case))
-
-    for key in ("tasks", "errors", "finally", "afterExecution"):
-        yield from walk(data.get(key), (key,))
+    return tree.iter_tasks(data)
 
 
 def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -226,14 +228,13 @@ def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
             yield from _iter_strings(v, (*path, i))
 
 
-_NESTED_KEYS = {"tasks", "then", "else", "defaults", "errors", "finally", "cases"}
-
-
 def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     errors: list[FlowError] = []
 
-    def err(path: Path, message: str) -> None:
+    def err(path: Path, message: str, line_in_value: int = 0) -> None:
         line, col = pos.at(path)
+        if line is not None and line_in_value:
+            line, col = line + line_in_value, None
         errors.append(FlowError(format_path(path), message, line, col))
 
     # Unique task ids across the whole flow.
@@ -248,21 +249,21 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
             err((*path, "id"), f"duplicate task id '{tid}' (already used at {format_path(seen[tid])}); task ids must be unique in the flow")
         else:
             seen[tid] = path
-    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
-        if isinstance(trig, dict) and isinstance(trig.get("type"), str) and registry.trigger_class(trig["type"]) is None:
-            hint = registry.suggest(trig["type"], trigger=True)
-            err(("triggers", i, "type"), f"unknown trigger type '{trig['type']}'" + (f"; did you mean '{hint}'?" if hint else ""))
 
-    # Dag: dependsOn must name tasks of the same dag, and no cycles.
+    # Graph-shaped lists (a dag's tasks): dependsOn must name tasks of the same graph, and no cycles.
     for path, task in iter_tasks(data):
-        if registry.canonical_task_name(str(task.get("type"))) == "dag" and isinstance(task.get("tasks"), list):
-            errors.extend(_dag_errors(task["tasks"], (*path, "tasks"), pos))
+        for child_list in tree.branch_lists(task.get("type")):
+            if child_list.shape == "graph" and isinstance(task.get(child_list.name), list):
+                errors.extend(_dag_errors(task[child_list.name], (*path, child_list.name), pos))
 
     # Expressions must parse; outputs.X must name an existing task.
     output_ids = all_ids
     for path, task in iter_tasks(data):
+        if registry.task_class(str(task.get("type"))) is None:
+            continue  # an unknown type is the error to fix first; its properties mean nothing yet
+        nested = tree.child_list_names(task.get("type"))
         for key, value in task.items():
-            if key in _NESTED_KEYS:
+            if key in nested:
                 continue
             for spath, text in _iter_strings(value, (*path, key)):
                 _check_expression(text, spath, output_ids, err)
@@ -272,7 +273,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict):
             for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
-                _check_expression(text, spath, output_ids, lambda p, m: err(p, m))
+                _check_expression(text, spath, output_ids, err)
     return errors
 
 
@@ -282,7 +283,12 @@ def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> No
     try:
         expressions.check_syntax(text)
     except expressions.ExpressionError as exc:
-        err(path, f"expression does not parse: {getattr(exc, 'reason', None) or exc}")
+        if exc.line and "\n" in text.strip():
+            # A block scalar: its first line is the one after the key, so the error gets its own line.
+            where = f" (column {exc.column})" if exc.column else ""
+            err(path, f"expression does not parse: {exc.cause}{where}", exc.line)
+        else:
+            err(path, f"expression does not parse: {exc.reason}")
         return
     for ref in sorted(expressions.referenced_outputs(text)):
         if ref not in task_ids:
@@ -340,7 +346,7 @@ def _dag_errors(items: list[Any], path: Path, pos: _Positions) -> list[FlowError
 def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
-        if isinstance(trig, dict) and registry.trigger_aliases().get(str(trig.get("type"))) == "webhook":
+        if isinstance(trig, dict) and registry.canonical_trigger_name(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
             if isinstance(key, str) and len(key) < 16:
                 line, col = pos.at(("triggers", i, "key"))
@@ -362,13 +368,11 @@ def _lookup(data: Any, path: Path) -> Any:
 
 
 def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
-    """Drop pydantic's union tags and function markers from an error location."""
-    tags = registry.tags()
+    """Drop pydantic's function markers from an error location."""
     out: list[str | int] = []
     for part in loc:
-        if isinstance(part, str) and (part in tags or part.startswith("function-")) and _lookup(data, tuple(out)) is not None:
-            value = _lookup(data, tuple(out))
-            if isinstance(value, dict) and part not in value:
+        if isinstance(part, str) and part.startswith("function-") and isinstance(_lookup(data, tuple(out)), dict):
+            if part not in _lookup(data, tuple(out)):
                 continue
         out.append(part)
     return tuple(out)
@@ -382,18 +386,8 @@ def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[F
         ctx = e.get("ctx") or {}
         msg = e["msg"]
         value = _lookup(data, path)
-        if kind in ("union_tag_not_found", "union_tag_invalid"):
-            trigger = bool(path) and path[0] == "triggers"
-            t = value.get("type") if isinstance(value, dict) else None
-            if t is None:
-                msg = "'type' is required (e.g. log, python, io.kestra.plugin.core.log.Log)"
-                path = (*path, "type")
-            elif trigger:
-                continue  # reported with a suggestion by the semantic checks
-            else:
-                hint = registry.suggest(str(t))
-                msg = f"unknown task type '{t}'" + (f"; did you mean '{hint}'?" if hint else "")
-                path = (*path, "type")
+        if kind in ("lanner_unknown_type", "lanner_missing_type"):
+            path = (*path, "type")  # the message (from the registry) names the type and what to do
         elif kind == "extra_forbidden":
             parent = _lookup(data, path[:-1])
             key = path[-1]
@@ -427,7 +421,7 @@ def _known_properties(parent: Any, path: Path) -> list[str]:
 
     cls: Any = None
     if isinstance(parent, dict) and isinstance(parent.get("type"), str):
-        cls = registry.task_class(parent["type"]) or registry.trigger_class(parent["type"])
+        cls = registry.lookup(_kind_at(path), parent["type"])
     elif not path:
         cls = Flow
     if cls is None:
@@ -436,3 +430,11 @@ def _known_properties(parent: Any, path: Path) -> list[str]:
     for name, f in cls.model_fields.items():
         names.append(f.alias or name)
     return names
+
+
+def _kind_at(path: Path) -> str:
+    """Whether the mapping at ``path`` is a task, a trigger or a condition (by the lists it sits in)."""
+    keys = [p for p in path if isinstance(p, str)]
+    if any(k in ("conditions", "scheduleConditions") for k in keys[1:]) and keys[:1] == ["triggers"]:
+        return "condition"
+    return "trigger" if keys[:1] == ["triggers"] else "task"

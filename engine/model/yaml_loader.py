@@ -28,11 +28,16 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
 
+#: The largest flow document (bytes): larger ones are refused before they are parsed.
+MAX_DOCUMENT_BYTES = 2_000_000
 #: Nodes that aliases may add to a document in total, whatever max_aliases says:
 #: one alias of a huge anchored block must not blow up memory either.
 MAX_ALIAS_NODES = 100_000
 
 _TAG = "tag:yaml.org,2002:"
+#: Merge keys are YAML 1.1 only; Kestra (Jackson) does not merge them either, it refuses '<<' as an unknown property.
+_MERGE_KEY = ("YAML merge keys ('<<: *anchor') are not supported (Kestra refuses them too): write the keys out, "
+              "or use pluginDefaults for properties shared by several tasks")
 
 
 class YamlError(Exception):
@@ -232,6 +237,8 @@ def _compose(text: str, max_depth: int, max_aliases: int) -> tuple[Any, Position
                                 "mapping keys must be plain strings, not lists, mappings or aliases", pos[0], pos[1]
                             )
                         key = event.value
+                        if key == "<<" and event.tag is None and event.implicit[0]:
+                            raise YamlError(_MERGE_KEY, pos[0], pos[1])
                         if key in obj:
                             first = keys.get((*path, key))
                             where = f" (first defined at line {first[0]})" if first else ""
@@ -391,14 +398,27 @@ def _to_text(text: str | bytes, max_bytes: int) -> str:
         raise YamlError(f"the document is not UTF-8 text (invalid byte at offset {exc.start})") from None
 
 
-def load_any_yaml(text: str | bytes, *, max_bytes: int = 2_000_000, max_depth: int = 100, max_aliases: int = 100) -> Any:
+def read_document(path: Any, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """The text of a YAML file, read no further than the size limit (``/dev/zero`` is refused at once).
+
+    Raises :class:`YamlError` for a file over the limit or not UTF-8 (binary)
+    and OSError when it cannot be read.
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise YamlError(f"the file is larger than the limit of {max_bytes:,} bytes for a flow")
+    return _to_text(raw, max_bytes)
+
+
+def load_any_yaml(text: str | bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES, max_depth: int = 100, max_aliases: int = 100) -> Any:
     """Plain data of any YAML document (a YAML input's value, say), with the same limits; empty is None."""
     data, _ = _compose(_to_text(text, max_bytes), max_depth, max_aliases)
     return data
 
 
 def load_yaml(
-    text: str | bytes, *, max_bytes: int = 2_000_000, max_depth: int = 100, max_aliases: int = 100
+    text: str | bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES, max_depth: int = 100, max_aliases: int = 100
 ) -> tuple[Any, PositionMap]:
     """Parse a flow document into plain data and the positions of its values.
 

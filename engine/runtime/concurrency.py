@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.runtime.execution import ExecutionState, now_iso
+from engine.model.execution import ExecutionState
+from engine.model.ids import now_iso
+from engine.model.state import State
 from engine.runtime.executor import Executor, Step
-from engine.runtime.state import State
 
 
 def _running(states: Iterable[ExecutionState], namespace: str, flow_id: str, exclude: ExecutionState | None = None) -> int:

@@ -79,6 +79,8 @@ class RunContext:
     #: Secret values to hide from logs and outputs.
     secrets: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Looks a secret up by name (``{{ secret('NAME') }}``'s source); raises ValueError naming what to set.
+    secret_lookup: Callable[[str], str] | None = None
 
     def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""
@@ -87,6 +89,57 @@ class RunContext:
         ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
         return self.renderer(value, ctx)
 
+    def mask_file(self, path: Path) -> bool:
+        """Mask the secrets in a file the task itself generated (a notebook, a report) before it is stored."""
+        from engine.runtime.masking import mask_file
+
+        return mask_file(path, self.secrets)
+
     @property
     def killed(self) -> bool:
+        """The attempt was killed or ran out of time: stop as soon as possible."""
         return self.kill_event.is_set()
+
+    @property
+    def timed_out(self) -> bool:
+        """The attempt was stopped by the task's ``timeout`` (rather than killed by someone)."""
+        return self.kill_event.is_set() and self.kill_reason[:1] == ["timeout"]
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True as soon as the attempt is killed or times out."""
+        return self.kill_event.wait(seconds)
+
+    def raise_if_killed(self) -> None:
+        """Stop the attempt here when it was killed or timed out (the state says which)."""
+        if self.kill_event.is_set():
+            from engine.model.task import TaskFailed
+
+            raise TaskFailed("Timed out" if self.timed_out else "Killed")
+
+    def secret(self, name: str) -> str:
+        """The value of secret ``name`` (masked in logs and outputs like ``{{ secret('NAME') }}``)."""
+        from engine.model.task import TaskFailed
+
+        if self.secret_lookup is None:
+            raise TaskFailed(f"secret '{name}' is not available to this task (no secret store)")
+        try:
+            value = self.secret_lookup(name)
+        except (KeyError, ValueError) as exc:
+            raise TaskFailed(str(exc) if isinstance(exc, ValueError) else f"secret '{name}' is not defined") from None
+        if len(value) >= 3 and value not in self.secrets:
+            self.secrets.append(value)
+        return value
+
+    @property
+    def storage(self) -> Any:
+        """Internal storage (:class:`engine.storage.InternalStorage`) as this attempt sees it."""
+        from engine.storage import storage_for_context
+
+        return storage_for_context(self)
+
+    def output_file(self, path: str | Path, name: str | None = None) -> str:
+        """Keep a file the task produced: its ``lanner:///`` URI (a local path when there is no storage)."""
+        path = Path(path)
+        if self.put_file is None:
+            return str(path.resolve())
+        return self.put_file(path, name or path.name)

@@ -29,10 +29,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from engine.runtime.execution import now_iso
+from engine.model.ids import now_iso
+from engine.model.state import State
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.remote_logs import LOST_MESSAGE, RemoteSpec, run_remote
-from engine.runtime.state import State
 from engine.runtime.worker import Job
 
 
@@ -63,7 +63,8 @@ class DaskWorkerPool:
         if storage is not None:
             self.storage_url = storage.root if storage.is_local else storage.fs.unstrip_protocol(storage.root)
         self.secrets = getattr(runner, "secrets", None)
-        self._sink = runner.log_buffer.add
+        add, known = runner.log_buffer.add, self.secrets
+        self._sink = add if known is None else (lambda ex, tr, task, att, level, msg: add(ex, tr, task, att, level, known.mask(msg)))
 
     # --- the ThreadWorkerPool interface --------------------------------------------------------------
 
@@ -72,13 +73,9 @@ class DaskWorkerPool:
 
         ctx = job.ctx
         key = f"{job.task_run_id}-{job.attempt}-{self._id}"
-        secrets: dict[str, str] = {}
-        if self.secrets is not None:
-            for name in self.secrets.names():
-                try:
-                    secrets[name] = self.secrets.get(name)
-                except Exception:  # noqa: BLE001 - an undefined secret fails where it is used
-                    pass
+        # Only the secrets this flow's namespace may read travel to the worker (which masks them);
+        # what comes back is masked again here against every secret the server knows.
+        secrets = self.secrets.visible(ctx.namespace) if self.secrets is not None else {}
         spec = RemoteSpec(
             execution_id=job.execution_id,
             namespace=ctx.namespace,
@@ -115,6 +112,9 @@ class DaskWorkerPool:
                 msg = LOST_MESSAGE if name == "KilledWorker" else f"the Dask attempt failed: {name}: {exc}"
                 outcome = WorkerOutcome(State.FAILED, None, msg, now, now)
             self.drain()  # every log line the worker flushed lands before the result
+            if self.secrets is not None:
+                outcome.outputs = self.secrets.mask_data(outcome.outputs)
+                outcome.message = self.secrets.mask(outcome.message) if outcome.message else outcome.message
             with self._lock:
                 self._jobs.pop(job.task_run_id, None)
             on_done(outcome)

@@ -1,38 +1,43 @@
 """The executor: a state machine over an execution's stored state.
 
 Given a flow, the current :class:`ExecutionState` and one event (start, a
-worker result, a subflow that ended, a timer, resume, kill), it mutates the
-in-memory state and returns a :class:`Step` saying what to do next: which
-runnable task runs to dispatch, which subflows to start, which timers to set.
-The runner commits the mutated task runs in one transaction *before* acting on
-the step, so any process can die and another continue from the store.
+worker result, a child execution that ended, a timer, resume, kill, restart),
+it mutates the in-memory state and returns a :class:`Step` saying what to do
+next: which runnable task runs to dispatch, which child executions to start,
+which timers to set. The runner commits the mutated task runs in one
+transaction *before* acting on the step, so any process can die and another
+continue from the store.
+
+The executor knows no concrete task type. A runnable task gets attempts; a
+flowable task is asked, through the hooks of
+:class:`~engine.model.flowable.FlowableTask`, how it expands, which children
+start next and what state it ends in, so a plugin's flowable type needs no
+change here.
 
 Each event only re-evaluates the container whose child changed (and, for a
-for_each, only the iteration that changed), so a step costs the same whether
-the execution has ten task runs or ten thousand.
+loop, only the iteration that changed), so a step costs the same whether the
+execution has ten task runs or ten thousand.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
 from engine.model.flow import Flow
-from engine.model.task import FlowableTask, RunnableTask, Task
-from engine.runtime.execution import Attempt, ExecutionState, TaskRun, new_id, now_iso, parse_iso
+from engine.model.flowable import ChildExecution, FlowableError, FlowableTask, run_sequence, with_handlers
+from engine.model.ids import new_id, now_iso, parse_iso
+from engine.model.state import State
+from engine.model.task import RunnableTask, Task, truthy
 from engine.runtime.flow_index import FlowIndex
-from engine.runtime.state import State, worst
-from engine.tasks.core import truthy
-from engine.tasks.flow import Dag, ForEach, If, Parallel, Pause, Sequential, Subflow, Switch, WorkingDirectory
 
 Renderer = Callable[[Any, Mapping[str, Any]], Any]
 
-
-class RenderFailure(Exception):
-    """An expression of a flowable task (condition, values) could not be rendered."""
+#: What a restart resets.
+RESTARTABLE = (State.FAILED, State.KILLED)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class WorkerOutcome:
 @dataclass
 class Step:
     dispatch: list[TaskRun] = field(default_factory=list)
-    subflows: list[TaskRun] = field(default_factory=list)
+    children: list[ChildExecution] = field(default_factory=list)  # child executions to start
     kill: list[str] = field(default_factory=list)  # task run ids whose attempt must be killed
     kill_children: list[str] = field(default_factory=list)  # child execution ids to kill
     timers: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, kind, task run id)
@@ -60,11 +65,13 @@ class Step:
 class Executor:
     """Decides what happens next in executions of one flow revision."""
 
-    def __init__(self, flow: Flow, render: Renderer, context: Callable[..., dict[str, Any]]):
+    def __init__(self, flow: Flow, render: Renderer, context: Callable[..., dict[str, Any]], mask: Callable[[Any], Any] | None = None):
         self.flow = flow
         self.index = FlowIndex(flow)
-        self._render = render
-        self._context = context  # (state, task, parent_tr, value, tr=None) -> expression context
+        self.render = render
+        self.context = context  # (state, task, parent_tr, value, tr=None) -> expression context
+        # Hides secret values in what the executor stores itself (loop values, switch keys, flow outputs).
+        self.mask = mask or (lambda data: data)
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -77,7 +84,7 @@ class Executor:
             ex.start_date = now_iso()
         ex.state = State.RUNNING
         st.touch_execution()
-        self._advance(st, None, None, step)
+        self.reevaluate(st, None, step)
         return step
 
     def on_started(self, st: ExecutionState, tr_id: str, attempt_no: int, start_date: str) -> None:
@@ -131,40 +138,33 @@ class Executor:
         return step
 
     def on_timer(self, st: ExecutionState, kind: str, tr_id: str) -> Step:
+        """A timer ran out: a retry delay, or one a flowable task set (its ``on_timer`` decides)."""
         step = Step()
         tr = st.task_runs.get(tr_id)
         if tr is None or tr.state.terminal or st.execution.state.terminal:
             return step
-        if kind == "retry" and tr.state == State.RETRYING:
-            self._new_attempt(st, tr, step)
-        elif kind == "pause-resume" and tr.state == State.PAUSED:
-            return self.resume(st, tr.id, None)
-        elif kind == "pause-timeout" and tr.state == State.PAUSED:
-            task = self.index.task(tr.task_id)
-            behavior = (getattr(task, "behavior", None) or "FAIL").upper()
-            target = {"RESUME": State.SUCCESS, "WARN": State.WARNING, "CANCEL": State.CANCELLED}.get(behavior, State.FAILED)
-            step.logs.append((tr.id, tr.task_id, "WARN", f"pause timed out; task ends {target}"))
-            self._set_running_after_pause(st)
-            self._finish(st, tr, target, None, step)
+        if kind == "retry":
+            if tr.state == State.RETRYING:
+                self._new_attempt(st, tr, step)
+            return step
+        task = self.index.task(tr.task_id)
+        if isinstance(task, FlowableTask):
+            task.on_timer(_Run(self, st, tr, task, step), kind)
         return step
 
-    def on_subflow_end(self, st: ExecutionState, tr_id: str, child: dict[str, Any]) -> Step:
+    def on_child_end(self, st: ExecutionState, tr_id: str, child: dict[str, Any]) -> Step:
+        """The child execution a task run started has ended (duplicates are ignored)."""
         step = Step()
         tr = st.task_runs.get(tr_id)
         if tr is None or tr.state.terminal:
             return step
         task = self.index.task(tr.task_id)
-        child_state = State(child["state"])
-        outputs = {"executionId": child["id"], "state": str(child_state), "outputs": child.get("outputs") or {}}
-        if child_state.failed and getattr(task, "transmit_failed", True):
-            state = State.WARNING if task.allow_failure else State.FAILED
-            step.logs.append((tr.id, tr.task_id, "ERROR", f"subflow {child.get('namespace')}.{child.get('flowId')} execution {child['id']} ended {child_state}"))
-        else:
-            state = State.WARNING if child_state == State.WARNING else State.SUCCESS
-        self._finish(st, tr, state, outputs, step)
+        if isinstance(task, FlowableTask):
+            task.on_child_end(_Run(self, st, tr, task, step), child)
         return step
 
-    def on_subflow_error(self, st: ExecutionState, tr_id: str, message: str) -> Step:
+    def on_child_error(self, st: ExecutionState, tr_id: str, message: str) -> Step:
+        """The child execution a task run asked for could not be started."""
         step = Step()
         tr = st.task_runs.get(tr_id)
         if tr is None or tr.state.terminal:
@@ -196,8 +196,8 @@ class Executor:
             task = self.index.get(tr.task_id)
             if isinstance(task, RunnableTask) and tr.state in (State.RUNNING, State.CREATED):
                 step.kill.append(tr.id)
-            if isinstance(task, Subflow) and tr.outputs and tr.outputs.get("executionId"):
-                step.kill_children.append(tr.outputs["executionId"])
+            if isinstance(task, FlowableTask):
+                task.on_kill(_Run(self, st, tr, task, step))
             for att in tr.attempts:
                 if not att.state.terminal:
                     att.state = State.KILLED
@@ -232,17 +232,112 @@ class Executor:
                 self._new_attempt(st, tr, step)
             elif tr.state == State.RETRYING:
                 step.timers.append((0.0, "retry", tr.id))
-            elif tr.state == State.PAUSED and isinstance(task, Pause):
-                self._pause_timers(tr, task, step)
-            elif isinstance(task, Subflow) and tr.state == State.RUNNING and not (tr.outputs or {}).get("executionId"):
-                step.subflows.append(tr)
+            elif isinstance(task, FlowableTask) and not tr.state.terminal:
+                self._restore(st, tr, task, step)
         # Re-evaluate every running container (cheap: once per recovery).
         for tr in st.ordered_runs():
             if not tr.state.terminal and isinstance(self.index.get(tr.task_id), FlowableTask):
-                self._advance(st, tr, None, step)
+                self.reevaluate(st, tr, step)
         if not st.execution.state.terminal:
-            self._advance(st, None, None, step)
+            self.reevaluate(st, None, step)
         return step
+
+    def restart(self, st: ExecutionState) -> Step:
+        """Phase 1 of a restart: RESTARTED, failed task runs reset (nothing dispatched yet).
+
+        A runnable task run gets a new attempt (its history kept); a flowable one goes back to
+        RUNNING (its type's ``reset`` forgets what must be redone). Phase 2, after the commit,
+        is :meth:`continue_restart`.
+        """
+        step = Step()
+        ex = st.execution
+        if ex.state not in RESTARTABLE:
+            return step
+        reset: list[str] = []
+        for tr in st.ordered_runs():
+            if tr.state not in RESTARTABLE:
+                continue
+            task = self.index.get(tr.task_id)
+            if task is None:
+                continue  # the task no longer exists in this revision
+            tr.meta["restarted"] = tr.meta.get("restarted", 0) + 1
+            if isinstance(task, RunnableTask):
+                tr.attempts.append(Attempt(State.CREATED))
+                tr.state = State.CREATED
+                tr.meta.pop("lost", None)
+            else:
+                tr.state = State.RUNNING
+                st.forget_derived(tr.id)
+                if isinstance(task, FlowableTask):
+                    task.reset(_Run(self, st, tr, task, step))
+            tr.end_date = None
+            st.touch(tr)
+            reset.append(tr.task_id)
+        ex.state = State.RESTARTED
+        ex.end_date = None
+        ex.meta.pop("finalState", None)
+        st.touch_execution()
+        names = ", ".join(dict.fromkeys(reset)) or "none"
+        step.logs.append((None, None, "INFO", f"execution restarted; task runs re-run: {names}"))
+        return step
+
+    def continue_restart(self, st: ExecutionState) -> Step:
+        """Phase 2 of a restart: RUNNING, new attempts dispatched, containers re-evaluated."""
+        step = Step()
+        ex = st.execution
+        if ex.state != State.RESTARTED:
+            return step
+        ex.state = State.RUNNING
+        st.touch_execution()
+        containers: list[TaskRun] = []
+        for tr in st.ordered_runs():
+            if not tr.meta.get("restarted") or tr.state.terminal:
+                continue
+            task = self.index.get(tr.task_id)
+            if isinstance(task, RunnableTask):
+                if tr.state == State.CREATED and tr.attempts and tr.attempts[-1].state == State.CREATED:
+                    step.dispatch.append(tr)
+            elif isinstance(task, FlowableTask):
+                self._restore(st, tr, task, step)
+                containers.append(tr)
+        # Innermost containers first, so an outer one sees its children's fresh state.
+        for tr in sorted(containers, key=lambda t: t.seq, reverse=True):
+            self.reevaluate(st, tr, step)
+        self.reevaluate(st, None, step)
+        return step
+
+    def waiting_children(self, st: ExecutionState) -> list[tuple[str, str]]:
+        """(child execution id, task run id) of every running task run that waits for a child execution."""
+        out: list[tuple[str, str]] = []
+        for tr in list(st.task_runs.values()):
+            if tr.state != State.RUNNING:
+                continue
+            task = self.index.get(tr.task_id)
+            child = task.child_execution_id(tr) if isinstance(task, FlowableTask) else None
+            if child:
+                out.append((child, tr.id))
+        return out
+
+    def reevaluate(self, st: ExecutionState, container: TaskRun | None, step: Step, iteration: int | None = None) -> None:
+        """Re-evaluate a container (None: the flow itself); end it when it is done."""
+        if st.execution.state.terminal:
+            return
+        if container is None:
+            self._advance_root(st, step)
+            return
+        if container.state.terminal:
+            return
+        task = self.index.task(container.task_id)
+        try:
+            result = self._resolve(st, container, task, iteration, step)
+        except FlowableError as exc:
+            step.logs.append((container.id, container.task_id, "ERROR", str(exc)))
+            result = State.FAILED
+        if result is None:
+            return
+        if result.failed and task.allow_failure:
+            result = State.WARNING
+        self._finish(st, container, result, container.outputs, step)
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -250,7 +345,7 @@ class Executor:
         if task.retry is None:
             return None
         first = parse_iso(tr.attempts[0].start_date) if tr.attempts and tr.attempts[0].start_date else None
-        elapsed = (parse_iso(now_iso()) - first) if first else timedelta(0)
+        elapsed = (parse_iso(now_iso()) - first) if first else timedelta(0)  # type: ignore[operator]
         return task.retry.next_delay(len(tr.attempts), elapsed)
 
     def _new_attempt(self, st: ExecutionState, tr: TaskRun, step: Step) -> None:
@@ -274,50 +369,37 @@ class Executor:
             st.set_outputs(tr, outputs)
         st.touch(tr)
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
-        self._advance(st, parent, tr.iteration, step)
+        self.reevaluate(st, parent, step, tr.iteration)
 
-    def _advance(self, st: ExecutionState, container: TaskRun | None, iteration: int | None, step: Step) -> None:
-        """Re-evaluate a container (None: the flow itself); end it when it is done."""
-        if st.execution.state.terminal:
-            return
-        if container is None:
-            self._advance_root(st, step)
-            return
-        if container.state.terminal:
-            return
-        task = self.index.task(container.task_id)
+    def _restore(self, st: ExecutionState, tr: TaskRun, task: FlowableTask, step: Step) -> None:
+        """Let a flowable set up again what lived only in memory; a failure ends its task run."""
         try:
-            result = self._evaluate(st, container, task, iteration, step)
-        except RenderFailure as exc:
-            step.logs.append((container.id, container.task_id, "ERROR", str(exc)))
-            result = State.FAILED
-        if result is None:
-            return
-        if result.failed and task.allow_failure:
-            result = State.WARNING
-        self._finish(st, container, result, container.outputs, step)
+            task.restore(_Run(self, st, tr, task, step))
+        except FlowableError as exc:
+            step.logs.append((tr.id, tr.task_id, "ERROR", str(exc)))
+            self._finish(st, tr, State.WARNING if task.allow_failure else State.FAILED, None, step)
 
     def _advance_root(self, st: ExecutionState, step: Step) -> None:
         flow = self.flow
-        main = self._sequence(st, flow.tasks, None, None, None, step)
+        root = _Run(self, st, None, None, step)
+        main = run_sequence(root, flow.tasks, None, None)
         if main is None:
             return
-        state = self._handlers(st, main, flow.errors, flow.finally_, None, None, step)
+        state = with_handlers(root, main, flow.errors, flow.finally_, None)
         if state is None:
             return
         if flow.after_execution:
             st.execution.meta["finalState"] = str(state)
-            after = self._sequence(st, flow.after_execution, None, None, None, step)
-            if after is None:
+            if run_sequence(root, flow.after_execution, None, None) is None:
                 return
         self._end_execution(st, state, step)
 
     def _end_execution(self, st: ExecutionState, state: State, step: Step) -> None:
         ex = st.execution
         if state.successful and self.flow.outputs:
-            ctx = self._context(st, None, None, None)
+            ctx = self.context(st, None, None, None)
             try:
-                ex.outputs = {o.id: self._render(o.value, ctx) for o in self.flow.outputs}
+                ex.outputs = self.mask({o.id: self.render(o.value, ctx) for o in self.flow.outputs})
             except Exception as exc:  # noqa: BLE001 - any render error fails the execution with its message
                 step.logs.append((None, None, "ERROR", f"flow outputs could not be rendered: {exc}"))
                 state = State.FAILED
@@ -326,167 +408,10 @@ class Executor:
         st.touch_execution()
         step.ended = True
 
-    def _handlers(
-        self,
-        st: ExecutionState,
-        main: State,
-        errors: list[Task] | None,
-        finally_: list[Task] | None,
-        parent: TaskRun | None,
-        value: str | None,
-        step: Step,
-    ) -> State | None:
-        """Run ``errors`` after a failure and ``finally`` in any case; None while they run."""
-        state = main
-        if main == State.FAILED and errors:
-            if self._sequence(st, errors, parent, None, value, step) is None:
-                return None
-        if finally_:
-            fin = self._sequence(st, finally_, parent, None, value, step)
-            if fin is None:
-                return None
-            if fin.failed and not state.failed:
-                state = State.FAILED
-        return state
-
-    def _evaluate(self, st: ExecutionState, tr: TaskRun, task: Task, iteration: int | None, step: Step) -> State | None:
-        if tr.state == State.PAUSED or isinstance(task, (Subflow, Pause)):
-            return None  # ended by on_subflow_end / resume
-        if isinstance(task, (Sequential, WorkingDirectory)):
-            main = self._sequence(st, task.tasks, tr, None, tr.value, step)
-        elif isinstance(task, Parallel):
-            main = self._parallel(st, task.tasks, tr, None, tr.value, task.concurrent, step)
-        elif isinstance(task, (If, Switch)):
-            branch = tr.meta.get("branch")
-            tasks = task.child_task_lists().get(branch, []) if branch else []
-            main = self._sequence(st, tasks, tr, None, tr.value, step) if tasks else State.SUCCESS
-        elif isinstance(task, Dag):
-            main = self._dag(st, task, tr, step)
-        elif isinstance(task, ForEach):
-            main = self._for_each(st, task, tr, iteration, step)
-        else:  # pragma: no cover - every flowable type is handled above
-            raise RenderFailure(f"{task.id}: unsupported flowable type {task.type}")
-        if main is None:
-            return None
-        if main.failed and main != State.FAILED:
-            return main  # KILLED: no handlers
-        return self._handlers(st, main, task.errors, task.finally_, tr, tr.value, step)
-
-    # --- blocks ----------------------------------------------------------------------------------
-
-    def _sequence(
-        self, st: ExecutionState, tasks: list[Task], parent: TaskRun | None, iteration: int | None, value: str | None, step: Step
-    ) -> State | None:
-        scope = st.scope(parent.id if parent else None, iteration)
-        states: list[State] = []
-        for task in tasks:
-            tr = scope.get(task.id)
-            if tr is None:
-                tr = self._create(st, task, parent, iteration, value, step)
-            if not tr.state.terminal:
-                return None
-            if tr.state.failed:
-                return tr.state if tr.state == State.KILLED else State.FAILED
-            states.append(tr.state)
-        return worst(states)
-
-    def _parallel(
-        self,
-        st: ExecutionState,
-        tasks: list[Task],
-        parent: TaskRun,
-        iteration: int | None,
-        value: str | None,
-        limit: int,
-        step: Step,
-    ) -> State | None:
-        scope = st.scope(parent.id, iteration)
-        running = 0
-        states: list[State] = []
-        pending: list[Task] = []
-        for task in tasks:
-            tr = scope.get(task.id)
-            if tr is None:
-                pending.append(task)
-            elif tr.state.terminal:
-                states.append(tr.state)
-            else:
-                running += 1
-        failed = any(s.failed for s in states)
-        while pending and not failed and (limit == 0 or running < limit):
-            tr = self._create(st, pending.pop(0), parent, iteration, value, step)
-            if tr.state.terminal:
-                states.append(tr.state)
-                failed = failed or tr.state.failed
-            else:
-                running += 1
-        if running or (pending and not failed):
-            return None
-        return worst(states)
-
-    def _dag(self, st: ExecutionState, task: Dag, parent: TaskRun, step: Step) -> State | None:
-        scope = st.scope(parent.id, None)
-        done: dict[str, State] = {}
-        running = 0
-        for item in task.tasks:
-            tr = scope.get(item.task.id)
-            if tr is not None:
-                if tr.state.terminal:
-                    done[item.task.id] = tr.state
-                else:
-                    running += 1
-        failed = any(s.failed for s in done.values())
-        progressed = True
-        while progressed and not failed:
-            progressed = False
-            for item in task.tasks:
-                if item.task.id in done or item.task.id in scope:
-                    continue
-                if task.concurrent and running >= task.concurrent:
-                    break
-                deps = item.depends_on or []
-                if all(d in done and not done[d].failed for d in deps):
-                    tr = self._create(st, item.task, parent, None, parent.value, step)
-                    if tr.state.terminal:
-                        done[item.task.id] = tr.state
-                        failed = failed or tr.state.failed
-                        progressed = True
-                    else:
-                        running += 1
-        if running:
-            return None
-        if len(done) == len(task.tasks) or failed:
-            return worst(list(done.values()))
-        return None
-
-    def _for_each(self, st: ExecutionState, task: ForEach, tr: TaskRun, iteration: int | None, step: Step) -> State | None:
-        values: list[str] = tr.meta.get("values", [])
-        started = st.iterations.setdefault(tr.id, set())
-        stats = st.done_iterations.setdefault(tr.id, {})
-        to_check = [iteration] if iteration is not None else [i for i in started if i not in stats]
-        failed = st.failed_iterations.get(tr.id, 0)
-        for i in to_check:
-            if i in stats or i not in started:
-                continue
-            res = self._sequence(st, task.tasks, tr, i, values[i], step)
-            if res is not None:
-                stats[i] = res
-                failed += res.failed
-        limit = task.effective_concurrency()
-        while not failed and len(started) < len(values) and (limit == 0 or len(started) - len(stats) < limit):
-            i = len(started)
-            started.add(i)
-            res = self._sequence(st, task.tasks, tr, i, values[i], step)
-            if res is not None:
-                stats[i] = res
-                failed += res.failed
-        st.failed_iterations[tr.id] = failed
-        running = len(started) - len(stats)
-        if running:
-            return None
-        if len(stats) == len(values) or failed:
-            return worst(list(stats.values())) if stats else State.SUCCESS
-        return None
+    def _resolve(self, st: ExecutionState, tr: TaskRun, task: Task, iteration: int | None, step: Step) -> State | None:
+        if tr.state == State.PAUSED or not isinstance(task, FlowableTask):
+            return None  # a paused task run ends on resume (or its timers)
+        return task.resolve_state(_Run(self, st, tr, task, step), iteration)
 
     # --- creating task runs ----------------------------------------------------------------------
 
@@ -505,35 +430,37 @@ class Executor:
         )
         st.add(tr)
         if task.disabled:
-            self._skip(st, tr)
+            self._end_new(st, tr, State.SKIPPED)
             return tr
         if task.run_if is not None:
             try:
-                cond = self._render(task.run_if, self._context(st, task, parent, value, tr))
+                cond = self.render(task.run_if, self.context(st, task, parent, value, tr))
             except Exception as exc:  # noqa: BLE001
                 step.logs.append((tr.id, task.id, "ERROR", f"{task.id}.runIf: {exc}"))
                 self._end_new(st, tr, State.FAILED)
                 return tr
             if not truthy(cond):
                 step.logs.append((tr.id, task.id, "INFO", f"{task.id} skipped: runIf is false"))
-                self._skip(st, tr)
+                self._end_new(st, tr, State.SKIPPED)
                 return tr
-        if isinstance(task, RunnableTask):
+        if not isinstance(task, FlowableTask):
             self._new_attempt(st, tr, step)
             return tr
-        # Flowable: decide its shape now, then let it start its children.
+        # Flowable: its type decides its shape now, then it starts its children.
         tr.state = State.RUNNING
         tr.start_date = now_iso()
+        run = _Run(self, st, tr, task, step)
         try:
-            self._prepare_flowable(st, task, tr, parent, value, step)
-        except RenderFailure as exc:
+            task.expand(run)
+        except FlowableError as exc:
             step.logs.append((tr.id, task.id, "ERROR", str(exc)))
             self._end_new(st, tr, State.WARNING if task.allow_failure else State.FAILED)
             return tr
-        if tr.state == State.RUNNING and not isinstance(task, (Subflow, Pause)):
+        st.touch(tr)
+        if tr.state == State.RUNNING:
             try:
-                result = self._evaluate(st, tr, task, None, step)
-            except RenderFailure as exc:
+                result = task.resolve_state(run, None)
+            except FlowableError as exc:
                 step.logs.append((tr.id, task.id, "ERROR", str(exc)))
                 result = State.FAILED
             if result is not None:
@@ -542,71 +469,77 @@ class Executor:
                 self._end_new(st, tr, result)
         return tr
 
-    def _skip(self, st: ExecutionState, tr: TaskRun) -> None:
-        self._end_new(st, tr, State.SKIPPED)
-
     def _end_new(self, st: ExecutionState, tr: TaskRun, state: State) -> None:
         tr.state = state
         tr.end_date = now_iso()
         tr.start_date = tr.start_date or tr.end_date
         st.touch(tr)
 
-    def _render_prop(self, st: ExecutionState, task: Task, name: str, value: Any, parent: TaskRun | None, tr: TaskRun) -> Any:
+
+class _Run:
+    """The :class:`~engine.model.flowable.FlowableRun` the executor hands a flowable task
+    (and, with no task run, the children of the flow itself)."""
+
+    __slots__ = ("_executor", "_st", "_tr", "_task", "_step")
+
+    def __init__(self, executor: Executor, st: ExecutionState, tr: TaskRun | None, task: FlowableTask | None, step: Step):
+        self._executor = executor
+        self._st = st
+        self._tr = tr
+        self._task = task
+        self._step = step
+
+    @property
+    def task_run(self) -> TaskRun:
+        assert self._tr is not None, "the flow itself has no task run"
+        return self._tr
+
+    @property
+    def execution_state(self) -> ExecutionState:
+        return self._st
+
+    @property
+    def execution(self) -> Execution:
+        return self._st.execution
+
+    def scope(self, iteration: int | None = None) -> dict[str, TaskRun]:
+        return self._st.scope(self._tr.id if self._tr else None, iteration)
+
+    def create(self, task: Task, iteration: int | None, value: str | None) -> TaskRun:
+        return self._executor._create(self._st, task, self._tr, iteration, value, self._step)
+
+    def render(self, name: str, value: Any) -> Any:
+        tr, task, st = self.task_run, self._task, self._st
+        parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         try:
-            return self._render(value, self._context(st, task, parent, tr.value, tr))
+            return self._executor.render(value, self._executor.context(st, task, parent, tr.value, tr))
         except Exception as exc:  # noqa: BLE001 - the message is what users need
-            raise RenderFailure(f"{task.id}.{name}: {exc}") from exc
+            raise FlowableError(f"{tr.task_id}.{name}: {exc}") from exc
 
-    def _prepare_flowable(self, st: ExecutionState, task: Task, tr: TaskRun, parent: TaskRun | None, value: str | None, step: Step) -> None:
-        if isinstance(task, If):
-            cond = self._render_prop(st, task, "condition", task.condition, parent, tr)
-            tr.meta["branch"] = "then" if truthy(cond) else ("else" if task.else_ else None)
-            tr.outputs = {"evaluationResult": truthy(cond)}
-        elif isinstance(task, Switch):
-            val = self._render_prop(st, task, "value", task.value, parent, tr)
-            key = _as_key(val)
-            if task.cases and key in task.cases:
-                tr.meta["branch"] = f"cases.{key}"
-            else:
-                tr.meta["branch"] = "defaults" if task.defaults else None
-            tr.outputs = {"value": key, "defaults": tr.meta["branch"] == "defaults"}
-        elif isinstance(task, ForEach):
-            raw = self._render_prop(st, task, "values", task.values, parent, tr)
-            if isinstance(raw, str):
-                try:
-                    raw = json.loads(raw)
-                except json.JSONDecodeError:
-                    raise RenderFailure(f"{task.id}.values: {raw!r} is not a list (give a YAML list or a JSON array)") from None
-            if isinstance(raw, dict):
-                raw = list(raw.items())
-            if not isinstance(raw, list):
-                raise RenderFailure(f"{task.id}.values: expected a list, got {type(raw).__name__}")
-            tr.meta["values"] = [_as_key(v) for v in raw]
-        elif isinstance(task, Subflow):
-            step.subflows.append(tr)
-        elif isinstance(task, Pause):
-            tr.state = State.PAUSED
-            st.execution.state = State.PAUSED
-            st.touch_execution()
-            step.logs.append((tr.id, task.id, "INFO", f"{task.id}: execution paused; resume it to go on"))
-            self._pause_timers(tr, task, step)
-        st.touch(tr)
+    def log(self, level: str, message: str) -> None:
+        tr = self._tr
+        self._step.logs.append((tr.id if tr else None, tr.task_id if tr else None, level, message))
 
-    def _pause_timers(self, tr: TaskRun, task: Pause, step: Step) -> None:
-        started = parse_iso(tr.start_date) if tr.start_date else None
-        elapsed = (parse_iso(now_iso()) - started).total_seconds() if started else 0.0
-        if task.pause_duration is not None:
-            step.timers.append((max(0.0, task.pause_duration.total_seconds() - elapsed), "pause-resume", tr.id))
-        if task.timeout is not None:
-            step.timers.append((max(0.0, task.timeout.total_seconds() - elapsed), "pause-timeout", tr.id))
+    def mask(self, data: Any) -> Any:
+        return self._executor.mask(data)
 
+    def set_timer(self, seconds: float, kind: str) -> None:
+        self._step.timers.append((seconds, kind, self.task_run.id))
 
-def _as_key(value: Any) -> str:
-    """Loop values and switch keys are strings (Kestra's rule); objects become JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, sort_keys=True, default=str)
+    def start_child_execution(self, child: ChildExecution) -> None:
+        self._step.children.append(child)
+
+    def kill_child_execution(self, execution_id: str) -> None:
+        self._step.kill_children.append(execution_id)
+
+    def pause(self) -> None:
+        self.task_run.state = State.PAUSED
+        self._st.execution.state = State.PAUSED
+        self._st.touch(self.task_run)
+        self._st.touch_execution()
+
+    def unpause(self) -> None:
+        self._executor._set_running_after_pause(self._st)
+
+    def end(self, state: State, outputs: dict[str, Any] | None = None) -> None:
+        self._executor._finish(self._st, self.task_run, state, outputs, self._step)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from engine.model.execution import ExecutionState, TaskRun
 from engine.model.flow import Flow
 from engine.model.task import Task
-from engine.runtime.execution import ExecutionState, TaskRun
 
 
 def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.model.flow import Flow
-from engine.model.task import FlowableTask, Task
+from engine.model.flowable import FlowableTask
+from engine.model.task import Task
 
 
 @dataclass(frozen=True)

@@ -22,23 +22,45 @@ from typing import Any
 
 from engine import expressions
 from engine.model import registry
+from engine.model.execution import Execution, ExecutionState, TaskRun
 from engine.model.flow import Flow
+from engine.model.flowable import ChildExecution
+from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
+from engine.model.state import State
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
+from engine.runtime.cluster import Cluster
 from engine.runtime.context import RunContext, TaskLogger
-from engine.runtime.execution import Execution, ExecutionState, TaskRun, new_id, now_iso
+from engine.runtime.events import (
+    AttemptEnded,
+    AttemptStarted,
+    ChildEnded,
+    ChildFailedToStart,
+    ContinueRestart,
+    Dequeue,
+    Event,
+    ExecutionEvent,
+    Kill,
+    LeaseTick,
+    Recover,
+    Restart,
+    Resume,
+    SetLabels,
+    StartExecution,
+    StartReplay,
+    Sync,
+    TimerFired,
+    Wake,
+)
 from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
-from engine.runtime.state import State
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
 from engine.store.retry import retry_transient
 from engine.store.sql import SqlStore, default_database_url
-
-Event = tuple[Any, ...]
 
 #: How long one batch may run light tasks before it commits (seconds).
 LIGHT_BATCH_SECONDS = 0.05
@@ -85,7 +107,7 @@ class LocalRunner:
         self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()  # guarded by _ended_lock
         self._finished_runs = 0
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._timers: list[tuple[float, int, Event]] = []
+        self._timers: list[tuple[float, int, TimerFired]] = []
         self._timer_seq = 0
         self._states: dict[str, ExecutionState] = {}
         self._executors: dict[tuple[str, str, int], Executor] = {}
@@ -95,17 +117,12 @@ class LocalRunner:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # called with the summary of each ended execution
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lanner-executor", daemon=True)
-        from engine.store.leases import LeaseManager  # several runners on one database: see there
-
-        self.leases = LeaseManager(self.store, node_id)
+        self.cluster = Cluster(self, self.store, node_id)  # several runners on one database: see there
         self._thread.start()
         if recover:
-            for ex_id in self.leases.claim(steal=self.store.is_sqlite):
-                self._events.put(("recover", ex_id))
-        self.leases.start(
-            on_claim=(lambda i: self._events.put(("recover", i))) if recover else None,
-            on_tick=lambda owned: self._events.put(("lease_tick", owned)),
-        )
+            for ex_id in self.cluster.claim_unfinished(steal=self.store.is_sqlite):
+                self.post(Recover(ex_id))
+        self.cluster.start(recover=recover)
 
     # --- public API --------------------------------------------------------------------------------
 
@@ -115,16 +132,20 @@ class LocalRunner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def post(self, event: Event) -> None:
+        """Hand an event to the loop thread, the only writer of execution state (any thread may call it)."""
+        self._events.put(event)
+
     def close(self, *, kill: bool = True) -> None:
         if self._stop.is_set():
             return
-        self.leases.stop()
+        self.cluster.stop()
         self.pool.shutdown(kill=kill)
         self._stop.set()
-        self._events.put(("noop",))
+        self.post(Wake())
         self._thread.join(timeout=10)
         try:
-            self.leases.release()  # others take over what is unfinished at once
+            self.cluster.release()  # others take over what is unfinished at once
         except Exception:  # noqa: BLE001 - database gone: the leases expire instead
             pass
         self.store.close()
@@ -203,7 +224,7 @@ class LocalRunner:
         with self._ended_lock:
             self._ended[ex_id] = threading.Event()
         done = threading.Event() if wait_persisted else None
-        self._events.put(("new", ex, done))
+        self.post(StartExecution(ex, done))
         if done is not None:
             done.wait(30)
         return ex_id
@@ -247,27 +268,75 @@ class LocalRunner:
         return self.store.get_logs(execution_id, **filters)
 
     def kill(self, execution_id: str) -> None:
-        self._events.put(("kill", execution_id))
+        self.post(Kill(execution_id))
 
     def resume(self, execution_id: str, inputs: dict[str, Any] | None = None, task_run_id: str | None = None) -> None:
-        self._events.put(("resume", execution_id, task_run_id, inputs))
+        self.post(Resume(execution_id, task_run_id, inputs))
 
     def restart(self, execution_id: str) -> None:
-        """Re-run a FAILED/KILLED execution from its failed task runs (see engine.runtime.restart)."""
-        from engine.runtime.restart import take_lease
+        """Re-run a FAILED/KILLED execution from its failed task runs (see ``Executor.restart``)."""
+        self.cluster.take_over(execution_id)
+        self.post(Restart(execution_id))
 
-        take_lease(self, execution_id)
-        self._events.put(("restart", execution_id))
+    def replay(self, execution_id: str, task_run_id: str | None = None) -> str:
+        """Start a NEW execution that copies the task runs before ``task_run_id`` and runs from there.
 
-    def adopt(self, execution_id: str) -> None:
-        """Continue an unfinished execution written to the store by someone else (a replay)."""
-        self._events.put(("recover", execution_id))
+        The copy is built here (engine.runtime.restart.build_replay, which raises
+        ReplayError when it cannot be made) but written by the loop, in the same
+        transaction as its first step, like any new execution. Returns the new id.
+        """
+        from engine.runtime.restart import build_replay
+
+        loaded = self.store.load_execution(execution_id)
+        if loaded is None:
+            raise KeyError(f"execution {execution_id} does not exist")
+        new_ex, copies = build_replay(*loaded, task_run_id)
+        self.get_flow(new_ex.namespace, new_ex.flow_id, new_ex.flow_revision)  # its revision must still load
+        with self._ended_lock:
+            self._ended[new_ex.id] = threading.Event()
+        done = threading.Event()
+        self.post(StartReplay(new_ex, tuple(copies), done))
+        done.wait(30)
+        return new_ex.id
+
+    def set_labels(self, execution_id: str, labels: dict[str, str]) -> None:
+        """Replace the labels of an ended execution (written by the loop; returns once committed)."""
+        done = threading.Event()
+        self.post(SetLabels(execution_id, dict(labels), done))
+        done.wait(30)
+
+    @property
+    def alive(self) -> bool:
+        """The loop thread is running (what /health reports as the executor)."""
+        return self._thread.is_alive()
 
     def sync(self, timeout: float = 10) -> None:
         """Wait until every event posted so far has been processed and committed."""
         done = threading.Event()
-        self._events.put(("sync", done))
+        self.post(Sync(done))
         done.wait(timeout)
+
+    # --- what the cluster logic reads (engine/runtime/cluster.py); loop thread only ---------------
+
+    def held_executions(self) -> list[str]:
+        """Ids of the unfinished executions this runner holds in memory."""
+        return list(self._states)
+
+    def forget(self, execution_id: str) -> None:
+        """Drop an execution another process has taken over."""
+        self._states.pop(execution_id, None)
+
+    def waiting_children(self) -> dict[str, tuple[str, str]]:
+        """Child execution id -> (parent execution id, task run id) for every task run waiting on a child."""
+        out: dict[str, tuple[str, str]] = {}
+        for st in list(self._states.values()):
+            try:
+                executor = self._executor(st.execution)
+            except Exception:  # noqa: BLE001 - flow revision gone: nothing to wait for
+                continue
+            for child_id, tr_id in executor.waiting_children(st):
+                out[child_id] = (st.execution.id, tr_id)
+        return out
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -305,73 +374,46 @@ class LocalRunner:
     def _process(self, batch: list[Event]) -> list[Event]:
         acts: list[tuple[ExecutionState, Step]] = []
         new_execs: list[Execution] = []
+        copied_runs: list[TaskRun] = []  # task runs a replay copied: inserted with their execution
         syncs: list[threading.Event] = []
         for ev in batch:
-            kind = ev[0]
-            if kind in ("noop",):
-                continue
-            if kind == "sync":
-                syncs.append(ev[1])
-                continue
-            if kind == "lease_tick":
-                from engine.store.leases import on_lease_tick
-
-                on_lease_tick(self, ev[1])
-                continue
-            if kind == "new":
-                ex, done = ev[1], ev[2]
-                st = ExecutionState(ex)
-                self._states[ex.id] = st
-                new_execs.append(ex)
-                if done is not None:
+            match ev:
+                case Wake():
+                    pass
+                case Sync(done=done):
                     syncs.append(done)
-                acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
-                continue
-            st = self._state(ev[1])
-            if st is None:
-                if kind in ("kill", "resume"):
-                    from engine.store.commands import forward
-
-                    forward(self, ev)  # another runner process holds it: it takes the command on its heartbeat
-                continue
-            ex_exec = self._executor(st.execution)
-            if kind == "started":
-                ex_exec.on_started(st, ev[2], ev[3], ev[4])
-                acts.append((st, Step()))
-            elif kind == "result":
-                acts.append((st, ex_exec.on_result(st, ev[2], ev[3], ev[4])))
-            elif kind == "timer":
-                acts.append((st, ex_exec.on_timer(st, ev[2], ev[3])))
-            elif kind == "kill":
-                acts.append((st, ex_exec.kill(st)))
-            elif kind == "resume":
-                acts.append((st, ex_exec.resume(st, ev[2], ev[3])))
-            elif kind == "subflow_end":
-                acts.append((st, ex_exec.on_subflow_end(st, ev[2], ev[3])))
-            elif kind == "subflow_error":
-                acts.append((st, ex_exec.on_subflow_error(st, ev[2], ev[3])))
-            elif kind == "recover" and st.execution.state == State.QUEUED:
-                acts.append((st, concurrency.admit(ex_exec, st, self._states.values())))
-            elif kind == "recover":
-                acts.append((st, ex_exec.recover(st)))
-            elif kind == "dequeue" and st.execution.state == State.QUEUED:
-                acts.append((st, concurrency.admit(ex_exec, st, self._states.values())))
-            elif kind == "restart":
-                from engine.runtime.restart import restart_step
-
-                acts.append((st, restart_step(ex_exec, st)))
-                if st.execution.state == State.RESTARTED:
-                    self._states[st.execution.id] = st
-                    with self._ended_lock:
-                        self._ended.setdefault(st.execution.id, threading.Event())
-                    self._events.put(("restarted", st.execution.id))
-            elif kind == "restarted":
-                from engine.runtime.restart import continue_restart
-
-                acts.append((st, continue_restart(ex_exec, st)))
+                case LeaseTick():
+                    self.cluster.on_tick(ev)
+                case StartExecution(execution=ex, persisted=done):
+                    st = ExecutionState(ex)
+                    self._states[ex.id] = st
+                    new_execs.append(ex)
+                    if done is not None:
+                        syncs.append(done)
+                    acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
+                case StartReplay(execution=ex, task_runs=runs, persisted=done):
+                    st = ExecutionState(ex, list(runs))
+                    self._states[ex.id] = st
+                    new_execs.append(ex)
+                    copied_runs.extend(runs)
+                    syncs.append(done)
+                    acts.append((st, self._executor(ex).recover(st)))
+                case SetLabels(execution_id=ex_id, labels=labels, done=done):
+                    st = self._state(ex_id)
+                    if st is not None and st.execution.state.terminal:
+                        st.execution.labels = labels
+                        st.touch_execution()
+                        acts.append((st, Step()))
+                        with self._ended_lock:  # wait() then reads the new labels from the store
+                            gone = self._finished.pop(st.execution.id, None)
+                            self._finished_runs -= len(gone.get("taskRuns", ())) if gone else 0
+                    syncs.append(done)
+                case _:
+                    self._on_execution_event(ev, acts)
         self._run_light(acts)
         # Commit everything this batch changed, then act.
-        new_runs: list[TaskRun] = []
+        new_runs: list[TaskRun] = list(copied_runs)
+        copied = {tr.id for tr in copied_runs}
         upd_runs: list[TaskRun] = []
         upd_execs: list[Execution] = []
         seen: set[str] = set()
@@ -383,7 +425,7 @@ class LocalRunner:
             seen.add(st.execution.id)
             n, u, changed = st.take_changes()
             new_runs.extend(n)
-            upd_runs.extend(u)
+            upd_runs.extend(tr for tr in u if tr.id not in copied)  # a copy's insert already carries its changes
             if changed and st.execution.id in self._persisted:
                 upd_execs.append(st.execution)
         log_rows = self.log_buffer.drain()
@@ -405,6 +447,46 @@ class LocalRunner:
         for st, step in acts:
             inline.extend(self._act(st, step))
         return inline
+
+    def _on_execution_event(self, ev: ExecutionEvent, acts: list[tuple[ExecutionState, Step]]) -> None:
+        """Apply an event about one execution; its step joins the batch's ``acts``."""
+        st = self._state(ev.execution_id)
+        if st is None:
+            if isinstance(ev, Kill | Resume):
+                self.cluster.forward(ev)  # another runner process holds it: it takes the command on its heartbeat
+            return
+        executor = self._executor(st.execution)
+        match ev:
+            case AttemptStarted(task_run_id=tr_id, attempt=attempt, start_date=start_date):
+                executor.on_started(st, tr_id, attempt, start_date)
+                acts.append((st, Step()))
+            case AttemptEnded(task_run_id=tr_id, attempt=attempt, outcome=outcome):
+                acts.append((st, executor.on_result(st, tr_id, attempt, outcome)))
+            case TimerFired(kind=kind, task_run_id=tr_id):
+                acts.append((st, executor.on_timer(st, kind, tr_id)))
+            case Kill():
+                acts.append((st, executor.kill(st)))
+            case Resume(task_run_id=tr_id, inputs=inputs):
+                acts.append((st, executor.resume(st, tr_id, inputs)))
+            case ChildEnded(task_run_id=tr_id, child=child):
+                acts.append((st, executor.on_child_end(st, tr_id, child)))
+            case ChildFailedToStart(task_run_id=tr_id, message=message):
+                acts.append((st, executor.on_child_error(st, tr_id, message)))
+            case Recover() | Dequeue() if st.execution.state == State.QUEUED:
+                acts.append((st, concurrency.admit(executor, st, self._states.values())))
+            case Recover():
+                acts.append((st, executor.recover(st)))
+            case Dequeue():
+                pass  # no longer queued (killed meanwhile)
+            case Restart():
+                acts.append((st, executor.restart(st)))
+                if st.execution.state == State.RESTARTED:
+                    self._states[st.execution.id] = st
+                    with self._ended_lock:
+                        self._ended.setdefault(st.execution.id, threading.Event())
+                    self.post(ContinueRestart(st.execution.id))
+            case ContinueRestart():
+                acts.append((st, executor.continue_restart(st)))
 
     def _run_light(self, acts: list[tuple[ExecutionState, Step]]) -> None:
         """Run the batch's light tasks (log, return, ...) before its commit.
@@ -444,8 +526,8 @@ class LocalRunner:
         if loaded is None:
             return None
         ex, runs = loaded
-        if not ex.state.terminal and not self.leases.owns(ex.id):
-            return None  # another runner process holds its lease (engine/store/leases.py)
+        if not ex.state.terminal and not self.cluster.owns(ex.id):
+            return None  # another runner process holds its lease (engine/runtime/cluster.py)
         st = ExecutionState(ex, runs)
         self._persisted.add(ex.id)
         if not ex.state.terminal:
@@ -464,17 +546,30 @@ class LocalRunner:
             def context(st: ExecutionState, task: Any, parent: Any, value: Any, tr: Any = None, _f: Flow = flow) -> dict[str, Any]:
                 return task_context(_f, st, task, parent, value, tr, render)
 
-            executor = Executor(flow, render, context)
+            executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
 
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
-        functions: dict[str, Callable[..., Any]] = {"secret": self.secrets.get}
-        if self.storage is not None and hasattr(self.storage, "make_read_function"):
-            functions["read"] = self.storage.make_read_function(namespace)
+        from engine.runtime.expression_functions import runtime_functions
         from engine.store.kv import kv_function
 
-        functions["kv"] = kv_function(self.store, namespace)
+        def error_logs(execution_id: str) -> list[dict[str, Any]]:
+            # Lines of a just-failed task may still wait in the buffer for the loop's next commit.
+            return self.store.get_logs(execution_id, min_level="ERROR") + self.log_buffer.pending(execution_id, "ERROR")
+
+        def task_runs(execution_id: str) -> list[TaskRun]:
+            st = self._states.get(execution_id)
+            return list(st.task_runs.values()) if st is not None else []
+
+        functions = runtime_functions(
+            namespace,
+            secret=self.secrets.function(namespace),
+            storage=self.storage,
+            kv=kv_function(self.store, namespace),
+            error_logs=error_logs,
+            task_runs=task_runs,
+        )
 
         def render(value: Any, ctx: Any) -> Any:
             return expressions.render(value, ctx, functions=functions)
@@ -490,10 +585,10 @@ class LocalRunner:
         for tr_id in step.kill:
             self.pool.kill(tr_id)
         for child_id in step.kill_children:
-            self._events.put(("kill", child_id))
+            self.post(Kill(child_id))
         for delay, kind, tr_id in step.timers:
             self._timer_seq += 1
-            heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, ("timer", ex.id, kind, tr_id)))
+            heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, TimerFired(ex.id, kind, tr_id)))
         for tr in step.dispatch:
             task = executor.index.task(tr.task_id)
             assert isinstance(task, RunnableTask)
@@ -501,15 +596,15 @@ class LocalRunner:
             attempt = len(tr.attempts) - 1
             if task.light:
                 outcome = run_attempt(job)
-                inline.append(("result", ex.id, tr.id, attempt, outcome))
+                inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
                 self.pool.submit(
                     job,
-                    on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self._events.put(("started", e, t, a, d)),
-                    on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self._events.put(("result", e, t, a, o)),
+                    on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self.post(AttemptStarted(e, t, a, d)),
+                    on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self.post(AttemptEnded(e, t, a, o)),
                 )
-        for tr in step.subflows:
-            self._start_subflow(st, executor, tr)
+        for child in step.children:
+            self._start_child(st, child)
         if step.ended:
             self._on_end(st)
         return inline
@@ -526,12 +621,13 @@ class LocalRunner:
             task_id=tr.task_id,
             task_run_id=tr.id,
             attempt=attempt,
-            variables=executor._context(st, task, parent, tr.value, tr),
+            variables=executor.context(st, task, parent, tr.value, tr),
             logger=TaskLogger(sink, task.log_level or "TRACE", self.secrets.mask),
             flow_dir=self.flow_dirs.get((ex.namespace, ex.flow_id)),
             home=self.home,
-            renderer=executor._render,
+            renderer=executor.render,
             secrets=self.secrets.values(),
+            secret_lookup=self.secrets.get,
             working_dir=self._working_dir(st, executor, tr),
         )
         if self.storage is not None:
@@ -544,55 +640,52 @@ class LocalRunner:
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
         cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         while cur is not None:
-            if executor.index.task(cur.task_id).canonical == "working_directory":
+            if getattr(executor.index.task(cur.task_id), "shares_working_directory", False):
                 path = self.home / "workdirs" / st.execution.id / cur.id
                 path.mkdir(parents=True, exist_ok=True)
                 return path
             cur = st.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None
         return None
 
-    def _start_subflow(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> None:
-        task: Any = executor.index.task(tr.task_id)
-        parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
+    def _start_child(self, st: ExecutionState, child: ChildExecution) -> None:
+        """Start the child execution a flowable task asked for (a subflow) and tell its task run."""
         ex = st.execution
+        tr = st.task_runs[child.task_run_id]
         try:
-            ctx = executor._context(st, task, parent, tr.value, tr)
-            inputs = executor._render(task.inputs or {}, ctx)
-            labels = {**(ex.labels if task.inherit_labels else {}), **executor._render(task.labels or {}, ctx)}
             child_id = self.start_execution(
-                task.namespace,
-                task.flow_id,
-                inputs,
-                labels=labels,
-                revision=task.revision,
+                child.namespace,
+                child.flow_id,
+                child.inputs,
+                labels=child.labels,
+                revision=child.revision,
                 parent={"executionId": ex.id, "taskRunId": tr.id, "namespace": ex.namespace, "flowId": ex.flow_id},
                 wait_persisted=False,
             )
         except Exception as exc:  # noqa: BLE001 - unknown flow, bad inputs: the task fails with the reason
-            self._events.put(("subflow_error", ex.id, tr.id, f"{task.id}: {exc}"))
+            self.post(ChildFailedToStart(ex.id, tr.id, f"{tr.task_id}: {exc}"))
             return
         tr.outputs = {"executionId": child_id}
         st.touch(tr)
-        if not task.wait:
-            self._events.put(("subflow_end", ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
+        if not child.wait:
+            self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
 
     def _on_end(self, st: ExecutionState) -> None:
         ex = st.execution
         self._states.pop(ex.id, None)
         summary = st.summary()
         if ex.parent and ex.parent.get("executionId"):
-            self._events.put(("subflow_end", ex.parent["executionId"], ex.parent["taskRunId"], summary))
+            self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], summary))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)
             self._remember_finished(ex.id, summary)
         if ev is not None:
             # Logs printed just before the end must be stored before waiters read them.
-            self._events.put(("noop",))
+            self.post(Wake())
             ev.summary = summary  # type: ignore[attr-defined]  # read by wait()
             ev.set()
         if ex.flow_id and (limit := self._executor(ex).flow.concurrency) is not None:
             for queued_id in concurrency.to_dequeue(self._states.values(), ex.namespace, ex.flow_id, limit.limit):
-                self._events.put(("dequeue", queued_id))
+                self.post(Dequeue(queued_id))
         for listener in list(self.listeners):
             try:
                 listener(summary)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
-from engine.runtime.execution import now_iso
+from engine.model.ids import now_iso
 from engine.store.sql import LogRecord
 
 MAX_PENDING = 50_000
@@ -43,6 +44,19 @@ class LogBuffer:
             rows, self._rows = self._rows, []
             self._cond.notify_all()
         return rows
+
+    def pending(self, execution_id: str, min_level: str = "TRACE") -> list[dict[str, Any]]:
+        """Lines of one execution not yet drained, shaped like the store's rows (for ``errorLogs()``)."""
+        order = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+        floor = order.index(min_level) if min_level in order else 0
+        with self._cond:
+            rows = [r for r in self._rows if r.execution_id == execution_id]
+        return [
+            {"executionId": r.execution_id, "taskRunId": r.task_run_id, "taskId": r.task_id, "attempt": r.attempt,
+             "level": r.level, "timestamp": r.timestamp, "message": r.message}
+            for r in rows
+            if r.level in order and order.index(r.level) >= floor
+        ]  # fmt: skip
 
     def system_error(self, message: str) -> None:
         print(f"lanner: {message}", file=sys.stderr)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.runtime import watchdog
+from engine.runtime import forkserver, watchdog
 
 #: Lines longer than this many bytes are delivered in pieces of this size.
 MAX_LINE_BYTES = 1024 * 1024
@@ -62,6 +62,8 @@ class ProcessResult:
     stderr_lines: int  # how many lines came on stderr
     #: The signal number that ended the process, when a signal did (ours or another's, e.g. SIGSEGV).
     signal: int | None = None
+    #: The fork server that ran the process died while it ran: how it ended is unknown.
+    lost: bool = False
 
 
 def parse_output_marker(line: str) -> dict | None:
@@ -98,8 +100,15 @@ def _group_alive(pgid: int) -> bool:
     """Whether the process group still has a live (non-zombie) member.
 
     Zombies are ignored: they are already dead and only wait for their parent
-    (or init) to reap them, yet ``kill(pid, 0)`` still succeeds on them.
+    (or init) to reap them, yet ``kill(pid, 0)`` still succeeds on them. A group
+    with no member at all, the usual case, is answered without reading ``/proc``.
     """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's group
+        return True
     proc = Path("/proc")
     if sys.platform.startswith("linux") and proc.is_dir():
         try:
@@ -120,12 +129,6 @@ def _group_alive(pgid: int) -> bool:
                 if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
                     return True
             return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - someone else's group
-        return True
     return True
 
 
@@ -198,7 +201,8 @@ def _make_preexec() -> Callable[[], None] | None:
 
 
 def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
-    merged = dict(os.environ)
+    # Namespace-scoped secrets stay in the server: a task of team.a must not find team.b's in its environment.
+    merged = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_SECRET_")}
     merged["PYTHONUNBUFFERED"] = "1"
     if env:
         merged.update({str(k): str(v) for k, v in env.items()})
@@ -288,6 +292,8 @@ def run_process(
     on_line: Callable[[str, str], None] | None = None,
     grace: float = 2.0,
     stdin: bytes | None = None,
+    fork_server: bool = False,
+    on_start: Callable[[str], None] | None = None,
 ) -> ProcessResult:
     """Run ``argv`` in ``cwd`` until it ends, times out or ``kill_event`` is set.
 
@@ -296,21 +302,15 @@ def run_process(
     without its newline, decoded as UTF-8 with replacement characters.
     If ``on_line`` raises, the process tree is stopped and the error re-raised.
     A program that cannot be started raises ``OSError`` (e.g. FileNotFoundError).
+
+    With ``fork_server``, ``argv`` (``[python, program, *args]``) is forked from
+    a pre-started interpreter when :mod:`engine.runtime.forkserver` allows it,
+    else started as usual; ``on_start`` is told which, in a few words.
     """
     start = time.monotonic()
     deadline = start + timeout if timeout is not None else None
     emit = on_line or (lambda _s, _l: None)
-    proc = subprocess.Popen(
-        argv,
-        cwd=str(cwd),
-        env=_child_env(env),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_make_preexec(),  # see _make_preexec for why this is safe enough
-        close_fds=True,
-    )
+    proc = _start(argv, cwd, _child_env(env), stdin is not None, fork_server, on_start)
     pgid = proc.pid
     watchdog.watch(pgid)  # PDEATHSIG covers the child only; the watchdog covers its descendants
     writer: threading.Thread | None = None
@@ -429,4 +429,33 @@ def run_process(
         duration=time.monotonic() - start,
         stderr_lines=sum(r.count for r in readers.values() if r.stream == "stderr"),
         signal=sig,
+        lost=getattr(proc, "lost", False),
     )
+
+
+def _start(
+    argv: list[str], cwd: Path, env: dict[str, str], stdin: bool, fork_server: bool, on_start: Callable[[str], None] | None
+) -> subprocess.Popen[bytes] | forkserver.ForkedProcess:
+    """The running process: forked by a fork server when asked and allowed, else a fresh one."""
+    why = "not a Python script"
+    if fork_server:
+        forked = forkserver.launch(argv, cwd, env, stdin=stdin)
+        if isinstance(forked, forkserver.ForkedProcess):
+            if on_start is not None:
+                on_start(f"forked by the fork server (pid {forked.server_pid})")
+            return forked
+        why = forked
+    proc = subprocess.Popen(
+        argv,
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_make_preexec(),  # see _make_preexec for why this is safe enough
+        close_fds=True,
+    )
+    if on_start is not None:
+        on_start(f"in a fresh interpreter: {why}" if fork_server else "in a fresh process")
+    return proc

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.model.ids import now_iso
+from engine.model.state import State
 from engine.model.task import RunnableTask
 from engine.runtime.context import RunContext, TaskLogger
-from engine.runtime.execution import now_iso
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_text
-from engine.runtime.state import State
 
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 500
@@ -49,7 +49,7 @@ class RemoteSpec:
     log_queue: str  # name of the distributed.Queue of the dispatching process
     kill_event: str  # name of the distributed.Event that kills this attempt
     started_event: str  # set once the attempt has started on some worker
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # what secret() reads: the flow namespace's view
     storage_url: str | None = None
     working_dir: str | None = None
     flow_dir: str | None = None
@@ -108,13 +108,12 @@ class _Forwarder:
 
 def _renderer(spec: RemoteSpec) -> Any:
     from engine import expressions
+    from engine.runtime.expression_functions import runtime_functions
+    from engine.runtime.secrets import SecretStore
+    from engine.storage import InternalStorage
 
-    functions: dict[str, Any] = {"secret": lambda name: spec.secrets[str(name)]}
-    if spec.storage_url:
-        from engine.storage import InternalStorage
-
-        storage = InternalStorage(spec.storage_url)
-        functions["read"] = storage.make_read_function(spec.namespace)
+    storage = InternalStorage(spec.storage_url) if spec.storage_url else None
+    functions = runtime_functions(spec.namespace, secret=SecretStore.of_values(spec.secrets).function(spec.namespace), storage=storage)
 
     def render(value: Any, ctx: Any) -> Any:
         return expressions.render(value, ctx, functions=functions)
@@ -151,6 +150,7 @@ def run_remote(spec: RemoteSpec) -> WorkerOutcome:
         home=Path(spec.home) if spec.home else None,
         renderer=_renderer(spec),
         secrets=secret_values,
+        secret_lookup=spec.secrets.__getitem__,
     )
     if spec.storage_url:
         from engine.storage import InternalStorage

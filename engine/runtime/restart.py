@@ -1,12 +1,7 @@
-"""Restart and replay: state transitions on an ended execution.
+"""Replay: a new execution from an ended one.
 
-**Restart** re-runs an execution from its failed task runs, keeping the
-successful ones. It happens in two loop steps so each is committed before it is
-acted on: :func:`restart_step` marks the execution RESTARTED and resets every
-FAILED/KILLED task run (a runnable task gets a new attempt, its history kept; a
-flowable container goes back to RUNNING); :func:`continue_restart` marks it
-RUNNING and dispatches the new attempts. The executor then carries on as if
-the failures had not happened.
+(**Restart**, which re-runs an execution from its failed task runs, is a state
+transition of the executor: ``Executor.restart`` and ``Executor.continue_restart``.)
 
 **Replay** creates a *new* execution that copies the task runs before a chosen
 one (its containers reset to RUNNING) and lets the executor run from there.
@@ -14,99 +9,15 @@ one (its containers reset to RUNNING) and lets the executor run from there.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from sqlalchemy import update
-
-from engine.model.task import RunnableTask
-from engine.runtime.execution import Attempt, Execution, ExecutionState, TaskRun, new_id, now_iso
-from engine.runtime.executor import Executor, Step
-from engine.runtime.state import State
-from engine.store.sql import executions
-from engine.tasks.flow import Subflow
-
-RESTARTABLE = (State.FAILED, State.KILLED)
-RESET = (State.FAILED, State.KILLED)
+from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.ids import new_id, now_iso
+from engine.model.state import State
 
 
 class ReplayError(ValueError):
     """A replay that cannot be made; the message says why."""
-
-
-def take_lease(runner: Any, execution_id: str) -> None:
-    """Own the execution before it becomes unfinished again, so no other runner (or this one's
-    lease heartbeat) recovers it while it runs here."""
-    leases = getattr(runner, "leases", None)
-    if leases is None:
-        return
-    with runner.store.engine.begin() as conn:
-        conn.execute(
-            update(executions).where(executions.c.id == execution_id).values(owner=leases.owner, lease_until=time.time() + leases.ttl)
-        )
-
-
-def restart_step(executor: Executor, st: ExecutionState) -> Step:
-    """Phase 1: RESTARTED, failed task runs reset (nothing dispatched yet)."""
-    step = Step()
-    ex = st.execution
-    if ex.state not in RESTARTABLE:
-        return step
-    reset: list[str] = []
-    for tr in st.ordered_runs():
-        if tr.state not in RESET:
-            continue
-        task = executor.index.get(tr.task_id)
-        if task is None:
-            continue  # the task no longer exists in this revision
-        if isinstance(task, RunnableTask):
-            tr.attempts.append(Attempt(State.CREATED))
-            tr.state = State.CREATED
-            tr.meta["restarted"] = tr.meta.get("restarted", 0) + 1
-            tr.meta.pop("lost", None)
-        else:
-            tr.state = State.RUNNING
-            tr.meta["restarted"] = tr.meta.get("restarted", 0) + 1
-            if isinstance(task, Subflow):
-                tr.outputs = None  # a new child execution is started
-        tr.end_date = None
-        st.touch(tr)
-        reset.append(tr.task_id)
-    ex.state = State.RESTARTED
-    ex.end_date = None
-    ex.meta.pop("finalState", None)
-    st.touch_execution()
-    names = ", ".join(dict.fromkeys(reset)) or "none"
-    step.logs.append((None, None, "INFO", f"execution restarted; task runs re-run: {names}"))
-    return step
-
-
-def continue_restart(executor: Executor, st: ExecutionState) -> Step:
-    """Phase 2: RUNNING, new attempts dispatched, containers re-evaluated."""
-    step = Step()
-    ex = st.execution
-    if ex.state != State.RESTARTED:
-        return step
-    ex.state = State.RUNNING
-    st.touch_execution()
-    containers: list[TaskRun] = []
-    for tr in st.ordered_runs():
-        if not tr.meta.get("restarted") or tr.state.terminal:
-            continue
-        task = executor.index.get(tr.task_id)
-        if isinstance(task, RunnableTask):
-            if tr.state == State.CREATED and tr.attempts and tr.attempts[-1].state == State.CREATED:
-                step.dispatch.append(tr)
-        elif isinstance(task, Subflow):
-            if not (tr.outputs or {}).get("executionId"):
-                step.subflows.append(tr)
-        else:
-            containers.append(tr)
-    # Innermost containers first, so an outer one sees its children's fresh state.
-    for tr in sorted(containers, key=lambda t: t.seq, reverse=True):
-        executor._advance(st, tr, None, step)
-    executor._advance(st, None, None, step)
-    return step
 
 
 def build_replay(execution: Execution, runs: list[TaskRun], task_run_id: str | None) -> tuple[Execution, list[TaskRun]]:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
+from engine.model.ids import now_iso
+from engine.model.state import State
 from engine.model.task import RunnableTask, TaskFailed, TaskResult
 from engine.runtime.context import RunContext
-from engine.runtime.execution import now_iso
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_data, mask_text
-from engine.runtime.state import State
 
 
 @dataclass

@@ -10,6 +10,7 @@ settings in camelCase, at the top level or under ``server:``::
       workers: 8
       grace: 30
       maxBody: 10MiB
+      allowedHosts: [lanner.example.com]
       auth:
         users: ["admin:change-me"]
 """
@@ -25,6 +26,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
+from engine.api.request_guard import parse_hosts
 from engine.api.security import parse_users
 
 ENV = {
@@ -41,6 +43,8 @@ ENV = {
     "watch": "LANNER_WATCH",
     "ui": "LANNER_UI",
     "dask": "LANNER_DASK_ADDRESS",
+    "allowed_hosts": "LANNER_ALLOWED_HOSTS",
+    "header_timeout": "LANNER_HEADER_TIMEOUT",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "ki": 1024, "kib": 1024, "m": 10**6, "mb": 10**6, "mi": 2**20, "mib": 2**20, "g": 10**9, "gb": 10**9, "gi": 2**30, "gib": 2**30}
@@ -77,6 +81,13 @@ class ServerConfig(BaseModel):
     watch: bool = Field(default=True, description="Re-deploy flow files when they change (polled every second).")
     ui: bool = Field(default=True, description="Load the builder UI at /ui (a placeholder page when off or not installed).")
     dask: str | None = Field(default=None, description="Dask scheduler address (tcp://HOST:8786): runnable task attempts go to that cluster instead of local threads.")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host names the server answers to besides localhost, 127.0.0.1, [::1] and the bind address ('*.example.com' wildcards; '*' = any).")
+    header_timeout: float = Field(default=10.0, gt=0, le=3600, description="Seconds a client has to send a request's headers before the connection is closed.")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, v: Any) -> list[str]:
+        return parse_hosts(v)
 
     @field_validator("auth_users", mode="before")
     @classmethod

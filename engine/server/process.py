@@ -66,6 +66,7 @@ class LannerServer:
         self.config = config
         self.runner: Any = None
         self.scheduler: Any = None
+        self.engine: Any = None
         self.watcher: Any = None
         self.app: Any = None
         self.purge: Any = None
@@ -74,6 +75,7 @@ class LannerServer:
 
     def build(self) -> None:
         from engine.api.app import create_app
+        from engine.local_engine import LocalEngine
         from engine.runtime.local import LocalRunner
         from engine.server.watcher import FlowWatcher
         from engine.triggers.scheduler import Scheduler
@@ -93,13 +95,21 @@ class LannerServer:
                 pool = DaskWorkerPool(cfg.dask)  # task attempts run on the Dask cluster (engine/store/README_SNIPPET.md)
             except (OSError, ValueError) as exc:
                 raise SystemExit(f"lanner server local: cannot reach the Dask scheduler at {cfg.dask} (--dask / LANNER_DASK_ADDRESS): {exc}") from None
-        self.runner = LocalRunner(cfg.home, database_url=cfg.database_url, workers=cfg.workers, recover=True, pool=pool, node_id=node_id(cfg))
+        from engine.store.sql import StoreOpenError
+
+        try:
+            self.runner = LocalRunner(cfg.home, database_url=cfg.database_url, workers=cfg.workers, recover=True, pool=pool, node_id=node_id(cfg))
+        except StoreOpenError as exc:
+            raise SystemExit(f"lanner server local: {exc}") from None
         self.runner.pool = GracefulPool(self.runner.pool)
+        report_plugins()
         self.scheduler = Scheduler(self.runner)
-        self.watcher = FlowWatcher(self.runner, cfg.flows, on_deploy=self.scheduler.wake)
+        self.engine = LocalEngine(self.runner, scheduler=self.scheduler)
+        self.watcher = FlowWatcher(self.engine, cfg.flows)
         deployed = self.watcher.scan()
         log.info("flows directory %s: %d flow(s) deployed", cfg.flows, len(deployed))
-        self.app = create_app(self.runner, scheduler=self.scheduler, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui)
+        self.app = create_app(self.engine, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui,
+                              allowed_hosts=cfg.allowed_hosts, bind_host=cfg.host)
         self.scheduler.start()
         if cfg.watch:
             self.watcher.start()
@@ -113,6 +123,8 @@ class LannerServer:
 
     def serve(self) -> int:
         import uvicorn
+
+        from engine.server.http_protocol import protocol_with_header_timeout
 
         if self.app is None:
             self.build()
@@ -130,6 +142,7 @@ class LannerServer:
                 access_log=cfg.log_level == "debug",
                 timeout_graceful_shutdown=3,
                 lifespan="on",
+                http=protocol_with_header_timeout(cfg.header_timeout),
             )
         )
         print(f"lanner: API on http://{cfg.host}:{cfg.port}/api/v1 (UI: /ui, health: /health)", file=sys.stderr, flush=True)
@@ -167,19 +180,30 @@ class LannerServer:
         log.info("lanner server stopped")
 
 
+def report_plugins() -> None:
+    """Import every plugin now and log, by name, each one that cannot be loaded (the server starts anyway)."""
+    from engine.model import registry
+
+    problems = registry.load_all()
+    for problem in problems:
+        log.warning("%s; its types are unavailable until it is fixed (see lanner plugins list)", problem)
+    found = registry.plugins()
+    log.info("plugins: %s", ", ".join(f"{p.name} {p.version or ''}".strip() for p in found))
+
+
 def node_id(config: ServerConfig) -> str:
     """The lease owner id of this server: LANNER_NODE_ID, else this machine's name and the port.
 
     It stays the same across restarts, so a server restarted after a crash takes
     its unfinished executions back at once instead of waiting for their leases
-    to expire (engine/store/leases.py). The bind address is not used: two
+    to expire (engine/runtime/cluster.py). The bind address is not used: two
     machines both bound to 0.0.0.0:8080 must not share an id. With port 0 (a
     random port) there is nothing stable, so each start gets a fresh id.
     """
     import os
     import socket
 
-    from engine.store.leases import default_node_id
+    from engine.runtime.cluster import default_node_id
 
     if os.environ.get("LANNER_NODE_ID") or config.port == 0:
         return default_node_id()

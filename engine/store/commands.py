@@ -5,7 +5,8 @@ holds its lease (:mod:`engine.store.leases`). A kill or resume posted to any
 other server's API cannot act on it directly, so that server writes a row here
 instead. The owner takes the rows of the executions it holds on every lease
 heartbeat (``ttl / 3`` seconds, 1 s with ``LANNER_LEASE_SECONDS=3``) and feeds
-them to its executor loop as if they had been posted locally.
+them to its executor loop as if they had been posted locally
+(:mod:`engine.runtime.cluster` does both sides).
 
 A command for an execution whose owner died waits in the table until another
 process claims the execution (lease expiry) and then takes it. Taking deletes
@@ -18,25 +19,16 @@ before their owner takes them are removed by ``lanner purge``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, delete, insert, select
+from sqlalchemy import delete, insert, select
 
-from engine.runtime.execution import now_iso
-from engine.store.sql import SqlStore, executions, metadata
+from engine.model.ids import now_iso
+from engine.store.sql import SqlStore
+from engine.store.tables import execution_commands, executions
 
 KINDS = ("kill", "resume")
 
-execution_commands = Table(
-    "execution_commands",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("execution_id", String(40), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("payload", Text),
-    Column("created", String(40), nullable=False),
-    Index("ix_execution_commands_execution", "execution_id"),
-)
 
 
 def post(store: SqlStore, execution_id: str, kind: str, payload: dict[str, Any] | None = None) -> None:
@@ -51,8 +43,16 @@ def post(store: SqlStore, execution_id: str, kind: str, payload: dict[str, Any] 
         )
 
 
-def take(store: SqlStore, owner: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """Remove and return (execution id, kind, payload) of every command for executions ``owner`` holds, oldest first."""
+class Command(NamedTuple):
+    """A kill or resume waiting for the process that owns ``execution_id``."""
+
+    execution_id: str
+    kind: str
+    payload: dict[str, Any]
+
+
+def take(store: SqlStore, owner: str) -> list[Command]:
+    """Remove and return every command for executions ``owner`` holds, oldest first."""
     mine = select(executions.c.id).where(executions.c.owner == owner)
     q = delete(execution_commands).where(execution_commands.c.execution_id.in_(mine)).returning(
         execution_commands.c.id, execution_commands.c.execution_id, execution_commands.c.kind, execution_commands.c.payload
@@ -62,30 +62,7 @@ def take(store: SqlStore, owner: str) -> list[tuple[str, str, dict[str, Any]]]:
             return []
     with store.engine.begin() as conn:
         rows = sorted(conn.execute(q).all(), key=lambda r: r.id)
-    return [(r.execution_id, r.kind, json.loads(r.payload or "{}")) for r in rows]
-
-
-def as_event(execution_id: str, kind: str, payload: dict[str, Any]) -> tuple[Any, ...]:
-    """The runner loop event a command stands for (see ``LocalRunner.kill`` and ``LocalRunner.resume``)."""
-    if kind == "resume":
-        return ("resume", execution_id, payload.get("taskRunId"), payload.get("inputs"))
-    return ("kill", execution_id)
-
-
-def forward(runner: Any, event: tuple[Any, ...]) -> bool:
-    """Called by the loop for a kill/resume of an execution it does not hold: queue it for the owner.
-
-    Returns False (nothing queued) when the execution does not exist or has ended.
-    """
-    execution_id = event[1]
-    ex = runner.store.get_execution(execution_id)
-    if ex is None or ex.state.terminal:
-        return False
-    if event[0] == "resume":
-        post(runner.store, execution_id, "resume", {"taskRunId": event[2], "inputs": event[3]})
-    else:
-        post(runner.store, execution_id, "kill")
-    return True
+    return [Command(r.execution_id, r.kind, json.loads(r.payload or "{}")) for r in rows]
 
 
 def delete_for(conn: Any, execution_ids: list[str]) -> int:

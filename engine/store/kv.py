@@ -14,23 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, String, Table, Text, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
-from engine.runtime.execution import now_iso
-from engine.store.sql import SqlStore, metadata
+from engine.model.ids import now_iso
+from engine.store.sql import SqlStore
+from engine.store.tables import kv_entries
 
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 MAX_VALUE_BYTES = 1024 * 1024
 
-kv_entries = Table(
-    "kv_entries",
-    metadata,
-    Column("namespace", String(150), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("value", Text, nullable=False),
-    Column("type", String(16), nullable=False),
-    Column("updated", String(40), nullable=False),
-)
 
 
 class KvError(ValueError):

@@ -17,16 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     bindparam,
     create_engine,
@@ -38,81 +29,16 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import SQLAlchemyError
 
-from engine.runtime.execution import Attempt, Execution, TaskRun, now_iso
-from engine.runtime.state import State
+from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.ids import now_iso
+from engine.model.state import TERMINAL_NAMES, State
+from engine.store.tables import executions, flows, logs, task_runs
 
-metadata = MetaData()
 
-flows = Table(
-    "flows",
-    metadata,
-    Column("namespace", String(150), primary_key=True),
-    Column("id", String(100), primary_key=True),
-    Column("revision", Integer, primary_key=True),
-    Column("source", Text, nullable=False),
-    Column("deleted", Boolean, nullable=False, default=False),
-    Column("updated", String(40), nullable=False),
-)
-
-executions = Table(
-    "executions",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("namespace", String(150), nullable=False),
-    Column("flow_id", String(100), nullable=False),
-    Column("flow_revision", Integer, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("inputs", Text),
-    Column("outputs", Text),
-    Column("labels", Text),
-    Column("trigger", Text),
-    Column("parent", Text),
-    Column("meta", Text),
-    Column("start_date", String(40)),
-    Column("end_date", String(40)),
-    Column("updated", String(40)),
-    # Which runner process executes it, until when (epoch seconds); see engine/store/leases.py.
-    Column("owner", String(64)),
-    Column("lease_until", Float),
-    Index("ix_executions_flow", "namespace", "flow_id", "start_date"),
-    Index("ix_executions_state", "state"),
-    Index("ix_executions_start", "start_date"),
-    Index("ix_executions_owner", "owner"),
-)
-
-task_runs = Table(
-    "task_runs",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("execution_id", String(40), nullable=False),
-    Column("task_id", String(100), nullable=False),
-    Column("parent_task_run_id", String(40)),
-    Column("value", Text),
-    Column("iteration", Integer),
-    Column("state", String(16), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("attempts", Text),
-    Column("outputs", Text),
-    Column("meta", Text),
-    Column("start_date", String(40)),
-    Column("end_date", String(40)),
-    Index("ix_task_runs_execution", "execution_id", "seq"),
-)
-
-logs = Table(
-    "logs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("execution_id", String(40), nullable=False),
-    Column("task_run_id", String(40)),
-    Column("task_id", String(100)),
-    Column("attempt", Integer),
-    Column("level", String(8), nullable=False),
-    Column("timestamp", String(40), nullable=False),
-    Column("message", Text, nullable=False),
-    Index("ix_logs_execution", "execution_id", "id"),
-)
+class StoreOpenError(RuntimeError):
+    """The database cannot be opened or migrated; the message is one sentence for the user."""
 
 
 # Hot statements built once: SQLAlchemy then finds their compiled form in its
@@ -180,10 +106,23 @@ class SqlStore:
         # The schema comes from the Alembic migrations (engine/store/migrations), never create_all.
         from engine.store import migrations
 
-        migrations.upgrade(self.engine)
+        try:
+            migrations.ensure_head(self.engine, self.read_engine)
+        except SQLAlchemyError as exc:  # not a database, a corrupt file, a server that does not answer
+            self.close()
+            raise StoreOpenError(self._describe_open_error(exc)) from None
         #: Set by a runner that leases executions: new executions are inserted already owned by it.
         self.lease_owner: str | None = None
         self.lease_seconds = 30.0
+
+    def _describe_open_error(self, exc: SQLAlchemyError) -> str:
+        """One sentence: which database, what went wrong, what to do."""
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = self.engine.url.render_as_string(hide_password=True)
+        if self.is_sqlite:
+            return (f"cannot open the database {where}: {reason}; move that file away (or restore it from a backup), "
+                    "or point --home / LANNER_HOME elsewhere")
+        return f"cannot open the database {where}: {reason}; check LANNER_DATABASE_URL and that the server is reachable"
 
     @staticmethod
     def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -464,10 +403,29 @@ class SqlStore:
             total = conn.execute(cq).scalar_one()
         return [self._execution_from_row(r) for r in rows], int(total)
 
-    def unfinished_execution_ids(self) -> list[str]:
-        terminal = [str(s) for s in (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED)]
+    def count_executions_by_state(self) -> dict[str, int]:
+        """How many stored executions are in each state (the /metrics gauges)."""
         with self.read_engine.begin() as conn:
-            return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(terminal)).order_by(executions.c.start_date))]
+            return {r[0]: int(r[1]) for r in conn.execute(select(executions.c.state, func.count()).group_by(executions.c.state))}
+
+    def task_run_states(self, execution_id: str) -> list[tuple[str, str, str | None, str]]:
+        """(task run id, task id, loop value, state) of an execution in start order, cheap enough to poll."""
+        q = select(task_runs.c.id, task_runs.c.task_id, task_runs.c.value, task_runs.c.state).where(task_runs.c.execution_id == execution_id)
+        with self.read_engine.begin() as conn:
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(q.order_by(task_runs.c.seq))]
+
+    def unfinished_execution_ids(self) -> list[str]:
+        with self.read_engine.begin() as conn:
+            return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(TERMINAL_NAMES)).order_by(executions.c.start_date))]
+
+    def ended_among(self, execution_ids: Iterable[str]) -> list[str]:
+        """Those of ``execution_ids`` whose execution has ended."""
+        ids = list(execution_ids)
+        if not ids:
+            return []
+        q = select(executions.c.id).where(executions.c.id.in_(ids), executions.c.state.in_(TERMINAL_NAMES))
+        with self.read_engine.begin() as conn:
+            return [r.id for r in conn.execute(q)]
 
     def delete_execution(self, execution_id: str) -> bool:
         with self.engine.begin() as conn:
@@ -512,6 +470,3 @@ class SqlStore:
                 for r in conn.execute(q)
             ]
 
-
-# Tables defined in sibling modules join ``metadata`` before any create_all.
-from engine.store import commands as _commands, kv as _kv, triggers as _triggers  # noqa: E402,F401,I001

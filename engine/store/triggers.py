@@ -14,70 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.runtime.execution import new_id, now_iso
-from engine.store.sql import SqlStore, metadata
-
-trigger_states = Table(
-    "trigger_states",
-    metadata,
-    Column("namespace", String(150), primary_key=True),
-    Column("flow_id", String(100), primary_key=True),
-    Column("trigger_id", String(100), primary_key=True),
-    Column("disabled", Boolean, nullable=False, default=False),
-    Column("next_date", String(40)),
-    Column("signature", Text),
-    Column("progress", Text),
-    Column("last_error", Text),
-    Column("updated", String(40), nullable=False),
-)
-
-trigger_firings = Table(
-    "trigger_firings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("namespace", String(150), nullable=False),
-    Column("flow_id", String(100), nullable=False),
-    Column("trigger_id", String(100), nullable=False),
-    Column("source", String(60), nullable=False),
-    Column("date", String(400), nullable=False),
-    Column("execution_id", String(40)),
-    Column("created", String(40), nullable=False),
-    UniqueConstraint("namespace", "flow_id", "trigger_id", "source", "date", name="uq_trigger_firing"),
-)
-
-backfills = Table(
-    "trigger_backfills",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("namespace", String(150), nullable=False),
-    Column("flow_id", String(100), nullable=False),
-    Column("trigger_id", String(100), nullable=False),
-    Column("start", String(40), nullable=False),
-    Column("end", String(40), nullable=False),
-    Column("cursor", String(40)),
-    Column("inputs", Text),
-    Column("labels", Text),
-    Column("state", String(16), nullable=False),
-    Column("total", Integer, nullable=False),
-    Column("done", Integer, nullable=False),
-    Column("created", String(40), nullable=False),
-    Column("updated", String(40), nullable=False),
-)
+from engine.model.ids import new_id, now_iso
+from engine.store.sql import SqlStore
+from engine.store.tables import executions, trigger_backfills, trigger_firings, trigger_states
 
 BACKFILL_STATES = ("RUNNING", "PAUSED", "CANCELLED", "SUCCESS")
 
@@ -187,8 +129,6 @@ class TriggerStore:
         at: younger ones may still be starting, older ones are history (their
         execution may have been purged or deleted on purpose).
         """
-        from engine.store.sql import executions
-
         now = datetime.now(UTC)
         newest = (now - timedelta(seconds=min_age)).isoformat()
         oldest = (now - timedelta(seconds=max_age)).isoformat()
@@ -324,7 +264,7 @@ class TriggerStore:
         bf = Backfill(new_id(), namespace, flow_id, trigger_id, start, end, None, inputs or {}, labels or {}, "RUNNING" if total else "SUCCESS", total, 0, now, now)
         with self.store.engine.begin() as conn:
             conn.execute(
-                insert(backfills).values(
+                insert(trigger_backfills).values(
                     id=bf.id, namespace=namespace, flow_id=flow_id, trigger_id=trigger_id, start=start, end=end, cursor=None,
                     inputs=_dumps(bf.inputs), labels=_dumps(bf.labels), state=bf.state, total=total, done=0, created=now, updated=now,
                 )
@@ -341,27 +281,27 @@ class TriggerStore:
 
     def get_backfill(self, backfill_id: str) -> Backfill | None:
         with self.store.read_engine.begin() as conn:
-            r = conn.execute(select(backfills).where(backfills.c.id == backfill_id)).first()
+            r = conn.execute(select(trigger_backfills).where(trigger_backfills.c.id == backfill_id)).first()
         return self._backfill(r) if r else None
 
     def backfills(self, *, state: str | None = None, namespace: str | None = None, flow_id: str | None = None, trigger_id: str | None = None) -> list[Backfill]:
-        q = select(backfills)
+        q = select(trigger_backfills)
         if state:
-            q = q.where(backfills.c.state == state)
+            q = q.where(trigger_backfills.c.state == state)
         if namespace:
-            q = q.where(backfills.c.namespace == namespace)
+            q = q.where(trigger_backfills.c.namespace == namespace)
         if flow_id:
-            q = q.where(backfills.c.flow_id == flow_id)
+            q = q.where(trigger_backfills.c.flow_id == flow_id)
         if trigger_id:
-            q = q.where(backfills.c.trigger_id == trigger_id)
+            q = q.where(trigger_backfills.c.trigger_id == trigger_id)
         with self.store.read_engine.begin() as conn:
-            return [self._backfill(r) for r in conn.execute(q.order_by(backfills.c.created))]
+            return [self._backfill(r) for r in conn.execute(q.order_by(trigger_backfills.c.created))]
 
     def advance_backfill(self, backfill_id: str, cursor: str, done: int, state: str) -> None:
         with self.store.engine.begin() as conn:
             conn.execute(
-                update(backfills)
-                .where(backfills.c.id == backfill_id, backfills.c.state == "RUNNING")
+                update(trigger_backfills)
+                .where(trigger_backfills.c.id == backfill_id, trigger_backfills.c.state == "RUNNING")
                 .values(cursor=cursor, done=done, state=state, updated=now_iso())
             )
 
@@ -369,7 +309,7 @@ class TriggerStore:
         """Pause, unpause or cancel; a no-op when the backfill is not in one of ``only_from``."""
         with self.store.engine.begin() as conn:
             conn.execute(
-                update(backfills).where(backfills.c.id == backfill_id, backfills.c.state.in_(only_from)).values(state=state, updated=now_iso())
+                update(trigger_backfills).where(trigger_backfills.c.id == backfill_id, trigger_backfills.c.state.in_(only_from)).values(state=state, updated=now_iso())
             )
         return self.get_backfill(backfill_id)
 

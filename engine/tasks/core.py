@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
-from engine.model.durations import Duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
+from engine.sdk import Duration, RunContext, RunnableTask, TaskFailed, TaskResult, register_task, truthy
 
 
 @register_task(
@@ -78,7 +75,11 @@ class OutputValues(RunnableTask):
 )
 class Fail(RunnableTask):
     light: ClassVar[bool] = True
-    message: str = Field(default="Task failure", description="The error message.")
+    message: str = Field(
+        default="Task failure",
+        validation_alias=AliasChoices("message", "errorMessage"),
+        description="The error message (Kestra's `errorMessage`).",
+    )
     condition: str | bool | None = Field(default=None, description="Fail only when this renders true.")
 
     def run(self, ctx: RunContext) -> TaskResult:
@@ -104,10 +105,3 @@ class Sleep(RunnableTask):
             reason = ctx.kill_reason[0] if ctx.kill_reason else "killed"
             raise TaskFailed("Timed out" if reason == "timeout" else "Killed")
         return TaskResult()
-
-
-def truthy(value: Any) -> bool:
-    """Kestra's truthiness for rendered conditions: 'false', '0', '' and None are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "no", "none", "null")
-    return bool(value)

@@ -37,18 +37,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpcore
-import httpx
 from pydantic import Field
 
-from engine.model.base import LannerModel
-from engine.model.durations import Duration, format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.storage import SCHEME, StorageError, storage_for_context
+from engine.sdk import (
+    SCHEME,
+    Duration,
+    LannerModel,
+    RunContext,
+    RunnableTask,
+    StorageError,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    register_task,
+    storage_for_context,
+)
+
+if TYPE_CHECKING:  # imported when a request is made: most runs never make one
+    import httpx
 
 MAX_REDIRECTS = 10
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -174,33 +182,6 @@ def resolve_destination(host: str, port: int, allow: AllowList) -> str:
     return str(addresses[0])
 
 
-class _PinnedBackend(httpcore.SyncBackend):
-    """Opens TCP connections to the checked address whatever the name resolves to now."""
-
-    def __init__(self, host: str, ip: str):
-        self._host = host.lower().strip("[]")
-        self._ip = ip
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        if host.lower().strip("[]") != self._host:
-            raise httpcore.ConnectError(f"connection to {host!r} was not checked")
-        return super().connect_tcp(self._ip, port, timeout, local_address, socket_options)
-
-
-class _PinnedTransport(httpx.HTTPTransport):
-    """httpx's transport over a pool with the pinned network backend (no proxies, HTTP/1.1).
-
-    ``HTTPTransport.__init__`` is skipped on purpose: it would build an SSL
-    context and a pool only to be replaced; the methods we inherit use ``_pool`` only.
-    """
-
-    def __init__(self, host: str, ip: str, ssl_context: ssl.SSLContext | None):
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context, network_backend=_PinnedBackend(host, ip), max_connections=1
-        )
-
-
 # --- the tasks ----------------------------------------------------------------------------------
 
 
@@ -252,6 +233,8 @@ class HttpBase(RunnableTask):
     # -- request building --
 
     def _request(self, ctx: RunContext) -> httpx.Request:
+        import httpx
+
         url_text = str(ctx.render(self.uri)).strip()
         try:
             url = httpx.URL(url_text)
@@ -301,6 +284,8 @@ class HttpBase(RunnableTask):
         return parts
 
     def _timeouts(self, ctx: RunContext, remaining: float | None) -> httpx.Timeout:
+        import httpx
+
         opts = self.options or HttpOptions()
         nested = opts.timeout or HttpTimeouts()
         connect = _seconds(opts.connect_timeout or nested.connect_timeout, DEFAULT_CONNECT_TIMEOUT)
@@ -312,6 +297,10 @@ class HttpBase(RunnableTask):
     # -- the exchange --
 
     def _exchange[T](self, ctx: RunContext, consume: Callable[[httpx.Response, threading.Event], T]) -> tuple[httpx.Response, T]:
+        import httpx
+
+        from engine.tasks.http_pinned import PinnedTransport
+
         """Send the request (following redirects hop by hop, each checked), hand the response to ``consume``."""
         started = time.monotonic()
         deadline = started + ctx.timeout if ctx.timeout is not None else None
@@ -332,7 +321,7 @@ class HttpBase(RunnableTask):
                 remaining = None if deadline is None else max(0.05, deadline - time.monotonic())
                 if url.scheme == "https" and not tls:
                     tls.append(httpx.create_ssl_context(trust_env=False))
-                transport = _PinnedTransport(url.host, ip, tls[0] if tls else None)
+                transport = PinnedTransport(url.host, ip, tls[0] if tls else None)
                 client = httpx.Client(transport=transport, timeout=self._timeouts(ctx, remaining),
                                       follow_redirects=False, trust_env=False)
                 clients.append(client)

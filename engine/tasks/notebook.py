@@ -9,9 +9,10 @@ group afterwards, whatever happened).
 Where things are:
 
 * ``notebook``: ``lanner:///...`` (internal storage, same namespace only),
-  ``nsfile:///path`` (a namespace file of the flow's namespace), or a file path:
-  absolute, else relative to the flow file's folder, else to the current
-  directory (the project).
+  ``nsfile:///path`` (a namespace file of the flow's namespace), any URL an
+  installed fsspec implementation reads (``s3://``, ``https://``...), or a file
+  path: absolute, else relative to the flow file's folder, else to the current
+  directory (the project). See ``engine/tasks/notebook_files.py``.
 * The kernel runs in the task's working directory: the one of an enclosing
   ``working_directory`` task, else a fresh temporary one, or ``cwd`` when set.
   ``inputFiles`` and namespace files are written there and ``outputFiles`` are
@@ -20,46 +21,60 @@ Where things are:
 
 What comes back: ``vars`` (merged ``::{"outputs": {...}}::`` lines), ``notebook``
 (the executed ``.ipynb``), ``report`` (a self-contained HTML rendering) and
-``outputFiles``. The executed notebook and report are kept when a cell fails.
+``outputFiles``. The executed notebook and report are kept when a cell fails,
+and also on timeout or kill (with every output printed so far); a retry keeps
+each attempt's pair (``previousAttempts``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import re
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator
 
-import engine
-from engine.model.base import LannerModel
-from engine.model.durations import format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.runtime.process import ProcessResult, parse_output_marker, run_process
-from engine.storage import (
-    NSFILE_SCHEME,
-    SCHEME,
+from engine.sdk import (
+    Duration,
+    LannerModel,
+    ProcessResult,
+    RunContext,
+    RunnableTask,
     StorageError,
-    resolve_nsfile,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    parse_output_marker,
+    register_task,
+    run_process,
     safe_relative_path,
     storage_for_context,
 )
+from engine.tasks.notebook_files import (
+    fetch_notebook,
+    file_content,
+    resolve_local,
+    store,
+    store_attempt_files,
+    tmp_base,
+)
+from engine.tasks.notebook_params import check_notebook_task
 
-_CELL_LINE = re.compile(r"^\[cell ([^\]]+)\] ?(.*)$", re.DOTALL)
 _GLOB_CHARS = set("*?[")
 #: Traceback lines quoted in the failure message.
 _TRACEBACK_TAIL = 6
+#: Seconds the HTML report of a stopped notebook may take to render.
+REPORT_TIMEOUT = 60.0
 
 
 class NamespaceFiles(LannerModel):
@@ -91,7 +106,8 @@ class NotebookTask(RunnableTask):
         min_length=1,
         description=(
             "The notebook to run: a path (relative to the flow file's folder, else to the project directory), "
-            "a namespace file `nsfile:///path/in/namespace.ipynb`, or an internal storage URI `lanner:///...`."
+            "a namespace file `nsfile:///path/in/namespace.ipynb`, an internal storage URI `lanner:///...`, "
+            "or any URL an installed fsspec implementation reads (`s3://bucket/nb.ipynb`, `https://...`)."
         ),
     )
     parameters: dict[str, Any] | None = Field(
@@ -127,8 +143,26 @@ class NotebookTask(RunnableTask):
     namespace_files: NamespaceFiles | None = Field(
         default=None, description="Copy the flow namespace's files into the working directory before the run."
     )
-    log_outputs: bool = Field(default=True, description="Stream what cells print into the execution logs, as `[cell N] line`.")
+    cell_timeout: Duration | None = Field(
+        default=None,
+        description=(
+            "ISO-8601 duration one cell may run; a longer cell fails the task, naming the cell "
+            "(the task's `timeout` bounds the whole notebook)."
+        ),
+    )
+    log_outputs: bool = Field(
+        default=True,
+        description=(
+            "Stream what cells print and display into the execution logs, as `[cell N] line` "
+            "(the level a line announces, e.g. `INFO:root:...`, else INFO for stdout and WARN for stderr)."
+        ),
+    )
     report: bool = Field(default=True, description="Render the executed notebook as a self-contained HTML report.")
+
+    def check_files(self, flow_dir: Path | None, input_types: Mapping[str, str]) -> list[tuple[tuple[str | int, ...], str]]:
+        """The notebook exists, and declares each given parameter with a compatible default (papermill's
+        ``--help-notebook`` knowledge, used by ``lanner flow validate`` before anything runs)."""
+        return check_notebook_task(self.notebook, self.parameters, flow_dir, input_types)
 
     @field_validator("input_files")
     @classmethod
@@ -150,11 +184,11 @@ class NotebookTask(RunnableTask):
         started = time.monotonic()
         if ctx.killed:
             raise TaskFailed("Killed")
-        scratch = Path(tempfile.mkdtemp(prefix=f"lanner-nb-{ctx.task_id}-", dir=_tmp_base(ctx))).resolve()
+        scratch = Path(tempfile.mkdtemp(prefix=f"lanner-nb-{ctx.task_id}-", dir=tmp_base(ctx))).resolve()
         workdir, created = self._working_dir(ctx)
         keep = False
         try:
-            source, notebook_dir = self._fetch_notebook(ctx, scratch)
+            source, notebook_dir = fetch_notebook(ctx, str(ctx.render(self.notebook)).strip(), scratch)
             self._prepare_workdir(ctx, workdir)
             executed = scratch / "out" / f"{source.stem}.ipynb"
             executed.parent.mkdir()
@@ -169,18 +203,21 @@ class NotebookTask(RunnableTask):
                 "result": str(scratch / "result.json"),
                 "pidFile": str(scratch / "kernel.pid"),
                 "kernelLog": str(scratch / "kernel.log"),
+                "cellTimeout": math.ceil(self.cell_timeout.total_seconds()) if self.cell_timeout else None,
             }
             spec_path = scratch / "spec.json"
             spec_path.write_text(json.dumps(spec, default=str), encoding="utf-8")
             captured: dict[str, Any] = {}
             stderr_tail: deque[str] = deque(maxlen=20)
             result = self._run_runner(ctx, spec_path, workdir, notebook_dir or workdir, started, captured, stderr_tail)
+            _kill_kernel(scratch / "kernel.pid")
+            if self.report and executed.is_file() and not report.is_file():
+                _render_report(ctx, executed, report)  # the runner was stopped before it could
 
-            outputs: dict[str, Any] = {"vars": captured}
-            if executed.is_file():
-                outputs["notebook"] = _store(ctx, executed, executed.name)
-            if report.is_file():
-                outputs["report"] = _store(ctx, report, report.name)
+            for written in (executed, report):  # files Lanner wrote itself hold no secret (user outputFiles are theirs)
+                if written.is_file():
+                    ctx.mask_file(written)
+            outputs: dict[str, Any] = {"vars": captured, **store_attempt_files(ctx, executed, report)}
             keep = ctx.put_file is None
             self._raise_if_failed(ctx, result, scratch, outputs, stderr_tail)
             files = self._collect_output_files(ctx, workdir)
@@ -205,29 +242,28 @@ class NotebookTask(RunnableTask):
         stderr_tail: deque[str],
     ) -> ProcessResult:
         def on_line(stream: str, line: str) -> None:
-            m = _CELL_LINE.match(line)
-            payload = m.group(2) if m else line
-            marker = parse_output_marker(payload)
+            event = _cell_event(line) if stream == "stdout" else None
+            if event is None:  # the runner's own words (papermill's warnings, a crash)
+                if stream == "stderr":
+                    stderr_tail.append(line)
+                    ctx.logger.warn(line)
+                else:
+                    ctx.logger.info(line)
+                return
+            cell, level, text = event
+            marker = parse_output_marker(text)
             if marker is not None:
                 if isinstance(marker.get("outputs"), dict):
                     captured.update(marker["outputs"])
                     ctx.logger.debug(f"Captured outputs: {', '.join(map(str, marker['outputs']))}")
                 return
-            if stream == "stderr" and not m:
-                stderr_tail.append(line)
-            if m and not self.log_outputs:
-                return
-            if stream == "stderr":
-                ctx.logger.warn(line)
-            else:
-                ctx.logger.info(line)
+            if self.log_outputs:
+                ctx.logger.log(level, f"[cell {cell}] {text}")
 
         env = {str(k): "" if v is None else str(v) for k, v in (ctx.render(self.env or {}) or {}).items()}
         env.setdefault("LANNER_NOTEBOOK_DIR", str(notebook_dir))
         env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # the debugger's "frozen modules" warning
-        package_root = str(Path(engine.__file__).resolve().parent.parent)
-        python_path = env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (python_path, package_root) if p)
+        env["PYTHONPATH"] = _python_path(env)
         timeout = None
         if ctx.timeout is not None:
             timeout = max(0.1, ctx.timeout - (time.monotonic() - started))
@@ -237,11 +273,12 @@ class NotebookTask(RunnableTask):
     def _raise_if_failed(
         self, ctx: RunContext, result: ProcessResult, scratch: Path, outputs: dict[str, Any], stderr_tail: deque[str]
     ) -> None:
+        kept = " (the executed notebook and report keep what ran)" if "notebook" in outputs else ""
         if result.timed_out or (result.killed and ctx.kill_reason[:1] == ["timeout"]):
             after = f" after {format_duration(timedelta(seconds=ctx.timeout))}" if ctx.timeout is not None else ""
-            raise TaskFailed(f"Timed out{after}: the notebook's kernel was stopped", outputs=outputs)
+            raise TaskFailed(f"Timed out{after}: the notebook's kernel was stopped{kept}", outputs=outputs)
         if result.killed:
-            raise TaskFailed("Killed", outputs=outputs)
+            raise TaskFailed(f"Killed{kept}", outputs=outputs)
         result_file = scratch / "result.json"
         if not result_file.is_file():
             how = f"exit code {result.exit_code}" if result.exit_code is not None else f"signal {result.signal}"
@@ -250,24 +287,30 @@ class NotebookTask(RunnableTask):
         data = json.loads(result_file.read_text(encoding="utf-8"))
         if data.get("ok"):
             return
+        raise TaskFailed(self._failure_message(data), outputs=outputs)
+
+    def _failure_message(self, data: dict[str, Any]) -> str:
         err = data.get("error") or {}
+        stage = err.get("stage")
+        if stage in ("kernel", "dead"):
+            return str(err.get("message"))[:1].upper() + str(err.get("message"))[1:]
+        if stage == "cell_timeout":
+            limit = format_duration(self.cell_timeout) if self.cell_timeout else "cellTimeout"
+            return f"Cell {err.get('cell')} ran longer than cellTimeout {limit} and was stopped"
         what = f"{err.get('ename', 'an error')}: {err.get('evalue', '')}".rstrip(": ")
-        if err.get("stage") == "read":
-            raise TaskFailed(f"notebook {self.notebook!r} is not a readable Jupyter notebook ({what})", outputs=outputs)
-        if err.get("cell") is not None:
-            message = f"Cell {err['cell']} raised {what}"
-        else:
-            message = f"The notebook could not run: {what}"
+        if stage == "read":
+            return f"notebook {self.notebook!r} is not a readable Jupyter notebook ({what})"
+        message = f"Cell {err['cell']} raised {what}" if err.get("cell") is not None else f"The notebook could not run: {what}"
         tail = _traceback_tail(err.get("traceback") or [])
         if data.get("kernelLog") and err.get("cell") is None:
             tail += "\nKernel log:\n" + "\n".join(data["kernelLog"][-5:])
-        raise TaskFailed(message + (f"\n{tail}" if tail else ""), outputs=outputs)
+        return message + (f"\n{tail}" if tail else "")
 
     # --- inputs ---------------------------------------------------------------------------------
 
     def _working_dir(self, ctx: RunContext) -> tuple[Path, bool]:
         if self.cwd:
-            path = _resolve_local(ctx, str(ctx.render(self.cwd)))
+            path = resolve_local(ctx, str(ctx.render(self.cwd)))
             if path is None or not path.is_dir():
                 raise TaskFailed(f"cwd {self.cwd!r} is not a directory (looked beside the flow file and in the project)")
             return path, False
@@ -275,30 +318,7 @@ class NotebookTask(RunnableTask):
             path = Path(ctx.working_dir).resolve()
             path.mkdir(parents=True, exist_ok=True)
             return path, False
-        return Path(tempfile.mkdtemp(prefix=f"lanner-{ctx.task_id}-", dir=_tmp_base(ctx))).resolve(), True
-
-    def _fetch_notebook(self, ctx: RunContext, scratch: Path) -> tuple[Path, Path | None]:
-        """A local copy of the notebook to run, and its folder when it is a local file."""
-        ref = str(ctx.render(self.notebook)).strip()
-        try:
-            if ref.startswith(SCHEME):
-                data = storage_for_context(ctx).read_bytes(ref, namespace=ctx.namespace)
-                name = Path(ref.rsplit("/", 1)[-1]).name or "notebook.ipynb"
-            elif ref.startswith(NSFILE_SCHEME):
-                rel = resolve_nsfile(ref, ctx.namespace)
-                data = storage_for_context(ctx).namespace_files_get(ctx.namespace, rel)
-                name = rel.rsplit("/", 1)[-1]
-            else:
-                path = _resolve_local(ctx, ref)
-                if path is None or not path.is_file():
-                    raise TaskFailed(f"notebook {ref!r} not found (looked beside the flow file and in the project directory)")
-                return path, path.parent
-        except StorageError as exc:
-            raise TaskFailed(f"notebook: {exc}") from None
-        target = scratch / "in" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        return target, None
+        return Path(tempfile.mkdtemp(prefix=f"lanner-{ctx.task_id}-", dir=tmp_base(ctx))).resolve(), True
 
     def _parameters(self, ctx: RunContext) -> dict[str, Any]:
         params = ctx.render(self.parameters or {})
@@ -325,7 +345,7 @@ class NotebookTask(RunnableTask):
                 if not target.is_relative_to(root):
                     raise TaskFailed(f"inputFiles: {name!r} must stay inside the working directory")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(_content(ctx, content))
+                target.write_bytes(file_content(ctx, content))
         except StorageError as exc:
             raise TaskFailed(str(exc)) from None
 
@@ -347,7 +367,7 @@ class NotebookTask(RunnableTask):
                 matched = True
                 name = path.relative_to(workdir).as_posix()
                 if name not in found:
-                    found[name] = _store(ctx, path, name)
+                    found[name] = store(ctx, path, name)
             if not matched:
                 ctx.logger.warn(f"outputFiles pattern {pattern!r} matched no file in the working directory")
         return found
@@ -356,40 +376,35 @@ class NotebookTask(RunnableTask):
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _tmp_base(ctx: RunContext) -> Path | None:
-    if ctx.home is None:
+def _cell_event(line: str) -> tuple[str, str, str] | None:
+    """(cell, level, text) of a runner event line, or None for anything else."""
+    if not line.startswith('{"cell"'):
         return None
-    base = Path(ctx.home) / "tmp"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return None
+    return str(data.get("cell")), str(data.get("level") or "INFO"), data["text"]
 
 
-def _resolve_local(ctx: RunContext, ref: str) -> Path | None:
-    """An absolute path, else the first of flow folder / project directory where ``ref`` exists."""
-    path = Path(ref).expanduser()
-    if path.is_absolute():
-        return path.resolve()
-    for base in (ctx.flow_dir, Path.cwd()):
-        if base is not None and (Path(base) / path).exists():
-            return (Path(base) / path).resolve()
-    return None
+def _python_path(env: dict[str, str]) -> str:
+    """PYTHONPATH for the runner and its kernel: the user's, then the folder Lanner's packages are in."""
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds the engine package
+    python_path = env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    return os.pathsep.join(p for p in (python_path, package_root) if p)
 
 
-def _content(ctx: RunContext, content: Any) -> bytes:
-    if isinstance(content, bytes):
-        return content
-    if not isinstance(content, str):
-        return json.dumps(content).encode("utf-8")
-    text = content.strip()
-    if text.startswith(SCHEME) and "\n" not in text:
-        return storage_for_context(ctx).read_bytes(text, namespace=ctx.namespace)
-    if text.startswith(NSFILE_SCHEME) and "\n" not in text:
-        return storage_for_context(ctx).namespace_files_get(ctx.namespace, resolve_nsfile(text, ctx.namespace))
-    return content.encode("utf-8")
-
-
-def _store(ctx: RunContext, path: Path, name: str) -> str:
-    return ctx.put_file(path, name) if ctx.put_file is not None else str(path.resolve())
+def _render_report(ctx: RunContext, executed: Path, report: Path) -> None:
+    """Render the HTML report of a notebook the runner saved before it was stopped (timeout, kill)."""
+    argv = [sys.executable, "-m", "engine.tasks.notebook_runner", "--report", str(executed), str(report)]
+    errors: list[str] = []
+    result = run_process(argv, cwd=executed.parent, env={"PYTHONPATH": _python_path({})}, timeout=REPORT_TIMEOUT,
+                         on_line=lambda stream, line: errors.append(line) if stream == "stderr" else None)
+    if result.exit_code != 0 or not report.is_file():
+        why = errors[-1] if errors else f"exit code {result.exit_code}, signal {result.signal}"
+        ctx.logger.warn(f"HTML report of the stopped notebook not written: {why}")
 
 
 def _traceback_tail(lines: list[str]) -> str:

@@ -5,23 +5,26 @@ crashing kernel can never take the worker down, and a timeout can stop
 everything. ``SPEC`` is a JSON file written by the task (see
 ``engine/tasks/notebook.py``); this process answers on three channels:
 
-* stdout: one line per line a cell prints on stdout, as ``[cell N] text``,
-  flushed immediately, so logs stream while the notebook runs;
-* stderr: the same for what cells print on stderr, plus warnings of its own;
-* the ``result`` file (JSON): success, or the failing cell, exception and
-  traceback, and whether the HTML report was written.
+* stdout: one JSON event per line a cell prints or displays,
+  ``{"cell": "3", "level": "INFO", "text": "..."}``, flushed at once, so logs
+  stream while the notebook runs (``engine/tasks/notebook_client.py``);
+* stderr: warnings of its own and papermill's;
+* the ``result`` file (JSON): success, or what failed (the cell as the user's
+  notebook numbers it, the exception and traceback; a missing or dead kernel
+  as one sentence), and whether the HTML report was written.
+
+The executed notebook is saved when each cell starts and ends, every few
+seconds while a long cell prints, and on SIGTERM (timeout or kill): what ran
+is never lost. ``--report NOTEBOOK HTML`` renders the report of a notebook
+saved that way.
 
 ``python -m engine.tasks.notebook_runner --kernel -f CONNECTION_FILE`` is the
-kernel itself (see :func:`kernel_main`).
-
-Cells are numbered like Jupyter's ``In [N]`` prompts of the executed notebook:
-code cells only, in order, the injected parameters cell included.
-
-The kernel is this interpreter's ipykernel for the native ``python3`` kernel
-(whatever kernelspec a user or the system has installed), started so it dies
-with this process: ``PR_SET_PDEATHSIG`` is set inside the kernel on Linux, its
-pid is written to ``pidFile`` (the task kills its process group afterwards),
-and ipykernel's own parent poller (``JPY_PARENT_PID``) is the last resort.
+kernel itself (see :func:`kernel_main`). The kernel is this interpreter's
+ipykernel for the native ``python3`` kernel (whatever kernelspec a user or the
+system has installed), started so it dies with this process:
+``PR_SET_PDEATHSIG`` is set inside the kernel on Linux, its pid is written to
+``pidFile`` (the task kills its process group afterwards), and ipykernel's own
+parent poller (``JPY_PARENT_PID``) is the last resort.
 """
 
 from __future__ import annotations
@@ -29,114 +32,30 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
-NO_PARAMETERS_CELL = "notebook has no cell tagged 'parameters'; parameters were injected at the top"
+from engine.tasks.notebook_client import RunState, make_kernel_manager, register_engine
+from engine.tasks.notebook_params import overridden_by_notebook
 
-NATIVE_KERNELS = {"python3"}
-_MODULE = "engine.tasks.notebook_runner"
-
-
-def _emit(stream: Any, label: str, text: str) -> None:
-    stream.write(f"[cell {label}] {text}\n")
-    stream.flush()
+NO_PARAMETERS_CELL = "notebook has no cell tagged 'parameters'"
+#: Seconds between two saves of the executed notebook while one cell keeps printing.
+AUTOSAVE_EVERY = 5
 
 
-def _code_cell_numbers(nb: Any) -> dict[int, int]:
-    """Cell index -> its number among non-empty code cells (1-based): a fresh kernel's In [N]."""
-    numbers, n = {}, 0
-    for i, cell in enumerate(nb.cells):
-        if cell.get("cell_type") == "code" and str(cell.get("source", "")).strip():
-            n += 1
-            numbers[i] = n
-    return numbers
-
-
-def _make_kernel_manager(pid_file: str | None, kernel_log: str | None) -> type:
-    from jupyter_client.manager import AsyncKernelManager
-
-    class LannerKernelManager(AsyncKernelManager):  # type: ignore[misc]
-        """Starts this interpreter's ipykernel for native kernels, quietly, and records its pid."""
-
-        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-            if self.kernel_name in NATIVE_KERNELS:
-                return [sys.executable, "-m", _MODULE, "--kernel", "-f", os.path.realpath(self.connection_file)]
-            return super().format_kernel_cmd(extra_arguments)
-
-        async def start_kernel(self, **kw: Any) -> None:
-            if kernel_log:
-                log = open(kernel_log, "ab")  # noqa: SIM115 - the kernel process keeps it open
-                kw.setdefault("stdout", log)
-                kw.setdefault("stderr", log)
-            await super().start_kernel(**kw)
-            pid = getattr(self.provisioner, "pid", None)
-            # Only a kernel that leads its own process group may be killed by group later.
-            if pid_file and pid and getattr(self.provisioner, "pgid", None) == pid:
-                Path(pid_file).write_text(str(pid))
-
-    return LannerKernelManager
-
-
-def _register_engine() -> None:
-    """A papermill engine whose client prints every stream line with its cell number, at once."""
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class StreamingClient(PapermillNotebookClient):
-        def __init__(self, *args: Any, **kw: Any):
-            super().__init__(*args, **kw)
-            self._partial: dict[tuple[int, str], str] = {}
-            self._numbers: dict[int, int] | None = None
-
-        def _label(self, index: int) -> str:
-            if self._numbers is None:
-                self._numbers = _code_cell_numbers(self.nb)
-            return str(self._numbers.get(index, index + 1))
-
-        def _out(self, index: int, name: str, text: str) -> None:
-            stream = sys.stderr if name == "stderr" else sys.stdout
-            _emit(stream, self._label(index), text.rsplit("\r", 1)[-1])
-
-        def process_message(self, msg: dict, cell: Any, cell_index: int) -> Any:
-            if msg.get("msg_type") == "stream":
-                content = msg.get("content", {})
-                name = content.get("name", "stdout")
-                key = (cell_index, name)
-                text = self._partial.pop(key, "") + content.get("text", "")
-                *lines, rest = text.split("\n")
-                for line in lines:
-                    self._out(cell_index, name, line)
-                if rest:
-                    self._partial[key] = rest
-            return super().process_message(msg, cell, cell_index)
-
-        def execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
-            try:
-                return super().execute_cell(cell, cell_index, *args, **kw)
-            finally:
-                for key in [k for k in self._partial if k[0] == cell_index]:
-                    self._out(cell_index, key[1], self._partial.pop(key))
-
-    class StreamingEngine(NBClientEngine):
-        @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
-            from papermill.utils import merge_kwargs, remove_args
-
-            kwargs = remove_args(["input_path", "stdout_file", "stderr_file", "log_output"], **kwargs)
-            start_timeout = kwargs.pop("start_timeout", 60)
-            final = merge_kwargs(
-                remove_args(["timeout", "startup_timeout", "execution_timeout"], **kwargs),
-                timeout=None,
-                startup_timeout=start_timeout,
-                kernel_name=kernel_name,
-                log=logging.getLogger("papermill"),
-            )
-            return StreamingClient(nb_man, **final).execute()
-
-    papermill_engines.register("lanner", StreamingEngine)
+def no_parameters_warning(overridden: list[str]) -> str:
+    """The warning for a notebook without a parameters cell; names the assignments that win and the fix."""
+    fix = ("tag the cell that sets their defaults with 'parameters' (JupyterLab: Property Inspector > Cell Tags) "
+           "so the values are injected after it")
+    if overridden:
+        names = ", ".join(overridden)
+        return (f"{NO_PARAMETERS_CELL}: the parameters were injected at the top, so the notebook's own "
+                f"assignment{'s' if len(overridden) > 1 else ''} to {names} win{'' if len(overridden) > 1 else 's'} "
+                f"over the values given; {fix}")
+    return f"{NO_PARAMETERS_CELL}: the parameters were injected at the top; {fix}"
 
 
 def _setup_logging() -> None:
@@ -179,12 +98,53 @@ def write_report(notebook_path: Path, html_path: Path) -> None:
     html_path.write_text(body, encoding="utf-8")
 
 
-def _error_info(exc: BaseException) -> dict[str, Any]:
+def _installed_kernels() -> list[str]:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return sorted(KernelSpecManager().find_kernel_specs())
+    except Exception:  # noqa: BLE001 - a broken Jupyter path must not hide the real error
+        return []
+
+
+def _exit_text(code: int | None, sig: int | None) -> str:
+    if sig is not None:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hint = ", often the out-of-memory killer" if sig == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    if code is not None:
+        return f"exit code {code}"
+    return "no exit status known"
+
+
+def _error_info(exc: BaseException, state: RunState, kernel: str, kernel_from: str) -> dict[str, Any]:
+    """What failed, for the result file: a cell (user's numbering), a kernel problem, or the run itself."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        # A fresh kernel numbers executions like _code_cell_numbers does.
-        return {"stage": "cell", "cell": exc.exec_count, "ename": exc.ename, "evalue": exc.evalue, "traceback": _plain(exc.traceback)}
+        cell = state.label(exc.cell_index) or str(exc.exec_count)
+        return {"stage": "cell", "cell": cell, "ename": exc.ename, "evalue": exc.evalue, "traceback": _plain(exc.traceback)}
+    if isinstance(exc, NoSuchKernel):
+        installed = ", ".join(_installed_kernels()) or "none"
+        asked = ("the task's kernel property names" if kernel_from == "task"
+                 else "the notebook's metadata (kernelspec) names")
+        return {"stage": "kernel", "message": (
+            f"{asked} kernel '{kernel}', which is not installed on this worker (installed: {installed}); "
+            f"set the task's `kernel` property to one of them, or install that kernel on the worker")}
+    if isinstance(exc, CellTimeoutError):
+        return {"stage": "cell_timeout", "cell": state.label(state.cell_index)}
+    dead = isinstance(exc, DeadKernelError) or "Kernel died" in str(exc)
+    if dead:
+        code, sig = state.kernel_exit()
+        cell = state.label(state.cell_index) if isinstance(exc, DeadKernelError) else None
+        where = f"while running cell {cell}" if cell else "while starting"
+        return {"stage": "dead", "cell": cell, "exitCode": code, "signal": sig,
+                "message": f"the kernel '{kernel}' died {where} ({_exit_text(code, sig)})"}
     return {
         "stage": "run",
         "cell": None,
@@ -213,15 +173,39 @@ def _skip_slow_optional_imports() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+def _stop_on_sigterm(state: RunState, output: Path) -> None:
+    """On SIGTERM (timeout or kill) save what ran so far, then end at once (the task kills the kernel)."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        client = state.client
+        if client is not None:
+            try:
+                import nbformat
+
+                if state.cell_index is not None:
+                    cell = client.nb.cells[state.cell_index]
+                    cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                        "stream", name="stderr", text="Lanner stopped the notebook here (timeout or kill).\n"))
+                nbformat.write(client.nb, str(output))
+            except Exception:  # noqa: BLE001 - stopping must not fail
+                pass
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     _skip_slow_optional_imports()
     import nbformat
     import papermill
 
     _setup_logging()
-    _register_engine()
+    state = RunState()
+    cell_timeout = spec.get("cellTimeout")
+    register_engine(state, int(cell_timeout) if cell_timeout else None)
     source = Path(spec["input"])
     output = Path(spec["output"])
+    _stop_on_sigterm(state, output)
     try:
         nb = nbformat.read(str(source), as_version=4)
     except Exception as exc:  # noqa: BLE001 - not JSON, not a notebook, unreadable
@@ -229,9 +213,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": {"stage": "read", "ename": type(exc).__name__, "evalue": first[:500]}}
     parameters = spec.get("parameters") or {}
     kernel = spec.get("kernel") or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    kernel_from = "task" if spec.get("kernel") else "notebook"
     has_cell = any("parameters" in (c.get("metadata", {}).get("tags") or []) for c in nb.cells)
     if parameters and not has_cell:
-        sys.stderr.write(NO_PARAMETERS_CELL + "\n")
+        sys.stderr.write(no_parameters_warning(overridden_by_notebook(nb, list(parameters))) + "\n")
         sys.stderr.flush()
     result: dict[str, Any] = {"ok": True, "kernel": kernel, "parametersCell": has_cell}
     try:
@@ -244,11 +229,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             cwd=spec.get("cwd"),
             progress_bar=False,
             start_timeout=spec.get("startTimeout", 60),
-            kernel_manager_class=_make_kernel_manager(spec.get("pidFile"), spec.get("kernelLog")),
+            autosave_cell_every=AUTOSAVE_EVERY,
+            kernel_manager_class=make_kernel_manager(state, spec.get("pidFile"), spec.get("kernelLog")),
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the result file
         result["ok"] = False
-        result["error"] = _error_info(exc)
+        result["error"] = _error_info(exc, state, kernel, kernel_from)
         log = spec.get("kernelLog")
         if log and Path(log).is_file():
             result["kernelLog"] = Path(log).read_text(errors="replace").splitlines()[-20:]
@@ -289,8 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--kernel"]:
         kernel_main(args[1:])
         return 0
+    if args[:1] == ["--report"] and len(args) == 3:
+        _skip_slow_optional_imports()
+        write_report(Path(args[1]), Path(args[2]))
+        return 0
     if len(args) != 1:
-        sys.stderr.write("usage: python -m engine.tasks.notebook_runner SPEC.json\n")
+        sys.stderr.write("usage: python -m engine.tasks.notebook_runner SPEC.json | --report NOTEBOOK HTML\n")
         return 2
     spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     result = run(spec)

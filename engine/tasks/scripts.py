@@ -26,13 +26,21 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.model.base import LannerModel
-from engine.model.durations import format_duration
-from engine.model.registry import register_task
-from engine.model.task import RunnableTask, TaskFailed, TaskResult
-from engine.runtime.context import RunContext
-from engine.runtime.process import ProcessResult, parse_output_marker, run_process
-from engine.storage import StorageError, storage_for_context
+from engine.sdk import (
+    LOST_MESSAGE,
+    LannerModel,
+    ProcessResult,
+    RunContext,
+    RunnableTask,
+    StorageError,
+    TaskFailed,
+    TaskResult,
+    format_duration,
+    parse_output_marker,
+    register_task,
+    run_process,
+    storage_for_context,
+)
 from engine.tasks.notebook import NamespaceFiles
 
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
@@ -226,6 +234,7 @@ class ScriptTask(RunnableTask):
             names = self._write_input_files(ctx, workdir, extra)
             argv, temp_file = self._argv(ctx, workdir, extra, names)
             env = self._env(ctx, extra)
+            why_fresh = self._why_fresh(argv)
             captured: dict[str, Any] = {}
             stderr_seen = [0]
 
@@ -239,10 +248,21 @@ class ScriptTask(RunnableTask):
                 else:
                     ctx.logger.info(line)
 
-            ctx.logger.debug(f"Running {shlex.join(argv)[:2000]} in {workdir}")
+            def on_start(how: str) -> None:
+                if why_fresh is not None:
+                    how = f"in a fresh interpreter: {why_fresh}" if why_fresh else "in a fresh process"
+                ctx.logger.debug(f"Running {shlex.join(argv)[:2000]} in {workdir}, {how}")
+
             try:
                 result = run_process(
-                    argv, cwd=workdir, env=env, timeout=ctx.timeout, kill_event=ctx.kill_event, on_line=on_line
+                    argv,
+                    cwd=workdir,
+                    env=env,
+                    timeout=ctx.timeout,
+                    kill_event=ctx.kill_event,
+                    on_line=on_line,
+                    fork_server=why_fresh is None,
+                    on_start=on_start,
                 )
             except OSError as exc:
                 raise TaskFailed(f"Could not start {argv[0]!r}: {exc.strerror or exc}") from exc
@@ -260,6 +280,10 @@ class ScriptTask(RunnableTask):
         finally:
             if created and not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    def _why_fresh(self, argv: list[str]) -> str | None:
+        """Why ``argv`` starts a fresh process instead of asking a Python fork server ("": not Python at all)."""
+        return ""
 
     def _output_paths(self, workdir: Path) -> dict[str, str]:
         """Plain names of outputFiles as absolute paths, for legacy ``{{ outputFiles.name }}``."""
@@ -363,6 +387,20 @@ class PythonTask(ScriptTask):
     def _form_hint(self) -> str:
         return "set 'script' (Python code) or 'commands' (a list of shell commands), or put a main.py in 'inputFiles'"
 
+    def _why_fresh(self, argv: list[str]) -> str | None:
+        if argv[0] == sys.executable:
+            return None  # the fork server decides (engine.runtime.forkserver.why_not)
+        if self.before_commands or self.interpreter is not None:
+            return "beforeCommands and interpreter run through a shell"
+        return "commands other than one plain `python program.py ...` run through a shell"
+
+    def _argv(self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str]) -> tuple[list[str], Path | None]:
+        if self.commands is not None and not self.before_commands and self.interpreter is None:
+            commands = [str(c) for c in ctx.render(self.commands, extra)]
+            direct = _plain_python_command(commands)
+            return (direct if direct is not None else self._shell_argv(commands)), None
+        return super()._argv(ctx, workdir, extra, names)
+
     def _script_argv(
         self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str]
     ) -> tuple[list[str], Path | None]:
@@ -413,6 +451,34 @@ def _working_dir(ctx: RunContext) -> tuple[Path, bool]:
     return Path(tempfile.mkdtemp(prefix=f"lanner-{ctx.task_id}-", dir=base)).resolve(), True
 
 
+#: Characters that make a command line more than "a program and its arguments" for the shell.
+_SHELL_SYNTAX = set("|&;<>()$`\\\"'*?[]{}~#\n")
+
+
+def _plain_python_command(commands: list[str]) -> list[str] | None:
+    """``[sys.executable, program, *args]`` when the commands are exactly one ``python program.py args...``.
+
+    Kestra's ``python.Commands`` flows usually run one such command. Without any
+    shell syntax, running it through ``/bin/sh -c`` or directly is the same
+    (the shell would find ``python`` first in the PATH, which begins with the
+    directory of Lanner's interpreter), so it may be forked from a fork server.
+    """
+    if len(commands) != 1 or _SHELL_SYNTAX & set(commands[0]):
+        return None
+    words = commands[0].split()
+    if len(words) < 2 or words[1].startswith("-") or not words[1].endswith(".py"):
+        return None
+    if words[0] not in ("python", "python3", f"python3.{sys.version_info.minor}"):
+        return None
+    ours = os.path.join(os.path.dirname(sys.executable), words[0])
+    try:
+        if not os.path.samefile(ours, sys.executable):
+            return None
+    except OSError:
+        return None
+    return [sys.executable, *words[1:]]
+
+
 def _capture(ctx: RunContext, marker: dict[str, Any], captured: dict[str, Any]) -> None:
     """Merge a ``::{...}::`` marker's outputs into ``vars``; metrics are only logged for now."""
     outputs = marker.get("outputs")
@@ -439,6 +505,8 @@ def _raise_if_failed(ctx: RunContext, result: ProcessResult, outputs: dict[str, 
         raise TaskFailed(f"Timed out{after}: the process and its children were stopped", outputs=outputs)
     if result.killed:
         raise TaskFailed("Killed", outputs=outputs)
+    if result.lost:
+        raise TaskFailed(LOST_MESSAGE, outputs=outputs)
     code = outputs["exitCode"]
     if result.exit_code is None and result.signal is not None:
         try:

@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.model.durations import Duration
-from engine.model.registry import register_trigger
-from engine.model.trigger import Trigger
+from engine.sdk import Duration, Trigger, register_trigger
 
 
 @register_trigger(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from engine.runtime.execution import new_id
+from engine.model.ids import new_id
 from engine.store.triggers import TriggerState
 from engine.triggers.catalog import DeployedTrigger
 

@@ -6,9 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from engine.model.base import LannerModel
-from engine.model.registry import register_trigger
-from engine.model.trigger import Trigger
+from engine.sdk import LannerModel, Trigger, register_trigger
 
 
 class Preconditions(LannerModel):

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from engine.model.state import TERMINAL_NAMES
 from engine.store.triggers import TriggerState
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import DeployedTrigger
 
 log = logging.getLogger("lanner.scheduler")
 
-END_STATES = ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED")
 
 
 def _filter_ok(flt: dict[str, Any], summary: dict[str, Any]) -> bool:
@@ -87,7 +87,7 @@ class FlowTriggers:
         trig = dt.trigger
         if (summary.get("namespace"), summary.get("flowId")) == (dt.namespace, dt.flow_id):
             return False
-        wanted = [s.upper() for s in (trig.states or END_STATES)]
+        wanted = [s.upper() for s in (trig.states or TERMINAL_NAMES)]
         if summary.get("state") not in wanted:
             return False
         if not cond.execution_ok(trig.conditions, summary):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import Field, field_validator
 
-from engine.model.durations import Duration
-from engine.model.registry import register_trigger
-from engine.model.trigger import Trigger
+from engine.sdk import AnyCondition, Duration, Trigger, register_trigger
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -34,6 +34,8 @@ def normalise_cron(expr: str) -> tuple[str, bool]:
 
 
 def cron_iter(expr: str, start: datetime) -> croniter:
+    from croniter import croniter  # imported by the first schedule, not by every start
+
     text, seconds = normalise_cron(expr)
     return croniter(text, start, second_at_beginning=seconds)
 
@@ -54,15 +56,28 @@ class Schedule(Trigger):
     stop_after: list[str] | None = Field(default=None, description="Disable the trigger once an execution ends in one of these states.")
     backfill: dict[str, Any] | None = Field(default=None, description="Kestra backfill block (start, end, inputs, labels).")
     recover_missed_schedules: str | None = Field(default=None, description="NONE (default), LAST or ALL.")
-    schedule_conditions: list[dict[str, Any]] | None = Field(default=None, description="Kestra scheduleConditions (day of week/month).")
+    schedule_conditions: list[AnyCondition] | None = Field(default=None, description="Kestra scheduleConditions (day of week/month).")
 
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
+        from croniter import croniter
+
         text, seconds = normalise_cron(v)
         if not croniter.is_valid(text, second_at_beginning=seconds):
             raise ValueError(f"'{v}' is not a valid cron expression")
         return v
+
+    def validation_warnings(self) -> list[tuple[str, str]]:
+        from croniter import CroniterBadDateError, croniter
+
+        text, seconds = normalise_cron(self.cron)
+        try:  # 9 years: a leap day is at most 8 years from the next one (2096 -> 2104)
+            croniter(text, datetime(2000, 1, 1), second_at_beginning=seconds, max_years_between_matches=9).get_next(datetime)
+        except CroniterBadDateError:
+            return [("cron", f"'{self.cron}' never fires: no date matches its day and month fields (such as February 30); "
+                             "fix them or the trigger will never start the flow")]
+        return []
 
     @field_validator("timezone")
     @classmethod

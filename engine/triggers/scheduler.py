@@ -6,7 +6,7 @@ One thread wakes every second (and at once when an execution ends) and:
   honouring ``lateMaximumDelay``, day conditions and ``stopAfter``;
 * runs pending **backfills** a few ticks per second (pause and cancel take effect
   between ticks; progress is in the store);
-* polls **File** trigger directories;
+* polls **File** trigger directories and the triggers plugins add (:mod:`engine.triggers.polling`);
 * matches ended executions against **Flow** triggers.
 
 Every firing is first recorded in the store (a row unique per trigger, source
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.runtime.execution import new_id
+from engine.model.ids import new_id
 from engine.store.triggers import Backfill, TriggerState, TriggerStore
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import Catalog, DeployedTrigger
@@ -55,6 +55,7 @@ class Scheduler:
     def __init__(self, runner: Any, *, interval: float = 1.0, clock: Callable[[], datetime] | None = None):
         from engine.triggers.file_trigger import FileTriggers
         from engine.triggers.flow_trigger import FlowTriggers
+        from engine.triggers.polling import PollingTriggers
 
         self.runner = runner
         self.store = TriggerStore(runner.store)
@@ -63,6 +64,7 @@ class Scheduler:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.files = FileTriggers(self)
         self.flows = FlowTriggers(self)
+        self.polling = PollingTriggers(self)
         self._ended: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -119,6 +121,7 @@ class Scheduler:
             self._recover_orphans()
         self._backfills(now)
         self.files.poll(states)
+        self.polling.poll(states)
         self._drain_ended(states)
         self._fresh = False
 
@@ -324,8 +327,9 @@ class Scheduler:
                 "triggerId": dt.trigger_id,
                 "type": dt.kind,
                 "disabled": bool(st and st.disabled) or not dt.active,
+                "disabledInFlow": not dt.active,
                 "nextExecutionDate": None,
-                "lastTriggerDate": (last.created if last.source == "file" or last.source == "flow" else last.date) if last else None,
+                "lastTriggerDate": (last.created if last.source in ("file", "flow", "poll") else last.date) if last else None,
                 "lastExecutionId": last.execution_id if last else None,
                 "lastExecutionState": last_state,
                 "lastError": st.last_error if st else None,

@@ -25,10 +25,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from engine.model.state import TERMINAL
 from tests.browser.conftest import LOCAL_HOST, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"}
 
 
 @dataclass

@@ -486,3 +486,27 @@ def test_the_hover_toolbar_leaves_the_title_readable_and_errors_do_not_move_the_
     canvas.errors = {}
     page.locator(".lc-banner").wait_for(state="hidden")
     assert _box(node(page, "p1")) == before
+
+
+def test_palette_shows_a_plugins_types_in_a_section_named_after_it(page, panel_server, tmp_path):
+    from builder.canvas.palette import palette_items
+    from tests.plugin_fixtures import GOOD_TASK, fake_distribution, on_sys_path
+
+    site = fake_distribution(tmp_path / "site", "demo-plugin", "2.3.4", {"task": {"demo.Echo": "demo_plugin.echo:Echo"}},
+                             {"demo_plugin/__init__.py": "", "demo_plugin/echo.py": GOOD_TASK})
+    with on_sys_path(site, "demo_plugin"):
+        canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": []}, palette=palette_items())
+        sections = page.locator(".lc-group").evaluate_all("els => els.map(e => [e.dataset.group, e.dataset.plugin || null])")
+        assert sections[-1] == ["demo-plugin", "demo-plugin"], "a plugin's section comes after Lanner's own groups"
+        assert ["Basics", None] in sections and ["Triggers", None] in sections
+        plugin = page.locator('.lc-group[data-plugin="demo-plugin"]')
+        assert plugin.locator("h4").text_content() == "demo-plugin"
+        assert plugin.locator("h4").get_attribute("title") == "Plugin demo-plugin 2.3.4"
+        assert plugin.locator(".lc-item").evaluate_all("els => els.map(e => e.dataset.type)") == ["demo.Echo"]
+
+        page.locator(".lc-search").fill("demo-plugin")  # the plugin's name finds its types
+        wait_until(lambda: page.locator(".lc-item:visible").count() == 1)
+        page.locator(".lc-search").fill("")
+        plugin.locator('.lc-item[data-type="demo.Echo"]').dblclick()
+        wait_until(lambda: canvas.flow["tasks"])
+        assert canvas.flow["tasks"] == [{"id": "demo_Echo_1", "type": "demo.Echo", "text": ""}]

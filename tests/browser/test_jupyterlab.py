@@ -23,6 +23,7 @@ import pytest
 
 from builder.jupyter.static import svg_from_html
 from builder.topology import STATE_COLOURS
+from tests.browser.test_topology_widget_js import BROKEN_ARROWS
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,23 +150,39 @@ def test_tutorial_runs_in_jupyterlab_and_topologies_turn_green(lab):
         flows = page.locator(".lanner-flow")
         assert flows.count() >= 6
         # The %flow run cell: the whole tutorial topology, finished green.
-        run_widget = page.locator(".lanner-flow", has=page.locator('.lanner-node[data-node-id="nap"][data-state="SUCCESS"]')).first
+        run_widget = page.locator(".lanner-flow", has=page.locator('g.lanner-node[data-node-id="nap"][data-state="SUCCESS"]')).first
         run_widget.wait_for(timeout=30_000)
         for node_id in ("greet", "fan_out", "shout", "nap", "per_city", "postcard", "famous"):
-            node = run_widget.locator(f'.lanner-node[data-node-id="{node_id}"]')
+            node = run_widget.locator(f'g.lanner-node[data-node-id="{node_id}"]')
             assert node.get_attribute("data-state") == "SUCCESS", node_id
-        stroke = run_widget.locator('.lanner-node[data-node-id="greet"] .lanner-task').first.get_attribute("data-colour")
+        stroke = run_widget.locator('g.lanner-node[data-node-id="greet"] rect').first.get_attribute("stroke")
         assert stroke == STATE_COLOURS["SUCCESS"]
-        assert run_widget.locator('.lanner-node[data-node-id="per_city"] .lanner-chip[data-state="SUCCESS"]').first.text_content() == "3"
+        assert run_widget.locator('g.lanner-node[data-node-id="per_city"] g.lanner-chip[data-state="SUCCESS"] text').first.text_content() == "3"
 
         # Clicking a task shows its logs below the graph.
-        run_widget.locator('.lanner-node[data-node-id="greet"]').first.click()
+        run_widget.locator('g.lanner-node[data-node-id="greet"] rect').first.click()
         run_widget.locator(".lanner-details").get_by_text("Hello, Ada!").wait_for(timeout=10_000)
 
         run_widget.scroll_into_view_if_needed()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         run_widget.screenshot(path=str(SCREENSHOT))
         assert SCREENSHOT.stat().st_size > 10_000
+
+        # Many widgets on one page: opening one's Gantt tab leaves every other's arrowheads in place.
+        assert page.locator(".lanner-flow path.lanner-edge").count() > 10
+        assert page.evaluate(BROKEN_ARROWS) == []
+        run_widget.locator('button.lanner-tab[data-view="gantt"]').click()
+        run_widget.locator("g.lanner-gantt-row").first.wait_for(timeout=30_000)
+        assert run_widget.locator('g.lanner-gantt-row[data-label="postcard [Lima]"]').count() == 1
+        assert page.evaluate(BROKEN_ARROWS) == []
+
+        # Saved after one run (with the Gantt open and every widget's state): small.
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+        saved = json.loads((lab["work"] / "tutorial.ipynb").read_text())
+        assert saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        size = (lab["work"] / "tutorial.ipynb").stat().st_size
+        assert size < 200_000, f"the saved tutorial is {size} bytes"
         browser.close()
 
 
@@ -210,7 +227,53 @@ def test_saved_notebook_shows_coloured_topologies_without_running(lab):
         counts = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
             .filter((c) => c.model.type === 'code').map((c) => c.model.executionCount)""")
         assert all(c is not None for c in counts)  # as saved: nothing re-ran in this kernel
-        node = page.locator('.lanner-flow .lanner-node[data-node-id="postcard"][data-state="SUCCESS"]').first
+        node = page.locator('.lanner-flow g.lanner-node[data-node-id="postcard"][data-state="SUCCESS"]').first
         node.wait_for(timeout=30_000)
-        assert node.locator(".lanner-task").first.get_attribute("data-colour") == STATE_COLOURS["SUCCESS"]
+        assert node.locator("rect").first.get_attribute("stroke") == STATE_COLOURS["SUCCESS"]
         browser.close()
+
+
+def test_flow_edit_puts_the_builder_canvas_in_a_cell_and_saves_yaml_back(lab):
+    """`%flow edit PATH`: drag a task from the palette, press Save, and the file on disk has it."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    from playwright.sync_api import sync_playwright
+
+    flow_file = lab["work"] / "edit_me.yaml"
+    flow_file.write_text("id: edit-me\nnamespace: demo.edit\ntasks:\n  - id: first\n    type: log\n    message: hi\n")
+    nb = new_notebook(cells=[new_code_cell("%load_ext builder.jupyter"), new_code_cell("%flow edit edit_me.yaml")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, lab["work"] / "edit.ipynb")
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        open_notebook(page, lab, "edit.ipynb")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        root = page.locator(".lanner-edit-canvas .lc-root")
+        root.wait_for(timeout=60_000)
+        page.wait_for_function(
+            "() => { const h = document.querySelector('.lanner-edit-canvas');"
+            " const r = h && h.shadowRoot && h.shadowRoot.querySelector('.lc-root');"
+            " return r && getComputedStyle(r).display === 'flex'; }", timeout=30_000)
+        assert page.locator('.lanner-edit-canvas .lc-node[data-id="first"]').count() == 1
+        status = page.locator(".lanner-edit-status")
+        assert status.inner_text() == "saved"
+
+        slots = page.locator(""".lanner-edit-canvas .lc-slot[data-list='["tasks"]']""")
+        page.locator('.lanner-edit-canvas .lc-node[data-id="first"] .lc-type').wait_for(timeout=30_000)  # laid out
+        page.locator('.lanner-edit-canvas .lc-item[data-type="log"]').drag_to(slots.last)
+        page.locator('.lanner-edit-canvas .lc-node[data-id="log_1"]').wait_for(timeout=30_000)
+        page.wait_for_function("() => document.querySelector('.lanner-edit-status').dataset.state === 'unsaved'",
+                               timeout=30_000)
+        page.locator("button.lanner-edit-save").click()
+        page.wait_for_function("() => document.querySelector('.lanner-edit-status').dataset.state === 'saved'",
+                               timeout=30_000)
+        assert status.inner_text() == "saved to edit_me.yaml"
+        browser.close()
+
+    import yaml
+
+    saved = yaml.safe_load(flow_file.read_text())
+    assert [t["id"] for t in saved["tasks"]] == ["first", "log_1"]
+    assert saved["tasks"][1]["type"] == "log" and "message" in saved["tasks"][1]

@@ -281,8 +281,10 @@ def test_wait_true_bad_inputs_and_unknown_flow(api: httpx.Client) -> None:
     r = api.post("/api/v1/executions/api.test/greet", json={"name": "x", "nope": 1})
     assert r.status_code == 422 and "nope" in r.json()["message"]
     assert api.post("/api/v1/executions/api.test/missing", json={}).status_code == 404
-    r = api.post("/api/v1/executions/api.test/greet", data={"name": "Form", "count": "2"})
+    r = api.post("/api/v1/executions/api.test/greet", files={"name": (None, "Form"), "count": (None, "2")})
     assert wait_state(api, r.json()["id"])["inputs"] == {"name": "Form", "count": 2}
+    # A URL-encoded form is what another site's page can post: inputs come as JSON or multipart only.
+    assert api.post("/api/v1/executions/api.test/greet", data={"name": "Form"}).status_code == 415
 
 
 def test_kill_a_long_execution(api: httpx.Client) -> None:

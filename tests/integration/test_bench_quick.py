@@ -21,7 +21,7 @@ def _run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 def test_bench_quick_passes_against_baseline_and_fails_on_a_regression(tmp_path: Path) -> None:
     results = tmp_path / "quick.json"
-    run = _run("--quick", "--results", str(results))
+    run = _run("--quick", "--results", str(results), timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "no regression against baseline.json" in run.stdout
 
@@ -31,6 +31,12 @@ def test_bench_quick_passes_against_baseline_and_fails_on_a_regression(tmp_path:
     assert b2["ratio"] > 1  # the engine costs more than writing rows by hand
     b3 = figures["B3 ForEach 1000: per task run"]
     assert b3["value"] > 0 and b3["floor"] > 0
+    assert figures["B3 executor step 5000 vs 1000"]["ok"] is True, "the gated flatness ratio is measured and met"
+    assert figures["B8 python task, fork server: per task"]["floor"] > 0
+    assert figures["B1 lanner flow run CPU"]["floor"] > 0
+    machine = json.loads(results.read_text())["machine"]
+    assert machine["date"] and machine["load_before"] and machine["cores"], "figures carry the date, machine and load"
+    assert f"load average {machine['load_before']}" in run.stdout
 
     baseline = json.loads((REPO / "bench" / "baseline.json").read_text())["ratios"]
     # A baseline 10x better than this run: the same figures are now a regression.

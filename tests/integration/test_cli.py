@@ -157,3 +157,27 @@ def test_sigkill_mid_flow_leaves_a_readable_store(lanner_cmd, cli_env, tmp_path,
     assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
     states = dict(db.execute("select flow_id, state from executions where flow_id in ('ok')").fetchall())
     assert states == {"ok": "SUCCESS"}
+
+
+def test_live_view_names_loop_values_and_ends_children_before_parents(lanner_cmd, cli_env, tmp_path):
+    f = tmp_path / "loop.yaml"
+    f.write_text(dedent("""
+        id: loop
+        namespace: t
+        tasks:
+          - id: each
+            type: for_each
+            values: [alpha, beta]
+            tasks:
+              - {id: w, type: log, message: "working on {{ taskrun.value }}"}
+              - {id: nap, type: sleep, duration: PT0.3S}
+          - {id: after, type: log, message: done}
+    """))
+    res = lanner(lanner_cmd, cli_env, "flow", "run", str(f))
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout.splitlines()
+    assert any(line.endswith("INFO  w[alpha]: working on alpha") for line in out), out
+    assert any(line.endswith("INFO  w[beta]: working on beta") for line in out), out
+    position = {line: i for i, line in enumerate(out)}
+    assert position["✔ nap[beta] SUCCESS"] < position["✔ each SUCCESS"] < position["✔ after SUCCESS"], out
+    assert position["▶ each RUNNING"] < min(i for i, line in enumerate(out) if "working on alpha" in line)

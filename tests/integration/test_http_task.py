@@ -24,9 +24,9 @@ from engine.tasks.http import (
     HttpDownload,
     HttpRefused,
     HttpRequest,
-    _PinnedTransport,
     blocked_reason,
 )
+from engine.tasks.http_pinned import PinnedTransport
 
 NS = "tests.http"
 
@@ -290,7 +290,7 @@ def test_connections_go_to_the_checked_address_not_a_new_dns_answer(server: str)
     # "rebinding.invalid" cannot resolve: reaching the server proves the pinned IP was used,
     # while the Host header still names the host from the URL.
     port = server.rsplit(":", 1)[-1]
-    with httpx.Client(transport=_PinnedTransport("rebinding.invalid", "127.0.0.1", None), trust_env=False) as client:
+    with httpx.Client(transport=PinnedTransport("rebinding.invalid", "127.0.0.1", None), trust_env=False) as client:
         response = client.get(f"http://rebinding.invalid:{port}/json")
         assert response.json() == {"hello": "world", "n": 1}
         assert Handler.seen[-1]["headers"]["Host"] == f"rebinding.invalid:{port}"

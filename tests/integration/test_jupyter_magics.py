@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import re
 import threading
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from builder.canvas.bundles import bundle
 from builder.jupyter import FlowWidget, NotebookError
 from builder.jupyter.magics import FlowMagics
-from builder.jupyter.session import FlowInvalid, Session
+from builder.jupyter.session import FlowInvalid, Session, flow_source
 from builder.topology import STATE_COLOURS
 
 HELLO = """id: hello
@@ -167,7 +171,7 @@ def test_run_is_skipped_inside_a_notebook_task(shell, monkeypatch):
     with capture_output() as out:
         assert sh.run_cell_magic("flow", "--run", HELLO) is None
     assert "Not running demo.magics.hello" in out.stdout
-    assert session.runs == [] and session.local._runner is None
+    assert session.runs == [] and not session.local.started
 
 
 def test_interrupting_the_cell_kills_the_execution(shell):
@@ -182,3 +186,67 @@ def test_interrupting_the_cell_kills_the_execution(shell):
     timer.join()
     assert summary["state"] == "KILLED"
     assert run.widget.states["nap"]["state"] in ("KILLED", "FAILED")
+
+
+def test_run_of_a_flow_file_resolves_notebooks_beside_it(shell, tmp_path, monkeypatch):
+    """Paths in a flow file are relative to its folder, as with `lanner flow run`, wherever the kernel runs."""
+    from nbformat.v4 import new_code_cell
+
+    from tests.integration.test_notebook_task import write_nb
+
+    sh, _ = shell
+    (tmp_path / "project" / "flows").mkdir(parents=True)
+    (tmp_path / "project" / "notebooks").mkdir()
+    write_nb(tmp_path / "project" / "notebooks" / "tiny.ipynb", new_code_cell("print('tiny ran')"))
+    flow = tmp_path / "project" / "flows" / "nb.yaml"
+    flow.write_text("id: nb\nnamespace: demo.magics\ntasks:\n"
+                    "  - {id: tiny, type: notebook, notebook: ../notebooks/tiny.ipynb, report: false}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    summary = sh.run_line_magic("flow", f"run {flow}")
+    assert summary["state"] == "SUCCESS", summary["taskRuns"][0]["attempts"]
+
+
+def test_flow_edit_saves_valid_edits_to_the_file_and_refuses_invalid_ones(shell, tmp_path):
+    sh, _ = shell
+    (tmp_path / "hello.yaml").write_text(HELLO)
+    editor = sh.run_line_magic("flow", "edit hello.yaml")
+    assert editor.target == "hello.yaml" and editor.status["state"] == "saved"
+    assert editor.module.name == "canvas" and editor.module.shadow
+    code = gzip.decompress(base64.b64decode(editor.module.code)).decode()
+    assert code == bundle("canvas.js").read_text()  # the web builder's canvas bundle, with its notebook export
+    assert re.search(r"export\s*\{[^}]*\bas notebook\b", code)
+    assert any(item["type"] == "log" for item in editor.palette)
+
+    broken = editor.data
+    broken["tasks"].append({"id": "oops", "type": "lgo"})
+    editor.flow = broken  # what the canvas sends after a drop
+    assert editor.errors == {"oops": ["type: unknown task type 'lgo'; did you mean 'log'?"]}
+    assert editor.status["state"] == "invalid"
+    with pytest.raises(NotebookError, match="unknown task type 'lgo'"):
+        editor.save()
+    assert (tmp_path / "hello.yaml").read_text() == HELLO
+
+    fixed = editor.data
+    fixed["tasks"][-1] = {"id": "bye", "type": "log", "message": "Bye, {{ inputs.name }}!"}
+    editor.flow = fixed
+    assert editor.status["state"] == "unsaved" and editor.errors == {}
+    assert editor.save() == "saved to hello.yaml"
+    summary = sh.run_line_magic("flow", "run hello.yaml --input name=Ada")
+    assert [r["taskId"] for r in summary["taskRuns"]] == ["say_hello", "answer", "bye"]
+
+    created = sh.run_line_magic("flow", "edit new_flow.yaml")
+    assert created.data == {"id": "new_flow", "namespace": "company.team", "tasks": []}
+    assert not (tmp_path / "new_flow.yaml").exists()
+
+
+def test_flow_edit_of_a_deployed_flow_saves_a_new_revision(shell):
+    sh, session = shell
+    sh.run_cell_magic("flow", "--run", HELLO)
+    editor = sh.run_line_magic("flow", "edit demo.magics.hello")
+    assert editor.target == "demo.magics.hello on local"
+    data = editor.data
+    data["tasks"][0]["message"] = "Hi, {{ inputs.name }}!"
+    editor.flow = data
+    assert editor.save() == "saved as revision 2 of demo.magics.hello on local"
+    assert "Hi, {{ inputs.name }}!" in (flow_source(session.local, "demo.magics", "hello") or "")

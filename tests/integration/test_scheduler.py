@@ -194,7 +194,7 @@ def test_a_tick_whose_scheduler_died_before_starting_it_is_started_once(runner: 
     """The firing row is written, the process dies before the execution is: another pass starts it, once."""
     from sqlalchemy import update
 
-    from engine.store.triggers import trigger_firings
+    from engine.store.tables import trigger_firings
 
     runner.deploy(DAILY_PARIS)
     sched_a, sched_b = Scheduler(runner), Scheduler(runner)

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, String, Table, create_engine, text
 
-from engine.runtime.execution import Attempt, Execution, TaskRun, new_id, now_iso
-from engine.runtime.state import State
+from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.ids import new_id, now_iso
+from engine.model.state import State
 from engine.store import migrations
-from engine.store.sql import LogRecord, SqlStore, metadata
+from engine.store.sql import LogRecord, SqlStore
+from engine.store.tables import metadata
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,12 +102,12 @@ def test_executions_task_runs_and_logs_round_trip(store: SqlStore) -> None:
 
 
 def test_leases_let_one_runner_claim_each_execution(store: SqlStore, url: str) -> None:
-    from engine.store.leases import LeaseManager
+    from engine.store.leases import LeaseStore
 
     other_store = SqlStore(url)
     try:
-        a = LeaseManager(store, "node-a", ttl=0.5)
-        b = LeaseManager(other_store, "node-b", ttl=0.5)
+        a = LeaseStore(store, "node-a", ttl=0.5)
+        b = LeaseStore(other_store, "node-b", ttl=0.5)
         mine = _execution()
         store.write_batch(new_executions=[mine])  # inserted owned by node-a
         orphans = [_execution() for _ in range(6)]
@@ -151,7 +153,10 @@ def test_purge_deletes_old_ended_executions_and_keeps_the_rest(store: SqlStore, 
 
 def test_commands_reach_only_the_owner_once_and_are_purged(store: SqlStore) -> None:
     from engine.purge import parse_older_than, purge
+    from engine.runtime.cluster import command_event
+    from engine.runtime.events import Resume
     from engine.store import commands
+    from engine.store.tables import execution_commands
 
     store.lease_owner = "node-a"
     mine = _execution()
@@ -166,7 +171,7 @@ def test_commands_reach_only_the_owner_once_and_are_purged(store: SqlStore) -> N
     assert [(c[0], c[1]) for c in taken] == [(mine.id, "kill"), (mine.id, "resume")], "oldest first, only node-a's"
     assert commands.take(store, "node-a") == [], "a command is taken once"
     got = commands.take(store, "node-b")
-    assert [commands.as_event(*c) for c in got] == [("resume", theirs.id, "tr1", {"ok": True})]
+    assert [command_event(c) for c in got] == [Resume(theirs.id, "tr1", {"ok": True})]
     with pytest.raises(ValueError, match="unknown execution command"):
         commands.post(store, mine.id, "explode")
     ended = _execution(State.SUCCESS, days_ago=40)
@@ -174,4 +179,33 @@ def test_commands_reach_only_the_owner_once_and_are_purged(store: SqlStore) -> N
     commands.post(store, ended.id, "kill")  # posted, but the execution ended before its owner took it
     assert purge(store, None, parse_older_than("P30D")).executions == 1
     with store.engine.connect() as conn:
-        assert conn.execute(commands.execution_commands.select()).all() == []
+        assert conn.execute(execution_commands.select()).all() == []
+
+
+def test_a_new_sqlite_database_and_one_at_head_open_without_alembic(tmp_path: Path) -> None:
+    """Opening the store costs one query when the schema is current, and a new file gets the newest schema at once."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "fresh.db"
+    probe = (
+        "import sys; from engine.store.sql import SqlStore; "
+        f"s = SqlStore({f'sqlite:///{db}'!r}); s.close(); print('alembic' in sys.modules)"
+    )
+    for _ in range(2):  # a new file, then the same file at head
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parents[2])
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "False"
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        assert migrations.current(engine) == migrations.head() == migrations.shipped_head()
+        assert migrations.diff(engine) == [], "create_all at head builds what the migrations build"
+        migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+        migrations.upgrade(migrated)
+        with engine.connect() as a, migrated.connect() as b:
+            query = text("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+            assert a.execute(query).all() == b.execute(query).all(), "the same tables and indexes either way"
+        migrated.dispose()
+    finally:
+        engine.dispose()

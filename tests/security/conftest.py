@@ -1,8 +1,9 @@
 """One real ``lanner server local`` for the security tests that need HTTP: auth, limits, webhooks, load.
 
 It runs as a subprocess on 127.0.0.1 with a free port, basic auth on, a small
-body limit, a webhook rate limit, a secret, and the flows below; the session
-shares it because starting the server (with its UI) takes seconds.
+body limit, a webhook rate limit, a secret, one extra host name it answers to,
+a short deadline for request headers, and the flows below; the session shares
+it because starting the server (with its UI) takes seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ SECRET = "srv-secret-7Hq2Lx9Vb4Nc8Mz1Kd6Wf3Tg5Yp0Rj"
 WEBHOOK_KEY = "k3y-0123456789abcdefghijklmnopqrstuv"
 WEBHOOK_RATE = 5  # calls per second per key and source
 MAX_BODY = 1024 * 1024
+ALLOWED_HOST = "lanner.example.test"  # LANNER_ALLOWED_HOSTS: a name the server answers to (a proxy in front, say)
+HEADER_TIMEOUT = 2.0  # LANNER_HEADER_TIMEOUT: seconds a client has to send its request headers
 
 FLOWS = {
     "hook.yaml": f"""
@@ -79,6 +82,17 @@ FLOWS = {
           - id: token
             type: STRING
             value: "{{ outputs.script.vars.token }}"
+    """,
+    "upload.yaml": """
+        id: upload
+        namespace: sec.api
+        inputs:
+          - id: f
+            type: FILE
+        tasks:
+          - id: keep
+            type: return
+            format: "{{ inputs.f }}"
     """,
 }
 
@@ -136,6 +150,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "LANNER_AUTH_USERS": f"{USER}:{PASSWORD}",
         "LANNER_MAX_BODY": str(MAX_BODY),
         "LANNER_WEBHOOK_RATE": str(WEBHOOK_RATE),
+        "LANNER_ALLOWED_HOSTS": ALLOWED_HOST,
+        "LANNER_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
         "SECRET_TOKEN": base64.b64encode(SECRET.encode()).decode(),
     })
     log = open(base / "server.log", "wb")  # noqa: SIM115 - closed at teardown

@@ -29,6 +29,16 @@ def test_log_form_marks_required_and_types_each_field():
     assert first.name == "message"  # required first
 
 
+def test_container_forms_show_their_own_properties_and_leave_child_lists_to_the_canvas():
+    s = specs("io.kestra.plugin.core.flow.If")
+    assert s["condition"].required and s["allowFailure"].advanced
+    assert not {"then", "else", "errors", "finally"} & set(s), "child lists are drawn on the canvas, not edited as fields"
+    s = specs("switch")
+    assert "value" in s and not {"cases", "defaults"} & set(s)
+    s = specs("dag")
+    assert "concurrent" in s and "tasks" not in s
+
+
 def test_python_form_uses_code_editor_and_key_value_maps():
     s = specs("python")
     assert s["script"].kind == "code" and s["script"].language == "python"

@@ -96,7 +96,8 @@ def test_trailing_newline_of_block_scalars_is_kept(ctx):
 
 
 def test_comments_and_statements(ctx):
-    assert r("{# note #}{% for i in inputs.items %}{{ loop.index }}{{ i }} {% endfor %}", ctx) == "1a 2b "
+    # Pebble's loop.index counts from 0 (Jinja's loop.index0); Kestra flows rely on it.
+    assert r("{# note #}{% for i in inputs.items %}{{ loop.index }}{{ i }} {% endfor %}", ctx) == "0a 1b "
     assert r("{% if inputs.n > 2 %}big{% else %}small{% endif %}", ctx) == "big"
     assert r("{{ 'y' if inputs.flag else 'n' }}", ctx) == "y"
 
@@ -174,8 +175,9 @@ def test_default_and_defined_accept_undefined_and_none(ctx):
 def test_runtime_errors_are_expression_errors(ctx):
     with pytest.raises(ExpressionError, match="division by zero"):
         r("{{ 1 / 0 }}", ctx)
-    with pytest.raises(ExpressionError, match='cannot render "{{ inputs.name \\+ 1 }}"'):
-        r("{{ inputs.name + 1 }}", ctx)
+    # 'World' + 1 is 'World1' in Pebble; subtraction needs numbers.
+    with pytest.raises(ExpressionError, match='cannot render "{{ inputs.name - 1 }}": .*not a number'):
+        r("{{ inputs.name - 1 }}", ctx)
 
 
 # --- functions supplied by the runtime ------------------------------------------------------------
@@ -205,7 +207,8 @@ def test_builtin_functions(ctx):
     assert dt.datetime.fromisoformat(r("{{ now(timeZone='Asia/Tokyo') }}", ctx)).utcoffset() == dt.timedelta(hours=9)
     assert r("{{ fromJson('{\"a\": [1, 2]}') }}", ctx) == {"a": [1, 2]}
     assert r("{{ yaml('a: 1\\nb: [x]') }}", ctx) == {"a": 1, "b": ["x"]}
-    assert r("{{ range(2, 5) | list }}", ctx) == [2, 3, 4]
+    # range(start, end) includes its end as in Pebble (Kestra documents range(0, 3) as 0..3); range(n) is Jinja's.
+    assert r("{{ range(2, 5) | list }}", ctx) == [2, 3, 4, 5]
     assert r("{{ max(3, 9, 2) }} {{ min([4, 1, 7]) }}", ctx) == "9 1"
     assert r("{{ inputs.nothing == null }}", ctx) is True
     assert r("{{ dict(a=1) }}", ctx) == {"a": 1}
@@ -407,12 +410,12 @@ def test_referenced_outputs():
     [
         ("{{ inputs.x ", "unexpected end of template"),
         ("{% if x %}no end", "endif"),
-        ("{{ a ?? b }}", "default filter"),
-        ("{{ a ? b : c }}", "'b if a else c'"),
+        ("{{ a ?? }}", "unexpected 'end of print statement' (column 9)"),
+        ("{{ a ? b }}", "expected token ':'"),
         ("{{ x | nosuchfilter }}", "no filter named 'nosuchfilter'"),
         ("{{ x is nosuchtest }}", "no test named 'nosuchtest'"),
-        ("{% for i in 0..3 %}{% endfor %}", "range(a, b + 1)"),
-        ("{% if [1] contains 1 %}{% endif %}", "'b in a'"),
+        ("{% for i in 0.. %}{% endfor %}", "unexpected"),
+        ("{% include 'other' %}", "cannot load other templates"),
     ],
 )
 def test_check_syntax_rejects_broken_templates(template, reason):

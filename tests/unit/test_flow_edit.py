@@ -258,8 +258,11 @@ def test_restore_key_order_keeps_values_a_browser_cannot_represent():
     assert restore_key_order({"a": "2024-01-03"}, {"a": day}) == {"a": "2024-01-03"}
 
 
-def test_container_spec_is_json_and_matches_the_tables():
+def test_container_spec_is_json_and_comes_from_the_registry():
     spec = json.loads(json.dumps(fe.container_spec()))
-    assert spec["lists"]["if"] == ["then", "else"]
-    assert spec["names"]["eachparallel"] == "for_each"
-    assert set(spec["optional"]) == fe.OPTIONAL_LISTS
+    assert [c["name"] for c in spec["lists"]["if"]] == ["then", "else"]
+    assert [(c["name"], c["shape"]) for c in spec["lists"]["switch"]] == [("cases", "map"), ("defaults", "list")]
+    assert spec["lists"]["dag"][0]["shape"] == "graph" and spec["lists"]["parallel"][0]["parallel"] is True
+    assert spec["names"]["io.kestra.core.tasks.flows.EachParallel"] == "for_each"
+    assert "subflow" not in spec["names"], "a flowable without child lists is no container"
+    assert set(spec["optional"]) == fe.optional_lists() >= {"else", "defaults", "errors", "finally", "afterExecution", "triggers"}

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from builder.canvas.bundles import bundle
 from builder.jupyter import static
 from builder.jupyter.backends import NotebookError
-from builder.jupyter.gantt import gantt_html, gantt_rows
+from builder.jupyter.gantt import gantt_data, gantt_rows
 from builder.jupyter.session import FlowInvalid, parse_inputs
 from builder.jupyter.widget import FlowWidget
 from builder.topology import STATE_COLOURS, layout_from_summary
 
-SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt_html", "palette")
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "builder" / "jupyter"
+SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt", "palette", "files_url")
 
 FLOW = {
     "id": "hello", "namespace": "demo.nb",
@@ -47,14 +51,23 @@ LOGS = [{"id": 1, "executionId": "ex42", "taskRunId": "r1", "taskId": "greet", "
          "timestamp": "2024-05-01T10:00:00.5+00:00", "message": "hi there"}]
 
 
-def test_js_and_css_are_the_topology_bundle():
-    w = FlowWidget.from_flow(FLOW)
-    assert str(w._esm) == bundle("topology.js").read_text()
-    assert str(w._css) == bundle("topology.css").read_text()
+def unpack(text: str) -> str:
+    return gzip.decompress(base64.b64decode(text)).decode("utf-8")
+
+
+def test_js_and_css_are_the_topology_bundle_shared_by_every_widget():
+    w, other = FlowWidget.from_flow(FLOW), FlowWidget.from_flow(FLOW)
+    assert str(w._esm) == (WIDGET_DIR / "loader.js").read_text()  # a few lines that load the shared code
+    assert w.module is other.module
+    assert w.module.encoding == "gzip"
     js = bundle("topology.js").read_text()
-    assert "render" in js
+    assert unpack(w.module.code) == js
+    assert unpack(w.module.css) == bundle("topology.css").read_text()
+    assert len(w.module.code) < len(js) / 2  # what a saved notebook keeps
+    assert w.get_state(key=["module"])["module"] == f"IPY_MODEL_{w.module.model_id}"
+    assert re.search(r"export\s*\{[^}]*\bas default\b", js)
     # Only the anywidget contract: no Jupyter globals, no imports left unbundled, no network.
-    assert not re.search(r"\bimport\s*[\w{*].*?from\s*['\"]|require\(|@jupyter|window\.jupyter", js)
+    assert not re.search(r"\bimport\s*[\w{*].*?from\s*['\"]|\bimport\(|require\(|@jupyter|window\.jupyter", js)
     assert not re.search(r"https?://(?!www\.w3\.org|reactjs\.org|react\.dev|reactflow\.dev)[\w.-]+", js)
 
 
@@ -109,24 +122,37 @@ def test_static_fallback_escapes_names():
     assert "<b>" not in html and "<img src=x" not in svg and "&lt;img src=x" in svg
 
 
-def test_gantt_is_built_when_its_view_opens_with_inline_bokeh():
+def test_gantt_is_built_when_its_view_opens():
     w = FlowWidget.from_flow(FLOW)
     w.view = "gantt"
-    assert w.gantt_html == ""  # nothing ran yet
+    assert w.gantt == {}  # nothing ran yet
     w.view = "topology"
     w.show_execution(SUMMARY, LOGS)
-    assert w.gantt_html == ""  # built on demand only
+    assert w.gantt == {}  # built on demand only
     w.view = "gantt"
-    page = w.gantt_html
-    assert "Bokeh" in page and "ex42" in page
-    assert not re.search(r'<script[^>]+src="https?://', page) and "cdn.bokeh.org" not in page
+    assert w.gantt["executionId"] == "ex42" and len(w.gantt["rows"]) == 4
+    assert w.gantt["end"] - w.gantt["start"] == 5000
 
 
 def test_gantt_rows_follow_start_order_with_loop_values():
     rows = gantt_rows(SUMMARY)
     assert [r["label"] for r in rows] == ["greet", "loop", "each [a]", "each [b]"]
     assert rows[3]["duration"] == "2.0s" and rows[3]["colour"] == STATE_COLOURS["SUCCESS"]
-    assert "each [b]" in gantt_html(SUMMARY)
+    data = gantt_data(SUMMARY)
+    assert [r["label"] for r in data["rows"]] == ["greet", "loop", "each [a]", "each [b]"]
+    assert data["rows"][3]["end"] - data["rows"][3]["start"] == 2000 and data["dropped"] == 0
+
+
+def test_a_file_link_click_is_answered_with_the_bytes_or_the_reason():
+    w = FlowWidget.from_flow(FLOW)
+    sent: list[tuple[dict, list]] = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    w._on_message(w, {"kind": "download", "uri": "lanner:///a/b/executions/e/tasks/t/r/nb.ipynb"}, [])
+    assert sent[-1][0]["error"].startswith("LookupError: this widget has no engine")
+    w.file_reader = lambda uri: (uri.rsplit("/", 1)[-1], b"{}")
+    w._on_message(w, {"kind": "download", "uri": "lanner:///a/b/executions/e/tasks/t/r/nb.ipynb"}, [])
+    assert sent[-1] == ({"kind": "file", "uri": "lanner:///a/b/executions/e/tasks/t/r/nb.ipynb", "name": "nb.ipynb"},
+                        [b"{}"])
 
 
 def test_parse_inputs():
@@ -144,3 +170,12 @@ def test_errors_render_without_a_traceback():
     assert "FlowInvalid" in lines[0] and "the flow is invalid (1 error)" in lines[0]
     assert lines[1] == "  line 7: tasks[0].type: unknown task type 'lgo'; did you mean 'log'?"
     assert not any("Traceback" in line for line in lines)
+
+
+def test_the_gantt_view_keeps_the_widget_state_small():
+    """The Gantt is drawn from its rows: no page (1.4 MB of inlined BokehJS) is kept in the saved notebook."""
+    w = FlowWidget.from_flow(FLOW)
+    w.show_execution(SUMMARY, LOGS)
+    w.show_gantt()
+    state = json.dumps({k: v for k, v in w.get_state().items() if k not in ("_esm", "_css")})
+    assert len(state) < 20_000, len(state)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from engine.model.validation import validate_text
 from engine.triggers import conditions as cond
 from engine.triggers.ticks import local_iso, next_tick, parse_instant, prev_tick, ticks_between
 
@@ -81,9 +82,11 @@ def test_day_conditions() -> None:
     last = [{"type": "io.kestra.plugin.core.condition.DayWeekInMonth", "dayOfWeek": "FRIDAY", "dayInMonth": "LAST"}]
     assert cond.schedule_ok(last, last_friday) and not cond.schedule_ok(last, datetime(2024, 5, 24, 9))
     assert cond.schedule_ok([{"type": "io.kestra.plugin.core.condition.Weekend"}], datetime(2024, 5, 5))
-    assert cond.check([{"type": "DayWeek", "dayOfWeek": "FUNDAY"}], cond.SCHEDULE_KINDS, "conditions") == [
-        "conditions[0].dayOfWeek: 'FUNDAY' is not a day name such as MONDAY"
-    ]
+    bad_day = validate_text(
+        "id: f\nnamespace: t\ntasks: [{id: a, type: log, message: hi}]\n"
+        "triggers: [{id: s, type: schedule, cron: '0 9 * * *', conditions: [{type: DayWeek, dayOfWeek: FUNDAY}]}]\n"
+    )
+    assert [str(e) for e in bad_day.errors] == ["triggers[0].conditions[0].dayOfWeek: 'FUNDAY' is not a day name such as MONDAY (line 4)"]
     with pytest.raises(cond.ConditionError):
         cond.schedule_ok([{"type": "io.kestra.plugin.core.condition.ExecutionStatus"}], monday)
 

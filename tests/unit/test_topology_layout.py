@@ -21,7 +21,7 @@ from builder.topology import (
     layout_from_summary,
     node_details,
 )
-from engine.runtime.state import State
+from engine.model.state import State
 
 
 def log(tid: str) -> dict:

@@ -1,37 +1,9 @@
-// Entry point of builder/canvas/bundle/canvas.js: the ES module Panel loads for FlowCanvas.
+// Entry point of builder/canvas/bundle/canvas.js: one ES module with no imports, which Panel loads for
+// FlowCanvas (`render`) and the notebook's `%flow edit` loads from a Blob URL (`notebook`, an anywidget
+// module drawing the same canvas in a shadow root).
 import "@xyflow/react/dist/style.css"
 import "./canvas.css"
 
-import {createRoot} from "react-dom/client"
-
-import {CanvasApp, Controller} from "./canvas.jsx"
-import {makeEdits} from "./edits.js"
-
+export {render} from "./canvas-mount.jsx"
 export {makeEdits} from "./edits.js"
-
-export function render({model, el}) {
-  const ctl = new Controller(model)
-  model.on("flow", () => ctl.fromModel())
-  model.on(["selected", "errors", "readonly", "palette"], () => ctl.bump())
-  model.on("container_spec", () => { ctl.edits = makeEdits(model.container_spec || {}); ctl.bump() })
-  model.on("msg:custom", (msg) => {
-    if (msg && msg.action === "reset_history") {
-      ctl.undoStack.length = 0
-      ctl.redoStack.length = 0
-      ctl.bump()
-    }
-  })
-  // Unsaved changes: the browser asks before the page is left or reloaded.
-  const guard = (e) => {
-    if (!model.dirty) return
-    e.preventDefault()
-    e.returnValue = ""
-  }
-  window.addEventListener("beforeunload", guard)
-  const host = document.createElement("div")
-  host.className = "lc-host"
-  el.append(host)
-  const root = createRoot(host)
-  root.render(<CanvasApp ctl={ctl} />)
-  model.on("remove", () => { window.removeEventListener("beforeunload", guard); root.unmount() })
-}
+export {notebook} from "./notebook-canvas.js"

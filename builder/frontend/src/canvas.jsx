@@ -21,10 +21,14 @@ const FALLBACK_ICON = "🔧"
 
 // ------------------------------------------------------------------ controller (model <-> React)
 
+let canvases = 0
+
 export class Controller {
   constructor(model) {
     this.model = model
     this.edits = makeEdits(model.container_spec || {})
+    // React Flow names its SVG markers after this id; two canvases on a page must not share them.
+    this.uid = `lc-${++canvases}-${Math.random().toString(36).slice(2, 8)}`
     this.flow = isObj(model.flow) ? model.flow : {}
     this.flowJson = JSON.stringify(this.flow)
     this.undoStack = []
@@ -283,9 +287,9 @@ function ContainerNode({data}) {
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <Head ctl={ctl} data={data} id={id} info={info} msgs={msgs} />
       <Actions ctl={ctl} path={data.path} task={data.task} />
-      {chips.length || (data.containerKind === "switch" && !ctl.readonly)
+      {chips.length || (data.hasCases && !ctl.readonly)
         ? <div className="lc-chips">
-          {data.containerKind === "switch" && !ctl.readonly ? <CaseAdder ctl={ctl} path={data.path} /> : null}
+          {data.hasCases && !ctl.readonly ? <CaseAdder ctl={ctl} path={data.path} /> : null}
           {chips.map((name) => (
             <div key={name} className="lc-slot lc-chip nodrag nopan" data-list={JSON.stringify([...data.path, name])}
               data-index="0" title={`Drop a task here to add a '${name}' branch`}>+ {CHIP_LABELS[name]}</div>
@@ -365,8 +369,10 @@ function Palette({ctl}) {
   const groups = useMemo(() => {
     const byGroup = new Map()
     for (const item of ctl.model.palette || []) {
-      if (!byGroup.has(item.group)) byGroup.set(item.group, [])
-      byGroup.get(item.group).push(item)
+      // Lanner's own types by group; a plugin's types under the plugin's name (item.section).
+      const key = item.section || item.group
+      if (!byGroup.has(key)) byGroup.set(key, [])
+      byGroup.get(key).push(item)
     }
     return [...byGroup]
   }, [ctl.model.palette])
@@ -378,16 +384,18 @@ function Palette({ctl}) {
     if (next) next.focus()
   }
   const sections = groups.map(([group, items]) => {
+    const plugin = items[0].section && items[0].section !== items[0].group ? items[0].plugin : null
     const shown = items.map((item) => {
-      const haystack = [item.title, item.summary, item.type, group, ...(item.aliases || [])].join(" ").toLowerCase()
+      const haystack = [item.title, item.summary, item.type, group, item.group, item.plugin || "",
+        ...(item.aliases || [])].join(" ").toLowerCase()
       const show = words.every((w) => haystack.includes(w))
       return [item, haystack, show]
     })
     const visible = shown.filter(([, , s]) => s).length
     any = any || visible > 0
     return (
-      <section key={group} className="lc-group" data-group={group} hidden={visible === 0}>
-        <h4>{group}</h4>
+      <section key={group} className="lc-group" data-group={group} data-plugin={plugin || undefined} hidden={visible === 0}>
+        <h4 title={plugin ? `Plugin ${plugin}${items[0].pluginVersion ? " " + items[0].pluginVersion : ""}` : undefined}>{group}</h4>
         {shown.map(([item, haystack, show]) => (
           <div key={`${item.kind}:${item.type}`} className="lc-item" draggable="true" tabIndex={0} role="button"
             data-type={item.type} data-kind={item.kind} data-search={haystack} hidden={!show}
@@ -509,7 +517,7 @@ function Board({ctl, rootRef, layoutState}) {
   }, [rf, rootRef])
 
   return (
-    <ReactFlow nodes={nodes} edges={edges} nodeTypes={NODE_TYPES} edgeTypes={EDGE_TYPES}
+    <ReactFlow id={ctl.uid} nodes={nodes} edges={edges} nodeTypes={NODE_TYPES} edgeTypes={EDGE_TYPES}
       nodesDraggable={false} nodesConnectable={false} elementsSelectable={false} nodesFocusable={false}
       edgesFocusable={false} disableKeyboardA11y deleteKeyCode={null} selectionKeyCode={null}
       multiSelectionKeyCode={null} zoomOnDoubleClick={false} minZoom={0.05} maxZoom={2}

@@ -2,6 +2,8 @@
 // (same names, same rules, same paths, same error sentences). The canvas applies them in
 // the browser so that dragging stays instant; tests/browser/test_canvas.py checks the two
 // implementations give identical results.
+// Which properties of a task type hold child tasks, and in which shape, comes from the
+// registry through the container spec (engine.model.registry.child_list_spec).
 
 // ------------------------------------------------------------------ tree edits
 
@@ -17,31 +19,40 @@ const ID_OK = /^[a-zA-Z0-9][a-zA-Z0-9_-]*$/
 export function makeEdits(spec) {
   const names = spec.names || {}
   const lists = spec.lists || {}
-  const common = spec.common || ["errors", "finally"]
-  const flowLists = spec.flow || ["tasks", "errors", "finally", "afterExecution"]
+  const common = spec.common || []
+  const flowLists = (spec.flow || []).map((c) => c.name)
   const optional = new Set(spec.optional || [])
 
+  // The canonical name of a container type (any of its names), null for a leaf task.
   function kindOf(type) {
     if (typeof type !== "string") return null
-    let key = type
-    if (type.includes(".")) {
-      if (!type.startsWith("io.kestra.")) return null
-      key = type.split(".").pop().toLowerCase()
-    }
-    return Object.prototype.hasOwnProperty.call(names, key) ? names[key] : null
+    return Object.prototype.hasOwnProperty.call(names, type) ? names[type] : null
+  }
+
+  // The child lists ({name, shape, label, optional, parallel}) of a task: branches, then errors/finally.
+  function listsOf(task) {
+    const kind = isObj(task) ? kindOf(task.type) : null
+    return kind ? [...(lists[kind] || []), ...common] : common
+  }
+
+  // The name of the first branch list of this shape ("graph": a dag's tasks, "map": a switch's cases).
+  function listOfShape(task, shape) {
+    const kind = isObj(task) ? kindOf(task.type) : null
+    const found = kind ? (lists[kind] || []).find((c) => c.shape === shape) : null
+    return found ? found.name : null
   }
 
   function childListKeys(task) {
     const kind = kindOf(task.type)
     const out = []
-    for (const name of kind ? lists[kind] || [] : []) {
-      if (name === "cases") {
-        for (const k of Object.keys(isObj(task.cases) ? task.cases : {})) out.push(["cases", k])
+    for (const list of kind ? lists[kind] || [] : []) {
+      if (list.shape === "map") {
+        for (const k of Object.keys(isObj(task[list.name]) ? task[list.name] : {})) out.push([list.name, k])
       } else {
-        out.push([name])
+        out.push([list.name])
       }
     }
-    for (const name of common) if (kind || Array.isArray(task[name])) out.push([name])
+    for (const list of common) if (kind || Array.isArray(task[list.name])) out.push([list.name])
     return out
   }
 
@@ -118,9 +129,9 @@ export function makeEdits(spec) {
   }
 
   function isDagList(flow, listPath) {
-    if (listPath.length < 2 || listPath[listPath.length - 1] !== "tasks") return false
-    const owner = getAt(flow, listPath.slice(0, -1))
-    return isObj(owner) && kindOf(owner.type) === "dag"
+    const key = listPath[listPath.length - 1]
+    if (listPath.length < 2 || typeof key !== "string") return false
+    return listOfShape(getAt(flow, listPath.slice(0, -1)), "graph") === key
   }
 
   function ensureList(flow, listPath) {
@@ -249,8 +260,9 @@ export function makeEdits(spec) {
 
   function dagItems(flow, dagPath) {
     const dag = getAt(flow, dagPath)
-    if (!isObj(dag) || kindOf(dag.type) !== "dag") throw new EditError(`The task at ${fmt(dagPath)} is not a dag.`)
-    return Array.isArray(dag.tasks) ? dag.tasks : []
+    const name = listOfShape(dag, "graph")
+    if (name === null) throw new EditError(`The task at ${fmt(dagPath)} is not a dag.`)
+    return Array.isArray(dag[name]) ? dag[name] : []
   }
 
   function dependsMap(items) {
@@ -296,16 +308,17 @@ export function makeEdits(spec) {
     key = String(key).trim()
     const out = clone(flow)
     const sw = getAt(out, switchPath)
-    if (!isObj(sw) || kindOf(sw.type) !== "switch") throw new EditError(`The task at ${fmt(switchPath)} is not a switch.`)
+    const name = listOfShape(sw, "map")
+    if (name === null) throw new EditError(`The task at ${fmt(switchPath)} is not a switch.`)
     if (!key) throw new EditError("A switch case needs a non-empty value.")
-    if (!isObj(sw.cases)) sw.cases = {}
-    if (key in sw.cases) throw new EditError(`The switch '${sw.id}' already has a case '${key}'.`)
-    sw.cases[key] = []
+    if (!isObj(sw[name])) sw[name] = {}
+    if (key in sw[name]) throw new EditError(`The switch '${sw.id}' already has a case '${key}'.`)
+    sw[name][key] = []
     return out
   }
 
   return {
-    kindOf, childListKeys, getAt, getKeys, isDagItem, unwrap, iterTasks, allIds, triggerIds, findTask, newId,
+    kindOf, listsOf, listOfShape, childListKeys, getAt, getKeys, isDagItem, unwrap, iterTasks, allIds, triggerIds, findTask, newId,
     insertTask, deleteTask, moveTask, duplicateTask, toggleDisabled, connect, disconnect, addCase,
   }
 }

@@ -30,7 +30,8 @@ const LANES = [
   ["finally", "Always at the end", "Run whatever happened"],
   ["afterExecution", "After the execution", "Run once the execution has ended"],
 ]
-const BRANCH_LABELS = {then: "then", else: "else", defaults: "default", errors: "on failure", finally: "finally"}
+// The canvas's own wording for the lists every container has (other lists show their declared label).
+const COMMON_WORDING = {errors: "on failure", finally: "finally"}
 
 let elk = null
 const engine = () => (elk ||= new ELK())
@@ -49,20 +50,25 @@ async function layoutTask(edits, task, path, ctx) {
   if (!keys.length) return {id, kind: "task", x: 0, y: 0, w: SIZES.taskW, h: SIZES.taskH, children: [], edges: [],
     data: {path, task, trigger: !!ctx.trigger, dagPath: ctx.dagPath || null}}
   const kind = edits.kindOf(task.type)
-  const main = keys.filter((k) => k[0] !== "errors" && k[0] !== "finally")
-  const single = main.length === 1 && kind !== "switch"
+  // The declared child lists of the type ({name, shape, label, parallel}): shapes, not type names, decide the drawing.
+  const decls = new Map(edits.listsOf(task).map((c) => [c.name, c]))
+  const hasMap = edits.listOfShape(task, "map") !== null
+  const main = keys.filter((k) => !(k[0] in COMMON_WORDING))
+  const single = main.length === 1 && !hasMap
   const chips = []
   const branchKeys = []
   for (const k of keys) {
     const name = k[0]
-    if ((name === "errors" || name === "finally") && !Array.isArray(edits.getKeys(task, k))) chips.push(name)
+    if (name in COMMON_WORDING && !Array.isArray(edits.getKeys(task, k))) chips.push(name)
     else branchKeys.push(k)
   }
   const branches = await Promise.all(branchKeys.map(async (k) => {
     const listPath = [...path, ...k]
     const name = k[0]
-    const label = name === "cases" ? `case ${k[1]}` : single && name === "tasks" ? null : BRANCH_LABELS[name] || name
-    const mode = kind === "dag" && name === "tasks" ? "dag" : kind === "parallel" && name === "tasks" ? "col" : "row"
+    const decl = decls.get(name) || {name, shape: "list", label: name, parallel: false}
+    const label = decl.shape === "map" ? `${decl.label || name} ${k[1]}`
+      : single && decl.label == null ? null : COMMON_WORDING[name] || decl.label || name
+    const mode = decl.shape === "graph" ? "dag" : decl.parallel ? "col" : "row"
     const list = await layoutList(edits, edits.getKeys(task, k), listPath, mode, {dagPath: mode === "dag" ? path : null})
     const top = label ? SIZES.branchLabel : 0
     for (const c of list.children) c.y += top
@@ -77,10 +83,10 @@ async function layoutTask(edits, task, path, ctx) {
     w = Math.max(w, b.w + 2 * SIZES.pad)
   }
   for (const b of branches) b.w = w - 2 * SIZES.pad
-  const hasChips = chips.length > 0 || kind === "switch"
+  const hasChips = chips.length > 0 || hasMap
   const h = y - (branches.length ? SIZES.branchGap : 0) + SIZES.pad + (hasChips ? SIZES.chips : 0)
   return {id, kind: "container", x: 0, y: 0, w, h, children: branches, edges: [],
-    data: {path, task, containerKind: kind, chips, dagPath: ctx.dagPath || null}}
+    data: {path, task, containerKind: kind, hasCases: hasMap, chips, dagPath: ctx.dagPath || null}}
 }
 
 function slot(listPath, index, x, y, w, h, extra = {}) {

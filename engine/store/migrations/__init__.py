@@ -8,28 +8,33 @@ so exactly one of them applies each revision. A database created before
 migrations existed (tables present, no ``alembic_version``) is stamped at the
 baseline first and then upgraded.
 
-Adding a table or column to ``engine.store.sql.metadata`` needs a new file in
+Adding a table or column to ``engine.store.tables.metadata`` needs a new file in
 ``versions/``; ``tests/integration/test_store_backends.py`` fails otherwise.
 Generate one with ``python -m engine.store.migrations revision -m "what"``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"
 _PG_LOCK_KEY = 0x4C414E4E  # "LANN": one advisory lock for schema changes
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*=\s*(?:["']([^"']+)["']|None)""", re.M)
 
 
 def _config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     cfg.attributes["connection"] = connection
@@ -38,19 +43,88 @@ def _config(connection: Connection) -> Config:
 
 def head() -> str:
     """The newest revision id shipped with this code."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
     return ScriptDirectory.from_config(cfg).get_current_head() or BASELINE
 
 
+def shipped_head() -> str | None:
+    """The newest revision, read from the ``revision =`` lines of versions/ without importing Alembic.
+
+    None when they do not form one line of revisions (then only Alembic can tell).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (HERE / "versions").glob("*.py"):
+        found = dict((k, v) for k, v in _REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if found.get("revision"):
+            revisions.add(found["revision"])
+            if found.get("down_revision"):
+                parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def current(engine: Engine) -> str | None:
     """The revision the database is at (None when it has never been migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def ensure_head(engine: Engine, reader: Engine | None = None) -> None:
+    """Bring the database to the newest revision; one query, and no Alembic, when it is there already.
+
+    Every process that opens the store calls this, so the usual case (nothing
+    to do) must cost no more than reading ``alembic_version`` (with ``reader``
+    when given: SQLite's writing engine would take the write lock for it).
+    """
+    target = shipped_head()
+    if target is not None:
+        try:
+            with (reader or engine).connect() as conn:
+                at = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except DBAPIError:  # no alembic_version table yet: a new or a pre-migrations database
+            at = []
+        if at == [target]:
+            return
+        if not at and engine.dialect.name == "sqlite" and _create_at_head(engine, target):
+            return
+    upgrade(engine)
+
+
+def _create_at_head(engine: Engine, target: str) -> bool:
+    """An empty SQLite database gets the newest schema at once, stamped at ``target``.
+
+    Alembic's own advice for new databases: ``metadata`` is what the migrations
+    build (tests/integration/test_store_backends.py checks both ways), and
+    replaying every revision on an empty file only costs start-up time. SQLite's
+    ``BEGIN IMMEDIATE`` serializes two processes creating the same file.
+    False when the database is not empty (then the migrations decide).
+    """
+    from engine.store.tables import metadata
+
+    with engine.begin() as conn:
+        if inspect(conn).get_table_names():
+            return False
+        metadata.create_all(conn)
+        conn.execute(text(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        ))
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": target})
+    return True
+
+
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Apply every missing migration; safe to call from several processes at once."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
@@ -65,8 +139,9 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
 def diff(engine: Engine) -> list[Any]:
     """What ``metadata`` has that the migrated database lacks (empty when in step)."""
     from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
 
-    from engine.store.sql import metadata
+    from engine.store.tables import metadata
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -75,6 +150,8 @@ def diff(engine: Engine) -> list[Any]:
 
 def revision(engine: Engine, message: str) -> None:
     """Write a new autogenerated migration into versions/ (for developers)."""
+    from alembic import command
+
     n = len(list((HERE / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
     with engine.begin() as conn:
         command.revision(_config(conn), message=message, autogenerate=True, rev_id=f"{n:04d}")

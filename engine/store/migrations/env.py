@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.store.sql import metadata
+from engine.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

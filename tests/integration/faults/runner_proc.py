@@ -29,7 +29,7 @@ def main() -> None:
     t0 = time.monotonic()
     runner = LocalRunner(recover=True, workers=32)
     runner.sync()
-    n = len(runner._states)
+    n = len(runner.held_executions())
     print(f"recovered {n} in {time.monotonic() - t0:.3f}", flush=True)
     runner.deploy_dir(args.flows)
     if args.start:

@@ -23,7 +23,6 @@ import pytest
 pytestmark = pytest.mark.faults
 
 RUNNER = Path(__file__).with_name("runner_proc.py")
-TERMINAL = {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"}
 
 
 def _step(task_id: str, marks: Path, sleep: float, value: str = "") -> str:

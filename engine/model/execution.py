@@ -1,4 +1,4 @@
-"""Executions and task runs as the executor sees them, with the indexes it needs.
+"""Execution records (executions, task runs, attempts) and the indexes the executor needs.
 
 :class:`ExecutionState` keeps derived indexes (children by scope, the outputs
 tree) up to date incrementally, so each executor step costs the same however
@@ -7,27 +7,10 @@ many task runs the execution already has.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from engine.runtime.state import State
-
-
-def now_iso() -> str:
-    """Timezone-aware UTC timestamp, fixed width so strings sort as times."""
-    # isoformat is several times cheaper than strftime and gives the same text.
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def new_id() -> str:
-    """Short, URL-safe, sortable-enough id (Kestra uses 22-char base62 ids)."""
-    return os.urandom(11).hex()  # 22 hex chars, as uuid4().hex[:22] but without building a UUID
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+from engine.model.state import State
 
 
 @dataclass
@@ -188,6 +171,11 @@ class ExecutionState:
         if outputs is not None:
             self._set_output(tr)
         self.touch(tr)
+
+    def forget_derived(self, tr_id: str) -> None:
+        """Drop what the executor derived about a container's children (a restart re-runs some of them)."""
+        self.done_iterations.pop(tr_id, None)
+        self.failed_iterations.pop(tr_id, None)
 
     def touch_execution(self) -> None:
         self.execution_dirty = True

@@ -1,4 +1,9 @@
-"""Execution and task-run states (Kestra's names) and the rules about them."""
+"""Execution and task-run states (Kestra's names) and the rules about them.
+
+This is the one definition of which states are final: the executor, the store's
+queries, the scheduler, the CLI and the UIs all read :data:`TERMINAL` (or
+:attr:`State.terminal`), never a list of their own.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +38,18 @@ class State(StrEnum):
         return self in (State.SUCCESS, State.WARNING, State.SKIPPED)
 
 
-TERMINAL = frozenset(
+#: The states nothing leaves by itself (an execution or task run in one of them has ended).
+#: A StrEnum hashes as its text, so ``"SUCCESS" in TERMINAL`` works on plain strings too.
+TERMINAL: frozenset[State] = frozenset(
     {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED}
 )
+#: :data:`TERMINAL` as plain text, sorted (for SQL ``IN`` lists and JSON).
+TERMINAL_NAMES: tuple[str, ...] = tuple(sorted(s.value for s in TERMINAL))
+
+
+def is_terminal(state: str | None) -> bool:
+    """Whether a state given as text (a summary's ``"state"``) has ended."""
+    return state in TERMINAL
 
 
 def worst(states: list[State]) -> State:

@@ -1,0 +1,76 @@
+"""Tests (``x is empty``, ``x is json`` ...) with Pebble's and Kestra's meaning.
+
+``defined`` is true for a value that exists and is not null (Pebble's
+``DefinedTest`` is "not null"); ``empty`` is null, blank text, or an empty
+list or map; ``iterable`` is a list (a text or a map is not); ``even`` and
+``odd`` need whole numbers. ``null`` and ``empty`` on an undefined value are
+errors, so a misspelt name is reported instead of being taken for null.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2.runtime import Undefined
+
+from engine.expressions.filters import FilterError, blank
+
+
+def is_empty(value: Any) -> bool:
+    """Pebble's empty: null, blank text, empty list or map."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return blank(value)
+
+
+def is_null(value: Any) -> bool:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return value is None
+
+
+def is_defined(value: Any) -> bool:
+    """Pebble's defined: the value exists and is not null."""
+    return value is not None and not isinstance(value, Undefined)
+
+
+def _whole(value: Any, test: str) -> int:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FilterError(f"the {test} test needs a whole number, not {value!r}")
+    return value
+
+
+def is_even(value: Any) -> bool:
+    return _whole(value, "even") % 2 == 0
+
+
+def is_odd(value: Any) -> bool:
+    return _whole(value, "odd") % 2 == 1
+
+
+def is_iterable(value: Any) -> bool:
+    """Pebble's iterable: a list (not a text, not a map)."""
+    return isinstance(value, (list, tuple, set, frozenset))
+
+
+def is_map(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def is_json(value: Any) -> bool:
+    """Kestra's json test: a text that parses as JSON."""
+    if not isinstance(value, str):
+        return False
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
+
+
+def contains(value: Any, item: Any) -> bool:
+    return item in value if isinstance(value, (str, Mapping, list, tuple, set, frozenset)) else False

@@ -1,0 +1,74 @@
+"""Trigger conditions: the base class and what a condition is tested against.
+
+A condition is a typed mapping in a trigger's ``conditions`` list (Kestra's
+shape). It says yes or no for one firing: a schedule tick (its local date), an
+ended upstream execution (Flow triggers) or an event of a polling trigger.
+Concrete conditions live in ``engine/triggers/conditions.py`` and in plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from engine.model.base import LannerModel
+from engine.model.polymorphic import ByType
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be evaluated here; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class ConditionContext:
+    """What a condition is tested against; fields a firing does not have are None.
+
+    ``where`` names the kind of trigger for messages ("schedule", "Flow trigger", "trigger").
+    """
+
+    where: str
+    #: Local wall time of a schedule tick, or the UTC time of a polling trigger's event.
+    date: datetime | None = None
+    #: The summary of the upstream execution that ended (Flow triggers).
+    execution: Mapping[str, Any] | None = None
+    #: The firing's ``trigger`` variables (``{{ trigger.x }}`` of the execution it would start).
+    trigger: Mapping[str, Any] = field(default_factory=dict)
+    #: ``{"namespace": ..., "id": ...}`` of the flow the trigger belongs to.
+    flow: Mapping[str, Any] = field(default_factory=dict)
+
+    def require_date(self, condition: Condition) -> datetime:
+        """The firing's date, or a ConditionError saying the condition needs one."""
+        if self.date is None:
+            raise ConditionError(f"condition type '{condition.type}' cannot be used on a {self.where}")
+        return self.date
+
+    def require_execution(self, condition: Condition) -> Mapping[str, Any]:
+        """The upstream execution, or a ConditionError saying the condition needs one."""
+        if self.execution is None:
+            raise ConditionError(f"condition type '{condition.type}' cannot be used on a {self.where}")
+        return self.execution
+
+
+class Condition(LannerModel):
+    """Properties every condition has. Subclasses implement :meth:`test`."""
+
+    type: str = Field(description="Condition type (a Kestra name such as io.kestra.plugin.core.condition.DayWeek).")
+
+    canonical: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    group: ClassVar[str] = "Conditions"
+    title: ClassVar[str] = ""
+    icon: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    def test(self, ctx: ConditionContext) -> bool:  # pragma: no cover - abstract
+        """True when the firing may go ahead; raise ConditionError when it cannot be decided here."""
+        raise NotImplementedError
+
+
+#: A condition of any registered type (validated by its ``type``).
+AnyCondition = Annotated[Condition, ByType("condition")]

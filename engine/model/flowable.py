@@ -1,0 +1,355 @@
+"""Flowable tasks: containers the executor resolves into child task runs.
+
+A flowable task never runs on a worker. What it means is said on its type, as
+Kestra's ``FlowableTask`` does, so that the executor stays generic and a plugin
+can add a flowable type without touching the executor or the builder:
+
+* :attr:`FlowableTask.child_lists` declares which properties hold child tasks
+  and in which shape (a list, a map of lists, a dependency graph). Validation,
+  the executor's flow index, the builder's canvas, forms and topology all read
+  this one declaration (through the registry and :func:`child_list_spec`).
+* :meth:`FlowableTask.expand` decides the task run's shape when it is created
+  (the branch an ``if`` takes, the values a ``for_each`` loops over), or starts
+  what it waits for (a child execution, a pause).
+* :meth:`FlowableTask.advance` starts the children that can start and gives the
+  state of the main branch once it is over; :meth:`FlowableTask.resolve_state`
+  adds ``errors`` and ``finally`` to it.
+* the ``on_*`` hooks, :meth:`~FlowableTask.restore` and :meth:`~FlowableTask.reset`
+  answer the events a type cares about (its timers, its child execution's end,
+  a kill, a recovery after a crash, a restart); the defaults do nothing.
+
+The executor hands each call a :class:`FlowableRun`: the task run, the
+execution's state, and the few operations a flowable may use. The helpers at the
+end (:func:`run_sequence`, :func:`run_parallel`, :func:`with_handlers`) are the
+common ways to resolve a list of children, like Kestra's ``FlowableUtils``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from pydantic import Field
+
+from engine.model.execution import Execution, ExecutionState, TaskRun
+from engine.model.state import State, worst
+from engine.model.task import AnyTask, Task
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+ChildListShape = Literal["list", "map", "graph"]
+
+
+@dataclass(frozen=True)
+class ChildList:
+    """One property of a flowable type that holds child tasks.
+
+    ``shape``: ``list`` (a list of tasks), ``map`` (key -> list of tasks, a switch's
+    ``cases``), ``graph`` (a list of ``{task, dependsOn}`` items, a dag's ``tasks``).
+    ``label`` titles its lane in the UIs (None: the unlabelled main list);
+    ``optional`` lists may be absent (an edit that empties one removes it);
+    ``parallel`` children run side by side and are drawn stacked.
+    """
+
+    name: str
+    shape: ChildListShape = "list"
+    label: str | None = None
+    optional: bool = False
+    parallel: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: The lists every flowable task has besides its own branches.
+ERRORS = ChildList("errors", label="errors", optional=True)
+FINALLY = ChildList("finally", label="finally", optional=True)
+COMMON_CHILD_LISTS: tuple[ChildList, ...] = (ERRORS, FINALLY)
+#: The task lists of a flow itself, in display order.
+FLOW_CHILD_LISTS: tuple[ChildList, ...] = (
+    ChildList("tasks"),
+    ERRORS,
+    FINALLY,
+    ChildList("afterExecution", label="after execution", optional=True),
+)
+
+
+class FlowableError(Exception):
+    """A flowable's property could not be rendered or makes no sense; the message names it."""
+
+
+@dataclass(frozen=True)
+class ChildExecution:
+    """A child execution a flowable task asks for; the runner starts it once the step is committed."""
+
+    task_run_id: str
+    namespace: str
+    flow_id: str
+    inputs: dict[str, Any]
+    labels: dict[str, str]
+    revision: int | None = None
+    wait: bool = True
+
+
+class Children(Protocol):
+    """Where the children of one container (a flowable task run, or the flow itself) live."""
+
+    def scope(self, iteration: int | None = None) -> dict[str, TaskRun]:
+        """The children created so far (of one loop iteration), by task id."""
+        ...
+
+    def create(self, task: Task, iteration: int | None, value: str | None) -> TaskRun:
+        """Create (and start, or skip) a child task run."""
+        ...
+
+
+class FlowableRun(Children, Protocol):
+    """What the executor lets a flowable task see and do for one of its task runs."""
+
+    @property
+    def task_run(self) -> TaskRun: ...
+
+    @property
+    def execution_state(self) -> ExecutionState:
+        """The execution, its task runs and their indexes (a loop keeps its iteration counts there)."""
+        ...
+
+    @property
+    def execution(self) -> Execution: ...
+
+    def render(self, name: str, value: Any) -> Any:
+        """Render property ``name``; raises :class:`FlowableError` naming ``task.name``."""
+        ...
+
+    def log(self, level: str, message: str) -> None: ...
+
+    def mask(self, data: Any) -> Any:
+        """``data`` with every secret value the execution read hidden: for what a type stores
+        and shows itself (loop values, switch keys), which are never secret."""
+        ...
+
+    def set_timer(self, seconds: float, kind: str) -> None:
+        """Call :meth:`FlowableTask.on_timer` with ``kind`` after ``seconds``."""
+        ...
+
+    def start_child_execution(self, child: ChildExecution) -> None: ...
+
+    def kill_child_execution(self, execution_id: str) -> None: ...
+
+    def pause(self) -> None:
+        """Mark this task run and its execution PAUSED (until a resume or :meth:`unpause`)."""
+        ...
+
+    def unpause(self) -> None:
+        """Set a PAUSED execution RUNNING again."""
+        ...
+
+    def end(self, state: State, outputs: dict[str, Any] | None = None) -> None:
+        """End this task run; its parent is re-evaluated."""
+        ...
+
+
+class FlowableTask(Task):
+    """A task the executor resolves into child task runs (no worker involved)."""
+
+    kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
+    #: The properties that hold child tasks, main branches first (``errors``/``finally`` come on top).
+    child_lists: ClassVar[tuple[ChildList, ...]] = ()
+    #: Runnable tasks nested in it share one working directory (WorkingDirectory).
+    shares_working_directory: ClassVar[bool] = False
+    #: Its children run once per value of a list (ForEach): UIs group its task runs by value.
+    iterates: ClassVar[bool] = False
+
+    errors: list[AnyTask] | None = Field(default=None, description="Tasks run when a child fails.")
+    finally_: list[AnyTask] | None = Field(default=None, alias="finally", description="Tasks run after the children, whatever happened.")
+
+    @classmethod
+    def all_child_lists(cls) -> tuple[ChildList, ...]:
+        """Every child list of the type: its branches, then ``errors`` and ``finally``."""
+        return (*cls.child_lists, *COMMON_CHILD_LISTS)
+
+    # --- structure -----------------------------------------------------------------------------------
+
+    def branches(self) -> dict[str, list[Task]]:
+        """The main child lists of this task, in order (``tasks``; ``then``/``else``; ``cases.X``...)."""
+        out: dict[str, list[Task]] = {}
+        for child_list in self.child_lists:
+            value = getattr(self, field_name(type(self), child_list.name), None)
+            if not value:
+                continue
+            if child_list.shape == "map":
+                for key, tasks in value.items():
+                    out[f"{child_list.name}.{key}"] = list(tasks)
+            elif child_list.shape == "graph":
+                out[child_list.name] = [item.task for item in value]
+            else:
+                out[child_list.name] = list(value)
+        return out
+
+    def child_task_lists(self) -> dict[str, list[Task]]:
+        out = self.branches()
+        if self.errors:
+            out["errors"] = list(self.errors)
+        if self.finally_:
+            out["finally"] = list(self.finally_)
+        return out
+
+    def child_execution_id(self, task_run: TaskRun) -> str | None:
+        """The child execution this running task run waits for, if any."""
+        return None
+
+    # --- behaviour -----------------------------------------------------------------------------------
+
+    def expand(self, run: FlowableRun) -> None:
+        """Called once when the task run is created, before its children: decide its shape."""
+
+    def advance(self, run: FlowableRun, iteration: int | None) -> State | None:
+        """Start the children that can start; the main state once they are over, None while they run.
+
+        ``iteration`` is the loop iteration whose child changed (None: re-check everything).
+        """
+        return None
+
+    def resolve_state(self, run: FlowableRun, iteration: int | None) -> State | None:
+        """The state the task run ends in (after ``errors``/``finally``), None while something runs."""
+        main = self.advance(run, iteration)
+        if main is None:
+            return None
+        if main.failed and main != State.FAILED:
+            return main  # KILLED: no handlers
+        return with_handlers(run, main, self.errors, self.finally_, run.task_run.value)
+
+    def on_timer(self, run: FlowableRun, kind: str) -> None:
+        """A timer this task set with :meth:`FlowableRun.set_timer` ran out."""
+
+    def on_child_end(self, run: FlowableRun, child: dict[str, Any]) -> None:
+        """The child execution this task run started ended (``child`` is its summary)."""
+
+    def on_kill(self, run: FlowableRun) -> None:
+        """The execution is being killed (this task run is marked KILLED right after)."""
+
+    def restore(self, run: FlowableRun) -> None:
+        """The task run is unfinished after a process restart or a restart of its execution:
+        set up again what lived only in memory (timers, a child execution not yet started)."""
+
+    def reset(self, run: FlowableRun) -> None:
+        """A restart puts this FAILED/KILLED task run back to RUNNING: forget what must be redone."""
+
+
+@cache
+def field_name(cls: type[Any], alias: str) -> str:
+    """The Python attribute of the field whose YAML name is ``alias`` (``else`` -> ``else_``,
+    ``onAllFailed`` -> ``on_all_failed``)."""
+    generate = cls.model_config.get("alias_generator")
+    for name, info in cls.model_fields.items():
+        yaml_name = info.alias or (generate(name) if callable(generate) else name)
+        if alias in (yaml_name, name):
+            return name
+    raise AttributeError(f"{cls.__name__} declares a child list {alias!r} but has no such field")
+
+
+def check_child_lists(cls: type[FlowableTask]) -> None:
+    """Fail early (at registration) when a type declares a child list it has no field for."""
+    for child_list in cls.child_lists:
+        field_name(cls, child_list.name)
+
+
+def child_list_spec(classes: Iterable[tuple[str, type[Task]]], aliases: dict[str, str]) -> dict[str, Any]:
+    """The child-list shapes of the registered flowable types as JSON for the builder's JavaScript.
+
+    ``names``: every accepted type name of a container -> its canonical name; ``lists``:
+    canonical name -> its branch lists; ``common``/``flow``: the lists of every container
+    and of the flow; ``optional``: names of lists an edit may remove when empty.
+    """
+    lists = {
+        canonical: [c.to_dict() for c in cls.child_lists]
+        for canonical, cls in classes
+        if isinstance(cls, type) and issubclass(cls, FlowableTask) and cls.child_lists
+    }
+    optional = {c.name for c in (*COMMON_CHILD_LISTS, *FLOW_CHILD_LISTS) if c.optional}
+    for entries in lists.values():
+        optional.update(e["name"] for e in entries if e["optional"])
+    return {
+        "names": {name: canonical for name, canonical in aliases.items() if canonical in lists},
+        "lists": lists,
+        "common": [c.to_dict() for c in COMMON_CHILD_LISTS],
+        "flow": [c.to_dict() for c in FLOW_CHILD_LISTS],
+        "optional": sorted(optional),
+    }
+
+
+# --- resolving lists of children (Kestra's FlowableUtils) ------------------------------------------
+
+
+def run_sequence(children: Children, tasks: list[Task], iteration: int | None, value: str | None) -> State | None:
+    """Children one after another: the next starts when the previous ended; a failure stops the list."""
+    scope = children.scope(iteration)
+    states: list[State] = []
+    for task in tasks:
+        tr = scope.get(task.id)
+        if tr is None:
+            tr = children.create(task, iteration, value)
+        if not tr.state.terminal:
+            return None
+        if tr.state.failed:
+            return tr.state if tr.state == State.KILLED else State.FAILED
+        states.append(tr.state)
+    return worst(states)
+
+
+def run_parallel(children: Children, tasks: list[Task], limit: int, iteration: int | None, value: str | None) -> State | None:
+    """Children side by side (at most ``limit`` at once, 0: no limit); a failure starts no more."""
+    scope = children.scope(iteration)
+    running = 0
+    states: list[State] = []
+    pending: list[Task] = []
+    for task in tasks:
+        tr = scope.get(task.id)
+        if tr is None:
+            pending.append(task)
+        elif tr.state.terminal:
+            states.append(tr.state)
+        else:
+            running += 1
+    failed = any(s.failed for s in states)
+    while pending and not failed and (limit == 0 or running < limit):
+        tr = children.create(pending.pop(0), iteration, value)
+        if tr.state.terminal:
+            states.append(tr.state)
+            failed = failed or tr.state.failed
+        else:
+            running += 1
+    if running or (pending and not failed):
+        return None
+    return worst(states)
+
+
+def with_handlers(
+    children: Children, main: State, errors: list[Task] | None, finally_: list[Task] | None, value: str | None
+) -> State | None:
+    """Run ``errors`` after a failure and ``finally`` in any case; None while they run."""
+    state = main
+    if main == State.FAILED and errors:
+        if run_sequence(children, errors, None, value) is None:
+            return None
+    if finally_:
+        fin = run_sequence(children, finally_, None, value)
+        if fin is None:
+            return None
+        if fin.failed and not state.failed:
+            state = State.FAILED
+    return state
+
+
+def as_key(value: Any) -> str:
+    """Loop values and switch keys are strings (Kestra's rule); objects become JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,302 @@
+"""The fork server program: a pre-started interpreter that forks once per Python script task.
+
+Started by :mod:`engine.runtime.forkserver` as ``python forkserver_main.py FD
+[MODULES]``; it imports only the standard library (plus the modules named in
+MODULES), so what a task finds already imported is what a fresh interpreter
+would import itself. It never runs task code: every request is served by a
+forked child, so no module state, working directory, environment variable,
+signal handler or thread of one task can reach the next.
+
+Requests come over the inherited ``AF_UNIX``/``SOCK_SEQPACKET`` socket FD, one
+message each: a JSON object (program, args, cwd, env) with four file
+descriptors attached (stdin, stdout, stderr, and a status socket). On the
+status socket the server writes the child's pid once forked, then its wait
+status once it has ended (8-byte signed integers). When the server dies, the
+status socket reaches end-of-file without a status: the client knows the task
+was lost. When the client dies, the request socket reaches end-of-file: the
+server kills its children's process groups and exits.
+
+The child becomes what ``python PROGRAM ARGS...`` would be: its own process
+group (set by both sides of the fork, like a shell does, so a kill can never
+miss it), ``PR_SET_PDEATHSIG=SIGKILL`` towards the server, the signal
+dispositions and mask the interpreter started with, the task's stdio,
+directory, environment, ``sys.argv``, ``sys.path[0]`` and a fresh
+``__main__`` module. At the end it does what interpreter shutdown does that a
+script can observe (non-daemon threads joined, ``atexit`` functions run, the
+script's globals released so unclosed files are flushed, stdio flushed) and
+leaves with ``os._exit``: a full finalization would touch, and so copy, every
+page shared with the server.
+
+Differences from a fresh interpreter that a script may notice: modules the
+server imported are already in ``sys.modules``, and the string hash seed is
+the server's (hash randomisation is per server, not per task).
+"""
+
+import atexit
+import builtins
+import ctypes
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+from importlib.machinery import SourceFileLoader
+
+#: Standard-library modules most scripts import and that read nothing from the environment at import.
+#: Few on purpose: every preloaded page makes each fork and each exit a little dearer (measured:
+#: ~30 modules cost ~1.5 ms more CPU per task than none), while a script that needs more imports them.
+PRELOAD = ("collections", "datetime", "functools", "itertools", "json", "pathlib", "re", "typing")
+_INT = struct.Struct("q")
+_PR_SET_PDEATHSIG = 1
+_MAX_REQUEST = 1 << 20
+
+
+def _prctl():  # type: ignore[no-untyped-def]
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+
+class Server:
+    def __init__(self, ctl_fd: int):
+        self.ctl_fd = ctl_fd
+        self.ctl = socket.socket(fileno=ctl_fd)
+        self.children: dict[int, int] = {}  # pid -> status fd
+        # What a fresh interpreter starts with, taken before anything here changes it.
+        self.handlers = {}
+        for sig in signal.valid_signals():
+            try:
+                self.handlers[sig] = signal.getsignal(sig)
+            except (OSError, ValueError):  # pragma: no cover
+                pass
+        self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        self.base_path = list(sys.path)
+        self.tz = os.environ.get("TZ")
+        self.prctl = _prctl()
+        self.pid = os.getpid()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        os.set_blocking(self.wake_r, False)
+
+    def serve(self) -> None:
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        poller = select.poll()
+        poller.register(self.ctl.fileno(), select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        while True:
+            for fd, _events in poller.poll():
+                if fd == self.wake_r:
+                    self._drain_wakeups()
+                    self._reap()
+                elif not self._request():
+                    self._shutdown()
+                    return
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while os.read(self.wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            fd = self.children.pop(pid, None)
+            if fd is not None:
+                _write_int(fd, status)
+                os.close(fd)
+
+    def _request(self) -> bool:
+        """Serve one request; False when the client is gone."""
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(self.ctl, _MAX_REQUEST, 4)
+        except OSError:
+            return False
+        if not msg:
+            for fd in fds:
+                os.close(fd)
+            return False
+        if len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            return True
+        try:
+            request = json.loads(msg)
+        except ValueError:
+            for fd in fds:
+                os.close(fd)
+            return True
+        status_fd = fds[3]
+        pid = os.fork()
+        if pid == 0:
+            self._become_task(request, fds)  # never returns
+        try:
+            os.setpgid(pid, pid)
+        except OSError:  # it already did (or already ended): either way the group is its own
+            pass
+        for fd in fds[:3]:
+            os.close(fd)
+        self.children[pid] = status_fd
+        _write_int(status_fd, pid)
+        return True
+
+    def _shutdown(self) -> None:
+        """The client is gone: nothing may outlive it."""
+        for pid in list(self.children):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    # --- the child ---------------------------------------------------------------------------------
+
+    def _become_task(self, request: dict, fds: list[int]) -> None:
+        code = 1
+        try:
+            self._isolate(request, fds)
+            code = _run_main(request["program"], request.get("args", []), self.base_path)
+        except BaseException:  # noqa: BLE001 - set-up failed: say why, as an interpreter would
+            try:
+                traceback.print_exc()
+            except BaseException:  # noqa: BLE001
+                pass
+        finally:
+            os._exit(code)
+
+    def _isolate(self, request: dict, fds: list[int]) -> None:
+        signal.set_wakeup_fd(-1)
+        for sig, handler in self.handlers.items():
+            if handler is not None:
+                try:
+                    signal.signal(sig, handler)
+                except (OSError, ValueError, TypeError):
+                    pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        if self.prctl is not None:
+            self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != self.pid:  # the server died before prctl: nobody would stop us
+                os._exit(137)
+        self.ctl.detach()
+        for fd in (self.wake_r, self.wake_w, self.ctl_fd, fds[3], *self.children.values()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in set(fds[:3]):
+            if fd > 2:
+                os.close(fd)
+        os.chdir(request["cwd"])
+        env = request["env"]
+        os.environ.clear()
+        os.environ.update(env)
+        if env.get("TZ") != self.tz:
+            time.tzset()
+
+
+def _write_int(fd: int, value: int) -> None:
+    try:
+        os.write(fd, _INT.pack(value))
+    except OSError:  # the client is gone
+        pass
+
+
+def _run_main(program: str, args: list[str], base_path: list[str]) -> int:
+    """Run ``program`` as ``__main__`` like ``python program args...``; the exit code."""
+    path = os.path.abspath(program)
+    sys.argv = [program, *args]
+    sys.orig_argv = [sys.executable, program, *args]
+    sys.path[:] = [os.path.dirname(os.path.realpath(path)), *base_path]
+    main = types.ModuleType("__main__")
+    main.__dict__.update(
+        __file__=path, __builtins__=builtins, __loader__=SourceFileLoader("__main__", path), __spec__=None, __cached__=None
+    )
+    sys.modules["__main__"] = main
+    code = 0
+    try:
+        with open(path, "rb") as fh:
+            source = fh.read()
+        exec(compile(source, path, "exec", dont_inherit=True), main.__dict__)
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException as exc:  # noqa: BLE001 - what the interpreter does with an uncaught exception
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next  # our own frames are not the script's
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return _finish(main, code)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    try:
+        print(exc.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001
+        pass
+    return 1
+
+
+def _finish(main: types.ModuleType, code: int) -> int:
+    """What interpreter shutdown does that a script can see, without tearing the shared heap down."""
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]  # join non-daemon threads, as at exit
+    except BaseException:  # noqa: BLE001
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        pass
+    main.__dict__.clear()
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except BaseException:  # noqa: BLE001 - Python exits 120 when flushing stdout fails
+            if stream is sys.stdout and code == 0:
+                code = 120
+    return code
+
+
+def main() -> None:
+    # This file's directory is not the task's: sys.path[0] is set per task.
+    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
+    ctl_fd = int(sys.argv[1])
+    modules = [m for m in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if m]
+    server = Server(ctl_fd)
+    for name in (*PRELOAD, *modules):
+        try:
+            __import__(name)
+        except Exception as exc:  # noqa: BLE001 - a module that cannot load is only not preloaded
+            print(f"lanner fork server: could not preload {name}: {exc}", file=sys.stderr)
+    gc.freeze()  # children then leave the shared heap alone when they collect
+    server.serve()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""What `lanner flow run` loads: the modules a short run needs, not the CLI framework, Alembic or unused clients."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+FLOW = """\
+id: cold
+namespace: tests.cold
+tasks:
+  - id: hello
+    type: log
+    message: hello
+"""
+#: Loaded only for help and errors (typer, rich), schema changes (alembic), requests (httpx),
+#: stored files (fsspec) and schedules (croniter).
+HEAVY = ("typer", "rich", "alembic", "httpx", "fsspec", "croniter")
+PROBE = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: open({out!r}, 'w').write(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))\n"
+    "from engine.cli_run import main\n"
+    "sys.argv = ['lanner', 'flow', 'run', {flow!r}, '--json']\n"
+    "main()\n"
+)
+
+
+def test_a_plain_flow_run_loads_no_cli_framework_no_alembic_and_no_unused_client(tmp_path: Path, cli_env) -> None:
+    flow = tmp_path / "cold.yaml"
+    flow.write_text(FLOW)
+    out = tmp_path / "loaded.json"
+    for run in ("a new home", "the same home, at head"):
+        code = PROBE.format(heavy=HEAVY, flow=str(flow), out=str(out))
+        done = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["state"] == "SUCCESS"
+        assert json.loads(out.read_text()) == [], f"{run}: loaded {out.read_text()}"
+
+
+def test_help_and_mistakes_still_go_through_the_full_cli(lanner_cmd: list[str], cli_env, tmp_path: Path) -> None:
+    helped = subprocess.run([*lanner_cmd, "flow", "run", "--help"], env=cli_env, capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "--input" in helped.stdout and "--timeout" in helped.stdout
+    missing = subprocess.run([*lanner_cmd, "flow", "run"], env=cli_env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "Missing argument" in missing.stderr
+    unknown = subprocess.run([*lanner_cmd, "flow", "run", "x.yaml", "--nope"], env=cli_env, capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "No such option" in unknown.stderr
+    bad_input = tmp_path / "f.yaml"
+    bad_input.write_text(FLOW)
+    wrong = subprocess.run([*lanner_cmd, "flow", "run", str(bad_input), "-i", "novalue"], env=cli_env,
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "expected KEY=VALUE" in wrong.stderr
