@@ -51,11 +51,10 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
         report = engine.validate(text)
         for w in report.warnings:
             typer.echo(f"{path}: warning: {w}")
-        if not report.errors:
-            report.errors = check_files(text, path.resolve().parent)
-        if report.errors:
+        errors = list(report.errors) or check_files(text, path.resolve().parent)
+        if errors:
             bad += 1
-            for e in report.errors:
+            for e in errors:
                 typer.echo(f"{path}: {e}")
         else:
             typer.echo(f"{path}: valid ({report.namespace}.{report.flow_id})")

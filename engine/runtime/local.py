@@ -27,7 +27,7 @@ from engine.model.flow import Flow
 from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
-from engine.model.state import State
+from engine.model.state import State, is_terminal
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
@@ -115,6 +115,8 @@ class LocalRunner:
         self._ended: dict[str, threading.Event] = {}
         self._ended_lock = threading.Lock()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # called with the summary of each ended execution
+        #: The server's public URL (links to execution pages in notifications); the server sets it, else LANNER_URL.
+        self.public_url: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lanner-executor", daemon=True)
         self.cluster = Cluster(self, self.store, node_id)  # several runners on one database: see there
@@ -141,6 +143,8 @@ class LocalRunner:
             return
         self.cluster.stop()
         self.pool.shutdown(kill=kill)
+        if "_local_pool" in self.__dict__:
+            self.__dict__["_local_pool"].shutdown(kill=kill)
         self._stop.set()
         self.post(Wake())
         self._thread.join(timeout=10)
@@ -550,6 +554,10 @@ class LocalRunner:
             self._executors[key] = executor
         return executor
 
+    def renderer_for(self, namespace: str) -> Callable[[Any, Any], Any]:
+        """Renders values with the functions of ``namespace`` (polling triggers render their properties)."""
+        return self._renderer(namespace)
+
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
         from engine.runtime.expression_functions import runtime_functions
         from engine.store.kv import kv_function
@@ -583,7 +591,8 @@ class LocalRunner:
         ex = st.execution
         executor = self._executor(ex)
         for tr_id in step.kill:
-            self.pool.kill(tr_id)
+            if not self.pool.kill(tr_id) and "_local_pool" in self.__dict__:
+                self.__dict__["_local_pool"].kill(tr_id)
         for child_id in step.kill_children:
             self.post(Kill(child_id))
         for delay, kind, tr_id in step.timers:
@@ -598,7 +607,7 @@ class LocalRunner:
                 outcome = run_attempt(job)
                 inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
-                self.pool.submit(
+                self._pool_for(task).submit(
                     job,
                     on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self.post(AttemptStarted(e, t, a, d)),
                     on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self.post(AttemptEnded(e, t, a, o)),
@@ -629,6 +638,7 @@ class LocalRunner:
             secrets=self.secrets.values(),
             secret_lookup=self.secrets.get,
             working_dir=self._working_dir(st, executor, tr),
+            services=self._task_services().for_execution(ex.id) if task.uses_services else None,
         )
         if self.storage is not None:
             ctx.extra["storage"] = self.storage
@@ -636,6 +646,25 @@ class LocalRunner:
                 _ex.namespace, _ex.flow_id, _ex.id, _tr.task_id, _tr.id, Path(path), name
             )
         return Job(ex.id, tr.id, attempt, task, ctx)
+
+    def _pool_for(self, task: RunnableTask) -> Any:
+        """Where an attempt runs: the pool, except that a task using the store's services runs on this
+        process's threads when the pool is remote (its workers may not reach the database)."""
+        if not task.uses_services or isinstance(self.pool, ThreadWorkerPool):
+            return self.pool
+        local = self.__dict__.get("_local_pool")
+        if local is None:
+            local = self.__dict__["_local_pool"] = ThreadWorkerPool(4)
+        return local
+
+    def _task_services(self) -> Any:
+        """The kv store, execution history and trigger control tasks may use (made on first use)."""
+        services = self.__dict__.get("_services")
+        if services is None:
+            from engine.runtime.task_services import RunnerServices
+
+            services = self.__dict__["_services"] = RunnerServices(self)
+        return services
 
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
         cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
@@ -651,6 +680,13 @@ class LocalRunner:
         """Start the child execution a flowable task asked for (a subflow) and tell its task run."""
         ex = st.execution
         tr = st.task_runs[child.task_run_id]
+        parent = {"executionId": ex.id, "taskRunId": tr.id, "taskId": tr.task_id, "namespace": ex.namespace, "flowId": ex.flow_id}
+        if tr.value is not None:
+            parent["value"] = tr.value
+        if child.iteration is not None:
+            parent["iteration"] = child.iteration
+        if child.again and child.execution_id and self._child_exists(st, tr, child.execution_id):
+            return  # asked again after a restart: it was started before
         try:
             child_id = self.start_execution(
                 child.namespace,
@@ -658,16 +694,29 @@ class LocalRunner:
                 child.inputs,
                 labels=child.labels,
                 revision=child.revision,
-                parent={"executionId": ex.id, "taskRunId": tr.id, "namespace": ex.namespace, "flowId": ex.flow_id},
+                parent=parent,
                 wait_persisted=False,
+                execution_id=child.execution_id,
             )
         except Exception as exc:  # noqa: BLE001 - unknown flow, bad inputs: the task fails with the reason
             self.post(ChildFailedToStart(ex.id, tr.id, f"{tr.task_id}: {exc}"))
             return
-        tr.outputs = {"executionId": child_id}
-        st.touch(tr)
+        if child.iteration is None:  # a task run's only child: its id is the task run's output (Subflow)
+            tr.outputs = {"executionId": child_id}
+            st.touch(tr)
         if not child.wait:
-            self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
+            self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}, "parent": parent}))
+
+    def _child_exists(self, st: ExecutionState, tr: TaskRun, execution_id: str) -> bool:
+        """Whether a child execution with this id was already started; an ended one is reported again."""
+        if execution_id in self._states:
+            return True
+        summary = self.store.summary(execution_id)
+        if summary is None:
+            return False
+        if is_terminal(summary.get("state")):
+            self.post(ChildEnded(st.execution.id, tr.id, summary))
+        return True
 
     def _on_end(self, st: ExecutionState) -> None:
         ex = st.execution

@@ -59,6 +59,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         if not isinstance(result, TaskResult):
             result = TaskResult(result if isinstance(result, dict) else {})
         outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
+        outcome.labels = result.labels
+        outcome.exit_state = State(result.exit_state) if result.exit_state else None
         if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
             outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
     except TaskFailed as exc:
@@ -77,6 +79,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     finally:
         if timer is not None:
             timer.cancel()
+    if ctx.metrics:
+        outcome.metrics = list(ctx.metrics)
     if ctx.secrets and outcome.outputs:
         outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
     if ctx.secrets and outcome.message:

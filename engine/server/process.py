@@ -102,6 +102,7 @@ class LannerServer:
         except StoreOpenError as exc:
             raise SystemExit(f"lanner server local: {exc}") from None
         self.runner.pool = GracefulPool(self.runner.pool)
+        self.runner.public_url = cfg.public_url()  # links to execution pages (notifications)
         report_plugins()
         self.scheduler = Scheduler(self.runner)
         self.engine = LocalEngine(self.runner, scheduler=self.scheduler)
