@@ -18,7 +18,7 @@ from builder.forms import field_specs
 from builder.yaml_sync import parse
 from engine.model.schema import task_json_schema
 from tests.browser.conftest import wait_until
-from tests.browser.conftest_pages import fill, open_page, wait_canvas, yaml_text
+from tests.browser.conftest_pages import fill, new_flow, open_page, yaml_text
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +29,6 @@ def tab(page: Any, title: str) -> Any:
 
 def node(page: Any, task_id: str) -> Any:
     return page.locator(f'.lc-node[data-id="{task_id}"]')
-
-
-def new_flow(page: Any, server: Any, namespace: str, flow_id: str) -> None:
-    open_page(page, server.page_url("flows"), ".ln-create button")
-    fill(page, ".ln-new-namespace", namespace)
-    fill(page, ".ln-new-id", flow_id)
-    page.locator(".ln-create button").click()
-    page.wait_for_url("**/ui/editor?*")
-    wait_canvas(page)
 
 
 def test_a_new_flow_starts_calm_and_no_edit_is_lost(page, builder_server):

@@ -19,6 +19,7 @@ from builder.yaml_sync import parse
 from tests.browser.conftest import wait_until
 from tests.browser.conftest_pages import (
     fill,
+    new_flow,
     open_page,
     screenshot,
     wait_canvas,
@@ -37,12 +38,7 @@ def tab(page: Any, title: str) -> Any:
 
 
 def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):
-    open_page(page, builder_server.page_url("flows"), ".ln-create button")
-    fill(page, ".ln-new-namespace", "acme.sales")
-    fill(page, ".ln-new-id", "greet")
-    page.locator(".ln-create button").click()
-    page.wait_for_url("**/ui/editor?*")
-    wait_canvas(page)
+    new_flow(page, builder_server, "acme.sales", "greet")
     assert page.locator(".lc-slot-empty[data-list='[\"tasks\"]']").count() == 1
 
     # Drag a Log task then a Python task from the palette.
@@ -146,12 +142,7 @@ def run_with(page: Any, server: Any, namespace: str, flow_id: str, region: str) 
 
 def test_a_switch_on_an_input_is_built_without_yaml_and_runs_each_branch(page, builder_server):
     """Issue 17: the analyst's first Switch, from the palette to both branches run, never touching YAML."""
-    open_page(page, builder_server.page_url("flows"), ".ln-create button")
-    fill(page, ".ln-new-namespace", "acme.routing")
-    fill(page, ".ln-new-id", "route")
-    page.locator(".ln-create button").click()
-    page.wait_for_url("**/ui/editor?*")
-    wait_canvas(page)
+    new_flow(page, builder_server, "acme.routing", "route")
     tab(page, "Flow").click()
     fill(page, ".ln-new-input-id", "region")
     page.locator(".ln-add-input button").click()
