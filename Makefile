@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: mysql-deps install install-test lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
+.PHONY: mysql-deps install install-test frontend wheel lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
 
 # uv installs exactly what requirements/*.txt pin (hash-checked); it lives in its own folder
 # inside the venv so `uv pip sync` never removes it.
@@ -42,9 +42,31 @@ $(VENV)/.installed-test: requirements/test.txt pyproject.toml $(wildcard plugins
 	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
 	@touch $@ $(VENV)/.installed
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed frontend
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test frontend
+
+# The builder's browser code: npm installs exactly the committed lock, esbuild bundles it into
+# builder/canvas/bundle/ (package data, so the wheel needs no node). Rebuilt when a source changes.
+FRONTEND := builder/frontend
+BUNDLE := builder/canvas/bundle
+FRONTEND_SRC := $(FRONTEND)/build.mjs $(FRONTEND)/package.json $(wildcard $(FRONTEND)/src/*)
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (node 20) is needed to build the builder's JavaScript"; exit 1; }
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUNDLE)/.built: $(FRONTEND_SRC) $(FRONTEND)/node_modules/.package-lock.json
+	cd $(FRONTEND) && node build.mjs
+	@touch $@
+
+frontend: $(BUNDLE)/.built
+
+# A wheel with the bundles inside: `pip install dist/lanner-*.whl` needs no node.
+wheel: frontend | $(UV)
+	rm -rf build lanner.egg-info  # a stale file list would put builder/frontend/node_modules in the wheel
+	$(UV) build --wheel -o dist .
 
 # Lanner's own sources compiled too (only what changed since the last time; a second or two).
 COMPILE_OWN = $(PY) -m compileall -q -j 0 engine builder $(wildcard plugins) $(1)
@@ -117,4 +139,4 @@ screenshots: install-test browser-deps
 	  tests/browser/test_canvas.py::test_screenshot_of_a_sample_flow
 
 clean:
-	rm -rf $(VENV) $(LATEST) .lanner
+	rm -rf $(VENV) $(LATEST) .lanner $(BUNDLE) $(FRONTEND)/node_modules

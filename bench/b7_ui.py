@@ -1,10 +1,10 @@
-"""B7 UI: the editor canvas with 200 tasks (bench/b7_canvas.py, headless Chromium) and the execution page.
+"""B7 UI: the editor canvas with 500 tasks (bench/b7_canvas.py, headless Chromium) and the execution page.
 
 Runs ``bench/b7_canvas.py`` in its own process and turns its JSON line into
 figures, then ``bench/b7_execution_page.py`` (the execution page of a
 1,000-task-run execution, opened on the real server).
 
-    .venv/bin/python -m bench.b7_ui [--tasks 200]
+    .venv/bin/python -m bench.b7_ui [--tasks 500]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bench.common import REPO, emit, unavailable
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="B7 UI")
-    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--tasks", type=int, default=500)
     args = parser.parse_args(argv)
     if shutil.which("chromium") is None:
         unavailable("B7", "chromium is not installed (make browser-deps)")
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             emit("B7", f"canvas {r['tasks']} tasks: Python set -> last node in DOM", r["python_to_dom_ms"], "ms")
             emit("B7", f"canvas {r['tasks']} tasks: browser render", r["browser_render_ms"], "ms")
             emit("B7", "canvas: delete click -> Python", r["delete_round_trip_ms"], "ms")
+            for action in ("fit", "zoom_in", "zoom_out", "pan"):
+                emit("B7", f"canvas {r['tasks']} tasks: {action.replace('_', ' ')} (call -> painted)",
+                     r[f"{action}_ms"], "ms")
         out = subprocess.run([sys.executable, str(REPO / "bench" / "b7_execution_page.py"), "--runs", "1000"],
                              cwd=REPO, capture_output=True, text=True, timeout=400)
         line = next((x for x in out.stdout.splitlines() if x.startswith("{")), None)

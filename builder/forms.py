@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,19 @@ def _kind(name: str, schema: dict[str, Any], defs: dict[str, Any], task_type: st
     return "yaml", [], "yaml"
 
 
+#: Words a humanised property name spells differently (acronyms, Kestra's own terms).
+_WORDS = {"uri": "URI", "url": "URL", "id": "ID", "ids": "IDs", "http": "HTTP", "json": "JSON", "sql": "SQL",
+          "cwd": "working directory", "env": "environment variables"}
+
+
+def plain_label(name: str) -> str:
+    """``lateMaximumDelay`` -> ``Late maximum delay``; ``uri`` -> ``URI`` (labels for people, not YAML keys)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|_", " ", name).split()
+    out = [_WORDS.get(w.lower(), w.lower()) for w in words]
+    text = " ".join(out) or name
+    return text[:1].upper() + text[1:]
+
+
 def hidden_properties(schema: dict[str, Any], task_type: str = "") -> frozenset[str]:
     """``id``, ``type`` and the properties that hold child tasks (the type declares them in the registry;
     its schema carries them as ``x-lanner.childLists``)."""
@@ -127,6 +141,8 @@ def hidden_properties(schema: dict[str, Any], task_type: str = "") -> frozenset[
 def field_specs(schema: dict[str, Any], task_type: str = "") -> list[FieldSpec]:
     """The form's fields for a task/trigger schema: required first, then the rest, common ones last."""
     defs = schema.get("$defs", {})
+    # A recursive model (a container holding tasks) comes as a bare {"$ref": ...}: resolve it first.
+    schema = _resolve(schema, defs)
     required = set(schema.get("required", []))
     hidden = hidden_properties(schema, task_type)
     specs = []
@@ -138,7 +154,7 @@ def field_specs(schema: dict[str, Any], task_type: str = "") -> list[FieldSpec]:
         examples = list(resolved.get("examples") or next((a.get("examples") for a in _options(prop, defs)
                                                           if a.get("examples")), []) or [])
         specs.append(FieldSpec(
-            name=name, kind=kind, label=name + (" *" if name in required else ""), required=name in required,
+            name=name, kind=kind, label=plain_label(name) + (" *" if name in required else ""), required=name in required,
             default=resolved.get("default"), description=str(resolved.get("description") or ""),
             options=options, examples=examples, language=language or "yaml",
             advanced=name in COMMON, deprecated=bool(resolved.get("deprecated")),
@@ -180,6 +196,8 @@ def to_yaml_value(spec: FieldSpec, raw: Any) -> tuple[Any, str | None]:
         lines = [line for line in str(raw).splitlines() if line.strip()]
         return (lines or None), None
     if spec.kind == "yaml":
+        if str(raw).strip().startswith("{{"):  # an expression, not a YAML flow mapping
+            return str(raw).strip(), None
         try:
             return load_any_yaml(str(raw)), None
         except YamlError as exc:
@@ -316,6 +334,11 @@ class PropertyForm:
 
         widget.param.watch(changed, "value")
         parts: list[Any] = [widget]
+        if spec.kind in ("code", "yaml"):  # a code editor shows no name of its own
+            help_text = f"<div class='lf-help'>{html.escape(spec.description)}</div>" if spec.description else ""
+            parts.insert(0, pn.pane.HTML(f"<label class='lf-label'>{html.escape(spec.label)}</label>{help_text}",
+                                         margin=(4, 10, 0, 10), sizing_mode="stretch_width",
+                                         css_classes=[f"lf-label-{spec.name}"]))
         if suggest and self._suggestions:
             menu = pn.widgets.MenuButton(name="{{ }}", items=list(self._suggestions), width=60, margin=(0, 10),
                                          css_classes=["lf-suggest", f"lf-suggest-{spec.name}"])
@@ -361,7 +384,9 @@ class PropertyForm:
         add.on_click(lambda _e: add_row())
         if not value:
             add_row()
-        return pn.Column(pn.pane.HTML(f"<label class='lf-label'>{spec.label}</label>", margin=(0, 10)), rows,
+        help_text = f"<div class='lf-help'>{html.escape(spec.description)}</div>" if spec.description else ""
+        return pn.Column(pn.pane.HTML(f"<label class='lf-label'>{html.escape(spec.label)}</label>{help_text}",
+                                      margin=(0, 10)), rows,
                          add, error, css_classes=[f"lf-field-{spec.name}"], sizing_mode="stretch_width", margin=0)
 
     def show_errors(self, by_field: dict[str, list[str]]) -> None:

@@ -46,6 +46,7 @@ class SaveResult:
     namespace: str | None = None
     flow_id: str | None = None
     errors: list[str] = field(default_factory=list)
+    conflict: bool = False  # refused because someone saved another revision in between
 
     @property
     def ok(self) -> bool:
@@ -120,11 +121,31 @@ class Services:
         return "".join(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
                                             fromfile=f"revision {old}", tofile=f"revision {new}"))
 
-    def save_flow(self, text: str) -> SaveResult:
-        """Validate with the CLI's validator and store a revision; invalid YAML is refused, not stored."""
+    def latest_revision(self, namespace: str, flow_id: str) -> int | None:
+        """The newest stored revision of a flow (None when it does not exist or was deleted)."""
+        info = self.engine.flow(namespace, flow_id)
+        return None if info is None or info.deleted else info.revision
+
+    def save_flow(self, text: str, expected_revision: int | None = None, check: bool = False) -> SaveResult:
+        """Validate with the CLI's validator and store a revision; invalid YAML is refused, not stored.
+
+        With ``check``, the save is refused when the flow's newest revision is no longer
+        ``expected_revision`` (None: the flow must not exist yet): someone else saved it in
+        between, and storing this text would silently undo their change.
+        """
         report = self.engine.validate(text)
         if report.errors:
             return SaveResult(errors=[str(e) for e in report.errors])
+        if check:
+            ns, fid = report.namespace or "", report.flow_id or ""
+            current = self.latest_revision(ns, fid)
+            if current != expected_revision:
+                who = f"revision {current} of {ns}.{fid} was saved" if current else f"{ns}.{fid} was deleted"
+                if expected_revision is None:
+                    who = f"a flow {ns}.{fid} already exists (revision {current})"
+                return SaveResult(errors=[f"Not saved: {who} since you opened it (another tab or user). Copy your "
+                                          "changes from the YAML tab, reload the page, and apply them again."],
+                                  conflict=True)
         flow = self.engine.deploy(text)
         return SaveResult(revision=flow.revision, namespace=flow.namespace, flow_id=flow.id)
 

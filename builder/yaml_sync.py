@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.yaml_roundtrip import rewrite
 from engine.model.validation import FlowError, ValidationReport, validate_data, validate_text
 from engine.model.yaml_loader import YamlError, dump_yaml, load_yaml
 
@@ -170,8 +171,11 @@ class YamlSync:
         if _same(data, self.data) and self.error is None:
             return None
         self.data = copy.deepcopy(data)
+        # The user's comments, quotes and block styles survive edits made on the canvas or in a form.
+        text = rewrite(self.text, self.data) if self.text and self.error is None else None
+        if text is None or parse(text)[0] != self.data:
+            text = dump(self.data)
         self.error = None
-        text = dump(self.data)
         if text == self.text:
             return None
         self.text = text

@@ -1,7 +1,9 @@
 """``FlowCanvas``: the Panel component that draws a flow and lets people edit it by dragging.
 
-All tree edits run in the browser (``canvas.js``) so that dragging stays
-instant; each edit assigns a new ``flow`` object, which Panel syncs back here.
+The browser side is the React Flow + elkjs canvas bundled from
+``builder/frontend`` (``builder/canvas/bundle/canvas.js``); Panel serves the
+bundle from Lanner's own server as a cacheable file. All tree edits run in the
+browser (``builder/frontend/src/edits.js``) so that dragging stays instant; each edit assigns a new ``flow`` object, which Panel syncs back here.
 The Python side only restores what a browser cannot keep: the order of
 integer-like keys and the float-ness of whole numbers (see
 :func:`builder.canvas.roundtrip.restore_key_order`), so a round trip is
@@ -10,16 +12,16 @@ lossless.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import param
 from panel.custom import JSComponent
 
+from builder.canvas.bundles import bundle
 from builder.canvas.flow_edit import container_spec
 from builder.canvas.roundtrip import restore_key_order
 
-_HERE = Path(__file__).parent
+_BUNDLE = bundle("canvas.js")
 
 
 class FlowCanvas(JSComponent):
@@ -35,13 +37,15 @@ class FlowCanvas(JSComponent):
     selected = param.String(default="", doc="Id of the selected task ('' when none).")
     errors = param.Dict(default={}, doc="Task id -> list of messages, shown as red badges on the nodes.")
     readonly = param.Boolean(default=False, doc="Show the flow without palette, drag and drop or edit buttons.")
+    dirty = param.Boolean(default=False, doc="Unsaved changes: leaving or reloading the page asks first.")
     container_spec = param.Dict(
         default={}, constant=True,
         doc="Child-list shapes of the registered task types, for the JavaScript (from the registry; not meant to be changed).",
     )
 
-    _esm = _HERE / "canvas.js"
-    _stylesheets = [_HERE / "canvas.css"]
+    _esm = _BUNDLE
+    _bundle = _BUNDLE  # served by URL (one cached download), not inlined in every session's document
+    _stylesheets = [_BUNDLE.with_suffix(".css")]
 
     def __init__(self, **params: Any) -> None:
         if "palette" not in params:

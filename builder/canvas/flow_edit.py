@@ -2,7 +2,7 @@
 
 The canvas does the same edits in JavaScript for responsiveness; this module is
 the reference the rest of the builder (forms, YAML editor) uses to edit a flow
-without the canvas, and ``canvas.js`` mirrors it function for function.
+without the canvas, and ``builder/frontend/src/edits.js`` mirrors it function for function.
 
 Every operation returns a *new* flow and never mutates its input, so a caller
 can keep the old value for undo. Keys keep their order and unknown keys are

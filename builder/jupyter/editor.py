@@ -1,8 +1,9 @@
 """``%flow edit PATH|ID``: the web builder's drag-and-drop canvas in a notebook cell, saving YAML back.
 
-The canvas is the builder's own ES module (``builder/canvas/canvas.js``), run in
-the notebook by ``canvas_adapter.js`` through anywidget; the shared code travels
-once per kernel like the topology widget's (see ``builder/jupyter/widget.py``).
+The canvas is the builder's own bundle (``builder/canvas/bundle/canvas.js``, the
+module Panel runs in the web builder), drawn in the notebook by its ``notebook``
+export (``builder/frontend/src/notebook-canvas.js``) through anywidget; the bundle
+travels once per kernel like the topology widget's (see ``builder/jupyter/widget.py``).
 Every edit on the canvas comes back here as Kestra-shaped flow data; it is
 validated at once (errors become the canvas's red badges) and written when the
 user presses *Save* (or calls :meth:`FlowEditor.save`): to the flow file, or as

@@ -1,6 +1,6 @@
 """Gantt chart of an execution's task runs: rows for the widget's own drawing, or a Bokeh figure.
 
-The notebook widget draws the chart itself (``widget.js``) from :func:`gantt_data`,
+The notebook widget draws the chart itself (the topology bundle, ``builder/frontend``) from :func:`gantt_data`,
 a few hundred bytes per task run: a Bokeh page would inline BokehJS (about 1.4 MB)
 into the widget state that every saved notebook keeps. The web builder's execution
 page shows :func:`gantt_figure` through Panel.

@@ -1,4 +1,4 @@
-"""The flow topology widget: an anywidget whose drawing code (``widget.js``) lives beside this file.
+"""The flow topology widget: an anywidget whose drawing code is the topology bundle (``builder/frontend``, React Flow).
 
 Every trait is plain JSON so the same JS can be driven by Panel's
 ``AnyWidgetComponent`` in the web builder. The trait holding the layout is
@@ -6,9 +6,10 @@ called ``topology`` rather than ``layout`` because ``layout`` is reserved by
 ipywidgets (every DOM widget has a ``Layout`` model under that name).
 
 A notebook keeps every widget's state when it is saved, so what a widget syncs
-is kept small: ``widget.js``/``widget.css`` travel once per kernel in a shared
-:class:`WidgetCode` model (each widget's own ES module, ``loader.js``, only loads
-it), and the Gantt view is drawn from its rows, not from a Bokeh page.
+is kept small: the bundle (``topology.js``/``topology.css``) travels once per kernel,
+gzip-compressed, in a shared :class:`WidgetCode` model (each widget's own ES module,
+``loader.js``, only loads it), and the Gantt view is drawn from its rows, not from a
+Bokeh page.
 
 The mimebundle carries a static SVG as ``text/html`` next to the widget view, so
 a notebook opened without a kernel or widget support still shows the flow.
@@ -21,6 +22,8 @@ bytes back to the page (``file_reader``).
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import threading
 import time
@@ -33,6 +36,7 @@ import anywidget
 import ipywidgets
 import traitlets
 
+from builder.canvas.bundles import bundle
 from builder.jupyter.static import static_html
 from builder.topology import (
     PENDING_COLOUR,
@@ -59,6 +63,8 @@ class WidgetCode(ipywidgets.Widget):
 
     ``loader.js`` imports ``code`` once per page and version; ``css`` goes into the
     page's head, or, with ``shadow``, to the module, which scopes it in a shadow root.
+    With ``encoding`` "gzip" both are gzip-compressed and base64-encoded: a saved notebook
+    keeps every model's state, and the bundles compress to a third.
     """
 
     name = traitlets.Unicode("").tag(sync=True)
@@ -66,21 +72,30 @@ class WidgetCode(ipywidgets.Widget):
     css = traitlets.Unicode("").tag(sync=True)
     shadow = traitlets.Bool(False).tag(sync=True)
     version = traitlets.Unicode("").tag(sync=True)
+    encoding = traitlets.Unicode("").tag(sync=True)
 
 
-#: The files each kind of shared code is made of: (JavaScript files joined in order, CSS file, shadow).
-CODE_FILES: dict[str, tuple[tuple[Path, ...], Path, bool]] = {
-    "flow": ((_HERE / "widget.js",), _HERE / "widget.css", False),
-    # The web builder's canvas module itself, followed by the adapter that runs it in a notebook.
-    "canvas": ((_HERE.parent / "canvas" / "canvas.js", _HERE / "canvas_adapter.js"),
-               _HERE.parent / "canvas" / "canvas.css", True),
+#: The bundle each kind of shared code is (builder/frontend, built by ``make install``), and whether it is
+#: drawn in a shadow root. The canvas bundle is the web builder's own module; its ``notebook`` export
+#: runs it in a cell.
+CODE_FILES: dict[str, tuple[str, bool]] = {
+    "flow": ("topology", False),
+    "canvas": ("canvas", True),
 }
 
 
+def _packed(text: str) -> str:
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
+
+
 @cache
-def _sources(name: str) -> tuple[str, str, bool]:
-    scripts, css, shadow = CODE_FILES[name]
-    return "\n".join(p.read_text(encoding="utf-8") for p in scripts), css.read_text(encoding="utf-8"), shadow
+def _sources(name: str) -> tuple[str, str, bool, str]:
+    """(packed code, packed css, shadow, version) of one kind of shared code."""
+    stem, shadow = CODE_FILES[name]
+    code = bundle(f"{stem}.js").read_text(encoding="utf-8")
+    css = bundle(f"{stem}.css").read_text(encoding="utf-8")
+    version = hashlib.sha256((code + css).encode()).hexdigest()[:12]
+    return _packed(code), _packed(css), shadow, version
 
 
 _shared: dict[str, WidgetCode] = {}
@@ -92,9 +107,9 @@ def shared_code(name: str = "flow") -> WidgetCode:
     with _shared_lock:
         current = _shared.get(name)
         if current is None or current.comm is None:
-            code, css, shadow = _sources(name)
-            version = hashlib.sha256((code + css).encode()).hexdigest()[:12]
-            current = _shared[name] = WidgetCode(name=name, code=code, css=css, shadow=shadow, version=version)
+            code, css, shadow, version = _sources(name)
+            current = _shared[name] = WidgetCode(name=name, code=code, css=css, shadow=shadow, version=version,
+                                                 encoding="gzip")
         return current
 
 

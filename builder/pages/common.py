@@ -29,6 +29,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ba
 .ln-muted { color: #64748b; font-size: 13px; }
 .ln-error { color: #b91c1c; }
 .ln-ok { color: #15803d; }
+.ln-dirty { color: #b45309; font-weight: 600; font-size: 13px; }
 .ln-label { display: inline-block; background: #e0e7ff; color: #3730a3; border-radius: 4px; padding: 0 6px;
             margin-right: 4px; font-size: 12px; }
 .ln-big { font-size: 32px; font-weight: 700; }
@@ -40,6 +41,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ba
 
 FORM_CSS = """
 .lf-title { font-weight: 700; font-size: 15px; }
+.lf-label { font-size: 13px; font-weight: 500; }
+.lf-help { color: #64748b; font-size: 12px; margin-top: 1px; }
 .lf-error-text { color: #b91c1c; font-size: 12px; }
 """
 

@@ -1,6 +1,6 @@
 """Execution page: live topology, Gantt chart, streaming logs with filters, outputs, and actions.
 
-The topology is the very ES module of the Jupyter widget (``builder/jupyter/widget.js``)
+The topology is the very ES module of the Jupyter widget (the topology bundle of ``builder/frontend``)
 loaded through Panel's ``AnyWidgetComponent``, fed with the same layout and
 state colouring (``builder.topology``), so a run looks the same in a notebook
 and here. A periodic callback polls the store: the summary for states, and
@@ -11,13 +11,13 @@ ended and everything has been shown.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import param
 from panel.custom import AnyWidgetComponent
 
+from builder.canvas.bundles import bundle
 from builder.pages.common import arg, badge, esc, html_pane, shell, url
 from builder.services import Services, duration_of
 from builder.topology import STATE_COLOURS, apply_execution, layout_flow, node_details, run_duration
@@ -25,7 +25,6 @@ from builder.topology import format_duration as fmt_duration
 from engine.model.state import TERMINAL
 from engine.storage import SCHEME
 
-_WIDGET_DIR = Path(__file__).resolve().parents[1] / "jupyter"
 LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 POLL_MS = 500
 
@@ -43,9 +42,9 @@ class Topology(AnyWidgetComponent):
     files_url = param.String(default="/")  # file links go to this server's /api/v1/executions/{id}/file
     palette = param.Dict(default=dict(STATE_COLOURS))
 
-    _esm = _WIDGET_DIR / "widget.js"
+    _esm = bundle("topology.js")
     # Inlined: Panel serves component files only from beside the component's own module.
-    _stylesheets = [(_WIDGET_DIR / "widget.css").read_text()]
+    _stylesheets = [bundle("topology.css").read_text()]
 
 
 def _uris(value: Any, path: str = "") -> list[tuple[str, str]]:

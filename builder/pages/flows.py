@@ -38,6 +38,8 @@ class FlowsPage:
         self.search.param.watch(lambda _e: self.refresh(), "value_input")
         self.table = pn.Column(sizing_mode="stretch_width", css_classes=["ln-flow-list"])
         self.message = html_pane("", css_classes=["ln-message"])
+        self.undo_box = pn.Row(width=100)
+        self.pending_delete: tuple[str, str] | None = None
         self.tree = html_pane("")
 
         self.new_ns = pn.widgets.TextInput(name="Namespace", value=self.namespace or "company.team", width=200,
@@ -97,9 +99,32 @@ class FlowsPage:
                                f"revision {result.revision}: <a href='{link}'>open</a></span>")
         self.refresh()
 
+    def ask_delete(self, namespace: str, flow_id: str) -> None:
+        """First click: ask, naming the flow and what happens to its executions."""
+        self.pending_delete = (namespace, flow_id)
+        self.refresh()
+
     def delete(self, namespace: str, flow_id: str) -> None:
+        import panel as pn
+
+        source = self.services.flow_source(namespace, flow_id)
         self.services.delete_flow(namespace, flow_id)
-        self.message.object = f"<span class='ln-ok'>Deleted {esc(namespace)}.{esc(flow_id)}.</span>"
+        self.pending_delete = None
+        undo = pn.widgets.Button(name="Undo", button_type="primary", button_style="outline", width=80,
+                                 css_classes=["ln-undo-delete"])
+
+        def restore(_e: Any) -> None:
+            result = self.services.save_flow(source or "")
+            self.message.object = (f"<span class='ln-ok'>Restored {esc(namespace)}.{esc(flow_id)} as revision "
+                                   f"{result.revision}.</span>" if result.ok else
+                                   f"<span class='ln-error'>Not restored: {esc(result.errors[0])}</span>")
+            self.undo_box.objects = []
+            self.refresh()
+
+        undo.on_click(restore)
+        self.message.object = (f"<span class='ln-ok ln-deleted'>Deleted {esc(namespace)}.{esc(flow_id)}. Its "
+                               "executions and revisions are kept.</span>")
+        self.undo_box.objects = [undo] if source is not None else []
         self.refresh()
 
     def refresh(self) -> None:
@@ -121,9 +146,19 @@ class FlowsPage:
                      f"<td style='width:20%'>{labels}</td><td style='width:14%'>{last}</td>"
                      f"<td>rev {r.revision} · <a href='{url('execute', namespace=r.namespace, id=r.id)}'>▶ Execute</a>"
                      f"</td></tr></table>")
+            if self.pending_delete == (r.namespace, r.id):
+                sure = pn.widgets.Button(name="Delete it", button_type="danger", width=90,
+                                         css_classes=["ln-delete-confirm"])
+                keep = pn.widgets.Button(name="Keep", button_type="light", width=70, css_classes=["ln-delete-cancel"])
+                sure.on_click(lambda _e, ns=r.namespace, fid=r.id: self.delete(ns, fid))
+                keep.on_click(lambda _e: self.ask_delete("", ""))
+                question = html_pane(f"<span class='ln-error'>Delete {esc(r.namespace)}.{esc(r.id)}? Its triggers "
+                                     "stop; its executions stay.</span>", width=220)
+                out.append(pn.Row(html_pane(cells), question, sure, keep, sizing_mode="stretch_width"))
+                continue
             delete = pn.widgets.Button(name="Delete", button_type="danger", button_style="outline", width=80,
                                        css_classes=["ln-delete"])
-            delete.on_click(lambda _e, ns=r.namespace, fid=r.id: self.delete(ns, fid))
+            delete.on_click(lambda _e, ns=r.namespace, fid=r.id: self.ask_delete(ns, fid))
             out.append(pn.Row(html_pane(cells), delete, sizing_mode="stretch_width"))
         if not rows:
             out.append(html_pane("<p class='ln-muted'>No flow here yet: create one or import YAML.</p>"))
@@ -135,7 +170,8 @@ class FlowsPage:
         title = f"Flows in {self.namespace}" if self.namespace else "Flows"
         return shell("flows", esc(title), pn.Row(
             pn.Column(self.tree, width=220),
-            pn.Column(self.search, self.message, self.table, self.actions, sizing_mode="stretch_width"),
+            pn.Column(self.search, pn.Row(self.message, self.undo_box), self.table, self.actions,
+                      sizing_mode="stretch_width"),
             sizing_mode="stretch_width", margin=(0, 16)))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
@@ -135,30 +136,67 @@ def get_flow(
     request: Request,
     namespace: str,
     flow_id: str,
+    response: Response,
     revision: int | None = Query(None, ge=1, le=10_000_000),
     source: bool = Query(False, description="Include the YAML source."),
 ) -> Any:
-    """A flow (latest revision, or ``?revision=N``); ``Accept: application/x-yaml`` returns the YAML itself."""
+    """A flow (latest revision, or ``?revision=N``); ``Accept: application/x-yaml`` returns the YAML itself.
+
+    The ``ETag`` header is the revision: send it back as ``If-Match`` on PUT so that a save
+    made by someone else in between is refused (409) instead of silently undone.
+    """
     info = engine(request).flow(namespace, flow_id, revision)
     if info is None:
         raise not_found(f"flow {namespace}.{flow_id}" + (f" revision {revision}" if revision else "") + " does not exist")
+    etag = {"ETag": f'"{info.revision}"'}
     if _wants_yaml(request):
-        return Response(info.source, media_type="application/x-yaml")
+        return Response(info.source, media_type="application/x-yaml", headers=etag)
+    response.headers.update(etag)
     return flow_out(info, source=source)
 
 
-@router.put("/flows/{namespace}/{flow_id}", response_model=FlowOut, openapi_extra=YAML_BODY, responses={415: COMMON_RESPONSES[422]})
-async def update_flow(request: Request, namespace: str, flow_id: str) -> dict[str, Any]:
+#: One save at a time per server process, so that the If-Match check and the write see the same revision.
+_save_lock = threading.Lock()
+
+
+def _expected_revision(if_match: str | None) -> int | None:
+    """The revision an ``If-Match`` header names (None: no header, or ``*``); 422 when it is not one."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 9:
+        raise ApiError(422, f"If-Match header {if_match[:40]!r} must be a flow revision, as the ETag of GET /api/v1/flows/{{namespace}}/{{id}} gives it",
+                       [{"path": "If-Match", "message": "expected a revision number such as \"3\"", "line": None, "column": None}])
+    return int(tag)
+
+
+def _deploy_if_current(eng: Engine, namespace: str, flow_id: str, text: str, expected: int | None) -> FlowInfo:
+    with _save_lock:
+        current = eng.flow(namespace, flow_id)
+        if current is None:
+            raise not_found(f"flow {namespace}.{flow_id} does not exist; create it with POST /api/v1/flows")
+        if expected is not None and current.revision != expected:
+            raise ApiError(409, f"flow {namespace}.{flow_id} is at revision {current.revision}, not {expected}: someone saved it "
+                                "since you read it; GET it again, apply your change to that revision and save again")
+        return eng.deploy(text)
+
+
+@router.put("/flows/{namespace}/{flow_id}", response_model=FlowOut, openapi_extra=YAML_BODY,
+            responses={**CONFLICT, 415: COMMON_RESPONSES[422]})
+async def update_flow(
+    request: Request, namespace: str, flow_id: str,
+    if_match: str | None = Header(None, alias="If-Match", max_length=64,
+                                  description="The revision the change was made on (the ETag of GET); 409 when the flow moved on since."),
+) -> dict[str, Any]:
     """Save a new revision (an unchanged source keeps its revision)."""
     eng = engine(request)
+    expected = _expected_revision(if_match)
     text = await yaml_body(request)
     flow = await run_in_threadpool(_validate, eng, text)
     if (flow.namespace, flow.flow_id) != (namespace, flow_id):
         raise ApiError(422, f"the YAML is flow {flow.namespace}.{flow.flow_id}, not {namespace}.{flow_id}: id and namespace cannot change",
                        [{"path": "id", "message": "must match the URL", "line": None, "column": None}])
-    if await run_in_threadpool(eng.flow, namespace, flow_id) is None:
-        raise not_found(f"flow {namespace}.{flow_id} does not exist; create it with POST /api/v1/flows")
-    return flow_out(await run_in_threadpool(eng.deploy, text), source=True)
+    return flow_out(await run_in_threadpool(_deploy_if_current, eng, namespace, flow_id, text, expected), source=True)
 
 
 @router.delete("/flows/{namespace}/{flow_id}", status_code=204, response_class=Response)

@@ -203,3 +203,19 @@ def yaml_text(page: Any) -> str:
     """The text of the editor page's YAML code editor ("" until it is rendered)."""
     return page.evaluate("() => {" + ACE_FIND + " return yamlEditor ? yamlEditor.getValue() : ''; }")
 
+
+
+def yaml_focus_end(page: Any) -> None:
+    """Click into the YAML editor and put the cursor at the end of the text."""
+    page.locator(".ln-yaml .ace_content").first.click()
+    page.keyboard.press("Control+End")
+
+
+def new_flow(page: Any, server: Any, namespace: str, flow_id: str) -> None:
+    """Create an empty flow from the Flows page and wait for its editor's canvas."""
+    open_page(page, server.page_url("flows"), ".ln-create button")
+    fill(page, ".ln-new-namespace", namespace)
+    fill(page, ".ln-new-id", flow_id)
+    page.locator(".ln-create button").click()
+    page.wait_for_url("**/ui/editor?*")
+    wait_canvas(page)

@@ -4,7 +4,8 @@ Open the UI, create a flow, drag a Log and a Python task from the palette, fill
 their forms, add an input, save, execute with an input value, watch the
 topology turn green and the log line appear, then check the YAML equals what
 the canvas built. The next test (same server, run in order) finds the
-executions the journey made on the dashboard.
+executions the journey made on the dashboard. A second journey builds a Switch on an
+input (value, a case, a default branch) without YAML, saves it and runs each branch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from builder.yaml_sync import parse
 from tests.browser.conftest import wait_until
 from tests.browser.conftest_pages import (
     fill,
+    new_flow,
     open_page,
     screenshot,
     wait_canvas,
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.browser
 
 
 def slots(page: Any) -> Any:
-    return page.locator(".lc-lane-tasks > .lc-list > .lc-slot")
+    return page.locator(".lc-slot[data-list='[\"tasks\"]']")
 
 
 def tab(page: Any, title: str) -> Any:
@@ -36,13 +38,8 @@ def tab(page: Any, title: str) -> Any:
 
 
 def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):
-    open_page(page, builder_server.page_url("flows"), ".ln-create button")
-    fill(page, ".ln-new-namespace", "acme.sales")
-    fill(page, ".ln-new-id", "greet")
-    page.locator(".ln-create button").click()
-    page.wait_for_url("**/ui/editor?*")
-    wait_canvas(page)
-    assert page.locator(".lc-lane-tasks .lc-slot-empty").count() == 1
+    new_flow(page, builder_server, "acme.sales", "greet")
+    assert page.locator(".lc-slot-empty[data-list='[\"tasks\"]']").count() == 1
 
     # Drag a Log task then a Python task from the palette.
     page.locator('.lc-item[data-type="log"]').drag_to(slots(page).first)
@@ -126,3 +123,70 @@ def test_the_dashboard_shows_the_executions_the_journey_created(page, builder_se
     page.locator(".ln-dash-namespace select").select_option("acme.sales")
     wait_until(lambda: page.locator(".ln-kpi-total").inner_text() == str(len(made)))
     assert page.locator(".ln-recent-row").count() == len(made)
+
+
+def form_of(page: Any, task_id: str) -> None:
+    """Wait until the side panel shows the form of this (just added, selected) task."""
+    page.locator(f'.lc-node[data-id="{task_id}"]').wait_for()
+    wait_until(lambda: page.locator(".ln-form-box .lf-field-id input").first.input_value() == task_id, timeout=30)
+
+
+def run_with(page: Any, server: Any, namespace: str, flow_id: str, region: str) -> None:
+    """Execute the flow from its execute page with one input value, and wait for it to end green."""
+    open_page(page, server.page_url("execute", namespace=namespace, id=flow_id), ".ln-run button")
+    fill(page, ".ln-input-region", region)
+    page.locator(".ln-run button").click()
+    page.wait_for_url("**/ui/execution?*", timeout=15000)
+    page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=20000)
+
+
+def test_a_switch_on_an_input_is_built_without_yaml_and_runs_each_branch(page, builder_server):
+    """Issue 17: the analyst's first Switch, from the palette to both branches run, never touching YAML."""
+    new_flow(page, builder_server, "acme.routing", "route")
+    tab(page, "Flow").click()
+    fill(page, ".ln-new-input-id", "region")
+    page.locator(".ln-add-input button").click()
+    page.locator(".ln-input-item button", has_text="region (STRING)").wait_for()
+
+    # The Switch, its value from the input, a "north" case with a Log, and a Log for every other value.
+    page.locator('.lc-item[data-type="switch"]').drag_to(slots(page).first)
+    switch = page.locator('.lc-node[data-id="switch_1"]')
+    switch.wait_for()
+    tab(page, "Task").click()
+    # The switch value takes any YAML value (its schema type is any): the expression goes in quotes.
+    page.locator(".lf-field-value .ace_content").first.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text('"{{ inputs.region }}"')
+    page.keyboard.press("End")  # the code editor hands its value over on key-up
+    switch.locator('[data-action="add-case"]').click()
+    page.locator(".lc-case-input").fill("north")
+    page.locator(".lc-case-input").press("Enter")
+    north = page.locator(""".lc-slot[data-list='["tasks",0,"cases","north"]']""")
+    north.first.wait_for()
+    page.locator('.lc-item[data-type="log"]').drag_to(north.first)
+    form_of(page, "log_1")
+    fill(page, ".lf-field-message", "Northern route")
+    page.locator('.lc-item[data-type="log"]').drag_to(page.locator(""".lc-slot[data-list='["tasks",0,"defaults"]']""").first)
+    form_of(page, "log_2")
+    fill(page, ".lf-field-message", "Other route for {{ inputs.region }}")
+    tab(page, "YAML").click()  # save what the user sees: the YAML has caught up with the forms
+    wait_until(lambda: "Other route for" in yaml_text(page) and "Northern route" in yaml_text(page))
+    page.locator(".ln-save button").click()
+    page.locator(".ln-saved", has_text="Saved revision 1").wait_for()
+    data, err = parse(builder_server.flow_source("acme.routing", "route") or "")
+    assert err is None
+    assert data["tasks"] == [{
+        "id": "switch_1", "type": "switch", "value": "{{ inputs.region }}",
+        "cases": {"north": [{"id": "log_1", "type": "log", "message": "Northern route"}]},
+        "defaults": [{"id": "log_2", "type": "log", "message": "Other route for {{ inputs.region }}"}],
+    }]
+    assert data["inputs"] == [{"id": "region", "type": "STRING"}]
+
+    # Each value takes its branch: the other branch's task never runs.
+    run_with(page, builder_server, "acme.routing", "route", "north")
+    page.locator('.lanner-node[data-node-id="log_1"][data-state="SUCCESS"]').wait_for(timeout=10000)
+    assert page.locator('.lanner-node[data-node-id="log_2"]').get_attribute("data-state") == ""
+    page.locator(".ln-log-line", has_text="Northern route").wait_for(timeout=10000)
+    south = builder_server.wait(builder_server.start("acme.routing", "route", {"region": "south"}))
+    assert south["state"] == "SUCCESS"
+    assert {t["taskId"] for t in south["taskRuns"]} == {"switch_1", "log_2"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from builder.canvas.bundles import bundle
 from builder.canvas.flow_edit import FlowEditError
 from tests.browser.conftest import wait_until
 
@@ -41,13 +42,19 @@ def open_canvas(page: Any, panel_server: Any, **params: Any) -> Any:
     page.goto(panel_server(app))
     root = page.locator(".lc-root")
     root.wait_for()
-    # Drag targets are measured on screen: wait for canvas.css so that nothing moves mid-drag.
+    # Drag targets are measured on screen: wait for the CSS and the first layout so that nothing moves mid-drag.
     wait_until(lambda: root.evaluate("e => getComputedStyle(e).display") == "flex")
+    wait_until(lambda: root.get_attribute("data-version"))
     return made[0]
 
 
+def list_slots(page: Any, list_path: list[Any]) -> Any:
+    """The drop slots of one task list, in order (``list_path`` as in flow_edit: ``["tasks", 1, "then"]``)."""
+    return page.locator(f".lc-slot[data-list='{json.dumps(list_path, separators=(',', ':'))}']")
+
+
 def lane_slots(page: Any, lane: str) -> Any:
-    return page.locator(f".lc-lane-{lane} > .lc-list > .lc-slot")
+    return list_slots(page, [lane])
 
 
 def node(page: Any, task_id: str) -> Any:
@@ -61,7 +68,7 @@ def ids(tasks: list[dict[str, Any]]) -> list[str]:
 
 def test_drag_a_log_task_from_the_palette_onto_an_empty_canvas(page, panel_server):
     canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "company.team", "tasks": []})
-    assert page.locator(".lc-lane-tasks .lc-slot-empty").count() == 1
+    assert lane_slots(page, "tasks").and_(page.locator(".lc-slot-empty")).count() == 1
 
     page.locator('.lc-item[data-type="log"]').drag_to(lane_slots(page, "tasks").first)
 
@@ -70,7 +77,7 @@ def test_drag_a_log_task_from_the_palette_onto_an_empty_canvas(page, panel_serve
     assert "message" in tasks[0]
     assert list(canvas.flow) == ["id", "namespace", "tasks"]
     assert canvas.selected == "log_1"
-    assert node(page, "log_1").locator(".lc-type").inner_text() != ""
+    wait_until(lambda: node(page, "log_1").locator(".lc-type").inner_text() != "")  # drawn once laid out
 
 
 def test_reorder_by_drag_keeps_every_other_key_and_its_order(page, panel_server):
@@ -105,12 +112,12 @@ def test_drop_into_a_parallel_an_else_branch_and_the_errors_lane(page, panel_ser
     canvas = open_canvas(page, panel_server, flow=flow)
 
     # Move "a" to the end of the parallel's branch.
-    node(page, "a").drag_to(node(page, "par").locator(".lc-list > .lc-slot").last)
+    node(page, "a").drag_to(list_slots(page, ["tasks", 1, "tasks"]).last)
     wait_until(lambda: ids(canvas.flow["tasks"]) == ["par", "check"])
     assert ids(canvas.flow["tasks"][0]["tasks"]) == ["p1", "a"]
 
     # A new task into the (absent) else branch creates it.
-    else_slot = node(page, "check").locator('.lc-branch[data-branch="else"] .lc-slot')
+    else_slot = list_slots(page, ["tasks", 1, "else"])
     page.locator('.lc-item[data-type="log"]').drag_to(else_slot)
     wait_until(lambda: "else" in canvas.flow["tasks"][1])
     assert ids(canvas.flow["tasks"][1]["else"]) == ["log_1"]
@@ -140,8 +147,8 @@ def test_drop_into_a_parallel_an_else_branch_and_the_errors_lane(page, panel_ser
 
     # A container cannot be dropped into itself: the flow does not change.
     before = copy.deepcopy(canvas.flow)
-    node(page, "par").locator(":scope > .lc-head").drag_to(node(page, "par").locator(".lc-list > .lc-slot").first)
-    node(page, "check").locator(":scope > .lc-head").drag_to(node(page, "check").locator(".lc-slot").first)
+    node(page, "par").locator(":scope > .lc-head").drag_to(list_slots(page, ["tasks", 1, "tasks"]).first)
+    node(page, "check").locator(":scope > .lc-head").drag_to(list_slots(page, ["tasks", 0, "then"]).first)
     time.sleep(0.3)
     assert canvas.flow == before
 
@@ -239,7 +246,7 @@ def test_switch_case_is_added_inline(page, panel_server):
     page.locator(".lc-case-input").fill("gold")
     page.locator(".lc-case-input").press("Enter")
     wait_until(lambda: canvas.flow["tasks"][0].get("cases") == {"gold": []})
-    page.locator('.lc-item[data-type="log"]').drag_to(node(page, "sw").locator('.lc-branch[data-branch="cases.gold"] .lc-slot'))
+    page.locator('.lc-item[data-type="log"]').drag_to(list_slots(page, ["tasks", 0, "cases", "gold"]).first)
     wait_until(lambda: ids(canvas.flow["tasks"][0]["cases"]["gold"]) == ["log_1"])
 
 
@@ -332,7 +339,7 @@ async ([src, spec, flow, ops]) => {
 
 
 def test_the_javascript_edits_mirror_flow_edit_exactly(page):
-    """Same operation, same flow: canvas.js and flow_edit.py give the same result (or the same error)."""
+    """Same operation, same flow: the canvas's edits.js and flow_edit.py give the same result (or the same error)."""
     from builder.canvas import flow_edit as fe
     from tests.unit.test_flow_edit import sample
 
@@ -371,7 +378,7 @@ def test_the_javascript_edits_mirror_flow_edit_exactly(page):
         ("find_task", ["daily"]),
     ]
     flow = sample()
-    src = (Path(__file__).resolve().parents[2] / "builder" / "canvas" / "canvas.js").read_text()
+    src = bundle("canvas.js").read_text()  # what ships: the edits as bundled with the canvas
     results = page.evaluate(PARITY_JS, [src, fe.container_spec(), flow, [[js_names[n], a] for n, a in ops]])
     for (name, args), got in zip(ops, results, strict=True):
         try:
@@ -381,6 +388,104 @@ def test_the_javascript_edits_mirror_flow_edit_exactly(page):
         if isinstance(expected.get("ok"), tuple):
             expected["ok"] = list(expected["ok"])
         assert json.dumps(got) == json.dumps(expected), f"{name}{args}"
+
+
+# --- React Flow canvas: keyboard, viewport, layout of wide flows --------------------------------------
+
+
+def _box(locator: Any) -> dict[str, float]:
+    box = locator.bounding_box()
+    assert box is not None, "element is not on screen"
+    return box
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+
+
+def test_keyboard_alone_adds_a_task_after_the_selected_one_and_walks_the_flow(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": [log("a"), log("b")]})
+    assert page.locator(".lc-item").first.get_attribute("tabindex") == "0"
+    assert node(page, "a").get_attribute("tabindex") == "0"
+
+    # Tab from the search box reaches the palette; arrows move between its items; Enter adds.
+    page.locator(".lc-search").focus()
+    page.keyboard.press("Tab")
+    first = page.locator(".lc-item").first.get_attribute("data-type")
+    assert page.locator(".lc-item:focus").get_attribute("data-type") == first
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    wait_until(lambda: page.locator(".lc-item:focus").get_attribute("data-type") == first)
+    page.keyboard.press("Enter")
+    wait_until(lambda: len(canvas.flow["tasks"]) == 3)
+    added = canvas.flow["tasks"][2]["id"]
+    assert canvas.selected == added
+
+    # With "a" selected, the next task added by keyboard goes right after it.
+    node(page, "a").focus()
+    page.keyboard.press("Enter")
+    wait_until(lambda: canvas.selected == "a")
+    page.locator(f'.lc-item[data-type="{first}"]').focus()
+    page.keyboard.press("Enter")
+    wait_until(lambda: len(canvas.flow["tasks"]) == 4)
+    assert ids(canvas.flow["tasks"])[0] == "a" and ids(canvas.flow["tasks"])[2] == "b"
+    second = canvas.flow["tasks"][1]["id"]
+    assert canvas.selected == second
+
+    # Arrows on a focused node walk the tasks in order, selecting each.
+    node(page, "a").focus()
+    page.keyboard.press("ArrowRight")
+    wait_until(lambda: canvas.selected == second)
+    page.keyboard.press("ArrowRight")
+    wait_until(lambda: canvas.selected == "b")
+    assert page.locator(".lc-node:focus").get_attribute("data-id") == "b"
+    page.keyboard.press("ArrowLeft")
+    wait_until(lambda: canvas.selected == second)
+    page.keyboard.press("Delete")
+    wait_until(lambda: second not in ids(canvas.flow["tasks"]))
+
+
+def test_a_wide_flow_wraps_and_has_zoom_fit_and_a_minimap(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": []})
+    canvas.flow = {"id": "demo", "namespace": "ns", "tasks": [log(f"t{i}") for i in range(150)]}
+    node(page, "t149").wait_for(state="attached")
+    # 150 tasks are several rows, not one 31,000 px line.
+    lane = page.locator(".react-flow__node-lane").nth(1)
+    width = lane.evaluate("e => parseFloat(e.style.width)")
+    height = lane.evaluate("e => parseFloat(e.style.height)")
+    assert width < 3200 and height > 5 * 64, (width, height)
+    assert page.locator(".react-flow__minimap").is_visible()
+    assert page.locator(".react-flow__controls").is_visible()
+
+    root = page.locator(".lc-root")
+    board = _box(page.locator(".lc-board"))
+    root.evaluate("e => e.lannerViewport.fit()")
+    wait_until(lambda: all(_overlap(_box(node(page, t)), board) for t in ("t0", "t149")))
+    fitted = root.evaluate("e => e.lannerViewport.viewport().zoom")
+    page.locator(".react-flow__controls-zoomin").click()
+    wait_until(lambda: root.evaluate("e => e.lannerViewport.viewport().zoom") > fitted)
+    page.locator('[data-action="fit"]').click()
+    wait_until(lambda: abs(root.evaluate("e => e.lannerViewport.viewport().zoom") - fitted) < 1e-6)
+
+
+def test_the_hover_toolbar_leaves_the_title_readable_and_errors_do_not_move_the_board(page, panel_server):
+    canvas = open_canvas(page, panel_server, flow={"id": "demo", "namespace": "ns", "tasks": [
+        log("a_task_with_a_long_name"), {"id": "par", "type": "parallel", "tasks": [log("p1")]}]})
+    for task_id in ("a_task_with_a_long_name", "par"):
+        node(page, task_id).locator(":scope > .lc-head").hover()
+        actions = node(page, task_id).locator(":scope > .lc-actions")
+        wait_until(lambda actions=actions: actions.evaluate("e => getComputedStyle(e).opacity") == "1")
+        title = node(page, task_id).locator(".lc-id")
+        assert not _overlap(_box(actions), _box(title)), f"the toolbar covers the title of {task_id}"
+
+    before = _box(node(page, "p1"))
+    canvas.errors = {"": ["the flow has no trigger", "another flow-level problem"]}
+    page.locator(".lc-banner", has_text="another flow-level problem").wait_for()
+    assert _box(node(page, "p1")) == before
+    canvas.errors = {}
+    page.locator(".lc-banner").wait_for(state="hidden")
+    assert _box(node(page, "p1")) == before
 
 
 def test_palette_shows_a_plugins_types_in_a_section_named_after_it(page, panel_server, tmp_path):

@@ -260,7 +260,8 @@ def test_flow_edit_puts_the_builder_canvas_in_a_cell_and_saves_yaml_back(lab):
         status = page.locator(".lanner-edit-status")
         assert status.inner_text() == "saved"
 
-        slots = page.locator(".lanner-edit-canvas .lc-lane-tasks > .lc-list > .lc-slot")
+        slots = page.locator(""".lanner-edit-canvas .lc-slot[data-list='["tasks"]']""")
+        page.locator('.lanner-edit-canvas .lc-node[data-id="first"] .lc-type').wait_for(timeout=30_000)  # laid out
         page.locator('.lanner-edit-canvas .lc-item[data-type="log"]').drag_to(slots.last)
         page.locator('.lanner-edit-canvas .lc-node[data-id="log_1"]').wait_for(timeout=30_000)
         page.wait_for_function("() => document.querySelector('.lanner-edit-status').dataset.state === 'unsaved'",

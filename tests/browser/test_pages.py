@@ -24,8 +24,10 @@ from tests.browser.conftest_pages import (
     open_page,
     screenshot,
     wait_canvas,
+    yaml_focus_end,
     yaml_text,
 )
+from tests.unit.test_yaml_roundtrip import TEXT as COMMENTED
 
 pytestmark = pytest.mark.browser
 
@@ -136,7 +138,7 @@ def test_reorder_by_drag_in_the_editor_moves_the_yaml_too(page, builder_server):
     builder_server.deploy(EDIT.format(id="reorder"))
     open_editor(page, builder_server, "acme.edit", "reorder")
 
-    node(page, "b").drag_to(page.locator(".lc-lane-tasks > .lc-list > .lc-slot").first)
+    node(page, "b").drag_to(page.locator(".lc-slot[data-list='[\"tasks\"]']").first)
 
     tab(page, "YAML").click()
     wait_until(lambda: task_ids(shown_data(page).get("tasks", [])) == ["b", "a", "par"])
@@ -151,7 +153,7 @@ def test_drop_a_palette_task_into_a_parallel_in_the_editor(page, builder_server)
     builder_server.deploy(EDIT.format(id="branch"))
     open_editor(page, builder_server, "acme.edit", "branch")
 
-    page.locator('.lc-item[data-type="log"]').drag_to(node(page, "par").locator(".lc-list > .lc-slot").last)
+    page.locator('.lc-item[data-type="log"]').drag_to(page.locator(".lc-slot[data-list='[\"tasks\",2,\"tasks\"]']").last)
 
     node(page, "log_1").wait_for()
     tab(page, "YAML").click()
@@ -167,17 +169,19 @@ def test_yaml_typed_by_hand_redraws_the_canvas(page, builder_server):
     builder_server.deploy(EDIT.format(id="typed_yaml"))
     open_editor(page, builder_server, "acme.edit", "typed_yaml")
     tab(page, "YAML").click()
-    page.locator(".ln-yaml .ace_content").first.click()
-    page.keyboard.press("Control+End")
+    yaml_focus_end(page)
     page.keyboard.insert_text("  - id: added\n    type: log\n    message: typed by hand\n")
 
     node(page, "added").wait_for()
-    assert page.locator(".lc-lane-tasks > .lc-list > .lc-node").count() == 4  # a, b, par, added
+    # a, b, par, added: four tasks at flow level (paths ["tasks", i])
+    assert page.locator(".lc-node").evaluate_all("els => els.filter(e => JSON.parse(e.dataset.path).length === 2).length") == 4
     # A syntax error is reported and leaves the canvas as it was.
     page.keyboard.insert_text("  - id: [broken\n")
     page.locator(".ln-errors", has_text="YAML").wait_for()
     assert node(page, "added").count() == 1
     page.keyboard.press("Control+z")
+    page.locator(".ln-errors .ln-ok", has_text="valid").wait_for()  # the undone text is valid again
+    page.locator(".ln-dirty", has_text="Unsaved changes").wait_for()
     save(page, 2)
     data, _ = parse(builder_server.flow_source("acme.edit", "typed_yaml"))
     assert data["tasks"][-1] == {"id": "added", "type": "log", "message": "typed by hand"}
@@ -317,3 +321,20 @@ def test_flows_dashboard_and_triggers_show_what_the_store_holds(page, builder_se
     page.locator(".ln-backfills", has_text="1/1").wait_for(timeout=30000)
     wait_until(lambda: len(builder_server.executions("acme.ops", "nightly")) == before + 1, timeout=30)
     screenshot(page, "triggers")
+
+
+def test_yaml_keeps_its_comments_through_canvas_edits(page, builder_server):
+    builder_server.deploy(COMMENTED)
+    open_editor(page, builder_server, "acme.sales", "report")
+    tab(page, "YAML").click()
+    wait_until(lambda: yaml_text(page) == COMMENTED)
+
+    # A canvas edit (a new task dropped at the end) rewrites the YAML with every comment kept.
+    page.locator('.lc-item[data-type="log"]').drag_to(page.locator(".lc-slot[data-list='[\"tasks\"]']").last)
+    wait_until(lambda: "id: log_1" in yaml_text(page))
+    text = yaml_text(page)
+    for kept in ("# Nightly sales report: read me first.", "# where the team's flows live", "# Extract the rows",
+                 "# quoted on purpose", "'done: {{ outputs.extract.vars }}'", "script: |"):
+        assert kept in text, kept
+    save(page, 2)
+    assert builder_server.flow_source("acme.sales", "report").startswith("# Nightly sales report")

@@ -1,25 +1,25 @@
 """The widget's ES module in a real browser, driven by a stand-in model.
 
 The stand-in implements only the anywidget model contract (get/set/on/off/save_changes),
-which is all the JS may rely on so that the web builder can reuse it through Panel.
+which is all the JS may rely on so that the web builder can reuse it through Panel. The
+module is the shipped topology bundle, loaded from a blob as the notebook's loader does.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from builder.canvas.bundles import bundle
 from builder.jupyter.widget import FlowWidget
 from builder.topology import STATE_COLOURS
 from tests.unit.test_jupyter_widget import FLOW, LOGS, SUMMARY
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium")
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "builder" / "jupyter"
 SYNCED = ("topology", "states", "details", "execution", "selected", "view", "gantt", "palette", "files_url")
 
 HARNESS = """
@@ -78,8 +78,8 @@ def render(browser, widget: FlowWidget):
     page = browser.new_page()
     page.set_content('<html><body><div id="root"></div></body></html>')
     state = json.loads(json.dumps(widget.get_state(key=list(SYNCED))))
-    js = (WIDGET_DIR / "widget.js").read_text()
-    css = (WIDGET_DIR / "widget.css").read_text()
+    js = bundle("topology.js").read_text()
+    css = bundle("topology.css").read_text()
     assert page.evaluate(HARNESS, [js, css, state]) == "function"
     return page
 
@@ -186,7 +186,7 @@ def test_two_widgets_on_one_page_keep_their_arrowheads(browser):
     w = FlowWidget.from_flow(FLOW)
     w.show_execution(SUMMARY, LOGS)
     state = json.loads(json.dumps(w.get_state(key=list(SYNCED))))
-    js, css = (WIDGET_DIR / "widget.js").read_text(), (WIDGET_DIR / "widget.css").read_text()
+    js, css = bundle("topology.js").read_text(), bundle("topology.css").read_text()
     page = browser.new_page()
     page.set_content('<html><body><div id="one"></div><div id="two"></div></body></html>')
     for root in ("one", "two"):
@@ -196,4 +196,61 @@ def test_two_widgets_on_one_page_keep_their_arrowheads(browser):
     page.locator('#one button.lanner-tab[data-view="gantt"]').click()
     assert page.locator("#two .lanner-canvas").is_visible() and not page.locator("#one .lanner-canvas").is_visible()
     assert page.evaluate(BROKEN_ARROWS) == []
+    page.close()
+
+
+def _transform(page, root: str = "") -> str:
+    return page.locator(f"{root} g.lanner-viewport").first.get_attribute("transform") or ""
+
+
+def _scale(page) -> float:
+    return page.evaluate("() => { const m = document.querySelector('g.lanner-viewport').transform.baseVal.consolidate();"
+                         " return m ? m.matrix.a : 1; }")
+
+
+def test_a_big_flow_fits_and_zooms_pans_with_a_minimap(browser):
+    flow = {"id": "big", "namespace": "demo.nb", "tasks": [{"id": f"t{i}", "type": "log", "message": "x"} for i in range(60)]}
+    w = FlowWidget.from_flow(flow)
+    page = render(browser, w)
+    # Fitted: the whole flow in view, scaled down, and the view is no taller than a screenful.
+    fitted = _scale(page)
+    assert fitted < 1
+    box = page.locator("svg.lanner-svg").bounding_box()
+    assert box["height"] <= 460
+    for task in ("t0", "t59"):
+        node = page.locator(f'g.lanner-node[data-node-id="{task}"]').bounding_box()
+        assert box["x"] <= node["x"] and node["x"] + node["width"] <= box["x"] + box["width"] + 1, task
+        assert box["y"] <= node["y"] and node["y"] + node["height"] <= box["y"] + box["height"] + 1, task
+    assert page.locator("svg.lanner-minimap use").count() == 1
+    page.locator('.lanner-zoom button[data-zoom="in"]').click()
+    assert _scale(page) > fitted
+    # Ctrl + wheel zooms; the wheel alone leaves the page to scroll.
+    before = _transform(page)
+    page.mouse.move(box["x"] + 100, box["y"] + 50)
+    page.mouse.wheel(0, 200)
+    assert _transform(page) == before
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, 200)
+    page.keyboard.up("Control")
+    assert _transform(page) != before
+    # Dragging the background pans; a live update keeps the view; Fit brings the whole flow back.
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] - 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 220, box["y"] + box["height"] - 60, steps=5)
+    page.mouse.up()
+    moved = _transform(page)
+    assert moved != before
+    page.evaluate("s => window.model.set('states', s)", {"t0": {"state": "RUNNING", "colour": "#2563eb"}})
+    assert _transform(page) == moved
+    page.locator('.lanner-zoom button[data-zoom="fit"]').click()
+    assert abs(_scale(page) - fitted) < 1e-6
+    page.locator('g.lanner-node[data-node-id="t3"]').click()  # nodes still take clicks
+    assert page.evaluate("window.model.get('selected')") == "t3"
+    page.close()
+
+
+def test_a_small_flow_is_drawn_at_full_size_without_a_minimap(browser):
+    page = render(browser, FlowWidget.from_flow(FLOW))
+    assert _scale(page) == 1
+    assert page.locator("svg.lanner-minimap").count() == 0
     page.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,32 @@ def test_flow_crud_revisions_and_source(api: httpx.Client) -> None:
     assert api.delete("/api/v1/flows/api.crud/crud").status_code == 204
     assert api.get("/api/v1/flows/api.crud/crud").status_code == 404
     assert api.delete("/api/v1/flows/api.crud/crud").status_code == 404
+
+
+def test_a_save_made_on_an_old_revision_is_refused_with_409(api: httpx.Client) -> None:
+    source = "id: tabs\nnamespace: api.conflict\ntasks:\n  - id: a\n    type: log\n    message: one\n"
+    assert api.post("/api/v1/flows", content=source, headers=YAML).status_code == 200
+    # Two editors read revision 1; the first saves, the second's save must not undo it.
+    etag = api.get("/api/v1/flows/api.conflict/tabs").headers["ETag"]
+    assert etag == '"1"' and api.get("/api/v1/flows/api.conflict/tabs", headers={"Accept": "application/x-yaml"}).headers["ETag"] == etag
+    first = api.put("/api/v1/flows/api.conflict/tabs", content=source.replace("one", "first"), headers={**YAML, "If-Match": etag})
+    assert first.status_code == 200 and first.json()["revision"] == 2
+    second = api.put("/api/v1/flows/api.conflict/tabs", content=source.replace("one", "second"), headers={**YAML, "If-Match": etag})
+    assert second.status_code == 409
+    assert "revision 2, not 1" in second.json()["message"] and "GET it again" in second.json()["message"]
+    assert "first" in api.get("/api/v1/flows/api.conflict/tabs", headers={"Accept": "application/x-yaml"}).text
+    # Saving on the current revision works (weak tags too); no If-Match keeps last-write-wins.
+    third = api.put("/api/v1/flows/api.conflict/tabs", content=source.replace("one", "third"), headers={**YAML, "If-Match": 'W/"2"'})
+    assert third.status_code == 200 and third.json()["revision"] == 3
+    assert api.put("/api/v1/flows/api.conflict/tabs", content=source, headers=YAML).json()["revision"] == 4
+    bad = api.put("/api/v1/flows/api.conflict/tabs", content=source, headers={**YAML, "If-Match": "latest"})
+    assert bad.status_code == 422 and "If-Match" in bad.json()["message"]
+    # Two saves at once on the same revision: exactly one wins.
+    etag = api.get("/api/v1/flows/api.conflict/tabs").headers["ETag"]
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(lambda word: api.put("/api/v1/flows/api.conflict/tabs", content=source.replace("one", word),
+                                                     headers={**YAML, "If-Match": etag}).status_code, ["x", "y"]))
+    assert codes == [200, 409]
 
 
 def test_invalid_flow_is_422_with_positions(api: httpx.Client) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import re
 import threading
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from builder.canvas.bundles import bundle
 from builder.jupyter import FlowWidget, NotebookError
 from builder.jupyter.magics import FlowMagics
-from builder.jupyter.session import FlowInvalid, Session
+from builder.jupyter.session import FlowInvalid, Session, flow_source
 from builder.topology import STATE_COLOURS
 
 HELLO = """id: hello
@@ -208,7 +212,10 @@ def test_flow_edit_saves_valid_edits_to_the_file_and_refuses_invalid_ones(shell,
     (tmp_path / "hello.yaml").write_text(HELLO)
     editor = sh.run_line_magic("flow", "edit hello.yaml")
     assert editor.target == "hello.yaml" and editor.status["state"] == "saved"
-    assert editor.module.name == "canvas" and "export function render" in editor.module.code
+    assert editor.module.name == "canvas" and editor.module.shadow
+    code = gzip.decompress(base64.b64decode(editor.module.code)).decode()
+    assert code == bundle("canvas.js").read_text()  # the web builder's canvas bundle, with its notebook export
+    assert re.search(r"export\s*\{[^}]*\bas notebook\b", code)
     assert any(item["type"] == "log" for item in editor.palette)
 
     broken = editor.data
@@ -242,6 +249,4 @@ def test_flow_edit_of_a_deployed_flow_saves_a_new_revision(shell):
     data["tasks"][0]["message"] = "Hi, {{ inputs.name }}!"
     editor.flow = data
     assert editor.save() == "saved as revision 2 of demo.magics.hello on local"
-    from builder.jupyter.session import flow_source
-
-    assert "Hi, {{ inputs.name }}!" in flow_source(session.local, "demo.magics", "hello")
+    assert "Hi, {{ inputs.name }}!" in (flow_source(session.local, "demo.magics", "hello") or "")

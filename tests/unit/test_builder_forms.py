@@ -21,7 +21,7 @@ def specs(type_name: str) -> dict[str, FieldSpec]:
 def test_log_form_marks_required_and_types_each_field():
     s = specs("log")
     assert "id" not in s and "type" not in s
-    assert s["message"].required and s["message"].label == "message *" and s["message"].kind == "text"
+    assert s["message"].required and s["message"].label == "Message *" and s["message"].kind == "text"
     assert s["level"].kind == "select" and "ERROR" in s["level"].options and s["level"].default == "INFO"
     assert s["timeout"].kind == "duration" and s["timeout"].advanced
     assert s["disabled"].kind == "boolean"
@@ -71,3 +71,14 @@ def test_expression_suggestions_list_inputs_outputs_and_vars():
     got = expression_suggestions(flow, "me")
     assert "{{ inputs.name }}" in got and "{{ outputs.r.value }}" in got and "{{ vars.x }}" in got
     assert not any("outputs.me" in g for g in got)
+
+
+def test_labels_are_plain_words_and_containers_get_their_fields():
+    from builder.forms import plain_label
+
+    assert plain_label("lateMaximumDelay") == "Late maximum delay"
+    assert plain_label("uri") == "URI" and plain_label("flowId") == "Flow ID"
+    # Recursive models come as a bare $ref: their forms still list their properties (defect 1 of issue 17).
+    assert specs("switch")["value"].required and specs("if")["condition"].required
+    assert specs("for_each")["values"].required
+    assert specs("subflow")["namespace"].required and specs("subflow")["flowId"].label == "Flow ID *"

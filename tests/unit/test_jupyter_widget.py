@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from builder.canvas.bundles import bundle
 from builder.jupyter import static
 from builder.jupyter.backends import NotebookError
 from builder.jupyter.gantt import gantt_data, gantt_rows
@@ -48,17 +51,24 @@ LOGS = [{"id": 1, "executionId": "ex42", "taskRunId": "r1", "taskId": "greet", "
          "timestamp": "2024-05-01T10:00:00.5+00:00", "message": "hi there"}]
 
 
-def test_js_and_css_are_the_files_beside_the_module_shared_by_every_widget():
+def unpack(text: str) -> str:
+    return gzip.decompress(base64.b64decode(text)).decode("utf-8")
+
+
+def test_js_and_css_are_the_topology_bundle_shared_by_every_widget():
     w, other = FlowWidget.from_flow(FLOW), FlowWidget.from_flow(FLOW)
     assert str(w._esm) == (WIDGET_DIR / "loader.js").read_text()  # a few lines that load the shared code
     assert w.module is other.module
-    assert w.module.code == (WIDGET_DIR / "widget.js").read_text()
-    assert w.module.css == (WIDGET_DIR / "widget.css").read_text()
+    assert w.module.encoding == "gzip"
+    js = bundle("topology.js").read_text()
+    assert unpack(w.module.code) == js
+    assert unpack(w.module.css) == bundle("topology.css").read_text()
+    assert len(w.module.code) < len(js) / 2  # what a saved notebook keeps
     assert w.get_state(key=["module"])["module"] == f"IPY_MODEL_{w.module.model_id}"
-    js = (WIDGET_DIR / "widget.js").read_text()
-    assert "export default { render }" in js
-    # Only the anywidget contract: no Jupyter globals, no imports, no network.
-    assert not re.search(r"\bimport\s|require\(|@jupyter|window\.jupyter|https?://(?!www\.w3\.org)", js)
+    assert re.search(r"export\s*\{[^}]*\bas default\b", js)
+    # Only the anywidget contract: no Jupyter globals, no imports left unbundled, no network.
+    assert not re.search(r"\bimport\s*[\w{*].*?from\s*['\"]|\bimport\(|require\(|@jupyter|window\.jupyter", js)
+    assert not re.search(r"https?://(?!www\.w3\.org|reactjs\.org|react\.dev|reactflow\.dev)[\w.-]+", js)
 
 
 def test_traits_are_plain_json_and_start_without_an_execution():

@@ -1,8 +1,11 @@
-// Lanner flow topology widget.
+// Lanner flow topology widget: the entry of builder/canvas/bundle/topology.js.
 //
-// Plain ES module following the anywidget contract (`render({ model, el })`), with no build
-// step and no Jupyter-specific API, so that the web builder can load the very same file
-// through Panel's AnyWidgetComponent and draw flows exactly as notebooks do.
+// An ES module following the anywidget contract (`render({ model, el })`) with no Jupyter-specific
+// API, so that the web builder loads the very same bundle through Panel's AnyWidgetComponent and
+// draws flows exactly as notebooks do. The drawing is plain SVG from the layout builder/topology.py
+// computes (the picture the static fallback shows); d3-zoom adds zoom, pan, fit and a minimap
+// (topology-zoom.js). Not React Flow: a notebook stores this code with every saved notebook, and
+// the whole bundle must stay a few tens of kilobytes.
 //
 // Traits (all plain JSON):
 //   topology   {flow, width, height, nodes: [{id, taskId, type, label, icon, x, y, width, height,
@@ -21,6 +24,10 @@
 // whole page, so ids shared by two widgets break one's arrowheads when the other's SVG is hidden.
 // A click on a file link with no `files_url` sends {kind: "download", uri} to the kernel, which
 // answers {kind: "file", uri, name} with the bytes as a buffer (or {kind: "file", uri, error}).
+
+import "./topology.css";
+
+import { Viewport, viewHeight } from "./topology-zoom.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PENDING = "#e2e8f0";
@@ -78,18 +85,18 @@ function drawChips(g, st, right, y, palette) {
 
 let renders = 0;
 
-function drawTopology(host, topo, states, selected, onSelect, palette, uid) {
-  host.replaceChildren();
+function drawTopology(host, topo, states, selected, onSelect, palette, uid, viewport) {
+  host.querySelector(":scope > .lanner-svg, :scope > .lanner-empty")?.remove();
   const nodes = topo.nodes || [];
   if (!nodes.length) {
-    html("div", { class: "lanner-empty" }, host, "No tasks to draw.");
+    host.prepend(html("div", { class: "lanner-empty" }, null, "No tasks to draw."));
     return;
   }
   const root = svg("svg", {
-    class: "lanner-svg", width: topo.width, height: topo.height,
-    viewBox: `0 0 ${topo.width} ${topo.height}`, role: "img",
+    class: "lanner-svg", width: "100%", height: viewHeight(topo), role: "img",
     "aria-label": `Topology of ${topo.flow?.namespace ?? ""}.${topo.flow?.id ?? ""}`,
-  }, host);
+  });
+  host.prepend(root);
   const defs = svg("defs", {}, root);
   for (const kind of ["sequence", "dag", "error"]) {
     const marker = svg("marker", {
@@ -99,9 +106,12 @@ function drawTopology(host, topo, states, selected, onSelect, palette, uid) {
     svg("path", { d: "M0,0 L10,5 L0,10 z", class: `lanner-arrow lanner-arrow-${kind}` }, marker);
   }
   const byId = new Map(nodes.map((n) => [n.id, n]));
-  const containers = svg("g", { class: "lanner-containers" }, root);
-  const edges = svg("g", { class: "lanner-edges" }, root);
-  const leaves = svg("g", { class: "lanner-leaves" }, root);
+  // The view group takes the zoom transform; the graph inside it is what the minimap shows.
+  const view = svg("g", { class: "lanner-viewport" }, root);
+  const graph = svg("g", { id: `${uid}-graph` }, view);
+  const containers = svg("g", { class: "lanner-containers" }, graph);
+  const edges = svg("g", { class: "lanner-edges" }, graph);
+  const leaves = svg("g", { class: "lanner-leaves" }, graph);
 
   for (const e of topo.edges || []) {
     const a = byId.get(e.from), b = byId.get(e.to);
@@ -167,6 +177,7 @@ function drawTopology(host, topo, states, selected, onSelect, palette, uid) {
       onSelect(n.id);
     });
   }
+  viewport.attach(root, view, `${uid}-graph`, topo, nodes.length);
 }
 
 // Colours come from the `palette` trait (builder/topology.py STATE_COLOURS): one source of truth.
@@ -366,6 +377,7 @@ function render({ model, el }) {
   const topoTab = html("button", { type: "button", class: "lanner-tab", "data-view": "topology" }, tabs, "Topology");
   const ganttTab = html("button", { type: "button", class: "lanner-tab", "data-view": "gantt" }, tabs, "Gantt");
   const canvas = html("div", { class: "lanner-canvas" }, root);
+  const viewport = new Viewport(canvas);
   const gantt = html("div", { class: "lanner-gantt" }, root);
   const details = html("div", { class: "lanner-details" }, root);
   let localView = model.get("view") || "topology";
@@ -401,7 +413,7 @@ function render({ model, el }) {
   const redraw = () => {
     drawHeader(header, model);
     drawTopology(canvas, model.get("topology") || {}, model.get("states") || {}, model.get("selected"), select,
-      model.get("palette") || {}, uid);
+      model.get("palette") || {}, uid, viewport);
     drawDetails(details, model, download);
   };
   const drawGantt = () => {
@@ -442,6 +454,7 @@ function render({ model, el }) {
   showView();
   return () => {
     for (const [name, fn] of events) model.off(name, fn);
+    viewport.close();
   };
 }
 

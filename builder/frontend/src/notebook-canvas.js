@@ -1,12 +1,16 @@
-// ---------------------------------------------------------------------------------------------
-// `%flow edit`: the web builder's canvas (the module just above, builder/canvas/canvas.js, joined
-// to this file by builder/jupyter/widget.py) inside a notebook cell, through anywidget.
+// `%flow edit`: the builder's canvas (canvas-entry.jsx, the very module Panel runs) inside a notebook
+// cell, through anywidget. The canvas bundle exports it as `notebook`; builder/jupyter/loader.js
+// imports the bundle once per kernel (from a Blob URL: the bundle is one ES module with no imports)
+// and calls `notebook.render({model, el, css})`.
 //
 // The canvas is written for Panel's JSComponent model (`model.flow` to read, `model.flow = x`
 // to write, `model.on("flow" | ["errors", ...] | "msg:custom" | "after_layout" | "resize" |
 // "remove", cb)`); nbCanvasModel gives it that over anywidget's get/set/save_changes/on. Its
-// stylesheet uses `:host`, so it is drawn in a shadow root, as Panel does. Above it, a bar says
-// where the flow is saved and whether it is, with a Save button: the kernel validates and writes.
+// stylesheet is scoped with `:host` and carries React Flow's, so it is drawn in a shadow root, as
+// Panel does. Above it, a bar says where the flow is saved and whether it is, with a Save button:
+// the kernel validates and writes.
+
+import {render} from "./canvas-mount.jsx"
 
 function nbCanvasModel(model, lifecycle) {
   const subscriptions = [];
@@ -58,7 +62,7 @@ function nbBar(model) {
   return { bar, show };
 }
 
-export default {
+export const notebook = {
   render({ model, el, css }) {
     const lifecycle = { after_layout: [], resize: [], remove: [] };
     const { proxy, subscriptions } = nbCanvasModel(model, lifecycle);
