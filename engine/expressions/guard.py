@@ -89,7 +89,9 @@ class Watchdog:
         with self._lock:
             self._active[id(deadline)] = deadline
             self._by_thread[deadline.thread_id] = deadline
-        if self._idle:
+        if self._idle and not self._wake.is_set():
+            # Woken once: until the watchdog thread gets the GIL, the renders that follow need not
+            # set the event again (each set takes a lock and notifies).
             self._wake.set()
         return deadline
 

@@ -522,8 +522,12 @@ class LocalRunner:
             task_runs=task_runs,
         )
 
+        # Read once per runner: looking the limits up in the environment on every render cost more than
+        # rendering a short template.
+        limits = expressions.Limits.from_env()
+
         def render(value: Any, ctx: Any) -> Any:
-            return expressions.render(value, ctx, functions=functions)
+            return expressions.render(value, ctx, functions=functions, limits=limits)
 
         return render
 
