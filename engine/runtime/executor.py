@@ -108,18 +108,18 @@ class Executor:
         att = tr.attempts[attempt_no]
         att.state = outcome.state
         att.start_date = att.start_date or outcome.start_date or now_iso()
-        att.end_date = outcome.end_date or now_iso()
+        end = att.end_date = outcome.end_date or now_iso()
         att.message = outcome.message
         tr.start_date = tr.start_date or att.start_date
-        task = self.index.task(tr.task_id)
+        task = self.index.tasks[tr.task_id]
         if outcome.state in (State.SUCCESS, State.WARNING):
             state = outcome.state
             if len(tr.attempts) > 1 and task.retry is not None and task.retry.warning_on_retry:
                 state = State.WARNING
-            self._finish(st, tr, state, outcome.outputs, step)
+            self._finish(st, tr, state, outcome.outputs, step, end)
             return step
         if outcome.state == State.KILLED:
-            self._finish(st, tr, State.KILLED, outcome.outputs, step)
+            self._finish(st, tr, State.KILLED, outcome.outputs, step, end)
             return step
         # A failed attempt: retry or fail.
         if outcome.outputs:
@@ -134,7 +134,7 @@ class Executor:
         final = State.WARNING if task.allow_failure else State.FAILED
         if outcome.message:
             step.logs.append((tr.id, tr.task_id, "ERROR", f"{tr.task_id} failed: {outcome.message}"))
-        self._finish(st, tr, final, outcome.outputs, step)
+        self._finish(st, tr, final, outcome.outputs, step, end)
         return step
 
     def on_timer(self, st: ExecutionState, kind: str, tr_id: str) -> Step:
@@ -327,7 +327,7 @@ class Executor:
             return
         if container.state.terminal:
             return
-        task = self.index.task(container.task_id)
+        task = self.index.tasks[container.task_id]
         try:
             result = self._resolve(st, container, task, iteration, step)
         except FlowableError as exc:
@@ -359,10 +359,12 @@ class Executor:
             st.execution.state = State.RUNNING
             st.touch_execution()
 
-    def _finish(self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step) -> None:
-        """End a task run and re-evaluate its parent."""
+    def _finish(
+        self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step, end: str | None = None
+    ) -> None:
+        """End a task run (at ``end``, the end of its last attempt; default: now) and re-evaluate its parent."""
         tr.state = state
-        tr.end_date = now_iso()
+        tr.end_date = end or now_iso()
         if tr.start_date is None:
             tr.start_date = tr.end_date
         if outputs is not None:
@@ -409,9 +411,9 @@ class Executor:
         step.ended = True
 
     def _resolve(self, st: ExecutionState, tr: TaskRun, task: Task, iteration: int | None, step: Step) -> State | None:
-        if tr.state == State.PAUSED or not isinstance(task, FlowableTask):
+        if tr.state == State.PAUSED or tr.task_id not in self.index.flowable:
             return None  # a paused task run ends on resume (or its timers)
-        return task.resolve_state(_Run(self, st, tr, task, step), iteration)
+        return task.resolve_state(_Run(self, st, tr, task, step), iteration)  # type: ignore[attr-defined]
 
     # --- creating task runs ----------------------------------------------------------------------
 
@@ -443,9 +445,10 @@ class Executor:
                 step.logs.append((tr.id, task.id, "INFO", f"{task.id} skipped: runIf is false"))
                 self._end_new(st, tr, State.SKIPPED)
                 return tr
-        if not isinstance(task, FlowableTask):
+        if task.id not in self.index.flowable:
             self._new_attempt(st, tr, step)
             return tr
+        assert isinstance(task, FlowableTask)
         # Flowable: its type decides its shape now, then it starts its children.
         tr.state = State.RUNNING
         tr.start_date = now_iso()

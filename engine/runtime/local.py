@@ -458,12 +458,14 @@ class LocalRunner:
             if not step.dispatch:
                 continue
             executor = self._executor(st.execution)
+            light = executor.index.light
             later: list[TaskRun] = []
             for tr in step.dispatch:
-                task = executor.index.task(tr.task_id)
-                if not isinstance(task, RunnableTask) or not task.light or time.monotonic() > deadline:
+                if tr.task_id not in light or time.monotonic() > deadline:
                     later.append(tr)
                     continue
+                task = executor.index.tasks[tr.task_id]
+                assert isinstance(task, RunnableTask)
                 attempt = len(tr.attempts) - 1
                 outcome = run_attempt(self._job(st, executor, task, tr))
                 acts.append((st, executor.on_result(st, tr.id, attempt, outcome)))
@@ -545,11 +547,11 @@ class LocalRunner:
             self._timer_seq += 1
             heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, TimerFired(ex.id, kind, tr_id)))
         for tr in step.dispatch:
-            task = executor.index.task(tr.task_id)
+            task = executor.index.tasks[tr.task_id]
             assert isinstance(task, RunnableTask)
             job = self._job(st, executor, task, tr)
             attempt = len(tr.attempts) - 1
-            if task.light:
+            if tr.task_id in executor.index.light:
                 outcome = run_attempt(job)
                 inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
@@ -593,9 +595,12 @@ class LocalRunner:
         return Job(ex.id, tr.id, attempt, task, ctx)
 
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
+        sharing = executor.index.shares_working_directory
+        if not sharing:
+            return None
         cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         while cur is not None:
-            if getattr(executor.index.task(cur.task_id), "shares_working_directory", False):
+            if cur.task_id in sharing:
                 path = self.home / "workdirs" / st.execution.id / cur.id
                 path.mkdir(parents=True, exist_ok=True)
                 return path
