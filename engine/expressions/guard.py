@@ -83,8 +83,7 @@ class Watchdog:
     def start(self, timeout: float) -> Deadline:
         """Begin a guarded run of at most ``timeout`` seconds in the calling thread."""
         deadline = Deadline(threading.get_ident(), time.monotonic() + timeout)
-        thread = self._thread
-        if thread is None or not thread.is_alive():
+        if self._thread is None:  # first use, or first in a forked child (_after_fork)
             self._spawn()
         with self._lock:
             self._active[id(deadline)] = deadline

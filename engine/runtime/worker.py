@@ -23,6 +23,9 @@ from engine.runtime.context import RunContext
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_data, mask_text
 
+#: State by name, for the state a task's result gives.
+_STATES: dict[str, State] = {s.value: s for s in State}
+
 
 @dataclass
 class Job:
@@ -58,7 +61,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         result = task.run(ctx)
         if not isinstance(result, TaskResult):
             result = TaskResult(result if isinstance(result, dict) else {})
-        outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
+        state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
+        outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
         if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
             outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
     except TaskFailed as exc:
