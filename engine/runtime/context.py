@@ -123,12 +123,13 @@ class RunContext:
     @property
     def killed(self) -> bool:
         """The attempt was killed or ran out of time: stop as soon as possible."""
-        return self.kill_event.is_set()
+        event = self.__dict__.get("kill_event")  # not made yet: nobody set it
+        return event is not None and event.is_set()
 
     @property
     def timed_out(self) -> bool:
         """The attempt was stopped by the task's ``timeout`` (rather than killed by someone)."""
-        return self.kill_event.is_set() and self.kill_reason[:1] == ["timeout"]
+        return self.killed and self.kill_reason[:1] == ["timeout"]
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True as soon as the attempt is killed or times out."""

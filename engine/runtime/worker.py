@@ -56,18 +56,18 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         timer.daemon = True
         timer.start()
     try:
-        if ctx.kill_event.is_set():
+        if ctx.killed:
             raise TaskFailed("Killed before it started")
         result = task.run(ctx)
         if not isinstance(result, TaskResult):
             result = TaskResult(result if isinstance(result, dict) else {})
         state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
         outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
-        if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
+        if ctx.timed_out:
             outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
     except TaskFailed as exc:
         state, message = State.FAILED, exc.message
-        if ctx.kill_event.is_set():
+        if ctx.killed:
             if ctx.kill_reason[:1] == ["timeout"]:
                 message = _timeout_message(task)
             else:
