@@ -40,7 +40,7 @@ Renderer = Callable[[Any, Mapping[str, Any]], Any]
 RESTARTABLE = (State.FAILED, State.KILLED)
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkerOutcome:
     """What a worker reports for one attempt."""
 
@@ -51,7 +51,7 @@ class WorkerOutcome:
     end_date: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     dispatch: list[TaskRun] = field(default_factory=list)
     children: list[ChildExecution] = field(default_factory=list)  # child executions to start
