@@ -10,6 +10,7 @@ millisecond while every state change is durably stored.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import queue
@@ -495,10 +496,8 @@ class LocalRunner:
         if executor is None:
             flow = self.get_flow(ex.namespace, ex.flow_id, ex.flow_revision)
             render = self._renderer(ex.namespace)
-
-            def context(st: ExecutionState, task: Any, parent: Any, value: Any, tr: Any = None, _f: Flow = flow) -> dict[str, Any]:
-                return task_context(_f, st, task, parent, value, tr, render)
-
+            # Partials, not closures: called for every task run, one Python frame less each.
+            context = functools.partial(task_context, flow, render=render)  # (st, task, parent, value, tr=None)
             executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
@@ -527,11 +526,7 @@ class LocalRunner:
         # Read once per runner: looking the limits up in the environment on every render cost more than
         # rendering a short template.
         limits = expressions.Limits.from_env()
-
-        def render(value: Any, ctx: Any) -> Any:
-            return expressions.render(value, ctx, functions=functions, limits=limits)
-
-        return render
+        return functools.partial(expressions.render, functions=functions, limits=limits)  # (value, ctx)
 
     # --- acting on a committed step --------------------------------------------------------------
 

@@ -49,7 +49,36 @@ LOG_COLUMNS = ("execution_id", "task_run_id", "task_id", "attempt", "level", "ti
 
 def dumps(value: Any) -> str | None:
     """``value`` as compact JSON (None stays NULL)."""
-    return None if value is None else ENCODER.encode(value)
+    if value is None:
+        return None
+    if type(value) is dict and len(value) <= 8:
+        flat = _flat_object(value)
+        if flat is not None:
+            return flat
+    return ENCODER.encode(value)
+
+
+def _flat_object(value: dict[Any, Any]) -> str | None:
+    """The JSON of a small dict of text, whole numbers, booleans and nulls (most task outputs:
+    ``{"value": "3"}``) without the encoder's set-up; None for anything else."""
+    encode = ENCODER.encode  # a string goes straight to the C escaper
+    parts = []
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        if kind is str:
+            text = encode(item)
+        elif item is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if item else "false"
+        elif kind is int:
+            text = str(item)
+        else:
+            return None
+        parts.append(f"{encode(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
 
 
 def _json_text(text: str | None) -> str:
