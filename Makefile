@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install install-test lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
+.PHONY: mysql-deps install install-test lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
 
 # uv installs exactly what requirements/*.txt pin (hash-checked); it lives in its own folder
 # inside the venv so `uv pip sync` never removes it.
@@ -55,7 +55,13 @@ browser-deps:
 	  echo "Installing the Noto colour emoji font (icons in headless screenshots)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null; }
 
-test: install-test browser-deps
+# The SQL plugin's tests start a throwaway MariaDB (Debian's mariadb-server, ~15 s to install once).
+mysql-deps:
+	@command -v mariadbd >/dev/null 2>&1 || { \
+	  echo "Installing Debian mariadb-server for the SQL plugin's tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server >/dev/null; }
+
+test: install-test browser-deps mysql-deps
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 # Re-resolve the lock after pyproject.toml (Lanner's or a plugin's) changed: pins already in it are kept,

@@ -1,8 +1,8 @@
 """The web builder's entry point: mount the Panel pages under ``/ui`` on the API's FastAPI app.
 
-``mount(app, runner)`` is what the server calls; the pages share one
-:class:`builder.services.Services` over the in-process runner, so the UI and
-the REST API see the same store without an HTTP hop. ``create_app`` builds a
+``mount(app, engine)`` is what the server calls; the pages share one
+:class:`builder.services.Services` over the server's Engine, so the UI and
+the REST API see the same engine without an HTTP hop. ``create_app`` builds a
 FastAPI app with only the builder on it (development; the server mounts it
 on its own app with the REST API).
 """
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from builder.services import Services
+from engine.service import Engine, Invalid, NotFound
 
 PREFIX = "/ui"
 
@@ -34,13 +35,13 @@ def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any
     return app
 
 
-def mount(app: Any, runner: Any) -> Services:
+def mount(app: Any, engine: Engine) -> Services:
     """Serve the builder pages at ``/ui/<page>`` on ``app`` (a FastAPI app) and return their services."""
     from fastapi import HTTPException
     from fastapi.responses import RedirectResponse, Response
     from panel.io.fastapi import add_applications
 
-    services = Services(runner)
+    services = Services(engine)
     apps = {f"/{name}": _bind(fn, services) for name, fn in _pages().items()}
     titles = {f"/{name}": f"Lanner · {name.capitalize()}" for name in _pages()}
 
@@ -52,16 +53,13 @@ def mount(app: Any, runner: Any) -> Services:
     @app.get(PREFIX + "/files/{execution_id}", include_in_schema=False)
     def _file(execution_id: str, uri: str, download: bool = False) -> Response:
         """An execution's output or input file (the notebook report shown in an iframe, downloads)."""
-        summary = services.summary(execution_id)
-        if summary is None:
-            raise HTTPException(404, f"execution {execution_id} does not exist")
-        if execution_id not in uri:
-            raise HTTPException(403, "this file does not belong to that execution")
         try:
-            data = services.read_file(summary["namespace"], uri)
-        except (FileNotFoundError, ValueError, OSError) as exc:
+            with services.download(execution_id, uri) as found:
+                name, data = found.name, found.read()
+        except NotFound as exc:
             raise HTTPException(404, f"file {uri} is not available: {exc}") from None
-        name = uri.rsplit("/", 1)[-1]
+        except Invalid:
+            raise HTTPException(403, "this file does not belong to that execution") from None
         media = mimetypes.guess_type(name)[0] or "application/octet-stream"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'} if download else {}
         # Reports are self-contained HTML; they must not reach the network either.
@@ -72,10 +70,10 @@ def mount(app: Any, runner: Any) -> Services:
     return services
 
 
-def create_app(runner: Any) -> Any:
+def create_app(engine: Engine) -> Any:
     """A FastAPI app serving only the builder (the real server also mounts the REST API)."""
     from fastapi import FastAPI
 
     app = FastAPI(title="Lanner builder")
-    mount(app, runner)
+    mount(app, engine)
     return app

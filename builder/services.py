@@ -1,12 +1,10 @@
-"""What the builder pages call: one object over the in-process runner and its store.
+"""What the builder pages call: one object over the Engine (the server's in-process one).
 
 Pages never reach the engine directly and never go over HTTP to their own
-server: they call :class:`Services`, which wraps the ``LocalRunner`` passed to
-``builder.app.mount``. Keeping every engine call here means the pages are plain
-layout code and the contract with the engine is visible in one file. Optional
-actions (restart, replay, backfill) are reported by
-:meth:`Services.capabilities` so the pages show the ones an engine lacks
-disabled instead of faking them.
+server: they call :class:`Services`, which turns the Engine's typed answers
+into what a page shows (rows, dashboard figures, trigger lists). Keeping every
+engine call here means the pages are plain layout code and the contract with
+the engine is the :class:`engine.service.Engine` protocol, nothing more.
 """
 
 from __future__ import annotations
@@ -16,11 +14,14 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from engine.model.inputs import Input
 from engine.model.state import TERMINAL, State
-from engine.model.validation import validate_text
-from engine.model.yaml_loader import YamlError, load_yaml
+from engine.model.yaml_loader import load_yaml
+from engine.service import Conflict, Download, Engine, LogLevel, NotFound, Unavailable
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
 
 @dataclass
@@ -51,15 +52,6 @@ class SaveResult:
         return self.revision is not None
 
 
-def _labels(data: dict[str, Any]) -> dict[str, str]:
-    raw = data.get("labels")
-    if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
-    if isinstance(raw, list):
-        return {str(i.get("key")): str(i.get("value")) for i in raw if isinstance(i, dict)}
-    return {}
-
-
 def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -78,23 +70,8 @@ def duration_of(start: str | None, end: str | None) -> float | None:
 class Services:
     """The builder's door to the engine (one per server, shared by every browser session)."""
 
-    def __init__(self, runner: Any):
-        self.runner = runner
-        self.store = runner.store
-
-    # --- capabilities ---------------------------------------------------------------------------
-
-    def capabilities(self) -> dict[str, bool]:
-        """Which optional engine actions exist (pages disable the others with a tooltip)."""
-        r = self.runner
-        return {
-            "kill": hasattr(r, "kill"),
-            "resume": hasattr(r, "resume"),
-            "restart": callable(getattr(r, "restart", None)),
-            "replay": callable(getattr(r, "replay", None)) or (callable(getattr(r, "adopt", None))
-                                                               and _replay_builder() is not None),
-            "backfill": self._trigger_store() is not None,
-        }
+    def __init__(self, engine: Engine):
+        self.engine = engine
 
     # --- flows ----------------------------------------------------------------------------------
 
@@ -103,44 +80,38 @@ class Services:
         words = search.lower().split()
         rows = []
         last = self.last_states()
-        for rec in self.store.list_flows(namespace or None):
-            try:
-                data, _ = load_yaml(rec.source)
-            except YamlError:
-                data = {}
-            labels = _labels(data)
-            text = " ".join([rec.namespace, rec.id, str(data.get("description") or ""),
-                             *(f"{k}:{v}" for k, v in labels.items())]).lower()
+        for info in self.engine.search_flows(namespace=namespace or None):
+            text = " ".join([info.namespace, info.id, info.description or "",
+                             *(f"{k}:{v}" for k, v in info.labels.items())]).lower()
             if not all(w in text for w in words):
                 continue
-            state, ex_id = last.get((rec.namespace, rec.id), (None, None))
-            rows.append(FlowRow(rec.namespace, rec.id, rec.revision, str(data.get("description") or ""),
-                                labels, state, ex_id, rec.updated))
+            state, ex_id = last.get((info.namespace, info.id), (None, None))
+            rows.append(FlowRow(info.namespace, info.id, info.revision, info.description or "", dict(info.labels),
+                                state, ex_id, info.updated or ""))
         return rows
 
     def namespaces(self) -> list[str]:
-        """Every namespace and each of its parents ("a", "a.b", "a.b.c"), sorted."""
+        """Every namespace of a flow and each of its parents ("a", "a.b", "a.b.c"), sorted."""
         out: set[str] = set()
-        for rec in self.store.list_flows(None):
-            parts = rec.namespace.split(".")
+        for info in self.engine.search_flows():
+            parts = info.namespace.split(".")
             out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
         return sorted(out)
 
     def last_states(self) -> dict[tuple[str, str], tuple[str, str]]:
         """(namespace, flow id) -> (state, execution id) of its most recent execution."""
-        executions, _ = self.store.search_executions(limit=2000)
         out: dict[tuple[str, str], tuple[str, str]] = {}
-        for ex in executions:  # newest first
+        for ex in self.engine.search_executions(size=2000).results:  # newest first
             out.setdefault((ex.namespace, ex.flow_id), (str(ex.state), ex.id))
         return out
 
     def flow_source(self, namespace: str, flow_id: str, revision: int | None = None) -> str | None:
-        rec = self.store.get_flow(namespace, flow_id, revision)
-        return None if rec is None else rec.source
+        info = self.engine.flow(namespace, flow_id, revision)
+        return None if info is None else info.source
 
     def revisions(self, namespace: str, flow_id: str) -> list[dict[str, Any]]:
         return [{"revision": r.revision, "updated": r.updated, "deleted": r.deleted}
-                for r in self.store.flow_revisions(namespace, flow_id)]
+                for r in self.engine.flow_revisions(namespace, flow_id)]
 
     def diff(self, namespace: str, flow_id: str, old: int, new: int) -> str:
         """Unified diff between two revisions of a flow's YAML."""
@@ -151,79 +122,53 @@ class Services:
 
     def save_flow(self, text: str) -> SaveResult:
         """Validate with the CLI's validator and store a revision; invalid YAML is refused, not stored."""
-        report = validate_text(text)
+        report = self.engine.validate(text)
         if report.errors:
             return SaveResult(errors=[str(e) for e in report.errors])
-        flow = self.runner.deploy(text)
+        flow = self.engine.deploy(text)
         return SaveResult(revision=flow.revision, namespace=flow.namespace, flow_id=flow.id)
 
     def delete_flow(self, namespace: str, flow_id: str) -> bool:
-        return self.store.delete_flow(namespace, flow_id)
+        try:
+            self.engine.delete_flow(namespace, flow_id)
+        except NotFound:
+            return False
+        return True
 
-    def flow_inputs(self, namespace: str, flow_id: str) -> list[Any]:
-        """The typed input definitions of the latest revision."""
-        return list(self.runner.get_flow(namespace, flow_id).inputs or [])
+    def flow_inputs(self, namespace: str, flow_id: str) -> list[Input]:
+        """The typed input definitions of the latest revision (LookupError when there is none)."""
+        return list(self.engine.definition(namespace, flow_id).inputs or [])
 
     # --- executions -----------------------------------------------------------------------------
 
     def start(self, namespace: str, flow_id: str, inputs: dict[str, Any], labels: dict[str, str] | None = None) -> str:
-        """Start an execution; raises the engine's InputErrors when an input is refused."""
-        return self.runner.start_execution(namespace, flow_id, inputs, labels=labels or None)
+        """Start an execution; raises the engine's InputError when an input is refused."""
+        return self.engine.start(namespace, flow_id, inputs, labels=labels or None)
 
     def summary(self, execution_id: str) -> dict[str, Any] | None:
-        return self.runner.summary(execution_id)
+        found = self.engine.summary(execution_id)
+        return None if found is None else found.to_dict()
 
     def logs(self, execution_id: str, after_id: int = 0, task_id: str | None = None,
              min_level: str | None = None) -> list[dict[str, Any]]:
-        return self.store.get_logs(execution_id, after_id=after_id, task_id=task_id or None,
-                                   min_level=min_level or None)
-
-    def _settle(self) -> None:
-        """Wait until the runner has applied what was just asked (the page then polls a fresh state)."""
-        sync = getattr(self.runner, "sync", None)
-        if callable(sync):
-            sync()
+        level = min_level.upper() if min_level else None
+        lines = self.engine.logs(execution_id, after_id=after_id, task_id=task_id or None,
+                                 min_level=cast("LogLevel | None", level if level in LEVELS else None))
+        return [line.to_dict() for line in lines]
 
     def kill(self, execution_id: str) -> None:
-        self.runner.kill(execution_id)
-        self._settle()
+        self.engine.kill(execution_id)
 
     def resume(self, execution_id: str) -> None:
-        self.runner.resume(execution_id)
-        self._settle()
+        self.engine.resume(execution_id)
 
     def restart(self, execution_id: str) -> None:
         """Re-run a FAILED/KILLED execution from its failed task runs (same execution id)."""
-        summary = self.summary(execution_id)
-        if summary is None:
-            raise LookupError(f"execution {execution_id} does not exist")
-        if summary["state"] not in ("FAILED", "KILLED"):
-            raise ValueError(f"execution {execution_id} is {summary['state']}; only FAILED or KILLED executions "
-                             "can be restarted")
-        self.runner.restart(execution_id)
-        self._settle()
+        self.engine.restart(execution_id)
 
     def replay(self, execution_id: str, task_run_id: str | None = None) -> str:
-        """Start a new execution replaying this ended one (from ``task_run_id``); returns the new id.
-
-        Uses the runner's ``replay`` when it has one, else the same steps as the
-        REST API's replay endpoint (``engine.runtime.restart.build_replay``,
-        store the copy, let the runner adopt it).
-        """
-        own = getattr(self.runner, "replay", None)
-        if callable(own):
-            return str(own(execution_id))
-        build = _replay_builder()
-        if build is None:
-            raise RuntimeError("replay is not available in this engine")
-        loaded = self.store.load_execution(execution_id)
-        if loaded is None:
-            raise LookupError(f"execution {execution_id} does not exist")
-        new_ex, copies = build(*loaded, task_run_id)
-        self.store.write_batch(new_executions=[new_ex], new_runs=copies)
-        self.runner.adopt(new_ex.id)
-        self._settle()
-        return str(new_ex.id)
+        """Start a new execution replaying this ended one (from ``task_run_id``); returns the new id."""
+        return self.engine.replay(execution_id, task_run_id).id
 
     def flow_data_of(self, summary: dict[str, Any]) -> dict[str, Any]:
         """The YAML data of the flow revision an execution ran."""
@@ -233,22 +178,18 @@ class Services:
         data, _ = load_yaml(source)
         return data
 
-    def read_file(self, namespace: str, uri: str) -> bytes:
-        """Bytes of an internal-storage file (an output or an input file)."""
-        storage = getattr(self.runner, "storage", None)
-        if storage is None:
-            raise FileNotFoundError("internal storage is not configured")
-        return storage.read_bytes(uri, namespace=namespace)
+    def download(self, execution_id: str, uri: str) -> Download:
+        """A file of this execution (an output or an input file): NotFound, or Invalid for another's URI."""
+        return self.engine.download(execution_id, uri)
 
     def executions(self, namespace: str | None = None, flow_id: str | None = None, since: datetime | None = None,
                    states: list[str] | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Executions newest first as small dicts (id, namespace, flowId, state, dates, duration)."""
-        found, _ = self.store.search_executions(
-            namespace=namespace or None, flow_id=flow_id or None, states=states or None,
-            start_after=since.isoformat() if since else None, limit=limit)
+        found = self.engine.search_executions(namespace=namespace or None, flow_id=flow_id or None,
+                                              states=[State(s) for s in states or ()], started_after=since, size=limit)
         return [{"id": e.id, "namespace": e.namespace, "flowId": e.flow_id, "state": str(e.state),
                  "startDate": e.start_date, "endDate": e.end_date,
-                 "duration": duration_of(e.start_date, e.end_date)} for e in found]
+                 "duration": duration_of(e.start_date, e.end_date)} for e in found.results]
 
     def dashboard(self, namespace: str | None = None, hours: float = 24) -> dict[str, Any]:
         """Figures of the business dashboard over the last ``hours``."""
@@ -284,73 +225,38 @@ class Services:
 
     # --- triggers -------------------------------------------------------------------------------
 
-    def _trigger_store(self) -> Any:
-        try:
-            from engine.store.triggers import TriggerStore
-        except ImportError:
-            return None
-        if not hasattr(self, "_tstore"):
-            self._tstore = TriggerStore(self.store)
-        return self._tstore
-
     def triggers(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """Every trigger of every deployed flow, with its kind, enabled state and next run."""
-        tstore = self._trigger_store()
-        out = []
-        for rec in self.store.list_flows(namespace or None):
-            try:
-                data, _ = load_yaml(rec.source)
-            except YamlError:
-                continue
-            for trig in data.get("triggers") or []:
-                if not isinstance(trig, dict) or "id" not in trig:
-                    continue
-                state = tstore.get(rec.namespace, rec.id, trig["id"]) if tstore else None
-                disabled = bool(trig.get("disabled")) or bool(state and state.disabled)
-                cron, tz = trig.get("cron"), str(trig.get("timezone") or "UTC")
-                nxt = None
-                if cron and not disabled:
-                    runs = next_runs(str(cron), tz, 1)
-                    nxt = runs[0] if runs else None
-                out.append({"namespace": rec.namespace, "flowId": rec.id, "triggerId": str(trig["id"]),
-                            "type": str(trig.get("type", "")), "cron": cron, "timezone": tz,
-                            "disabled": disabled, "disabledInYaml": bool(trig.get("disabled")), "next": nxt})
-        return out
+        try:
+            found = self.engine.triggers(namespace=namespace or None)
+        except Unavailable:  # no scheduler in this process: nothing fires, nothing to show
+            return []
+        return [{"namespace": t.namespace, "flowId": t.flow_id, "triggerId": t.trigger_id, "type": t.type,
+                 "cron": t.cron, "timezone": t.timezone or "UTC", "disabled": t.disabled,
+                 "disabledInYaml": t.disabled_in_flow, "next": t.next_execution_date} for t in found]
 
     def set_trigger_disabled(self, namespace: str, flow_id: str, trigger_id: str, disabled: bool) -> None:
-        tstore = self._trigger_store()
-        if tstore is None:
-            raise RuntimeError("trigger state is not available in this engine")
-        tstore.set_disabled(namespace, flow_id, trigger_id, disabled)
+        self.engine.set_trigger_disabled(namespace, flow_id, trigger_id, disabled)
 
     def backfill(self, namespace: str, flow_id: str, trigger_id: str, start: datetime, end: datetime,
                  inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Ask the scheduler to run every tick of [start, end); returns the backfill record."""
-        from engine.triggers.ticks import ticks_between
+        """Ask the scheduler to run every tick of [start, end); returns the backfill record.
 
+        Raises ValueError (the engine's Invalid) for a range it refuses or a trigger that is not a schedule.
+        """
         if end <= start:
             raise ValueError("backfill end must be after its start")
-        trig = next((t for t in self.triggers(namespace) if (t["namespace"], t["flowId"], t["triggerId"])
-                     == (namespace, flow_id, trigger_id)), None)
-        if trig is None or not trig["cron"]:
-            raise ValueError(f"trigger {trigger_id} of {namespace}.{flow_id} is not a schedule")
-        total = sum(1 for _ in ticks_between(trig["cron"], trig["timezone"], start, end, limit=10_000))
-        bf = self._trigger_store().create_backfill(namespace, flow_id, trigger_id, start.isoformat(),
-                                                   end.isoformat(), total, inputs, None)
-        return bf.to_dict()
+        try:
+            return self.engine.backfill(namespace, flow_id, trigger_id, start.isoformat(), end.isoformat(),
+                                        inputs=inputs).to_dict()
+        except (NotFound, Conflict, Unavailable) as exc:
+            raise ValueError(str(exc)) from None
 
     def backfills(self) -> list[dict[str, Any]]:
-        tstore = self._trigger_store()
-        return [b.to_dict() for b in tstore.backfills()] if tstore else []
-
-
-def _replay_builder() -> Any:
-    """``engine.runtime.restart.build_replay`` when the engine has it (None otherwise)."""
-    try:
-        from engine.runtime.restart import build_replay
-    except ImportError:
-        return None
-    return build_replay
+        try:
+            return [b.to_dict() for b in self.engine.backfills()]
+        except Unavailable:
+            return []
 
 
 def next_runs(cron: str, timezone: str, count: int = 5, after: datetime | None = None) -> list[str]:

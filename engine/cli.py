@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(help="Lanner: declarative, event-driven workflow orchestrator.", no_args_is_help=True, add_completion=False)
 flow_app = typer.Typer(help="Validate, run and describe flows.", no_args_is_help=True)
@@ -35,25 +38,26 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
     exist beside the flow file (or in the project) and declare, in its
     ``parameters`` cell, every parameter given to it, with a compatible type.
     """
-    from engine.model.validation import check_files, validate_text
+    from engine.local_engine import LocalEngine
+    from engine.model.validation import check_files
 
+    engine = LocalEngine()  # validating starts no runner
     bad = 0
     for path in files:
         text = _read_flow(path)
         if text is None:
             bad += 1
             continue
-        report = validate_text(text)
+        report = engine.validate(text)
         for w in report.warnings:
             typer.echo(f"{path}: warning: {w}")
-        if not report.errors:
-            report.errors = check_files(text, path.resolve().parent)
-        if report.errors:
+        errors = list(report.errors) or check_files(text, path.resolve().parent)
+        if errors:
             bad += 1
-            for e in report.errors:
+            for e in errors:
                 typer.echo(f"{path}: {e}")
         else:
-            typer.echo(f"{path}: valid ({report.flow.namespace}.{report.flow.id})")
+            typer.echo(f"{path}: valid ({report.namespace}.{report.flow_id})")
     raise typer.Exit(1 if bad else 0)
 
 
@@ -92,37 +96,35 @@ def namespace_files_upload(
     directory: Annotated[Path, typer.Argument(help="Local directory whose files are uploaded.")],
 ) -> None:
     """Attach every file of DIRECTORY to NAMESPACE (scripts and notebooks can then use them)."""
-    import os
-
-    from engine.runtime.local import default_home
-    from engine.storage import InternalStorage, StorageError
+    from engine.local_engine import LocalEngine
+    from engine.service import EngineError
 
     if not directory.is_dir():
         _err(f"{directory}: not a directory")
         raise typer.Exit(2)
-    home = default_home()
-    storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(home / "storage")))
     try:
-        names = storage.upload_namespace_dir(namespace, directory)
-    except StorageError as exc:
+        files = LocalEngine().upload_namespace_dir(namespace, directory)
+    except EngineError as exc:
         _err(str(exc))
         raise typer.Exit(2) from None
-    for n in names:
-        typer.echo(f"{namespace}/{n}")
-    typer.echo(f"{len(names)} file(s) uploaded to namespace {namespace}")
+    for f in files:
+        typer.echo(f"{namespace}/{f.path}")
+    typer.echo(f"{len(files)} file(s) uploaded to namespace {namespace}")
 
 
 @ns_files_app.command("list")
 def namespace_files_list(namespace: Annotated[str, typer.Argument(help="Namespace.")]) -> None:
     """List the files attached to NAMESPACE."""
-    import os
+    from engine.local_engine import LocalEngine
+    from engine.service import EngineError
 
-    from engine.runtime.local import default_home
-    from engine.storage import InternalStorage
-
-    storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(default_home() / "storage")))
-    for n in storage.namespace_files_list(namespace):
-        typer.echo(n)
+    try:
+        files = LocalEngine().namespace_files(namespace)
+    except EngineError as exc:
+        _err(str(exc))
+        raise typer.Exit(2) from None
+    for f in files:
+        typer.echo(f.path)
 
 
 plugins_app = typer.Typer(help="Installed plugins: the task, trigger and condition types they add.", no_args_is_help=True)
@@ -155,47 +157,27 @@ db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_i
 app.add_typer(db_app, name="db")
 
 
-def _database_url() -> str:
-    from engine.runtime.local import default_home
-    from engine.store.sql import default_database_url
-
-    home = default_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return default_database_url(home)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every missing migration to LANNER_DATABASE_URL (or the embedded SQLite database)."""
-    from sqlalchemy import create_engine
+    from engine.admin import database_url, display_url, upgrade_database
 
-    from engine.store import migrations
-
-    url = _database_url()
-    engine = create_engine(url)
+    url = database_url()
     try:
-        before = migrations.current(engine)
-        after = migrations.upgrade(engine)
+        before, after = upgrade_database(url)
     except Exception as exc:  # noqa: BLE001 - one sentence, no traceback
-        _err(f"database {engine.url.render_as_string(hide_password=True)}: cannot upgrade: {str(exc).splitlines()[0]}")
+        _err(f"database {display_url(url)}: cannot upgrade: {str(exc).splitlines()[0]}")
         raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
     typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and the newest one this code knows."""
-    from sqlalchemy import create_engine
+    from engine.admin import database_revision, database_url
 
-    from engine.store import migrations
-
-    engine = create_engine(_database_url())
-    try:
-        typer.echo(f"current: {migrations.current(engine) or 'empty'}; head: {migrations.head()}")
-    finally:
-        engine.dispose()
+    current, head = database_revision(database_url())
+    typer.echo(f"current: {current or 'empty'}; head: {head}")
 
 
 @app.command("purge")
@@ -204,30 +186,15 @@ def purge_cmd(
     keep_failed: Annotated[bool, typer.Option("--keep-failed", help="Keep FAILED and KILLED executions.")] = False,
 ) -> None:
     """Delete old executions with their task runs, logs and files."""
-    import os
-
-    from engine.purge import parse_older_than, purge
-    from engine.runtime.local import default_home
-    from engine.store.sql import SqlStore
+    from engine.admin import purge_old
+    from engine.purge import parse_older_than
 
     try:
         td = parse_older_than(older_than)
     except ValueError as exc:
         _err(str(exc))
         raise typer.Exit(2) from None
-    home = default_home()
-    store = SqlStore(_database_url())
-    storage = None
-    try:
-        from engine.storage import InternalStorage
-
-        storage = InternalStorage(os.environ.get("LANNER_STORAGE", str(home / "storage")))
-    except ImportError:
-        pass
-    try:
-        report = purge(store, storage, td, keep_failed=keep_failed)
-    finally:
-        store.close()
+    report = purge_old(td, keep_failed=keep_failed)
     typer.echo(f"purged {report.executions} execution(s), {report.task_runs} task run(s), {report.logs} log line(s)")
 
 

@@ -90,11 +90,12 @@ def read_flow(path: Path) -> str | None:
 
 
 def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_json: bool, timeout: float | None) -> int:
-    """Run a flow in this process on the embedded store, wait for its end; the exit code."""
+    """Run a flow in this process on the embedded store (through the in-process Engine), wait for its end;
+    the exit code."""
+    from engine.local_engine import LocalEngine
     from engine.model.inputs import InputError
     from engine.model.validation import FlowValidationError
-    from engine.runtime.local import LocalRunner
-    from engine.store.sql import StoreOpenError
+    from engine.service import EngineError
 
     source = read_flow(file)
     if source is None:
@@ -103,12 +104,8 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
     if inputs is None:
         return 2
     out = sys.stderr if as_json else sys.stdout
+    engine = LocalEngine()
     try:
-        runner_cm = LocalRunner()
-    except StoreOpenError as exc:
-        err(f"lanner flow run: {exc}")
-        return 2
-    with runner_cm as runner:
         try:
             if flows is not None:
                 for p in sorted(list(flows.glob("**/*.yaml")) + list(flows.glob("**/*.yml"))):
@@ -118,11 +115,11 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
                     if text is None:
                         continue
                     try:
-                        runner.deploy(text, path=p)
+                        engine.deploy(text, path=p)
                     except FlowValidationError as exc:
                         err(f"{p}: skipped, invalid flow:\n{exc}")
-            flow = runner.deploy(source, path=file)
-            ex_id = runner.start_execution(flow.namespace, flow.id, inputs)
+            flow = engine.deploy(source, path=file)
+            ex_id = engine.start(flow.namespace, flow.id, inputs)
         except FlowValidationError as exc:
             for e in exc.errors:
                 err(f"{file}: {e}")
@@ -130,15 +127,16 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
         except InputError as exc:
             err(f"{file}: {exc}")
             return 2
-        except (LookupError, ValueError) as exc:  # a disabled or unknown flow
+        except EngineError as exc:  # a disabled or unknown flow, a store that cannot be opened
             err(f"{file}: {exc}")
             return 2
         try:
-            summary = follow(runner, ex_id, out, timeout)
+            summary = follow(engine, ex_id, out, timeout)
         except KeyboardInterrupt:
-            runner.kill(ex_id)
-            summary = runner.wait(ex_id, timeout=10)
-        summary = runner.secrets.mask_data(summary)  # as the API does: SECRET inputs, values derived from secrets
+            kill_quietly(engine, ex_id)
+            summary = engine.wait(ex_id, timeout=10).to_dict()
+    finally:
+        engine.close()
     if as_json:
         print(json.dumps(summary, indent=2, default=str), flush=True)
     else:
@@ -149,8 +147,9 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
     return 0 if summary["state"] in ("SUCCESS", "WARNING") else 1
 
 
-def follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
-    """Print task-run state changes and log lines as they happen (in that order), until the end."""
+def follow(engine: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
+    """Print task-run state changes and log lines as they happen (in that order), until the end;
+    the final summary (JSON shape, secrets masked by the Engine)."""
     from engine.cli_live import LiveView
     from engine.model.state import is_terminal
 
@@ -158,22 +157,33 @@ def follow(runner: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str
     last_log = 0
     deadline = time.monotonic() + timeout if timeout else None
     while True:
-        logs = runner.logs(ex_id, after_id=last_log)  # before the summary: it then knows their task runs
-        summary = runner.summary(ex_id) or {"state": "CREATED", "taskRuns": []}
+        logs = [line.to_dict() for line in engine.logs(ex_id, after_id=last_log)]  # before the summary: it then knows their task runs
+        found = engine.summary(ex_id)
+        summary = found.to_dict() if found is not None else {"state": "CREATED", "taskRuns": []}
         if logs:
             last_log = logs[-1]["id"]
         ended = is_terminal(summary["state"])
         if ended:
-            logs += runner.logs(ex_id, after_id=last_log)
+            logs += [line.to_dict() for line in engine.logs(ex_id, after_id=last_log)]
         for line in view.lines(summary, logs):
             print(line, file=out)
         out.flush()
         if ended:
             return summary
         if deadline is not None and time.monotonic() > deadline:
-            runner.kill(ex_id)
+            kill_quietly(engine, ex_id)
             deadline = None
-        runner.wait(ex_id, timeout=0.1)  # returns at once when the execution ends
+        engine.wait(ex_id, timeout=0.1)  # returns at once when the execution ends
+
+
+def kill_quietly(engine: Any, ex_id: str) -> None:
+    """--timeout or Ctrl-C: kill the execution unless it ended meanwhile."""
+    from engine.service import Conflict
+
+    try:
+        engine.kill(ex_id)
+    except Conflict:
+        pass
 
 
 def duration(start: str | None, end: str | None) -> str:

@@ -39,6 +39,8 @@ NSFILE_SCHEME = "nsfile://"
 #: What ``read()`` returns at most; bigger files belong in a task's inputFiles.
 READ_LIMIT = 1024 * 1024
 NAMESPACE_FILES_DIR = "_namespace_files"
+#: Where the (deprecated) state tasks keep their documents.
+STATES_DIR = "_states"
 #: Folders never uploaded from a local directory: tool caches, not project files.
 _SKIPPED_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
 
@@ -252,6 +254,12 @@ class InternalStorage:
         self._write_file(full, data=bytes(data))
         return str(parsed)
 
+    def put_file(self, uri: str, local_path: Path, *, namespace: str) -> str:
+        """Copy a local file to ``uri`` (of the caller's namespace) without reading it into memory; the URI normalised."""
+        parsed, full = self._uri_path(uri, namespace)
+        self._write_file(full, local_path=Path(local_path))
+        return str(parsed)
+
     def open(self, uri: str, *, namespace: str) -> IO[bytes]:
         """Open a stored file for reading (binary). Refused for another namespace's files."""
         _, full = self._uri_path(uri, namespace)
@@ -276,6 +284,34 @@ class InternalStorage:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             raise StorageError(f"{uri} is not UTF-8 text") from None
+
+    def open_write(self, uri: str, *, namespace: str) -> IO[bytes]:
+        """Open ``uri`` (of the caller's namespace) for writing, streaming: big files never sit in memory."""
+        _, full = self._uri_path(uri, namespace)
+        self.fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
+        return self.fs.open(full, "wb")
+
+    def delete(self, uri: str, *, namespace: str) -> bool:
+        """Delete one stored file; False when there was none."""
+        _, full = self._uri_path(uri, namespace)
+        if not self.fs.isfile(full):
+            return False
+        self.fs.rm(full)
+        return True
+
+    def execution_files(self, namespace: str, flow_id: str, execution_id: str) -> list[str]:
+        """The URIs of every file of one execution (inputs and task files), sorted."""
+        key = "/".join((check_namespace(namespace), _check_id(flow_id, "flow id"), "executions", _check_id(execution_id, "execution id")))
+        base = self._full(key, namespace)
+        if not self.fs.exists(base):
+            return []
+        stripped = self.fs._strip_protocol(base).rstrip("/")
+        out = []
+        for found in self.fs.find(base):
+            rel = self.fs._strip_protocol(found)[len(stripped) + 1 :]
+            rest = tuple(rel.split("/"))
+            out.append(str(StorageUri(namespace, flow_id, execution_id, rest)))
+        return sorted(out)
 
     def exists(self, uri: str, namespace: str) -> bool:
         _, full = self._uri_path(uri, namespace)
@@ -353,20 +389,10 @@ class InternalStorage:
         symlinks that lead outside ``local_dir`` are refused.
         """
         check_namespace(namespace)
-        base = Path(local_dir).resolve()
-        if not base.is_dir():
-            raise StorageError(f"{local_dir} is not a directory")
         uploaded = []
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
-            for fname in sorted(filenames):
-                path = Path(dirpath) / fname
-                real = path.resolve()
-                if not real.is_relative_to(base):
-                    raise StorageError(f"{path} is refused: it is a symlink leading outside {local_dir}")
-                rel = path.relative_to(base).as_posix()
-                self._write_file(self._ns_full(namespace, safe_relative_path(rel, "namespace file path")), local_path=real)
-                uploaded.append(rel)
+        for rel, real in local_files(local_dir):
+            self._write_file(self._ns_full(namespace, safe_relative_path(rel, "namespace file path")), local_path=real)
+            uploaded.append(rel)
         return uploaded
 
     def copy_namespace_files(
@@ -386,10 +412,61 @@ class InternalStorage:
             copied.append(rel)
         return copied
 
+    # -- task states (Kestra's state.Set/Get/Delete) --
+
+    def _state_full(self, namespace: str, flow_id: str | None, name: str, value: str | None) -> str:
+        """Where one state lives: per namespace (and flow unless shared), per name and loop value."""
+        import hashlib
+
+        boundary = f"{STATES_DIR}/{check_namespace(namespace)}"
+        scope = f"{boundary}/{_check_id(flow_id, 'flow id')}" if flow_id else f"{boundary}/_namespace"
+        digest = hashlib.sha256(f"{name}\x00{value or ''}".encode()).hexdigest()[:32]
+        return self._full(f"{scope}/{digest}.json", boundary)
+
+    def state_get(self, namespace: str, flow_id: str | None, name: str, value: str | None) -> bytes | None:
+        full = self._state_full(namespace, flow_id, name, value)
+        if not self.fs.isfile(full):
+            return None
+        with self.fs.open(full, "rb") as fh:
+            return fh.read()
+
+    def state_put(self, namespace: str, flow_id: str | None, name: str, value: str | None, data: bytes) -> str:
+        """Store a state; return its key (the name, and the loop value when it has one)."""
+        self._write_file(self._state_full(namespace, flow_id, name, value), data=data)
+        return f"{name}/{value}" if value else name
+
+    def state_delete(self, namespace: str, flow_id: str | None, name: str, value: str | None) -> bool:
+        full = self._state_full(namespace, flow_id, name, value)
+        if not self.fs.isfile(full):
+            return False
+        self.fs.rm(full)
+        return True
+
     # -- expressions --
 
     def make_read_function(self, namespace: str) -> Callable[[str], str]:
         return make_read_function(self, namespace)
+
+
+def local_files(local_dir: Path) -> list[tuple[str, Path]]:
+    """(relative path, real path) of every file under ``local_dir``, the way namespace files are uploaded.
+
+    ``.git``, ``__pycache__`` and ``.ipynb_checkpoints`` folders are skipped, and a
+    symlink that leads outside ``local_dir`` is refused (StorageError).
+    """
+    base = Path(local_dir).resolve()
+    if not base.is_dir():
+        raise StorageError(f"{local_dir} is not a directory")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for fname in sorted(filenames):
+            path = Path(dirpath) / fname
+            real = path.resolve()
+            if not real.is_relative_to(base):
+                raise StorageError(f"{path} is refused: it is a symlink leading outside {local_dir}")
+            found.append((path.relative_to(base).as_posix(), real))
+    return found
 
 
 def resolve_nsfile(ref: str, namespace: str) -> str:

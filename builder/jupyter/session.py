@@ -1,7 +1,7 @@
 """show / run / watch: what the magics and the Python API do, in one place.
 
-A :class:`Session` owns the backends of one kernel (the embedded engine, opened on
-first use, and one client per server URL). A :class:`Run` polls an execution from a
+A :class:`Session` owns the engines of one kernel (the embedded engine, opened on
+first use, and one HTTP engine per server URL). A :class:`Run` polls an execution from a
 thread every ~200 ms and pushes its state into the widget, so the topology changes
 colour while the flow runs even though the cell itself is waiting.
 """
@@ -12,15 +12,21 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from builder.jupyter.backends import Backend, LocalBackend, NotebookError, ServerBackend
+from builder.jupyter.backends import NotebookError, local_engine, server_engine
 from builder.jupyter.widget import FlowWidget
 from builder.topology import layout_from_summary
+from engine.client import HttpEngine
+from engine.model.inputs import InputError
 from engine.model.state import TERMINAL
+from engine.model.validation import FlowValidationError
+from engine.service import Engine, EngineError, Unreachable
 
 POLL_INTERVAL = 0.2
 #: Logs are re-read every this many polls (and once more at the end).
@@ -59,6 +65,40 @@ def parse_inputs(pairs: list[str] | None) -> dict[str, str]:
             raise NotebookError(f"--input '{pair}' must look like NAME=VALUE")
         out[key.strip()] = value
     return out
+
+
+@contextmanager
+def refused(what: str, engine: Engine) -> Iterator[None]:
+    """An engine's refusal as one NotebookError saying what failed where."""
+    try:
+        yield
+    except Unreachable as exc:
+        raise NotebookError(str(exc)) from None
+    except (EngineError, InputError, FlowValidationError) as exc:
+        raise NotebookError(f"{what} ({engine.label}): {exc}") from None
+
+
+def summary_of(engine: Engine, execution_id: str) -> dict[str, Any] | None:
+    """The execution summary as the widget and the user get it (the REST API's JSON)."""
+    found = engine.summary(execution_id)
+    return None if found is None else found.to_dict()
+
+
+def logs_of(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
+    return [line.to_dict() for line in engine.logs(execution_id)]
+
+
+def flow_source(engine: Engine, namespace: str, flow_id: str, revision: int | None = None) -> str | None:
+    """The YAML of a deployed flow (None when the engine has no such flow)."""
+    with refused(f"cannot read flow {namespace}.{flow_id}", engine):
+        found = engine.flow(namespace, flow_id, revision) if namespace else None
+    return found.source if found is not None else None
+
+
+def read_file(engine: Engine, execution_id: str, uri: str) -> tuple[str, bytes]:
+    """A file the execution stored (its executed notebook, report, output files): (name, bytes)."""
+    with refused(f"cannot read {uri}", engine), engine.download(execution_id, uri) as found:
+        return found.name, found.read()
 
 
 class CellWidgets:
@@ -109,27 +149,27 @@ class CellWidgets:
 
 
 class Session:
-    """Backends of one kernel: the embedded engine and any servers used so far."""
+    """Engines of one kernel: the embedded one and any servers used so far."""
 
     def __init__(self, home: str | Path | None = None):
-        self.local = LocalBackend(home)
-        self._servers: dict[str, ServerBackend] = {}
+        self.local = local_engine(home)
+        self._servers: dict[str, Engine] = {}
         self.runs: list[Run] = []
         self.cells = CellWidgets()
 
-    def backend(self, server: str | None = None) -> Backend:
+    def backend(self, server: str | None = None) -> Engine:
         if not server:
             return self.local
         key = server.rstrip("/")
         if key not in self._servers:
-            self._servers[key] = ServerBackend(key)
+            self._servers[key] = server_engine(key)
         return self._servers[key]
 
-    def resolve(self, source: str, backend: Backend) -> str:
+    def resolve(self, source: str, backend: Engine) -> str:
         """Flow YAML from YAML text, a file path, or a flow id ``namespace.flowId`` known to the backend."""
         return self.resolve_file(source, backend)[0]
 
-    def resolve_file(self, source: str, backend: Backend) -> tuple[str, Path | None]:
+    def resolve_file(self, source: str, backend: Engine) -> tuple[str, Path | None]:
         """Like :meth:`resolve`, with the flow file's path when the source was a file."""
         source = source.strip() if isinstance(source, str) else source
         if not isinstance(source, str) or not source:
@@ -142,7 +182,7 @@ class Session:
         if path.suffix in (".yaml", ".yml"):
             raise NotebookError(f"flow file '{source}' does not exist")
         namespace, _, flow_id = source.replace("/", ".").rpartition(".")
-        text = backend.flow_source(namespace, flow_id) if namespace else None
+        text = flow_source(backend, namespace, flow_id)
         if text is None:
             raise NotebookError(f"'{source}' is neither a flow file nor a flow id known to {backend.label}")
         return text, None
@@ -178,7 +218,7 @@ class Session:
             editor = FlowEditor(data, save_file, ref)
         else:
             namespace, _, flow_id = ref.replace("/", ".").rpartition(".")
-            text = backend.flow_source(namespace, flow_id) if namespace else None
+            text = flow_source(backend, namespace, flow_id)
             if text is None:
                 raise NotebookError(f"'{ref}' is neither a flow file nor a flow id known to {backend.label}")
             data, error = parse(text)
@@ -186,9 +226,9 @@ class Session:
                 raise NotebookError(f"the source of {ref} on {backend.label} is not readable YAML: {error}")
 
             def save_deployed(text: str) -> str:
-                deployed = backend.deploy(text)
-                ns, fid = deployed.get("namespace", namespace), deployed.get("id", flow_id)
-                return f"saved as revision {deployed.get('revision', '?')} of {ns}.{fid} on {backend.label}"
+                with refused("cannot deploy the flow", backend):
+                    deployed = backend.deploy(text)
+                return f"saved as revision {deployed.revision} of {deployed.namespace}.{deployed.id} on {backend.label}"
 
             editor = FlowEditor(data, save_deployed, f"{namespace}.{flow_id} on {backend.label}")
         self.cells.adopt(editor)
@@ -215,37 +255,38 @@ class Session:
                 self.cells.adopt(widget)
                 show_output(widget)
             return None
-        deployed = backend.deploy(text, path)
-        namespace = deployed.get("namespace") or data["namespace"]
-        flow_id = deployed.get("id") or data["id"]
-        execution_id = backend.start(namespace, flow_id, dict(inputs or {}))
+        with refused("cannot deploy the flow", backend):
+            deployed = backend.deploy(text, path=path)
+        with refused(f"cannot start {deployed.namespace}.{deployed.id}", backend):
+            execution_id = backend.start(deployed.namespace, deployed.id, dict(inputs or {}))
         return self._watch(widget, backend, execution_id, display)
 
     def watch(self, execution_id: str, *, server: str | None = None, display: bool = True) -> Run:
         backend = self.backend(server)
-        summary = backend.summary(execution_id)
+        with refused(f"cannot read execution {execution_id}", backend):
+            summary = summary_of(backend, execution_id)
         if summary is None:
             raise NotebookError(f"execution '{execution_id}' does not exist on {backend.label}")
-        text = backend.flow_source(summary["namespace"], summary["flowId"], summary.get("flowRevision"))
+        text = flow_source(backend, summary["namespace"], summary["flowId"], summary.get("flowRevision"))
         if text is not None:
             widget = FlowWidget.from_flow(yaml.safe_load(text))
         else:  # the flow is gone: draw what the task runs tell
             widget = FlowWidget(topology=layout_from_summary(summary).to_dict())
         return self._watch(widget, backend, execution_id, display)
 
-    def _watch(self, widget: FlowWidget, backend: Backend, execution_id: str, display: bool) -> Run:
+    def _watch(self, widget: FlowWidget, backend: Engine, execution_id: str, display: bool) -> Run:
         run = Run(widget, backend, execution_id)
-        widget.file_reader = lambda uri: backend.read_file(execution_id, uri)
-        if isinstance(backend, ServerBackend):
+        widget.file_reader = lambda uri: read_file(backend, execution_id, uri)
+        if isinstance(backend, HttpEngine):
             widget.files_url = backend.url
         self.cells.adopt(widget, run.stop)
         # The first state is read before the cell returns: a cell that does not wait
         # (%flow watch) must not show (or save) an empty widget.
-        summary = backend.summary(execution_id)
+        summary = summary_of(backend, execution_id)
         if summary is not None:
             ended = summary.get("state") in TERMINAL
             run.summary = summary
-            widget.show_execution(summary, backend.logs(execution_id) if ended else None)
+            widget.show_execution(summary, logs_of(backend, execution_id) if ended else None)
         if display:
             run.display()
         run.start()
@@ -263,7 +304,7 @@ class Session:
 class Run:
     """One execution being watched: a polling thread keeps ``widget`` up to date."""
 
-    def __init__(self, widget: FlowWidget, backend: Backend, execution_id: str, interval: float = POLL_INTERVAL):
+    def __init__(self, widget: FlowWidget, backend: Engine, execution_id: str, interval: float = POLL_INTERVAL):
         self.widget = widget
         self.backend = backend
         self.execution_id = execution_id
@@ -288,11 +329,11 @@ class Run:
         n = 0
         try:
             while not self._stop.is_set():
-                summary = self.backend.summary(self.execution_id)
+                summary = summary_of(self.backend, self.execution_id)
                 if summary is not None:
                     state = summary.get("state")
                     ended = state in TERMINAL
-                    logs = self.backend.logs(self.execution_id) if ended or n % LOGS_EVERY == 0 else None
+                    logs = logs_of(self.backend, self.execution_id) if ended or n % LOGS_EVERY == 0 else None
                     self.summary = summary
                     self.widget.show_execution(summary, logs)
                     if state == "PAUSED":
@@ -336,7 +377,10 @@ class Run:
         return self.summary or {}
 
     def kill(self) -> None:
-        self.backend.kill(self.execution_id)
+        try:
+            self.backend.kill(self.execution_id)
+        except EngineError:  # it ended meanwhile, or the server is gone: nothing left to kill here
+            pass
 
     def stop(self) -> None:
         """Stop watching (the execution goes on)."""

@@ -92,13 +92,9 @@ class ExecutionPage:
         self.level.param.watch(self._reset_logs, "value")
         self.task.param.watch(self._reset_logs, "value")
         self.outputs = pn.Column(sizing_mode="stretch_width", css_classes=["ln-outputs"])
-        caps = services.capabilities()
         self.buttons = {}
         for name, kind in (("kill", "danger"), ("resume", "primary"), ("restart", "warning"), ("replay", "default")):
-            enabled = caps.get(name, False)
-            b = pn.widgets.Button(name=name.capitalize(), button_type=kind, width=90, css_classes=[f"ln-{name}"],
-                                  disabled=not enabled,
-                                  description=None if enabled else f"{name.capitalize()} is not available in this engine yet")
+            b = pn.widgets.Button(name=name.capitalize(), button_type=kind, width=90, css_classes=[f"ln-{name}"])
             b.on_click(lambda _e, n=name: self.act(n))
             self.buttons[name] = b
         self.refresh()
@@ -192,12 +188,11 @@ class ExecutionPage:
 
     def _update_buttons(self) -> None:
         state = (self.summary or {}).get("state")
-        caps = self.services.capabilities()
         running = state not in TERMINAL
-        self.buttons["kill"].disabled = not (caps["kill"] and running and state != "KILLING")
-        self.buttons["resume"].disabled = not (caps["resume"] and state == "PAUSED")
-        self.buttons["restart"].disabled = not (caps["restart"] and state in ("FAILED", "KILLED"))
-        self.buttons["replay"].disabled = not (caps["replay"] and not running)
+        self.buttons["kill"].disabled = not (running and state != "KILLING")
+        self.buttons["resume"].disabled = state != "PAUSED"
+        self.buttons["restart"].disabled = state not in ("FAILED", "KILLED")
+        self.buttons["replay"].disabled = running
 
     def act(self, name: str) -> None:
         from builder.pages.common import go

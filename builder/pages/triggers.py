@@ -29,8 +29,7 @@ class TriggersPage:
                                           value=(now - timedelta(days=1)).isoformat(), width=260)
         self.end = pn.widgets.TextInput(name="End (excluded)", value=now.isoformat(), width=260)
         self.go = pn.widgets.Button(name="Start backfill", button_type="primary", align="end",
-                                    css_classes=["ln-backfill-start"],
-                                    disabled=not services.capabilities()["backfill"])
+                                    css_classes=["ln-backfill-start"])
         self.go.on_click(self.backfill)
         self.progress = pn.Column(sizing_mode="stretch_width", css_classes=["ln-backfills"])
         self._signature: Any = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -12,20 +12,22 @@ from engine.api.request_guard import HostPolicy, RequestGuardMiddleware
 from engine.api.security import SecurityMiddleware
 from engine.api.services import Services
 
+if TYPE_CHECKING:
+    from engine.local_engine import LocalEngine
+
 API_VERSION = "0.1.0"
 
 
 def create_app(
-    runner: Any,
+    engine: LocalEngine,
     *,
-    scheduler: Any | None = None,
     users: dict[str, str] | None = None,
     max_body: int = 10 * 1024 * 1024,
     ui: bool = True,
     allowed_hosts: list[str] | None = None,
     bind_host: str = "127.0.0.1",
 ) -> FastAPI:
-    """Build the app around a running :class:`~engine.runtime.local.LocalRunner` (and scheduler).
+    """Build the app around the in-process engine (its runner, and the scheduler when it has one).
 
     ``ui=False`` skips loading the builder (a placeholder page is served at /ui).
     ``allowed_hosts`` and ``bind_host`` say which Host names the server answers
@@ -42,11 +44,11 @@ def create_app(
         docs_url=None,  # Swagger UI loads from a CDN: not served
         redoc_url=None,
     )
-    app.state.services = Services(runner, scheduler, Metrics(runner, scheduler), max_body)
+    app.state.services = Services(engine, Metrics(engine), max_body)
     errors.install(app)
     for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins):
         app.include_router(module.router)
-    mount_ui(app, runner, builder=ui)
+    mount_ui(app, engine, builder=ui)
     # Added last, so it is the outermost middleware: Panel's dispatch middleware
     # (added by mount_ui) answers /ui/* itself and would otherwise bypass auth.
     app.add_middleware(SecurityMiddleware, users=users or {}, max_body=max_body)

@@ -16,6 +16,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.model.inputs import InputError
+from engine.model.validation import FlowValidationError
+from engine.service import EngineError
+
 log = logging.getLogger("lanner.api")
 
 
@@ -69,10 +73,31 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "")
 
 
+def input_errors(exc: InputError) -> ApiError:
+    """422 naming every refused input (``inputs.<id>``)."""
+    messages = [e.message for e in exc.errors]
+    errors: list[dict[str, Any]] = [{"path": f"inputs.{e.input_id}" if e.input_id else "inputs", "message": e.message, "line": None, "column": None} for e in exc.errors]
+    return ApiError(422, messages[0] if len(messages) == 1 else f"{len(messages)} inputs are invalid: " + "; ".join(messages), errors)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(body(exc.message, exc.errors), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(EngineError)
+    async def _engine_error(_: Request, exc: EngineError) -> JSONResponse:
+        errors = [e.to_dict() for e in exc.errors] if exc.errors is not None else None
+        return JSONResponse(body(exc.message, errors), status_code=exc.status)
+
+    @app.exception_handler(InputError)
+    async def _input_error(_: Request, exc: InputError) -> JSONResponse:
+        refused = input_errors(exc)
+        return JSONResponse(body(refused.message, refused.errors), status_code=422)
+
+    @app.exception_handler(FlowValidationError)
+    async def _invalid_flow(_: Request, exc: FlowValidationError) -> JSONResponse:
+        return JSONResponse(body(f"the flow is invalid: {exc.errors[0]}", [e.to_dict() for e in exc.errors]), status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

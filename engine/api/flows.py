@@ -12,8 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
 from engine.api.models import FlowOut, FlowPage, ValidationResult
-from engine.api.services import services
-from engine.model.validation import validate_text
+from engine.api.services import engine
+from engine.model.views import FlowInfo, Validation
+from engine.service import Engine
 
 router = APIRouter(prefix="/api/v1", tags=["Flows"], responses=COMMON_RESPONSES)
 
@@ -41,27 +42,28 @@ async def yaml_body(request: Request) -> str:
     return text
 
 
-def _as_data(source: str) -> dict[str, Any]:
+def _as_data(source: str | None) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(source)
+        data = yaml.safe_load(source or "")
     except yaml.YAMLError:
         return {}
     return json.loads(json.dumps(data, default=str)) if isinstance(data, dict) else {}
 
 
-def flow_out(rec: Any, *, source: bool = False) -> dict[str, Any]:
-    out = _as_data(rec.source)
-    out.update({"id": rec.id, "namespace": rec.namespace, "revision": rec.revision, "deleted": bool(rec.deleted), "updated": rec.updated})
+def flow_out(info: FlowInfo, *, source: bool = False) -> dict[str, Any]:
+    """A flow as the API shows it: its YAML as JSON, with its id, namespace, revision, deleted flag and date."""
+    out = _as_data(info.source)
+    out.update({"id": info.id, "namespace": info.namespace, "revision": info.revision, "deleted": info.deleted, "updated": info.updated})
     if source:
-        out["source"] = rec.source
+        out["source"] = info.source
     return out
 
 
-def _validate(text: str) -> Any:
-    report = validate_text(text)
-    if report.errors:
-        raise ApiError(422, f"the flow is invalid: {report.errors[0]}", [e.to_dict() for e in report.errors])
-    return report.flow
+def _validate(eng: Engine, text: str) -> Validation:
+    result = eng.validate(text)
+    if result.errors:
+        raise ApiError(422, f"the flow is invalid: {result.errors[0]}", [e.to_dict() for e in result.errors])
+    return result
 
 
 def _wants_yaml(request: Request) -> bool:
@@ -72,42 +74,24 @@ def _wants_yaml(request: Request) -> bool:
 @router.post("/flows", response_model=FlowOut, openapi_extra=YAML_BODY, responses={**CONFLICT, 415: COMMON_RESPONSES[422]})
 async def create_flow(request: Request) -> dict[str, Any]:
     """Create a flow from its YAML (409 when it exists: use PUT to update it)."""
-    svc = services(request)
+    eng = engine(request)
     text = await yaml_body(request)
-    flow = await run_in_threadpool(_validate, text)
-    if svc.runner.store.get_flow(flow.namespace, flow.id) is not None:
-        raise ApiError(409, f"flow {flow.namespace}.{flow.id} already exists; update it with PUT /api/v1/flows/{flow.namespace}/{flow.id}")
-    return await _deploy(request, text)
-
-
-async def _deploy(request: Request, text: str) -> dict[str, Any]:
-    svc = services(request)
-    flow = await run_in_threadpool(svc.runner.deploy, text)
-    rec = svc.runner.store.get_flow(flow.namespace, flow.id)
-    if svc.scheduler is not None:
-        svc.scheduler.wake()
-    return flow_out(rec, source=True)
+    flow = await run_in_threadpool(_validate, eng, text)
+    if await run_in_threadpool(eng.flow, flow.namespace or "", flow.flow_id or "") is not None:
+        raise ApiError(409, f"flow {flow.namespace}.{flow.flow_id} already exists; update it with PUT /api/v1/flows/{flow.namespace}/{flow.flow_id}")
+    return flow_out(await run_in_threadpool(eng.deploy, text), source=True)
 
 
 @router.post("/flows/validate", response_model=list[ValidationResult], openapi_extra=YAML_BODY, responses={415: COMMON_RESPONSES[422]})
 async def validate_flows(request: Request) -> list[dict[str, Any]]:
     """Validate one or more flows (YAML documents separated by ``---``) without saving them."""
+    eng = engine(request)
     text = await yaml_body(request)
     docs = [d for d in re.split(r"(?m)^---[ \t]*$", text) if d.strip()] or [text]
     out = []
     for i, doc in enumerate(docs[:100]):
-        report = await run_in_threadpool(validate_text, doc)
-        data = report.data if isinstance(report.data, dict) else {}
-        out.append(
-            {
-                "index": i,
-                "flow": data.get("id") if isinstance(data.get("id"), str) else None,
-                "namespace": data.get("namespace") if isinstance(data.get("namespace"), str) else None,
-                "valid": not report.errors,
-                "errors": [e.to_dict() for e in report.errors],
-                "warnings": [w.to_dict() for w in report.warnings],
-            }
-        )
+        result = await run_in_threadpool(eng.validate, doc)
+        out.append({"index": i, **result.to_dict()})
     return out
 
 
@@ -121,42 +105,29 @@ def search_flows(
     size: int = Query(25, ge=1, le=500),
 ) -> dict[str, Any]:
     """Latest revision of the flows that match, paginated."""
-    svc = services(request)
-    wanted = parse_labels(labels)
-    results = []
-    for rec in svc.runner.store.list_flows(namespace or None):
-        data = _as_data(rec.source)
-        if q and not any(q.lower() in str(data.get(k, "")).lower() for k in ("id", "namespace", "description")):
-            continue
-        if wanted:
-            flow_labels = data.get("labels") or {}
-            if isinstance(flow_labels, list):
-                flow_labels = {str(x.get("key")): str(x.get("value")) for x in flow_labels if isinstance(x, dict)}
-            if not all(str(flow_labels.get(k)) == v for k, v in wanted.items()):
-                continue
-        results.append(rec)
+    results = engine(request).search_flows(namespace=namespace, q=q, labels=parse_labels(labels) or None)
     start = (page - 1) * size
     return {"results": [flow_out(r) for r in results[start : start + size]], "total": len(results)}
 
 
 @router.get("/flows/distinct-namespaces", response_model=list[str])
 def distinct_namespaces(request: Request) -> list[str]:
-    return sorted({r.namespace for r in services(request).runner.store.list_flows()})
+    return sorted({r.namespace for r in engine(request).search_flows()})
 
 
 @router.get("/flows/{namespace}/{flow_id}/revisions", response_model=list[FlowOut])
 def flow_revisions(request: Request, namespace: str, flow_id: str) -> list[dict[str, Any]]:
     """Every stored revision, oldest first (a deletion is a revision with ``deleted: true``)."""
-    recs = services(request).runner.store.flow_revisions(namespace, flow_id)
-    if not recs:
+    revisions = engine(request).flow_revisions(namespace, flow_id)
+    if not revisions:
         raise not_found(f"flow {namespace}.{flow_id} does not exist")
-    return [flow_out(r, source=True) for r in recs]
+    return [flow_out(r, source=True) for r in revisions]
 
 
 @router.get("/flows/{namespace}", response_model=list[FlowOut])
 def flows_of_namespace(request: Request, namespace: str) -> list[dict[str, Any]]:
     """The flows of exactly this namespace."""
-    return [flow_out(r) for r in services(request).runner.store.list_flows(namespace) if r.namespace == namespace]
+    return [flow_out(r) for r in engine(request).search_flows(namespace=namespace) if r.namespace == namespace]
 
 
 @router.get("/flows/{namespace}/{flow_id}", response_model=FlowOut, responses={200: {"content": {"application/x-yaml": {"schema": {"type": "string"}}}}})
@@ -168,37 +139,32 @@ def get_flow(
     source: bool = Query(False, description="Include the YAML source."),
 ) -> Any:
     """A flow (latest revision, or ``?revision=N``); ``Accept: application/x-yaml`` returns the YAML itself."""
-    rec = services(request).runner.store.get_flow(namespace, flow_id, revision)
-    if rec is None:
+    info = engine(request).flow(namespace, flow_id, revision)
+    if info is None:
         raise not_found(f"flow {namespace}.{flow_id}" + (f" revision {revision}" if revision else "") + " does not exist")
     if _wants_yaml(request):
-        return Response(rec.source, media_type="application/x-yaml")
-    return flow_out(rec, source=source)
+        return Response(info.source, media_type="application/x-yaml")
+    return flow_out(info, source=source)
 
 
 @router.put("/flows/{namespace}/{flow_id}", response_model=FlowOut, openapi_extra=YAML_BODY, responses={415: COMMON_RESPONSES[422]})
 async def update_flow(request: Request, namespace: str, flow_id: str) -> dict[str, Any]:
     """Save a new revision (an unchanged source keeps its revision)."""
-    svc = services(request)
+    eng = engine(request)
     text = await yaml_body(request)
-    flow = await run_in_threadpool(_validate, text)
-    if (flow.namespace, flow.id) != (namespace, flow_id):
-        raise ApiError(422, f"the YAML is flow {flow.namespace}.{flow.id}, not {namespace}.{flow_id}: id and namespace cannot change",
+    flow = await run_in_threadpool(_validate, eng, text)
+    if (flow.namespace, flow.flow_id) != (namespace, flow_id):
+        raise ApiError(422, f"the YAML is flow {flow.namespace}.{flow.flow_id}, not {namespace}.{flow_id}: id and namespace cannot change",
                        [{"path": "id", "message": "must match the URL", "line": None, "column": None}])
-    if svc.runner.store.get_flow(namespace, flow_id) is None:
+    if await run_in_threadpool(eng.flow, namespace, flow_id) is None:
         raise not_found(f"flow {namespace}.{flow_id} does not exist; create it with POST /api/v1/flows")
-    return await _deploy(request, text)
+    return flow_out(await run_in_threadpool(eng.deploy, text), source=True)
 
 
 @router.delete("/flows/{namespace}/{flow_id}", status_code=204, response_class=Response)
 def delete_flow(request: Request, namespace: str, flow_id: str) -> Response:
     """Delete a flow (its history and executions stay)."""
-    svc = services(request)
-    if not svc.runner.store.delete_flow(namespace, flow_id):
-        raise not_found(f"flow {namespace}.{flow_id} does not exist")
-    if svc.scheduler is not None:
-        svc.scheduler.store.forget_flow(namespace, flow_id)
-        svc.scheduler.wake()
+    engine(request).delete_flow(namespace, flow_id)
     return Response(status_code=204)
 
 

@@ -23,10 +23,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from engine.api.errors import COMMON_RESPONSES, not_found
+from engine.api.errors import COMMON_RESPONSES
 from engine.api.models import LogLine
-from engine.api.queries import task_run_states
-from engine.api.services import Services, services
+from engine.api.services import engine
+from engine.local_engine import Follower
+from engine.model.views import ExecutionEvent, LogEvent
 
 router = APIRouter(prefix="/api/v1", tags=["Logs"], responses=COMMON_RESPONSES)
 
@@ -45,13 +46,6 @@ SSE_EVENT = {
 }
 
 
-def _exists(svc: Services, execution_id: str) -> Any:
-    ex = svc.runner.store.get_execution(execution_id)
-    if ex is None:
-        raise not_found(f"execution {execution_id} does not exist")
-    return ex
-
-
 @router.get("/logs/{execution_id}", response_model=list[LogLine])
 def get_logs(
     request: Request,
@@ -62,9 +56,8 @@ def get_logs(
     limit: int | None = Query(None, ge=1, le=100_000),
 ) -> list[dict[str, Any]]:
     """Stored log lines of an execution, oldest first."""
-    svc = services(request)
-    _exists(svc, execution_id)
-    return svc.runner.store.get_logs(execution_id, after_id=afterId, task_id=taskId, min_level=minLevel, limit=limit)
+    lines = engine(request).logs(execution_id, after_id=afterId, task_id=taskId, min_level=minLevel, limit=limit)
+    return [line.to_dict() for line in lines]
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -85,51 +78,28 @@ async def follow_logs(
     minLevel: Level | None = Query(None),  # noqa: N803
 ) -> StreamingResponse:
     """Log lines and state changes of an execution as Server-Sent Events, until it ends."""
-    svc = services(request)
-    await run_in_threadpool(_exists, svc, execution_id)
+    follower = await run_in_threadpool(lambda: engine(request).follower(execution_id, task_id=taskId, min_level=minLevel))
     return StreamingResponse(
-        _follow(request, svc, execution_id, taskId, minLevel),
+        _follow(request, follower),
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
-async def _follow(request: Request, svc: Services, execution_id: str, task_id: str | None, min_level: str | None) -> AsyncIterator[bytes]:
-    store = svc.runner.store
-    last_log = 0
-    last_state: Any = None
+def encode(event: ExecutionEvent) -> bytes:
+    """One event as Server-Sent Event text (``engine.client`` reads it back)."""
+    if isinstance(event, LogEvent):
+        return sse("log", event.to_dict(), event.line.id)
+    return sse(event.kind, event.to_dict())
+
+
+async def _follow(request: Request, follower: Follower) -> AsyncIterator[bytes]:
     last_sent = time.monotonic()
-
-    async def new_lines() -> list[bytes]:
-        nonlocal last_log
-        rows = await run_in_threadpool(store.get_logs, execution_id, after_id=last_log, task_id=task_id, min_level=min_level, limit=5000)
-        out = []
-        for row in rows:
-            last_log = row["id"]
-            out.append(sse("log", svc.mask(row), row["id"]))
-        return out
-
     while True:
-        ex = await run_in_threadpool(store.get_execution, execution_id)
-        if ex is None:  # deleted while followed
-            yield sse("end", {"executionId": execution_id, "state": None})
-            return
-        runs = await run_in_threadpool(task_run_states, store, execution_id)
-        state = (str(ex.state), runs)
-        for chunk in await new_lines():
-            yield chunk
+        for event in await run_in_threadpool(follower.poll):
+            yield encode(event)
             last_sent = time.monotonic()
-        if state != last_state:
-            last_state = state
-            yield sse("state", {"executionId": execution_id, "state": str(ex.state), "taskRuns": [{"id": i, "taskId": t, "state": s} for i, t, s in runs]})
-            last_sent = time.monotonic()
-        if ex.state.terminal:
-            await run_in_threadpool(svc.runner.sync, 2)  # logs written just before the end
-            for chunk in await new_lines():
-                yield chunk
-            yield sse("end", {"executionId": execution_id, "state": str(ex.state)})
-            return
-        if await request.is_disconnected():
+        if follower.finished or await request.is_disconnected():
             return
         if time.monotonic() - last_sent > KEEPALIVE:
             yield b": keepalive\n\n"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.api.queries import count_by_state
+if TYPE_CHECKING:
+    from engine.local_engine import LocalEngine
 
 BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
@@ -30,15 +31,14 @@ def _escape(value: str) -> str:
 
 
 class Metrics:
-    def __init__(self, runner: Any, scheduler: Any | None = None):
-        self.runner = runner
-        self.scheduler = scheduler
+    def __init__(self, engine: LocalEngine):
+        self.engine = engine
         self._lock = threading.Lock()
         self._ended: dict[str, int] = {}
         self._buckets = [0] * len(BUCKETS)
         self._count = 0
         self._sum = 0.0
-        runner.listeners.append(self.on_end)
+        engine.on_execution_end(self.on_end)
 
     def on_end(self, summary: dict[str, Any]) -> None:
         with self._lock:
@@ -62,7 +62,8 @@ class Metrics:
             for labels, value in samples:
                 lines.append(f"{name}{labels} {value:g}" if isinstance(value, float) else f"{name}{labels} {value}")
 
-        by_state = count_by_state(self.runner.store)
+        stats = self.engine.stats()
+        by_state = stats.executions_by_state
         metric("lanner_executions", "gauge", "Stored executions by state.", [(f'{{state="{_escape(s)}"}}', n) for s, n in sorted(by_state.items())])
         with self._lock:
             ended = dict(self._ended)
@@ -77,8 +78,8 @@ class Metrics:
         lines.append(f"lanner_task_run_duration_seconds_sum {total:g}")
         lines.append(f"lanner_task_run_duration_seconds_count {count}")
         metric("lanner_queue_depth", "gauge", "Executions waiting for a concurrency slot (QUEUED).", [("", by_state.get("QUEUED", 0))])
-        metric("lanner_worker_running", "gauge", "Task attempts running on the worker pool now.", [("", self.runner.pool.running())])
-        metric("lanner_worker_pool_size", "gauge", "Size of the worker pool.", [("", getattr(self.runner.pool, "size", 0))])
-        if self.scheduler is not None:
-            metric("lanner_trigger_firings_total", "counter", "Executions started by triggers since the server started.", [("", self.scheduler.fired)])
+        metric("lanner_worker_running", "gauge", "Task attempts running on the worker pool now.", [("", stats.workers_running)])
+        metric("lanner_worker_pool_size", "gauge", "Size of the worker pool.", [("", stats.workers)])
+        if stats.trigger_firings is not None:
+            metric("lanner_trigger_firings_total", "counter", "Executions started by triggers since the server started.", [("", stats.trigger_firings)])
         return "\n".join(lines) + "\n"

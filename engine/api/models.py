@@ -1,4 +1,8 @@
-"""Response and request bodies of the REST API (they are what the OpenAPI spec documents)."""
+"""Response and request bodies of the REST API (they are what the OpenAPI spec documents).
+
+Records are answered in the shape of the Engine's views (engine/model/views.py): one
+definition serves the API, the HTTP client that reads it, and every other front end.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +10,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.model.views import (
+    BackfillInfo,
+    ExecutionSummary,
+    KvEntry,
+    LogLine,
+    NamespaceFile,
+    NamespaceInfo,
+    Page,
+    TriggerInfo,
+    Validation,
+)
+
 
 class Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Attempt(Open):
-    state: str
-    startDate: str | None = None
-    endDate: str | None = None
-
-
-class TaskRun(Open):
-    id: str
-    taskId: str
-    parentTaskRunId: str | None = None
-    value: str | None = None
-    state: str
-    attempts: list[Attempt] = []
-    outputs: dict[str, Any] | None = None
-    startDate: str | None = None
-    endDate: str | None = None
-
-
-class Execution(Open):
-    """The execution summary (same shape as ``lanner flow run --json``)."""
-
-    id: str
-    namespace: str
-    flowId: str
-    flowRevision: int
-    state: str
-    inputs: dict[str, Any] | None = None
-    outputs: dict[str, Any] | None = None
-    labels: dict[str, str] | None = None
-    trigger: dict[str, Any] | None = None
-    startDate: str | None = None
-    endDate: str | None = None
-    taskRuns: list[TaskRun] | None = None
-
-
-class ExecutionPage(BaseModel):
-    results: list[Execution]
-    total: int
-
-
-class LogLine(Open):
-    id: int
-    executionId: str
-    taskRunId: str | None = None
-    taskId: str | None = None
-    attempt: int | None = None
-    level: str
-    timestamp: str
-    message: str
+#: The execution summary (same shape as ``lanner flow run --json``), and the other records the Engine returns.
+Execution = ExecutionSummary
+ExecutionPage = Page[ExecutionSummary]
 
 
 class FlowOut(Open):
@@ -76,30 +46,12 @@ class FlowPage(BaseModel):
     total: int
 
 
-class ValidationResult(Open):
+class ValidationResult(Validation):
     index: int
-    flow: str | None = None
-    namespace: str | None = None
-    valid: bool
-    errors: list[dict[str, Any]]
-    warnings: list[dict[str, Any]]
 
 
-class TriggerOut(Open):
-    namespace: str
-    flowId: str
-    triggerId: str
-    type: str
-    disabled: bool
-    nextExecutionDate: str | None = None
-    lastTriggerDate: str | None = None
-    lastExecutionId: str | None = None
-    lastExecutionState: str | None = None
-
-
-class TriggerPage(BaseModel):
-    results: list[TriggerOut]
-    total: int
+TriggerOut = TriggerInfo
+TriggerPage = Page[TriggerInfo]
 
 
 class TriggerRef(BaseModel):
@@ -127,40 +79,17 @@ class BackfillIn(BaseModel):
     labels: dict[str, str] | None = None
 
 
-class BackfillOut(Open):
-    id: str
-    namespace: str
-    flowId: str
-    triggerId: str
-    start: str
-    end: str
-    state: str
-    total: int
-    done: int
+BackfillOut = BackfillInfo
 
 
 class Count(BaseModel):
     count: int
 
 
-class KvValue(Open):
-    key: str
-    type: str
-    value: Any = None
-    updated: str | None = None
+KvValue = KvEntry
+NamespaceOut = NamespaceInfo
+NamespacePage = Page[NamespaceInfo]
 
-
-class NamespaceOut(Open):
-    id: str
-    parent: str | None = None
-    flowCount: int = 0
-
-
-class NamespacePage(BaseModel):
-    results: list[NamespaceOut]
-    total: int
-
-
-class NamespaceFile(BaseModel):
-    path: str
-    size: int | None = None
+__all__ = ["BackfillIn", "BackfillOut", "Count", "Disabled", "Execution", "ExecutionPage", "FlowOut", "FlowPage", "KvValue",
+           "LogLine", "NamespaceFile", "NamespaceOut", "NamespacePage", "SetDisabled", "TriggerOut", "TriggerPage",
+           "TriggerRef", "ValidationResult"]

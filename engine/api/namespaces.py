@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,10 +11,8 @@ from starlette.datastructures import UploadFile
 
 from engine.api.errors import COMMON_RESPONSES, ApiError, not_found
 from engine.api.models import KvValue, NamespaceFile, NamespacePage
-from engine.api.services import Services, services
-from engine.model.flow import NAMESPACE_RE
-from engine.storage import StorageError
-from engine.store.kv import KvError
+from engine.api.services import engine
+from engine.service import check_namespace
 
 router = APIRouter(prefix="/api/v1/namespaces", tags=["Namespaces"], responses=COMMON_RESPONSES)
 
@@ -37,48 +34,10 @@ KV_BODY = {
 }
 
 
-def check_namespace(namespace: str) -> str:
-    if len(namespace) > 150 or not re.match(NAMESPACE_RE, namespace):
-        raise ApiError(422, f"namespace {namespace!r} is invalid: use lowercase dotted names such as company.team",
-                       [{"path": "namespace", "message": "invalid namespace", "line": None, "column": None}])
-    return namespace
-
-
-def _storage(svc: Services) -> Any:
-    if svc.runner.storage is None:
-        raise ApiError(409, "internal storage is not configured")
-    return svc.runner.storage
-
-
-def check_path(path: str) -> str:
-    if any(len(part.encode()) > 255 for part in path.split("/")):
-        raise ApiError(422, "path: each part of a namespace file path must be at most 255 bytes",
-                       [{"path": "path", "message": "a path segment is longer than 255 bytes", "line": None, "column": None}])
-    return path
-
-
-def _storage_error(exc: StorageError | OSError, field: str = "path") -> ApiError:
-    if isinstance(exc, OSError):
-        message = f"{field}: the file cannot be stored ({exc.strerror or exc})"
-        return ApiError(422, message, [{"path": field, "message": message, "line": None, "column": None}])
-    message = str(exc)
-    if "has no file" in message or "does not exist" in message:
-        return not_found(message)
-    return ApiError(422, message, [{"path": field, "message": message, "line": None, "column": None}])
-
-
 @router.get("", response_model=NamespacePage)
 def namespace_tree(request: Request) -> dict[str, Any]:
     """Every namespace that has flows or key-value entries, with its parents, as a flat tree."""
-    svc = services(request)
-    counts: dict[str, int] = {}
-    for rec in svc.runner.store.list_flows():
-        counts[rec.namespace] = counts.get(rec.namespace, 0) + 1
-    names = set(counts) | set(svc.kv.namespaces())
-    for name in list(names):
-        parts = name.split(".")
-        names.update(".".join(parts[:i]) for i in range(1, len(parts)))
-    results = [{"id": n, "parent": n.rpartition(".")[0] or None, "flowCount": counts.get(n, 0)} for n in sorted(names)]
+    results = [n.to_dict() for n in engine(request).namespaces()]
     return {"results": results, "total": len(results)}
 
 
@@ -88,31 +47,20 @@ def namespace_tree(request: Request) -> dict[str, Any]:
 @router.get("/{namespace}/files/directory", response_model=list[NamespaceFile])
 def list_files(request: Request, namespace: str, path: str = Query("", max_length=1000, description="Only files under this prefix.")) -> list[dict[str, Any]]:
     """The namespace's files (relative paths, recursively)."""
-    storage = _storage(services(request))
-    check_namespace(namespace)
-    try:
-        names = storage.namespace_files_list(namespace, path)
-        return [{"path": n, "size": storage.namespace_files_size(namespace, n)} for n in names]
-    except (StorageError, OSError) as exc:
-        raise _storage_error(exc) from None
+    return [f.to_dict() for f in engine(request).namespace_files(namespace, path)]
 
 
 @router.get("/{namespace}/files", responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 def get_file(request: Request, namespace: str, path: str = Query(..., min_length=1, max_length=1000)) -> Response:
     """A namespace file's content."""
-    storage = _storage(services(request))
-    check_namespace(namespace)
-    try:
-        data = storage.namespace_files_get(namespace, path)
-    except (StorageError, OSError) as exc:
-        raise _storage_error(exc) from None
-    return Response(data, media_type="application/octet-stream")
+    return Response(engine(request).read_namespace_file(namespace, path), media_type="application/octet-stream")
 
 
 @router.api_route("/{namespace}/files", methods=["POST", "PUT"], status_code=201, response_model=NamespaceFile, openapi_extra=FILE_BODY)
 async def put_file(request: Request, namespace: str, path: str = Query(..., min_length=1, max_length=1000)) -> dict[str, Any]:
     """Create or replace a namespace file: raw body, or multipart with a ``fileContent`` part (Kestra)."""
-    storage = _storage(services(request))
+    eng = engine(request)
+    await run_in_threadpool(lambda: eng.storage)  # 409 before the body is read when there is no storage
     check_namespace(namespace)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
@@ -125,58 +73,36 @@ async def put_file(request: Request, namespace: str, path: str = Query(..., min_
         data = await request.body()
     if len(data) > MAX_FILE:
         raise ApiError(413, "namespace files are limited to 50 MiB")
-    check_path(path)
-    try:
-        rel = await run_in_threadpool(storage.namespace_files_put, namespace, path, data)
-    except (StorageError, OSError) as exc:
-        raise _storage_error(exc) from None
-    return {"path": rel, "size": len(data)}
+    return (await run_in_threadpool(eng.write_namespace_file, namespace, path, data)).to_dict()
 
 
 @router.delete("/{namespace}/files", status_code=204, response_class=Response)
 def delete_file(request: Request, namespace: str, path: str = Query(..., min_length=1, max_length=1000)) -> Response:
-    storage = _storage(services(request))
-    check_namespace(namespace)
-    try:
-        storage.namespace_files_delete(namespace, path)
-    except (StorageError, OSError) as exc:
-        raise _storage_error(exc) from None
+    engine(request).delete_namespace_file(namespace, path)
     return Response(status_code=204)
 
 
 # --- key-value store ----------------------------------------------------------------------------------
 
 
-def _kv_error(exc: KvError) -> ApiError:
-    return ApiError(422, str(exc), [{"path": "key", "message": str(exc), "line": None, "column": None}])
-
-
 @router.get("/{namespace}/kv", response_model=list[KvValue])
 def list_kv(request: Request, namespace: str) -> list[dict[str, Any]]:
     """Keys of the namespace with their types (values included)."""
-    svc = services(request)
-    check_namespace(namespace)
-    return [svc.mask(e.to_dict()) for e in svc.kv.list(namespace)]
+    return [e.to_dict() for e in engine(request).kv_list(namespace)]
 
 
 @router.get("/{namespace}/kv/{key}", response_model=KvValue)
 def get_kv(request: Request, namespace: str, key: str) -> dict[str, Any]:
     """One value: ``{"key", "type", "value", "updated"}``."""
-    svc = services(request)
-    check_namespace(namespace)
-    try:
-        entry = svc.kv.get(namespace, key)
-    except KvError as exc:
-        raise _kv_error(exc) from None
+    entry = engine(request).kv_get(namespace, key)
     if entry is None:
         raise not_found(f"namespace {namespace} has no key {key!r}")
-    return svc.mask(entry.to_dict())
+    return entry.to_dict()
 
 
 @router.put("/{namespace}/kv/{key}", response_model=KvValue, openapi_extra=KV_BODY)
 async def put_kv(request: Request, namespace: str, key: str) -> dict[str, Any]:
     """Set a value: a JSON body (``Content-Type: application/json``) is stored as JSON, anything else as text."""
-    svc = services(request)
     check_namespace(namespace)
     raw = await request.body()
     try:
@@ -190,20 +116,10 @@ async def put_kv(request: Request, namespace: str, key: str) -> dict[str, Any]:
             raise ApiError(422, f"the value is not valid JSON: {exc.msg} (line {exc.lineno})", [{"path": "body", "message": exc.msg, "line": exc.lineno, "column": exc.colno}]) from None
     else:
         value = text
-    try:
-        entry = await run_in_threadpool(svc.kv.put, namespace, key, value)
-    except KvError as exc:
-        raise _kv_error(exc) from None
-    return svc.mask(entry.to_dict())
+    return (await run_in_threadpool(engine(request).kv_put, namespace, key, value)).to_dict()
 
 
 @router.delete("/{namespace}/kv/{key}", status_code=204, response_class=Response)
 def delete_kv(request: Request, namespace: str, key: str) -> Response:
-    svc = services(request)
-    check_namespace(namespace)
-    try:
-        if not svc.kv.delete(namespace, key):
-            raise not_found(f"namespace {namespace} has no key {key!r}")
-    except KvError as exc:
-        raise _kv_error(exc) from None
+    engine(request).kv_delete(namespace, key)
     return Response(status_code=204)

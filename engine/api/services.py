@@ -1,33 +1,30 @@
-"""What the API routers use: the runner, the scheduler, the stores, and the server's limits."""
+"""What the API routers use: the in-process Engine, the metrics, and the server's limits."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from engine.store.kv import KvStore
+if TYPE_CHECKING:
+    from engine.api.metrics import Metrics
+    from engine.local_engine import LocalEngine
 
 
 @dataclass
 class Services:
-    runner: Any  # engine.runtime.local.LocalRunner
-    scheduler: Any | None = None  # engine.triggers.scheduler.Scheduler
-    metrics: Any | None = None  # engine.api.metrics.Metrics
+    engine: LocalEngine
+    metrics: Metrics | None = None
     max_body: int = 10 * 1024 * 1024
     wait_timeout: float = 3600.0
     started: float = field(default_factory=time.time)
-    kv: KvStore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.kv = KvStore(self.runner.store)
-
-    def mask(self, data: Any) -> Any:
-        """Mask every known secret value in data leaving the API."""
-        return self.runner.secrets.mask_data(data)
 
 
 def services(request: Request) -> Services:
     return request.app.state.services
+
+
+def engine(request: Request) -> LocalEngine:
+    return request.app.state.services.engine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -17,16 +16,7 @@ router = APIRouter(tags=["System"])
 def health(request: Request) -> JSONResponse:
     """UP when the store answers and the executor (and scheduler) loops are alive."""
     svc = services(request)
-    checks: dict[str, Any] = {}
-    try:
-        svc.runner.store.get_execution("-")
-        checks["store"] = "UP"
-    except Exception:  # noqa: BLE001 - any store failure means DOWN
-        checks["store"] = "DOWN"
-    thread = getattr(svc.runner, "_thread", None)
-    checks["executor"] = "UP" if thread is None or thread.is_alive() else "DOWN"
-    if svc.scheduler is not None:
-        checks["scheduler"] = "UP" if svc.scheduler.alive else "DOWN"
+    checks = svc.engine.health()
     up = all(v == "UP" for v in checks.values())
     body = {"status": "UP" if up else "DOWN", "checks": checks, "uptimeSeconds": round(time.time() - svc.started, 1)}
     return JSONResponse(body, status_code=200 if up else 503)

@@ -1,6 +1,6 @@
 """The UI mount point: the builder fills it when installed, else /ui says it is not.
 
-The builder (``builder.app.create_app(runner)``, its own FastAPI app) costs
+The builder (``builder.app.create_app(engine)``, its own FastAPI app over the same Engine) costs
 more to import than the whole API, so the server does not wait for it: it is
 loaded in a background thread once the server has started (or by the first
 request under ``/ui``, whichever comes first), and requests under ``/ui`` wait
@@ -20,6 +20,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
+
+from engine.service import Engine
 
 log = logging.getLogger("lanner.api")
 
@@ -45,8 +47,8 @@ def _is_ui(scope: dict[str, Any]) -> bool:
 class BuilderLoader:
     """Loads the builder app once, in a background thread, and starts its lifespan on first use."""
 
-    def __init__(self, runner: Any):
-        self.runner = runner
+    def __init__(self, engine: Engine):
+        self.engine = engine
         self.app: Any = None
         self.loaded = threading.Event()
         self._thread: threading.Thread | None = None
@@ -63,7 +65,7 @@ class BuilderLoader:
     def _load(self) -> None:
         try:
             module = importlib.import_module("builder.app")
-            self.app = module.create_app(self.runner)
+            self.app = module.create_app(self.engine)
         except Exception:  # noqa: BLE001 - a broken UI must not take the API down
             log.exception("the UI failed to load; serving the placeholder page")
         finally:
@@ -107,10 +109,10 @@ class _UiDispatch:
         await self.app(scope, receive, send)
 
 
-def mount_ui(app: FastAPI, runner: Any, *, builder: bool = True) -> bool:
+def mount_ui(app: FastAPI, engine: Engine, *, builder: bool = True) -> bool:
     """Serve the builder UI at /ui when it is installed (and ``builder``); True when it will be."""
     if builder and _builder_installed():
-        loader = BuilderLoader(runner)
+        loader = BuilderLoader(engine)
         app.add_middleware(_UiDispatch, loader=loader)
         previous = app.router.lifespan_context
 

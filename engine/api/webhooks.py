@@ -15,7 +15,6 @@ source is the connecting address: behind a reverse proxy, limit there.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
 import threading
@@ -26,11 +25,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
-from engine.api.executions import input_errors, summary_or_404
 from engine.api.models import Execution
 from engine.api.services import services
-from engine.model.inputs import InputError
-from engine.triggers.webhook import Webhook
 
 router = APIRouter(prefix="/api/v1", tags=["Webhooks"], responses=COMMON_RESPONSES)
 
@@ -78,16 +74,6 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def _match(flow: Any, key: str, disabled: set[str]) -> Webhook | None:
-    found = None
-    for trig in flow.triggers or []:
-        if isinstance(trig, Webhook):
-            same = hmac.compare_digest(trig.key.encode(), key.encode())
-            if same and not trig.disabled and trig.id not in disabled and found is None:
-                found = trig
-    return found
-
-
 async def _body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
@@ -103,24 +89,10 @@ async def _body(request: Request) -> Any:
 
 async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> dict[str, Any]:
     """Start the flow whose Webhook trigger has this key."""
-    from engine.runtime.local import FlowNotFound
-
     source = request.client.host if request.client else "-"
     if not _limiter(request).allow((namespace, flow_id, key, source)):
         raise ApiError(429, "too many webhook calls from this address: slow down (LANNER_WEBHOOK_RATE)", headers={"Retry-After": "1"})
     svc = services(request)
-    unknown = not_found(NO_MATCH)
-    try:
-        flow = await run_in_threadpool(svc.runner.get_flow, namespace, flow_id)
-    except FlowNotFound:
-        raise unknown from None
-    disabled: set[str] = set()
-    if svc.scheduler is not None:
-        states = await run_in_threadpool(svc.scheduler.store.all)
-        disabled = {t for (ns, f, t), st in states.items() if ns == namespace and f == flow_id and st.disabled}
-    trig = _match(flow, key, disabled)
-    if trig is None or flow.disabled:
-        raise unknown
     headers: dict[str, list[str]] = {}
     for name, value in request.headers.items():
         if name.lower() not in DROPPED_HEADERS:
@@ -128,23 +100,11 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     parameters: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         parameters.setdefault(name, []).append(value)
-    variables = {"id": trig.id, "type": "webhook", "body": await _body(request), "headers": headers, "parameters": parameters}
-    from engine.triggers.scheduler import render
-
-    try:
-        inputs = render(dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}})
-    except Exception as exc:  # noqa: BLE001 - a bad expression in the trigger's inputs
-        raise ApiError(422, f"trigger {trig.id}: its inputs could not be rendered: {exc}") from None
-    try:
-        ex_id = await run_in_threadpool(lambda: svc.runner.start_execution(namespace, flow_id, inputs, trigger=variables))
-    except InputError as exc:
-        raise input_errors(exc) from None
-    if trig.wait:
-        await run_in_threadpool(svc.runner.wait, ex_id, svc.wait_timeout)
-    summary = await run_in_threadpool(summary_or_404, svc, ex_id)
-    if trig.wait and not trig.return_outputs:
-        summary = {**summary, "outputs": {}}
-    return summary
+    variables = {"body": await _body(request), "headers": headers, "parameters": parameters}
+    summary = await run_in_threadpool(svc.engine.fire_webhook, namespace, flow_id, key, variables, svc.wait_timeout)
+    if summary is None:
+        raise not_found(NO_MATCH)
+    return summary.to_dict()
 
 
 for _method in ("GET", "POST", "PUT"):

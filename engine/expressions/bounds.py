@@ -11,18 +11,24 @@ estimate is over the limit. The helpers here are used by the sandbox
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jinja2.runtime import Undefined
 
+from engine.expressions.json_text import to_json
+from engine.expressions.ledger import ledger, too_many
 from engine.expressions.limits import LimitError, Limits
+from engine.expressions.walks import walk_too_long
 
 _SEQUENCES = (list, tuple)
 _TEXTS = (str, bytes)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+#: ``str()`` of a list or map (``format``, ``%``, text filters) may print ``max_walk`` / this items.
+PRINT_SHARE = 5
 
 
 def too_long(what: str, size: int, limit: int, unit: str = "characters") -> LimitError:
@@ -30,43 +36,44 @@ def too_long(what: str, size: int, limit: int, unit: str = "characters") -> Limi
 
 
 def measure(value: Any, limits: Limits, what: str = "the value") -> int:
-    """Approximate size of ``value`` as text (characters); raises past ``max_output``.
+    """Size of ``value`` as JSON text (characters), expanded; raises past the limits.
 
-    Walks containers breadth-first and stops as soon as the budget is spent, so
-    ``[big] * 100000`` is refused after a few items, not after a terabyte.
+    Counts nested items at every depth and a shared item each time it appears
+    (see :mod:`engine.expressions.ledger`), so a walk of a value it accepts, in
+    C or not, is bounded. A value nested deeper than ``max_depth`` is refused.
     """
-    budget = limits.max_output
-    total = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, _TEXTS):
-            total += len(item) + 2
-        elif isinstance(item, Mapping):
-            total += 2 + 2 * len(item)
-            if depth < 64:
-                for k, v in item.items():
-                    stack.append((k, depth + 1))
-                    stack.append((v, depth + 1))
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            total += 2 + len(item)
-            if depth < 64:
-                # Many references to one object are common in bombs: measure
-                # item by item but give up as soon as the budget is spent.
-                for v in item:
-                    if isinstance(v, _TEXTS):
-                        total += len(v) + 2
-                        if total > budget:
-                            break
-                    else:
-                        stack.append((v, depth + 1))
-        elif isinstance(item, int) and not isinstance(item, bool):
-            total += max(1, item.bit_length() // 3)
-        else:
-            total += 8
-        if total > budget:
-            raise too_long(what, total, budget)
-    return total
+    return ledger(limits).size(value, what)[1]
+
+
+def walkable(value: Any, limits: Limits, what: str = "the value") -> None:
+    """Refuse a list or map that one C step (hashing it, ``max``, ``count`` ...) would walk for too long.
+
+    ``==``, ``in``, sorting and JSON split large values in pieces
+    (:mod:`engine.expressions.walks`); what cannot be split may hold
+    ``max_walk`` items.
+    """
+    if type(value) not in _SCALARS:
+        nodes = ledger(limits).size(value, what)[0]
+        if nodes > limits.max_walk:
+            raise walk_too_long(what, nodes, limits)
+
+
+def printable(value: Any, limits: Limits, what: str = "the value") -> None:
+    """Refuse a list or map too large to print with ``str()``/``repr()`` (``format``, ``%``, ``upper`` ...).
+
+    Those print in one C call, unlike ``|toJson`` and ``{{ value }}``, which
+    write large values in pieces; printing an item costs up to ten times
+    comparing it, so they may print a fifth of ``max_walk`` items.
+    """
+    if type(value) in _SCALARS:
+        return
+    nodes = ledger(limits).size(value, what)[0]
+    cap = limits.max_walk // PRINT_SHARE
+    if nodes > cap:
+        raise LimitError(
+            f"{what} would print {nodes:,} items in one piece, over the limit of {cap:,} items for "
+            "format, %, and text filters (print large values with toJson)"
+        )
 
 
 def check_text(size: int, limits: Limits, what: str) -> None:
@@ -80,38 +87,32 @@ def check_items(count: int, limits: Limits, what: str) -> None:
 
 
 def bounded_list(value: Any, limits: Limits, what: str = "the list") -> list[Any]:
-    """``list(value)`` that refuses more than ``max_items`` items (also for generators)."""
+    """``list(value)`` that refuses more than ``max_items`` items, nested ones counted (also for generators).
+
+    Items a generator makes (``map``, ``select`` ...) are new values: each is
+    sized and counted as it comes, so a generator of large texts stops at the
+    limit instead of after filling the memory.
+    """
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if hasattr(value, "__len__"):
         check_items(len(value), limits, what)
         return list(value)
+    book = ledger(limits)
     out: list[Any] = []
-    cap = limits.max_items
+    room, room_chars = limits.max_items, limits.max_output
+    nodes, chars, spent = 1, 2, 0
     for item in value:
+        n, c, s = book.item(item, room - nodes, room_chars - chars, what)
+        nodes, chars, spent = nodes + n, chars + c, spent + s
         out.append(item)
-        if len(out) > cap:
-            raise too_long(what, len(out), cap, "items")
+        if nodes > room:
+            raise too_many(what, nodes, room, False)
+        if chars > room_chars:
+            raise too_long(what, chars, room_chars)
+        book.charge(s)
+    book.record(out, nodes, chars, sys.getsizeof(out))
     return out
-
-
-def json_default(value: Any) -> Any:
-    """JSON for the non-JSON types a context holds (dates, sets, tuples, Undefined)."""
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset)):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def to_json(value: Any, limits: Limits, indent: int | None = None) -> str:
-    measure(value, limits, "the JSON text")
-    separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(value, ensure_ascii=False, separators=separators, indent=indent, default=json_default)
 
 
 def to_text(value: Any, limits: Limits) -> str:
@@ -159,20 +160,35 @@ def joined(parts: Iterable[Any], separator: str, limits: Limits, what: str = "th
 # --- operators --------------------------------------------------------------------------------
 
 
-def _repeat(seq: Any, times: int, limits: Limits) -> None:
-    size = len(seq) * max(times, 0)
+def _repeat(seq: Any, times: int, limits: Limits) -> Any:
+    """``seq * times``, refused before it is built when the repeated value would be too large.
+
+    A list is sized with its items expanded: ``[b] * 1000`` holds 1,000 times
+    what ``b`` holds, although it takes only 1,000 references.
+    """
+    times = max(times, 0)
+    size = len(seq) * times
     if isinstance(seq, _TEXTS):
         check_text(size, limits, "the repeated text")
-    else:
-        check_items(size, limits, "the repeated list")
+        return seq * times
+    check_items(size, limits, "the repeated list")
+    book = ledger(limits)
+    nodes, chars = book.size(seq, "the repeated list")
+    nodes, chars = nodes * times, 2 + (chars - 2) * times + max(times - 1, 0)
+    if nodes > limits.max_items:
+        raise too_many("the repeated list", nodes, limits.max_items, True)
+    check_text(chars, limits, "the repeated list as text")
+    result = seq * times
+    book.record(result, nodes, chars, sys.getsizeof(result))
+    return result
 
 
 def mul(left: Any, right: Any, limits: Limits) -> Any:
     if isinstance(right, int) and isinstance(left, (*_TEXTS, *_SEQUENCES)):
-        _repeat(left, right, limits)
-    elif isinstance(left, int) and isinstance(right, (*_TEXTS, *_SEQUENCES)):
-        _repeat(right, left, limits)
-    elif isinstance(left, int) and isinstance(right, int):
+        return _repeat(left, right, limits)
+    if isinstance(left, int) and isinstance(right, (*_TEXTS, *_SEQUENCES)):
+        return _repeat(right, left, limits)
+    if isinstance(left, int) and isinstance(right, int):
         bits = left.bit_length() + right.bit_length()
         if bits > limits.max_int_bits:
             raise too_long("the product", bits, limits.max_int_bits, "bits")
@@ -191,8 +207,23 @@ def add(left: Any, right: Any, limits: Limits) -> Any:
     if isinstance(left, _TEXTS) and isinstance(right, _TEXTS):
         check_text(len(left) + len(right), limits, "the concatenated text")
     elif isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
-        check_items(len(left) + len(right), limits, "the concatenated list")
+        return concatenated(left, right, limits)
     return left + right
+
+
+def concatenated(left: Any, right: Any, limits: Limits) -> list[Any]:
+    """``[*left, *right]``, sized from the sizes of both sides (nested items counted) before it is built."""
+    check_items(len(left) + len(right), limits, "the concatenated list")
+    book = ledger(limits)
+    nodes_left, chars_left = book.size(left, "the concatenated list")
+    nodes_right, chars_right = book.size(right, "the concatenated list")
+    nodes, chars = nodes_left + nodes_right, chars_left + chars_right - 1
+    if nodes > limits.max_items:
+        raise too_many("the concatenated list", nodes, limits.max_items, True)
+    check_text(chars, limits, "the concatenated list as text")
+    result = [*left, *right]
+    book.record(result, nodes, chars, sys.getsizeof(result))
+    return result
 
 
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]{0,200}\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -210,6 +241,8 @@ def check_percent(fmt: str | bytes, args: Any, limits: Limits) -> None:
                         raise too_long("a '*' width", abs(v), limits.max_output)
             elif number and int(number) > limits.max_output:
                 raise too_long("a format width", int(number), limits.max_output)
+    for v in values:
+        printable(v, limits, "a formatted value")
     biggest = max((measure(v, limits, "a formatted value") for v in values), default=0)
     uses = text.count("%") if isinstance(args, Mapping) else len(values)
     check_text(len(text) + uses * biggest, limits, "the formatted text")
@@ -319,12 +352,3 @@ METHOD_CHECKS: dict[str, Callable[[Any, tuple[Any, ...], Mapping[str, Any], Limi
     "translate": _translate,
     "encode": _encode,
 }
-
-
-def check_result(value: Any, limits: Limits) -> Any:
-    """Post-check of anything returned by a call: a cheap length test."""
-    if isinstance(value, _TEXTS):
-        check_text(len(value), limits, "the result")
-    elif isinstance(value, _SEQUENCES):
-        check_items(len(value), limits, "the result")
-    return value

@@ -18,6 +18,7 @@ from typing import Any
 
 from jinja2.runtime import Undefined
 
+from engine.expressions.errors import printed, shown
 from engine.expressions.filters import FilterError
 from engine.expressions.guard import WATCHDOG
 
@@ -40,9 +41,9 @@ def _datetime(value: Any, function: str) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     try:
-        return dt.datetime.fromisoformat(str(value).strip())
+        return dt.datetime.fromisoformat(printed(value).strip())
     except ValueError:
-        raise FilterError(f"{function}() could not read {str(value)[:60]!r} as an ISO-8601 date") from None
+        raise FilterError(f"{function}() could not read {shown(value)} as an ISO-8601 date") from None
 
 
 def _date(value: Any, function: str) -> dt.date:
@@ -121,7 +122,7 @@ def is_public_holiday(date: Any = None, countryCode: Any = None, subDivision: An
 def _instant(value: Any, name: str, function: str) -> dt.datetime:
     moment = _datetime(_required(value, name, function), function)
     if moment.tzinfo is None:
-        raise FilterError(f"{function}(): {name} {str(value)[:40]!r} has no offset; write it with Z or +HH:MM")
+        raise FilterError(f"{function}(): {name} {shown(value, 40)} has no offset; write it with Z or +HH:MM")
     return moment
 
 

@@ -130,24 +130,33 @@ KESTRA_FILTERS: dict[str, Callable[..., Any]] = {
     "timestampNano": f.epoch_filter(1_000_000_000, "timestampNano"),
 }
 
-#: Lazy Jinja filters whose input length is checked.
-_SIZED = ("map", "select", "reject", "selectattr", "rejectattr", "groupby", "dictsort", "min", "max", "random")
+#: Jinja filters whose input is bounded first, by what they do with it (see sequences.sized_input):
+#: item by item in Python (its length is enough), compared in C in pieces, or sorted in C.
+_SIZED = {
+    "map": "lazy", "select": "lazy", "reject": "lazy", "selectattr": "lazy", "rejectattr": "lazy", "random": "lazy",
+    "min": "pieces", "max": "pieces", "groupby": "walk", "dictsort": "walk",
+}
 #: Jinja text filters that pass null through, as Pebble's do.
 _NULL_SAFE = ("upper", "lower", "trim", "abs", "truncate", "wordcount", "round", "int", "float")
+#: Jinja filters that print a list or map given to them with str(), in C: its size is checked first.
+_PRINTING = ("upper", "lower", "trim", "truncate", "wordcount", "escape", "e", "forceescape", "safe", "filesizeformat")
 
 
 def build_filters() -> dict[str, Callable[..., Any]]:
     table = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
-    for name in _SIZED:
-        table[name] = s.sized_input(JINJA_FILTERS[name])
+    for name, walk in _SIZED.items():
+        table[name] = s.sized_input(JINJA_FILTERS[name], walk)
     for name in _NULL_SAFE:
         table[name] = null_safe(JINJA_FILTERS[name])
+    for name in _PRINTING:
+        table[name] = s.walked_input(table[name], prints=True)
     table.update(KESTRA_FILTERS)
     return table
 
 
 def build_tests() -> dict[str, Callable[..., Any]]:
     table = dict(JINJA_TESTS)
+    table.update(p.COMPARISON_TESTS)  # Jinja's, comparing large values in pieces
     table.update(
         {
             "defined": p.is_defined,
@@ -158,9 +167,9 @@ def build_tests() -> dict[str, Callable[..., Any]]:
             "iterable": p.is_iterable,
             "map": p.is_map,
             "json": p.is_json,
-            "startsWith": lambda value, prefix: str(value).startswith(str(prefix)),
-            "endsWith": lambda value, suffix: str(value).endswith(str(suffix)),
-            "contains": p.contains,
+            "startsWith": s.walked_input(p.starts_with, prints=True),
+            "endsWith": s.walked_input(p.ends_with, prints=True),
+            "contains": s.walked_input(p.contains),
         }
     )
     return table

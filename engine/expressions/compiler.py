@@ -9,12 +9,15 @@ side of ``??``) are passed as lambdas.
 
 from __future__ import annotations
 
+from typing import Any
+
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 
 from engine.expressions import nodes as pn
 
-_ORDERING = {"eq", "ne", "gt", "lt", "gteq", "lteq"}
+#: Comparisons compiled to ``environment.compare``: Pebble's meaning, and inputs sized before C walks them.
+_ORDERING = {"eq", "ne", "gt", "lt", "gteq", "lteq", "in", "notin"}
 
 
 class PebbleCodeGenerator(CodeGenerator):
@@ -40,6 +43,39 @@ class PebbleCodeGenerator(CodeGenerator):
         self.write(f") {op} environment.truth(")
         self.visit(node.right, frame)
         self.write("))")
+
+    # --- values the template builds: sized and counted where they are made (engine.expressions.ledger)
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:  # noqa: N802
+        self._built(super().visit_List, node, frame)
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:  # noqa: N802
+        self._built(super().visit_Dict, node, frame)
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:  # noqa: N802
+        if node.ctx != "load":  # a loop or set target: nothing is built
+            super().visit_Tuple(node, frame)
+            return
+        self._built(super().visit_Tuple, node, frame)
+
+    def _built(self, visit: Any, node: nodes.Expr, frame: Frame) -> None:
+        self.write("environment.built(")
+        visit(node, frame)
+        self.write(")")
+
+    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:  # noqa: N802
+        self.write("environment.account(")
+        super().visit_Filter(node, frame)
+        self.write(")")
+
+    def visit_Getitem(self, node: nodes.Getitem, frame: Frame) -> None:  # noqa: N802
+        if not isinstance(node.arg, nodes.Slice):
+            super().visit_Getitem(node, frame)
+            return
+        # a[1:] copies: a hundred slices of a large text in one list literal must not all exist at once
+        self.write("environment.account(")
+        super().visit_Getitem(node, frame)
+        self.write(")")
 
     def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:  # noqa: N802
         if len(node.ops) == 1 and node.ops[0].op in _ORDERING:

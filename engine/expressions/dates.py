@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2.exceptions import TemplateRuntimeError
 
+from engine.expressions.errors import printed, shown
+
 UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -64,8 +66,7 @@ def _from_epoch(seconds: float) -> dt.datetime:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…'"
+    return shown(value, 60)
 
 
 def zone(name: str) -> dt.tzinfo:
@@ -344,7 +345,7 @@ def parse_date(value: Any, pattern: str) -> dt.datetime:
         else:
             out.append("%%" if other == "%" else other or "")
     try:
-        parsed = dt.datetime.strptime(str(value).strip(), "".join(out))
+        parsed = dt.datetime.strptime(printed(value).strip(), "".join(out))
     except ValueError:
         raise DateError(f"{_short(value)} does not match the date pattern {pattern!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from engine.expressions.limits import LimitError
 
 _SNIPPET = 120
+#: Longest reason taken from a Python exception (``ValueError: [...] is not in list`` can hold a whole value).
+_REASON = 300
+_SHORT = reprlib.Repr(maxstring=80, maxother=80, maxlist=6, maxtuple=6, maxdict=6, maxlevel=3)
 
 
 class ExpressionError(Exception):
@@ -36,6 +40,21 @@ class ExpressionError(Exception):
         self.cause: str = self.reason
         self.line: int | None = None
         self.column: int | None = None
+
+
+def shown(value: Any, width: int = 60) -> str:
+    """``value`` as a message shows it: Python's repr, cut to about ``width`` characters.
+
+    Built by :mod:`reprlib`, which stops early: ``repr()`` of a large list
+    would walk all of it in C before anything could cut it.
+    """
+    text = _SHORT.repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def printed(value: Any) -> str:
+    """``str(value)``, except for lists and maps, shown cut (reading a date or a number from one fails anyway)."""
+    return shown(value) if isinstance(value, (list, tuple, dict, set, frozenset)) else str(value)
 
 
 def parse_error(template: str, cause: str, line: int | None = None, column: int | None = None) -> ExpressionError:
@@ -102,11 +121,13 @@ def runtime_reason(exc: BaseException, template: str, context: Mapping[str, Any]
         return "the expression recurses too deeply"
     if isinstance(exc, MemoryError):
         return "the expression ran out of memory"
-    text = _clean(str(exc))
     if isinstance(exc, ZeroDivisionError):
         return "division by zero"
-    if isinstance(exc, (KeyError, IndexError)) and text:
-        return f"no item {text}" if isinstance(exc, KeyError) else text
+    if isinstance(exc, KeyError) and exc.args:
+        return f"no item {_SHORT.repr(exc.args[0])}"  # the key as written, cut: it may be a large value
+    text = _clean(str(exc))
+    if len(text) > _REASON:
+        text = text[: _REASON - 1] + "…"
     return text or type(exc).__name__
 
 

@@ -24,7 +24,7 @@ from jinja2 import pass_environment
 from jinja2.exceptions import TemplateRuntimeError
 from jinja2.runtime import Undefined
 
-from engine.expressions import bounds, dates
+from engine.expressions import bounds, dates, json_text
 from engine.expressions.bounds import check_text, to_json, to_text
 
 
@@ -103,9 +103,8 @@ def from_json(env: Any, value: Any) -> Any:
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
         return value  # already parsed (Kestra accepts maps and lists too)
-    check_text(len(value), env.limits, "the JSON text")
     try:
-        return json.loads(value)
+        return json_text.parse_json(value, env.limits)
     except json.JSONDecodeError as exc:
         raise _fail(f"fromJson got invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
@@ -246,6 +245,7 @@ def escape_char(env: Any, value: Any, type: Any = None) -> Any:  # noqa: A002 - 
     if kind not in _ESCAPES:
         raise _fail("escapeChar expects a type: 'single', 'double' or 'shell'")
     quote, replacement = _ESCAPES[kind]
+    bounds.measure(value, env.limits, "the value given to escapeChar")  # its copy is built item by item
 
     def walk(item: Any) -> Any:
         if isinstance(item, Mapping):

@@ -16,6 +16,8 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context, Undefined
 
+from engine.expressions import bounds
+from engine.expressions.errors import shown
 from engine.expressions.filters import FilterError
 
 #: Most re-renders of one value by render(): a variable that refers to itself stops here.
@@ -61,6 +63,8 @@ def render(context: Context, toRender: Any = None, recursive: Any = True) -> Any
         toRender._fail_with_undefined_error()
     if not isinstance(recursive, bool):
         raise FilterError("render(): recursive must be true or false")
+    # Rendering copies lists and maps item by item, and compares the copy with the original in C.
+    bounds.measure(toRender, context.environment.limits, "the value given to render()")
     current = toRender
     for _ in range(MAX_RENDERS):
         rendered = _render_once(context, current)
@@ -199,7 +203,7 @@ def random_int(lower: Any = None, upper: Any = None) -> int:
     """A random whole number from ``lower`` to ``upper``, ``upper`` excluded."""
     for name, value in (("lower", lower), ("upper", upper)):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FilterError(f"randomInt() expects whole numbers: randomInt(lower, upper); {name} is {value!r}")
+            raise FilterError(f"randomInt() expects whole numbers: randomInt(lower, upper); {name} is {shown(value)}")
     if upper < lower:
         raise FilterError(f"randomInt(): upper ({upper}) is less than lower ({lower})")
     import secrets

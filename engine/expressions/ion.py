@@ -8,44 +8,17 @@ plain data: maps, lists, texts, whole numbers, floats (decimals too), dates
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
 
-from engine.expressions import bounds
+from engine.expressions import bounds, json_text
 from engine.expressions.filters import FilterError
+from engine.ion_rows import plain as _plain
 
 _HEADER = "$ion_1_0 "
-
-
-def _plain(value: Any) -> Any:
-    """Ion's typed values (``IonPyInt``, ``IonPyNull`` ...) as plain Python data."""
-    from amazon.ion.simple_types import IonPyNull
-
-    if value is None or isinstance(value, IonPyNull):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if type(value).__name__ in ("Decimal", "IonPyDecimal"):
-        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, dt.datetime):
-        return dt.datetime.fromisoformat(value.isoformat()).isoformat()
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 @pass_environment
@@ -57,7 +30,7 @@ def to_ion(env: Any, value: Any) -> str:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     bounds.measure(value, env.limits, "the Ion text")
-    plain = bounds.json_default(value) if not isinstance(value, (Mapping, list, tuple, str, int, float, type(None))) else value
+    plain = json_text.json_default(value) if not isinstance(value, (Mapping, list, tuple, str, int, float, type(None))) else value
     try:
         text = simpleion.dumps(plain, binary=False)
     except (IonException, TypeError, ValueError) as exc:

@@ -16,7 +16,6 @@ writes and jq itself); the first call of a process starts the worker (~70 ms).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
 
-from engine.expressions import bounds
+from engine.expressions import bounds, json_text
 from engine.expressions.guard import WATCHDOG
 from engine.expressions.limits import LimitError, Limits
 
@@ -158,7 +157,7 @@ def run_jq(value: Any, program: Any, limits: Limits) -> list[Any] | None:
             raise JqError(f"jq('{short}') stopped: it ran out of memory or crashed") from None
     if not ok:
         raise JqError(f"jq('{short}') failed: {text}")
-    return json.loads(text)
+    return json_text.parse_json(text, limits, f"the result of jq('{short}')")
 
 
 @pass_environment

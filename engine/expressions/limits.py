@@ -18,6 +18,8 @@ from jinja2.exceptions import TemplateRuntimeError
 #: Environment variables that override the defaults of :class:`Limits`.
 TIMEOUT_ENV = "LANNER_EXPR_TIMEOUT"
 MAX_OUTPUT_ENV = "LANNER_EXPR_MAX_OUTPUT"
+MAX_ITEMS_ENV = "LANNER_EXPR_MAX_ITEMS"
+MAX_MEMORY_ENV = "LANNER_EXPR_MAX_MEMORY"
 
 
 class LimitError(TemplateRuntimeError):
@@ -34,8 +36,18 @@ class Limits:
     max_output: int = 10 * 1024 * 1024
     #: Most items ``range()`` may produce.
     max_range: int = 100_000
-    #: Most items of any list a template builds (repetition, ``list``, ``split`` ...).
+    #: Most items one value may hold, counted through nested lists and maps and every time a
+    #: shared one appears: what bounds every walk over a value (``==``, ``sort``, ``|tojson`` ...),
+    #: which runs in C where the time limit cannot stop it (see :mod:`engine.expressions.ledger`).
     max_items: int = 1_000_000
+    #: Most items one step in C may walk (compare, hash, sort, print): larger values are compared,
+    #: searched, sorted and written as JSON in pieces, so no step holds the interpreter for long.
+    max_walk: int = 100_000
+    #: Deepest nesting of lists and maps a value may have (deeper values are refused, not cut).
+    max_depth: int = 100
+    #: Bytes the values one render builds may take in all (many values each under the limits
+    #: must not add up to gigabytes); counted as they are built, never given back.
+    max_memory: int = 100 * 1024 * 1024
     #: Largest integer (in bits) ``*`` and ``**`` may produce.
     max_int_bits: int = 100_000
     #: Most parts (names, operators, literals, text pieces) one template may have; compiling is
@@ -43,33 +55,39 @@ class Limits:
     max_parts: int = 5_000
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "max_output", "max_range", "max_items", "max_int_bits", "max_parts"):
+        for name in ("timeout", "max_output", "max_range", "max_items", "max_walk", "max_depth", "max_memory", "max_int_bits", "max_parts"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"expression limit {name} must be positive, not {getattr(self, name)!r}")
 
     @classmethod
     def from_env(cls) -> Limits:
-        """The defaults, with ``LANNER_EXPR_TIMEOUT`` and ``LANNER_EXPR_MAX_OUTPUT`` applied."""
-        return _from_env(os.environ.get(TIMEOUT_ENV), os.environ.get(MAX_OUTPUT_ENV))
+        """The defaults, with ``LANNER_EXPR_TIMEOUT``, ``_MAX_OUTPUT``, ``_MAX_ITEMS`` and ``_MAX_MEMORY`` applied."""
+        get = os.environ.get
+        return _from_env(get(TIMEOUT_ENV), get(MAX_OUTPUT_ENV), get(MAX_ITEMS_ENV), get(MAX_MEMORY_ENV))
+
+
+#: Environment variable -> (field of Limits, what its value is).
+_SETTINGS = {
+    TIMEOUT_ENV: ("timeout", "a number of seconds"),
+    MAX_OUTPUT_ENV: ("max_output", "a whole number of bytes"),
+    MAX_ITEMS_ENV: ("max_items", "a whole number of items"),
+    MAX_MEMORY_ENV: ("max_memory", "a whole number of bytes"),
+}
 
 
 @lru_cache(maxsize=8)
-def _from_env(timeout: str | None, max_output: str | None) -> Limits:
+def _from_env(*raw: str | None) -> Limits:
     # Cached on the raw strings: reading the environment per render is cheap,
     # building and validating a Limits is not free.
     kwargs: dict[str, float | int] = {}
-    if timeout not in (None, ""):
+    for (variable, (field, kind)), text in zip(_SETTINGS.items(), raw, strict=True):
+        if text in (None, ""):
+            continue
         try:
-            kwargs["timeout"] = float(timeout)
+            value: float | int = float(text) if field == "timeout" else int(text)
         except ValueError:
-            raise ValueError(f"{TIMEOUT_ENV} must be a number of seconds, not {timeout!r}") from None
-        if not kwargs["timeout"] > 0:
-            raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds, not {timeout!r}")
-    if max_output not in (None, ""):
-        try:
-            kwargs["max_output"] = int(max_output)
-        except ValueError:
-            raise ValueError(f"{MAX_OUTPUT_ENV} must be a whole number of bytes, not {max_output!r}") from None
-        if kwargs["max_output"] <= 0:
-            raise ValueError(f"{MAX_OUTPUT_ENV} must be a positive number of bytes, not {max_output!r}")
+            raise ValueError(f"{variable} must be {kind}, not {text!r}") from None
+        if not value > 0:
+            raise ValueError(f"{variable} must be a positive {kind.removeprefix('a ')}, not {text!r}")
+        kwargs[field] = value
     return Limits(**kwargs)  # type: ignore[arg-type]

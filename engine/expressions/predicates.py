@@ -9,12 +9,14 @@ errors, so a misspelt name is reported instead of being taken for null.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from jinja2 import pass_environment
 from jinja2.runtime import Undefined
 
+from engine.expressions import json_text, walks
+from engine.expressions.errors import shown
 from engine.expressions.filters import FilterError, blank
 
 
@@ -40,7 +42,7 @@ def _whole(value: Any, test: str) -> int:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FilterError(f"the {test} test needs a whole number, not {value!r}")
+        raise FilterError(f"the {test} test needs a whole number, not {shown(value)}")
     return value
 
 
@@ -61,16 +63,51 @@ def is_map(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
-def is_json(value: Any) -> bool:
-    """Kestra's json test: a text that parses as JSON."""
+@pass_environment
+def is_json(env: Any, value: Any) -> bool:
+    """Kestra's json test: a text that parses as JSON (parsed within the limits)."""
     if not isinstance(value, str):
         return False
     try:
-        json.loads(value)
+        json_text.parse_json(value, env.limits)
     except ValueError:
         return False
     return True
 
 
+def starts_with(value: Any, prefix: Any) -> bool:
+    return str(value).startswith(str(prefix))
+
+
+def ends_with(value: Any, suffix: Any) -> bool:
+    return str(value).endswith(str(suffix))
+
+
 def contains(value: Any, item: Any) -> bool:
     return item in value if isinstance(value, (str, Mapping, list, tuple, set, frozenset)) else False
+
+
+# --- Jinja's comparison tests (``x is eq(y)``, ``select('in', list)``), in bounded C steps ------------
+
+
+def _comparison(compare: Callable[[Any, Any, Any], bool], name: str) -> Callable[..., bool]:
+    @pass_environment
+    def test(env: Any, value: Any, other: Any) -> bool:
+        return compare(value, other, env.limits)
+
+    test.__name__ = name
+    return test
+
+
+COMPARISON_TESTS: dict[str, Callable[..., bool]] = {}
+for _names, _compare in (
+    (("==", "eq", "equalto"), walks.equal),
+    (("!=", "ne"), lambda a, b, limits: not walks.equal(a, b, limits)),
+    (("<", "lt", "lessthan"), lambda a, b, limits: walks.ordered("lt", a, b, limits)),
+    (("<=", "le"), lambda a, b, limits: walks.ordered("lteq", a, b, limits)),
+    ((">", "gt", "greaterthan"), lambda a, b, limits: walks.ordered("gt", a, b, limits)),
+    ((">=", "ge"), lambda a, b, limits: walks.ordered("gteq", a, b, limits)),
+    (("in",), walks.member),
+):
+    for _name in _names:
+        COMPARISON_TESTS[_name] = _comparison(_compare, _name)

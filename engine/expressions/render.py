@@ -19,7 +19,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.runtime import Context, Undefined
 from markupsafe import Markup
 
-from engine.expressions import bounds
+from engine.expressions import bounds, ledger
 from engine.expressions.errors import ExpressionError, parse_error, render_error, runtime_reason, syntax_error
 from engine.expressions.guard import WATCHDOG, RenderTimeout
 from engine.expressions.limits import Limits
@@ -146,6 +146,7 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
     """Run one compiled template under the time limit; map every failure to ExpressionError."""
     limits = env.limits
     deadline = WATCHDOG.start(limits.timeout)
+    book = ledger.enter(limits)
     try:
         try:
             # A plain dict merged in C and a Context built directly: Jinja's
@@ -153,6 +154,7 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
             variables = {**env.globals, **context, **_shielded(functions)} if functions else {**env.globals, **context}
             return execute(env, compiled, variables)
         finally:
+            ledger.leave(book)
             if WATCHDOG.finish(deadline):
                 raise RenderTimeout
     except RenderTimeout:

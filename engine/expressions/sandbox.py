@@ -35,9 +35,15 @@ from markupsafe import Markup
 from engine.expressions import bounds, semantics
 from engine.expressions.catalog import build_filters, build_functions, build_tests
 from engine.expressions.compiler import PebbleCodeGenerator
+from engine.expressions.ledger import ledger
 from engine.expressions.lexer import PebbleLexer
 from engine.expressions.limits import Limits
 from engine.expressions.parser import PebbleParser
+
+_NUMBERS = frozenset({int, float, bool, type(None)})
+_METHODS = (types.MethodType, types.BuiltinMethodType)
+#: Methods templates may call that compare their arguments with many items, in C.
+_WALKING_METHODS = frozenset({"count", "index", "changed"})
 
 
 class LannerUndefined(ChainableUndefined, StrictUndefined):
@@ -61,9 +67,15 @@ class _BoundedFormatterMixin:
         bounds.check_text(self._total, self._env.limits, "the format text")
         return super().vformat(format_string, args, kwargs)  # type: ignore[misc]
 
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        # ``{!r}``/``{!s}`` print the value in C before format_field sees it.
+        bounds.printable(value, self._env.limits, "a formatted value")
+        return super().convert_field(value, conversion)  # type: ignore[misc]
+
     def format_field(self, value: Any, format_spec: str) -> Any:
         limits = self._env.limits
         bounds.check_format_spec(format_spec, limits)
+        bounds.printable(value, limits, "a formatted value")
         bounds.measure(value, limits, "a formatted value")
         result = super().format_field(value, format_spec)  # type: ignore[misc]
         self._total += len(result)
@@ -118,7 +130,15 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
     def _bounded_concat(self, parts: list[str]) -> str:
         total = sum(map(len, parts))
         bounds.check_text(total, self.limits, "the block output")
-        return "".join(parts)
+        return ledger(self.limits).account("".join(parts), "the block output")
+
+    def built(self, value: Any) -> Any:
+        """A list, tuple or map literal: sized and counted once its items are known."""
+        return ledger(self.limits).account(value, "the list or map")
+
+    def account(self, value: Any) -> Any:
+        """The result of a filter or a slice: sized and counted before anything can walk it."""
+        return ledger(self.limits).account(value)
 
     # --- the Pebble dialect: lexer, parser, and what its operators mean -------------------------
 
@@ -130,7 +150,10 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         return PebbleParser(self, source, name, filename, max_parts=self.limits.max_parts).parse()
 
     truth = staticmethod(semantics.truth)
-    compare = staticmethod(semantics.compare)
+
+    def compare(self, op: str, left: Any, right: Any) -> bool:
+        return semantics.compare(op, left, right, self.limits)
+
     coalesce = staticmethod(semantics.coalesce)
 
     def pebble_binary(self, op: str, left: Any, right: Any) -> Any:
@@ -150,7 +173,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
 
     def str_join(self, parts: tuple[Any, ...]) -> str:
         """The ``~`` operator: text of each part, bounded."""
-        return bounds.joined(parts, "", self.limits, "the concatenated text")
+        return ledger(self.limits).account(bounds.joined(parts, "", self.limits, "the concatenated text"))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # A lookup on an undefined value stays that undefined value, so the
@@ -175,7 +198,10 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        return semantics.BINARY[operator](left, right, self.limits)
+        result = semantics.BINARY[operator](left, right, self.limits)
+        if type(result) in _NUMBERS:
+            return result
+        return ledger(self.limits).account(result)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or value.__name__ not in (
@@ -205,6 +231,12 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
         limits = __self.limits
+        if getattr(__obj, "__name__", None) in _WALKING_METHODS and isinstance(__obj, _METHODS):
+            # list.count(x), list.index(x), loop.changed(x) compare in C: their inputs are sized first
+            bounds.walkable(__obj.__self__, limits, f"the list {__obj.__name__}() searches")
+            for arg in (*args, *kwargs.values()):
+                # index() prints what it did not find in its error
+                bounds.printable(arg, limits, f"the value given to {__obj.__name__}()")
         if isinstance(__obj, types.BuiltinMethodType):
             owner = __obj.__self__
             if isinstance(owner, (str, bytes)):
@@ -223,4 +255,6 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
                     if check is not None:
                         check(owner, args, kwargs, limits)
         result = ImmutableSandboxedEnvironment.call(__self, __context, __obj, *args, **kwargs)
-        return bounds.check_result(result, limits)
+        if type(result) in _NUMBERS:
+            return result
+        return ledger(limits).account(result)

@@ -32,8 +32,9 @@ from typing import Any
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Undefined
 
-from engine.expressions import bounds, dates
+from engine.expressions import bounds, dates, walks
 from engine.expressions.bounds import check_items, check_text, to_text, too_long
+from engine.expressions.errors import shown
 from engine.expressions.limits import LimitError, Limits
 
 
@@ -41,8 +42,16 @@ class OperatorError(LimitError):
     """An operator was given values it cannot combine (one sentence, names both)."""
 
 
+_SHOWN = Limits(max_output=200)
+
+
 def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else to_text(value, Limits(max_output=200)) if _small(value) else type(value).__name__
+    if isinstance(value, str):
+        return shown(value, 40)
+    try:
+        text = to_text(value, _SHOWN) if _small(value) else type(value).__name__
+    except LimitError:  # a few items, but large ones
+        text = type(value).__name__
     return text if len(text) <= 40 else text[:39] + "…"
 
 
@@ -111,9 +120,7 @@ def add(left: Any, right: Any, limits: Limits) -> Any:
         check_text(len(a) + len(b), limits, "the concatenated text")
         return a + b
     if isinstance(left, (list, tuple)):
-        extra = list(right) if isinstance(right, (list, tuple)) else [right]
-        check_items(len(left) + len(extra), limits, "the concatenated list")
-        return [*left, *extra]
+        return bounds.concatenated(left, right if isinstance(right, (list, tuple)) else [right], limits)
     if isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return left + right
     if isinstance(left, (dict, set)) or isinstance(right, (dict, set, list, tuple)):
@@ -126,7 +133,7 @@ def subtract(left: Any, right: Any, limits: Limits) -> Any:
         return left - right
     if isinstance(left, (list, tuple)):
         drop = list(right) if isinstance(right, (list, tuple)) else [right]
-        return [item for item in left if item not in drop]
+        return [item for item in left if not walks.member(item, drop, limits)]
     return to_number(left, "'-'") - to_number(right, "'-'")
 
 
@@ -183,12 +190,14 @@ BINARY: dict[str, Callable[[Any, Any, Limits], Any]] = {
 # --- comparisons -------------------------------------------------------------------------------
 
 
-def equals(left: Any, right: Any) -> bool:
+def equals(left: Any, right: Any, limits: Limits | None = None) -> bool:
     left, right = _defined(left), _defined(right)
     if left is None or right is None:
         return left is right
     if isinstance(left, bool) != isinstance(right, bool) and isinstance(left, (int, float)) and isinstance(right, (int, float)):
         return False
+    if limits is not None:
+        return walks.equal(left, right, limits)  # large lists and maps compared in pieces
     return bool(left == right)
 
 
@@ -202,19 +211,23 @@ _SYMBOL = {"gt": ">", "lt": "<", "gteq": ">=", "lteq": "<="}
 _NUMERIC: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 
 
-def compare(op: str, left: Any, right: Any) -> bool:
+def compare(op: str, left: Any, right: Any, limits: Limits) -> bool:
     if type(left) in _FAST and type(right) in _FAST:  # plain numbers: Python's meaning is Pebble's
         return bool(_NUMERIC[op](left, right))
     if op == "eq":
-        return equals(left, right)
+        return equals(left, right, limits)
     if op == "ne":
-        return not equals(left, right)
+        return not equals(left, right, limits)
+    if op == "in":
+        return member(left, right, limits)
+    if op == "notin":
+        return not member(left, right, limits)
     left, right = _defined(left), _defined(right)
     if left is None or right is None:
         return False
     left, right = _comparable(left, right)
     try:
-        return bool(_ORDER[op](left, right))
+        return walks.ordered(op, left, right, limits)
     except TypeError:
         raise OperatorError(f"cannot compare {_short(left)} {_SYMBOL[op]} {_short(right)}") from None
 
@@ -230,6 +243,11 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
     if isinstance(right, (dt.date, dt.datetime)) and isinstance(left, str):
         return dates.to_datetime(left), dates.to_datetime(right)
     return left, right
+
+
+def member(item: Any, container: Any, limits: Limits) -> bool:
+    """Jinja's ``x in y``: Python's membership, a large list searched in pieces."""
+    return walks.member(_defined(item), _defined(container), limits)
 
 
 def truth(value: Any) -> bool:
@@ -250,13 +268,13 @@ def contains(left: Any, right: Any, limits: Limits) -> bool:
         return java_text(right, limits) in left
     if isinstance(left, Mapping):
         try:
-            return right in left
+            return walks.member(right, left, limits)  # hashing a key walks it: bounded
         except TypeError:
             return False
     if isinstance(left, (list, tuple, set, frozenset)):
         if isinstance(right, (list, tuple)):
-            return all(item in left for item in right)
-        return right in left
+            return all(walks.member(item, left, limits) for item in right)
+        return walks.member(right, left, limits)
     raise OperatorError(f"contains needs a list, a map or a text on its left, not {_short(left)}")
 
 

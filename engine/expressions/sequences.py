@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import pass_context, pass_environment
-from jinja2.filters import do_sort, do_unique, make_attrgetter
+from jinja2.filters import do_unique, ignore_case, make_attrgetter, make_multi_attrgetter
 from jinja2.runtime import Undefined
 from jinja2.utils import _PassArg
 
-from engine.expressions import bounds
+from engine.expressions import bounds, walks
 from engine.expressions.bounds import bounded_list, check_items, to_json, to_text
 from engine.expressions.filters import FilterError
+from engine.expressions.ledger import ledger
 
 # --- collections --------------------------------------------------------------------------------
 
@@ -80,7 +81,9 @@ def length(env: Any, value: Any) -> int:
 
 @pass_environment
 def sort(env: Any, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return do_sort(env, bounded_list(value, env.limits), reverse, case_sensitive, attribute)
+    items = bounded_list(value, env.limits)
+    key = make_multi_attrgetter(env, attribute, postprocess=ignore_case if not case_sensitive else None)
+    return walks.sort(items, key, bool(reverse), env.limits)  # Jinja's do_sort, in bounded C steps
 
 
 @pass_environment
@@ -97,7 +100,10 @@ def reverse(env: Any, value: Any) -> Any:
 
 @pass_environment
 def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
-    return list(do_unique(env, bounded_list(value, env.limits), case_sensitive, attribute))
+    items = bounded_list(value, env.limits)
+    for item in items:  # each one is hashed and compared in C (the loop itself is Python)
+        bounds.walkable(item, env.limits, "an item given to unique")
+    return list(do_unique(env, items, case_sensitive, attribute))
 
 
 @pass_environment
@@ -214,23 +220,71 @@ def pprint(env: Any, value: Any) -> str:
     return to_json(value, env.limits, indent=2)
 
 
-def sized_input(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a lazy Jinja filter so its input cannot be longer than ``max_items``."""
+def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[..., Any]:
+    """Wrap a Jinja filter so its input is bounded first.
+
+    ``walk`` says what the filter does with its input: ``lazy`` (``map``,
+    ``select`` ...) goes item by item in Python, so its length is enough;
+    ``pieces`` (``min``, ``max``) compares items in C, so a large input is
+    split in pieces of ``max_walk`` items, the filter applied to each piece
+    and then to their answers (the first of equal extremes wins, as in one
+    call); ``walk`` (``groupby``, ``dictsort``) sorts in C: its input may
+    hold ``max_walk`` items.
+    """
     pass_arg = _PassArg.from_obj(filter_fn)
+    name = filter_fn.__name__.removeprefix("do_")
 
     @pass_context
     def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
         env = context.environment
         if hasattr(value, "__len__") and not isinstance(value, Undefined):
-            check_items(len(value), env.limits, f"the input of {filter_fn.__name__}")
-        if pass_arg is _PassArg.context:
-            return filter_fn(context, value, *args, **kwargs)
-        if pass_arg is _PassArg.eval_context:
-            return filter_fn(context.eval_ctx, value, *args, **kwargs)
-        if pass_arg is _PassArg.environment:
-            return filter_fn(env, value, *args, **kwargs)
-        return filter_fn(value, *args, **kwargs)
+            check_items(len(value), env.limits, f"the input of {name}")
+            if walk == "walk":
+                bounds.walkable(value, env.limits, f"the input of {name}")
+            elif walk == "pieces" and ledger(env.limits).size(value)[0] > env.limits.max_walk:
+                items = bounded_list(value, env.limits)
+                answers = [_forward(filter_fn, pass_arg, context, items[start:end], args, kwargs)
+                           for start, end, _ in walks.pieces(items, env.limits)]
+                return _forward(filter_fn, pass_arg, context, answers, args, kwargs)
+        return _forward(filter_fn, pass_arg, context, value, args, kwargs)
 
     wrapper.__name__ = filter_fn.__name__
     wrapper.__doc__ = filter_fn.__doc__
     return wrapper
+
+
+def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callable[..., Any]:
+    """Wrap a Jinja filter or test that compares its input (``==``) or prints it (``str(list)``), in C.
+
+    Lists and maps given to it (value or arguments) are sized first: bounded
+    by ``max_items``, or by what one ``str()`` may print when ``prints``.
+    """
+    pass_arg = _PassArg.from_obj(filter_fn)
+    check = bounds.printable if prints else bounds.walkable
+
+    @pass_context
+    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+        env = context.environment
+        for given in (value, *args, *kwargs.values()):
+            if type(given) not in _PLAIN and not isinstance(given, Undefined):
+                check(given, env.limits, f"the value given to {filter_fn.__name__.removeprefix('do_')}")
+        return _forward(filter_fn, pass_arg, context, value, args, kwargs)
+
+    wrapper.__name__ = filter_fn.__name__
+    wrapper.__doc__ = filter_fn.__doc__
+    return wrapper
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _forward(filter_fn: Callable[..., Any], pass_arg: Any, context: Any, value: Any, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+    """Call a wrapped Jinja filter or test with what it asked for (context, eval context or environment)."""
+    if pass_arg is _PassArg.context:
+        return filter_fn(context, value, *args, **kwargs)
+    if pass_arg is _PassArg.eval_context:
+        return filter_fn(context.eval_ctx, value, *args, **kwargs)
+    if pass_arg is _PassArg.environment:
+        return filter_fn(context.environment, value, *args, **kwargs)
+    return filter_fn(value, *args, **kwargs)

@@ -39,6 +39,25 @@ class ConditionContext:
     trigger: Mapping[str, Any] = field(default_factory=dict)
     #: ``{"namespace": ..., "id": ...}`` of the flow the trigger belongs to.
     flow: Mapping[str, Any] = field(default_factory=dict)
+    #: Memory of stateful conditions (MultipleCondition's window), kept in the store by the caller
+    #: between firings; None where nothing can be kept.
+    state: dict[str, Any] | None = None
+
+    def variables(self) -> dict[str, Any]:
+        """What expressions in a condition see: ``flow``, ``trigger`` (with ``date``) and the upstream ``execution``."""
+        trigger = dict(self.trigger)
+        if self.date is not None and "date" not in trigger:
+            trigger["date"] = self.date.isoformat()
+        out: dict[str, Any] = {"flow": dict(self.flow), "trigger": trigger}
+        if self.execution is not None:
+            ex = self.execution
+            out["execution"] = {k: ex.get(k) for k in ("id", "namespace", "flowId", "state", "labels", "outputs", "startDate")}
+            trigger.setdefault("outputs", ex.get("outputs") or {})
+            trigger.setdefault("executionId", ex.get("id"))
+            trigger.setdefault("namespace", ex.get("namespace"))
+            trigger.setdefault("flowId", ex.get("flowId"))
+            trigger.setdefault("state", ex.get("state"))
+        return out
 
     def require_date(self, condition: Condition) -> datetime:
         """The firing's date, or a ConditionError saying the condition needs one."""
@@ -64,6 +83,9 @@ class Condition(LannerModel):
     title: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+
+    #: The condition keeps memory between firings (``ConditionContext.state``): evaluated after the others.
+    stateful: ClassVar[bool] = False
 
     def test(self, ctx: ConditionContext) -> bool:  # pragma: no cover - abstract
         """True when the firing may go ahead; raise ConditionError when it cannot be decided here."""

@@ -48,7 +48,7 @@ class TaskRun:
     end_date: str | None = None
 
     def to_summary(self) -> dict[str, Any]:
-        return {
+        summary = {
             "id": self.id,
             "taskId": self.task_id,
             "parentTaskRunId": self.parent_task_run_id,
@@ -59,6 +59,9 @@ class TaskRun:
             "startDate": self.start_date,
             "endDate": self.end_date,
         }
+        if "metrics" in self.meta:
+            summary["metrics"] = self.meta["metrics"]  # what the task published (metric Publish, RunContext.metric)
+        return summary
 
 
 @dataclass
@@ -128,11 +131,15 @@ class ExecutionState:
             self._set_output(tr)
 
     def loop_values(self, tr: TaskRun) -> list[str]:
-        """Values of the enclosing loop iterations, outermost first."""
+        """Values of the enclosing loop iterations, outermost first.
+
+        A round of a LoopUntil is an iteration that keeps its parent's value
+        (``meta["loopRound"]``): its outputs replace the previous round's.
+        """
         values: list[str] = []
         cur: TaskRun | None = tr
         while cur is not None:
-            if cur.iteration is not None and cur.value is not None:
+            if cur.iteration is not None and cur.value is not None and "loopRound" not in cur.meta:
                 values.append(cur.value)
             cur = self.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None
         values.reverse()

@@ -92,6 +92,14 @@ class ChildExecution:
     labels: dict[str, str]
     revision: int | None = None
     wait: bool = True
+    #: The id the child execution gets (None: a new one); a type that starts many children names them
+    #: itself so it can tell their ends apart.
+    execution_id: str | None = None
+    #: Which of the task run's children this is (ForEachItem's batch number); None for a task run's only child.
+    iteration: int | None = None
+    #: Asked again after a restart (``restore``): start it only if ``execution_id`` does not exist yet,
+    #: and report it again if it already ended.
+    again: bool = False
 
 
 class Children(Protocol):
@@ -120,8 +128,15 @@ class FlowableRun(Children, Protocol):
     @property
     def execution(self) -> Execution: ...
 
-    def render(self, name: str, value: Any) -> Any:
-        """Render property ``name``; raises :class:`FlowableError` naming ``task.name``."""
+    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None) -> Any:
+        """Render property ``name``; raises :class:`FlowableError` naming ``task.name``.
+
+        ``extra`` adds variables; a mapping under a name the context has (``taskrun``) is merged into it.
+        """
+        ...
+
+    def reevaluate(self) -> None:
+        """Ask this task run's :meth:`FlowableTask.resolve_state` again now (after a timer started children)."""
         ...
 
     def log(self, level: str, message: str) -> None: ...
@@ -200,6 +215,11 @@ class FlowableTask(Task):
     def child_execution_id(self, task_run: TaskRun) -> str | None:
         """The child execution this running task run waits for, if any."""
         return None
+
+    def child_execution_ids(self, task_run: TaskRun) -> list[str]:
+        """Every child execution this running task run waits for (a type that starts many overrides it)."""
+        child = self.child_execution_id(task_run)
+        return [child] if child else []
 
     # --- behaviour -----------------------------------------------------------------------------------
 

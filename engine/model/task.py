@@ -58,6 +58,12 @@ class Task(LannerModel):
         """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...); flowable types have some."""
         return {}
 
+    @classmethod
+    def implied_task_ids(cls, task_id: str) -> list[str]:
+        """Ids of task runs the type creates besides its declared children (ForEachItem's ``<id>_merge``),
+        which expressions may name in ``outputs.<id>``; validation accepts them."""
+        return []
+
     def check_files(self, flow_dir: FilePath | None, input_types: Mapping[str, str]) -> list[tuple[tuple[str | int, ...], str]]:
         """Problems found by reading the files the task refers to (a notebook's parameters cell), before any run.
 
@@ -78,20 +84,40 @@ class RunnableTask(Task):
     kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
     #: Light tasks (log, return) run inline in the runner: no thread hop, no process.
     light: ClassVar[bool] = False
+    #: The task uses ``RunContext.services`` (kv store, execution history, triggers): the runner provides
+    #: them, and runs the task on its own threads when its worker pool is remote.
+    uses_services: ClassVar[bool] = False
 
     def run(self, ctx: RunContext) -> TaskResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
 class TaskResult:
-    """What one attempt of a runnable task produced."""
+    """What one attempt of a runnable task produced.
 
-    __slots__ = ("outputs", "state", "message")
+    Besides outputs, a task may change its own execution (Kestra's
+    ``ExecutionUpdatableTask``): ``labels`` are added to the execution's
+    labels, ``exit_state`` ends the execution in that state (Exit). The
+    executor applies them when it records the result, so the runner loop
+    stays the only writer of executions.
+    """
 
-    def __init__(self, outputs: dict[str, Any] | None = None, state: str = "SUCCESS", message: str | None = None):
+    __slots__ = ("outputs", "state", "message", "labels", "exit_state")
+
+    def __init__(
+        self,
+        outputs: dict[str, Any] | None = None,
+        state: str = "SUCCESS",
+        message: str | None = None,
+        *,
+        labels: dict[str, str] | None = None,
+        exit_state: str | None = None,
+    ):
         self.outputs = outputs or {}
         self.state = state
         self.message = message
+        self.labels = labels
+        self.exit_state = exit_state
 
     def __repr__(self) -> str:
         return f"TaskResult(state={self.state!r}, outputs={self.outputs!r})"

@@ -70,6 +70,12 @@ class TriggerContext:
     state: dict[str, Any] = field(default_factory=dict)
     #: Internal storage (``put_bytes`` a file an event brings, then pass its URI as a variable).
     storage: Any = None
+    #: Renders expressions in the trigger's own properties (``{{ secret('DB_PASSWORD') }}``, ``{{ flow.id }}``).
+    renderer: Any = None
+
+    def render(self, value: Any) -> Any:
+        """``value`` with its expressions rendered (unchanged when the scheduler gives no renderer)."""
+        return value if self.renderer is None else self.renderer(value)
 
 
 class PollingTrigger(Trigger):

@@ -245,6 +245,9 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
         if not isinstance(tid, str):
             continue
         all_ids.add(tid)
+        cls = registry.task_class(str(task.get("type")))
+        if cls is not None:
+            all_ids.update(cls.implied_task_ids(tid))
         if tid in seen:
             err((*path, "id"), f"duplicate task id '{tid}' (already used at {format_path(seen[tid])}); task ids must be unique in the flow")
         else:

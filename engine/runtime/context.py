@@ -13,7 +13,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.model.services import ExecutionService, FlowService, KvService, TaskServices, TriggerService
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 LEVEL_RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -29,13 +32,25 @@ class TaskLogger:
         self._sink = sink
         self._min = LEVEL_RANK.get(min_level, 0)
         self._mask = mask or (lambda s: s)
+        self._hidden: list[str] = []  # values this attempt declared sensitive (RunContext.add_secret)
+
+    def hide(self, value: str) -> None:
+        """Mask ``value`` in every later line of this attempt too."""
+        if value not in self._hidden:
+            self._hidden.append(value)
+            self._hidden.sort(key=len, reverse=True)
 
     def log(self, level: str, message: str) -> None:
         level = level.upper()
         if level == "WARNING":
             level = "WARN"
         if LEVEL_RANK.get(level, 2) >= self._min:
-            self._sink(level, self._mask(str(message)))
+            text = self._mask(str(message))
+            if self._hidden:
+                from engine.runtime.masking import mask_text
+
+                text = mask_text(text, self._hidden)
+            self._sink(level, text)
 
     def trace(self, message: str) -> None:
         self.log("TRACE", message)
@@ -106,6 +121,10 @@ class RunContext:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Looks a secret up by name (``{{ secret('NAME') }}``'s source); raises ValueError naming what to set.
     secret_lookup: Callable[[str], str] | None = None
+    #: The key-value store, execution history and triggers, when the runner can offer them (see engine.model.services).
+    services: TaskServices | None = None
+    #: Metrics the attempt published (``metric()``), kept on its task run.
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
     def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""
@@ -113,6 +132,39 @@ class RunContext:
             return value
         ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
         return self.renderer(value, ctx)
+
+    def render_as(self, value: Any, kind: Any, field: str) -> Any:
+        """Render ``value`` and read it as ``kind`` (``int``, ``bool``, a ``Literal``, ``Duration``...).
+
+        Kestra properties take expressions anywhere (``port: "{{ inputs.port }}"``);
+        a task declares such a property as ``int | str`` and reads it here. A value
+        that is not a ``kind`` fails the attempt with a sentence naming ``field``.
+        """
+        from pydantic import TypeAdapter, ValidationError
+
+        from engine.model.task import TaskFailed
+
+        rendered = self.render(value)
+        if isinstance(rendered, str):
+            rendered = rendered.strip()
+        try:
+            return TypeAdapter(kind).validate_python(rendered)
+        except ValidationError as exc:
+            reason = str(exc.errors()[0].get("msg", "invalid value")).removeprefix("Value error, ")
+            raise TaskFailed(f"{field}: {rendered!r} is not valid ({reason})") from None
+
+    def add_secret(self, value: Any) -> Any:
+        """Treat ``value`` (a password, a token, a webhook URL) as a secret for the rest of this attempt.
+
+        It is masked in the attempt's logs, outputs and error message, like a
+        ``{{ secret('NAME') }}`` value, also when the flow wrote it in plain text.
+        """
+        text = str(value) if value is not None else ""
+        if len(text) >= 3:
+            if text not in self.secrets:
+                self.secrets.append(text)
+            self.logger.hide(text)
+        return value
 
     def mask_file(self, path: Path) -> bool:
         """Mask the secrets in a file the task itself generated (a notebook, a report) before it is stored."""
@@ -156,12 +208,53 @@ class RunContext:
             self.secrets.append(value)
         return value
 
+    # --- services ------------------------------------------------------------------------------------
+
+    def _service(self, name: str, what: str) -> Any:
+        service = getattr(self.services, name, None) if self.services is not None else None
+        if service is None:
+            from engine.model.task import TaskFailed
+
+            raise TaskFailed(
+                f"{self.task_id}: {what} is not available where this task runs; run it on the server's own workers "
+                "(not on a remote worker without the database)"
+            )
+        return service
+
+    @property
+    def kv(self) -> KvService:
+        """The key-value store (TaskFailed with a clear sentence when the runner has none)."""
+        return self._service("kv", "the key-value store")
+
+    @property
+    def executions(self) -> ExecutionService:
+        """The execution history: counts, purges, logs, resume."""
+        return self._service("executions", "the execution history")
+
+    @property
+    def flows(self) -> FlowService:
+        """Flows of the instance: list, check, deploy, delete (``git_sync_flows``)."""
+        return self._service("flows", "deploying flows")
+
+    @property
+    def triggers(self) -> TriggerService:
+        """The triggers of deployed flows (enable/disable)."""
+        return self._service("triggers", "trigger control")
+
+    def metric(self, kind: str, name: str, value: float, tags: Mapping[str, Any] | None = None) -> None:
+        """Publish a metric of this task run: ``kind`` is ``counter``, ``timer`` (seconds) or ``gauge``."""
+        self.metrics.append({"type": kind, "name": name, "value": value, "tags": {str(k): str(v) for k, v in (tags or {}).items()}})
+
     @property
     def storage(self) -> Any:
         """Internal storage (:class:`engine.storage.InternalStorage`) as this attempt sees it."""
         from engine.storage import storage_for_context
 
         return storage_for_context(self)
+
+    def file_uri(self, name: str) -> str:
+        """A new internal-storage URI for a file this task run writes itself (with ``storage.open_write``)."""
+        return self.storage.task_uri(self.namespace, self.flow_id, self.execution_id, self.task_id, self.task_run_id, name)
 
     def output_file(self, path: str | Path, name: str | None = None) -> str:
         """Keep a file the task produced: its ``lanner:///`` URI (a local path when there is no storage)."""

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from engine.model.execution import Execution
+from engine.model.execution import Execution, TaskRun
 from engine.runtime.executor import WorkerOutcome
 
 
@@ -115,6 +115,24 @@ class ContinueRestart:
 
 
 @dataclass(frozen=True, slots=True)
+class StartReplay:
+    """Insert a replay (a new execution with the task runs it copied) and let the executor go on from there."""
+
+    execution: Execution
+    task_runs: tuple[TaskRun, ...]
+    persisted: threading.Event
+
+
+@dataclass(frozen=True, slots=True)
+class SetLabels:
+    """Replace the labels of an ended execution; ``done`` is set once they are committed."""
+
+    execution_id: str
+    labels: dict[str, str]
+    done: threading.Event
+
+
+@dataclass(frozen=True, slots=True)
 class LeaseTick:
     """The cluster heartbeat ran (engine/runtime/cluster.py): act on it in the loop thread."""
 
@@ -139,4 +157,4 @@ ExecutionEvent = (
     AttemptStarted | AttemptEnded | TimerFired | Kill | Resume | ChildEnded | ChildFailedToStart
     | Recover | Dequeue | Restart | ContinueRestart
 )
-Event = StartExecution | ExecutionEvent | LeaseTick | Sync | Wake
+Event = StartExecution | StartReplay | SetLabels | ExecutionEvent | LeaseTick | Sync | Wake

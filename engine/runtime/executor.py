@@ -49,6 +49,12 @@ class WorkerOutcome:
     message: str | None = None
     start_date: str | None = None
     end_date: str | None = None
+    #: Labels the task adds to its execution (Labels).
+    labels: dict[str, str] | None = None
+    #: The state the task ends its execution in (Exit).
+    exit_state: State | None = None
+    #: Metrics the attempt published (metric Publish, ``RunContext.metric``).
+    metrics: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -112,7 +118,15 @@ class Executor:
         att.message = outcome.message
         tr.start_date = tr.start_date or att.start_date
         task = self.index.tasks[tr.task_id]
+        if outcome.metrics:
+            tr.meta["metrics"] = [*tr.meta.get("metrics", ()), *outcome.metrics]
         if outcome.state in (State.SUCCESS, State.WARNING):
+            if outcome.labels:
+                st.execution.labels.update(outcome.labels)
+                st.touch_execution()
+            if outcome.exit_state is not None:
+                self._exit(st, tr, outcome.exit_state, outcome.outputs, step)
+                return step
             state = outcome.state
             if len(tr.attempts) > 1 and task.retry is not None and task.retry.warning_on_retry:
                 state = State.WARNING
@@ -313,14 +327,16 @@ class Executor:
             if tr.state != State.RUNNING:
                 continue
             task = self.index.get(tr.task_id)
-            child = task.child_execution_id(tr) if isinstance(task, FlowableTask) else None
-            if child:
-                out.append((child, tr.id))
+            if isinstance(task, FlowableTask):
+                out.extend((child, tr.id) for child in task.child_execution_ids(tr))
         return out
 
     def reevaluate(self, st: ExecutionState, container: TaskRun | None, step: Step, iteration: int | None = None) -> None:
         """Re-evaluate a container (None: the flow itself); end it when it is done."""
         if st.execution.state.terminal:
+            return
+        if "exitState" in st.execution.meta:
+            self._end_after_exit(st, step)  # an Exit task ended the flow: nothing new starts
             return
         if container is None:
             self._advance_root(st, step)
@@ -372,6 +388,37 @@ class Executor:
         st.touch(tr)
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         self.reevaluate(st, parent, step, tr.iteration)
+
+    def _exit(self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step) -> None:
+        """An Exit task ends its execution in ``state``: nothing new starts, unfinished containers end
+        in that state; KILLED also kills what still runs, other states let it finish first."""
+        st.execution.meta["exitState"] = str(state)
+        st.touch_execution()
+        step.logs.append((tr.id, tr.task_id, "INFO", f"{tr.task_id}: the execution exits in state {state}"))
+        tr.state = state
+        tr.end_date = now_iso()
+        if outputs:
+            st.set_outputs(tr, outputs)
+        st.touch(tr)
+        if state == State.KILLED:
+            killed = self.kill(st)
+            step.kill.extend(killed.kill)
+            step.kill_children.extend(killed.kill_children)
+            step.ended = step.ended or killed.ended
+            return
+        end = now_iso()
+        for other in st.task_runs.values():
+            if not other.state.terminal and isinstance(self.index.get(other.task_id), FlowableTask):
+                other.state = state
+                other.end_date = end
+                st.touch(other)
+        self._end_after_exit(st, step)
+
+    def _end_after_exit(self, st: ExecutionState, step: Step) -> None:
+        """End an exited execution once the task runs that were running when it exited are over."""
+        if any(not tr.state.terminal for tr in st.task_runs.values()):
+            return
+        self._end_execution(st, State(st.execution.meta["exitState"]), step)
 
     def _restore(self, st: ExecutionState, tr: TaskRun, task: FlowableTask, step: Step) -> None:
         """Let a flowable set up again what lived only in memory; a failure ends its task run."""
@@ -511,13 +558,20 @@ class _Run:
     def create(self, task: Task, iteration: int | None, value: str | None) -> TaskRun:
         return self._executor._create(self._st, task, self._tr, iteration, value, self._step)
 
-    def render(self, name: str, value: Any) -> Any:
+    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None) -> Any:
         tr, task, st = self.task_run, self._task, self._st
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
+        ctx = self._executor.context(st, task, parent, tr.value, tr)
+        for key, more in (extra or {}).items():
+            base = ctx.get(key)
+            ctx[key] = {**base, **more} if isinstance(base, dict) and isinstance(more, dict) else more
         try:
-            return self._executor.render(value, self._executor.context(st, task, parent, tr.value, tr))
+            return self._executor.render(value, ctx)
         except Exception as exc:  # noqa: BLE001 - the message is what users need
             raise FlowableError(f"{tr.task_id}.{name}: {exc}") from exc
+
+    def reevaluate(self) -> None:
+        self._executor.reevaluate(self._st, self.task_run, self._step)
 
     def log(self, level: str, message: str) -> None:
         tr = self._tr

@@ -28,7 +28,7 @@ from engine.model.flow import Flow
 from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
-from engine.model.state import State
+from engine.model.state import State, is_terminal
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
@@ -48,7 +48,9 @@ from engine.runtime.events import (
     Recover,
     Restart,
     Resume,
+    SetLabels,
     StartExecution,
+    StartReplay,
     Sync,
     TimerFired,
     Wake,
@@ -114,6 +116,8 @@ class LocalRunner:
         self._ended: dict[str, threading.Event] = {}
         self._ended_lock = threading.Lock()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []  # called with the summary of each ended execution
+        #: The server's public URL (links to execution pages in notifications); the server sets it, else LANNER_URL.
+        self.public_url: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lanner-executor", daemon=True)
         self.cluster = Cluster(self, self.store, node_id)  # several runners on one database: see there
@@ -140,6 +144,8 @@ class LocalRunner:
             return
         self.cluster.stop()
         self.pool.shutdown(kill=kill)
+        if "_local_pool" in self.__dict__:
+            self.__dict__["_local_pool"].shutdown(kill=kill)
         self._stop.set()
         self.post(Wake())
         self._thread.join(timeout=10)
@@ -277,9 +283,37 @@ class LocalRunner:
         self.cluster.take_over(execution_id)
         self.post(Restart(execution_id))
 
-    def adopt(self, execution_id: str) -> None:
-        """Continue an unfinished execution written to the store by someone else (a replay)."""
-        self.post(Recover(execution_id))
+    def replay(self, execution_id: str, task_run_id: str | None = None) -> str:
+        """Start a NEW execution that copies the task runs before ``task_run_id`` and runs from there.
+
+        The copy is built here (engine.runtime.restart.build_replay, which raises
+        ReplayError when it cannot be made) but written by the loop, in the same
+        transaction as its first step, like any new execution. Returns the new id.
+        """
+        from engine.runtime.restart import build_replay
+
+        loaded = self.store.load_execution(execution_id)
+        if loaded is None:
+            raise KeyError(f"execution {execution_id} does not exist")
+        new_ex, copies = build_replay(*loaded, task_run_id)
+        self.get_flow(new_ex.namespace, new_ex.flow_id, new_ex.flow_revision)  # its revision must still load
+        with self._ended_lock:
+            self._ended[new_ex.id] = threading.Event()
+        done = threading.Event()
+        self.post(StartReplay(new_ex, tuple(copies), done))
+        done.wait(30)
+        return new_ex.id
+
+    def set_labels(self, execution_id: str, labels: dict[str, str]) -> None:
+        """Replace the labels of an ended execution (written by the loop; returns once committed)."""
+        done = threading.Event()
+        self.post(SetLabels(execution_id, dict(labels), done))
+        done.wait(30)
+
+    @property
+    def alive(self) -> bool:
+        """The loop thread is running (what /health reports as the executor)."""
+        return self._thread.is_alive()
 
     def sync(self, timeout: float = 10) -> None:
         """Wait until every event posted so far has been processed and committed."""
@@ -345,6 +379,7 @@ class LocalRunner:
     def _process(self, batch: list[Event]) -> list[Event]:
         acts: list[tuple[ExecutionState, Step]] = []
         new_execs: list[Execution] = []
+        copied_runs: list[TaskRun] = []  # task runs a replay copied: inserted with their execution
         syncs: list[threading.Event] = []
         for ev in batch:
             match ev:
@@ -361,11 +396,29 @@ class LocalRunner:
                     if done is not None:
                         syncs.append(done)
                     acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
+                case StartReplay(execution=ex, task_runs=runs, persisted=done):
+                    st = ExecutionState(ex, list(runs))
+                    self._states[ex.id] = st
+                    new_execs.append(ex)
+                    copied_runs.extend(runs)
+                    syncs.append(done)
+                    acts.append((st, self._executor(ex).recover(st)))
+                case SetLabels(execution_id=ex_id, labels=labels, done=done):
+                    st = self._state(ex_id)
+                    if st is not None and st.execution.state.terminal:
+                        st.execution.labels = labels
+                        st.touch_execution()
+                        acts.append((st, Step()))
+                        with self._ended_lock:  # wait() then reads the new labels from the store
+                            gone = self._finished.pop(st.execution.id, None)
+                            self._finished_runs -= len(gone.get("taskRuns", ())) if gone else 0
+                    syncs.append(done)
                 case _:
                     self._on_execution_event(ev, acts)
         self._run_light(acts)
         # Commit everything this batch changed, then act.
-        new_runs: list[TaskRun] = []
+        new_runs: list[TaskRun] = list(copied_runs)
+        copied = {tr.id for tr in copied_runs}
         upd_runs: list[TaskRun] = []
         upd_execs: list[Execution] = []
         seen: set[str] = set()
@@ -377,7 +430,7 @@ class LocalRunner:
             seen.add(st.execution.id)
             n, u, changed = st.take_changes()
             new_runs.extend(n)
-            upd_runs.extend(u)
+            upd_runs.extend(tr for tr in u if tr.id not in copied)  # a copy's insert already carries its changes
             if changed and st.execution.id in self._persisted:
                 upd_execs.append(st.execution)
         log_rows = self.log_buffer.drain()
@@ -502,6 +555,10 @@ class LocalRunner:
             self._executors[key] = executor
         return executor
 
+    def renderer_for(self, namespace: str) -> Callable[[Any, Any], Any]:
+        """Renders values with the functions of ``namespace`` (polling triggers render their properties)."""
+        return self._renderer(namespace)
+
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
         from engine.runtime.expression_functions import runtime_functions
         from engine.store.kv import kv_function
@@ -537,7 +594,8 @@ class LocalRunner:
         ex = st.execution
         executor = self._executor(ex)
         for tr_id in step.kill:
-            self.pool.kill(tr_id)
+            if not self.pool.kill(tr_id) and "_local_pool" in self.__dict__:
+                self.__dict__["_local_pool"].kill(tr_id)
         for child_id in step.kill_children:
             self.post(Kill(child_id))
         for delay, kind, tr_id in step.timers:
@@ -552,7 +610,7 @@ class LocalRunner:
                 outcome = run_attempt(job)
                 inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
-                self.pool.submit(
+                self._pool_for(task).submit(
                     job,
                     on_started=lambda d, e=ex.id, t=tr.id, a=attempt: self.post(AttemptStarted(e, t, a, d)),
                     on_done=lambda o, e=ex.id, t=tr.id, a=attempt: self.post(AttemptEnded(e, t, a, o)),
@@ -583,6 +641,7 @@ class LocalRunner:
             secrets=self.secrets.values(),
             secret_lookup=self.secrets.get,
             working_dir=self._working_dir(st, executor, tr),
+            services=self._task_services().for_execution(ex.id) if task.uses_services else None,
         )
         if self.storage is not None:
             ctx.extra["storage"] = self.storage
@@ -590,6 +649,25 @@ class LocalRunner:
                 _ex.namespace, _ex.flow_id, _ex.id, _tr.task_id, _tr.id, Path(path), name
             )
         return Job(ex.id, tr.id, attempt, task, ctx)
+
+    def _pool_for(self, task: RunnableTask) -> Any:
+        """Where an attempt runs: the pool, except that a task using the store's services runs on this
+        process's threads when the pool is remote (its workers may not reach the database)."""
+        if not task.uses_services or isinstance(self.pool, ThreadWorkerPool):
+            return self.pool
+        local = self.__dict__.get("_local_pool")
+        if local is None:
+            local = self.__dict__["_local_pool"] = ThreadWorkerPool(4)
+        return local
+
+    def _task_services(self) -> Any:
+        """The kv store, execution history and trigger control tasks may use (made on first use)."""
+        services = self.__dict__.get("_services")
+        if services is None:
+            from engine.runtime.task_services import RunnerServices
+
+            services = self.__dict__["_services"] = RunnerServices(self)
+        return services
 
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
         sharing = executor.index.shares_working_directory
@@ -608,6 +686,13 @@ class LocalRunner:
         """Start the child execution a flowable task asked for (a subflow) and tell its task run."""
         ex = st.execution
         tr = st.task_runs[child.task_run_id]
+        parent = {"executionId": ex.id, "taskRunId": tr.id, "taskId": tr.task_id, "namespace": ex.namespace, "flowId": ex.flow_id}
+        if tr.value is not None:
+            parent["value"] = tr.value
+        if child.iteration is not None:
+            parent["iteration"] = child.iteration
+        if child.again and child.execution_id and self._child_exists(st, tr, child.execution_id):
+            return  # asked again after a restart: it was started before
         try:
             child_id = self.start_execution(
                 child.namespace,
@@ -615,16 +700,29 @@ class LocalRunner:
                 child.inputs,
                 labels=child.labels,
                 revision=child.revision,
-                parent={"executionId": ex.id, "taskRunId": tr.id, "namespace": ex.namespace, "flowId": ex.flow_id},
+                parent=parent,
                 wait_persisted=False,
+                execution_id=child.execution_id,
             )
         except Exception as exc:  # noqa: BLE001 - unknown flow, bad inputs: the task fails with the reason
             self.post(ChildFailedToStart(ex.id, tr.id, f"{tr.task_id}: {exc}"))
             return
-        tr.outputs = {"executionId": child_id}
-        st.touch(tr)
+        if child.iteration is None:  # a task run's only child: its id is the task run's output (Subflow)
+            tr.outputs = {"executionId": child_id}
+            st.touch(tr)
         if not child.wait:
-            self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}}))
+            self.post(ChildEnded(ex.id, tr.id, {"id": child_id, "state": "SUCCESS", "outputs": {}, "parent": parent}))
+
+    def _child_exists(self, st: ExecutionState, tr: TaskRun, execution_id: str) -> bool:
+        """Whether a child execution with this id was already started; an ended one is reported again."""
+        if execution_id in self._states:
+            return True
+        summary = self.store.summary(execution_id)
+        if summary is None:
+            return False
+        if is_terminal(summary.get("state")):
+            self.post(ChildEnded(st.execution.id, tr.id, summary))
+        return True
 
     def _on_end(self, st: ExecutionState) -> None:
         ex = st.execution

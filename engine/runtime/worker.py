@@ -63,6 +63,9 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
             result = TaskResult(result if isinstance(result, dict) else {})
         state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
         outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
+        outcome.labels = result.labels
+        if result.exit_state:
+            outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
         if ctx.timed_out:
             outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
     except TaskFailed as exc:
@@ -81,6 +84,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     finally:
         if timer is not None:
             timer.cancel()
+    if ctx.metrics:
+        outcome.metrics = list(ctx.metrics)
     if ctx.secrets and outcome.outputs:
         outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
     if ctx.secrets and outcome.message:

@@ -11,6 +11,7 @@ settings in camelCase, at the top level or under ``server:``::
       grace: 30
       maxBody: 10MiB
       allowedHosts: [lanner.example.com]
+      url: https://lanner.example.com
       auth:
         users: ["admin:change-me"]
 """
@@ -45,6 +46,7 @@ ENV = {
     "dask": "LANNER_DASK_ADDRESS",
     "allowed_hosts": "LANNER_ALLOWED_HOSTS",
     "header_timeout": "LANNER_HEADER_TIMEOUT",
+    "url": "LANNER_URL",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "ki": 1024, "kib": 1024, "m": 10**6, "mb": 10**6, "mi": 2**20, "mib": 2**20, "g": 10**9, "gb": 10**9, "gi": 2**30, "gib": 2**30}
@@ -83,6 +85,29 @@ class ServerConfig(BaseModel):
     dask: str | None = Field(default=None, description="Dask scheduler address (tcp://HOST:8786): runnable task attempts go to that cluster instead of local threads.")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host names the server answers to besides localhost, 127.0.0.1, [::1] and the bind address ('*.example.com' wildcards; '*' = any).")
     header_timeout: float = Field(default=10.0, gt=0, le=3600, description="Seconds a client has to send a request's headers before the connection is closed.")
+    url: str | None = Field(default=None, description="Public URL of the server, as users reach it (links to execution pages in notifications); default http://HOST:PORT.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not re.match(r"^https?://[^/\s]+", v.strip()):
+            raise ValueError(f"{v!r} is not an http:// or https:// URL such as https://lanner.example.com")
+        return v.strip().rstrip("/")
+
+    def public_url(self) -> str:
+        """``url``, else the address the server binds (the machine's name when it binds every interface)."""
+        if self.url:
+            return self.url
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            import socket
+
+            host = socket.getfqdn()
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -66,6 +66,7 @@ class LannerServer:
         self.config = config
         self.runner: Any = None
         self.scheduler: Any = None
+        self.engine: Any = None
         self.watcher: Any = None
         self.app: Any = None
         self.purge: Any = None
@@ -74,6 +75,7 @@ class LannerServer:
 
     def build(self) -> None:
         from engine.api.app import create_app
+        from engine.local_engine import LocalEngine
         from engine.runtime.local import LocalRunner
         from engine.server.watcher import FlowWatcher
         from engine.triggers.scheduler import Scheduler
@@ -100,12 +102,14 @@ class LannerServer:
         except StoreOpenError as exc:
             raise SystemExit(f"lanner server local: {exc}") from None
         self.runner.pool = GracefulPool(self.runner.pool)
+        self.runner.public_url = cfg.public_url()  # links to execution pages (notifications)
         report_plugins()
         self.scheduler = Scheduler(self.runner)
-        self.watcher = FlowWatcher(self.runner, cfg.flows, on_deploy=self.scheduler.wake)
+        self.engine = LocalEngine(self.runner, scheduler=self.scheduler)
+        self.watcher = FlowWatcher(self.engine, cfg.flows)
         deployed = self.watcher.scan()
         log.info("flows directory %s: %d flow(s) deployed", cfg.flows, len(deployed))
-        self.app = create_app(self.runner, scheduler=self.scheduler, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui,
+        self.app = create_app(self.engine, users=cfg.auth_users, max_body=cfg.max_body, ui=cfg.ui,
                               allowed_hosts=cfg.allowed_hosts, bind_host=cfg.host)
         self.scheduler.start()
         if cfg.watch:

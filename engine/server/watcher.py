@@ -10,19 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
 
-from engine.model.validation import validate_text
+from engine.service import Engine
 
 log = logging.getLogger("lanner.flows")
 
 
 class FlowWatcher:
-    def __init__(self, runner: Any, directory: Path, *, interval: float = 1.0, on_deploy: Any = None):
-        self.runner = runner
+    def __init__(self, engine: Engine, directory: Path, *, interval: float = 1.0):
+        self.engine = engine
         self.directory = Path(directory)
         self.interval = interval
-        self.on_deploy = on_deploy
         self._seen: dict[Path, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -50,8 +48,6 @@ class FlowWatcher:
                 deployed.append(name)
         for gone in [p for p in self._seen if not p.exists()]:
             del self._seen[gone]  # the flow stays deployed: delete it through the API
-        if deployed and self.on_deploy is not None:
-            self.on_deploy()
         return deployed
 
     def _deploy(self, path: Path) -> str | None:
@@ -60,13 +56,13 @@ class FlowWatcher:
         except (OSError, UnicodeDecodeError) as exc:
             log.error("%s: cannot read: %s", path, exc)
             return None
-        report = validate_text(text)
+        report = self.engine.validate(text)
         if report.errors:
             log.error("%s: invalid flow, the previous revision stays deployed:\n%s", path, "\n".join(f"  {e}" for e in report.errors))
             return None
         try:
-            before = self.runner.store.get_flow(report.flow.namespace, report.flow.id)
-            flow = self.runner.deploy(text, path=path)
+            before = self.engine.flow(report.namespace or "", report.flow_id or "")
+            flow = self.engine.deploy(text, path=path)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             log.error("%s: could not deploy: %s", path, exc)
             return None

@@ -325,6 +325,17 @@ class SqlStore:
             total = conn.execute(cq).scalar_one()
         return [self._execution_from_row(r) for r in rows], int(total)
 
+    def count_executions_by_state(self) -> dict[str, int]:
+        """How many stored executions are in each state (the /metrics gauges)."""
+        with self.read_engine.begin() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(select(executions.c.state, func.count()).group_by(executions.c.state))}
+
+    def task_run_states(self, execution_id: str) -> list[tuple[str, str, str | None, str]]:
+        """(task run id, task id, loop value, state) of an execution in start order, cheap enough to poll."""
+        q = select(task_runs.c.id, task_runs.c.task_id, task_runs.c.value, task_runs.c.state).where(task_runs.c.execution_id == execution_id)
+        with self.read_engine.begin() as conn:
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(q.order_by(task_runs.c.seq))]
+
     def unfinished_execution_ids(self) -> list[str]:
         with self.read_engine.begin() as conn:
             return [r.id for r in conn.execute(select(executions.c.id).where(executions.c.state.not_in(TERMINAL_NAMES)).order_by(executions.c.start_date))]

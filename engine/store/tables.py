@@ -102,6 +102,7 @@ kv_entries = Table(
     Column("value", Text, nullable=False),
     Column("type", String(16), nullable=False),
     Column("updated", String(40), nullable=False),
+    Column("expiration", String(40)),  # ISO-8601 UTC; NULL: never expires
 )
 
 # Kill/resume posted for executions another runner process owns (engine/store/commands.py).

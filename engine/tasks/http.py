@@ -1,39 +1,20 @@
 """HTTP tasks: ``http`` (Kestra's Request) and ``http_download`` (Kestra's Download), built on httpx.
 
-Server-side request forgery is refused by default. Before each connection,
-the first one and every redirect hop (followed here, at most 10), the host
-is resolved and *every* address it resolves to must be a public one: loopback,
-private, link-local (cloud metadata at 169.254.169.254), shared, reserved,
-unspecified and multicast addresses are refused, also when hidden in IPv6
-(IPv4-mapped ``::ffff:a.b.c.d``, 6to4, Teredo, NAT64). The connection then goes
-to the address that was checked (httpcore's network backend is replaced by one
-that connects to the pinned IP), while the URL, ``Host`` header and TLS SNI keep
-the host name, so a DNS answer that changes between check and connect (DNS
-rebinding) cannot redirect it. Proxy environment variables are ignored.
-
-``LANNER_HTTP_ALLOW`` (read at each run; comma separated host names,
-``*.suffix`` wildcards, IPs or CIDRs, e.g. ``127.0.0.1,intranet.example``) and a
-runner-provided ``ctx.extra["http_allow"]`` open destinations on purpose.
-
-The request runs in a helper thread so a kill or the task timeout answers at
-once; the helper ends at its own read/connect timeouts at the latest.
+Requests go through Lanner's HTTP client (``engine.sdk.exchange``): the SSRF
+guard refuses loopback, private and cloud-metadata destinations unless
+``LANNER_HTTP_ALLOW`` opens them, each redirect hop is checked, the connection
+is pinned to the checked address, and a kill or the task timeout answers at once.
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
-import os
 import re
 import shutil
-import socket
-import ssl
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
@@ -42,6 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from engine.sdk import (
+    CHUNK,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    DEFAULT_READ_TIMEOUT,
     SCHEME,
     Duration,
     LannerModel,
@@ -50,137 +35,16 @@ from engine.sdk import (
     StorageError,
     TaskFailed,
     TaskResult,
-    format_duration,
+    body_reader,
+    default_timeouts,
+    exchange,
+    parse_http_url,
     register_task,
     storage_for_context,
 )
 
 if TYPE_CHECKING:  # imported when a request is made: most runs never make one
     import httpx
-
-MAX_REDIRECTS = 10
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 60.0
-#: Largest body the ``http`` task keeps in its outputs (use http_download for more).
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_CHUNK = 64 * 1024
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class HttpRefused(TaskFailed):
-    """The destination is not allowed (SSRF protection)."""
-
-
-# --- SSRF protection ----------------------------------------------------------------------------
-
-
-def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo client, NAT64), if any."""
-    if isinstance(ip, ipaddress.IPv4Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def blocked_reason(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public destination, or None when it is."""
-    inner = _embedded_ipv4(ip)
-    if inner is not None:
-        reason = blocked_reason(inner)
-        return f"{reason}, embedded in IPv6" if reason else None
-    for attr, label in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local (cloud metadata)"),
-        ("is_unspecified", "unspecified"),
-        ("is_multicast", "multicast"),
-        ("is_private", "private"),
-        ("is_reserved", "reserved"),
-    ):
-        if getattr(ip, attr):
-            return f"{label} address"
-    if not ip.is_global:
-        return "non-public address"
-    return None
-
-
-@dataclass(frozen=True)
-class AllowList:
-    """Destinations opened on purpose: host names (``*.suffix`` too) and IP networks."""
-
-    hosts: frozenset[str]
-    suffixes: tuple[str, ...]
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-    @classmethod
-    def parse(cls, entries: Iterable[str]) -> AllowList:
-        hosts, suffixes, networks = set(), [], []
-        for raw in entries:
-            entry = raw.strip().lower().strip("[]").rstrip(".")
-            if not entry:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-                continue
-            except ValueError:
-                pass
-            if entry.startswith("*."):
-                suffixes.append(entry[1:])
-            else:
-                hosts.add(entry)
-        return cls(frozenset(hosts), tuple(suffixes), tuple(networks))
-
-    @classmethod
-    def from_context(cls, ctx: RunContext) -> AllowList:
-        entries = os.environ.get("LANNER_HTTP_ALLOW", "").split(",")
-        extra = (ctx.extra or {}).get("http_allow")
-        if isinstance(extra, str):
-            entries += extra.split(",")
-        elif isinstance(extra, Iterable):
-            entries += [str(e) for e in extra]
-        return cls.parse(entries)
-
-    def host_allowed(self, host: str) -> bool:
-        host = host.lower().rstrip(".")
-        return host in self.hosts or any(host.endswith(s) for s in self.suffixes)
-
-    def ip_allowed(self, ip: IPAddress) -> bool:
-        candidates = [ip] + ([e] if (e := _embedded_ipv4(ip)) is not None else [])
-        return any(c in net for c in candidates for net in self.networks if c.version == net.version)
-
-
-def resolve_destination(host: str, port: int, allow: AllowList) -> str:
-    """Resolve ``host``, refuse non-public addresses not allowed; return the address to connect to."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise TaskFailed(f"Could not resolve host {host!r}: {exc.strerror or exc}") from None
-    addresses: list[IPAddress] = []
-    for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if ip not in addresses:
-            addresses.append(ip)
-    if not addresses:
-        raise TaskFailed(f"Host {host!r} resolved to no address")
-    if allow.host_allowed(host):
-        return str(addresses[0])
-    for ip in addresses:
-        reason = blocked_reason(ip)
-        if reason and not allow.ip_allowed(ip):
-            shown = host if host == str(ip) else f"{host} ({ip})"
-            raise HttpRefused(
-                f"Refused to connect to {shown}: {reason}; add it to LANNER_HTTP_ALLOW to allow this destination"
-            )
-    return str(addresses[0])
-
 
 # --- the tasks ----------------------------------------------------------------------------------
 
@@ -235,13 +99,7 @@ class HttpBase(RunnableTask):
     def _request(self, ctx: RunContext) -> httpx.Request:
         import httpx
 
-        url_text = str(ctx.render(self.uri)).strip()
-        try:
-            url = httpx.URL(url_text)
-        except httpx.InvalidURL as exc:
-            raise TaskFailed(f"uri {url_text!r} is not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise TaskFailed(f"uri {url_text!r} must be an http:// or https:// URL with a host")
+        url = parse_http_url(str(ctx.render(self.uri)).strip(), "uri")
         headers = {str(k): str(v) for k, v in (ctx.render(self.headers or {}) or {}).items()}
         opts = self.options or HttpOptions()
         if opts.basic_auth_user is not None:
@@ -283,79 +141,19 @@ class HttpBase(RunnableTask):
                 parts.append((str(key), (None, _form_value(value))))
         return parts
 
-    def _timeouts(self, ctx: RunContext, remaining: float | None) -> httpx.Timeout:
-        import httpx
-
+    def _timeouts(self) -> Callable[[float | None], httpx.Timeout]:
         opts = self.options or HttpOptions()
         nested = opts.timeout or HttpTimeouts()
         connect = _seconds(opts.connect_timeout or nested.connect_timeout, DEFAULT_CONNECT_TIMEOUT)
         read = _seconds(opts.read_timeout or opts.read_idle_timeout or nested.read_idle_timeout, DEFAULT_READ_TIMEOUT)
-        if remaining is not None:  # a little slack: the task's own deadline should answer first
-            connect, read = min(connect, remaining + 0.25), min(read, remaining + 0.25)
-        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+        return default_timeouts(connect, read)
 
     # -- the exchange --
 
     def _exchange[T](self, ctx: RunContext, consume: Callable[[httpx.Response, threading.Event], T]) -> tuple[httpx.Response, T]:
-        import httpx
-
-        from engine.tasks.http_pinned import PinnedTransport
-
-        """Send the request (following redirects hop by hop, each checked), hand the response to ``consume``."""
-        started = time.monotonic()
-        deadline = started + ctx.timeout if ctx.timeout is not None else None
-        request = self._request(ctx)
-        allow = AllowList.from_context(ctx)
+        """Send the request through Lanner's HTTP client (guarded, hop by hop), hand the response to ``consume``."""
         follow = (self.options or HttpOptions()).follow_redirects
-        cancel = threading.Event()
-        clients: list[httpx.Client] = []
-        tls: list[ssl.SSLContext] = []  # built once, and only when a hop uses https
-
-        def work() -> tuple[httpx.Response, T]:
-            nonlocal request
-            for _hop in range(MAX_REDIRECTS + 1):
-                url = request.url
-                if url.scheme not in ("http", "https"):
-                    raise TaskFailed(f"Refused to follow a redirect to {url}: only http and https are allowed")
-                ip = resolve_destination(url.host, url.port or (443 if url.scheme == "https" else 80), allow)
-                remaining = None if deadline is None else max(0.05, deadline - time.monotonic())
-                if url.scheme == "https" and not tls:
-                    tls.append(httpx.create_ssl_context(trust_env=False))
-                transport = PinnedTransport(url.host, ip, tls[0] if tls else None)
-                client = httpx.Client(transport=transport, timeout=self._timeouts(ctx, remaining),
-                                      follow_redirects=False, trust_env=False)
-                clients.append(client)
-                if cancel.is_set():
-                    raise TaskFailed("Killed")
-                response = client.send(request, stream=True)
-                next_request = getattr(response, "next_request", None)
-                if follow and next_request is not None:
-                    response.close()
-                    client.close()
-                    ctx.logger.debug(f"{request.method} {url} -> {response.status_code}, redirected to {next_request.url}")
-                    request = next_request
-                    continue
-                try:
-                    return response, consume(response, cancel)
-                finally:
-                    response.close()
-                    client.close()
-            raise TaskFailed(f"Too many redirects (more than {MAX_REDIRECTS}) from {self.uri}")
-
-        try:
-            response, value = _interruptible(ctx, work, deadline, cancel)
-        except httpx.TimeoutException as exc:
-            if deadline is not None and time.monotonic() >= deadline - 0.1:
-                raise TaskFailed(f"Timed out after {format_duration(timedelta(seconds=ctx.timeout or 0))}") from None
-            raise TaskFailed(f"{request.method} {request.url} timed out ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise TaskFailed(f"{request.method} {request.url} failed: {type(exc).__name__}: {exc}") from None
-        finally:
-            for c in clients:
-                c.close()
-        ctx.logger.info(f"{response.request.method} {response.request.url} -> {response.status_code} "
-                        f"in {time.monotonic() - started:.2f}s")
-        return response, value
+        return exchange(ctx, self._request(ctx), consume, follow_redirects=follow, timeouts=self._timeouts())
 
     def _check_status(self, response: httpx.Response, outputs: dict[str, Any]) -> None:
         opts = self.options or HttpOptions()
@@ -382,20 +180,7 @@ class HttpRequest(HttpBase):
     def run(self, ctx: RunContext) -> TaskResult:
         limit = (self.options.max_content_length if self.options else None) or DEFAULT_MAX_BODY
 
-        def consume(response: httpx.Response, cancel: threading.Event) -> bytes:
-            data = bytearray()
-            for chunk in response.iter_bytes(_CHUNK):
-                if cancel.is_set():
-                    raise TaskFailed("Killed")
-                data += chunk
-                if len(data) > limit:
-                    raise TaskFailed(
-                        f"The response of {response.request.url} is larger than {limit} bytes; "
-                        "use http_download to store big answers as files"
-                    )
-            return bytes(data)
-
-        response, data = self._exchange(ctx, consume)
+        response, data = self._exchange(ctx, body_reader(limit, "use http_download to store big answers as files"))
         outputs = {
             "uri": str(response.request.url),
             "code": response.status_code,
@@ -432,7 +217,7 @@ class HttpDownload(HttpBase):
         def consume(response: httpx.Response, cancel: threading.Event) -> int:
             size = 0
             with open(target, "wb") as fh:
-                for chunk in response.iter_bytes(_CHUNK):
+                for chunk in response.iter_bytes(CHUNK):
                     if cancel.is_set():
                         raise TaskFailed("Killed")
                     size += len(chunk)
@@ -457,33 +242,6 @@ class HttpDownload(HttpBase):
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _interruptible[T](ctx: RunContext, work: Callable[[], T], deadline: float | None, cancel: threading.Event) -> T:
-    """Run ``work`` in a helper thread; answer at once on kill or when the task's time is up."""
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            box["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name=f"lanner-http-{ctx.task_id}", daemon=True).start()
-    while not done.wait(0.05):
-        if ctx.kill_event.is_set():
-            cancel.set()
-            raise TaskFailed("Killed")
-        if deadline is not None and time.monotonic() >= deadline:
-            cancel.set()
-            after = format_duration(timedelta(seconds=ctx.timeout or 0))
-            raise TaskFailed(f"Timed out after {after}: the HTTP request was abandoned")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _seconds(value: timedelta | None, default: float) -> float:

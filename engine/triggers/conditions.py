@@ -1,7 +1,8 @@
 """Kestra's trigger conditions: on the tick's day (schedules) and on the upstream execution (Flow triggers).
 
 Each condition is a type like any plugin's (registered in the ``lanner.conditions``
-entry point group). The current (``io.kestra.plugin.core.condition.DayWeek``) and
+entry point group); the time, expression and combining conditions are in
+:mod:`engine.triggers.conditions_time` and :mod:`engine.triggers.conditions_logic`. The current (``io.kestra.plugin.core.condition.DayWeek``) and
 legacy (``io.kestra.core.models.conditions.types.DayWeekCondition``) names are
 aliases; like Kestra, any name whose last segment is the same, with or without
 the ``Condition`` suffix, is accepted too.
@@ -186,16 +187,30 @@ def _typed(conditions: Iterable[Condition | Mapping[str, Any]] | None) -> list[C
 
 
 def test_all(conditions: Iterable[Condition | Mapping[str, Any]] | None, ctx: ConditionContext) -> bool:
-    """All conditions hold for this firing (the first that does not hold stops the evaluation)."""
-    return all(c.test(ctx) for c in _typed(conditions))
+    """All conditions hold for this firing (the first that does not hold stops the evaluation).
+
+    Stateful conditions (MultipleCondition) come last, as in Kestra: an event the
+    other conditions reject is never remembered by them.
+    """
+    typed = _typed(conditions)
+    ordered = [c for c in typed if not c.stateful] + [c for c in typed if c.stateful]
+    return all(c.test(ctx) for c in ordered)
 
 
-def schedule_ok(conditions: Iterable[Condition | Mapping[str, Any]] | None, local: datetime) -> bool:
-    """All conditions hold for a tick at local wall time ``local``."""
-    return test_all(conditions, ConditionContext(where="schedule", date=local))
+def schedule_ok(
+    conditions: Iterable[Condition | Mapping[str, Any]] | None, local: datetime, flow: Mapping[str, Any] | None = None
+) -> bool:
+    """All conditions hold for a tick at ``local`` (its wall time in the schedule's time zone)."""
+    return test_all(conditions, ConditionContext(where="schedule", date=local, flow=flow or {}))
 
 
-def execution_ok(conditions: Iterable[Condition | Mapping[str, Any]] | None, summary: Mapping[str, Any]) -> bool:
-    """All conditions hold for the ended upstream execution ``summary``."""
-    return test_all(conditions, ConditionContext(where="Flow trigger", execution=summary))
+def execution_ok(
+    conditions: Iterable[Condition | Mapping[str, Any]] | None,
+    summary: Mapping[str, Any],
+    *,
+    flow: Mapping[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+) -> bool:
+    """All conditions hold for the ended upstream execution ``summary`` (``state``: memory of stateful ones)."""
+    return test_all(conditions, ConditionContext(where="Flow trigger", execution=summary, flow=flow or {}, state=state))
 

@@ -2,8 +2,9 @@
 
 Matching follows Kestra: the ended execution's state must be in the trigger's
 ``states`` (default: any end state), every entry of ``conditions``
-(ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, Not)
-must hold, and ``preconditions`` may list upstream flows (all of them must
+(ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, Not, Or,
+Expression, ExecutionOutputs, MultipleCondition, ...) must hold (a
+MultipleCondition's progress is kept in the trigger's stored state), and ``preconditions`` may list upstream flows (all of them must
 have ended in a listed state since the last firing before it fires) and
 ``where`` filters. A flow never triggers itself (that would loop forever).
 
@@ -90,7 +91,14 @@ class FlowTriggers:
         wanted = [s.upper() for s in (trig.states or TERMINAL_NAMES)]
         if summary.get("state") not in wanted:
             return False
-        if not cond.execution_ok(trig.conditions, summary):
+        before = dict(st.progress.get("conditions") or {})
+        memory = {k: dict(v) if isinstance(v, dict) else v for k, v in before.items()}
+        flow = {"namespace": dt.namespace, "id": dt.flow_id}
+        ok = cond.execution_ok(trig.conditions, summary, flow=flow, state=memory)
+        if memory != before:  # a MultipleCondition remembered this execution
+            st.progress = {**st.progress, "conditions": memory}
+            self.scheduler.store.save(st)
+        if not ok:
             return False
         pre = trig.preconditions
         if pre is None:
@@ -110,7 +118,7 @@ class FlowTriggers:
         seen = dict(st.progress.get("seen", {}))
         seen[str(idx)] = summary["id"]
         ready = len(seen) == len(pre.flows)
-        st.progress = {} if ready else {"seen": seen}
+        st.progress = {**{k: v for k, v in st.progress.items() if k != "seen"}, **({} if ready else {"seen": seen})}
         self.scheduler.store.save(st)
         return ready
 

@@ -60,6 +60,7 @@ class PollingTriggers:
             logger=logging.getLogger(f"lanner.trigger.{dt.kind}"),
             state=dict(before),
             storage=self.scheduler.runner.storage,
+            renderer=_renderer(self.scheduler.runner, dt),
         )
         try:
             events = _as_list(trig.poll(ctx))
@@ -93,6 +94,16 @@ class PollingTriggers:
         started = self.scheduler.start_flow(dt, inputs, variables, execution_id=ex_id)
         if started != ex_id:
             store.set_execution(*dt.key, key, started, source=_SOURCE)
+
+
+def _renderer(runner: Any, dt: DeployedTrigger) -> Any:
+    """Renders a trigger's properties with the flow's namespace functions (secret(), kv()...)."""
+    make = getattr(runner, "renderer_for", None)
+    if make is None:
+        return None
+    render = make(dt.namespace)
+    context = {"flow": {"namespace": dt.namespace, "id": dt.flow_id}, "trigger": {"id": dt.trigger_id, "type": dt.kind}}
+    return lambda value: render(value, context)
 
 
 def _as_list(found: TriggerEvent | Iterable[TriggerEvent] | None) -> list[TriggerEvent]:

@@ -3,7 +3,8 @@
 One thread wakes every second (and at once when an execution ends) and:
 
 * fires due **Schedule** ticks (cron in a time zone, see :mod:`engine.triggers.ticks`),
-  honouring ``lateMaximumDelay``, day conditions and ``stopAfter``;
+  honouring ``lateMaximumDelay``, day conditions and ``stopAfter``, and the dates of
+  **ScheduleOnDates** triggers (:mod:`engine.triggers.date_ticks`);
 * runs pending **backfills** a few ticks per second (pause and cancel take effect
   between ticks; progress is in the store);
 * polls **File** trigger directories and the triggers plugins add (:mod:`engine.triggers.polling`);
@@ -53,6 +54,7 @@ class Scheduler:
     """Trigger evaluation loop bound to a :class:`~engine.runtime.local.LocalRunner`."""
 
     def __init__(self, runner: Any, *, interval: float = 1.0, clock: Callable[[], datetime] | None = None):
+        from engine.triggers.date_ticks import DateTriggers
         from engine.triggers.file_trigger import FileTriggers
         from engine.triggers.flow_trigger import FlowTriggers
         from engine.triggers.polling import PollingTriggers
@@ -63,6 +65,7 @@ class Scheduler:
         self.interval = interval
         self.clock = clock or (lambda: datetime.now(UTC))
         self.files = FileTriggers(self)
+        self.dates = DateTriggers(self)
         self.flows = FlowTriggers(self)
         self.polling = PollingTriggers(self)
         self._ended: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
@@ -116,6 +119,7 @@ class Scheduler:
         self.catalog.refresh()
         states = self.store.all()
         self._schedules(now, states)
+        self.dates.poll(now, states)
         if time.monotonic() - self._orphan_check >= 5:
             self._orphan_check = time.monotonic()
             self._recover_orphans()
@@ -159,9 +163,9 @@ class Scheduler:
         if backfill is None and trig.late_maximum_delay is not None and now - date > trig.late_maximum_delay:
             log.warning("%s.%s trigger %s: tick %s skipped, later than lateMaximumDelay", *dt.key, date)
             return None
-        local = date.astimezone(_zone(trig.timezone)).replace(tzinfo=None)
+        local = date.astimezone(_zone(trig.timezone))
         try:
-            if not cond.schedule_ok(self.schedule_conditions(dt), local):
+            if not cond.schedule_ok(self.schedule_conditions(dt), local, {"namespace": dt.namespace, "id": dt.flow_id}):
                 return None
         except cond.ConditionError as exc:
             self._error(dt, str(exc))
@@ -275,8 +279,8 @@ class Scheduler:
             raise TriggerFailure("end is more than a year ahead; a backfill replays past ticks")
         total = 0
         for tick in ticks_between(dt.trigger.cron, dt.trigger.timezone, begin, finish, limit=MAX_BACKFILL_TICKS + 1):
-            local = tick.astimezone(_zone(dt.trigger.timezone)).replace(tzinfo=None)
-            if cond.schedule_ok(self.schedule_conditions(dt), local):
+            local = tick.astimezone(_zone(dt.trigger.timezone))
+            if cond.schedule_ok(self.schedule_conditions(dt), local, {"namespace": dt.namespace, "id": dt.flow_id}):
                 total += 1
             if total > MAX_BACKFILL_TICKS:
                 raise TriggerFailure(f"the range holds more than {MAX_BACKFILL_TICKS} ticks; split it")
@@ -298,8 +302,8 @@ class Scheduler:
                 if tick is None or tick >= end:
                     self.store.advance_backfill(bf.id, iso_utc(cursor), done, "SUCCESS")
                     break
-                local = tick.astimezone(_zone(dt.trigger.timezone)).replace(tzinfo=None)
-                if cond.schedule_ok(self.schedule_conditions(dt), local):
+                local = tick.astimezone(_zone(dt.trigger.timezone))
+                if cond.schedule_ok(self.schedule_conditions(dt), local, {"namespace": dt.namespace, "id": dt.flow_id}):
                     self._fire_tick(dt, tick, now, source=f"backfill:{bf.id}", backfill=bf)
                     done += 1
                 cursor = tick
@@ -327,6 +331,7 @@ class Scheduler:
                 "triggerId": dt.trigger_id,
                 "type": dt.kind,
                 "disabled": bool(st and st.disabled) or not dt.active,
+                "disabledInFlow": not dt.active,
                 "nextExecutionDate": None,
                 "lastTriggerDate": (last.created if last.source in ("file", "flow", "poll") else last.date) if last else None,
                 "lastExecutionId": last.execution_id if last else None,

@@ -112,3 +112,15 @@ tasks:
     assert summary["state"] == "FAILED"
     assert "Timed out" in (summary["taskRuns"][0]["attempts"][-1].get("message") or "")
     assert time.monotonic() - t0 < 15
+
+
+def test_tasks_using_the_store_run_on_the_servers_threads(dask_runner) -> None:
+    """kv.* tasks need the database, which Dask workers may not reach: they run in the runner's process."""
+    s = dask_runner.run(
+        "id: kv_on_dask\nnamespace: test.dask\ntasks:\n"
+        "  - {id: set, type: io.kestra.plugin.core.kv.Set, key: k, value: 42}\n"
+        "  - {id: get, type: io.kestra.plugin.core.kv.Get, key: k}\n",
+        timeout=60,
+    )
+    assert s["state"] == "SUCCESS"
+    assert s["taskRuns"][1]["outputs"] == {"value": 42}

@@ -18,15 +18,10 @@ import pytest
 from engine.model import registry
 from engine.model.task import TaskFailed
 from engine.runtime.context import RunContext, TaskLogger
+from engine.runtime.http_client import AllowList, HttpRefused, blocked_reason
+from engine.runtime.http_pinned import PinnedTransport
 from engine.storage import InternalStorage
-from engine.tasks.http import (
-    AllowList,
-    HttpDownload,
-    HttpRefused,
-    HttpRequest,
-    blocked_reason,
-)
-from engine.tasks.http_pinned import PinnedTransport
+from engine.tasks.http import HttpDownload, HttpRequest
 
 NS = "tests.http"
 

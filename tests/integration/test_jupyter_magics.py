@@ -167,7 +167,7 @@ def test_run_is_skipped_inside_a_notebook_task(shell, monkeypatch):
     with capture_output() as out:
         assert sh.run_cell_magic("flow", "--run", HELLO) is None
     assert "Not running demo.magics.hello" in out.stdout
-    assert session.runs == [] and session.local._runner is None
+    assert session.runs == [] and not session.local.started
 
 
 def test_interrupting_the_cell_kills_the_execution(shell):
@@ -242,4 +242,6 @@ def test_flow_edit_of_a_deployed_flow_saves_a_new_revision(shell):
     data["tasks"][0]["message"] = "Hi, {{ inputs.name }}!"
     editor.flow = data
     assert editor.save() == "saved as revision 2 of demo.magics.hello on local"
-    assert "Hi, {{ inputs.name }}!" in session.local.flow_source("demo.magics", "hello")
+    from builder.jupyter.session import flow_source
+
+    assert "Hi, {{ inputs.name }}!" in flow_source(session.local, "demo.magics", "hello")

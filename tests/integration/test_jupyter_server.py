@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -12,6 +10,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from builder.jupyter import NotebookError
 from builder.jupyter.magics import FlowMagics
 from builder.jupyter.session import Session
+from tests.integration.server_process import serve_in_thread
 from tests.integration.test_jupyter_magics import HELLO
 
 
@@ -23,22 +22,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    uvicorn = pytest.importorskip("uvicorn")
     from engine.api.app import create_app
+    from engine.local_engine import LocalEngine
     from engine.runtime.local import LocalRunner
 
     runner = LocalRunner(home=tmp_path_factory.mktemp("server-home"))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(runner, ui=False), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the API server did not start"
-    yield f"http://127.0.0.1:{port}", runner
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(LocalEngine(runner), ui=False)) as url:
+        yield url, runner
     runner.close()
 
 
@@ -59,7 +49,7 @@ def test_run_on_a_server_and_again_as_a_new_revision(shell, server):
     first = sh.run_cell_magic("flow", f"--run --server {url} --input name=Ada", HELLO)
     assert first["state"] == "SUCCESS" and first["inputs"]["name"] == "Ada"
     assert runner.summary(first["id"])["state"] == "SUCCESS"  # it ran on the server...
-    assert session.local._runner is None  # ...and not in the kernel
+    assert not session.local.started  # ...and not in the kernel
     widget = session.runs[-1].widget
     assert {k: v["state"] for k, v in widget.states.items()} == {"say_hello": "SUCCESS", "answer": "SUCCESS"}
     assert any("Hello, Ada!" in line["message"] for line in widget.details["say_hello"]["logs"])

@@ -169,7 +169,10 @@ def test_the_json_schema_and_the_palette_show_the_plugin_types(installed: Plugin
     ours = [i for i in items if i["plugin"] == DIST]
     assert [(i["kind"], i["type"], i["section"]) for i in ours] == [("task", "acme.Hello", DIST), ("trigger", "acme.Tick", DIST)]
     assert ours[0]["template"] == {"type": "acme.Hello", "name": ""} and ours[0]["pluginVersion"] == "0.1.0"
-    assert items[-2:] == ours, "a plugin's types come after Lanner's own, in their own section"
+    first = items.index(ours[0])
+    assert items[first:first + 2] == ours, "a plugin's types stand together, in their own section"
+    assert all(i["plugin"] != DIST for i in items[:first]) and any(i["section"] != DIST for i in items[:first])
+    assert all(i["plugin"] not in ("lanner", None) for i in items[first:]), "a plugin's types come after Lanner's own"
 
 
 def test_the_server_lists_the_plugin_and_its_trigger_fires_through_its_condition(installed: Plugin, tmp_path: Path) -> None:
@@ -196,7 +199,8 @@ def test_the_server_lists_the_plugin_and_its_trigger_fires_through_its_condition
         assert tick["type"] == "acme.Tick" and tick["lastError"] is None
     finally:
         server.stop()
-    assert "plugins: lanner 0.1.0, lanner-plugin-example 0.1.0" in server.log()
+    line = next(x for x in server.log().splitlines() if "plugins: lanner 0.1.0, " in x)
+    assert "lanner-plugin-example 0.1.0" in line  # with the first-party plugins installed beside it
 
 
 def _wait_for_executions(server: ServerProcess, count: int, timeout: float = 60) -> list[dict[str, Any]]:

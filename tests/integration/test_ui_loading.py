@@ -7,15 +7,16 @@ from fastapi.testclient import TestClient
 
 from engine.api import ui
 from engine.api.app import create_app
+from engine.local_engine import LocalEngine
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def test_the_api_answers_while_the_builder_loads_and_ui_pages_wait_for_it(runner) -> None:
-    app = create_app(runner, ui=True)
+    app = create_app(LocalEngine(runner), ui=True)
     loader = app.state.ui_loader
     assert not loader.loaded.is_set(), "creating the app does not import the builder"
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/health").json()["status"] == "UP"
         page = client.get("/ui/flows")
         assert page.status_code == 200 and "bokeh" in page.text.lower()
@@ -28,7 +29,7 @@ def test_a_builder_that_fails_to_load_leaves_the_placeholder(runner, monkeypatch
         raise RuntimeError(f"{name} is broken")
 
     monkeypatch.setattr(ui.importlib, "import_module", broken)
-    with TestClient(create_app(runner, ui=True)) as client:
+    with TestClient(create_app(LocalEngine(runner), ui=True), base_url="http://127.0.0.1") as client:
         page = client.get("/ui")
         assert page.status_code == 200 and "The UI is not installed" in page.text
         assert client.get("/health").json()["status"] == "UP"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import os
 import signal
 import socket
@@ -31,6 +32,42 @@ WEBHOOK_RATE = 5  # calls per second per key and source
 MAX_BODY = 1024 * 1024
 ALLOWED_HOST = "lanner.example.test"  # LANNER_ALLOWED_HOSTS: a name the server answers to (a proxy in front, say)
 HEADER_TIMEOUT = 2.0  # LANNER_HEADER_TIMEOUT: seconds a client has to send its request headers
+COSTLY_HOOK_KEY = "c0stly-hook-0123456789abcdefghijklmn"
+BUSY_HOOK_KEY = "busy-hook-0123456789abcdefghijklmnop"
+
+#: Issue 19's expressions that held the interpreter (its payloads, at full size): lists of shared
+#: references compared, and printed inside 66 brackets; and many large texts kept at once.
+SHARED = "{% set a = [0] * 1000 %}{% set b = [a] * 1000 %}{% set c = [b] * 15000 %}"
+SHARED_2 = "{% set a2 = [0] * 1000 %}{% set b2 = [a2] * 1000 %}{% set c2 = [b2] * 15000 %}"
+COSTLY = {
+    "cost_compare": SHARED + SHARED_2 + "{{ c == c2 }}",
+    "cost_json": "{% set a = [0] * 1000 %}{% set b = [a] * 1000 %}{% set c = [b] * 100 %}{{ " + "[" * 66 + "c" + "]" * 66
+                 + " | tojson | length }}",
+    "cost_memory": "".join(f"{{% set t{i} = ('x' * 9000000) ~ {i} %}}" for i in range(60)) + "{{ t0 | length }}",
+}
+
+
+def _hook_flow(flow_id: str, key: str, inputs_template: str) -> str:
+    """A flow whose Webhook trigger renders ``inputs_template`` as its input ``x`` (in the API's request)."""
+    return f"""
+        id: {flow_id}
+        namespace: sec.api
+        inputs:
+          - id: x
+            type: STRING
+            required: false
+        tasks:
+          - id: say
+            type: log
+            message: "{{{{ inputs.x }}}}"
+        triggers:
+          - id: wh
+            type: io.kestra.plugin.core.trigger.Webhook
+            key: {key}
+            inputs:
+              x: {json.dumps(inputs_template)}
+    """
+
 
 FLOWS = {
     "hook.yaml": f"""
@@ -83,6 +120,16 @@ FLOWS = {
             type: STRING
             value: "{{ outputs.script.vars.token }}"
     """,
+    **{f"{flow_id}.yaml": f"""
+        id: {flow_id}
+        namespace: sec.api
+        tasks:
+          - id: render
+            type: log
+            message: {json.dumps(template)}
+    """ for flow_id, template in COSTLY.items()},
+    "cost_hook.yaml": _hook_flow("cost_hook", COSTLY_HOOK_KEY, COSTLY["cost_compare"]),
+    "busy_hook.yaml": _hook_flow("busy_hook", BUSY_HOOK_KEY, "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
     "upload.yaml": """
         id: upload
         namespace: sec.api

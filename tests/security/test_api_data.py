@@ -17,6 +17,7 @@ from textwrap import dedent
 from typing import Any
 
 from builder.services import Services
+from engine.local_engine import LocalEngine
 from engine.model.state import TERMINAL
 from engine.runtime.local import LocalRunner
 from engine.runtime.secrets import SecretStore
@@ -123,7 +124,7 @@ def test_the_ui_services_read_masked_data(lanner_home: Path):
         flow = runner.deploy(dedent(FLOWS["leak.yaml"]))
         ex_id = runner.start_execution(flow.namespace, flow.id, {})
         runner.wait(ex_id, timeout=60)
-        ui = Services(runner)
+        ui = Services(LocalEngine(runner))
         seen = json.dumps([ui.summary(ex_id), ui.logs(ex_id), ui.executions(namespace="sec.api")], default=str).encode()
     assert b"the token is ******" in seen
     for form in _forms(SECRET):

@@ -31,9 +31,10 @@ def client(runner):
     from fastapi.testclient import TestClient
 
     from engine.api.app import create_app
+    from engine.local_engine import LocalEngine
 
     runner.deploy(HOOK_FLOW)
-    with TestClient(create_app(runner, ui=False), base_url="http://127.0.0.1") as c:  # a host the server answers to
+    with TestClient(create_app(LocalEngine(runner), ui=False), base_url="http://127.0.0.1") as c:  # a host the server answers to
         yield c
 
 

@@ -33,8 +33,14 @@ def test_every_registered_type_appears_once_in_its_group(items):
 
 
 def test_groups_are_contiguous_and_in_display_order(items):
+    sections: list[str] = []
+    for item in items:  # each plugin's types stand together, after Lanner's own
+        if not sections or sections[-1] != item["section"]:
+            assert item["section"] not in sections, f"section {item['section']!r} is split"
+            sections.append(item["section"])
+    own = [i for i in items if i["section"] in pal.GROUP_ORDER]  # Lanner's own types, by group
     groups: list[str] = []
-    for item in items:
+    for item in own:
         if not groups or groups[-1] != item["group"]:
             assert item["group"] not in groups, f"group {item['group']!r} is split"
             groups.append(item["group"])
@@ -42,6 +48,7 @@ def test_groups_are_contiguous_and_in_display_order(items):
     assert known == sorted(known, key=pal.GROUP_ORDER.index)
     assert groups[: len(known)] == known, "the standard groups come before invented ones"
     assert all(i["group"] == "Triggers" for i in items if i["kind"] == "trigger")
+    assert items[: len(own)] == own, "Lanner's own types come before the plugins' sections"
 
 
 def test_templates_fill_every_required_property(items):

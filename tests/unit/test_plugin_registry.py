@@ -115,11 +115,11 @@ def test_trigger_conditions_are_validated_like_tasks() -> None:
             type: flow
             conditions:
               - {type: io.kestra.plugin.core.condition.ExecutionStatus, in: [SUCCESS], notin: [FAILED]}
-              - {type: io.kestra.plugin.core.condition.PublicHoliday}
+              - {type: io.kestra.plugin.core.condition.NoSuchThing}
     """))
     assert [str(e) for e in report.errors] == [
         "triggers[0].conditions[0].notin: unknown property 'notin'; did you mean 'notIn'? (line 9)",
-        "triggers[0].conditions[1].type: unknown condition type 'io.kestra.plugin.core.condition.PublicHoliday' (line 10)",
+        "triggers[0].conditions[1].type: unknown condition type 'io.kestra.plugin.core.condition.NoSuchThing' (line 10)",
     ]
 
 

@@ -60,22 +60,28 @@ def test_every_second_schedule_fires_exactly_once_per_tick_across_two_servers(tm
             assert r.status_code == 200, r.text
         deployed = time.monotonic()
         time.sleep(WINDOW / 2 - 5)
-        # Kill halfway, at a moment server a holds an unfinished execution (so the takeover is exercised too).
-        held_query = "SELECT id FROM executions WHERE owner = 'sched-a' AND end_date IS NULL"
-        held_before: list[str] = []
+        # Kill halfway the server that holds an unfinished execution at that moment (so the takeover is exercised
+        # too): which of the two runs the ticks is the lease's choice, not the test's.
+        servers = {"sched-a": a, "sched-b": b}
+        unfinished_query = "SELECT id, owner FROM executions WHERE end_date IS NULL AND owner IS NOT NULL"
+        open_rows: list[tuple] = []
         while time.monotonic() < deployed + WINDOW / 2 + 10:
-            held_before = [r[0] for r in _rows(pg_url, held_query)]
-            if held_before:
+            open_rows = [r for r in _rows(pg_url, unfinished_query) if r[1] in servers]
+            if open_rows:
                 break
             time.sleep(0.2)
-        a.signal(signal.SIGKILL)
-        a.wait_exit(10)
+        assert open_rows, "no server held an unfinished execution halfway through the window"
+        victim_id = open_rows[0][1]
+        victim, survivor = servers[victim_id], servers["sched-b" if victim_id == "sched-a" else "sched-a"]
+        victim.signal(signal.SIGKILL)
+        victim.wait_exit(10)
         killed_at = time.time()
-        # Read right before the kill: server b may already have taken the leases over by now.
-        held = sorted(set(held_before) | {r[0] for r in _rows(pg_url, held_query)})
+        # Read right before the kill: the survivor may already have taken the leases over by now.
+        held_query = f"SELECT id FROM executions WHERE owner = '{victim_id}' AND end_date IS NULL"
+        held = sorted({r[0] for r in open_rows if r[1] == victim_id} | {r[0] for r in _rows(pg_url, held_query)})
         # Run until the window (which starts at the first tick) is over, plus time for the last executions to end.
         time.sleep(max(0.0, deployed + WINDOW + 6 - time.monotonic()))
-        assert b.proc is not None and b.proc.poll() is None, b.log()[-3000:]
+        assert survivor.proc is not None and survivor.proc.poll() is None, survivor.log()[-3000:]
 
         execs = _rows(pg_url, "SELECT id, state, trigger, owner FROM executions WHERE flow_id = 'every_second'")
         dates = [datetime.fromisoformat(json.loads(t)["date"]) for _, _, t, _ in execs]
@@ -98,7 +104,7 @@ def test_every_second_schedule_fires_exactly_once_per_tick_across_two_servers(tm
         assert lost == [], f"ticks never fired: {lost[:5]}"
         assert len(in_window) == WINDOW
         assert datetime.fromtimestamp(killed_at, first.tzinfo) < first + timedelta(seconds=WINDOW), "the kill was not inside the window"
-        assert sum(1 for d in dates if d.timestamp() > killed_at + 1) >= 20, "server b did not carry on alone"
+        assert sum(1 for d in dates if d.timestamp() > killed_at + 1) >= 20, "the surviving server did not carry on alone"
         unfinished = [e for e in execs if e[1] != "SUCCESS"]
         # Only the last seconds may still be running; nothing the killed server held stays stuck.
         stuck = [e for e in unfinished if datetime.fromisoformat(json.loads(e[2])["date"]).timestamp() < time.time() - 10]

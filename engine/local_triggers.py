@@ -1,0 +1,137 @@
+"""Triggers, backfills and webhooks of the in-process Engine (a part of LocalEngine).
+
+They need the scheduler of this process: an engine without one (the CLI, Jupyter)
+answers Unavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.model.views import BackfillInfo, ExecutionSummary, TriggerInfo
+from engine.service import BackfillAction, Conflict, Invalid, NotFound, Unavailable, invalid
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
+    from engine.triggers.scheduler import Scheduler
+
+_BACKFILL_MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pause": ("PAUSED", ("RUNNING",)),
+    "unpause": ("RUNNING", ("PAUSED",)),
+    "cancel": ("CANCELLED", ("RUNNING", "PAUSED")),
+}
+
+
+class TriggerOps:
+    """What LocalEngine answers about triggers and backfills, and how it fires a webhook."""
+
+    scheduler: Scheduler | None
+
+    if TYPE_CHECKING:  # provided by LocalEngine
+        def definition(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow: ...
+
+        def start(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
+                  labels: Mapping[str, str] | None = None, revision: int | None = None,
+                  trigger: dict[str, Any] | None = None) -> str: ...
+
+        def wait(self, execution_id: str, timeout: float | None = None) -> ExecutionSummary: ...
+
+        def summary_of(self, execution_id: str) -> ExecutionSummary: ...
+
+    def _scheduler(self) -> Scheduler:
+        if self.scheduler is None:
+            raise Unavailable("the scheduler is not running in this server")
+        return self.scheduler
+
+    def triggers(self, *, namespace: str | None = None, flow_id: str | None = None,
+                 q: str | None = None) -> list[TriggerInfo]:
+        out = []
+        for item in self._scheduler().describe():
+            if namespace and not (item["namespace"] == namespace or item["namespace"].startswith(namespace + ".")):
+                continue
+            if flow_id and item["flowId"] != flow_id:
+                continue
+            if q and q.lower() not in item["flowId"].lower() and q.lower() not in item["triggerId"].lower():
+                continue
+            out.append(TriggerInfo.model_validate(item))
+        return out
+
+    def set_trigger_disabled(self, namespace: str, flow_id: str, trigger_id: str, disabled: bool) -> TriggerInfo:
+        try:
+            self._scheduler().set_disabled(namespace, flow_id, trigger_id, disabled)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        for info in self.triggers(namespace=namespace, flow_id=flow_id):
+            if info.trigger_id == trigger_id:
+                return info
+        raise NotFound(f"flow {namespace}.{flow_id} has no trigger '{trigger_id}'")
+
+    def backfill(self, namespace: str, flow_id: str, trigger_id: str, start: str, end: str | None = None, *,
+                 inputs: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None) -> BackfillInfo:
+        from engine.triggers.scheduler import TriggerFailure
+
+        try:
+            bf = self._scheduler().create_backfill(namespace, flow_id, trigger_id, start, end,
+                                                   dict(inputs) if inputs else None, dict(labels) if labels else None)
+        except LookupError as exc:
+            raise NotFound(str(exc)) from None
+        except TriggerFailure as exc:
+            raise invalid("start", str(exc)) from None
+        return BackfillInfo.model_validate(bf.to_dict())
+
+    def backfills(self, *, namespace: str | None = None, flow_id: str | None = None,
+                  trigger_id: str | None = None) -> list[BackfillInfo]:
+        found = self._scheduler().store.backfills(namespace=namespace, flow_id=flow_id, trigger_id=trigger_id)
+        return [BackfillInfo.model_validate(b.to_dict()) for b in found]
+
+    def get_backfill(self, backfill_id: str) -> BackfillInfo | None:
+        bf = self._scheduler().store.get_backfill(backfill_id)
+        return None if bf is None else BackfillInfo.model_validate(bf.to_dict())
+
+    def change_backfill(self, backfill_id: str, action: BackfillAction) -> BackfillInfo:
+        sched = self._scheduler()
+        if action not in _BACKFILL_MOVES:
+            raise invalid("action", f"unknown backfill action '{action}': use pause, unpause or cancel")
+        bf = sched.store.get_backfill(backfill_id)
+        if bf is None:
+            raise NotFound(f"backfill {backfill_id} does not exist")
+        target, allowed = _BACKFILL_MOVES[action]
+        if bf.state not in allowed:
+            raise Conflict(f"backfill {backfill_id} is {bf.state}; cannot {action} it")
+        updated = sched.store.set_backfill_state(backfill_id, target, only_from=allowed) or bf
+        sched.wake()
+        return BackfillInfo.model_validate(updated.to_dict())
+
+    def fire_webhook(self, namespace: str, flow_id: str, key: str, variables: dict[str, Any],
+                     wait_timeout: float) -> ExecutionSummary | None:
+        """Start the flow whose enabled Webhook trigger has ``key``; None when none has.
+
+        ``variables`` are the request's (``body``, ``headers``, ``parameters``); the
+        trigger's ``id`` and ``type`` are added. Raises InputError, or Invalid when the
+        trigger's inputs do not render.
+        """
+        from engine.triggers.scheduler import render
+        from engine.triggers.webhook import match_webhook
+
+        try:
+            flow = self.definition(namespace, flow_id)
+        except NotFound:
+            return None
+        disabled: set[str] = set()
+        if self.scheduler is not None:
+            states = self.scheduler.store.all()
+            disabled = {t for (ns, f, t), st in states.items() if ns == namespace and f == flow_id and st.disabled}
+        trig = match_webhook(flow.triggers or [], key, disabled)
+        if trig is None or flow.disabled:
+            return None
+        variables = {"id": trig.id, "type": "webhook", **variables}
+        try:
+            inputs = render(dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}})
+        except Exception as exc:  # noqa: BLE001 - a bad expression in the trigger's inputs
+            raise Invalid(f"trigger {trig.id}: its inputs could not be rendered: {exc}") from None
+        ex_id = self.start(namespace, flow_id, inputs, trigger=variables)
+        if not trig.wait:
+            return self.summary_of(ex_id)
+        summary = self.wait(ex_id, wait_timeout)
+        return summary if trig.return_outputs else summary.model_copy(update={"outputs": {}})

@@ -1,0 +1,232 @@
+"""What the front door (:class:`engine.service.Engine`) returns: typed views of stored records.
+
+Every front end (CLI, REST API, builder, Jupyter) and both implementations of the
+Engine (in-process and over HTTP) share these types, so a value read in-process and
+the same value read from a server compare equal. Fields are snake_case in Python and
+camelCase in JSON, exactly the REST API's shapes: ``View.model_validate(answer)``
+reads an API answer and ``view.to_dict()`` gives the JSON object back (the execution
+summary of ``lanner flow run --json`` included).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from engine.model.state import State
+from engine.model.validation import FlowError
+
+#: Label values are text; a number or boolean written in YAML or rendered by an expression reads as text.
+Text = Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else str(v))]
+Labels = dict[str, Text]
+
+
+class View(BaseModel):
+    """Base of the views: camelCase aliases, immutable, unknown keys (a newer server's) ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of the REST API: camelCase keys, JSON values only (a state is its name)."""
+        return self.model_dump(mode="json", by_alias=True, fallback=str)
+
+
+# --- executions -----------------------------------------------------------------------------------
+
+
+class AttemptView(View):
+    state: State
+    start_date: str | None = None
+    end_date: str | None = None
+    message: str | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
+class TaskRunView(View):
+    id: str
+    task_id: str
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    state: State
+    attempts: list[AttemptView] = []
+    outputs: dict[str, Any] = {}
+    start_date: str | None = None
+    end_date: str | None = None
+
+
+class ExecutionSummary(View):
+    """One execution with its task runs: the summary JSON of the CLI and the REST API.
+
+    Dates are the stored ISO-8601 UTC text. Search results carry no task runs.
+    """
+
+    id: str
+    namespace: str
+    flow_id: str
+    flow_revision: int
+    state: State
+    inputs: dict[str, Any] = {}
+    outputs: dict[str, Any] = {}
+    labels: Labels = {}
+    trigger: dict[str, Any] | None = None
+    parent: dict[str, Any] | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    task_runs: list[TaskRunView] = []
+
+    @property
+    def ended(self) -> bool:
+        return self.state.terminal
+
+    def to_dict(self, *, task_runs: bool = True) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, fallback=str, exclude=None if task_runs else {"task_runs"})
+
+
+class LogLine(View):
+    id: int
+    execution_id: str
+    task_run_id: str | None = None
+    task_id: str | None = None
+    attempt: int | None = None
+    level: str
+    timestamp: str
+    message: str
+
+
+class TaskRunState(View):
+    """What a follower sees of a task run at each change: cheap to read and compare."""
+
+    id: str
+    task_id: str
+    value: str | None = None
+    state: State
+
+
+class LogEvent(View):
+    """A stored log line, in order."""
+
+    kind: Literal["log"] = Field(default="log", exclude=True)
+    line: LogLine
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.line.to_dict()
+
+
+class StateEvent(View):
+    """The execution's or a task run's state changed: every task run's state now."""
+
+    kind: Literal["state"] = Field(default="state", exclude=True)
+    execution_id: str
+    state: State
+    task_runs: list[TaskRunState] = []
+
+
+class EndEvent(View):
+    """The execution ended (state None: it was deleted while followed); the last event."""
+
+    kind: Literal["end"] = Field(default="end", exclude=True)
+    execution_id: str
+    state: State | None = None
+
+
+ExecutionEvent = LogEvent | StateEvent | EndEvent
+
+class Page[T](View):
+    """One page of a search, and how many match in all."""
+
+    results: list[T]
+    total: int
+
+
+# --- flows --------------------------------------------------------------------------------------------
+
+
+class FlowInfo(View):
+    """A stored flow revision. ``source`` is its YAML (None in search results read over HTTP)."""
+
+    namespace: str
+    id: str
+    revision: int
+    deleted: bool = False
+    updated: str | None = None
+    description: str | None = None
+    labels: Labels = {}
+    disabled: bool = False
+    source: str | None = None
+
+
+class Validation(View):
+    """The outcome of validating one flow document."""
+
+    valid: bool
+    namespace: str | None = None
+    flow_id: str | None = Field(default=None, serialization_alias="flow", validation_alias=AliasChoices("flow", "flow_id"))
+    errors: list[FlowError] = []
+    warnings: list[FlowError] = []
+
+
+# --- namespaces, files, key-value ----------------------------------------------------------------------
+
+
+class NamespaceInfo(View):
+    id: str
+    parent: str | None = None
+    flow_count: int = 0
+
+
+class NamespaceFile(View):
+    path: str
+    size: int | None = None
+
+
+class KvEntry(View):
+    namespace: str
+    key: str
+    type: str
+    value: Any = None
+    updated: str | None = None
+
+
+# --- triggers and backfills -------------------------------------------------------------------------
+
+
+class BackfillInfo(View):
+    id: str
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    start: str
+    end: str
+    current_date: str | None = None
+    inputs: dict[str, Any] = {}
+    labels: Labels = {}
+    state: str
+    total: int
+    done: int
+    paused: bool = False
+    created: str | None = None
+    updated: str | None = None
+
+
+class TriggerInfo(View):
+    """A trigger of a deployed flow: its schedule, last firing and whether it is disabled.
+
+    ``disabled`` is true when it is disabled either way; ``disabled_in_flow`` when
+    the flow's YAML disables it (then only editing the flow enables it again).
+    """
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    type: str
+    disabled: bool = False
+    disabled_in_flow: bool = False
+    next_execution_date: str | None = None
+    last_trigger_date: str | None = None
+    last_execution_id: str | None = None
+    last_execution_state: str | None = None
+    last_error: str | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    backfills: list[BackfillInfo] = []

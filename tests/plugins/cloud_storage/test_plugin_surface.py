@@ -1,0 +1,57 @@
+"""The cloud storage plugin as users meet it: `lanner plugins list`, the JSON Schema, the builder's palette,
+README's task table, and flow validation naming the field at fault."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+DIST = "lanner-plugin-cloud-storage"
+TASKS = ["s3_copy", "s3_create_bucket", "s3_delete", "s3_delete_list", "s3_download", "s3_downloads", "s3_list", "s3_upload"]
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_plugins_list_and_the_json_schema_show_every_s3_type(lanner_cmd: list[str], cli_env: dict[str, str]) -> None:
+    listed = subprocess.run([*lanner_cmd, "plugins", "list", "--json"], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    ours = next(p for p in json.loads(listed.stdout) if p["name"] == DIST)
+    assert sorted(t["type"] for t in ours["tasks"]) == TASKS and not ours["errors"]
+    assert [t["type"] for t in ours["triggers"]] == ["s3_trigger"]
+    upload = next(t for t in ours["tasks"] if t["type"] == "s3_upload")
+    assert upload["aliases"] == ["io.kestra.plugin.aws.s3.Upload"] and upload["group"] == "Cloud storage"
+
+    schema = subprocess.run([*lanner_cmd, "flow", "schema"], env=cli_env, capture_output=True, text=True, timeout=120)
+    defs = json.loads(schema.stdout)["$defs"]
+    assert defs["S3Upload"]["x-lanner"]["plugin"] == DIST
+    assert {"from", "key", "bucket"} <= set(defs["S3Upload"]["required"])
+    assert "io.kestra.plugin.aws.s3.Trigger" in defs["S3Trigger"]["properties"]["type"]["enum"]
+    assert {"secretKeyId", "endpointOverride", "moveTo", "moveDirectory", "maxFiles"} <= set(defs["S3Trigger"]["properties"])
+
+
+def test_the_palette_has_a_section_for_the_plugin_with_icons_and_summaries() -> None:
+    from builder.canvas.palette import palette_items
+
+    ours = [i for i in palette_items() if i["plugin"] == DIST]
+    assert sorted(i["type"] for i in ours if i["kind"] == "task") == TASKS
+    assert all(i["section"] == DIST and i["icon"] and i["summary"] and "\n" not in i["summary"] for i in ours)
+    trigger = next(i for i in ours if i["kind"] == "trigger")
+    assert trigger["type"] == "s3_trigger" and trigger["template"]["type"] == "s3_trigger"
+    assert set(trigger["template"]) >= {"bucket", "action"}
+
+
+def test_readme_lists_the_s3_types() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in [*TASKS, "s3_trigger", "io.kestra.plugin.aws.s3.Downloads"]:
+        assert f"`{name}`" in readme, name
+
+
+def test_a_flow_missing_a_property_is_refused_naming_the_field_and_line(lanner_cmd: list[str], cli_env: dict[str, str],
+                                                                      tmp_path: Path) -> None:
+    flow = tmp_path / "bad.yaml"
+    flow.write_text("id: bad\nnamespace: tests.s3\ntasks:\n  - id: up\n    type: io.kestra.plugin.aws.s3.Upload\n"
+                    "    bucket: b\n    from: lanner:///x\n    regexp: nope\n")
+    done = subprocess.run([*lanner_cmd, "flow", "validate", str(flow)], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "tasks[0].key" in out and "tasks[0].regexp" in out, out
