@@ -29,14 +29,16 @@ PLUGIN_NAMES := $(foreach f,$(wildcard plugins/*/pyproject.toml),$(shell sed -n 
 LOCAL_EDITABLES := -e . $(foreach d,$(PLUGIN_DIRS),-e ./$(d))
 
 # The venv holds exactly the lock: sync removes what the lock does not name, then Lanner and its plugins (editable).
+# Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on many CI images) every process
+# would otherwise compile Panel, Bokeh, pydantic... from source again at each start.
 $(VENV)/.installed: requirements/run.txt pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
-	$(UV) pip sync -q --python $(PY) requirements/run.txt
+	$(UV) pip sync -q --compile-bytecode --python $(PY) requirements/run.txt
 	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
 	@rm -f $(VENV)/.installed-test
 	@touch $@
 
 $(VENV)/.installed-test: requirements/test.txt pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
-	$(UV) pip sync -q --python $(PY) requirements/test.txt
+	$(UV) pip sync -q --compile-bytecode --python $(PY) requirements/test.txt
 	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
 	@touch $@ $(VENV)/.installed
 
@@ -44,7 +46,11 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# Lanner's own sources compiled too (only what changed since the last time; a second or two).
+COMPILE_OWN = $(PY) -m compileall -q -j 0 engine builder $(wildcard plugins) $(1)
+
 run: install
+	@$(call COMPILE_OWN)
 	$(VENV)/bin/lanner server local --host $(HOST) --port $(PORT) --flows flows
 
 browser-deps:
@@ -62,6 +68,7 @@ mysql-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server >/dev/null; }
 
 test: install-test browser-deps mysql-deps
+	@$(call COMPILE_OWN,tests bench)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 # Re-resolve the lock after pyproject.toml (Lanner's or a plugin's) changed: pins already in it are kept,

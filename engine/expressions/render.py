@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from engine.expressions import bounds, ledger
 from engine.expressions.errors import ExpressionError, parse_error, render_error, runtime_reason, syntax_error
-from engine.expressions.guard import WATCHDOG, RenderTimeout
+from engine.expressions.guard import WATCHDOG, Deadline, RenderTimeout
 from engine.expressions.limits import Limits
 from engine.expressions.sandbox import LannerEnvironment
 
@@ -145,17 +145,23 @@ def _render_value(value: Any, env: LannerEnvironment, context: Mapping[str, Any]
 def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any], functions: Functions | None) -> Any:
     """Run one compiled template under the time limit; map every failure to ExpressionError."""
     limits = env.limits
-    deadline = WATCHDOG.start(limits.timeout)
-    book = ledger.enter(limits)
+    deadline: Deadline | None = None
+    book: ledger.Ledger | None = None
     try:
         try:
+            # Started inside the try: with a deadline of a few milliseconds the timeout may be
+            # delivered before the next line runs, and it must be this render's error, not the caller's.
+            deadline = WATCHDOG.start(limits.timeout)
+            book = ledger.enter(limits)
             # A plain dict merged in C and a Context built directly: Jinja's
             # new_context copies a ChainMap of globals key by key on every render.
             variables = {**env.globals, **context, **_shielded(functions)} if functions else {**env.globals, **context}
             return execute(env, compiled, variables)
         finally:
-            ledger.leave(book)
-            if WATCHDOG.finish(deadline):
+            fired = deadline is not None and _finish(deadline)
+            if book is not None:
+                ledger.leave(book)
+            if fired:
                 raise RenderTimeout
     except RenderTimeout:
         reason = f"rendering took longer than {limits.timeout:g} s"
@@ -166,6 +172,15 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         raise render_error(compiled.source, exc.reason or str(exc)) from None
     except (Exception, RecursionError, MemoryError) as exc:
         raise render_error(compiled.source, runtime_reason(exc, compiled.source, context, env)) from None
+
+
+def _finish(deadline: Deadline) -> bool:
+    """End the render's deadline; a timeout delivered while ending it counts as fired, never escapes."""
+    while True:
+        try:
+            return WATCHDOG.finish(deadline)
+        except RenderTimeout:
+            deadline.fired = True
 
 
 _SHIELDED: dict[int, tuple[Functions, dict[str, Callable[..., Any]]]] = {}

@@ -318,11 +318,11 @@ def test_restarting_a_failed_for_each_item_runs_only_the_failed_batches(runner: 
     from engine.store.kv import KvStore
 
     KvStore(runner.store).put("test.items", "fixed", True)
-    runner.restart(s["id"])
+    runner.restart(s["id"])  # posted to the runner loop: the execution leaves FAILED when the loop takes it
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and runner.summary(s["id"])["state"] not in ("SUCCESS", "FAILED"):
-        time.sleep(0.1)
-    again = runner.summary(s["id"])
+    while time.monotonic() < deadline and runner.summary(s["id"])["state"] == "FAILED":
+        time.sleep(0.05)
+    again = runner.wait(s["id"], timeout=30)
     assert again["state"] == "SUCCESS", again["state"]
     assert len(children(runner)) == 3  # batch 1 kept its success, batch 2 ran once more
     assert runs_of(again, "each_items")[0]["outputs"]["iterations"]["SUCCESS"] == 2

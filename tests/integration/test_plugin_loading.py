@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +152,7 @@ def test_the_cli_lists_broken_plugins_and_still_validates(broken_site: Path, dem
     listed = _cli(site, "plugins", "list", home=tmp_path)
     assert listed.returncode == 0, listed.stderr
     text = listed.stdout
-    assert text.startswith("lanner 0.1.0  (Lanner's own types)\n  tasks (19): log, return, output_values")
+    assert re.match(r"lanner 0\.1\.0  \(Lanner's own types\)\n  tasks \(\d+\): log, return, output_values", text), text[:300]
     assert f"{BROKEN} 1.0\n  tasks (1): broken.Fine\n" in text
     assert "demo-plugin 2.3.4\n  tasks (1): demo.Echo\n" in text
     for name, message in EXPECTED_ERRORS.items():

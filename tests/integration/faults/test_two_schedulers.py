@@ -1,6 +1,6 @@
 """Two servers on one PostgreSQL share an every-second schedule; one is SIGKILLed halfway.
 
-Each tick must fire exactly once in total: 60 executions for a 60-second window,
+Each tick must fire exactly once in total: 40 executions for a 40-second window,
 one per second, none twice, none lost, all ending SUCCESS (those the killed
 server owned are claimed by the other one when their 3-second lease expires).
 """
@@ -36,7 +36,7 @@ triggers:
     type: schedule
     cron: "* * * * * *"
 """
-WINDOW = 60
+WINDOW = 40
 
 
 def _rows(db_url: str, sql: str) -> list[tuple]:
@@ -104,7 +104,7 @@ def test_every_second_schedule_fires_exactly_once_per_tick_across_two_servers(tm
         assert lost == [], f"ticks never fired: {lost[:5]}"
         assert len(in_window) == WINDOW
         assert datetime.fromtimestamp(killed_at, first.tzinfo) < first + timedelta(seconds=WINDOW), "the kill was not inside the window"
-        assert sum(1 for d in dates if d.timestamp() > killed_at + 1) >= 20, "the surviving server did not carry on alone"
+        assert sum(1 for d in dates if d.timestamp() > killed_at + 1) >= 15, "the surviving server did not carry on alone"
         unfinished = [e for e in execs if e[1] != "SUCCESS"]
         # Only the last seconds may still be running; nothing the killed server held stays stuck.
         stuck = [e for e in unfinished if datetime.fromisoformat(json.loads(e[2])["date"]).timestamp() < time.time() - 10]
