@@ -44,6 +44,7 @@ STATE_COLOURS: dict[str, str] = {
     State.KILLED: "#991b1b",
     State.RETRYING: "#eab308",
     State.RESTARTED: "#0ea5e9",
+    State.RETRIED: "#c084fc",
     State.CANCELLED: "#64748b",
     State.SKIPPED: "#cbd5e1",
 }
@@ -57,7 +58,7 @@ _UNKNOWN_ICON = "▪️"
 _UNKNOWN_CHILDREN = ChildList("tasks")
 # Which state wins when several task runs share one node: active states first, then the worst end.
 _STATE_RANK = [State.RUNNING, State.KILLING, State.RETRYING, State.PAUSED, State.QUEUED, State.CREATED,
-               State.RESTARTED, State.KILLED, State.FAILED, State.CANCELLED, State.WARNING, State.SUCCESS,
+               State.RESTARTED, State.RETRIED, State.KILLED, State.FAILED, State.CANCELLED, State.WARNING, State.SUCCESS,
                State.SKIPPED]
 
 

@@ -8,6 +8,7 @@ invalid (no execution is created then).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,7 +32,10 @@ def _err(msg: str) -> None:
 
 
 @flow_app.command("validate")
-def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML files.")]) -> None:
+def flow_validate(
+    files: Annotated[list[Path], typer.Argument(help="Flow YAML files.")],
+    run_docker_as_process: Annotated[bool, typer.Option("--run-docker-as-process", help="Accept script tasks meant for a Docker container: they would run as processes (env LANNER_RUN_DOCKER_AS_PROCESS).")] = False,
+) -> None:
     """Validate flow files; print every error with its path and line. Exit 1 when any is invalid.
 
     Beyond the flow itself, the files its tasks name are read: a notebook must
@@ -41,6 +45,8 @@ def flow_validate(files: Annotated[list[Path], typer.Argument(help="Flow YAML fi
     from engine.local_engine import LocalEngine
     from engine.model.validation import check_files
 
+    if run_docker_as_process:
+        os.environ["LANNER_RUN_DOCKER_AS_PROCESS"] = "1"
     engine = LocalEngine()  # validating starts no runner
     bad = 0
     for path in files:
@@ -83,10 +89,13 @@ def flow_run(
     flows: Annotated[Path | None, typer.Option("--flows", help="Deploy every flow of this directory first (so subflows resolve).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the execution summary as JSON on stdout; logs go to stderr.")] = False,
     timeout: Annotated[float | None, typer.Option(help="Kill the execution after this many seconds.")] = None,
+    run_docker_as_process: Annotated[bool, typer.Option("--run-docker-as-process", help="Run script tasks meant for a Docker container as processes on this host, with a WARNING (env LANNER_RUN_DOCKER_AS_PROCESS).")] = False,
 ) -> None:
     """Run a flow in this process on the embedded store and wait for it to end."""
     from engine.cli_run import run_flow_file
 
+    if run_docker_as_process:
+        os.environ["LANNER_RUN_DOCKER_AS_PROCESS"] = "1"
     raise typer.Exit(run_flow_file(file, input or [], flows, as_json, timeout))
 
 

@@ -4,7 +4,7 @@
 tree cost tens of milliseconds before anything runs. The ``lanner`` console
 script is :func:`main` here: :func:`fast_main` reads
 the arguments of a plain ``lanner flow run FILE [--input K=V]... [--flows DIR]
-[--json] [--timeout S]`` itself and runs it; anything else (``--help``, a
+[--json] [--timeout S] [--run-docker-as-process]`` itself and runs it; anything else (``--help``, a
 mistake, another command) returns None and goes to Typer, which prints the
 help and the errors.
 """
@@ -12,6 +12,7 @@ help and the errors.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,8 @@ def fast_main(argv: list[str]) -> int | None:
         name, eq, attached = arg.partition("=")
         if arg == "--json":
             opts["json"] = True
+        elif arg == "--run-docker-as-process":
+            os.environ["LANNER_RUN_DOCKER_AS_PROCESS"] = "1"
         elif arg in _VALUED or (eq and name in _VALUED and name.startswith("--")):
             value = attached if eq else next(args, None)
             if value is None:
@@ -119,6 +122,8 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
                     except FlowValidationError as exc:
                         err(f"{p}: skipped, invalid flow:\n{exc}")
             flow = engine.deploy(source, path=file)
+            for warning in flow.warnings:
+                err(f"{file}: warning: {warning}")
             ex_id = engine.start(flow.namespace, flow.id, inputs)
         except FlowValidationError as exc:
             for e in exc.errors:

@@ -150,7 +150,8 @@ class LocalEngine(NamespaceOps, TriggerOps):
             self.scheduler.wake()
         info = self.flow(flow.namespace, flow.id, flow.revision)
         assert info is not None  # just stored
-        return info
+        warnings = flow.__dict__.get("_warnings")
+        return info.model_copy(update={"warnings": list(warnings)}) if warnings else info
 
     def flow(self, namespace: str, flow_id: str, revision: int | None = None) -> FlowInfo | None:
         rec = self.store.get_flow(namespace, flow_id, revision)

@@ -15,6 +15,7 @@ from engine.service import BackfillAction, Conflict, Invalid, NotFound, Unavaila
 if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.triggers.scheduler import Scheduler
+    from engine.triggers.webhook import Webhook
 
 _BACKFILL_MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
     "pause": ("PAUSED", ("RUNNING",)),
@@ -104,13 +105,16 @@ class TriggerOps:
         return BackfillInfo.model_validate(updated.to_dict())
 
     def fire_webhook(self, namespace: str, flow_id: str, key: str, variables: dict[str, Any],
-                     wait_timeout: float) -> ExecutionSummary | None:
+                     wait_timeout: float) -> tuple[Webhook, ExecutionSummary | None] | None:
         """Start the flow whose enabled Webhook trigger has ``key``; None when none has.
 
         ``variables`` are the request's (``body``, ``headers``, ``parameters``); the
-        trigger's ``id`` and ``type`` are added. Raises InputError, or Invalid when the
-        trigger's inputs do not render.
+        trigger's ``id`` and ``type`` are added. Answers the trigger and the execution's
+        summary, or no summary when the trigger's conditions do not hold for this call
+        (Kestra answers 204 then). Raises InputError, or Invalid when the trigger's inputs
+        do not render or a condition cannot apply.
         """
+        from engine.expressions import render_string
         from engine.triggers.scheduler import render
         from engine.triggers.webhook import match_webhook
 
@@ -122,16 +126,36 @@ class TriggerOps:
         if self.scheduler is not None:
             states = self.scheduler.store.all()
             disabled = {t for (ns, f, t), st in states.items() if ns == namespace and f == flow_id and st.disabled}
-        trig = match_webhook(flow.triggers or [], key, disabled)
+        flow_vars = {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}
+        secret = self.runner.secrets.function(namespace)
+        trig = match_webhook(flow.triggers or [], key, disabled,
+                             lambda text: render_string(text, {"flow": flow_vars}, functions={"secret": secret}))
         if trig is None or flow.disabled:
             return None
         variables = {"id": trig.id, "type": "webhook", **variables}
+        if trig.conditions and not _conditions_hold(trig, flow, variables):
+            return trig, None
         try:
             inputs = render(dict(trig.inputs or {}), {"trigger": variables, "flow": {"id": flow.id, "namespace": flow.namespace}})
         except Exception as exc:  # noqa: BLE001 - a bad expression in the trigger's inputs
             raise Invalid(f"trigger {trig.id}: its inputs could not be rendered: {exc}") from None
         ex_id = self.start(namespace, flow_id, inputs, trigger=variables)
         if not trig.wait:
-            return self.summary_of(ex_id)
+            return trig, self.summary_of(ex_id)
         summary = self.wait(ex_id, wait_timeout)
-        return summary if trig.return_outputs else summary.model_copy(update={"outputs": {}})
+        return trig, (summary if trig.return_outputs else summary.model_copy(update={"outputs": {}}))
+
+
+def _conditions_hold(trig: Webhook, flow: Flow, variables: dict[str, Any]) -> bool:
+    """The trigger's conditions for this call (its variables are ``{{ trigger.* }}``); Invalid when one cannot apply."""
+    from datetime import UTC, datetime
+
+    from engine.model.condition import ConditionContext
+    from engine.triggers.conditions import ConditionError, test_all
+
+    ctx = ConditionContext(where="Webhook trigger", date=datetime.now(UTC), trigger=variables,
+                           flow={"namespace": flow.namespace, "id": flow.id})
+    try:
+        return test_all(trig.conditions, ctx)
+    except ConditionError as exc:
+        raise Invalid(f"trigger {trig.id}: {exc}") from None

@@ -70,8 +70,14 @@ from pydantic import Field
 
 from engine.model.base import LannerModel
 from engine.model.condition import AnyCondition, Condition, ConditionContext, ConditionError
-from engine.model.durations import Duration, format_duration, parse_duration
-from engine.model.execution import TaskRun
+from engine.model.durations import (
+    Duration,
+    DynamicDuration,
+    format_duration,
+    parse_duration,
+    resolve_duration,
+)
+from engine.model.execution import Attempt, TaskRun, summary_context
 from engine.model.flowable import (
     ChildExecution,
     ChildList,
@@ -118,12 +124,21 @@ if TYPE_CHECKING:
         parse_http_url,
         resolve_destination,
     )
-    from engine.runtime.process import ProcessResult, kill_tree, parse_output_marker, run_process
+    from engine.runtime.process import (
+        ProcessResult,
+        apply_output_marker,
+        kill_tree,
+        parse_output_marker,
+        run_process,
+    )
     from engine.storage import (
         NSFILE_SCHEME,
         SCHEME,
         InternalStorage,
         StorageError,
+        is_storage_uri,
+        normalize_uri,
+        parse_uri,
         resolve_nsfile,
         safe_relative_path,
         storage_for_context,
@@ -141,12 +156,16 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "ProcessResult": "engine.runtime.process",
     "kill_tree": "engine.runtime.process",
     "parse_output_marker": "engine.runtime.process",
+    "apply_output_marker": "engine.runtime.process",
     "run_process": "engine.runtime.process",
     "InternalStorage": "engine.storage",
     "NSFILE_SCHEME": "engine.storage",
     "SCHEME": "engine.storage",
     "StorageError": "engine.storage",
     "resolve_nsfile": "engine.storage",
+    "is_storage_uri": "engine.storage",
+    "normalize_uri": "engine.storage",
+    "parse_uri": "engine.storage",
     "safe_relative_path": "engine.storage",
     "storage_for_context": "engine.storage",
     "IonError": "engine.iontext",
@@ -166,6 +185,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
 
 __all__ = [
     "AnyCondition",
+    "Attempt",
     "ChildExecution",
     "ChildList",
     "FlowableError",
@@ -178,6 +198,7 @@ __all__ = [
     "parse_iso",
     "run_parallel",
     "run_sequence",
+    "summary_context",
     "with_handlers",
     "truthy",
     "worst",
@@ -192,6 +213,7 @@ __all__ = [
     "ConditionContext",
     "ConditionError",
     "Duration",
+    "DynamicDuration",
     "Field",
     "FlowableTask",
     "LannerModel",
@@ -209,6 +231,7 @@ __all__ = [
     "format_duration",
     "needs_rebuild",
     "parse_duration",
+    "resolve_duration",
     "register_condition",
     "register_task",
     "register_trigger",
@@ -237,7 +260,11 @@ __all__ = [
     "StorageError",
     "kill_tree",
     "parse_output_marker",
+    "apply_output_marker",
     "resolve_nsfile",
+    "is_storage_uri",
+    "normalize_uri",
+    "parse_uri",
     "run_process",
     "safe_relative_path",
     "storage_for_context",

@@ -29,6 +29,7 @@ def server_local(
     dask: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://HOST:8786: task attempts run on that Dask cluster (env LANNER_DASK_ADDRESS; default local threads).", show_default=False)] = None,
     allowed_hosts: Annotated[str | None, typer.Option(help="Host names the server answers to besides localhost, 127.0.0.1, [::1] and the bind address, comma separated; *.example.com wildcards, * for any (env LANNER_ALLOWED_HOSTS; default none).", show_default=False)] = None,
     header_timeout: Annotated[float | None, typer.Option(help="Seconds a client has to send a request's headers before the connection is closed (env LANNER_HEADER_TIMEOUT; default 10).", show_default=False)] = None,
+    run_docker_as_process: Annotated[bool | None, typer.Option("--run-docker-as-process/--no-run-docker-as-process", help="Run script tasks meant for a Docker container (taskRunner Docker, containerImage) as processes on this host, with a WARNING that the image is ignored, instead of refusing them (env LANNER_RUN_DOCKER_AS_PROCESS; default off).", show_default=False)] = None,
     url: Annotated[str | None, typer.Option(help="Public URL of the server as users reach it, for links to execution pages in notifications (env LANNER_URL; default http://HOST:PORT).", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="Settings file [default ./lanner.yaml when present).", show_default=False)] = None,
 ) -> None:
@@ -37,7 +38,7 @@ def server_local(
     flags = {
         "host": host, "port": port, "flows": flows, "workers": workers, "grace": grace, "home": home,
         "database_url": database_url, "auth_users": auth_users, "max_body": max_body, "log_level": log_level, "watch": watch, "ui": ui, "dask": dask,
-        "allowed_hosts": allowed_hosts, "header_timeout": header_timeout, "url": url,
+        "allowed_hosts": allowed_hosts, "header_timeout": header_timeout, "url": url, "run_docker_as_process": run_docker_as_process,
     }
     try:
         cfg = load_config(flags, config_file=config)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,13 @@ if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
 SCHEME = "lanner://"
+#: Kestra's spelling of an internal-storage URI, read as Lanner's (flows copied from Kestra keep working).
+KESTRA_SCHEME = "kestra://"
 NSFILE_SCHEME = "nsfile://"
 #: What ``read()`` returns at most; bigger files belong in a task's inputFiles.
 READ_LIMIT = 1024 * 1024
 NAMESPACE_FILES_DIR = "_namespace_files"
+CACHE_DIR = "_cache"
 #: Where the (deprecated) state tasks keep their documents.
 STATES_DIR = "_states"
 #: Folders never uploaded from a local directory: tool caches, not project files.
@@ -113,17 +117,40 @@ def safe_relative_path(path: str, field: str = "path") -> str:
     return "/".join(_segment(p, field, path) for p in parts)
 
 
+def is_storage_uri(text: Any) -> bool:
+    """Whether ``text`` names an internal-storage file: ``lanner:///...``, or Kestra's ``kestra:///...``."""
+    return isinstance(text, str) and (text.startswith(SCHEME) or text.startswith(KESTRA_SCHEME))
+
+
+def normalize_uri(uri: str) -> str:
+    """A storage URI in Lanner's spelling (``kestra:///`` read as ``lanner:///``); other text unchanged."""
+    if isinstance(uri, str) and uri.startswith(KESTRA_SCHEME):
+        try:
+            return str(parse_uri(uri))
+        except StorageError:
+            return SCHEME + uri[len(KESTRA_SCHEME):]
+    return uri
+
+
 def parse_uri(uri: str) -> StorageUri:
-    """Parse and validate a ``lanner:///`` URI (percent-encoding is decoded once, then checked)."""
-    if not isinstance(uri, str) or not uri.startswith(SCHEME):
+    """Parse and validate a ``lanner:///`` URI (percent-encoding is decoded once, then checked).
+
+    Kestra's ``kestra:///`` is another spelling; in it a namespace may also be written with
+    slashes, as Kestra lays its files out (``kestra:///company/team/flow/executions/...``).
+    """
+    kestra = isinstance(uri, str) and uri.startswith(KESTRA_SCHEME)
+    if not isinstance(uri, str) or not (uri.startswith(SCHEME) or kestra):
         raise StorageError(f"{uri!r} is not an internal storage URI: it must start with {SCHEME}/")
-    body = uri[len(SCHEME):]
+    body = uri[len(KESTRA_SCHEME if kestra else SCHEME):]
     if not body.startswith("/") or body.startswith("//"):
         raise StorageError(f"{uri!r} is malformed: expected lanner:///<namespace>/<flowId>/executions/<executionId>/...")
     body = body[1:]
     if "?" in body or "#" in body:
         raise StorageError(f"{uri!r} is malformed: query strings and fragments are not allowed")
     parts = [_segment(unquote(p), "URI", uri) for p in body.split("/")]
+    if kestra and len(parts) >= 5 and parts[2] != "executions" and "executions" in parts[3:-2]:
+        at = parts.index("executions", 3)
+        parts = [".".join(parts[: at - 1]), *parts[at - 1:]]
     if len(parts) < 5 or parts[2] != "executions":
         raise StorageError(f"{uri!r} is malformed: expected lanner:///<namespace>/<flowId>/executions/<executionId>/<path>")
     try:
@@ -334,6 +361,34 @@ class InternalStorage:
         full = self._full(key, namespace)
         if self.fs.exists(full):
             self.fs.rm(full, recursive=True)
+
+    # -- caches (a WorkingDirectory's files, a task's cached outputs) --
+
+    def _cache_full(self, namespace: str, flow_id: str, name: str) -> str:
+        boundary = f"{CACHE_DIR}/{check_namespace(namespace)}"
+        key = f"{boundary}/{_check_id(flow_id, 'flow id')}/{safe_relative_path(name, 'cache name')}"
+        return self._full(key, boundary)
+
+    def cache_put(self, namespace: str, flow_id: str, name: str, data: bytes) -> None:
+        """Keep ``data`` under ``name`` for a flow (replacing what was there), stamped with the time."""
+        full = self._cache_full(namespace, flow_id, name)
+        self._write_file(full, data=bytes(data))
+        self._write_file(full + ".created", data=f"{time.time():.3f}".encode())
+
+    def cache_get(self, namespace: str, flow_id: str, name: str, ttl: float | None) -> bytes | None:
+        """What :meth:`cache_put` kept, if it is younger than ``ttl`` seconds (None: no limit); else None."""
+        full = self._cache_full(namespace, flow_id, name)
+        if not self.fs.isfile(full) or not self.fs.isfile(full + ".created"):
+            return None
+        with self.fs.open(full + ".created", "rb") as fh:
+            try:
+                created = float(fh.read().decode() or 0)
+            except ValueError:
+                return None
+        if ttl is not None and time.time() - created > ttl:
+            return None
+        with self.fs.open(full, "rb") as fh:
+            return fh.read()
 
     # -- namespace files --
 

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
@@ -101,9 +101,18 @@ async def webhook(request: Request, namespace: str, flow_id: str, key: str) -> d
     for name, value in request.query_params.multi_items():
         parameters.setdefault(name, []).append(value)
     variables = {"body": await _body(request), "headers": headers, "parameters": parameters}
-    summary = await run_in_threadpool(svc.engine.fire_webhook, namespace, flow_id, key, variables, svc.wait_timeout)
-    if summary is None:
+    fired = await run_in_threadpool(svc.engine.fire_webhook, namespace, flow_id, key, variables, svc.wait_timeout)
+    if fired is None:
         raise not_found(NO_MATCH)
+    trig, summary = fired
+    if summary is None:
+        return Response(status_code=204)  # type: ignore[return-value]  # Kestra: the trigger's conditions do not hold
+    media = (trig.response_content_type or "").split(";")[0].strip().lower()
+    if trig.wait and trig.return_outputs and media and "json" not in media:
+        outputs = summary.outputs or {}
+        only = next(iter(outputs.values())) if len(outputs) == 1 else outputs
+        text = only if isinstance(only, str) else json.dumps(only, default=str)
+        return Response(text, media_type=trig.response_content_type)  # type: ignore[return-value]
     return summary.to_dict()
 
 

@@ -72,10 +72,23 @@ class ConditionContext:
         return self.execution
 
 
+#: What a firing may offer a condition (:attr:`Condition.needs`, :attr:`Trigger.condition_context`):
+#: ``date`` (a schedule's tick, a polling trigger's event), ``execution`` (the upstream execution of a Flow trigger).
+ContextPart = str
+
+
 class Condition(LannerModel):
-    """Properties every condition has. Subclasses implement :meth:`test`."""
+    """Properties every condition has. Subclasses implement :meth:`test`.
+
+    A condition that reads ``ctx.date`` or ``ctx.execution`` declares it in :attr:`needs`, so a trigger
+    whose firings never have it refuses the condition when the flow is saved (instead of skipping
+    every firing later); conditions nested in a condition's fields (``Not``, ``Or``) count too.
+    """
 
     type: str = Field(description="Condition type (a Kestra name such as io.kestra.plugin.core.condition.DayWeek).")
+
+    #: The parts of :class:`ConditionContext` this condition reads: ``"date"``, ``"execution"``.
+    needs: ClassVar[frozenset[ContextPart]] = frozenset()
 
     canonical: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -90,6 +103,16 @@ class Condition(LannerModel):
     def test(self, ctx: ConditionContext) -> bool:  # pragma: no cover - abstract
         """True when the firing may go ahead; raise ConditionError when it cannot be decided here."""
         raise NotImplementedError
+
+    def requirements(self) -> frozenset[ContextPart]:
+        """What this condition, and the conditions nested in its properties, read from a firing."""
+        found = set(self.needs)
+        for name in type(self).model_fields:
+            value = getattr(self, name, None)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Condition):
+                    found |= item.requirements()
+        return frozenset(found)
 
 
 #: A condition of any registered type (validated by its ``type``).

@@ -74,3 +74,45 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "duration", "pattern": "^-?P", "examples": ["PT30S", "PT5M", "P1D"]}),
 ]
+
+
+def _duration_or_expression(value: Any) -> timedelta | str:
+    """A duration, or an expression kept as text to render at run time (Kestra's ``Property<Duration>``)."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return value
+    return parse_duration(value)
+
+
+def _show_duration(value: timedelta | str) -> str:
+    return format_duration(value) if isinstance(value, timedelta) else value
+
+
+#: A duration that may also be an expression (``{{ inputs.delay }}``), rendered when it is used:
+#: what Kestra declares as ``Property<Duration>``. Read it with :func:`resolve_duration`.
+DynamicDuration = Annotated[
+    timedelta | str,
+    BeforeValidator(_duration_or_expression),
+    PlainSerializer(_show_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "duration", "examples": ["PT30S", "{{ inputs.delay }}"]}),
+]
+
+
+def resolve_duration(value: timedelta | str | None, render: Any, name: str) -> timedelta | None:
+    """The ``timedelta`` of a :data:`DynamicDuration`, rendering an expression with ``render``.
+
+    Raises ValueError naming the property when the rendered text is not a duration;
+    an expression that renders to nothing (null, blank) means "not set", as in Kestra.
+    """
+    if value is None or isinstance(value, timedelta):
+        return value
+    rendered = render(value)
+    if rendered is None or (isinstance(rendered, str) and not rendered.strip()):
+        return None
+    if isinstance(rendered, timedelta):
+        return rendered
+    try:
+        return parse_duration(rendered.strip() if isinstance(rendered, str) else rendered)
+    except ValueError:
+        raise ValueError(
+            f"{name}: {value} rendered to {rendered!r}, which is not an ISO-8601 duration (examples: PT30S, PT5M, P1D)"
+        ) from None

@@ -19,16 +19,20 @@ class Attempt:
     start_date: str | None = None
     end_date: str | None = None
     message: str | None = None
+    #: Where the attempt's log lines are, in internal storage, when its task has ``logToFile``.
+    log_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"state": str(self.state), "startDate": self.start_date, "endDate": self.end_date}
         if self.message:
             d["message"] = self.message
+        if self.log_file:
+            d["logFile"] = self.log_file
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Attempt:
-        return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"))
+        return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"), d.get("logFile"))
 
 
 @dataclass(slots=True)
@@ -96,6 +100,60 @@ class Execution:
             "endDate": self.end_date,
             "taskRuns": [tr.to_summary() for tr in task_runs],
         }
+
+
+#: Labels Kestra sets itself start with this prefix; they are read as ``{{ labels.system.<name> }}``.
+SYSTEM_LABEL_PREFIX = "system."
+#: The label every execution carries: its own id, or the one of the execution that started it (a subflow's parent).
+CORRELATION_ID = "system.correlationId"
+
+
+def with_correlation_id(labels: dict[str, str], execution_id: str) -> dict[str, str]:
+    """``labels`` plus ``system.correlationId`` (this execution's id) unless one was given (Kestra's rule)."""
+    if CORRELATION_ID in labels:
+        return labels
+    return {**labels, CORRELATION_ID: execution_id}
+
+
+def system_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The ``system.*`` labels: what a subflow execution always inherits from its parent."""
+    return {k: v for k, v in labels.items() if k.startswith(SYSTEM_LABEL_PREFIX)}
+
+
+def labels_context(labels: dict[str, str]) -> dict[str, Any]:
+    """Labels as expressions see them: ``system.x`` labels under ``system`` (``{{ labels.system.correlationId }}``)."""
+    out: dict[str, Any] = {}
+    system: dict[str, str] = {}
+    for key, value in labels.items():
+        if key.startswith(SYSTEM_LABEL_PREFIX):
+            system[key[len(SYSTEM_LABEL_PREFIX):]] = value
+        else:
+            out.setdefault(key, value)
+    if system:
+        out["system"] = system
+    return out
+
+
+def summary_context(summary: dict[str, Any]) -> dict[str, Any]:
+    """The variables of an ended execution, from its summary: what a Flow trigger's inputs and a
+    Subflow's deprecated ``outputs`` are rendered against (``{{ outputs.<task>.value }}`` of that run)."""
+    outputs: dict[str, Any] = {}
+    for tr in summary.get("taskRuns") or []:
+        if tr.get("outputs") is None:
+            continue
+        if tr.get("value") is None:
+            outputs[tr["taskId"]] = tr["outputs"]
+        else:
+            node = outputs.setdefault(tr["taskId"], {})
+            if isinstance(node, dict):
+                node[str(tr["value"])] = tr["outputs"]
+    return {
+        "outputs": outputs,
+        "inputs": summary.get("inputs") or {},
+        "labels": labels_context(summary.get("labels") or {}),
+        "execution": {"id": summary.get("id"), "state": summary.get("state"), "startDate": summary.get("startDate")},
+        "flow": {"namespace": summary.get("namespace"), "id": summary.get("flowId"), "revision": summary.get("flowRevision")},
+    }
 
 
 Scope = tuple[str | None, int | None]  # (parent task run id, iteration)

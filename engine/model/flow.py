@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from engine.model import registry as _registry  # noqa: F401 - installs the directory ByType fields read
 from engine.model.base import LannerModel
+from engine.model.durations import Duration
 from engine.model.flowable import FLOW_CHILD_LISTS, field_name
-from engine.model.inputs import Input
+from engine.model.inputs import Input, check_ids
+from engine.model.retry import Retry
 from engine.model.task import AnyTask, Task
 from engine.model.trigger import AnyTrigger
 
@@ -42,9 +44,43 @@ class FlowOutput(LannerModel):
     display_name: str | None = None
 
 
+class SLA(LannerModel):
+    """A flow's service-level agreement (Kestra's ``sla``): checked while an execution runs."""
+
+    id: str = Field(min_length=1, description="Name of the SLA, shown in the log line of a violation.")
+    type: Literal["MAX_DURATION", "EXECUTION_ASSERTION"] = Field(
+        description="MAX_DURATION: the execution must end within `duration`; EXECUTION_ASSERTION: `assert` must stay true."
+    )
+    behavior: Literal["FAIL", "CANCEL", "NONE"] = Field(
+        description="What a violation does to the execution: FAIL it, CANCEL it, or NONE (only the labels are added)."
+    )
+    duration: Duration | None = Field(default=None, description="MAX_DURATION: the longest an execution may run.")
+    assert_: str | None = Field(default=None, alias="assert", description="EXECUTION_ASSERTION: an expression that must render true.")
+    labels: dict[str, str] | list[Label] | None = Field(default=None, description="Labels added to the execution on a violation.")
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> SLA:
+        if self.type == "MAX_DURATION" and self.duration is None:
+            raise ValueError(f"SLA '{self.id}': a MAX_DURATION SLA needs duration, e.g. duration: PT1H")
+        if self.type == "EXECUTION_ASSERTION" and not self.assert_:
+            raise ValueError(f"SLA '{self.id}': an EXECUTION_ASSERTION SLA needs assert, an expression such as \"{{{{ outputs.t.value > 0 }}}}\"")
+        return self
+
+    def label_map(self) -> dict[str, str]:
+        return _label_map(self.labels)
+
+
 class Label(LannerModel):
     key: str
     value: str
+
+
+def _label_map(labels: Any) -> dict[str, str]:
+    if not labels:
+        return {}
+    if isinstance(labels, dict):
+        return {str(k): str(v) for k, v in labels.items()}
+    return {lab.key: lab.value for lab in labels}
 
 
 class Flow(LannerModel):
@@ -64,9 +100,19 @@ class Flow(LannerModel):
     outputs: list[FlowOutput] | None = Field(default=None, description="Flow-level outputs.")
     triggers: list[AnyTrigger] | None = Field(default=None, description="What starts this flow by itself.")
     concurrency: Concurrency | None = None
+    retry: Retry | None = Field(default=None, description="Retry policy of every task that has none of its own (nor an enclosing task's).")
+    sla: list[SLA] | None = Field(default=None, description="Service-level agreements checked while an execution runs.")
     plugin_defaults: list[PluginDefault] | None = Field(default=None, description="Default property values per task type.")
     disabled: bool = Field(default=False, description="A disabled flow cannot be executed or triggered.")
     deleted: bool = Field(default=False, description="Kestra exports this; a deleted flow is not stored.")
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_ids(cls, v: list[Input] | None) -> list[Input] | None:
+        problems = check_ids(v or [])
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
+        return v
 
     @field_validator("namespace")
     @classmethod
@@ -78,11 +124,7 @@ class Flow(LannerModel):
         return v
 
     def label_map(self) -> dict[str, str]:
-        if not self.labels:
-            return {}
-        if isinstance(self.labels, dict):
-            return {str(k): str(v) for k, v in self.labels.items()}
-        return {lab.key: lab.value for lab in self.labels}
+        return _label_map(self.labels)
 
     def top_level_lists(self) -> dict[str, list[Task]]:
         """The flow's task lists that are set (``tasks``, ``errors``, ``finally``, ``afterExecution``)."""

@@ -35,10 +35,12 @@ from pydantic import Field
 
 from engine.model.execution import Execution, ExecutionState, TaskRun
 from engine.model.state import State, worst
-from engine.model.task import AnyTask, Task
+from engine.model.task import AnyTask, Task, TaskResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from engine.runtime.context import RunContext
 
 ChildListShape = Literal["list", "map", "graph"]
 
@@ -92,6 +94,8 @@ class ChildExecution:
     labels: dict[str, str]
     revision: int | None = None
     wait: bool = True
+    #: The child's ``{{ trigger }}`` variables (Kestra gives a subflow its parent's ids there).
+    trigger: dict[str, Any] | None = None
     #: The id the child execution gets (None: a new one); a type that starts many children names them
     #: itself so it can tell their ends apart.
     execution_id: str | None = None
@@ -128,11 +132,18 @@ class FlowableRun(Children, Protocol):
     @property
     def execution(self) -> Execution: ...
 
-    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None) -> Any:
+    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None, *, context: dict[str, Any] | None = None) -> Any:
         """Render property ``name``; raises :class:`FlowableError` naming ``task.name``.
 
         ``extra`` adds variables; a mapping under a name the context has (``taskrun``) is merged into it.
+        ``context`` replaces the task run's own expression context (a subflow's child execution).
         """
+        ...
+
+    def retry_later(self, reason: str) -> bool:
+        """After a failure: when the task's retry policy (its own, an enclosing task's or the flow's)
+        allows another attempt, set this task run RETRYING, log ``reason`` and arm the ``retry`` timer
+        (:meth:`FlowableTask.on_timer` then gets ``"retry"``); False when no attempt is left."""
         ...
 
     def reevaluate(self) -> None:
@@ -164,6 +175,10 @@ class FlowableRun(Children, Protocol):
 
     def end(self, state: State, outputs: dict[str, Any] | None = None) -> None:
         """End this task run; its parent is re-evaluated."""
+        ...
+
+    def continue_running(self, outputs: dict[str, Any] | None = None) -> None:
+        """Set this (paused) task run RUNNING with ``outputs`` and re-evaluate it: its children start."""
         ...
 
 
@@ -248,6 +263,14 @@ class FlowableTask(Task):
     def on_child_end(self, run: FlowableRun, child: dict[str, Any]) -> None:
         """The child execution this task run started ended (``child`` is its summary)."""
 
+    def resumed(self, run: FlowableRun, outputs: dict[str, Any] | None) -> None:
+        """The execution was resumed while this task run was PAUSED (``outputs``: the resume inputs).
+
+        The default ends it in SUCCESS; a type with children to run after the pause continues instead.
+        """
+        run.unpause()
+        run.end(State.SUCCESS, outputs)
+
     def on_kill(self, run: FlowableRun) -> None:
         """The execution is being killed (this task run is marked KILLED right after)."""
 
@@ -257,6 +280,49 @@ class FlowableTask(Task):
 
     def reset(self, run: FlowableRun) -> None:
         """A restart puts this FAILED/KILLED task run back to RUNNING: forget what must be redone."""
+
+    def worker_steps(self) -> tuple[str, ...]:
+        """The worker steps this task needs (``"setup"``, ``"teardown"``): work with files, which the
+        executor never does. Default: none."""
+        return ()
+
+    def run_worker_step(self, step: str, ctx: RunContext, state: State | None) -> dict[str, Any] | None:
+        """Run worker step ``step`` (an attempt of this task run, on a worker); the outputs it adds.
+
+        ``state`` is the children's state for a teardown. Raise :class:`~engine.model.task.TaskFailed`
+        to fail the task run.
+        """
+        return None
+
+
+class WorkerStep:
+    """One worker step of a flowable task run, shaped like the runnable task a worker runs."""
+
+    light = False
+    timeout = None
+    retry = None
+    log_level = None
+    log_to_file = False
+    task_cache = None
+
+    def __init__(self, task: FlowableTask, step: str, state: State | None):
+        self.task = task
+        self.step = step
+        self.state = state
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    @property
+    def type(self) -> str:
+        return self.task.type
+
+    def timeout_after(self, render: Any) -> None:
+        return None
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        return TaskResult(self.task.run_worker_step(self.step, ctx, self.state) or {})
 
 
 @cache

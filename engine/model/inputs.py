@@ -98,12 +98,21 @@ def _join(names: Iterable[str]) -> str:
 class Input(LannerModel):
     """A typed input of a flow, with the rules its values must follow."""
 
-    id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", max_length=100, description="Name of the input, used as {{ inputs.<id> }}.")
+    id: str = Field(
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*(\.[a-zA-Z0-9][a-zA-Z0-9_-]*)*$",
+        max_length=100,
+        description="Name of the input, used as {{ inputs.<id> }}; dots nest it ({{ inputs.request.name }} for request.name).",
+    )
     type: InputType = Field(description="Type of the value; decides the coercion and which rules apply.")
     description: str | None = Field(default=None, description="Markdown help shown next to the field.")
     display_name: str | None = Field(default=None, description="Label shown in forms instead of the id.")
     required: bool = Field(default=True, description="An execution cannot start without a value (or a default).")
     defaults: Any = Field(default=None, description="Value used when none is given; follows the same rules as a given value.")
+    prefill: Any = Field(
+        default=None,
+        description="Initial value of the form field (Kestra 1.1), which people may clear: unlike defaults, it is not "
+        "used when an execution is started without this input (API, CLI, triggers). Cannot be combined with defaults.",
+    )
     validator: str | None = Field(default=None, description="Regular expression the whole value must match.", json_schema_extra=_applies("validator"))
     min: int | float | str | None = Field(default=None, description="Smallest allowed value (a number, or an ISO-8601 duration for DURATION).", json_schema_extra=_applies("min"))
     max: int | float | str | None = Field(default=None, description="Largest allowed value (a number, or an ISO-8601 duration for DURATION).", json_schema_extra=_applies("max"))
@@ -115,6 +124,19 @@ class Input(LannerModel):
     allow_custom_value: bool = Field(default=False, description="Accept values that are not among the choices.", json_schema_extra=_applies("allow_custom_value"))
     item_type: ItemType | None = Field(default=None, description="Type of every item of the array.", json_schema_extra=_applies("item_type"))
     depends_on: Any = Field(default=None, description="Inputs this one depends on in forms (Kestra's dependsOn); kept as given.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kestra_spellings(cls, data: Any) -> Any:
+        """Kestra's older ``name`` (now ``id``) and its ``ENUM`` (now ``SELECT``) and ``BOOL`` (a toggle for a
+        BOOLEAN) types; validation warns about the deprecated ones."""
+        if isinstance(data, dict):
+            if "name" in data and "id" not in data:
+                data = {("id" if k == "name" else k): v for k, v in data.items()}
+            alias = {"ENUM": "SELECT", "BOOL": "BOOLEAN"}.get(data.get("type")) if isinstance(data.get("type"), str) else None
+            if alias:
+                data = {**data, "type": alias}
+        return data
 
     @field_validator("type", mode="before")
     @classmethod
@@ -145,14 +167,20 @@ class Input(LannerModel):
                 bad(field, f"{_alias(field)} applies to {_join(types)} inputs, not {self.type}")
         if not problems:
             _check_type_rules(self, bad)
-        if not problems and self.defaults is not None and not _is_expression(self.defaults):
+        if self.defaults is not None and self.prefill is not None:
+            bad("prefill", "prefill and defaults cannot be used together: keep defaults for a value always used, "
+                           "prefill for a form's initial value people may clear")
+        for field, what in (("defaults", "the default value"), ("prefill", "the prefill value")):
+            value = getattr(self, field)
+            if problems or value is None or _is_expression(value):
+                continue
             try:
                 if self.type == "FILE":
-                    _file_default(self.defaults)
+                    _file_default(value)
                 else:
-                    _coerce(self, self.defaults, None)
+                    _coerce(self, value, None)
             except _Reject as exc:
-                bad("defaults", f"the default value is invalid: {exc}")
+                bad(field, f"{what} is invalid: {exc}")
         if problems:
             raise ValidationError.from_exception_data(
                 "Input",
@@ -425,7 +453,8 @@ def _yaml(d: Input, value: Any) -> Any:
 def _uri(d: Input, value: Any) -> str:
     text = _text(d, value).strip()
     parts = urlsplit(text)
-    if not (parts.scheme and (parts.netloc or parts.scheme == "lanner")) or (parts.scheme == "lanner" and not text.startswith("lanner://")):
+    storage = parts.scheme in ("lanner", "kestra")
+    if not (parts.scheme and (parts.netloc or storage)) or (storage and not text.startswith(parts.scheme + "://")):
         raise _Reject(f"{_show(value)} is not a URI with a scheme and a host (such as https://example.com/data.csv)")
     return text
 
@@ -471,6 +500,8 @@ _COERCERS: dict[str, Callable[[Input, Any], Any]] = {
 def _file(d: Input, value: Any, store_file: StoreFile | None) -> str:
     if isinstance(value, str) and value.startswith("lanner://"):
         return value
+    if isinstance(value, str) and value.startswith("kestra://"):  # Kestra's spelling of the same URI
+        return "lanner://" + value[len("kestra://"):]
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise _Reject(f"{_show(value)} is not a file path or lanner:// URI")
     path = Path(value).expanduser()
@@ -513,6 +544,9 @@ def coerce_inputs(
     errors: list[InputError] = []
     declared = [d.id for d in definitions]
     known = set(declared)
+    nested = any("." in name for name in declared)
+    if nested:
+        raw = _flatten_given(raw, known)
     for name in raw:
         if name not in known:
             listing = ", ".join(declared) if declared else "no inputs"
@@ -537,12 +571,70 @@ def coerce_inputs(
         raise errors[0]
     if errors:
         raise InputErrors(errors)
+    return nest(out) if nested else out
+
+
+def nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values of dotted input ids as nested maps, as Kestra gives them: ``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
     return out
+
+
+def _flatten_given(raw: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
+    """Given values keyed by dotted ids, whether they came flat (``request.name``) or nested (``request: {name}``)."""
+    out: dict[str, Any] = {}
+
+    def add(prefix: str, value: Any) -> None:
+        if prefix not in known and isinstance(value, Mapping) and any(k.startswith(prefix + ".") for k in known):
+            for sub, inner in value.items():
+                add(f"{prefix}.{sub}", inner)
+        else:
+            out[prefix] = value
+
+    for key, value in raw.items():
+        add(str(key), value)
+    return out
+
+
+def value_at(values: Mapping[str, Any], input_id: str) -> Any:
+    """The value of input ``input_id`` in coerced inputs (nested for dotted ids)."""
+    node: Any = values
+    if input_id in values:
+        return values[input_id]
+    for part in input_id.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def check_ids(definitions: list[Any]) -> list[tuple[int, str]]:
+    """(index, message) for inputs whose id is used twice, or nests under another input (``a`` and ``a.b``)."""
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for i, d in enumerate(definitions):
+        input_id = getattr(d, "id", None)
+        if not isinstance(input_id, str):
+            continue
+        if input_id in seen:
+            problems.append((i, f"input id '{input_id}' is declared twice (first at inputs[{seen[input_id]}])"))
+            continue
+        for other, j in seen.items():
+            if input_id.startswith(other + ".") or other.startswith(input_id + "."):
+                problems.append((i, f"input '{input_id}' and input '{other}' (inputs[{j}]) cannot both exist: "
+                                    "one would hold the other's value"))
+        seen[input_id] = i
+    return problems
 
 
 def mask_secrets(definitions: list[Input], values: Mapping[str, Any]) -> list[str]:
     """The values of SECRET inputs, for the runtime to mask in logs (longest first)."""
-    secrets = {
-        values[d.id] for d in definitions if d.type == "SECRET" and isinstance(values.get(d.id), str) and values[d.id]
-    }
+    found = [value_at(values, d.id) for d in definitions if d.type == "SECRET"]
+    secrets = {v for v in found if isinstance(v, str) and v}
     return sorted(secrets, key=lambda s: (-len(s), s))

@@ -1,7 +1,8 @@
 """Retry policies (Kestra's ``retry`` property): constant, exponential, random.
 
 ``maxAttempts`` counts every attempt including the first; Kestra's older
-spelling ``maxAttempt`` is accepted as an alias.
+spelling ``maxAttempt`` is accepted as an alias. A task uses its own ``retry``,
+else the nearest enclosing flowable task's, else the flow's (Kestra's order).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ class Retry(LannerModel):
     min_interval: Duration | None = Field(default=None, description="Lower bound of the wait (random).")
     delay_factor: float | None = Field(default=None, gt=1, description="Growth factor of the wait (exponential, default 2).")
     warning_on_retry: bool = Field(default=False, description="End in WARNING when the task succeeded only after a retry.")
-    behavior: Literal["RETRY_FAILED_TASK"] = Field(default="RETRY_FAILED_TASK", description="Only RETRY_FAILED_TASK is supported.")
+    behavior: Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] = Field(
+        default="RETRY_FAILED_TASK",
+        description="RETRY_FAILED_TASK: a new attempt of the failed task in the same execution; CREATE_NEW_EXECUTION: "
+        "the execution ends RETRIED and a new execution of the flow starts after the interval (attempts and "
+        "maxDuration then count executions, from the first one's creation).",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> Retry:

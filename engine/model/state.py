@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-_TERMINAL_NAMES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED"})
+_TERMINAL_NAMES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"})
 
 
 class State(StrEnum):
     #: Whether nothing leaves this state by itself (the run has ended).
     terminal: bool
-    #: FAILED, KILLED or CANCELLED.
+    #: FAILED, KILLED, CANCELLED or RETRIED.
     failed: bool
     #: SUCCESS, WARNING or SKIPPED.
     successful: bool
@@ -31,6 +31,8 @@ class State(StrEnum):
     KILLED = "KILLED"
     RETRYING = "RETRYING"
     RESTARTED = "RESTARTED"
+    #: Ended by a retry with ``behavior: CREATE_NEW_EXECUTION``: a new execution runs the flow again.
+    RETRIED = "RETRIED"
     CANCELLED = "CANCELLED"
     SKIPPED = "SKIPPED"
 
@@ -38,7 +40,7 @@ class State(StrEnum):
         # Plain attributes set once per member, not properties: the executor reads them several
         # times for every task run.
         self.terminal = value in _TERMINAL_NAMES
-        self.failed = value in ("FAILED", "KILLED", "CANCELLED")
+        self.failed = value in ("FAILED", "KILLED", "CANCELLED", "RETRIED")
         self.successful = value in ("SUCCESS", "WARNING", "SKIPPED")
 
 
@@ -59,7 +61,7 @@ def worst(states: list[State]) -> State:
     found = set(states)
     if State.KILLED in found:
         return State.KILLED
-    if State.FAILED in found or State.CANCELLED in found:
+    if State.FAILED in found or State.CANCELLED in found or State.RETRIED in found:
         return State.FAILED
     if State.WARNING in found:
         return State.WARNING

@@ -9,15 +9,17 @@ in plugins; the registry finds them through entry points (``lanner.tasks``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from engine.model.base import LannerModel
-from engine.model.durations import Duration
+from engine.model.durations import Duration, DynamicDuration, resolve_duration
 from engine.model.polymorphic import ByType
 from engine.model.retry import Retry
+from engine.model.state import State
 
 if TYPE_CHECKING:
     from engine.runtime.context import RunContext
@@ -31,6 +33,13 @@ class WorkerGroup(LannerModel):
     key: str = Field(description="Only workers carrying this key (a Dask worker resource) run the task.")
 
 
+class TaskCache(LannerModel):
+    """Kestra's ``taskCache``: reuse the outputs of an earlier successful run of the same task."""
+
+    enabled: bool = Field(default=False, description="Look the task up in the cache before running it.")
+    ttl: Duration | None = Field(default=None, description="How long a cached result is reused (ISO-8601, e.g. PT1H); unset: for ever.")
+
+
 class Task(LannerModel):
     """Properties every task has, whatever its type."""
 
@@ -38,12 +47,27 @@ class Task(LannerModel):
     type: str = Field(description="Task type: a short canonical name (`log`) or a Kestra name.")
     description: str | None = Field(default=None, description="Markdown description shown in the UI.")
     retry: Retry | None = Field(default=None, description="How to retry a failed attempt.")
-    timeout: Duration | None = Field(default=None, description="ISO-8601 duration after which the attempt is killed and FAILED.")
+    timeout: DynamicDuration | None = Field(
+        default=None, description="ISO-8601 duration (or an expression giving one) after which the attempt is killed and FAILED."
+    )
     disabled: bool = Field(default=False, description="A disabled task never runs and shows as SKIPPED.")
     allow_failure: bool = Field(default=False, description="A failure of this task ends the execution in WARNING instead of FAILED.")
+    allow_warning: bool = Field(
+        default=False, description="A WARNING of this task counts as SUCCESS (with allowFailure, so does a failure)."
+    )
+    log_to_file: bool = Field(
+        default=False, description="Write the task's logs to a file in internal storage (the attempt's logFile) instead of the log store."
+    )
+    task_cache: TaskCache | None = Field(
+        default=None, description="Reuse the outputs of an earlier successful run with the same inputs for `ttl`."
+    )
     run_if: str | bool | None = Field(default=None, description="Expression; when it renders false the task is SKIPPED.")
     log_level: LogLevel | None = Field(default=None, description="Minimum level of the logs kept for this task.")
     worker_group: WorkerGroup | None = Field(default=None, description="Run only on workers of this group.")
+
+    #: Properties rendered against another execution's variables (a Subflow's deprecated ``outputs``):
+    #: validation checks that their expressions parse, not that ``outputs.X`` names a task of this flow.
+    foreign_expressions: ClassVar[tuple[str, ...]] = ()
 
     # Filled by @register_task: what the registry, the builder palette and the docs show.
     kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
@@ -53,6 +77,19 @@ class Task(LannerModel):
     title: ClassVar[str] = ""
     icon: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+
+    def tolerate(self, state: State) -> State:
+        """The state this task ends in for an outcome: ``allowFailure`` turns a failure into WARNING,
+        ``allowWarning`` a WARNING into SUCCESS (so both together turn a failure into SUCCESS)."""
+        if state.failed and self.allow_failure:
+            state = State.WARNING
+        if state == State.WARNING and self.allow_warning:
+            state = State.SUCCESS
+        return state
+
+    def timeout_after(self, render: Any) -> timedelta | None:
+        """The ``timeout``, rendering an expression with ``render`` (ValueError names the property)."""
+        return resolve_duration(self.timeout, render, f"{self.id}.timeout")
 
     def child_task_lists(self) -> dict[str, list[Task]]:
         """Named lists of nested tasks (``tasks``, ``then``, ``cases.X``, ``errors``...); flowable types have some."""

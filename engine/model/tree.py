@@ -115,3 +115,15 @@ def map_child_tasks(task: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str,
         else:
             task[keys[0]] = mapped
     return task
+
+
+def iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    """Every string inside ``value`` (maps and lists walked) with its path under ``path``."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from iter_strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from iter_strings(v, (*path, i))

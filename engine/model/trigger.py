@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field
 
 from engine.model.base import LannerModel
-from engine.model.condition import AnyCondition
+from engine.model.condition import AnyCondition, Condition
 from engine.model.durations import Duration
 from engine.model.polymorphic import ByType
 
@@ -26,6 +26,12 @@ class Trigger(LannerModel):
     inputs: dict[str, Any] | None = Field(default=None, description="Inputs of the executions this trigger starts.")
     conditions: list[AnyCondition] | None = Field(default=None, description="Conditions that must all hold for the trigger to fire.")
 
+    #: What its firings offer conditions (see :attr:`Condition.needs`): a schedule has a date, a Flow
+    #: trigger an upstream execution, a polling trigger the date of its event.
+    condition_context: ClassVar[frozenset[str]] = frozenset({"date"})
+    #: How messages name this kind of trigger ("a Schedule trigger").
+    kind_name: ClassVar[str] = "trigger"
+
     canonical: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     group: ClassVar[str] = "Triggers"
@@ -36,6 +42,26 @@ class Trigger(LannerModel):
     def validation_warnings(self) -> list[tuple[str, str]]:
         """``(property, message)`` for a definition that is valid but surely not what its author meant."""
         return []
+
+    def condition_lists(self) -> dict[str, list[Condition]]:
+        """Its lists of conditions, by property name (a Schedule also has ``scheduleConditions``)."""
+        return {"conditions": list(self.conditions or [])}
+
+    def condition_errors(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Conditions its firings cannot evaluate, as (path inside the trigger, message): refused at save."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        offered = self.condition_context
+        for prop, conditions in self.condition_lists().items():
+            for i, condition in enumerate(conditions):
+                missing = condition.requirements() - offered
+                if missing:
+                    what = " and ".join(_PARTS.get(m, m) for m in sorted(missing))
+                    out.append(((prop, i, "type"), f"condition type '{condition.type}' needs {what}, which a "
+                                f"{self.kind_name} does not have: it could never be evaluated; remove it or use another trigger"))
+        return out
+
+
+_PARTS = {"date": "the date of the firing", "execution": "an upstream execution that ended (Flow triggers)"}
 
 #: A trigger of any registered type (validated by its ``type``).
 AnyTrigger = Annotated[Trigger, ByType("trigger")]

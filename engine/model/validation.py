@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from engine import expressions
 from engine.model import registry, tree
+from engine.model.deprecations import modernize
 from engine.model.flowable import FLOW_CHILD_LISTS
+from engine.model.upstream import Lookup, flow_trigger_input_errors
 from engine.model.yaml_loader import YamlError, load_yaml
 
 Path = tuple[str | int, ...]
@@ -89,16 +91,20 @@ class _Positions:
             p = p[:-1]
 
 
-def validate_text(text: str | bytes, *, source: str | None = None) -> ValidationReport:
-    """Validate flow YAML; never raises for bad input, returns every error."""
+def validate_text(text: str | bytes, *, source: str | None = None, upstream: Lookup | None = None) -> ValidationReport:
+    """Validate flow YAML; never raises for bad input, returns every error.
+
+    ``upstream`` looks deployed flows up (namespace, id): a Flow trigger's inputs are then checked
+    against the tasks of the flows it listens to.
+    """
     try:
         data, positions = load_yaml(text)
     except YamlError as exc:
         return ValidationReport(None, [FlowError("", exc.message, exc.line, exc.column)])
-    return validate_data(data, positions=positions)
+    return validate_data(data, positions=positions, upstream=upstream)
 
 
-def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
+def validate_data(data: Any, *, positions: Any = None, upstream: Lookup | None = None) -> ValidationReport:
     """Validate already-parsed flow data (from YAML or a JSON API body)."""
     from engine.model.flow import Flow
 
@@ -108,7 +114,8 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
     if not isinstance(data, dict):
         report.errors.append(FlowError("", "a flow must be a mapping with id, namespace and tasks"))
         return report
-    prepared = apply_plugin_defaults(data)
+    modern, deprecated = modernize(data)
+    prepared = apply_plugin_defaults(modern)
     try:
         flow = Flow.model_validate(prepared)
     except ValidationError as exc:
@@ -116,7 +123,17 @@ def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
         flow = None
     report.errors.extend(_semantic_errors(prepared, pos))
     report.warnings.extend(_warnings(prepared, pos))
+    for path, message in deprecated:
+        line, col = pos.at(path)
+        report.warnings.append(FlowError(format_path(path), message, line, col))
+    if flow is not None and upstream is not None:
+        for path, message in flow_trigger_input_errors(flow, upstream):
+            line, col = pos.at(path)
+            report.errors.append(FlowError(format_path(path), message, line, col))
     for i, trigger in enumerate((flow.triggers or []) if flow is not None else []):
+        for sub, message in trigger.condition_errors():
+            line, col = pos.at(("triggers", i, *sub))
+            report.errors.append(FlowError(format_path(("triggers", i, *sub)), message, line, col))
         for prop, message in trigger.validation_warnings():
             line, col = pos.at(("triggers", i, prop))
             report.warnings.append(FlowError(format_path(("triggers", i, prop)), message, line, col))
@@ -146,7 +163,7 @@ def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
         return []
     if not isinstance(data, dict):
         return []
-    prepared = apply_plugin_defaults(data)
+    prepared = apply_plugin_defaults(modernize(data)[0])
     pos = _Positions(positions or {})
     raw_inputs = prepared.get("inputs") if isinstance(prepared.get("inputs"), list) else []
     input_types = {str(i.get("id")): str(i.get("type", "STRING")).upper() for i in raw_inputs if isinstance(i, dict)}
@@ -169,12 +186,13 @@ def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
     return errors
 
 
-def load_flow(text: str | bytes, *, source: str | None = None) -> Any:
+def load_flow(text: str | bytes, *, source: str | None = None, upstream: Lookup | None = None) -> Any:
     """Parse and validate flow YAML; raise FlowValidationError with every error."""
-    report = validate_text(text, source=source)
+    report = validate_text(text, source=source, upstream=upstream)
     if report.errors:
         raise FlowValidationError(report.errors, source)
     report.flow.__dict__["_source"] = text if isinstance(text, str) else text.decode()
+    report.flow.__dict__["_warnings"] = report.warnings
     return report.flow
 
 
@@ -217,15 +235,7 @@ def iter_tasks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     return tree.iter_tasks(data)
 
 
-def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _iter_strings(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _iter_strings(v, (*path, i))
+_iter_strings = tree.iter_strings
 
 
 def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
@@ -262,25 +272,30 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     # Expressions must parse; outputs.X must name an existing task.
     output_ids = all_ids
     for path, task in iter_tasks(data):
-        if registry.task_class(str(task.get("type"))) is None:
+        cls = registry.task_class(str(task.get("type")))
+        if cls is None:
             continue  # an unknown type is the error to fix first; its properties mean nothing yet
         nested = tree.child_list_names(task.get("type"))
         for key, value in task.items():
             if key in nested:
                 continue
+            ids = None if key in cls.foreign_expressions else output_ids
             for spath, text in _iter_strings(value, (*path, key)):
-                _check_expression(text, spath, output_ids, err)
-    for key in ("variables", "outputs", "labels"):
+                _check_expression(text, spath, ids, err)
+    for key in ("variables", "outputs", "labels", "sla"):
         for spath, text in _iter_strings(data.get(key), (key,)):
             _check_expression(text, spath, output_ids, err)
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict):
+            # A Flow trigger's inputs read the upstream execution's outputs (checked against that flow on deploy).
+            upstream = registry.canonical_trigger_name(str(trig.get("type"))) == "flow"
             for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
-                _check_expression(text, spath, output_ids, err)
+                _check_expression(text, spath, None if upstream else output_ids, err)
     return errors
 
 
-def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> None:
+def _check_expression(text: str, path: Path, task_ids: set[str] | None, err: Any) -> None:
+    """The expression must parse; with ``task_ids``, every ``outputs.X`` it reads must name one of them."""
     if "{{" not in text and "{%" not in text:
         return
     try:
@@ -292,6 +307,8 @@ def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> No
             err(path, f"expression does not parse: {exc.cause}{where}", exc.line)
         else:
             err(path, f"expression does not parse: {exc.reason}")
+        return
+    if task_ids is None:
         return
     for ref in sorted(expressions.referenced_outputs(text)):
         if ref not in task_ids:
@@ -351,7 +368,7 @@ def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
         if isinstance(trig, dict) and registry.canonical_trigger_name(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
-            if isinstance(key, str) and len(key) < 16:
+            if isinstance(key, str) and len(key) < 16 and "{{" not in key and "{%" not in key:
                 line, col = pos.at(("triggers", i, "key"))
                 out.append(FlowError(format_path(("triggers", i, "key")), "webhook key is shorter than 16 characters: anyone who guesses it can start this flow", line, col))
     return out

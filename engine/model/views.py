@@ -154,6 +154,7 @@ class FlowInfo(View):
     labels: Labels = {}
     disabled: bool = False
     source: str | None = None
+    warnings: list[FlowError] = []  # deprecated spellings, filled in the answer of a local deploy only
 
 
 class Validation(View):

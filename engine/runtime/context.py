@@ -40,6 +40,12 @@ class TaskLogger:
             self._hidden.append(value)
             self._hidden.sort(key=len, reverse=True)
 
+    def redirect(self, sink: LogSink) -> TaskLogger:
+        """The same logger (level, masking) writing to ``sink`` instead (a task's ``logToFile``)."""
+        other = TaskLogger(sink)
+        other._min, other._mask = self._min, self._mask
+        return other
+
     def log(self, level: str, message: str) -> None:
         level = level.upper()
         if level == "WARNING":

@@ -26,10 +26,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from engine.model.durations import format_duration
 from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
 from engine.model.flow import Flow
-from engine.model.flowable import ChildExecution, FlowableError, FlowableTask, run_sequence, with_handlers
+from engine.model.flowable import (
+    ChildExecution,
+    FlowableError,
+    FlowableTask,
+    WorkerStep,
+    run_sequence,
+    with_handlers,
+)
 from engine.model.ids import new_id, now_iso, parse_iso
+from engine.model.retry import Retry
 from engine.model.state import State
 from engine.model.task import RunnableTask, Task, truthy
 from engine.runtime.flow_index import FlowIndex
@@ -49,6 +58,8 @@ class WorkerOutcome:
     message: str | None = None
     start_date: str | None = None
     end_date: str | None = None
+    #: The attempt's log file in internal storage (a task with ``logToFile``).
+    log_file: str | None = None
     #: Labels the task adds to its execution (Labels).
     labels: dict[str, str] | None = None
     #: The state the task ends its execution in (Exit).
@@ -66,6 +77,8 @@ class Step:
     timers: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, kind, task run id)
     logs: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)  # (tr id, task id, level, msg)
     ended: bool = False
+    #: A CREATE_NEW_EXECUTION retry: (seconds to wait, id of the new execution of the flow).
+    retry_execution: tuple[float, str] | None = None
 
 
 class Executor:
@@ -78,6 +91,7 @@ class Executor:
         self.context = context  # (state, task, parent_tr, value, tr=None) -> expression context
         # Hides secret values in what the executor stores itself (loop values, switch keys, flow outputs).
         self.mask = mask or (lambda data: data)
+        self._retries: dict[str, Retry | None] = {}
 
     # --- events ----------------------------------------------------------------------------------
 
@@ -86,11 +100,18 @@ class Executor:
         ex = st.execution
         if ex.state.terminal:
             return step
+        wait = _seconds_until(ex.meta.get("startAfter"))
+        if wait > 0:  # a new execution of a CREATE_NEW_EXECUTION retry waits for its interval
+            step.timers.append((wait, "delayed-start", ""))
+            return step
+        ex.meta.pop("startAfter", None)
         if ex.start_date is None:
             ex.start_date = now_iso()
         ex.state = State.RUNNING
         st.touch_execution()
+        self._arm_slas(st, step)
         self.reevaluate(st, None, step)
+        self._check_assertions(st, step)
         return step
 
     def on_started(self, st: ExecutionState, tr_id: str, attempt_no: int, start_date: str) -> None:
@@ -116,10 +137,16 @@ class Executor:
         att.start_date = att.start_date or outcome.start_date or now_iso()
         end = att.end_date = outcome.end_date or now_iso()
         att.message = outcome.message
+        att.log_file = outcome.log_file
         tr.start_date = tr.start_date or att.start_date
         task = self.index.tasks[tr.task_id]
         if outcome.metrics:
             tr.meta["metrics"] = [*tr.meta.get("metrics", ()), *outcome.metrics]
+        if tr.task_id in self.index.flowable:
+            assert isinstance(task, FlowableTask)
+            self._on_step_result(st, tr, task, outcome, step)
+            return step
+        retry = self.effective_retry(task)
         if outcome.state in (State.SUCCESS, State.WARNING):
             if outcome.labels:
                 st.execution.labels.update(outcome.labels)
@@ -128,9 +155,9 @@ class Executor:
                 self._exit(st, tr, outcome.exit_state, outcome.outputs, step)
                 return step
             state = outcome.state
-            if len(tr.attempts) > 1 and task.retry is not None and task.retry.warning_on_retry:
+            if len(tr.attempts) > 1 and retry is not None and retry.warning_on_retry:
                 state = State.WARNING
-            self._finish(st, tr, state, outcome.outputs, step, end)
+            self._finish(st, tr, task.tolerate(state), outcome.outputs, step, end)
             return step
         if outcome.state == State.KILLED:
             self._finish(st, tr, State.KILLED, outcome.outputs, step, end)
@@ -138,14 +165,19 @@ class Executor:
         # A failed attempt: retry or fail.
         if outcome.outputs:
             st.set_outputs(tr, outcome.outputs)
-        delay = self._retry_delay(task, tr)
+        if retry is not None and retry.behavior == "CREATE_NEW_EXECUTION":
+            delay = self._new_execution_delay(st, retry)
+            if delay is not None:
+                self._end_retried(st, tr, outcome.message, delay, step)
+                return step
+        delay = self._retry_delay(retry, tr) if retry is not None and retry.behavior == "RETRY_FAILED_TASK" else None
         if delay is not None:
             tr.state = State.RETRYING
             st.touch(tr)
             step.logs.append((tr.id, tr.task_id, "WARN", f"attempt {attempt_no + 1} failed ({outcome.message}); retrying in {delay.total_seconds():g}s"))
             step.timers.append((delay.total_seconds(), "retry", tr.id))
             return step
-        final = State.WARNING if task.allow_failure else State.FAILED
+        final = task.tolerate(State.FAILED)
         if outcome.message:
             step.logs.append((tr.id, tr.task_id, "ERROR", f"{tr.task_id} failed: {outcome.message}"))
         self._finish(st, tr, final, outcome.outputs, step, end)
@@ -154,14 +186,19 @@ class Executor:
     def on_timer(self, st: ExecutionState, kind: str, tr_id: str) -> Step:
         """A timer ran out: a retry delay, or one a flowable task set (its ``on_timer`` decides)."""
         step = Step()
+        if kind == "delayed-start":
+            return self.start(st) if st.execution.state == State.CREATED else step
+        if kind == "sla":
+            self._on_sla_timer(st, tr_id, step)
+            return step
         tr = st.task_runs.get(tr_id)
         if tr is None or tr.state.terminal or st.execution.state.terminal:
             return step
-        if kind == "retry":
+        task = self.index.task(tr.task_id)
+        if kind == "retry" and not isinstance(task, FlowableTask):
             if tr.state == State.RETRYING:
                 self._new_attempt(st, tr, step)
             return step
-        task = self.index.task(tr.task_id)
         if isinstance(task, FlowableTask):
             task.on_timer(_Run(self, st, tr, task, step), kind)
         return step
@@ -185,7 +222,7 @@ class Executor:
             return step
         step.logs.append((tr.id, tr.task_id, "ERROR", message))
         task = self.index.task(tr.task_id)
-        self._finish(st, tr, State.WARNING if task.allow_failure else State.FAILED, None, step)
+        self._finish(st, tr, task.tolerate(State.FAILED), None, step)
         return step
 
     def resume(self, st: ExecutionState, tr_id: str | None, inputs: dict[str, Any] | None) -> Step:
@@ -195,14 +232,24 @@ class Executor:
             return step
         self._set_running_after_pause(st)
         for tr in paused:
-            self._finish(st, tr, State.SUCCESS, {"onResume": inputs or {}} if inputs else tr.outputs, step)
+            outputs = {"onResume": inputs or {}} if inputs else tr.outputs
+            task = self.index.task(tr.task_id)
+            if isinstance(task, FlowableTask):
+                task.resumed(_Run(self, st, tr, task, step), outputs)
+            else:
+                self._finish(st, tr, State.SUCCESS, outputs, step)
         return step
 
     def kill(self, st: ExecutionState) -> Step:
         step = Step()
-        ex = st.execution
-        if ex.state.terminal:
+        if st.execution.state.terminal:
             return step
+        self._terminate(st, State.KILLED, State.KILLED, step)
+        return step
+
+    def _terminate(self, st: ExecutionState, state: State, runs_state: State, step: Step) -> None:
+        """End the execution in ``state`` now: unfinished task runs end ``runs_state``, running attempts are killed."""
+        ex = st.execution
         end = now_iso()
         for tr in st.task_runs.values():
             if tr.state.terminal:
@@ -216,20 +263,71 @@ class Executor:
                 if not att.state.terminal:
                     att.state = State.KILLED
                     att.end_date = end
-            tr.state = State.KILLED
+            tr.state = runs_state
             tr.end_date = end
             st.touch(tr)
-        ex.state = State.KILLED
+        ex.state = state
         ex.end_date = end
         st.touch_execution()
         step.ended = True
-        return step
+
+    # --- SLA (Kestra's flow ``sla``) ----------------------------------------------------------
+
+    def _arm_slas(self, st: ExecutionState, step: Step) -> None:
+        """Timers of the MAX_DURATION SLAs, counted from the execution's start."""
+        start = parse_iso(st.execution.start_date or now_iso())
+        elapsed = (parse_iso(now_iso()) - start).total_seconds() if start else 0.0  # type: ignore[operator]
+        for i, sla in enumerate(self.flow.sla or []):
+            if sla.type == "MAX_DURATION" and sla.duration is not None:
+                step.timers.append((max(0.0, sla.duration.total_seconds() - elapsed), "sla", str(i)))
+
+    def _check_assertions(self, st: ExecutionState, step: Step) -> None:
+        """EXECUTION_ASSERTION SLAs, evaluated on each change of a running execution (the first violation acts)."""
+        if st.execution.state.terminal or "slaViolated" in st.execution.meta:
+            return
+        for sla in self.flow.sla or ():
+            if sla.type != "EXECUTION_ASSERTION":
+                continue
+            try:
+                ok = truthy(self.render(sla.assert_, self.context(st, None, None, None)))
+            except Exception as exc:  # noqa: BLE001 - an assertion that cannot be rendered is a violation, said why
+                ok, reason = False, f"its assertion could not be rendered: {exc}"
+            else:
+                reason = f"assertion is false: {sla.assert_}"
+            if not ok:
+                self._violate(st, sla, reason, step)
+                return
+
+    def _violate(self, st: ExecutionState, sla: Any, reason: str, step: Step) -> None:
+        ex = st.execution
+        ex.meta["slaViolated"] = sla.id
+        labels = sla.label_map()
+        if labels:
+            ex.labels = {**ex.labels, **labels}
+        st.touch_execution()
+        if sla.behavior == "NONE":
+            step.logs.append((None, None, "WARN", f"SLA '{sla.id}' violated: {reason}"))
+            return
+        state = State.FAILED if sla.behavior == "FAIL" else State.CANCELLED
+        verb = "failed" if state == State.FAILED else "cancelled"
+        step.logs.append((None, None, "ERROR", f"execution {verb} because SLA '{sla.id}' was violated: {reason}"))
+        self._terminate(st, state, state, step)
+
+    def _on_sla_timer(self, st: ExecutionState, index: str, step: Step) -> None:
+        slas = self.flow.sla or []
+        if st.execution.state.terminal or "slaViolated" in st.execution.meta or not index.isdigit() or int(index) >= len(slas):
+            return
+        sla = slas[int(index)]
+        self._violate(st, sla, f"the execution ran longer than its maximum duration of {format_duration(sla.duration)}", step)
 
     def recover(self, st: ExecutionState) -> Step:
         """Continue an execution loaded after a restart: re-dispatch lost attempts, re-evaluate."""
         step = Step()
         if st.execution.state.terminal:
             return step
+        if st.execution.state == State.CREATED and st.execution.meta.get("startAfter"):
+            return self.start(st)  # still waiting for its start: the timer lived in memory only
+        self._arm_slas(st, step)
         for tr in st.ordered_runs():
             task = self.index.get(tr.task_id)
             if isinstance(task, RunnableTask) and tr.state in (State.CREATED, State.RUNNING):
@@ -246,6 +344,10 @@ class Executor:
                 self._new_attempt(st, tr, step)
             elif tr.state == State.RETRYING:
                 step.timers.append((0.0, "retry", tr.id))
+            elif isinstance(task, FlowableTask) and tr.state == State.RUNNING and tr.meta.get("step") in ("setup", "teardown"):
+                tr.attempts.append(Attempt(State.CREATED))  # the worker step was lost with the process: run it again
+                st.touch(tr)
+                step.dispatch.append(tr)
             elif isinstance(task, FlowableTask) and not tr.state.terminal:
                 self._restore(st, tr, task, step)
         # Re-evaluate every running container (cheap: once per recovery).
@@ -351,18 +453,60 @@ class Executor:
             result = State.FAILED
         if result is None:
             return
-        if result.failed and task.allow_failure:
-            result = State.WARNING
-        self._finish(st, container, result, container.outputs, step)
+        if self._start_step(st, container, task, "teardown", result, step):
+            return
+        self._finish(st, container, task.tolerate(result), container.outputs, step)
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _retry_delay(self, task: Task, tr: TaskRun) -> timedelta | None:
-        if task.retry is None:
-            return None
+    def effective_retry(self, task: Task) -> Retry | None:
+        """The retry policy of a task: its own, else the nearest enclosing task's, else the flow's (Kestra's order)."""
+        try:
+            return self._retries[task.id]
+        except KeyError:
+            pass
+        found: Retry | None = None
+        cur: Task | None = task
+        while cur is not None:
+            if cur.retry is not None:
+                found = cur.retry
+                break
+            place = self.index.places.get(cur.id)
+            cur = self.index.get(place.parent_id) if place is not None and place.parent_id else None
+        self._retries[task.id] = found = found or self.flow.retry
+        return found
+
+    def _retry_delay(self, retry: Retry, tr: TaskRun) -> timedelta | None:
         first = parse_iso(tr.attempts[0].start_date) if tr.attempts and tr.attempts[0].start_date else None
         elapsed = (parse_iso(now_iso()) - first) if first else timedelta(0)  # type: ignore[operator]
-        return task.retry.next_delay(len(tr.attempts), elapsed)
+        return retry.next_delay(len(tr.attempts), elapsed)
+
+    def _new_execution_delay(self, st: ExecutionState, retry: Retry) -> timedelta | None:
+        """Wait before the next execution of a CREATE_NEW_EXECUTION retry (None: no attempt left).
+
+        Attempts count executions (this one is ``attemptNumber``), and ``maxDuration`` runs from the
+        creation of the first one, as in Kestra.
+        """
+        ex = st.execution
+        first = parse_iso(ex.meta.get("originalCreatedDate") or ex.start_date or now_iso())
+        elapsed = (parse_iso(now_iso()) - first) if first else timedelta(0)  # type: ignore[operator]
+        return retry.next_delay(int(ex.meta.get("attemptNumber", 1)), elapsed)
+
+    def _end_retried(self, st: ExecutionState, tr: TaskRun, message: str | None, delay: timedelta, step: Step) -> None:
+        """CREATE_NEW_EXECUTION: the failed task run, its parents and the execution end RETRIED; the
+        runner starts a new execution of the flow after ``delay`` (Kestra's RESTART_FAILED_FLOW)."""
+        seconds = delay.total_seconds()
+        step.logs.append((tr.id, tr.task_id, "WARN", f"{tr.task_id} failed ({message}); the execution ends RETRIED and "
+                          f"a new execution of the flow starts in {seconds:g}s (retry behavior CREATE_NEW_EXECUTION)"))
+        cur: TaskRun | None = tr
+        while cur is not None:
+            cur.state = State.RETRIED
+            cur.end_date = now_iso()
+            st.touch(cur)
+            cur = st.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None
+        self._terminate(st, State.RETRIED, State.KILLED, step)
+        st.execution.meta["retriedBy"] = new_id()
+        step.retry_execution = (seconds, st.execution.meta["retriedBy"])
 
     def _new_attempt(self, st: ExecutionState, tr: TaskRun, step: Step) -> None:
         tr.attempts.append(Attempt(State.CREATED))
@@ -388,6 +532,51 @@ class Executor:
         st.touch(tr)
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         self.reevaluate(st, parent, step, tr.iteration)
+        if self.flow.sla:
+            self._check_assertions(st, step)
+
+    # --- worker steps of flowable tasks (a WorkingDirectory's files) ------------------------------
+
+    def _start_step(self, st: ExecutionState, tr: TaskRun, task: Task, which: str, main: State | None, step: Step) -> bool:
+        """Dispatch a flowable's ``setup`` (before its children) or ``teardown`` (after them) to a worker."""
+        if not isinstance(task, FlowableTask) or which not in task.worker_steps() or tr.meta.get("done", {}).get(which):
+            return False
+        if main is not None and main == State.KILLED:
+            return False
+        tr.meta["step"] = which
+        if main is not None:
+            tr.meta["childrenState"] = str(main)
+        tr.attempts.append(Attempt(State.CREATED))
+        st.touch(tr)
+        step.dispatch.append(tr)
+        return True
+
+    def _on_step_result(self, st: ExecutionState, tr: TaskRun, task: FlowableTask, outcome: WorkerOutcome, step: Step) -> None:
+        which = tr.meta.pop("step", None)
+        tr.meta.setdefault("done", {})[which] = True
+        if outcome.outputs:
+            st.set_outputs(tr, {**(tr.outputs or {}), **outcome.outputs})
+        failed = outcome.state.failed
+        if failed and outcome.message:
+            step.logs.append((tr.id, tr.task_id, "ERROR", f"{tr.task_id} {which} failed: {outcome.message}"))
+        if which == "setup":
+            if failed:
+                self._finish(st, tr, task.tolerate(State.FAILED if outcome.state != State.KILLED else State.KILLED), tr.outputs, step)
+            else:
+                self.reevaluate(st, tr, step)
+            return
+        main = State(tr.meta.pop("childrenState", "SUCCESS"))
+        final = main if not failed else (State.KILLED if outcome.state == State.KILLED else State.FAILED)
+        if final == main and outcome.state == State.WARNING and main == State.SUCCESS:
+            final = State.WARNING
+        self._finish(st, tr, task.tolerate(final), tr.outputs, step)
+
+    def runnable(self, tr: TaskRun) -> Any:
+        """What a worker runs for a dispatched task run: the runnable task, or a flowable's worker step."""
+        task = self.index.tasks[tr.task_id]
+        if tr.task_id in self.index.flowable:
+            return WorkerStep(task, tr.meta.get("step", "setup"), State(tr.meta["childrenState"]) if "childrenState" in tr.meta else None)
+        return task
 
     def _exit(self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step) -> None:
         """An Exit task ends its execution in ``state``: nothing new starts, unfinished containers end
@@ -426,7 +615,7 @@ class Executor:
             task.restore(_Run(self, st, tr, task, step))
         except FlowableError as exc:
             step.logs.append((tr.id, tr.task_id, "ERROR", str(exc)))
-            self._finish(st, tr, State.WARNING if task.allow_failure else State.FAILED, None, step)
+            self._finish(st, tr, task.tolerate(State.FAILED), None, step)
 
     def _advance_root(self, st: ExecutionState, step: Step) -> None:
         flow = self.flow
@@ -460,6 +649,8 @@ class Executor:
     def _resolve(self, st: ExecutionState, tr: TaskRun, task: Task, iteration: int | None, step: Step) -> State | None:
         if tr.state == State.PAUSED or tr.task_id not in self.index.flowable:
             return None  # a paused task run ends on resume (or its timers)
+        if tr.meta.get("step") in ("setup", "teardown"):
+            return None  # a worker runs its setup or teardown: its result continues it
         return task.resolve_state(_Run(self, st, tr, task, step), iteration)  # type: ignore[attr-defined]
 
     # --- creating task runs ----------------------------------------------------------------------
@@ -504,9 +695,11 @@ class Executor:
             task.expand(run)
         except FlowableError as exc:
             step.logs.append((tr.id, task.id, "ERROR", str(exc)))
-            self._end_new(st, tr, State.WARNING if task.allow_failure else State.FAILED)
+            self._end_new(st, tr, task.tolerate(State.FAILED))
             return tr
         st.touch(tr)
+        if tr.state == State.RUNNING and self._start_step(st, tr, task, "setup", None, step):
+            return tr
         if tr.state == State.RUNNING:
             try:
                 result = task.resolve_state(run, None)
@@ -514,9 +707,7 @@ class Executor:
                 step.logs.append((tr.id, task.id, "ERROR", str(exc)))
                 result = State.FAILED
             if result is not None:
-                if result.failed and task.allow_failure:
-                    result = State.WARNING
-                self._end_new(st, tr, result)
+                self._end_new(st, tr, task.tolerate(result))
         return tr
 
     def _end_new(self, st: ExecutionState, tr: TaskRun, state: State) -> None:
@@ -524,6 +715,14 @@ class Executor:
         tr.end_date = now_iso()
         tr.start_date = tr.start_date or tr.end_date
         st.touch(tr)
+
+
+def _seconds_until(iso: str | None) -> float:
+    """Seconds from now until an ISO date (0 when unset or past)."""
+    when = parse_iso(iso) if iso else None
+    if when is None:
+        return 0.0
+    return max(0.0, (when - parse_iso(now_iso())).total_seconds())  # type: ignore[operator]
 
 
 class _Run:
@@ -558,10 +757,10 @@ class _Run:
     def create(self, task: Task, iteration: int | None, value: str | None) -> TaskRun:
         return self._executor._create(self._st, task, self._tr, iteration, value, self._step)
 
-    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None) -> Any:
+    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None, *, context: dict[str, Any] | None = None) -> Any:
         tr, task, st = self.task_run, self._task, self._st
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
-        ctx = self._executor.context(st, task, parent, tr.value, tr)
+        ctx = context if context is not None else self._executor.context(st, task, parent, tr.value, tr)
         for key, more in (extra or {}).items():
             base = ctx.get(key)
             ctx[key] = {**base, **more} if isinstance(base, dict) and isinstance(more, dict) else more
@@ -570,6 +769,19 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - the message is what users need
             raise FlowableError(f"{tr.task_id}.{name}: {exc}") from exc
 
+    def retry_later(self, reason: str) -> bool:
+        executor, tr = self._executor, self.task_run
+        retry = executor.effective_retry(executor.index.task(tr.task_id))
+        if retry is None or retry.behavior != "RETRY_FAILED_TASK":
+            return False
+        delay = executor._retry_delay(retry, tr)
+        if delay is None:
+            return False
+        tr.state = State.RETRYING
+        self._st.touch(tr)
+        self._step.logs.append((tr.id, tr.task_id, "WARN", f"attempt {len(tr.attempts)} failed ({reason}); retrying in {delay.total_seconds():g}s"))
+        self._step.timers.append((delay.total_seconds(), "retry", tr.id))
+        return True
     def reevaluate(self) -> None:
         self._executor.reevaluate(self._st, self.task_run, self._step)
 
@@ -600,3 +812,11 @@ class _Run:
 
     def end(self, state: State, outputs: dict[str, Any] | None = None) -> None:
         self._executor._finish(self._st, self.task_run, state, outputs, self._step)
+
+    def continue_running(self, outputs: dict[str, Any] | None = None) -> None:
+        tr = self.task_run
+        tr.state = State.RUNNING
+        if outputs is not None:
+            self._st.set_outputs(tr, outputs)
+        self._st.touch(tr)
+        self._executor.reevaluate(self._st, tr, self._step)

@@ -12,9 +12,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from engine.model.execution import ExecutionState, TaskRun
+from engine.model.execution import ExecutionState, TaskRun, labels_context
 from engine.model.flow import Flow
+from engine.model.ids import now_iso
 from engine.model.task import Task
+
+#: Kestra's open-source edition has one fixed tenant, ``main`` (``{{ flow.tenantId }}``); so has Lanner.
+TENANT_ID = "main"
 
 
 class _Shared:
@@ -46,7 +50,7 @@ def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> d
 def _build_base(flow: Flow, st: ExecutionState, render: Any | None) -> dict[str, Any]:
     ex = st.execution
     ctx: dict[str, Any] = {
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": ex.flow_revision},
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": ex.flow_revision, "tenantId": TENANT_ID},
         "execution": {
             "id": ex.id,
             "startDate": ex.start_date,
@@ -55,7 +59,7 @@ def _build_base(flow: Flow, st: ExecutionState, render: Any | None) -> dict[str,
         },
         "inputs": ex.inputs,
         "outputs": st.outputs,
-        "labels": ex.labels,
+        "labels": labels_context(ex.labels),
         "trigger": ex.trigger or {},
         "envs": {k[len("ENV_"):].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")},
         "vars": {},
@@ -88,6 +92,7 @@ def task_context(
         shared.execution = {**shared.base["execution"], "state": state}
         shared.state = state
     ctx["execution"] = shared.execution
+    ctx["labels"] = labels_context(ex.labels)  # a Labels task changes them during the run
     if task is not None:
         entry = shared.tasks.get(task.id)
         if entry is None:
@@ -97,7 +102,8 @@ def task_context(
         "id": tr.id if tr else None,
         "value": value,
         "attemptsCount": max(0, len(tr.attempts) - 1) if tr else 0,
-        "startDate": tr.start_date if tr else None,
+        # A task run not started yet is about to be: its attempt starts now (Kestra's date is never null).
+        "startDate": (tr.start_date or now_iso()) if tr else None,
         "parentId": parent.id if parent else None,
     }
     if parent is not None:

@@ -16,9 +16,10 @@ from jinja2 import pass_context
 
 from engine.storage import (
     NSFILE_SCHEME,
-    SCHEME,
     InternalStorage,
     StorageError,
+    is_storage_uri,
+    normalize_uri,
     resolve_nsfile,
     safe_relative_path,
 )
@@ -42,8 +43,8 @@ def file_functions(storage: InternalStorage, namespace: str) -> dict[str, Functi
     def where(path: Any, what: str) -> tuple[str, str]:
         """('uri', lanner URI) for an internal-storage file, ('ns', relative path) for a namespace file."""
         ref = str(path)
-        if ref.startswith(SCHEME):
-            return "uri", ref
+        if is_storage_uri(ref):
+            return "uri", normalize_uri(ref)
         if ref.startswith(NSFILE_SCHEME):
             return "ns", resolve_nsfile(ref, namespace)
         if "://" in ref:

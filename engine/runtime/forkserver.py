@@ -21,7 +21,8 @@ without interpreter options, and every environment variable an interpreter
 reads when it starts (``PYTHON*``, the locale, the dynamic loader's) is the
 one the server started with. Anything else runs in a fresh interpreter, and
 the task's debug log says which was used and why. There is one server per
-interpreter and start-up environment (at most :data:`MAX_SERVERS`).
+interpreter and start-up environment (at most :data:`MAX_SERVERS`): the virtual
+environment of a task's ``dependencies`` has a server of its own.
 
 A server that dies (``kill -9``, out of memory) loses the tasks it was
 running: their attempts fail with :data:`LOST_MESSAGE`, the task's ``retry``
@@ -88,14 +89,19 @@ def why_not(argv: list[str], cwd: Path, env: Mapping[str, str]) -> str | None:
     """Why ``argv`` (with the complete environment ``env``) cannot run on a fork server, or None when it can."""
     if not enabled():
         return "the fork server is off (LANNER_FORK_SERVER=0)" if sys.platform.startswith("linux") else "the fork server needs Linux"
-    if len(argv) < 2 or not _same_file(argv[0], sys.executable):
-        return f"{argv[0]} is not Lanner's interpreter"
+    if len(argv) < 2 or not (_same_file(argv[0], sys.executable) or _dependency_env(argv[0])):
+        return f"{argv[0]} is neither Lanner's interpreter nor the one of a dependency environment"
     if argv[1].startswith("-"):
         return f"interpreter option {argv[1]}"
     program = Path(argv[1]) if os.path.isabs(argv[1]) else cwd / argv[1]
     if not program.is_file():
         return f"{argv[1]} is not a file"
     return None
+
+
+def _dependency_env(interpreter: str) -> bool:
+    """The Python of a complete virtual environment of a task's ``dependencies`` (its own fork server)."""
+    return (Path(interpreter).parent.parent / ".lanner-venv").is_file()
 
 
 def _readable(sock: socket.socket, timeout: float) -> bool:
@@ -303,7 +309,8 @@ def launch(argv: list[str], cwd: Path, env: Mapping[str, str], *, stdin: bool) -
     reason = why_not(argv, cwd, env)
     if reason is not None:
         return reason
-    server = server_for(sys.executable, env)
+    # A dependency environment's Python is a link to the same binary as Lanner's: told apart by its folder.
+    server = server_for(argv[0] if _dependency_env(argv[0]) else sys.executable, env)
     if server is None:
         return f"{MAX_SERVERS} fork servers already run for other start-up environments"
     try:

@@ -23,7 +23,7 @@ from typing import Any
 
 from engine import expressions
 from engine.model import registry
-from engine.model.execution import Execution, ExecutionState, TaskRun
+from engine.model.execution import Execution, ExecutionState, TaskRun, with_correlation_id
 from engine.model.flow import Flow
 from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
@@ -157,12 +157,19 @@ class LocalRunner:
 
     def deploy(self, source: str, *, path: Path | None = None) -> Flow:
         """Validate flow YAML and store it as a new revision (unchanged source keeps its revision)."""
-        flow = load_flow(source)
+        flow = load_flow(source, upstream=self._deployed_flow)
         revision, _ = self.store.save_flow(flow.namespace, flow.id, source)
         flow.revision = revision
         if path is not None:
             self.flow_dirs[(flow.namespace, flow.id)] = Path(path).resolve().parent
         return flow
+
+    def _deployed_flow(self, namespace: str, flow_id: str) -> Flow | None:
+        """The latest revision of a deployed flow, or None (what a Flow trigger's inputs are checked against)."""
+        try:
+            return self.get_flow(namespace, flow_id)
+        except (FlowNotFound, ValueError):
+            return None
 
     def deploy_dir(self, directory: Path) -> list[Flow]:
         out = []
@@ -221,7 +228,7 @@ class LocalRunner:
             flow_revision=flow.revision or 1,
             state=State.CREATED,
             inputs=values,
-            labels={**flow.label_map(), **(labels or {})},
+            labels=with_correlation_id({**flow.label_map(), **(labels or {})}, ex_id),
             trigger=trigger,
             parent=parent,
             start_date=now_iso(),
@@ -602,8 +609,7 @@ class LocalRunner:
             self._timer_seq += 1
             heapq.heappush(self._timers, (time.monotonic() + delay, self._timer_seq, TimerFired(ex.id, kind, tr_id)))
         for tr in step.dispatch:
-            task = executor.index.tasks[tr.task_id]
-            assert isinstance(task, RunnableTask)
+            task = executor.runnable(tr)  # a runnable task, or a flowable's worker step (WorkingDirectory files)
             job = self._job(st, executor, task, tr)
             attempt = len(tr.attempts) - 1
             if tr.task_id in executor.index.light:
@@ -617,11 +623,22 @@ class LocalRunner:
                 )
         for child in step.children:
             self._start_child(st, child)
+        if step.retry_execution is not None:
+            self._start_retry_execution(st.execution, *step.retry_execution)
         if step.ended:
             self._on_end(st)
         return inline
 
-    def _job(self, st: ExecutionState, executor: Executor, task: RunnableTask, tr: TaskRun) -> Job:
+    def _start_retry_execution(self, ex: Execution, delay: float, new_execution_id: str) -> None:
+        """A CREATE_NEW_EXECUTION retry: the next execution of the flow, started after ``delay`` seconds."""
+        from engine.runtime.restart import build_retry
+
+        new = build_retry(ex, new_execution_id, delay)
+        with self._ended_lock:
+            self._ended[new.id] = threading.Event()
+        self.post(StartExecution(new, None))
+
+    def _job(self, st: ExecutionState, executor: Executor, task: Any, tr: TaskRun) -> Job:
         ex = st.execution
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         attempt = len(tr.attempts) - 1
@@ -673,7 +690,7 @@ class LocalRunner:
         sharing = executor.index.shares_working_directory
         if not sharing:
             return None
-        cur = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
+        cur: TaskRun | None = tr  # a WorkingDirectory's own worker steps use its directory too
         while cur is not None:
             if cur.task_id in sharing:
                 path = self.home / "workdirs" / st.execution.id / cur.id
@@ -700,6 +717,7 @@ class LocalRunner:
                 child.inputs,
                 labels=child.labels,
                 revision=child.revision,
+                trigger=child.trigger,
                 parent=parent,
                 wait_persisted=False,
                 execution_id=child.execution_id,
@@ -728,7 +746,7 @@ class LocalRunner:
         ex = st.execution
         self._states.pop(ex.id, None)
         summary = st.summary()
-        if ex.parent and ex.parent.get("executionId"):
+        if ex.parent and ex.parent.get("executionId") and ex.state != State.RETRIED:  # its retry will answer
             self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], summary))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.runtime import forkserver, watchdog
 
@@ -67,10 +68,10 @@ class ProcessResult:
 
 
 def parse_output_marker(line: str) -> dict | None:
-    """Parse Kestra's ``::{"outputs": {...}}::`` / ``::{"metrics": [...]}::`` line, else None.
+    """Parse Kestra's ``::{"outputs": {...}}::`` / ``::{"metrics": [...]}::`` / ``::{"logs": [...]}::`` line, else None.
 
-    Ordinary lines, malformed JSON, and JSON objects that carry neither
-    ``outputs`` (a mapping) nor ``metrics`` (a list) return None, so they are
+    Ordinary lines, malformed JSON, and JSON objects that carry none of
+    ``outputs`` (a mapping), ``metrics`` or ``logs`` (lists) return None, so they are
     logged like any other line instead of silently disappearing.
     """
     if "::" not in line:
@@ -86,11 +87,31 @@ def parse_output_marker(line: str) -> dict | None:
         return None
     has_outputs = isinstance(data.get("outputs"), dict)
     has_metrics = isinstance(data.get("metrics"), list)
-    if not (has_outputs or has_metrics):
+    has_logs = isinstance(data.get("logs"), list)
+    if not (has_outputs or has_metrics or has_logs):
         return None
-    if "outputs" in data and not has_outputs or "metrics" in data and not has_metrics:
+    if "outputs" in data and not has_outputs or "metrics" in data and not has_metrics or "logs" in data and not has_logs:
         return None
     return data
+
+
+_LOG_LEVELS = {"TRACE": "debug", "DEBUG": "debug", "INFO": "info", "WARN": "warn", "WARNING": "warn", "ERROR": "error"}
+
+
+def apply_output_marker(ctx: Any, marker: dict, captured: dict) -> None:
+    """What a parsed ``::{...}::`` line asks for: ``outputs`` merged into ``captured``, ``metrics``
+    published on the task run (``ctx.metric``), ``logs`` logged at their level (Kestra's Python helper)."""
+    outputs = marker.get("outputs")
+    if isinstance(outputs, dict):
+        captured.update(outputs)
+        ctx.logger.debug(f"Captured outputs: {', '.join(map(str, outputs))}")
+    for metric in marker.get("metrics") or []:
+        if isinstance(metric, dict) and metric.get("type") in ("counter", "timer", "gauge") and isinstance(metric.get("value"), int | float):
+            tags = metric.get("tags") if isinstance(metric.get("tags"), dict) else None
+            ctx.metric(metric["type"], str(metric.get("name")), metric["value"], tags)
+    for line in marker.get("logs") or []:
+        if isinstance(line, dict):
+            getattr(ctx.logger, _LOG_LEVELS.get(str(line.get("level", "INFO")).upper(), "info"))(str(line.get("message", "")))
 
 
 # --- process groups -----------------------------------------------------------------------------

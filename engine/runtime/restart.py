@@ -9,6 +9,7 @@ one (its containers reset to RUNNING) and lets the executor run from there.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.model.execution import Attempt, Execution, TaskRun
@@ -69,17 +70,34 @@ def build_replay(execution: Execution, runs: list[TaskRun], task_run_id: str | N
     meta: dict[str, Any] = {"originalId": execution.meta.get("originalId", execution.id), "replayOf": execution.id}
     if task_run_id:
         meta["replayFromTaskRunId"] = task_run_id
-    new_ex = Execution(
-        id=new_ex_id,
+    return _copy(execution, new_ex_id, State.RUNNING, None, now_iso(), meta), copies
+
+
+def build_retry(execution: Execution, new_execution_id: str, delay: float) -> Execution:
+    """The next execution of a CREATE_NEW_EXECUTION retry: the same revision, inputs, labels and parent,
+    CREATED until ``delay`` seconds have passed; it counts as the next attempt of the first execution."""
+    meta = execution.meta
+    meta_out = {
+        "originalId": meta.get("originalId", execution.id),
+        "replayOf": execution.id,
+        "attemptNumber": int(meta.get("attemptNumber", 1)) + 1,
+        "originalCreatedDate": meta.get("originalCreatedDate") or execution.start_date or now_iso(),
+        "startAfter": (datetime.now(UTC) + timedelta(seconds=delay)).isoformat(),
+    }
+    return _copy(execution, new_execution_id, State.CREATED, execution.parent, None, meta_out)
+
+
+def _copy(execution: Execution, new_id_: str, state: State, parent: Any, start: str | None, meta: dict[str, Any]) -> Execution:
+    return Execution(
+        id=new_id_,
         namespace=execution.namespace,
         flow_id=execution.flow_id,
         flow_revision=execution.flow_revision,
-        state=State.RUNNING,
+        state=state,
         inputs=dict(execution.inputs),
         labels=dict(execution.labels),
         trigger=execution.trigger,
-        parent=None,
-        start_date=now_iso(),
+        parent=parent,
+        start_date=start,
         meta=meta,
     )
-    return new_ex, copies

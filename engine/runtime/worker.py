@@ -13,12 +13,14 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
 from engine.model.ids import now_iso
 from engine.model.state import State
 from engine.model.task import RunnableTask, TaskFailed, TaskResult
+from engine.runtime.attempt_options import cached_result, keep_result, log_to_file
 from engine.runtime.context import RunContext
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_data, mask_text
@@ -44,8 +46,12 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     if on_started is not None:
         on_started(start)
     timer: threading.Timer | None = None
-    if task.timeout is not None:
-        ctx.timeout = task.timeout.total_seconds()
+    try:
+        timeout = task.timeout_after(ctx.render) if task.timeout is not None else None
+    except Exception as exc:  # noqa: BLE001 - a bad timeout expression fails the attempt with its reason
+        return WorkerOutcome(State.FAILED, None, str(exc), start, now_iso())
+    if timeout is not None:
+        ctx.timeout = timeout.total_seconds()
 
         def _expire() -> None:
             if not ctx.kill_event.is_set():
@@ -55,24 +61,31 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         timer = threading.Timer(ctx.timeout, _expire)
         timer.daemon = True
         timer.start()
+    log_file: list[str] = []
     try:
-        if ctx.killed:
-            raise TaskFailed("Killed before it started")
-        result = task.run(ctx)
-        if not isinstance(result, TaskResult):
-            result = TaskResult(result if isinstance(result, dict) else {})
-        state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
-        outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
-        outcome.labels = result.labels
-        if result.exit_state:
-            outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
-        if ctx.timed_out:
-            outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(task), start, now_iso())
+        with log_to_file(task, ctx) as log_file:
+            if ctx.killed:
+                raise TaskFailed("Killed before it started")
+            cached = cached_result(task, ctx)
+            if cached is not None:
+                outcome = WorkerOutcome(cached[0], cached[1], None, start, now_iso())
+            else:
+                result = task.run(ctx)
+                if not isinstance(result, TaskResult):
+                    result = TaskResult(result if isinstance(result, dict) else {})
+                state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
+                outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
+                outcome.labels = result.labels
+                if result.exit_state:
+                    outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
+                if ctx.timed_out:
+                    outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
+                keep_result(task, ctx, outcome.state, outcome.outputs)
     except TaskFailed as exc:
         state, message = State.FAILED, exc.message
         if ctx.killed:
             if ctx.kill_reason[:1] == ["timeout"]:
-                message = _timeout_message(task)
+                message = _timeout_message(ctx)
             else:
                 state, message = State.KILLED, "Killed"
         outcome = WorkerOutcome(state, exc.outputs or None, message, start, now_iso())
@@ -84,6 +97,7 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     finally:
         if timer is not None:
             timer.cancel()
+    outcome.log_file = log_file[0] if log_file else None
     if ctx.metrics:
         outcome.metrics = list(ctx.metrics)
     if ctx.secrets and outcome.outputs:
@@ -93,8 +107,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     return outcome
 
 
-def _timeout_message(task: RunnableTask) -> str:
-    return f"Timed out after {format_duration(task.timeout)} (timeout)" if task.timeout else "Timed out"
+def _timeout_message(ctx: RunContext) -> str:
+    return f"Timed out after {format_duration(timedelta(seconds=ctx.timeout))} (timeout)" if ctx.timeout else "Timed out"
 
 
 

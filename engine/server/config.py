@@ -46,6 +46,7 @@ ENV = {
     "dask": "LANNER_DASK_ADDRESS",
     "allowed_hosts": "LANNER_ALLOWED_HOSTS",
     "header_timeout": "LANNER_HEADER_TIMEOUT",
+    "run_docker_as_process": "LANNER_RUN_DOCKER_AS_PROCESS",
     "url": "LANNER_URL",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -85,6 +86,11 @@ class ServerConfig(BaseModel):
     dask: str | None = Field(default=None, description="Dask scheduler address (tcp://HOST:8786): runnable task attempts go to that cluster instead of local threads.")
     allowed_hosts: list[str] = Field(default_factory=list, description="Host names the server answers to besides localhost, 127.0.0.1, [::1] and the bind address ('*.example.com' wildcards; '*' = any).")
     header_timeout: float = Field(default=10.0, gt=0, le=3600, description="Seconds a client has to send a request's headers before the connection is closed.")
+    run_docker_as_process: bool = Field(
+        default=False,
+        description="Run script tasks meant for a Docker container (taskRunner Docker, containerImage) as processes on "
+        "this host instead of refusing them; each attempt logs a WARNING that the image is ignored.",
+    )
     url: str | None = Field(default=None, description="Public URL of the server, as users reach it (links to execution pages in notifications); default http://HOST:PORT.")
 
     @field_validator("url")

@@ -16,6 +16,7 @@ A second signal during the grace period skips the rest of the wait.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -212,6 +213,9 @@ def node_id(config: ServerConfig) -> str:
 
 
 def run_server(config: ServerConfig) -> int:
+    # Read by the script tasks' validation and runs in this process (and the workers it starts);
+    # set both ways so --no-run-docker-as-process wins over an inherited environment variable.
+    os.environ["LANNER_RUN_DOCKER_AS_PROCESS"] = "1" if config.run_docker_as_process else "0"
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
     if config.log_level != "debug":
         logging.getLogger("alembic").setLevel(logging.WARNING)

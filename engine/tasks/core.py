@@ -6,7 +6,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field
 
-from engine.sdk import Duration, RunContext, RunnableTask, TaskFailed, TaskResult, register_task, truthy
+from engine.sdk import (
+    DynamicDuration,
+    RunContext,
+    RunnableTask,
+    TaskFailed,
+    TaskResult,
+    register_task,
+    resolve_duration,
+    truthy,
+)
 
 
 @register_task(
@@ -98,10 +107,14 @@ class Fail(RunnableTask):
     summary="Wait for a duration before going on.",
 )
 class Sleep(RunnableTask):
-    duration: Duration = Field(description="How long to wait, e.g. PT5S.")
+    duration: DynamicDuration = Field(description="How long to wait, e.g. PT5S (or an expression giving a duration).")
 
     def run(self, ctx: RunContext) -> TaskResult:
-        if ctx.kill_event.wait(self.duration.total_seconds()):
+        try:
+            duration = resolve_duration(self.duration, ctx.render, f"{self.id}.duration")
+        except ValueError as exc:
+            raise TaskFailed(str(exc)) from None
+        if ctx.kill_event.wait(duration.total_seconds() if duration is not None else 0):
             reason = ctx.kill_reason[0] if ctx.kill_reason else "killed"
             raise TaskFailed("Timed out" if reason == "timeout" else "Killed")
         return TaskResult()

@@ -20,14 +20,13 @@ from email.message import Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from engine.sdk import (
     CHUNK,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_BODY,
     DEFAULT_READ_TIMEOUT,
-    SCHEME,
     Duration,
     LannerModel,
     RunContext,
@@ -38,6 +37,7 @@ from engine.sdk import (
     body_reader,
     default_timeouts,
     exchange,
+    is_storage_uri,
     parse_http_url,
     register_task,
     storage_for_context,
@@ -56,6 +56,32 @@ class HttpTimeouts(LannerModel):
     read_idle_timeout: Duration | None = Field(default=None, description="How long a read may wait for data.")
 
 
+class HttpAuth(LannerModel):
+    """Kestra's ``options.auth``: HTTP basic authentication or a bearer token (values rendered)."""
+
+    type: Literal["BASIC", "BEARER"] = Field(description="BASIC (username and password) or BEARER (token).")
+    username: str | None = Field(default=None, description="BASIC: the user name.")
+    password: str | None = Field(default=None, description="BASIC: the password.")
+    token: str | None = Field(default=None, description="BEARER: the token sent as `Authorization: Bearer <token>`.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> HttpAuth:
+        if self.type == "BASIC" and self.username is None:
+            raise ValueError("BASIC authentication needs a username (and a password)")
+        if self.type == "BEARER" and not self.token:
+            raise ValueError("BEARER authentication needs a token")
+        return self
+
+    def header(self, render: Callable[[Any], Any]) -> str:
+        if self.type == "BEARER":
+            return f"Bearer {render(self.token)}"
+        return _basic(str(render(self.username)), str(render(self.password or "")))
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
 class HttpOptions(LannerModel):
     """Client options (Kestra's ``options``)."""
 
@@ -66,6 +92,7 @@ class HttpOptions(LannerModel):
     connection_pool_idle_timeout: Duration | None = Field(default=None, description="Accepted for Kestra compatibility; unused.")
     follow_redirects: bool = Field(default=True, description="Follow redirects (at most 10, each destination checked).")
     max_content_length: int | None = Field(default=None, ge=0, description="Largest response body accepted, in bytes.")
+    auth: HttpAuth | None = Field(default=None, description="Authentication: {type: BASIC, username, password} or {type: BEARER, token}.")
     basic_auth_user: str | None = Field(default=None, description="User for HTTP basic authentication.")
     basic_auth_password: str | None = Field(default=None, description="Password for HTTP basic authentication.")
     allow_failed: bool | None = Field(default=None, description="Same as the task's allowFailed.")
@@ -102,10 +129,11 @@ class HttpBase(RunnableTask):
         url = parse_http_url(str(ctx.render(self.uri)).strip(), "uri")
         headers = {str(k): str(v) for k, v in (ctx.render(self.headers or {}) or {}).items()}
         opts = self.options or HttpOptions()
-        if opts.basic_auth_user is not None:
+        if opts.auth is not None:
+            headers.setdefault("Authorization", opts.auth.header(ctx.render))
+        elif opts.basic_auth_user is not None:
             user, password = str(ctx.render(opts.basic_auth_user)), str(ctx.render(opts.basic_auth_password or ""))
-            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-            headers.setdefault("Authorization", f"Basic {token}")
+            headers.setdefault("Authorization", _basic(user, password))
         content_type = str(ctx.render(self.content_type)) if self.content_type else None
         kwargs: dict[str, Any] = {}
         if self.form_data is not None:
@@ -131,7 +159,7 @@ class HttpBase(RunnableTask):
     def _multipart(self, ctx: RunContext, form: dict[str, Any]) -> list[tuple[str, Any]]:
         parts: list[tuple[str, Any]] = []
         for key, value in form.items():
-            if isinstance(value, str) and value.startswith(SCHEME):
+            if is_storage_uri(value):
                 try:
                     data = storage_for_context(ctx).read_bytes(value, namespace=ctx.namespace)
                 except StorageError as exc:

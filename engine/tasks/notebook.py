@@ -40,26 +40,26 @@ from collections import deque
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from engine.sdk import (
     Duration,
-    LannerModel,
     ProcessResult,
     RunContext,
     RunnableTask,
     StorageError,
     TaskFailed,
     TaskResult,
+    apply_output_marker,
     format_duration,
     parse_output_marker,
     register_task,
     run_process,
     safe_relative_path,
-    storage_for_context,
 )
+from engine.tasks.namespace_files_option import NamespaceFiles
 from engine.tasks.notebook_files import (
     fetch_notebook,
     file_content,
@@ -75,16 +75,6 @@ _GLOB_CHARS = set("*?[")
 _TRACEBACK_TAIL = 6
 #: Seconds the HTML report of a stopped notebook may take to render.
 REPORT_TIMEOUT = 60.0
-
-
-class NamespaceFiles(LannerModel):
-    """Which namespace files are copied into the working directory before the run."""
-
-    enabled: bool = Field(default=True, description="Copy the namespace's files into the working directory.")
-    include: list[str] | None = Field(
-        default=None, description="Glob patterns of the files to copy (all when empty); `*` also matches `/`."
-    )
-    exclude: list[str] | None = Field(default=None, description="Glob patterns of files not to copy.")
 
 
 def _check_relative(value: str, field: str) -> str:
@@ -121,6 +111,12 @@ class NotebookTask(RunnableTask):
         default=None,
         description="Kernel name; default: the notebook's own kernel, else python3 (Lanner's Python environment).",
     )
+    dependencies: list[str] | None = Field(
+        default=None,
+        description="Python packages the notebook needs: its python3 kernel then runs in a virtual environment holding "
+        "them and ipykernel, built once per list and cached (as a Python script task's dependencies).",
+    )
+    package_manager: Literal["UV", "PIP"] = Field(default="UV", description="What installs the dependencies: uv (default) or pip.")
     cwd: str | None = Field(
         default=None,
         description=(
@@ -204,6 +200,7 @@ class NotebookTask(RunnableTask):
                 "pidFile": str(scratch / "kernel.pid"),
                 "kernelLog": str(scratch / "kernel.log"),
                 "cellTimeout": math.ceil(self.cell_timeout.total_seconds()) if self.cell_timeout else None,
+                **self._kernel_environment(ctx),
             }
             spec_path = scratch / "spec.json"
             spec_path.write_text(json.dumps(spec, default=str), encoding="utf-8")
@@ -231,6 +228,20 @@ class NotebookTask(RunnableTask):
             if created and not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
 
+    def _kernel_environment(self, ctx: RunContext) -> dict[str, Any]:
+        """With ``dependencies``: the interpreter of their cached environment (with ipykernel) for the kernel."""
+        if not self.dependencies:
+            return {}
+        from engine.tasks.python_env import ensure, python_of
+
+        deps = [str(d) for d in ctx.render(self.dependencies)]
+        try:
+            env = ensure(ctx, deps, self.package_manager, extra=("ipykernel",))
+        except ValueError as exc:
+            raise TaskFailed(f"dependencies: {exc}") from None
+        user_path = ctx.render((self.env or {}).get("PYTHONPATH", "")) or os.environ.get("PYTHONPATH", "")
+        return {"kernelPython": str(python_of(env)), "kernelPythonPath": str(user_path)}
+
     def _run_runner(
         self,
         ctx: RunContext,
@@ -253,9 +264,7 @@ class NotebookTask(RunnableTask):
             cell, level, text = event
             marker = parse_output_marker(text)
             if marker is not None:
-                if isinstance(marker.get("outputs"), dict):
-                    captured.update(marker["outputs"])
-                    ctx.logger.debug(f"Captured outputs: {', '.join(map(str, marker['outputs']))}")
+                apply_output_marker(ctx, marker, captured)
                 return
             if self.log_outputs:
                 ctx.logger.log(level, f"[cell {cell}] {text}")
@@ -333,8 +342,7 @@ class NotebookTask(RunnableTask):
         ns = self.namespace_files
         try:
             if ns is not None and ns.enabled:
-                copied = storage_for_context(ctx).copy_namespace_files(ctx.namespace, workdir, ns.include, ns.exclude)
-                ctx.logger.debug(f"Copied {len(copied)} namespace file(s) into the working directory")
+                ctx.logger.debug(f"Copied {ns.copy_into(ctx, workdir)} namespace file(s) into the working directory")
             files = ctx.render(self.input_files or {})
             if not isinstance(files, dict):
                 raise TaskFailed(f"inputFiles must render to a map of file name to content, not {type(files).__name__}")

@@ -99,7 +99,11 @@ class RunState:
         return (None, -code) if code < 0 else (code, None)
 
 
-def make_kernel_manager(state: RunState, pid_file: str | None, kernel_log: str | None) -> type:
+def make_kernel_manager(
+    state: RunState, pid_file: str | None, kernel_log: str | None, python: str | None = None, python_path: str | None = None
+) -> type:
+    """The kernel manager of a run. ``python``: the interpreter of the task's dependency environment, whose
+    ipykernel runs native kernels (with ``python_path`` as PYTHONPATH, so Lanner's packages stay out of it)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LannerKernelManager(AsyncKernelManager):  # type: ignore[misc]
@@ -107,10 +111,18 @@ def make_kernel_manager(state: RunState, pid_file: str | None, kernel_log: str |
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             if self.kernel_name in NATIVE_KERNELS:
+                if python:
+                    return [python, "-m", "ipykernel_launcher", "-f", os.path.realpath(self.connection_file)]
                 return [sys.executable, "-m", _MODULE, "--kernel", "-f", os.path.realpath(self.connection_file)]
             return super().format_kernel_cmd(extra_arguments)
 
         async def start_kernel(self, **kw: Any) -> None:
+            if python and self.kernel_name in NATIVE_KERNELS:
+                env = dict(kw.get("env") or os.environ)
+                env["PYTHONPATH"] = python_path or ""
+                env["VIRTUAL_ENV"] = str(Path(python).parent.parent)
+                env["PATH"] = os.pathsep.join((str(Path(python).parent), env.get("PATH", "")))
+                kw["env"] = env
             if kernel_log:
                 log = open(kernel_log, "ab")  # noqa: SIM115 - the kernel process keeps it open
                 kw.setdefault("stdout", log)

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 from engine.sdk import (
     NSFILE_SCHEME,
-    SCHEME,
     RunContext,
     StorageError,
     TaskFailed,
+    is_storage_uri,
     resolve_nsfile,
     storage_for_context,
 )
@@ -82,7 +82,7 @@ def _read_url(ref: str) -> bytes:
 def fetch_notebook(ctx: RunContext, ref: str, scratch: Path) -> tuple[Path, Path | None]:
     """A local copy of the notebook to run, and its folder when it is a local file."""
     try:
-        if ref.startswith(SCHEME):
+        if is_storage_uri(ref):
             data = storage_for_context(ctx).read_bytes(ref, namespace=ctx.namespace)
             name = Path(ref.rsplit("/", 1)[-1]).name or "notebook.ipynb"
         elif ref.startswith(NSFILE_SCHEME):
@@ -114,7 +114,7 @@ def file_content(ctx: RunContext, content: Any) -> bytes:
     if not isinstance(content, str):
         return json.dumps(content).encode("utf-8")
     text = content.strip()
-    if text.startswith(SCHEME) and "\n" not in text:
+    if is_storage_uri(text) and "\n" not in text:
         return storage_for_context(ctx).read_bytes(text, namespace=ctx.namespace)
     if text.startswith(NSFILE_SCHEME) and "\n" not in text:
         return storage_for_context(ctx).namespace_files_get(ctx.namespace, resolve_nsfile(text, ctx.namespace))

@@ -230,7 +230,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             progress_bar=False,
             start_timeout=spec.get("startTimeout", 60),
             autosave_cell_every=AUTOSAVE_EVERY,
-            kernel_manager_class=make_kernel_manager(state, spec.get("pidFile"), spec.get("kernelLog")),
+            kernel_manager_class=make_kernel_manager(
+                state, spec.get("pidFile"), spec.get("kernelLog"), spec.get("kernelPython"), spec.get("kernelPythonPath")
+            ),
         )
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the result file
         result["ok"] = False

@@ -13,73 +13,51 @@ A script hands values back by printing ``::{"outputs": {...}}::``; they land in
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shlex
 import shutil
 import signal
 import sys
 import tempfile
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from engine.sdk import (
     LOST_MESSAGE,
-    LannerModel,
     ProcessResult,
     RunContext,
     RunnableTask,
-    StorageError,
     TaskFailed,
     TaskResult,
+    apply_output_marker,
     format_duration,
     parse_output_marker,
     register_task,
     run_process,
-    storage_for_context,
 )
-from engine.tasks.notebook import NamespaceFiles
+from engine.tasks.namespace_files_option import NamespaceFiles
+from engine.tasks.script_files import (
+    LocalFiles,
+    ScriptRun,
+    bad_relative,
+    collect_output_files,
+    write_input_files,
+)
+from engine.tasks.script_runner import (
+    PROCESS_RUNNER,
+    TaskRunner,
+    docker_as_process,
+    docker_refusal,
+)
 
-PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "process")
-_PROCESS_RUNNER = PROCESS_RUNNERS[0]
+_KESTRA_SHIM = Path(__file__).with_name("kestra_shim") / "kestra.py"
+_IMPORTS_KESTRA = re.compile(r"^\s*(from\s+kestra\s+import|import\s+kestra\b)", re.MULTILINE)
 _POSIX_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"}
 _GLOB_CHARS = set("*?[")
-
-
-def _runner_message(type_name: str) -> str:
-    return (
-        f"taskRunner type '{type_name}' is not available in Lanner: "
-        f"only {_PROCESS_RUNNER} (run on the worker's host) is supported"
-    )
-
-
-def _bad_relative(name: str) -> bool:
-    """True for names that could leave the working directory (absolute, ``..``, empty)."""
-    p = PurePosixPath(name.replace("\\", "/"))
-    return not name.strip() or p.is_absolute() or ".." in p.parts
-
-
-class TaskRunner(LannerModel):
-    """Where a script runs. Lanner has one runner: a process on the worker's host."""
-
-    type: str = Field(
-        description=f"The task runner type; only {_PROCESS_RUNNER} (or `process`) is available.",
-        json_schema_extra={"enum": list(PROCESS_RUNNERS)},
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _only_process(cls, data: Any) -> Any:
-        # Checked before the fields so a Docker runner's own properties (pullPolicy, cpu...)
-        # do not bury the one error that matters under "unknown property" errors.
-        if isinstance(data, dict):
-            t = data.get("type")
-            if isinstance(t, str) and t not in PROCESS_RUNNERS:
-                raise ValueError(_runner_message(t))
-        return data
 
 
 class ScriptTask(RunnableTask):
@@ -117,15 +95,21 @@ class ScriptTask(RunnableTask):
         default=None, description="Command that runs the commands, which are passed as its last argument. Default: /bin/sh -c."
     )
     task_runner: TaskRunner | None = Field(
-        default=None, description=f"Where the script runs; only {_PROCESS_RUNNER} (the worker's host) is available."
+        default=None,
+        description=f"Where the script runs: {PROCESS_RUNNER} (the worker's host); Kestra's Docker runner only with "
+        "the Docker-as-process setting (then as a process too).",
     )
     container_image: str | None = Field(
         default=None,
-        json_schema_extra={"deprecated": True},
-        description="Accepted for Kestra compatibility and ignored: Lanner runs scripts as local processes.",
+        description="Kestra's image for a Docker runner: with the Process runner it is ignored (as in Kestra); without a "
+        "taskRunner it asks for Docker, refused unless the Docker-as-process setting is on.",
     )
     docker: dict[str, Any] | None = Field(
-        default=None, json_schema_extra={"deprecated": True}, description="Not supported: Lanner has no Docker runner."
+        default=None, json_schema_extra={"deprecated": True},
+        description="Legacy Docker options: refused unless the Docker-as-process setting is on (then ignored, with a warning).",
+    )
+    target_os: Literal["LINUX", "WINDOWS", "AUTO"] | None = Field(
+        default=None, description="Kestra's targetOS: Lanner runs scripts on the worker's own system (AUTO)."
     )
     args: list[str] | None = Field(
         default=None, description="Arguments given to the Python program (legacy Python task: python main.py <args>)."
@@ -139,10 +123,11 @@ class ScriptTask(RunnableTask):
     requirements: list[str] | None = Field(
         default=None,
         json_schema_extra={"deprecated": True},
-        description="Not supported: Lanner installs no packages at run time.",
+        description="Legacy Python task: the packages to install, read as `dependencies`.",
     )
-    runner: Literal["PROCESS"] | None = Field(
-        default=None, json_schema_extra={"deprecated": True}, description="Legacy runner; only PROCESS is available."
+    runner: Literal["PROCESS", "DOCKER"] | None = Field(
+        default=None, json_schema_extra={"deprecated": True},
+        description="Legacy runner: PROCESS; DOCKER only with the Docker-as-process setting.",
     )
 
     # --- validation -----------------------------------------------------------------------------
@@ -150,11 +135,18 @@ class ScriptTask(RunnableTask):
     @field_validator("docker", mode="before")
     @classmethod
     def _no_docker(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(
-                "docker is not available in Lanner: only the Process runner (run on the worker's host) is supported; "
-                "remove the docker property"
-            )
+        if value is not None and not docker_as_process():
+            raise ValueError(docker_refusal("the docker property"))
+        return value
+
+    @field_validator("container_image")
+    @classmethod
+    def _image_needs_docker(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if "task_runner" not in info.data:
+            return value  # the taskRunner itself was refused: that error says it all
+        runner = info.data["task_runner"]
+        if value and (runner is None or runner.is_docker) and not docker_as_process():
+            raise ValueError(docker_refusal(f"containerImage {value!r} (Kestra's default runner for it is Docker)"))
         return value
 
     @field_validator("requirements", mode="before")
@@ -162,15 +154,17 @@ class ScriptTask(RunnableTask):
     def _no_requirements(cls, value: Any) -> Any:
         if value:
             raise ValueError(
-                "requirements are not installed at run time by Lanner: install these packages into "
-                "Lanner's Python environment instead and remove the requirements property"
+                "requirements are Python packages: only a Python task installs them (its dependencies); "
+                "install what these commands need on the worker instead"
             )
         return value
 
     @field_validator("runner", mode="before")
     @classmethod
     def _process_runner_only(cls, value: Any) -> Any:
-        if value is not None and value != "PROCESS":
+        if value == "DOCKER" and not docker_as_process():
+            raise ValueError(docker_refusal("runner DOCKER"))
+        if value not in (None, "PROCESS", "DOCKER"):
             raise ValueError(f"runner {value!r} is not available in Lanner: only PROCESS (run on the worker's host) is supported")
         return value
 
@@ -179,7 +173,7 @@ class ScriptTask(RunnableTask):
     def _relative_input_files(cls, value: Any) -> Any:
         if isinstance(value, dict):
             for name in value:
-                if _bad_relative(name):
+                if bad_relative(name):
                     raise ValueError(f"file name {name!r} must be a relative path inside the working directory")
         return value
 
@@ -187,7 +181,7 @@ class ScriptTask(RunnableTask):
     @classmethod
     def _relative_output_files(cls, value: Any) -> Any:
         for pattern in value or []:
-            if _bad_relative(pattern):
+            if bad_relative(pattern):
                 raise ValueError(f"pattern {pattern!r} must be relative to the working directory (no leading / and no ..)")
         return value
 
@@ -220,20 +214,21 @@ class ScriptTask(RunnableTask):
     def run(self, ctx: RunContext) -> TaskResult:
         if ctx.killed:
             raise TaskFailed("Killed")
-        if self.container_image:
-            ctx.logger.warn("containerImage is ignored: Lanner runs scripts with the Process runner")
+        self._warn_about_container(ctx)
         workdir, created = _working_dir(ctx)
         keep = False
         try:
             extra = {"workingDir": str(workdir), "outputFiles": self._output_paths(workdir)}
             if self.namespace_files is not None and self.namespace_files.enabled:
-                copied = storage_for_context(ctx).copy_namespace_files(
-                    ctx.namespace, workdir, self.namespace_files.include, self.namespace_files.exclude
-                )
-                ctx.logger.debug(f"{len(copied)} namespace file(s) copied into the working directory")
+                copied = self.namespace_files.copy_into(ctx, workdir)
+                ctx.logger.debug(f"{copied} namespace file(s) copied into the working directory")
             names = self._write_input_files(ctx, workdir, extra)
-            argv, temp_file = self._argv(ctx, workdir, extra, names)
-            env = self._env(ctx, extra)
+            helpers = self._helper_files(workdir)
+            run = ScriptRun(LocalFiles(ctx, workdir), self._python(ctx, workdir))
+            argv, temp_file = self._argv(ctx, workdir, extra, names, run)
+            env = self._env(ctx, extra, run)
+            if run.files.copied:
+                ctx.logger.debug(f"{run.files.copied} internal storage file(s) copied into the working directory")
             why_fresh = self._why_fresh(argv)
             captured: dict[str, Any] = {}
             stderr_seen = [0]
@@ -241,7 +236,7 @@ class ScriptTask(RunnableTask):
             def on_line(stream: str, line: str) -> None:
                 marker = parse_output_marker(line)
                 if marker is not None:
-                    _capture(ctx, marker, captured)
+                    apply_output_marker(ctx, marker, captured)
                 elif stream == "stderr":
                     stderr_seen[0] += 1
                     ctx.logger.warn(line)
@@ -267,8 +262,9 @@ class ScriptTask(RunnableTask):
             except OSError as exc:
                 raise TaskFailed(f"Could not start {argv[0]!r}: {exc.strerror or exc}") from exc
             finally:
-                if temp_file is not None:
-                    temp_file.unlink(missing_ok=True)
+                for path in (temp_file, *helpers):
+                    if path is not None:
+                        path.unlink(missing_ok=True)
             outputs: dict[str, Any] = {"exitCode": _exit_code(result), "vars": captured}
             _raise_if_failed(ctx, result, outputs)
             files = self._collect_output_files(ctx, workdir)
@@ -281,58 +277,57 @@ class ScriptTask(RunnableTask):
             if created and not keep:
                 shutil.rmtree(workdir, ignore_errors=True)
 
+    def _warn_about_container(self, ctx: RunContext) -> None:
+        runner = self.task_runner
+        docker = (runner is not None and runner.is_docker) or self.docker is not None or self.runner == "DOCKER"
+        image = (runner.image if runner is not None else None) or self.container_image or (self.docker or {}).get("image")
+        if docker or (self.container_image and runner is None):
+            ignored = f"; its options {', '.join(runner.ignored)} are ignored too" if runner is not None and runner.ignored else ""
+            ctx.logger.warn(
+                f"the Docker runner is not used{f' and the image {image} is ignored' if image else ''}: this task runs as a "
+                f"process on this host (Docker-as-process setting), with the tools installed here{ignored}"
+            )
+        elif self.container_image:
+            ctx.logger.debug(f"containerImage {self.container_image} is ignored by the Process runner (as in Kestra)")
+
     def _why_fresh(self, argv: list[str]) -> str | None:
         """Why ``argv`` starts a fresh process instead of asking a Python fork server ("": not Python at all)."""
         return ""
 
+    def _python(self, ctx: RunContext, workdir: Path) -> str:
+        """The Python interpreter of the run: Lanner's (a Python task's dependencies get their own)."""
+        return sys.executable
+
     def _output_paths(self, workdir: Path) -> dict[str, str]:
         """Plain names of outputFiles as absolute paths, for legacy ``{{ outputFiles.name }}``."""
         return {
-            p: str(workdir / p) for p in self.output_files or [] if not _GLOB_CHARS & set(p) and not _bad_relative(p)
+            p: str(workdir / p) for p in self.output_files or [] if not _GLOB_CHARS & set(p) and not bad_relative(p)
         }
 
     def _write_input_files(self, ctx: RunContext, workdir: Path, extra: dict[str, Any]) -> set[str]:
-        if self.input_files is None:
-            return set()
-        files = ctx.render(self.input_files, extra)
-        if isinstance(files, str):
-            try:
-                files = json.loads(files)
-            except ValueError:
-                pass
-        if not isinstance(files, dict):
-            raise TaskFailed(f"inputFiles must render to a map of file name to content, not {type(files).__name__}")
-        root = workdir.resolve()
-        for name, content in files.items():
-            name = str(name)
-            target = (workdir / name).resolve()
-            if _bad_relative(name) or not target.is_relative_to(root):
-                raise TaskFailed(f"inputFiles: {name!r} must be a relative path inside the working directory")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, str) and content.startswith("lanner:///") and "\n" not in content:
-                try:
-                    content = storage_for_context(ctx).read_bytes(content.strip(), namespace=ctx.namespace)
-                except (StorageError, OSError) as exc:
-                    raise TaskFailed(f"inputFiles.{name}: {exc}") from exc
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                text = content if isinstance(content, str) else json.dumps(content)
-                target.write_text(text, encoding="utf-8")
-        return {str(n) for n in files}
+        return write_input_files(ctx, workdir, self.input_files, extra)
 
-    def _argv(self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str]) -> tuple[list[str], Path | None]:
+    def _helper_files(self, workdir: Path) -> list[Path]:
+        """Files Lanner puts beside the task's own for the run only (removed afterwards)."""
+        return []
+
+    def _argv(
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], run: ScriptRun
+    ) -> tuple[list[str], Path | None]:
         """The command line, and the temporary script file to delete afterwards (if any)."""
-        before = [str(c) for c in ctx.render(self.before_commands or [], extra)]
+        before = [run.files.replace(str(c), "beforeCommands") for c in ctx.render(self.before_commands or [], extra)]
         if self.commands is not None:
-            return self._shell_argv([*before, *(str(c) for c in ctx.render(self.commands, extra))]), None
-        return self._script_argv(ctx, workdir, extra, names, before)
+            return self._shell_argv([*before, *self._commands(ctx, extra, run)]), None
+        return self._script_argv(ctx, workdir, extra, names, before, run)
+
+    def _commands(self, ctx: RunContext, extra: dict[str, Any], run: ScriptRun) -> list[str]:
+        return [run.files.replace(str(c), "commands") for c in ctx.render(self.commands or [], extra)]
 
     def _script_argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str]
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], run: ScriptRun
     ) -> tuple[list[str], Path | None]:
         assert self.script is not None
-        return self._shell_argv([*before, str(ctx.render(self.script, extra))]), None
+        return self._shell_argv([*before, run.files.replace(str(ctx.render(self.script, extra)), "script")]), None
 
     def _shell_argv(self, lines: list[str]) -> list[str]:
         interpreter = list(self.interpreter or ["/bin/sh", "-c"])
@@ -341,34 +336,19 @@ class ScriptTask(RunnableTask):
             body = "set -e\n" + body
         return [*interpreter, body]
 
-    def _env(self, ctx: RunContext, extra: dict[str, Any]) -> dict[str, str]:
-        env = {str(k): "" if v is None else str(v) for k, v in (ctx.render(self.env or {}, extra) or {}).items()}
-        # `python` in commands means Lanner's interpreter, whose packages the flow relies on.
+    def _env(self, ctx: RunContext, extra: dict[str, Any], run: ScriptRun) -> dict[str, str]:
+        rendered = ctx.render(self.env or {}, extra) or {}
+        env = {str(k): "" if v is None else run.files.replace(str(v), f"env.{k}") for k, v in rendered.items()}
+        # `python` in commands means Lanner's interpreter, whose packages the flow relies on (or the
+        # virtual environment of the task's dependencies).
         path = env.get("PATH", os.environ.get("PATH", ""))
-        env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(sys.executable), path) if p)
+        env["PATH"] = os.pathsep.join(p for p in (os.path.dirname(run.python), path) if p)
+        if run.python != sys.executable:
+            env["VIRTUAL_ENV"] = str(Path(run.python).parent.parent)
         return env
 
     def _collect_output_files(self, ctx: RunContext, workdir: Path) -> dict[str, str]:
-        if not self.output_files:
-            return {}
-        root = workdir.resolve()
-        found: dict[str, str] = {}
-        for pattern in ctx.render(self.output_files):
-            pattern = str(pattern)
-            if _bad_relative(pattern):
-                ctx.logger.warn(f"outputFiles pattern {pattern!r} is ignored: it must be relative to the working directory")
-                continue
-            matched = False
-            for path in sorted(workdir.glob(pattern)):
-                if not path.is_file() or not path.resolve().is_relative_to(root):
-                    continue
-                matched = True
-                name = path.relative_to(workdir).as_posix()
-                if name not in found:
-                    found[name] = ctx.put_file(path, name) if ctx.put_file is not None else str(path.resolve())
-            if not matched:
-                ctx.logger.warn(f"outputFiles pattern {pattern!r} matched no file in the working directory")
-        return found
+        return collect_output_files(ctx, workdir, self.output_files)
 
 
 @register_task(
@@ -382,40 +362,107 @@ class ScriptTask(RunnableTask):
     summary="Run a Python script or shell commands that call python, with Lanner's Python environment.",
 )
 class PythonTask(ScriptTask):
+    """Kestra's Python Script/Commands (and the legacy Python task). With ``dependencies`` the script runs
+    in a cached virtual environment holding them (:mod:`engine.tasks.python_env`)."""
+
     main_file: ClassVar[str | None] = "main.py"
+
+    dependencies: list[str] | str | None = Field(
+        default=None,
+        description="Python packages the script needs (requirement specifiers such as pandas>=2): installed once into a "
+        "virtual environment cached by the list, and reused by every task that asks for the same list.",
+    )
+    package_manager: Literal["UV", "PIP"] = Field(default="UV", description="What installs the dependencies: uv (default) or pip.")
+    dependency_cache_enabled: bool = Field(
+        default=True, description="Keep the environment for later runs (false: build a throwaway one for this attempt)."
+    )
+
+    def _helper_files(self, workdir: Path) -> list[Path]:
+        """Kestra's ``kestra`` module (``Kestra.outputs``, metrics, logger) when the code imports it, the
+        working directory has no kestra.py and the dependencies do not install Kestra's own package."""
+        target = workdir / "kestra.py"
+        code = [self.script or "", *(self.commands or []), *(v for v in (self.input_files or {}).values() if isinstance(v, str))]
+        deps = [self.dependencies] if isinstance(self.dependencies, str) else (self.dependencies or [])
+        if target.exists() or not any(_IMPORTS_KESTRA.search(text) for text in code):
+            return []
+        if any(re.match(r"\s*kestra\b", str(d), re.IGNORECASE) for d in deps):
+            return []
+        shutil.copyfile(_KESTRA_SHIM, target)
+        return [target]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_requirements(cls, data: Any) -> Any:
+        """The legacy Python task's ``requirements`` are Kestra 1.x's ``dependencies`` (validation warns)."""
+        if isinstance(data, dict) and data.get("requirements") and not data.get("dependencies"):
+            data = {**{k: v for k, v in data.items() if k != "requirements"}, "dependencies": data["requirements"]}
+        return data
+
+    @field_validator("package_manager", mode="before")
+    @classmethod
+    def _upper_manager(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("dependencies")
+    @classmethod
+    def _requirements(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            from engine.tasks.python_env import clean
+
+            clean(value)  # options such as --index-url are refused here, with the entry named
+        return value
+
+    def _python(self, ctx: RunContext, workdir: Path) -> str:
+        if not self.dependencies:
+            return sys.executable
+        from engine.tasks.python_env import ensure, python_of
+
+        rendered = ctx.render(self.dependencies)
+        if isinstance(rendered, str):
+            rendered = rendered.splitlines()
+        if not isinstance(rendered, list):
+            raise TaskFailed(f"dependencies must render to a list of packages, not {type(rendered).__name__}")
+        try:
+            env = ensure(ctx, [str(d) for d in rendered], self.package_manager,
+                         scratch=None if self.dependency_cache_enabled else workdir)
+        except ValueError as exc:
+            raise TaskFailed(f"dependencies: {exc}") from None
+        return str(python_of(env))
 
     def _form_hint(self) -> str:
         return "set 'script' (Python code) or 'commands' (a list of shell commands), or put a main.py in 'inputFiles'"
 
     def _why_fresh(self, argv: list[str]) -> str | None:
-        if argv[0] == sys.executable:
+        if argv[0] == sys.executable or (self.dependencies and argv[0].endswith("/bin/python")):
             return None  # the fork server decides (engine.runtime.forkserver.why_not)
         if self.before_commands or self.interpreter is not None:
             return "beforeCommands and interpreter run through a shell"
         return "commands other than one plain `python program.py ...` run through a shell"
 
-    def _argv(self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str]) -> tuple[list[str], Path | None]:
+    def _argv(
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], run: ScriptRun
+    ) -> tuple[list[str], Path | None]:
         if self.commands is not None and not self.before_commands and self.interpreter is None:
-            commands = [str(c) for c in ctx.render(self.commands, extra)]
-            direct = _plain_python_command(commands)
+            commands = self._commands(ctx, extra, run)
+            direct = _plain_python_command(commands, run.python)
             return (direct if direct is not None else self._shell_argv(commands)), None
-        return super()._argv(ctx, workdir, extra, names)
+        return super()._argv(ctx, workdir, extra, names, run)
 
     def _script_argv(
-        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str]
+        self, ctx: RunContext, workdir: Path, extra: dict[str, Any], names: set[str], before: list[str], run: ScriptRun
     ) -> tuple[list[str], Path | None]:
         temp_file: Path | None = None
         if self.script is not None:
             fd, name = tempfile.mkstemp(prefix=f".lanner-{self.id}-", suffix=".py", dir=workdir)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(str(ctx.render(self.script, extra)))
+                fh.write(run.files.replace(str(ctx.render(self.script, extra)), "script"))
             temp_file = Path(name)
             program = str(temp_file)
         elif self.main_file in names:
             program = self.main_file
         else:
             raise TaskFailed(f"python task '{self.id}' has no script, no commands and no {self.main_file} in inputFiles")
-        argv = [sys.executable, program, *(str(a) for a in ctx.render(self.args or [], extra))]
+        argv = [run.python, program, *(run.files.replace(str(a), "args") for a in ctx.render(self.args or [], extra))]
         if before or self.interpreter is not None:
             return self._shell_argv([*before, shlex.join(argv)]), temp_file
         return argv, temp_file
@@ -455,13 +502,13 @@ def _working_dir(ctx: RunContext) -> tuple[Path, bool]:
 _SHELL_SYNTAX = set("|&;<>()$`\\\"'*?[]{}~#\n")
 
 
-def _plain_python_command(commands: list[str]) -> list[str] | None:
-    """``[sys.executable, program, *args]`` when the commands are exactly one ``python program.py args...``.
+def _plain_python_command(commands: list[str], python: str = sys.executable) -> list[str] | None:
+    """``[python, program, *args]`` when the commands are exactly one ``python program.py args...``.
 
     Kestra's ``python.Commands`` flows usually run one such command. Without any
     shell syntax, running it through ``/bin/sh -c`` or directly is the same
     (the shell would find ``python`` first in the PATH, which begins with the
-    directory of Lanner's interpreter), so it may be forked from a fork server.
+    directory of the run's interpreter), so it may be forked from a fork server.
     """
     if len(commands) != 1 or _SHELL_SYNTAX & set(commands[0]):
         return None
@@ -470,24 +517,13 @@ def _plain_python_command(commands: list[str]) -> list[str] | None:
         return None
     if words[0] not in ("python", "python3", f"python3.{sys.version_info.minor}"):
         return None
-    ours = os.path.join(os.path.dirname(sys.executable), words[0])
+    ours = os.path.join(os.path.dirname(python), words[0])
     try:
-        if not os.path.samefile(ours, sys.executable):
+        if not os.path.samefile(ours, python):
             return None
     except OSError:
         return None
-    return [sys.executable, *words[1:]]
-
-
-def _capture(ctx: RunContext, marker: dict[str, Any], captured: dict[str, Any]) -> None:
-    """Merge a ``::{...}::`` marker's outputs into ``vars``; metrics are only logged for now."""
-    outputs = marker.get("outputs")
-    if isinstance(outputs, dict):
-        captured.update(outputs)
-        ctx.logger.debug(f"Captured outputs: {', '.join(map(str, outputs))}")
-    for metric in marker.get("metrics") or []:
-        if isinstance(metric, dict):
-            ctx.logger.debug(f"Metric {metric.get('name')} = {metric.get('value')}")
+    return [python, *words[1:]]
 
 
 def _exit_code(result: ProcessResult) -> int | None:

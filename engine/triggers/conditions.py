@@ -13,7 +13,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, TypeAdapter, field_validator
 
@@ -38,6 +38,8 @@ def _kestra(name: str) -> tuple[str, str, str]:
 
 class _OnWeekday(Condition):
     """Kestra's day conditions: a day of the week, tested on the firing's date."""
+
+    needs: ClassVar[frozenset[str]] = frozenset({"date"})
 
     day_of_week: str = Field(description="MONDAY ... SUNDAY.")
     date: str | None = Field(default=None, description=_DATE_DOC)
@@ -88,6 +90,7 @@ class DayWeekInMonth(_OnWeekday):
 
 @register_condition("weekend", *_kestra("Weekend"), title="On weekends", summary="Fire only on Saturdays and Sundays.")
 class Weekend(Condition):
+    needs: ClassVar[frozenset[str]] = frozenset({"date"})
     date: str | None = Field(default=None, description=_DATE_DOC)
 
     def test(self, ctx: ConditionContext) -> bool:
@@ -110,6 +113,7 @@ class Not(Condition):
     summary="Fire only when the upstream execution ended in (or not in) given states.",
 )
 class ExecutionStatus(Condition):
+    needs: ClassVar[frozenset[str]] = frozenset({"execution"})
     in_: list[str] | None = Field(default=None, alias="in", description="States that match (any when empty).")
     not_in: list[str] | None = Field(default=None, description="States that do not match.")
 
@@ -124,6 +128,7 @@ class ExecutionStatus(Condition):
     summary="Fire only after an execution of one given flow.",
 )
 class ExecutionFlow(Condition):
+    needs: ClassVar[frozenset[str]] = frozenset({"execution"})
     namespace: str = Field(description="Namespace of the upstream flow.")
     flow_id: str = Field(description="Id of the upstream flow.")
 
@@ -137,6 +142,7 @@ class ExecutionFlow(Condition):
     summary="Fire only after an execution in a namespace (equal, prefix or suffix).",
 )
 class ExecutionNamespace(Condition):
+    needs: ClassVar[frozenset[str]] = frozenset({"execution"})
     namespace: str = Field(description="The namespace to compare with.")
     comparison: Literal["EQUALS", "PREFIX", "SUFFIX"] | None = Field(default=None, description="How to compare (default EQUALS).")
     prefix: bool = Field(default=False, description="Shortcut for comparison: PREFIX (used when comparison is not set).")
@@ -161,6 +167,7 @@ class ExecutionNamespace(Condition):
     summary="Fire only after an execution that carries given labels.",
 )
 class ExecutionLabels(Condition):
+    needs: ClassVar[frozenset[str]] = frozenset({"execution"})
     labels: dict[str, Any] | list[dict[str, Any]] = Field(description="Labels the upstream execution must have (map or list of key/value).")
 
     def test(self, ctx: ConditionContext) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -17,6 +17,8 @@ from engine.sdk import Duration, Trigger, register_trigger
     summary="Poll a local directory and start one execution per new file.",
 )
 class FileTrigger(Trigger):
+    kind_name: ClassVar[str] = "File trigger"
+
     directory: str = Field(description="Directory to watch.")
     glob: str = Field(default="*", description="Files to pick up, e.g. *.csv.")
     interval: Duration | None = Field(default=None, description="How often to look (default PT10S).")

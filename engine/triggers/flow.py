@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from engine.sdk import LannerModel, Trigger, register_trigger
+from engine.triggers.time_window import TimeWindow
 
 
 class Preconditions(LannerModel):
-    """Which upstream executions count (Kestra 0.19+ shape, simplified)."""
+    """Which upstream executions count, and within which time window (Kestra 0.19+ shape)."""
 
-    flows: list[dict[str, Any]] | None = Field(default=None, description="List of {namespace, flowId, states}.")
-    where: list[dict[str, object]] | None = Field(default=None, description="Extra filters.")
     id: str | None = None
+    flows: list[dict[str, Any]] | None = Field(default=None, description="List of {namespace, flowId, states, labels}.")
+    where: list[dict[str, object]] | None = Field(default=None, description="Extra filters.")
+    time_window: TimeWindow | None = Field(
+        default=None,
+        description="The period in which every listed flow must end (default: fixed one-day windows from midnight UTC).",
+    )
+    reset_on_success: bool = Field(
+        default=True, description="Start counting again after a firing (false: fire at each further end within the window)."
+    )
 
 
 @register_trigger(
@@ -26,5 +34,8 @@ class Preconditions(LannerModel):
     summary="Start the flow when an execution of another flow ends (filter by state, flow, namespace).",
 )
 class FlowTrigger(Trigger):
+    condition_context: ClassVar[frozenset[str]] = frozenset({"execution"})
+    kind_name: ClassVar[str] = "Flow trigger"
+
     states: list[str] | None = Field(default=None, description="End states that fire (default: SUCCESS, WARNING, FAILED, KILLED).")
     preconditions: Preconditions | None = Field(default=None, description="Upstream flows to listen to.")

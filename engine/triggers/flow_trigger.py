@@ -15,12 +15,15 @@ starts, so it happens at most once even if two schedulers see the same end.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
+from engine.model.execution import summary_context
 from engine.model.state import TERMINAL_NAMES
 from engine.store.triggers import TriggerState
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import DeployedTrigger
+from engine.triggers.time_window import keep_in_window
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -48,6 +51,14 @@ def _filter_ok(flt: dict[str, Any], summary: dict[str, Any]) -> bool:
     if op == "CONTAINS":
         return any(v in text for v in values)
     return False
+
+
+def _ended_at(summary: dict[str, Any]) -> datetime:
+    """When the upstream execution ended (now when it does not say)."""
+    try:
+        return datetime.fromisoformat(summary["endDate"]).astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
 
 
 def _upstream_index(flows: list[dict[str, Any]], summary: dict[str, Any]) -> int | None:
@@ -112,13 +123,18 @@ class FlowTriggers:
         idx = _upstream_index(pre.flows, summary)
         if idx is None:
             return False
-        if len(pre.flows) == 1:
+        if len(pre.flows) == 1 and pre.time_window is None:
             return True
-        # Several upstream flows: fire once each has ended (in a listed state) since the last firing.
-        seen = dict(st.progress.get("seen", {}))
-        seen[str(idx)] = summary["id"]
+        # Several upstream flows: fire once each has ended (in a listed state) within the time window.
+        now = _ended_at(summary)
+        seen, in_window = keep_in_window(dict(st.progress.get("seen", {})), pre.time_window, now)
+        if not in_window:
+            return False  # an end outside a daily window counts for nothing
+        seen[str(idx)] = {"id": summary["id"], "date": now.isoformat()}
         ready = len(seen) == len(pre.flows)
-        st.progress = {**{k: v for k, v in st.progress.items() if k != "seen"}, **({} if ready else {"seen": seen})}
+        # Other keys (MultipleCondition's memory under "conditions") are kept; after a firing the ends seen
+        # are forgotten only with resetOnSuccess (Kestra's default), else they count for the next one too.
+        st.progress = {**{k: v for k, v in st.progress.items() if k != "seen"}, **({} if ready and pre.reset_on_success else {"seen": seen})}
         self.scheduler.store.save(st)
         return ready
 
@@ -136,7 +152,7 @@ class FlowTriggers:
             "outputs": summary.get("outputs") or {},
             "labels": summary.get("labels") or {},
         }
-        ex_id = self.scheduler.start_flow(dt, dict(dt.trigger.inputs or {}), variables)
+        ex_id = self.scheduler.start_flow(dt, dict(dt.trigger.inputs or {}), variables, context=summary_context(summary))
         if ex_id:
             self.scheduler.store.set_execution(*dt.key, summary["id"], ex_id, source="flow")
             log.info("%s.%s started by trigger %s after execution %s", dt.namespace, dt.flow_id, dt.trigger_id, summary["id"])

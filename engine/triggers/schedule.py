@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -49,6 +49,9 @@ def cron_iter(expr: str, start: datetime) -> croniter:
     summary="Start the flow on a cron schedule in a time zone.",
 )
 class Schedule(Trigger):
+    condition_context: ClassVar[frozenset[str]] = frozenset({"date"})
+    kind_name: ClassVar[str] = "Schedule trigger"
+
     cron: str = Field(description="Cron expression (5 fields, or 6 with seconds first) or @daily/@hourly/...")
     timezone: str = Field(default="UTC", description="IANA time zone the cron is read in, e.g. Europe/Paris.")
     with_seconds: bool | None = Field(default=None, description="Kestra compatibility; 6-field crons have seconds.")
@@ -67,6 +70,9 @@ class Schedule(Trigger):
         if not croniter.is_valid(text, second_at_beginning=seconds):
             raise ValueError(f"'{v}' is not a valid cron expression")
         return v
+
+    def condition_lists(self) -> dict[str, list[Any]]:
+        return {"conditions": list(self.conditions or []), "scheduleConditions": list(self.schedule_conditions or [])}
 
     def validation_warnings(self) -> list[tuple[str, str]]:
         from croniter import CroniterBadDateError, croniter

@@ -216,10 +216,22 @@ class Scheduler:
 
     # --- starting executions ---------------------------------------------------------------------------
 
-    def start_flow(self, dt: DeployedTrigger, inputs: dict[str, Any], variables: dict[str, Any], *, labels: dict[str, str] | None = None, execution_id: str | None = None) -> str | None:
-        """Render the trigger's inputs with ``trigger`` in context and start the flow; None on failure."""
+    def start_flow(
+        self,
+        dt: DeployedTrigger,
+        inputs: dict[str, Any],
+        variables: dict[str, Any],
+        *,
+        labels: dict[str, str] | None = None,
+        execution_id: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> str | None:
+        """Render the trigger's inputs with ``trigger`` (and ``context``: an upstream execution's variables)
+        and ``secret()``, and start the flow; None on failure."""
         try:
-            rendered = render(inputs, {"trigger": variables, "flow": {"id": dt.flow_id, "namespace": dt.namespace}})
+            base = context or {"flow": {"id": dt.flow_id, "namespace": dt.namespace}}
+            functions = {"secret": self.runner.secrets.function(dt.namespace)}
+            rendered = render(inputs, {**base, "trigger": variables}, functions)
             kwargs: dict[str, Any] = {"labels": labels or None, "trigger": variables, "wait_persisted": False}
             if execution_id is not None:
                 kwargs["execution_id"] = execution_id
@@ -361,10 +373,10 @@ def _zone(name: str) -> Any:
     return ZoneInfo(name)
 
 
-def render(value: Any, context: dict[str, Any]) -> Any:
+def render(value: Any, context: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
     """Render trigger inputs (``{{ trigger.date }}``) with the shared expression engine."""
     if not value:
         return value
     from engine import expressions
 
-    return expressions.render(value, context)
+    return expressions.render(value, context, functions=functions)

@@ -263,7 +263,7 @@ def test_execute_with_inputs_and_follow_logs_by_sse(api: httpx.Client) -> None:
     summary = api.get(f"/api/v1/executions/{ex['id']}").json()
     assert summary["inputs"] == {"name": "Ada", "count": 3}
     assert summary["outputs"] == {"shout": "ADA"}
-    assert summary["labels"] == {"team": "qa", "run": "sse"}
+    assert summary["labels"] == {"team": "qa", "run": "sse", "system.correlationId": ex["id"]}
     assert [t["taskId"] for t in summary["taskRuns"]] == ["hello", "debug", "value"]
     logs = api.get(f"/api/v1/logs/{ex['id']}", params={"minLevel": "INFO"}).json()
     assert "debug line" not in [x["message"] for x in logs] and "Hello Ada x3" in [x["message"] for x in logs]
@@ -489,3 +489,39 @@ def test_health_metrics_and_openapi(api: httpx.Client, server: ServerProcess) ->
 def test_flow_files_deployed_from_the_flows_dir(api: httpx.Client, server: ServerProcess) -> None:
     assert api.get("/api/v1/flows/api.chain/upstream").status_code == 200
     assert Path(server.flows / "upstream.yaml").exists()
+
+
+GATED = """
+id: gated
+namespace: api.test
+tasks:
+  - id: answer
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      text: "hello {{ trigger.parameters.who[0] }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{{ flow.id }}-key-0123456789"
+    wait: true
+    returnOutputs: true
+    responseContentType: text/plain
+    conditions:
+      - type: io.kestra.plugin.core.condition.Expression
+        expression: "{{ trigger.parameters.who[0] != 'nobody' }}"
+outputs:
+  - id: text
+    type: STRING
+    value: "{{ outputs.answer['values'].text }}"
+"""
+
+
+def test_webhook_key_expression_conditions_and_text_answer(api: httpx.Client) -> None:
+    assert api.post("/api/v1/flows", content=GATED, headers=YAML).status_code == 200
+    url = "/api/v1/executions/webhook/api.test/gated/gated-key-0123456789"
+    r = api.get(url, params={"who": "ann"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), r.text
+    assert r.text == "hello ann"
+    assert api.get(url, params={"who": "nobody"}).status_code == 204  # Kestra: the conditions do not hold
+    literal = "/api/v1/executions/webhook/api.test/gated/{{ flow.id }}-key-0123456789"
+    assert api.get(literal, params={"who": "ann"}).status_code == 404  # the rendered key, not its source

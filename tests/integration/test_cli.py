@@ -181,3 +181,43 @@ def test_live_view_names_loop_values_and_ends_children_before_parents(lanner_cmd
     position = {line: i for i, line in enumerate(out)}
     assert position["✔ nap[beta] SUCCESS"] < position["✔ each SUCCESS"] < position["✔ after SUCCESS"], out
     assert position["▶ each RUNNING"] < min(i for i, line in enumerate(out) if "working on alpha" in line)
+
+
+DOCKER_FLOW = """
+id: docker_hello
+namespace: t
+tasks:
+  - id: hello
+    type: io.kestra.plugin.scripts.python.Script
+    taskRunner:
+      type: io.kestra.plugin.scripts.runner.docker.Docker
+      image: python:3.12-slim
+      pullPolicy: ALWAYS
+    script: print("hello from", "a process")
+"""
+
+
+def test_docker_runner_is_refused_by_default_and_runs_as_a_process_with_the_setting(lanner_cmd, cli_env, tmp_path):
+    f = tmp_path / "docker.yaml"
+    f.write_text(DOCKER_FLOW)
+    env = {k: v for k, v in cli_env.items() if k != "LANNER_RUN_DOCKER_AS_PROCESS"}
+    res = lanner(lanner_cmd, env, "flow", "run", str(f))
+    assert res.returncode == 2 and "hello from" not in res.stdout
+    assert "tasks[0].taskRunner" in res.stderr and "--run-docker-as-process" in res.stderr and "Traceback" not in res.stderr
+    res = lanner(lanner_cmd, env, "flow", "run", str(f), "--run-docker-as-process")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "hello from a process" in res.stdout
+    assert "the Docker runner is not used and the image python:3.12-slim is ignored" in res.stdout
+    res = lanner(lanner_cmd, {**env, "LANNER_RUN_DOCKER_AS_PROCESS": "1"}, "flow", "validate", str(f))
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_deprecated_spellings_run_with_a_warning_naming_the_current_one(lanner_cmd, cli_env, tmp_path):
+    f = tmp_path / "old.yaml"
+    f.write_text("id: old\nnamespace: t\ntasks:\n  - {id: x, type: io.kestra.core.tasks.log.Log, message: still runs}\n"
+                 "taskDefaults:\n  - {type: io.kestra.plugin.core.log.Log, values: {level: WARN}}\n")
+    res = lanner(lanner_cmd, cli_env, "flow", "run", str(f))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "still runs" in res.stdout
+    warning = [line for line in (res.stdout + res.stderr).splitlines() if "warning:" in line]
+    assert warning and "taskDefaults" in warning[0] and "pluginDefaults" in warning[0], res.stdout + res.stderr

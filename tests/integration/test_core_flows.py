@@ -488,7 +488,7 @@ def test_labels_and_invalid_inputs(runner):
     assert "age" in str(info.value)
     ex_id = runner.start_execution(flow.namespace, flow.id, {"age": "30"}, labels={"env": "test"})
     s = runner.wait(ex_id, timeout=30)
-    assert s["labels"] == {"team": "data", "env": "test"}
+    assert s["labels"] == {"team": "data", "env": "test", "system.correlationId": ex_id}
 
 
 def test_kill_running_execution(runner):

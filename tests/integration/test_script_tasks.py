@@ -25,8 +25,8 @@ from engine.tasks import scripts
 pytestmark = pytest.mark.timeout(60)
 
 DOCKER_MESSAGE = (
-    "taskRunner type 'io.kestra.plugin.scripts.runner.docker.Docker' is not available in Lanner: "
-    "only io.kestra.plugin.core.runner.Process (run on the worker's host) is supported"
+    "taskRunner type 'io.kestra.plugin.scripts.runner.docker.Docker' asks for a Docker container, which Lanner does "
+    "not run: it runs scripts as processes (io.kestra.plugin.core.runner.Process); to run it as a process on this host"
 )
 
 
@@ -301,13 +301,40 @@ def test_shared_working_directory_is_kept_between_tasks(tmp_path: Path) -> None:
     assert sorted(p.name for p in shared.iterdir()) == ["note.txt"], "no leftover script file"
 
 
-def test_container_image_is_ignored_with_a_warning(tmp_path: Path) -> None:
+def test_container_image_asks_for_docker_unless_the_runner_is_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANNER_RUN_DOCKER_AS_PROCESS", raising=False)
+    with pytest.raises(ValidationError) as info:  # Kestra's default runner for an image is Docker
+        make({"type": "python", "script": "print(1)", "containerImage": "python:3.12-slim"})
+    assert "--run-docker-as-process" in str(info.value) and "containerImage 'python:3.12-slim'" in str(info.value)
+    # With the Process runner the image means nothing, in Kestra too: accepted, noted at debug level.
     run = Run(tmp_path)
-    make({"type": "python", "script": "print(1)", "containerImage": "python:3.12-slim"}).run(run.ctx)
-    assert "containerImage is ignored: Lanner runs scripts with the Process runner" in run.lines("WARN")
+    make({"type": "python", "script": "print(1)", "containerImage": "python:3.12-slim",
+          "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"}}).run(run.ctx)
+    assert run.lines("WARN") == [] and any("ignored by the Process runner" in line for line in run.lines("DEBUG"))
 
 
-def test_docker_task_runner_is_rejected_at_validation() -> None:
+def test_docker_as_process_setting_runs_docker_tasks_as_processes_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANNER_RUN_DOCKER_AS_PROCESS", "1")
+    warnings = []
+    for data in (
+        {"taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker", "image": "alpine:3", "pullPolicy": "ALWAYS"}},
+        {"containerImage": "alpine:3"},
+        {"docker": {"image": "alpine:3"}},
+        {"runner": "DOCKER", "containerImage": "alpine:3"},
+    ):
+        run = Run(tmp_path)
+        make({"type": "io.kestra.core.tasks.scripts.Bash", "commands": ["echo ran here"], **data}).run(run.ctx)
+        assert run.lines("INFO") == ["ran here"]
+        [warning] = run.lines("WARN")
+        assert "the Docker runner is not used and the image alpine:3 is ignored: this task runs as a process" in warning
+        warnings.append(warning)
+    assert "its options pullPolicy are ignored too" in warnings[0]
+
+
+def test_docker_task_runner_is_rejected_at_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LANNER_RUN_DOCKER_AS_PROCESS", raising=False)
     for type_name in ("io.kestra.plugin.scripts.python.Script", "shell"):
         with pytest.raises(ValidationError) as info:
             make({
@@ -327,9 +354,10 @@ def test_docker_task_runner_is_rejected_at_validation() -> None:
         ({"type": "python"}, "set 'script' (Python code) or 'commands'"),
         ({"type": "shell", "inputFiles": {"main.py": "x"}}, "set 'script' (a multi-line script) or 'commands'"),
         ({"type": "shell", "script": "x", "commands": ["y"]}, "not both"),
-        ({"type": "shell", "commands": ["x"], "docker": {"image": "alpine"}}, "docker is not available in Lanner"),
-        ({"type": "io.kestra.core.tasks.scripts.Python", "script": "x", "requirements": ["pandas"]}, "install these packages"),
-        ({"type": "io.kestra.core.tasks.scripts.Python", "script": "x", "runner": "DOCKER"}, "only PROCESS"),
+        ({"type": "shell", "commands": ["x"], "docker": {"image": "alpine"}}, "the docker property asks for a Docker container"),
+        ({"type": "io.kestra.core.tasks.scripts.Bash", "commands": ["x"], "requirements": ["pandas"]}, "only a Python task installs them"),
+        ({"type": "io.kestra.core.tasks.scripts.Python", "script": "x", "runner": "DOCKER"}, "runner DOCKER asks for a Docker container"),
+        ({"type": "python", "script": "x", "dependencies": ["--index-url=http://evil"]}, "is an installer option, not a package"),
         ({"type": "shell", "commands": ["x"], "inputFiles": {"../evil": "x"}}, "relative path inside the working directory"),
         ({"type": "shell", "commands": ["x"], "outputFiles": ["/etc/*"]}, "relative to the working directory"),
     ],
@@ -384,3 +412,21 @@ def test_python_commands_use_lanners_interpreter(tmp_path: Path) -> None:
     }).run(run.ctx)
     assert run.lines("INFO") == [sys.prefix]
     assert os.path.isdir(sys.prefix)
+
+
+def test_kestra_helper_is_lent_for_the_run_only_and_never_replaces_the_flows_own(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    script = code("""
+        from kestra import Kestra
+        Kestra.logger().error("from the helper")
+        Kestra.outputs({"n": 1})
+    """)
+    run = Run(tmp_path, working_dir=shared)
+    result = make({"type": "python", "script": script}).run(run.ctx)
+    assert result.outputs["vars"] == {"n": 1} and run.lines("ERROR") == ["from the helper"]
+    assert not (shared / "kestra.py").exists(), "the helper is removed after the run"
+    own = "class Kestra:\n    @staticmethod\n    def outputs(values):\n        print('own helper', values)\n"
+    run = Run(tmp_path)
+    result = make({"type": "python", "script": script.replace('Kestra.logger().error("from the helper")\n', ""),
+                   "inputFiles": {"kestra.py": own}}).run(run.ctx)
+    assert result.outputs["vars"] == {} and run.lines("INFO") == ["own helper {'n': 1}"]

@@ -38,6 +38,14 @@ def test_config_precedence_flags_env_file(tmp_path: Path) -> None:
     assert load_config({}, environ={}, cwd=tmp_path / "nowhere").host == "127.0.0.1"
 
 
+def test_docker_as_process_setting_from_file_env_and_flag(tmp_path: Path) -> None:
+    assert load_config({}, environ={}, cwd=tmp_path).run_docker_as_process is False
+    (tmp_path / "lanner.yaml").write_text("server:\n  runDockerAsProcess: true\n")
+    assert load_config({}, environ={}, cwd=tmp_path).run_docker_as_process is True
+    assert load_config({"run_docker_as_process": False}, environ={}, cwd=tmp_path).run_docker_as_process is False
+    assert load_config({}, environ={"LANNER_RUN_DOCKER_AS_PROCESS": "0"}, cwd=tmp_path).run_docker_as_process is False
+
+
 def test_config_errors_name_the_setting_and_its_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="LANNER_PORT"):
         load_config({}, environ={"LANNER_PORT": "eighty"}, cwd=tmp_path)
@@ -120,6 +128,17 @@ def test_basic_auth_protects_everything_but_health_and_webhooks(secured: ServerP
         assert anon.get("/api/v1/flows/search", headers=basic(AUTH[0], AUTH[1])).status_code == 200
         r = anon.post("/api/v1/executions/webhook/srv.test/watched/server-process-webhook-key")
         assert r.status_code == 200, r.text
+
+
+def test_docker_runner_flow_is_refused_by_a_server_without_the_setting(secured: ServerProcess) -> None:
+    flow = ("id: in_docker\nnamespace: srv.test\ntasks:\n  - id: hello\n    type: io.kestra.plugin.scripts.shell.Commands\n"
+            "    containerImage: ubuntu:24.04\n    commands: [echo hi]\n")
+    with secured.client(headers=basic(*AUTH)) as api:
+        r = api.post("/api/v1/flows", content=flow, headers={"Content-Type": "application/x-yaml"})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["path"] == "tasks[0].containerImage" and error["line"] == 6
+    assert "asks for a Docker container" in error["message"] and "--run-docker-as-process" in error["message"]
 
 
 def test_request_body_limit_is_413(secured: ServerProcess) -> None:

@@ -323,8 +323,8 @@ def test_definition_rule_errors(definition: dict[str, Any], loc: str, message: s
 
 
 def test_unknown_type_and_id_and_property() -> None:
-    [(loc, msg)] = definition_errors(type="BOOL")
-    assert loc == ("type",) and "unknown input type 'BOOL'; did you mean BOOLEAN?" in msg
+    [(loc, msg)] = definition_errors(type="BOOLEEN")
+    assert loc == ("type",) and "unknown input type 'BOOLEEN'; did you mean BOOLEAN?" in msg
     assert definition_errors(type="STRING", id="has space")[0][0] == ("id",)
     assert definition_errors(type="STRING", prefil="x")[0][0] == ("prefil",)
 

@@ -31,6 +31,19 @@ def test_uri_round_trip_percent_encodes_unusual_names() -> None:
     assert parse_uri(uri).name == "my report (1).html"
 
 
+def test_kestra_uris_are_another_spelling_of_lanner_uris() -> None:
+    from engine.storage import is_storage_uri, normalize_uri
+
+    same = parse_uri("kestra:///company.team/f/executions/ex1/tasks/t/r/out.csv")
+    assert same == parse_uri("lanner:///company.team/f/executions/ex1/tasks/t/r/out.csv")
+    # Kestra lays a namespace out as folders: company/team is company.team.
+    slashed = parse_uri("kestra:///company/team/f/executions/ex1/tasks/t/r/out.csv")
+    assert (slashed.namespace, slashed.flow_id, slashed.execution_id, slashed.rest) == (
+        "company.team", "f", "ex1", ("tasks", "t", "r", "out.csv"))
+    assert normalize_uri("kestra:///company/team/f/executions/ex1/x.txt") == "lanner:///company.team/f/executions/ex1/x.txt"
+    assert is_storage_uri("kestra:///a/b") and is_storage_uri("lanner:///a/b") and not is_storage_uri("s3://b/k")
+
+
 @pytest.mark.parametrize(
     "uri",
     [
@@ -45,7 +58,8 @@ def test_uri_round_trip_percent_encodes_unusual_names() -> None:
         "lanner:///company.team/f/other/ex1/x",
         "lanner:////etc/passwd",
         "lanner://company.team/f/executions/ex1/x",
-        "kestra:///company.team/f/executions/ex1/x",
+        "kestra:///company.team/f/executions/ex1/../../x",
+        "kestra:///company/team/f/executions",
         "/etc/passwd",
         "lanner:///../f/executions/ex1/x",
         "lanner:///company.team/f/executions/ex1/x?y=1",

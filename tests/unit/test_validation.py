@@ -193,4 +193,4 @@ def test_docker_task_runner_rejected_clearly():
             taskRunner:
               type: io.kestra.plugin.scripts.runner.docker.Docker
     """)
-    assert any("Docker" in e and "not available" in e for e in errs), errs
+    assert any("asks for a Docker container" in e and "--run-docker-as-process" in e for e in errs), errs

@@ -32,6 +32,7 @@ from engine.sdk import (
     StorageError,
     TaskFailed,
     TaskResult,
+    apply_output_marker,
     parse_output_marker,
     register_task,
     run_process,
@@ -152,7 +153,7 @@ class DbtBase(RunnableTask):
         def on_line(stream: str, line: str) -> None:
             marker = parse_output_marker(line)
             if marker is not None:
-                captured.update(marker.get("outputs") or {})
+                apply_output_marker(ctx, marker, captured)
                 return
             level, text = _dbt_line(line, stream)
             if level == "WARN":
