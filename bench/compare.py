@@ -74,13 +74,14 @@ def python_tasks(tree: Path, work: Path, i: int) -> dict[str, float]:
 
 
 def light(tree: Path, work: Path, n: int) -> dict[str, float]:
-    """B3's child (this checkout's code) against ``tree``'s engine: wall per task run and executor step CPU."""
+    """B3's child (this checkout's code) against ``tree``'s engine: wall and loop-thread CPU per task run, executor step CPU."""
     env = {**os.environ, "PYTHONPATH": str(work / "benchcode")}
     r = _timed([_python(tree), "-m", "bench.b3_fanout", "--child", str(n)], env, cwd=work)
     child = json.loads(r["out"].decode().strip().splitlines()[-1])
     if child["state"] != "SUCCESS":
         raise SystemExit(f"compare: ForEach {n} ended {child['state']} in {tree}")
-    return {"per_task_us": child["wall_s"] / n * 1e6, "step_us": child["step_us"], "rss": child["rss_mb"]}
+    return {"per_task_us": child["wall_s"] / n * 1e6, "loop_cpu_us": child["loop_cpu_us"], "step_us": child["step_us"],
+            "rss": child["rss_mb"]}
 
 
 def floor_interpreters(n: int) -> dict[str, float]:

@@ -34,6 +34,10 @@ from typing import Any
 
 #: How often the watchdog looks at the deadlines (seconds).
 POLL_INTERVAL = 0.02
+#: Polls without a render after which the watchdog sleeps until the next one. While renders
+#: keep coming (a runner rendering thousands of task runs) it keeps polling instead of being
+#: woken, so a render does not pay for waking a thread.
+IDLE_POLLS = 50
 
 
 class RenderTimeout(BaseException):  # noqa: N818 - raised asynchronously; not an error class callers catch
@@ -78,18 +82,21 @@ class Watchdog:
         self._by_thread: dict[int, Deadline] = {}
         self._wake = threading.Event()
         self._idle = False
+        self._starts = 0  # renders started so far (the watchdog sleeps after IDLE_POLLS polls without one)
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float) -> Deadline:
         """Begin a guarded run of at most ``timeout`` seconds in the calling thread."""
         deadline = Deadline(threading.get_ident(), time.monotonic() + timeout)
-        thread = self._thread
-        if thread is None or not thread.is_alive():
+        if self._thread is None:  # first use, or first in a forked child (_after_fork)
             self._spawn()
         with self._lock:
             self._active[id(deadline)] = deadline
             self._by_thread[deadline.thread_id] = deadline
-        if self._idle:
+            self._starts += 1
+        if self._idle and not self._wake.is_set():
+            # Woken once: until the watchdog thread gets the GIL, the renders that follow need not
+            # set the event again (each set takes a lock and notifies).
             self._wake.set()
         return deadline
 
@@ -184,13 +191,17 @@ class Watchdog:
             self._thread.start()
 
     def _loop(self) -> None:
+        quiet, seen = 0, self._starts
         while True:
-            if not self._active:
+            if self._active or self._starts != seen:
+                quiet, seen = 0, self._starts
+            elif (quiet := quiet + 1) >= IDLE_POLLS:
                 self._idle = True
                 if not self._active:  # re-check: start() may have run in between
                     self._wake.wait()
                 self._wake.clear()
                 self._idle = False
+                quiet, seen = 0, self._starts
             time.sleep(self._poll)
             now = time.monotonic()
             with self._lock:

@@ -13,7 +13,7 @@ from typing import Any
 from engine.model.state import State
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     state: State
     start_date: str | None = None
@@ -35,7 +35,7 @@ class Attempt:
         return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"), d.get("logFile"))
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskRun:
     id: str
     execution_id: str

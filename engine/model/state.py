@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+_TERMINAL_NAMES = frozenset({"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED", "RETRIED"})
+
 
 class State(StrEnum):
+    #: Whether nothing leaves this state by itself (the run has ended).
+    terminal: bool
+    #: FAILED, KILLED, CANCELLED or RETRIED.
+    failed: bool
+    #: SUCCESS, WARNING or SKIPPED.
+    successful: bool
+
     CREATED = "CREATED"
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
@@ -27,24 +36,17 @@ class State(StrEnum):
     CANCELLED = "CANCELLED"
     SKIPPED = "SKIPPED"
 
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-    @property
-    def failed(self) -> bool:
-        return self in (State.FAILED, State.KILLED, State.CANCELLED, State.RETRIED)
-
-    @property
-    def successful(self) -> bool:
-        return self in (State.SUCCESS, State.WARNING, State.SKIPPED)
+    def __init__(self, value: str) -> None:
+        # Plain attributes set once per member, not properties: the executor reads them several
+        # times for every task run.
+        self.terminal = value in _TERMINAL_NAMES
+        self.failed = value in ("FAILED", "KILLED", "CANCELLED", "RETRIED")
+        self.successful = value in ("SUCCESS", "WARNING", "SKIPPED")
 
 
 #: The states nothing leaves by itself (an execution or task run in one of them has ended).
 #: A StrEnum hashes as its text, so ``"SUCCESS" in TERMINAL`` works on plain strings too.
-TERMINAL: frozenset[State] = frozenset(
-    {State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED, State.SKIPPED, State.RETRIED}
-)
+TERMINAL: frozenset[State] = frozenset(s for s in State if s.terminal)
 #: :data:`TERMINAL` as plain text, sorted (for SQL ``IN`` lists and JSON).
 TERMINAL_NAMES: tuple[str, ...] = tuple(sorted(s.value for s in TERMINAL))
 
@@ -56,10 +58,11 @@ def is_terminal(state: str | None) -> bool:
 
 def worst(states: list[State]) -> State:
     """The state a container ends in given its children's terminal states."""
-    if any(s == State.KILLED for s in states):
+    found = set(states)
+    if State.KILLED in found:
         return State.KILLED
-    if any(s in (State.FAILED, State.CANCELLED, State.RETRIED) for s in states):
+    if State.FAILED in found or State.CANCELLED in found or State.RETRIED in found:
         return State.FAILED
-    if any(s == State.WARNING for s in states):
+    if State.WARNING in found:
         return State.WARNING
     return State.SUCCESS

@@ -74,6 +74,31 @@ class TaskLogger:
         self.log("ERROR", message)
 
 
+class _CreatedOnUse:
+    """A dataclass field whose default (a ``threading.Event``) is made on first use.
+
+    Most attempts (every light task the runner runs inline) are never killed and
+    never time out; an Event costs more to make than the rest of the context. The
+    first read creates it with ``dict.setdefault``, so two threads reading it at
+    once (a worker and a kill) still get the same Event.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default: made on first read
+        made = obj.__dict__.get(self._name)
+        if made is None:
+            made = obj.__dict__.setdefault(self._name, threading.Event())
+        return made
+
+    def __set__(self, obj: Any, value: threading.Event | None) -> None:
+        if value is not None:
+            obj.__dict__[self._name] = value
+
+
 @dataclass
 class RunContext:
     """Everything one attempt of a runnable task may use."""
@@ -86,7 +111,7 @@ class RunContext:
     attempt: int  # 0 for the first attempt
     variables: dict[str, Any]  # the expression context: inputs, outputs, vars, taskrun, execution...
     logger: TaskLogger
-    kill_event: threading.Event = field(default_factory=threading.Event)
+    kill_event: threading.Event = _CreatedOnUse()  # type: ignore[assignment]
     #: Why kill_event was set: "killed" or "timeout".
     kill_reason: list[str] = field(default_factory=list)
     timeout: float | None = None  # seconds; the worker also enforces it through kill_event
@@ -156,12 +181,13 @@ class RunContext:
     @property
     def killed(self) -> bool:
         """The attempt was killed or ran out of time: stop as soon as possible."""
-        return self.kill_event.is_set()
+        event = self.__dict__.get("kill_event")  # not made yet: nobody set it
+        return event is not None and event.is_set()
 
     @property
     def timed_out(self) -> bool:
         """The attempt was stopped by the task's ``timeout`` (rather than killed by someone)."""
-        return self.kill_event.is_set() and self.kill_reason[:1] == ["timeout"]
+        return self.killed and self.kill_reason[:1] == ["timeout"]
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True as soon as the attempt is killed or times out."""

@@ -49,7 +49,7 @@ Renderer = Callable[[Any, Mapping[str, Any]], Any]
 RESTARTABLE = (State.FAILED, State.KILLED)
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkerOutcome:
     """What a worker reports for one attempt."""
 
@@ -68,7 +68,7 @@ class WorkerOutcome:
     metrics: list[dict[str, Any]] | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     dispatch: list[TaskRun] = field(default_factory=list)
     children: list[ChildExecution] = field(default_factory=list)  # child executions to start
@@ -135,14 +135,15 @@ class Executor:
         att = tr.attempts[attempt_no]
         att.state = outcome.state
         att.start_date = att.start_date or outcome.start_date or now_iso()
-        att.end_date = outcome.end_date or now_iso()
+        end = att.end_date = outcome.end_date or now_iso()
         att.message = outcome.message
         att.log_file = outcome.log_file
         tr.start_date = tr.start_date or att.start_date
-        task = self.index.task(tr.task_id)
+        task = self.index.tasks[tr.task_id]
         if outcome.metrics:
             tr.meta["metrics"] = [*tr.meta.get("metrics", ()), *outcome.metrics]
-        if isinstance(task, FlowableTask):
+        if tr.task_id in self.index.flowable:
+            assert isinstance(task, FlowableTask)
             self._on_step_result(st, tr, task, outcome, step)
             return step
         retry = self.effective_retry(task)
@@ -156,10 +157,10 @@ class Executor:
             state = outcome.state
             if len(tr.attempts) > 1 and retry is not None and retry.warning_on_retry:
                 state = State.WARNING
-            self._finish(st, tr, task.tolerate(state), outcome.outputs, step)
+            self._finish(st, tr, task.tolerate(state), outcome.outputs, step, end)
             return step
         if outcome.state == State.KILLED:
-            self._finish(st, tr, State.KILLED, outcome.outputs, step)
+            self._finish(st, tr, State.KILLED, outcome.outputs, step, end)
             return step
         # A failed attempt: retry or fail.
         if outcome.outputs:
@@ -179,7 +180,7 @@ class Executor:
         final = task.tolerate(State.FAILED)
         if outcome.message:
             step.logs.append((tr.id, tr.task_id, "ERROR", f"{tr.task_id} failed: {outcome.message}"))
-        self._finish(st, tr, final, outcome.outputs, step)
+        self._finish(st, tr, final, outcome.outputs, step, end)
         return step
 
     def on_timer(self, st: ExecutionState, kind: str, tr_id: str) -> Step:
@@ -444,7 +445,7 @@ class Executor:
             return
         if container.state.terminal:
             return
-        task = self.index.task(container.task_id)
+        task = self.index.tasks[container.task_id]
         try:
             result = self._resolve(st, container, task, iteration, step)
         except FlowableError as exc:
@@ -518,10 +519,12 @@ class Executor:
             st.execution.state = State.RUNNING
             st.touch_execution()
 
-    def _finish(self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step) -> None:
-        """End a task run and re-evaluate its parent."""
+    def _finish(
+        self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step, end: str | None = None
+    ) -> None:
+        """End a task run (at ``end``, the end of its last attempt; default: now) and re-evaluate its parent."""
         tr.state = state
-        tr.end_date = now_iso()
+        tr.end_date = end or now_iso()
         if tr.start_date is None:
             tr.start_date = tr.end_date
         if outputs is not None:
@@ -570,8 +573,8 @@ class Executor:
 
     def runnable(self, tr: TaskRun) -> Any:
         """What a worker runs for a dispatched task run: the runnable task, or a flowable's worker step."""
-        task = self.index.task(tr.task_id)
-        if isinstance(task, FlowableTask):
+        task = self.index.tasks[tr.task_id]
+        if tr.task_id in self.index.flowable:
             return WorkerStep(task, tr.meta.get("step", "setup"), State(tr.meta["childrenState"]) if "childrenState" in tr.meta else None)
         return task
 
@@ -644,11 +647,11 @@ class Executor:
         step.ended = True
 
     def _resolve(self, st: ExecutionState, tr: TaskRun, task: Task, iteration: int | None, step: Step) -> State | None:
-        if tr.state == State.PAUSED or not isinstance(task, FlowableTask):
+        if tr.state == State.PAUSED or tr.task_id not in self.index.flowable:
             return None  # a paused task run ends on resume (or its timers)
         if tr.meta.get("step") in ("setup", "teardown"):
             return None  # a worker runs its setup or teardown: its result continues it
-        return task.resolve_state(_Run(self, st, tr, task, step), iteration)
+        return task.resolve_state(_Run(self, st, tr, task, step), iteration)  # type: ignore[attr-defined]
 
     # --- creating task runs ----------------------------------------------------------------------
 
@@ -680,9 +683,10 @@ class Executor:
                 step.logs.append((tr.id, task.id, "INFO", f"{task.id} skipped: runIf is false"))
                 self._end_new(st, tr, State.SKIPPED)
                 return tr
-        if not isinstance(task, FlowableTask):
+        if task.id not in self.index.flowable:
             self._new_attempt(st, tr, step)
             return tr
+        assert isinstance(task, FlowableTask)
         # Flowable: its type decides its shape now, then it starts its children.
         tr.state = State.RUNNING
         tr.start_date = now_iso()

@@ -1,4 +1,11 @@
-"""Build the expression context of a task run: Kestra's names, plain data only."""
+"""Build the expression context of a task run: Kestra's names, plain data only.
+
+A context is built for every task run (and every flowable property rendered),
+so what does not change within an execution is built once and shared: the
+flow, inputs, labels, trigger, variables (the *base*), the ``execution`` entry
+while its state stays the same, and each task's ``task`` entry. Templates
+cannot change a value (the sandbox refuses mutation), so sharing is safe.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +21,33 @@ from engine.model.task import Task
 TENANT_ID = "main"
 
 
-def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> dict[str, Any]:
-    """The part of the context shared by every task run of an execution (cached on it)."""
-    cached = getattr(st, "_base_ctx", None)
+class _Shared:
+    """The parts of the contexts of one execution that stay the same from one task run to the next."""
+
+    __slots__ = ("base", "state", "execution", "tasks")
+
+    def __init__(self, base: dict[str, Any]):
+        self.base = base
+        self.state: str | None = None  # the state text ``execution`` was built for
+        self.execution: dict[str, Any] = base["execution"]
+        self.tasks: dict[str, dict[str, Any]] = {}
+
+
+def _shared(flow: Flow, st: ExecutionState, render: Any | None) -> _Shared:
+    cached = st.__dict__.get("_context_shared")
     if cached is not None:
         return cached
+    shared = _Shared(_build_base(flow, st, render))
+    st.__dict__["_context_shared"] = shared
+    return shared
+
+
+def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> dict[str, Any]:
+    """The part of the context shared by every task run of an execution (built once per execution)."""
+    return _shared(flow, st, render).base
+
+
+def _build_base(flow: Flow, st: ExecutionState, render: Any | None) -> dict[str, Any]:
     ex = st.execution
     ctx: dict[str, Any] = {
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": ex.flow_revision, "tenantId": TENANT_ID},
@@ -43,7 +72,6 @@ def base_context(flow: Flow, st: ExecutionState, render: Any | None = None) -> d
             except Exception:  # noqa: BLE001 - a bad variable fails where it is used, with its name
                 variables = dict(flow.variables)
         ctx["vars"] = variables
-    st.__dict__["_base_ctx"] = ctx
     return ctx
 
 
@@ -56,11 +84,20 @@ def task_context(
     tr: TaskRun | None = None,
     render: Any | None = None,
 ) -> dict[str, Any]:
-    ctx = dict(base_context(flow, st, render))
-    ctx["execution"] = {**ctx["execution"], "state": st.execution.meta.get("finalState", str(st.execution.state))}
-    ctx["labels"] = labels_context(st.execution.labels)  # a Labels task changes them during the run
+    shared = _shared(flow, st, render)
+    ctx = shared.base.copy()
+    ex = st.execution
+    state = ex.meta.get("finalState") or str(ex.state)
+    if state != shared.state:
+        shared.execution = {**shared.base["execution"], "state": state}
+        shared.state = state
+    ctx["execution"] = shared.execution
+    ctx["labels"] = labels_context(ex.labels)  # a Labels task changes them during the run
     if task is not None:
-        ctx["task"] = {"id": task.id, "type": task.type}
+        entry = shared.tasks.get(task.id)
+        if entry is None:
+            entry = shared.tasks[task.id] = {"id": task.id, "type": task.type}
+        ctx["task"] = entry
     ctx["taskrun"] = {
         "id": tr.id if tr else None,
         "value": value,
@@ -76,7 +113,7 @@ def task_context(
             "outputs": parent.outputs or {},
         }
         parents = []
-        cur = parent
+        cur: TaskRun | None = parent
         while cur is not None:
             parents.append({"taskrun": {"id": cur.id, "value": cur.value}, "outputs": cur.outputs or {}})
             cur = st.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None

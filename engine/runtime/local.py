@@ -10,6 +10,7 @@ millisecond while every state change is durably stored.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import queue
@@ -518,12 +519,14 @@ class LocalRunner:
             if not step.dispatch:
                 continue
             executor = self._executor(st.execution)
+            light = executor.index.light
             later: list[TaskRun] = []
             for tr in step.dispatch:
-                task = executor.index.task(tr.task_id)
-                if not isinstance(task, RunnableTask) or not task.light or time.monotonic() > deadline:
+                if tr.task_id not in light or time.monotonic() > deadline:
                     later.append(tr)
                     continue
+                task = executor.index.tasks[tr.task_id]
+                assert isinstance(task, RunnableTask)
                 attempt = len(tr.attempts) - 1
                 outcome = run_attempt(self._job(st, executor, task, tr))
                 acts.append((st, executor.on_result(st, tr.id, attempt, outcome)))
@@ -553,10 +556,8 @@ class LocalRunner:
         if executor is None:
             flow = self.get_flow(ex.namespace, ex.flow_id, ex.flow_revision)
             render = self._renderer(ex.namespace)
-
-            def context(st: ExecutionState, task: Any, parent: Any, value: Any, tr: Any = None, _f: Flow = flow) -> dict[str, Any]:
-                return task_context(_f, st, task, parent, value, tr, render)
-
+            # Partials, not closures: called for every task run, one Python frame less each.
+            context = functools.partial(task_context, flow, render=render)  # (st, task, parent, value, tr=None)
             executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
@@ -586,15 +587,17 @@ class LocalRunner:
             task_runs=task_runs,
         )
 
-        def render(value: Any, ctx: Any) -> Any:
-            return expressions.render(value, ctx, functions=functions)
-
-        return render
+        # Read once per runner: looking the limits up in the environment on every render cost more than
+        # rendering a short template.
+        limits = expressions.Limits.from_env()
+        return functools.partial(expressions.render, functions=functions, limits=limits)  # (value, ctx)
 
     # --- acting on a committed step --------------------------------------------------------------
 
     def _act(self, st: ExecutionState, step: Step) -> list[Event]:
         inline: list[Event] = []
+        if not (step.dispatch or step.children or step.ended or step.timers or step.kill or step.kill_children):
+            return inline  # most steps of a chain of light tasks: all done before the commit
         ex = st.execution
         executor = self._executor(ex)
         for tr_id in step.kill:
@@ -609,7 +612,7 @@ class LocalRunner:
             task = executor.runnable(tr)  # a runnable task, or a flowable's worker step (WorkingDirectory files)
             job = self._job(st, executor, task, tr)
             attempt = len(tr.attempts) - 1
-            if task.light:
+            if tr.task_id in executor.index.light:
                 outcome = run_attempt(job)
                 inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
@@ -684,9 +687,12 @@ class LocalRunner:
         return services
 
     def _working_dir(self, st: ExecutionState, executor: Executor, tr: TaskRun) -> Path | None:
+        sharing = executor.index.shares_working_directory
+        if not sharing:
+            return None
         cur: TaskRun | None = tr  # a WorkingDirectory's own worker steps use its directory too
         while cur is not None:
-            if getattr(executor.index.task(cur.task_id), "shares_working_directory", False):
+            if cur.task_id in sharing:
                 path = self.home / "workdirs" / st.execution.id / cur.id
                 path.mkdir(parents=True, exist_ok=True)
                 return path

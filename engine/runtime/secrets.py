@@ -81,6 +81,7 @@ class SecretStore:
                 if scope and name:
                     self._env_scoped.setdefault(scope, {})[name] = raw
         self._used: set[str] = set()
+        self._by_length: tuple[str, ...] = ()  # _used, longest first (read for every task run and log line)
         self._lock = threading.Lock()
         # Every known secret is masked, used or not: a script may read it from the env itself.
         for value in self._every_value():
@@ -203,14 +204,16 @@ class SecretStore:
     def _remember(self, value: str) -> None:
         if len(value) >= MIN_SECRET:
             with self._lock:
-                self._used.add(value)
+                if value not in self._used:
+                    self._used.add(value)
+                    self._by_length = tuple(sorted(self._used, key=len, reverse=True))
 
     def values(self) -> list[str]:
-        with self._lock:
-            return sorted(self._used, key=len, reverse=True)
+        """Every value to mask, longest first (a new list: a task's context adds the secrets it reads)."""
+        return list(self._by_length)
 
     def mask(self, text: str) -> str:
-        return mask_text(text, self.values())
+        return mask_text(text, self._by_length) if self._by_length else text
 
     def mask_data(self, data: Any) -> Any:
-        return mask_data(data, self.values()) if self._used else data
+        return mask_data(data, self._by_length) if self._by_length else data

@@ -25,6 +25,9 @@ from engine.runtime.context import RunContext
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_data, mask_text
 
+#: State by name, for the state a task's result gives.
+_STATES: dict[str, State] = {s.value: s for s in State}
+
 
 @dataclass
 class Job:
@@ -61,7 +64,7 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     log_file: list[str] = []
     try:
         with log_to_file(task, ctx) as log_file:
-            if ctx.kill_event.is_set():
+            if ctx.killed:
                 raise TaskFailed("Killed before it started")
             cached = cached_result(task, ctx)
             if cached is not None:
@@ -70,15 +73,17 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
                 result = task.run(ctx)
                 if not isinstance(result, TaskResult):
                     result = TaskResult(result if isinstance(result, dict) else {})
-                outcome = WorkerOutcome(State(result.state), result.outputs, result.message, start, now_iso())
+                state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
+                outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
                 outcome.labels = result.labels
-                outcome.exit_state = State(result.exit_state) if result.exit_state else None
-                if ctx.kill_event.is_set() and ctx.kill_reason[:1] == ["timeout"]:
+                if result.exit_state:
+                    outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
+                if ctx.timed_out:
                     outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
                 keep_result(task, ctx, outcome.state, outcome.outputs)
     except TaskFailed as exc:
         state, message = State.FAILED, exc.message
-        if ctx.kill_event.is_set():
+        if ctx.killed:
             if ctx.kill_reason[:1] == ["timeout"]:
                 message = _timeout_message(ctx)
             else:

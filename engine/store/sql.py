@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +26,13 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.model.execution import Attempt, Execution, TaskRun
 from engine.model.ids import now_iso
 from engine.model.state import TERMINAL_NAMES, State
+from engine.store import batch
 from engine.store.tables import executions, flows, logs, task_runs
 
 
@@ -52,10 +51,6 @@ _LATEST_FLOW = (
     .limit(1)
 )
 _FLOW_REVISION = select(flows).where(flows.c.namespace == bindparam("ns"), flows.c.id == bindparam("fid"), flows.c.revision == bindparam("rev"))
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=str, separators=(",", ":"))
 
 
 def _loads(text: str | None, default: Any = None) -> Any:
@@ -103,6 +98,7 @@ class SqlStore:
             self.engine = create_engine(url, pool_pre_ping=True, future=True)
             self.read_engine = self.engine
         self._flow_lock = threading.Lock()
+        self._batch_sql = batch.BatchStatements.for_paramstyle(self.engine.dialect.paramstyle)
         # The schema comes from the Alembic migrations (engine/store/migrations), never create_all.
         from engine.store import migrations
 
@@ -212,43 +208,6 @@ class SqlStore:
 
     # --- executions --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _execution_row(ex: Execution) -> dict[str, Any]:
-        return {
-            "id": ex.id,
-            "namespace": ex.namespace,
-            "flow_id": ex.flow_id,
-            "flow_revision": ex.flow_revision,
-            "state": str(ex.state),
-            "inputs": _dumps(ex.inputs),
-            "outputs": _dumps(ex.outputs),
-            "labels": _dumps(ex.labels),
-            "trigger": _dumps(ex.trigger),
-            "parent": _dumps(ex.parent),
-            "meta": _dumps(ex.meta),
-            "start_date": ex.start_date,
-            "end_date": ex.end_date,
-            "updated": now_iso(),
-        }
-
-    @staticmethod
-    def _task_run_row(tr: TaskRun) -> dict[str, Any]:
-        return {
-            "id": tr.id,
-            "execution_id": tr.execution_id,
-            "task_id": tr.task_id,
-            "parent_task_run_id": tr.parent_task_run_id,
-            "value": tr.value,
-            "iteration": tr.iteration,
-            "state": str(tr.state),
-            "seq": tr.seq,
-            "attempts": _dumps([a.to_dict() for a in tr.attempts]),
-            "outputs": _dumps(tr.outputs),
-            "meta": _dumps(tr.meta) if tr.meta else None,
-            "start_date": tr.start_date,
-            "end_date": tr.end_date,
-        }
-
     def write_batch(
         self,
         *,
@@ -258,57 +217,20 @@ class SqlStore:
         updated_runs: Sequence[TaskRun] = (),
         log_rows: Sequence[LogRecord] = (),
     ) -> None:
-        """Write one batch of state changes in one transaction."""
+        """Write one batch of state changes in one transaction (engine/store/batch.py)."""
         if not (new_executions or updated_executions or new_runs or updated_runs or log_rows):
             return
         with self.engine.begin() as conn:
-            if new_executions:
-                rows = [self._execution_row(e) for e in new_executions]
-                if self.lease_owner:
-                    until = time.time() + self.lease_seconds
-                    for r in rows:
-                        r["owner"], r["lease_until"] = self.lease_owner, until
-                conn.execute(insert(executions), rows)
-            if updated_executions:
-                rows = [self._execution_row(e) for e in updated_executions]
-                for r in rows:
-                    r["b_id"] = r.pop("id")
-                conn.execute(
-                    update(executions).where(executions.c.id == bindparam("b_id")),
-                    rows,
-                )
-            if new_runs:
-                conn.execute(insert(task_runs), [self._task_run_row(t) for t in new_runs])
-            if updated_runs:
-                rows = []
-                for t in updated_runs:
-                    r = self._task_run_row(t)
-                    rows.append(
-                        {
-                            "b_id": r["id"],
-                            "state": r["state"],
-                            "attempts": r["attempts"],
-                            "outputs": r["outputs"],
-                            "meta": r["meta"],
-                            "start_date": r["start_date"],
-                            "end_date": r["end_date"],
-                        }
-                    )
-                conn.execute(
-                    update(task_runs)
-                    .where(task_runs.c.id == bindparam("b_id"))
-                    .values(
-                        state=bindparam("state"),
-                        attempts=bindparam("attempts"),
-                        outputs=bindparam("outputs"),
-                        meta=bindparam("meta"),
-                        start_date=bindparam("start_date"),
-                        end_date=bindparam("end_date"),
-                    ),
-                    rows,
-                )
-            if log_rows:
-                conn.execute(insert(logs), [vars(r) for r in log_rows])
+            batch.write(
+                conn,
+                self._batch_sql,
+                new_executions=new_executions,
+                updated_executions=updated_executions,
+                new_runs=new_runs,
+                updated_runs=updated_runs,
+                log_rows=log_rows,
+                lease=(self.lease_owner, self.lease_seconds) if self.lease_owner else None,
+            )
 
     @staticmethod
     def _execution_from_row(r: Any) -> Execution:
