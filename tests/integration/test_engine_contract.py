@@ -103,6 +103,11 @@ GREET = """
 # --- flows --------------------------------------------------------------------------------------------
 
 
+
+def user_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The labels a flow or a user set: Kestra's system.* labels (system.correlationId on every execution) left out."""
+    return {k: v for k, v in labels.items() if not k.startswith("system.")}
+
 def test_validate_names_every_error_with_its_line(engine: Engine, ns: str) -> None:
     good = engine.validate(flow(ns, GREET))
     assert good.valid and good.errors == [] and (good.namespace, good.flow_id) == (ns, "f")
@@ -151,7 +156,7 @@ def test_start_wait_summary_logs_and_search(engine: Engine, ns: str) -> None:
     ex_id = engine.start(ns, "f", {"n": "3"}, labels={"run": "one"})
     done = engine.wait(ex_id, timeout=60)
     assert done.state == State.SUCCESS and done.ended and done.inputs == {"n": 3}
-    assert done.labels == {"team": "data", "run": "one"} and done.flow_revision == info.revision
+    assert user_labels(done.labels) == {"team": "data", "run": "one"} and done.flow_revision == info.revision
     assert runs(done)["answer"] == {"value": "n=3"}
     assert engine.summary(ex_id) == done
     lines = engine.logs(ex_id)
@@ -286,9 +291,9 @@ def test_replay_from_a_task_run_is_a_new_execution(engine: Engine, ns: str) -> N
 def test_labels_of_an_ended_execution(engine: Engine, ns: str) -> None:
     engine.deploy(flow(ns, GREET))
     done = engine.wait(engine.start(ns, "f"), timeout=30)
-    assert engine.set_labels(done.id, {"reviewed": "yes"}).labels == {"team": "data", "reviewed": "yes"}
-    assert engine.summary(done.id).labels == {"team": "data", "reviewed": "yes"}
-    assert engine.wait(done.id).labels == {"team": "data", "reviewed": "yes"}
+    assert user_labels(engine.set_labels(done.id, {"reviewed": "yes"}).labels) == {"team": "data", "reviewed": "yes"}
+    assert user_labels(engine.summary(done.id).labels) == {"team": "data", "reviewed": "yes"}
+    assert user_labels(engine.wait(done.id).labels) == {"team": "data", "reviewed": "yes"}
     with pytest.raises(Invalid):
         engine.set_labels(done.id, {"k" * 101: "v"})
     engine.deploy(flow(ns, "tasks:\n  - {id: nap, type: sleep, duration: PT60S}", "slow"))
