@@ -111,7 +111,10 @@ def _kind(name: str, schema: dict[str, Any], defs: dict[str, Any], task_type: st
         return "yaml", [], "yaml"
     if "string" in types and all(t in ("string", "boolean", "array") for t in types):
         return "text", [], ""  # e.g. message: str | list[str], runIf: str | bool
-    if any(t == "object" and isinstance(a.get("additionalProperties"), dict) for a, t in zip(alts, types, strict=True)):
+    # A map editor only when the value is always a map: `from: str | list | dict` written as one URI must stay
+    # editable as such (a map editor would show it empty and lose it), so such unions are edited as YAML.
+    if any(t == "object" and isinstance(a.get("additionalProperties"), dict) for a, t in zip(alts, types, strict=True)) \
+            and not any(t in ("string", "array") for t in types):
         return "map", [], ""
     return "yaml", [], "yaml"
 

@@ -160,8 +160,12 @@ def test_the_form_of_every_palette_type_fills_every_required_field(page, builder
         wait_until(lambda n=n: len(parse(yaml_text(page))[0].get("tasks") or []) == n, timeout=45)
         tab(page, "Task").click()
         # The new task's form is open before anything is typed into it.
-        wait_until(lambda canonical=canonical: page.locator(".ln-form-box .lf-field-id input").first.input_value()
-                   == f"{canonical}_1", timeout=45)
+        try:
+            wait_until(lambda canonical=canonical: page.locator(".ln-form-box .lf-field-id input").first.input_value()
+                       == re.sub(r"[^A-Za-z0-9_]", "_", canonical) + "_1", timeout=45)
+        except BaseException:
+            got = page.locator(".ln-form-box .lf-field-id input").first.input_value()
+            raise AssertionError(f"the form of the new {canonical} task did not open: the form shows task {got!r}") from None
         specs = [s for s in field_specs(task_json_schema(canonical), canonical) if s.required]
         for spec in specs:
             page.locator(f".lf-field-{spec.name}").first.wait_for()
@@ -174,9 +178,15 @@ def test_the_form_of_every_palette_type_fills_every_required_field(page, builder
         # Every property of the type has a field (not just the id).
         schema_props = set(field_specs(task_json_schema(canonical), canonical) and
                            [s.name for s in field_specs(task_json_schema(canonical), canonical)])
-        shown = page.locator(".ln-form-box .lf-field").evaluate_all(
-            "els => els.map(e => [...e.classList].find(c => c.startsWith('lf-field-')).slice(9))")
-        assert set(shown) <= schema_props and (not specs or {s.name for s in specs} <= set(shown)), canonical
+        def shown() -> set[str]:  # the form is redrawn after an edit: read it once it has settled
+            return set(page.locator(".ln-form-box .lf-field").evaluate_all(
+                "els => els.map(e => [...e.classList].find(c => c.startsWith('lf-field-')).slice(9))"))
+
+        try:
+            wait_until(lambda specs=specs: {s.name for s in specs} <= shown(), timeout=45)
+        except BaseException:
+            raise AssertionError(f"{canonical}: required {sorted(s.name for s in specs)}, the form shows {sorted(shown())}") from None
+        assert shown() <= schema_props, canonical
     data = parse(yaml_text(page))[0]
     assert sorted(t["type"] for t in data["tasks"]) == sorted(i["type"] for i in tasks)
     by_type = {t["type"]: t for t in data["tasks"]}

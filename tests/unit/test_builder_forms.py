@@ -101,3 +101,10 @@ def test_every_palette_type_has_a_field_for_each_required_property() -> None:
         required = {s.name for s in specs if s.required}
         assert set(schema.get("required", [])) - {"id", "type"} <= required | set(hidden_properties(schema, canonical)), canonical
         assert all(s.options for s in specs if s.kind == "select"), canonical
+
+
+def test_a_property_that_is_a_text_a_list_or_a_map_is_edited_as_yaml_and_keeps_a_text() -> None:
+    """S3 Upload's ``from`` takes one URI, a list or a map: a map editor would show a URI empty and lose it."""
+    spec = next(s for s in field_specs(task_json_schema("s3_upload"), "s3_upload") if s.name == "from")
+    assert spec.kind == "yaml"
+    assert to_widget_value(spec, "lanner:///ns/f/ex/report.xlsx") == "lanner:///ns/f/ex/report.xlsx"

@@ -44,7 +44,7 @@ class MailSend(RunnableTask):
     html_text_content: str | None = Field(default=None, description="HTML body (mail clients show it instead of the plain text).")
     plain_text_content: str | None = Field(default=None, description="Plain-text body (default: a line asking for an HTML-capable client).")
     attachments: list[Attachment] | str | None = Field(default=None, description="Files to attach: [{uri, name, contentType}], or their JSON text.")
-    embedded_images: list[Attachment] | str | None = Field(default=None, description="Images for the HTML body, referred to as <img src=\"cid:NAME\">.")
+    embedded_images: list[Attachment] | str | None = Field(default=None, description="Images for the HTML body, which refers to each by cid:NAME (its name) in an img tag's src.")
 
     def run(self, ctx: RunContext) -> TaskResult:
         settings = self._settings(ctx)
