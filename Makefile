@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: mysql-deps install install-test lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
+.PHONY: mysql-deps install install-test lock test-latest run test test-fast test-faults lint typecheck docs bench bench-quick browser-deps clean screenshots
 
 # uv installs exactly what requirements/*.txt pin (hash-checked); it lives in its own folder
 # inside the venv so `uv pip sync` never removes it.
@@ -100,6 +100,11 @@ bench-quick: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check engine builder tests bench $(wildcard plugins)
+	$(VENV)/bin/mypy
+
+# mypy on engine/ (settings in pyproject.toml's [tool.mypy]); `make lint` runs it after ruff.
+typecheck: install-test
+	$(VENV)/bin/mypy
 
 docs: install
 	$(VENV)/bin/python -m engine.model.reference --write README.md

@@ -38,7 +38,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C escaper of json.dumps
+from json.encoder import encode_basestring  # the C escaper of json.dumps
 from typing import IO, Any
 
 __all__ = ["IonError", "IonWriter", "dumps", "iter_values", "loads", "read_file", "symbol"]

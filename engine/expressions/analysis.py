@@ -100,6 +100,7 @@ def referenced_outputs(text: str) -> set[str]:
         raise syntax_error(text, exc) from None
     found: set[str] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, (nodes.Getattr, nodes.Getitem))  # what find_all was asked for
         base = node.node
         if not (isinstance(base, nodes.Name) and base.name == "outputs"):
             continue

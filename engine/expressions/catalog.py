@@ -143,7 +143,7 @@ _PRINTING = ("upper", "lower", "trim", "truncate", "wordcount", "escape", "e", "
 
 
 def build_filters() -> dict[str, Callable[..., Any]]:
-    table = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
+    table: dict[str, Callable[..., Any]] = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
     for name, walk in _SIZED.items():
         table[name] = s.sized_input(JINJA_FILTERS[name], walk)
     for name in _NULL_SAFE:
@@ -155,7 +155,8 @@ def build_filters() -> dict[str, Callable[..., Any]]:
 
 
 def build_tests() -> dict[str, Callable[..., Any]]:
-    table = dict(JINJA_TESTS)
+    # mypy joins jinja's tests to builtins.function, which it does not count as callable.
+    table: dict[str, Callable[..., Any]] = dict(JINJA_TESTS)  # type: ignore[arg-type]
     table.update(p.COMPARISON_TESTS)  # Jinja's, comparing large values in pieces
     table.update(
         {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jinja2 import pass_context
 from jinja2.runtime import Context, Undefined
@@ -19,6 +19,9 @@ from jinja2.runtime import Context, Undefined
 from engine.expressions import bounds
 from engine.expressions.errors import shown
 from engine.expressions.filters import FilterError
+
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
 #: Most re-renders of one value by render(): a variable that refers to itself stops here.
 MAX_RENDERS = 100
@@ -64,7 +67,8 @@ def render(context: Context, toRender: Any = None, recursive: Any = True) -> Any
     if not isinstance(recursive, bool):
         raise FilterError("render(): recursive must be true or false")
     # Rendering copies lists and maps item by item, and compares the copy with the original in C.
-    bounds.measure(toRender, context.environment.limits, "the value given to render()")
+    environment = cast("LannerEnvironment", context.environment)  # templates render only in Lanner's
+    bounds.measure(toRender, environment.limits, "the value given to render()")
     current = toRender
     for _ in range(MAX_RENDERS):
         rendered = _render_once(context, current)

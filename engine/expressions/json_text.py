@@ -121,7 +121,8 @@ class _Writer:
             return
         item_size = self.book.item
         limits = self.limits
-        first, group, weight, text = True, [], 0, 0
+        first, weight, text = True, 0, 0
+        group: list[Any] = []
         for entry in entries:
             if is_map:
                 key, item = entry

@@ -85,7 +85,7 @@ def _java_replacement(template: str) -> Callable[[Any], str]:
             end = template.find("}", i)
             if end < 0:
                 raise FilterError(f"replacement {template!r} has '${{' without '}}'")
-            parts.extend(["".join(buf), template[i + 2 : end]])  # type: ignore[list-item]
+            parts.extend(["".join(buf), template[i + 2 : end]])
             buf, i = [], end + 1
         elif c == "$" and i + 1 < len(template) and template[i + 1].isdigit():
             j = i + 1

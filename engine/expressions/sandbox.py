@@ -83,11 +83,12 @@ class _BoundedFormatterMixin:
         return result
 
 
-class _BoundedFormatter(_BoundedFormatterMixin, SandboxedFormatter):
+# SandboxedFormatter declares _env an Environment; LannerEnvironment is the only one that builds these.
+class _BoundedFormatter(_BoundedFormatterMixin, SandboxedFormatter):  # type: ignore[misc]
     pass
 
 
-class _BoundedEscapeFormatter(_BoundedFormatterMixin, SandboxedEscapeFormatter):
+class _BoundedEscapeFormatter(_BoundedFormatterMixin, SandboxedEscapeFormatter):  # type: ignore[misc]
     pass
 
 
@@ -116,14 +117,16 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         )
         self.limits = limits
         self.filters = build_filters()
-        self.tests = build_tests()
+        # jinja infers dict[str, function] from its defaults; every callable in the table is a test.
+        self.tests = build_tests()  # type: ignore[assignment]
         self.globals.clear()
         self.globals.update(build_functions(self))
         # Constant folding would apply Python's meaning of ==, and, or to literals.
         self.optimized = False
         self._lexer = PebbleLexer(self, max_tokens=4 * limits.max_parts)
         # Macros, {% set %} blocks, {% filter %} and call blocks join their output here.
-        self.concat = self._bounded_concat  # type: ignore[method-assign]
+        # jinja types concat as taking any iterable; its compiled templates pass their list buffers.
+        self.concat = self._bounded_concat  # type: ignore[method-assign, assignment]
 
     # --- bounded building blocks used by compiled templates ------------------------------------
 
@@ -143,7 +146,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
     # --- the Pebble dialect: lexer, parser, and what its operators mean -------------------------
 
     @property
-    def lexer(self) -> PebbleLexer:  # type: ignore[override]
+    def lexer(self) -> PebbleLexer:
         return self._lexer
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -224,7 +227,8 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one argument")
-                args, kwargs = (), args[0]
+                kwargs = args[0]
+                args = ()
             return str_type(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(wrapper, value)

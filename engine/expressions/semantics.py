@@ -353,6 +353,8 @@ class MapEntry(str):
     """One entry of a map in ``{% for entry in map %}``: prints and compares as its key."""
 
     __slots__ = ("key", "value")
+    key: str
+    value: Any
 
     def __new__(cls, key: str, value: Any) -> MapEntry:
         entry = super().__new__(cls, key)

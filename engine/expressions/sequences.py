@@ -125,7 +125,7 @@ def chunk(env: Any, value: Any, size: int) -> list[list[Any]] | None:
 
 
 @pass_environment
-def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[list[Any]]:
+def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[list[Any]] | None:
     linecount = int(linecount)
     if linecount <= 0:
         raise FilterError("batch size must be a positive number")

@@ -177,7 +177,8 @@ def _check_type_rules(d: Input, bad: Callable[[str, str], None]) -> None:
         except re.error as exc:
             bad("validator", f"validator is not a valid regular expression: {exc}")
     if d.type in _NUMERIC:
-        bounds = {}
+        # Numbers or durations, one kind per input: compared only with each other.
+        bounds: dict[str, Any] = {}
         for field in ("min", "max"):
             raw = getattr(d, field)
             if raw is None:
@@ -367,7 +368,7 @@ def _parse_temporal(kind: str, value: Any) -> datetime | date | time:
     elif kind == "TIME" and isinstance(value, time):
         parsed = value
     elif isinstance(value, str):
-        parser = {"DATETIME": datetime, "DATE": date, "TIME": time}[kind]
+        parser: type[date] | type[time] = {"DATETIME": datetime, "DATE": date, "TIME": time}[kind]
         try:
             parsed = parser.fromisoformat(value.strip())
         except ValueError:

@@ -148,7 +148,7 @@ def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
         return []
     prepared = apply_plugin_defaults(data)
     pos = _Positions(positions or {})
-    raw_inputs = prepared.get("inputs") if isinstance(prepared.get("inputs"), list) else []
+    raw_inputs = declared if isinstance(declared := prepared.get("inputs"), list) else []
     input_types = {str(i.get("id")): str(i.get("type", "STRING")).upper() for i in raw_inputs if isinstance(i, dict)}
     from engine.model.task import Task
 
@@ -273,7 +273,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for key in ("variables", "outputs", "labels"):
         for spath, text in _iter_strings(data.get(key), (key,)):
             _check_expression(text, spath, output_ids, err)
-    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
+    for i, trig in enumerate(triggers if isinstance(triggers := data.get("triggers"), list) else []):
         if isinstance(trig, dict):
             for spath, text in _iter_strings(trig.get("inputs"), ("triggers", i, "inputs")):
                 _check_expression(text, spath, output_ids, err)
@@ -348,7 +348,7 @@ def _dag_errors(items: list[Any], path: Path, pos: _Positions) -> list[FlowError
 
 def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
-    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
+    for i, trig in enumerate(triggers if isinstance(triggers := data.get("triggers"), list) else []):
         if isinstance(trig, dict) and registry.canonical_trigger_name(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
             if isinstance(key, str) and len(key) < 16:

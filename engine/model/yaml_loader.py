@@ -166,7 +166,7 @@ def _tagged(tag: str, text: str) -> Any:
     }[kind]
     if not ok:
         raise ValueError(f"{text!r} is not a valid !!{kind}")
-    return float(value) if kind == "float" else value
+    return float(value) if kind == "float" and isinstance(value, (int, float)) else value
 
 
 # --- composer --------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def _compose(text: str, max_depth: int, max_aliases: int) -> tuple[Any, Position
     MappingEndEvent, SequenceEndEvent = yaml.MappingEndEvent, yaml.SequenceEndEvent
     try:
         loader = _EventLoader(text)
-    except UnicodeError as exc:  # lone surrogates cannot be encoded for the parser
+    except (UnicodeEncodeError, UnicodeDecodeError) as exc:  # lone surrogates cannot be encoded for the parser
         raise YamlError(f"the document is not valid Unicode text ({exc.reason} at offset {exc.start})") from None
     get_event = loader.get_event
     positions = PositionMap()
@@ -225,7 +225,8 @@ def _compose(text: str, max_depth: int, max_aliases: int) -> tuple[Any, Position
     documents = 0
     try:
         while True:
-            event = get_event()
+            # Dispatch is on type(event) identity (the hot path), which mypy does not narrow on.
+            event: Any = get_event()
             cls = type(event)
             if cls is ScalarEvent or cls is AliasEvent or cls is MappingStartEvent or cls is SequenceStartEvent:
                 mark = event.start_mark
@@ -490,8 +491,9 @@ def _represent_temporal(dumper: yaml.SafeDumper, value: date | datetime | time) 
 _Dumper.add_representer(str, _represent_str)
 _Dumper.add_representer(float, _represent_float)
 _Dumper.add_representer(tuple, yaml.SafeDumper.represent_list)
-for _t in (date, datetime, time):
-    _Dumper.add_representer(_t, _represent_temporal)
+_Dumper.add_representer(date, _represent_temporal)
+_Dumper.add_representer(datetime, _represent_temporal)
+_Dumper.add_representer(time, _represent_temporal)
 
 
 def dump_yaml(data: Any) -> str:

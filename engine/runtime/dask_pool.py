@@ -45,7 +45,12 @@ class DaskWorkerPool:
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("LANNER_DASK_CONNECT_TIMEOUT", "30"))
         self.client = address if not isinstance(address, str) else Client(address, timeout=connect_timeout, set_as_default=False)
-        self.address = address if isinstance(address, str) else self.client.scheduler.address
+        if isinstance(address, str):
+            self.address = address
+        else:
+            scheduler = self.client.scheduler
+            assert scheduler is not None and scheduler.address is not None  # a connected client knows its scheduler
+            self.address = scheduler.address
         self._id = uuid.uuid4().hex[:12]
         self._queue = Queue(f"lanner-logs-{self._id}", client=self.client)
         self._jobs: dict[str, tuple[Job, Any, Callable[[str], None], Any]] = {}

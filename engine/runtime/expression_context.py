@@ -70,7 +70,7 @@ def task_context(
             "outputs": parent.outputs or {},
         }
         parents = []
-        cur = parent
+        cur: TaskRun | None = parent
         while cur is not None:
             parents.append({"taskrun": {"id": cur.id, "value": cur.value}, "outputs": cur.outputs or {}})
             cur = st.task_runs.get(cur.parent_task_run_id) if cur.parent_task_run_id else None

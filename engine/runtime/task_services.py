@@ -9,6 +9,7 @@ which stays the only writer of executions.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -68,7 +69,7 @@ class StoreKv:
     def list(self, namespace: str) -> list[KvItem]:
         return [self._item(e) for e in self._kv.list(namespace)]
 
-    def purge(self, namespaces: list[str] | None, *, namespace_glob: str | None = None, key_glob: str | None = None,
+    def purge(self, namespaces: builtins.list[str] | None, *, namespace_glob: str | None = None, key_glob: str | None = None,
               include_children: bool = True, expired_only: bool = True) -> int:
         return self._kv.purge(namespaces, namespace_glob=namespace_glob, key_glob=key_glob,
                               include_children=include_children, expired_only=expired_only)
@@ -176,7 +177,7 @@ class RunnerFlows:
         rec = self._runner.store.get_flow(namespace, flow_id)
         return FlowSource(rec.namespace, rec.id, rec.revision, rec.source) if rec is not None else None
 
-    def check(self, source: str) -> list[str]:
+    def check(self, source: str) -> builtins.list[str]:
         return [str(e) for e in validate_text(source).errors]
 
     def deploy(self, source: str) -> FlowSource:

@@ -84,7 +84,8 @@ class LannerServer:
         from engine.purge import PurgeScheduler
 
         try:
-            PurgeScheduler.from_env(None, None)  # a bad LANNER_PURGE_* setting stops the start before anything runs
+            # A bad LANNER_PURGE_* setting stops the start before anything runs; the scheduler built is dropped unstarted.
+            PurgeScheduler.from_env(None, None)  # type: ignore[arg-type]
         except ValueError as exc:
             raise SystemExit(f"lanner server local: {exc}") from None
         pool = None

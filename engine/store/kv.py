@@ -8,6 +8,7 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import json
 import re
@@ -105,7 +106,8 @@ class KvStore:
             raise KvError(f"kv key {key!r}: ttl must be a positive duration such as PT1H")
         now = datetime.now(UTC)
         expiration = (now + ttl).isoformat(timespec="microseconds") if ttl is not None else None
-        row = {"value": text, "type": type or type_of(value), "updated": now_iso(), "expiration": expiration}
+        kind, updated = type or type_of(value), now_iso()
+        row = {"value": text, "type": kind, "updated": updated, "expiration": expiration}
         with self.store.engine.begin() as conn:
             where = (kv_entries.c.namespace == namespace, kv_entries.c.key == key)
             if not overwrite:
@@ -115,7 +117,7 @@ class KvStore:
             n = conn.execute(update(kv_entries).where(*where).values(**row)).rowcount
             if not n:
                 conn.execute(insert(kv_entries).values(namespace=namespace, key=key, **row))
-        return KvEntry(namespace, key, value, row["type"], row["updated"], expiration)
+        return KvEntry(namespace, key, value, kind, updated, expiration)
 
     def get(self, namespace: str, key: str) -> KvEntry | None:
         """The live value of ``key`` (an expired one reads as missing)."""
@@ -141,13 +143,13 @@ class KvStore:
             ).all()
         return [_entry(r) for r in rows]
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         with self.store.read_engine.begin() as conn:
             return [r[0] for r in conn.execute(select(kv_entries.c.namespace).distinct())]
 
     def purge(
         self,
-        namespaces: list[str] | None = None,
+        namespaces: builtins.list[str] | None = None,
         *,
         namespace_glob: str | None = None,
         key_glob: str | None = None,

@@ -102,7 +102,7 @@ class RunState:
 def make_kernel_manager(state: RunState, pid_file: str | None, kernel_log: str | None) -> type:
     from jupyter_client.manager import AsyncKernelManager
 
-    class LannerKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class LannerKernelManager(AsyncKernelManager):
         """Starts this interpreter's ipykernel for native kernels, quietly, and records its process."""
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
@@ -110,7 +110,8 @@ def make_kernel_manager(state: RunState, pid_file: str | None, kernel_log: str |
                 return [sys.executable, "-m", _MODULE, "--kernel", "-f", os.path.realpath(self.connection_file)]
             return super().format_kernel_cmd(extra_arguments)
 
-        async def start_kernel(self, **kw: Any) -> None:
+        # jupyter_client annotates the sync start_kernel; AsyncKernelManager's is this coroutine.
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             if kernel_log:
                 log = open(kernel_log, "ab")  # noqa: SIM115 - the kernel process keeps it open
                 kw.setdefault("stdout", log)

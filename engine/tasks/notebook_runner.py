@@ -127,7 +127,7 @@ def _error_info(exc: BaseException, state: RunState, kernel: str, kernel_from: s
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        cell = state.label(exc.cell_index) or str(exc.exec_count)
+        cell: str | None = state.label(exc.cell_index) or str(exc.exec_count)
         return {"stage": "cell", "cell": cell, "ename": exc.ename, "evalue": exc.evalue, "traceback": _plain(exc.traceback)}
     if isinstance(exc, NoSuchKernel):
         installed = ", ".join(_installed_kernels()) or "none"

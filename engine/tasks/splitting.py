@@ -9,6 +9,7 @@ so a file of any size splits with flat memory.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class Plan:
     rows: int | None
     bytes: int | None
     partitions: int | None
-    separator: bytes
+    separator: builtins.bytes
 
 
 def plan(options: SplitOptions, ctx: RunContext, field: str, *, default_rows: int | None = None) -> Plan:

@@ -11,7 +11,7 @@ from typing import Any
 from engine.sdk import StorageError, TaskFailed
 
 
-def structured(value: Any, field: str, expected: type, what: str) -> Any:
+def structured(value: Any, field: str, expected: type | tuple[type, ...], what: str) -> Any:
     """A map or list given as such or as JSON text (``{{ outputs.x.files }}`` often renders to text)."""
     if isinstance(value, str):
         try:

@@ -143,7 +143,7 @@ class Scheduler:
                 st.next_date, st.signature = (iso_utc(nxt) if nxt else None), signature
                 self.store.save(st)
                 continue
-            due = parse_instant(st.next_date)
+            due: datetime | None = parse_instant(st.next_date)
             fired = 0
             while due is not None and due <= now and fired < MAX_CATCH_UP:
                 self._fire_tick(dt, due, now, source="schedule")
