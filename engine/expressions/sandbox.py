@@ -62,17 +62,17 @@ class _BoundedFormatterMixin:
     _env: LannerEnvironment
     _total: int
 
-    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+    def vformat(self, format_string: str, args: object, kwargs: object) -> str:
         self._total = len(format_string)
         bounds.check_text(self._total, self._env.limits, "the format text")
         return super().vformat(format_string, args, kwargs)  # type: ignore[misc]
 
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
+    def convert_field(self, value: object, conversion: str | None) -> Any:
         # ``{!r}``/``{!s}`` print the value in C before format_field sees it.
         bounds.printable(value, self._env.limits, "a formatted value")
         return super().convert_field(value, conversion)  # type: ignore[misc]
 
-    def format_field(self, value: Any, format_spec: str) -> Any:
+    def format_field(self, value: object, format_spec: str) -> Any:
         limits = self._env.limits
         bounds.check_format_spec(format_spec, limits)
         bounds.printable(value, limits, "a formatted value")
@@ -93,7 +93,7 @@ class _BoundedEscapeFormatter(_BoundedFormatterMixin, SandboxedEscapeFormatter):
 
 
 @pass_environment
-def _finalize(env: LannerEnvironment, value: Any) -> Any:
+def _finalize(env: LannerEnvironment, value: object) -> Any:
     """How each ``{{ ... }}`` prints (see :func:`bounds.to_text`)."""
     if type(value) is str:
         return value
@@ -135,11 +135,11 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         bounds.check_text(total, self.limits, "the block output")
         return ledger(self.limits).account("".join(parts), "the block output")
 
-    def built(self, value: Any) -> Any:
+    def built(self, value: object) -> Any:
         """A list, tuple or map literal: sized and counted once its items are known."""
         return ledger(self.limits).account(value, "the list or map")
 
-    def account(self, value: Any) -> Any:
+    def account(self, value: object) -> Any:
         """The result of a filter or a slice: sized and counted before anything can walk it."""
         return ledger(self.limits).account(value)
 
@@ -154,15 +154,15 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
 
     truth = staticmethod(semantics.truth)
 
-    def compare(self, op: str, left: Any, right: Any) -> bool:
+    def compare(self, op: str, left: object, right: object) -> bool:
         return semantics.compare(op, left, right, self.limits)
 
     coalesce = staticmethod(semantics.coalesce)
 
-    def pebble_binary(self, op: str, left: Any, right: Any) -> Any:
+    def pebble_binary(self, op: str, left: object, right: object) -> Any:
         return semantics.pebble_binary(op, left, right, self.limits)
 
-    def iterate(self, value: Any) -> Any:
+    def iterate(self, value: object) -> Any:
         return semantics.iterate(value, self.limits)
 
     def context_snapshot(self, context: Context) -> dict[str, Any]:
@@ -178,7 +178,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         """The ``~`` operator: text of each part, bounded."""
         return ledger(self.limits).account(bounds.joined(parts, "", self.limits, "the concatenated text"))
 
-    def getattr(self, obj: Any, attribute: str) -> Any:
+    def getattr(self, obj: object, attribute: str) -> Any:
         # A lookup on an undefined value stays that undefined value, so the
         # error names the first missing part ('cycler' is undefined).
         if isinstance(obj, Undefined):
@@ -192,7 +192,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
-    def getitem(self, obj: Any, argument: Any) -> Any:
+    def getitem(self, obj: object, argument: object) -> Any:
         if isinstance(obj, Undefined):
             return obj
         if isinstance(argument, Undefined):
@@ -200,13 +200,13 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
             return self.undefined(obj=obj, name=argument._undefined_name)
         return super().getitem(obj, argument)
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+    def call_binop(self, context: object, operator: str, left: object, right: object) -> Any:
         result = semantics.BINARY[operator](left, right, self.limits)
         if type(result) in _NUMBERS:
             return result
         return ledger(self.limits).account(result)
 
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+    def wrap_str_format(self, value: object) -> Callable[..., str] | None:
         if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or value.__name__ not in (
             "format",
             "format_map",
