@@ -128,7 +128,7 @@ class FlowableRun(Children, Protocol):
     @property
     def execution(self) -> Execution: ...
 
-    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None) -> Any:
+    def render(self, name: str, value: object, extra: dict[str, Any] | None = None) -> Any:
         """Render property ``name``; raises :class:`FlowableError` naming ``task.name``.
 
         ``extra`` adds variables; a mapping under a name the context has (``taskrun``) is merged into it.
@@ -141,7 +141,7 @@ class FlowableRun(Children, Protocol):
 
     def log(self, level: str, message: str) -> None: ...
 
-    def mask(self, data: Any) -> Any:
+    def mask(self, data: object) -> Any:
         """``data`` with every secret value the execution read hidden: for what a type stores
         and shows itself (loop values, switch keys), which are never secret."""
         ...
@@ -364,7 +364,7 @@ def with_handlers(
     return state
 
 
-def as_key(value: Any) -> str:
+def as_key(value: object) -> str:
     """Loop values and switch keys are strings (Kestra's rule); objects become JSON."""
     if isinstance(value, str):
         return value

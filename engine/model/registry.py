@@ -207,7 +207,7 @@ def child_list_spec() -> dict[str, Any]:
     return spec(task_classes().items(), task_aliases())
 
 
-def child_lists_of(type_name: Any) -> tuple[Any, ...]:
+def child_lists_of(type_name: object) -> tuple[Any, ...]:
     """The child lists (:class:`engine.model.flowable.ChildList`) of a task type, branches first,
     ``errors``/``finally`` last; empty for a runnable or unknown type."""
     from engine.model.flowable import FlowableTask

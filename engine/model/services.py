@@ -44,7 +44,7 @@ class KvService(Protocol):
         """The value of ``key``, None when missing or expired."""
         ...
 
-    def put(self, namespace: str, key: str, value: Any, *, type: str | None = None, ttl: timedelta | None = None,
+    def put(self, namespace: str, key: str, value: object, *, type: str | None = None, ttl: timedelta | None = None,
             overwrite: bool = True) -> KvItem:
         """Store ``value``; ``overwrite=False`` refuses (ServiceError) a key that already has a live value."""
         ...

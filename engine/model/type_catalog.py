@@ -285,7 +285,7 @@ def base_class(kind: str) -> type:
     return _BASES[kind]
 
 
-def check_class(decl: Declaration, obj: Any) -> str | None:
+def check_class(decl: Declaration, obj: object) -> str | None:
     """Why the object an entry point names cannot be used as a type of its kind (None when it can)."""
     from engine.model.flowable import FlowableTask, check_child_lists
     from engine.model.task import RunnableTask

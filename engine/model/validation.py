@@ -71,7 +71,7 @@ def format_path(path: Path) -> str:
 class _Positions:
     """Adapter over the YAML loader's position map: nearest known ancestor wins."""
 
-    def __init__(self, positions: Any):
+    def __init__(self, positions: object):
         self._p = positions
 
     def at(self, path: Path) -> tuple[int | None, int | None]:
@@ -98,7 +98,7 @@ def validate_text(text: str | bytes, *, source: str | None = None) -> Validation
     return validate_data(data, positions=positions)
 
 
-def validate_data(data: Any, *, positions: Any = None) -> ValidationReport:
+def validate_data(data: object, *, positions: object = None) -> ValidationReport:
     """Validate already-parsed flow data (from YAML or a JSON API body)."""
     from engine.model.flow import Flow
 
@@ -194,7 +194,7 @@ def apply_plugin_defaults(data: dict[str, Any]) -> dict[str, Any]:
         a, b = registry.canonical_task_name(rule_type), registry.canonical_task_name(task_type)
         return rule_type == task_type or (a is not None and a == b)
 
-    def fix(task: Any) -> Any:
+    def fix(task: object) -> Any:
         if not isinstance(task, dict) or not isinstance(task.get("type"), str):
             return task
         merged = dict(task)
@@ -217,7 +217,7 @@ def iter_tasks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
     return tree.iter_tasks(data)
 
 
-def _iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+def _iter_strings(value: object, path: Path) -> Iterator[tuple[Path, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -370,7 +370,7 @@ def _lookup(data: Any, path: Path) -> Any:
     return cur
 
 
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
+def _clean_loc(loc: tuple[Any, ...], data: object) -> Path:
     """Drop pydantic's function markers from an error location."""
     out: list[str | int] = []
     for part in loc:
@@ -381,7 +381,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
     return tuple(out)
 
 
-def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[FlowError]:
+def _pydantic_errors(exc: ValidationError, data: object, pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
     for e in exc.errors(include_url=False):
         path = _clean_loc(tuple(e["loc"]), data)
@@ -418,7 +418,7 @@ def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[F
     return out
 
 
-def _known_properties(parent: Any, path: Path) -> list[str]:
+def _known_properties(parent: object, path: Path) -> list[str]:
     """Property names a mapping at ``path`` accepts, for 'did you mean' hints."""
     from engine.model.flow import Flow
 

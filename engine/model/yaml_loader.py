@@ -172,7 +172,7 @@ def _tagged(tag: str, text: str) -> Any:
 # --- composer --------------------------------------------------------------------------------
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: object) -> Any:
     """Deep copy of plain data (faster than copy.deepcopy, and enough here)."""
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
@@ -181,7 +181,7 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
@@ -442,7 +442,7 @@ def load_yaml(
 class _Dumper(yaml.SafeDumper):
     """Block style, key order kept, no aliases, lists indented under their key (Kestra's look)."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: object) -> bool:
         return True
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
@@ -496,7 +496,7 @@ _Dumper.add_representer(datetime, _represent_temporal)
 _Dumper.add_representer(time, _represent_temporal)
 
 
-def dump_yaml(data: Any) -> str:
+def dump_yaml(data: object) -> str:
     """Readable block YAML of plain data that :func:`load_yaml` reads back to equal data."""
     return yaml.dump(
         data,
