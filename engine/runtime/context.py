@@ -101,7 +101,7 @@ class RunContext:
     #: Metrics the attempt published (``metric()``), kept on its task run.
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
-    def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
+    def render(self, value: object, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""
         if self.renderer is None:
             return value
@@ -128,7 +128,7 @@ class RunContext:
             reason = str(exc.errors()[0].get("msg", "invalid value")).removeprefix("Value error, ")
             raise TaskFailed(f"{field}: {rendered!r} is not valid ({reason})") from None
 
-    def add_secret(self, value: Any) -> Any:
+    def add_secret(self, value: object) -> Any:
         """Treat ``value`` (a password, a token, a webhook URL) as a secret for the rest of this attempt.
 
         It is masked in the attempt's logs, outputs and error message, like a

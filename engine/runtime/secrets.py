@@ -212,5 +212,5 @@ class SecretStore:
     def mask(self, text: str) -> str:
         return mask_text(text, self.values())
 
-    def mask_data(self, data: Any) -> Any:
+    def mask_data(self, data: object) -> Any:
         return mask_data(data, self.values()) if self._used else data

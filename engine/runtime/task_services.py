@@ -53,7 +53,7 @@ class StoreKv:
             raise ServiceError(str(exc)) from None
         return None if entry is None else self._item(entry)
 
-    def put(self, namespace: str, key: str, value: Any, *, type: str | None = None, ttl: timedelta | None = None,
+    def put(self, namespace: str, key: str, value: object, *, type: str | None = None, ttl: timedelta | None = None,
             overwrite: bool = True) -> KvItem:
         try:
             return self._item(self._kv.put(namespace, key, value, type=type, ttl=ttl, overwrite=overwrite))

@@ -59,7 +59,7 @@ def check_key(key: str) -> str:
     return key
 
 
-def type_of(value: Any) -> str:
+def type_of(value: object) -> str:
     """Kestra's KV type names."""
     if isinstance(value, bool):
         return "BOOLEAN"
@@ -96,7 +96,7 @@ class KvStore:
         self.store = store
 
     def put(
-        self, namespace: str, key: str, value: Any, *, type: str | None = None, ttl: timedelta | None = None, overwrite: bool = True
+        self, namespace: str, key: str, value: object, *, type: str | None = None, ttl: timedelta | None = None, overwrite: bool = True
     ) -> KvEntry:
         check_key(key)
         text = json.dumps(value, separators=(",", ":"), default=str)
@@ -183,7 +183,7 @@ def kv_function(store: SqlStore, namespace: str) -> Callable[..., Any]:
     """
     kv = KvStore(store)
 
-    def read(key: Any, namespace_arg: Any = None, errorOnMissing: bool = True, **kwargs: Any) -> Any:  # noqa: N803 - Kestra's name
+    def read(key: object, namespace_arg: object = None, errorOnMissing: bool = True, **kwargs: Any) -> Any:  # noqa: N803 - Kestra's name
         ns = kwargs.pop("namespace", namespace_arg)
         target = namespace if ns is None else str(ns)
         if target != namespace and not namespace.startswith(target + "."):

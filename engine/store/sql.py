@@ -54,11 +54,11 @@ _LATEST_FLOW = (
 _FLOW_REVISION = select(flows).where(flows.c.namespace == bindparam("ns"), flows.c.id == bindparam("fid"), flows.c.revision == bindparam("rev"))
 
 
-def _dumps(value: Any) -> str | None:
+def _dumps(value: object) -> str | None:
     return None if value is None else json.dumps(value, default=str, separators=(",", ":"))
 
 
-def _loads(text: str | None, default: Any = None) -> Any:
+def _loads(text: str | None, default: object = None) -> Any:
     return default if text is None else json.loads(text)
 
 

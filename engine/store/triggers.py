@@ -84,7 +84,7 @@ class Backfill:
         }
 
 
-def _dumps(value: Any) -> str | None:
+def _dumps(value: object) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
