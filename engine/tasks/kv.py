@@ -41,7 +41,7 @@ def namespace_of(task: Any, ctx: RunContext) -> str:
     return namespace
 
 
-def typed(value: Any, kv_type: str | None, field: str) -> Any:
+def typed(value: object, kv_type: str | None, field: str) -> Any:
     """Kestra's ``kvType``: a text value read as that type (a value of another type is kept as it is)."""
     if kv_type is None or kv_type == "STRING" or not isinstance(value, str):
         return str(value) if kv_type == "STRING" and value is not None else value
@@ -87,7 +87,7 @@ class KvSet(RunnableTask):
 
     @field_validator("kv_type", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: object) -> Any:
         return value.upper() if isinstance(value, str) else value
 
     def run(self, ctx: RunContext) -> TaskResult:

@@ -46,7 +46,7 @@ def _matching(storage: Any, namespace: str, patterns: list[str]) -> list[str]:
     return [rel for rel in storage.namespace_files_list(namespace) if matches_any(rel, patterns)]
 
 
-def _destination(value: Any, field: str) -> str:
+def _destination(value: object, field: str) -> str:
     """A folder inside the namespace, without leading or trailing slash ('' is the root)."""
     text = str(value or "").strip().strip("/")
     if not text:

@@ -200,7 +200,7 @@ def register_engine(state: RunState, cell_timeout: int | None) -> None:
             if len(lines) > DISPLAY_LINES:
                 emit(self.label(index), "INFO", f"… {len(lines) - DISPLAY_LINES} more lines in the executed notebook")
 
-        def process_message(self, msg: dict, cell: Any, cell_index: int) -> Any:
+        def process_message(self, msg: dict, cell: object, cell_index: int) -> Any:
             kind = msg.get("msg_type")
             content = msg.get("content", {})
             if kind == "stream":
@@ -213,7 +213,7 @@ def register_engine(state: RunState, cell_timeout: int | None) -> None:
                 self._display(cell_index, content.get("data") or {})
             return super().process_message(msg, cell, cell_index)
 
-        def execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
+        def execute_cell(self, cell: object, cell_index: int, *args: Any, **kw: Any) -> Any:
             state.cell_index = cell_index
             try:
                 return super().execute_cell(cell, cell_index, *args, **kw)
@@ -223,7 +223,7 @@ def register_engine(state: RunState, cell_timeout: int | None) -> None:
 
     class StreamingEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        def execute_managed_notebook(cls, nb_man: object, kernel_name: str, **kwargs: Any) -> Any:
             from papermill.utils import merge_kwargs, remove_args
 
             kwargs = remove_args(["input_path", "stdout_file", "stderr_file", "log_output"], **kwargs)

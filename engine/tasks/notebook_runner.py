@@ -176,7 +176,7 @@ def _skip_slow_optional_imports() -> None:
 def _stop_on_sigterm(state: RunState, output: Path) -> None:
     """On SIGTERM (timeout or kill) save what ran so far, then end at once (the task kills the kernel)."""
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int, _frame: object) -> None:
         client = state.client
         if client is not None:
             try:

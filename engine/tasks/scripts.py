@@ -72,7 +72,7 @@ class TaskRunner(LannerModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _only_process(cls, data: Any) -> Any:
+    def _only_process(cls, data: object) -> Any:
         # Checked before the fields so a Docker runner's own properties (pullPolicy, cpu...)
         # do not bury the one error that matters under "unknown property" errors.
         if isinstance(data, dict):
@@ -149,7 +149,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("docker", mode="before")
     @classmethod
-    def _no_docker(cls, value: Any) -> Any:
+    def _no_docker(cls, value: object) -> Any:
         if value is not None:
             raise ValueError(
                 "docker is not available in Lanner: only the Process runner (run on the worker's host) is supported; "
@@ -159,7 +159,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("requirements", mode="before")
     @classmethod
-    def _no_requirements(cls, value: Any) -> Any:
+    def _no_requirements(cls, value: object) -> Any:
         if value:
             raise ValueError(
                 "requirements are not installed at run time by Lanner: install these packages into "
@@ -169,14 +169,14 @@ class ScriptTask(RunnableTask):
 
     @field_validator("runner", mode="before")
     @classmethod
-    def _process_runner_only(cls, value: Any) -> Any:
+    def _process_runner_only(cls, value: object) -> Any:
         if value is not None and value != "PROCESS":
             raise ValueError(f"runner {value!r} is not available in Lanner: only PROCESS (run on the worker's host) is supported")
         return value
 
     @field_validator("input_files")
     @classmethod
-    def _relative_input_files(cls, value: Any) -> Any:
+    def _relative_input_files(cls, value: object) -> Any:
         if isinstance(value, dict):
             for name in value:
                 if _bad_relative(name):
@@ -193,7 +193,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("interpreter")
     @classmethod
-    def _non_empty_interpreter(cls, value: Any) -> Any:
+    def _non_empty_interpreter(cls, value: object) -> Any:
         if value is not None and not value:
             raise ValueError("interpreter must name a program, e.g. ['/bin/sh', '-c']")
         return value

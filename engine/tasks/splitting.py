@@ -13,7 +13,7 @@ import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from pydantic import Field
 
@@ -23,7 +23,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3, "T": 1024**4, "TB": 1024**4}
 
 
-def parse_size(value: Any, field: str) -> int:
+def parse_size(value: object, field: str) -> int:
     """``10MB``, ``512KB``, ``1024`` (bytes) as a number of bytes."""
     match = _SIZE.match(str(value))
     if not match or int(match.group(1)) <= 0:
@@ -51,7 +51,7 @@ class Plan:
 def plan(options: SplitOptions, ctx: RunContext, field: str, *, default_rows: int | None = None) -> Plan:
     """The rendered options; exactly one way of cutting."""
 
-    def positive(value: Any, name: str) -> int:
+    def positive(value: object, name: str) -> int:
         rendered = ctx.render(value)
         try:
             number = int(str(rendered).strip())

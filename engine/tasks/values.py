@@ -23,7 +23,7 @@ def structured(value: Any, field: str, expected: type | tuple[type, ...], what: 
     return value
 
 
-def iso_datetime(value: Any, field: str, *, zone_required: bool = False) -> datetime:
+def iso_datetime(value: object, field: str, *, zone_required: bool = False) -> datetime:
     """An ISO-8601 date-time (``Z`` or an offset; without one it is UTC unless ``zone_required``)."""
     text = str(value).strip()
     try:

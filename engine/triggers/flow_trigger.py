@@ -15,12 +15,15 @@ starts, so it happens at most once even if two schedulers see the same end.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.state import TERMINAL_NAMES
 from engine.store.triggers import TriggerState
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import DeployedTrigger
+
+if TYPE_CHECKING:
+    from engine.triggers.scheduler import Scheduler
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -68,7 +71,7 @@ def _upstream_index(flows: list[dict[str, Any]], summary: dict[str, Any]) -> int
 class FlowTriggers:
     """Matches ended executions against the Flow triggers of every deployed flow."""
 
-    def __init__(self, scheduler: Any):
+    def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
 
     def on_end(self, summary: dict[str, Any], states: dict[tuple[str, str, str], TriggerState]) -> None:

@@ -361,7 +361,7 @@ def _zone(name: str) -> Any:
     return ZoneInfo(name)
 
 
-def render(value: Any, context: dict[str, Any]) -> Any:
+def render(value: object, context: dict[str, Any]) -> Any:
     """Render trigger inputs (``{{ trigger.date }}``) with the shared expression engine."""
     if not value:
         return value
