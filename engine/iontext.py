@@ -145,7 +145,7 @@ _ENCODERS: dict[type, Callable[[Any], str]] = {
 }
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     """One value as Ion text (one line: newlines inside strings are escaped)."""
     encoder = _ENCODERS.get(type(value))
     if encoder is not None:
@@ -169,7 +169,7 @@ class IonWriter:
         self._write = fh.write
         self.count = 0
 
-    def write(self, value: Any) -> None:
+    def write(self, value: object) -> None:
         self._write(dumps(value) + "\n")
         self.count += 1
 

@@ -119,7 +119,7 @@ class LannerServer:
         if self.purge is not None:
             self.purge.start()
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
+    def _on_signal(self, signum: int, _frame: object) -> None:
         self._signals += 1
         self._stopping.set()
 
