@@ -27,13 +27,16 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.ids import now_iso
 from engine.model.state import State
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.remote_logs import LOST_MESSAGE, RemoteSpec, run_remote
 from engine.runtime.worker import Job
+
+if TYPE_CHECKING:
+    from engine.runtime.local import LocalRunner
 
 
 class DaskWorkerPool:
@@ -62,7 +65,7 @@ class DaskWorkerPool:
         self._drainer = threading.Thread(target=self._drain_loop, name="lanner-dask-logs", daemon=True)
         self._drainer.start()
 
-    def bind(self, runner: Any) -> None:
+    def bind(self, runner: LocalRunner) -> None:
         """Learn the runner's storage (shared with the workers) and secrets."""
         storage = getattr(runner, "storage", None)
         if storage is not None:

@@ -28,7 +28,7 @@ from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
 from engine.model.state import State, is_terminal
-from engine.model.task import RunnableTask
+from engine.model.task import RunnableTask, Task
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
 from engine.runtime.cluster import Cluster
@@ -548,7 +548,10 @@ class LocalRunner:
             flow = self.get_flow(ex.namespace, ex.flow_id, ex.flow_revision)
             render = self._renderer(ex.namespace)
 
-            def context(st: ExecutionState, task: Any, parent: Any, value: Any, tr: Any = None, _f: Flow = flow) -> dict[str, Any]:
+            def context(
+                st: ExecutionState, task: Task | None, parent: TaskRun | None, value: str | None, tr: TaskRun | None = None,
+                _f: Flow = flow,
+            ) -> dict[str, Any]:
                 return task_context(_f, st, task, parent, value, tr, render)
 
             executor = Executor(flow, render, context, mask=self.secrets.mask_data)

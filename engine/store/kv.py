@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 
 from engine.model.ids import now_iso
 from engine.store.sql import SqlStore
@@ -80,7 +80,7 @@ def _live(now: str) -> Any:
     return or_(kv_entries.c.expiration.is_(None), kv_entries.c.expiration > now)
 
 
-def _entry(r: Any) -> KvEntry:
+def _entry(r: Row[Any]) -> KvEntry:
     return KvEntry(r.namespace, r.key, json.loads(r.value), r.type, r.updated, r.expiration)
 
 

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
+    Row,
     and_,
     bindparam,
     create_engine,
@@ -140,7 +142,7 @@ class SqlStore:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
+        def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
@@ -311,7 +313,7 @@ class SqlStore:
                 conn.execute(insert(logs), [vars(r) for r in log_rows])
 
     @staticmethod
-    def _execution_from_row(r: Any) -> Execution:
+    def _execution_from_row(r: Row[Any]) -> Execution:
         return Execution(
             id=r.id,
             namespace=r.namespace,
@@ -329,7 +331,7 @@ class SqlStore:
         )
 
     @staticmethod
-    def _task_run_from_row(r: Any) -> TaskRun:
+    def _task_run_from_row(r: Row[Any]) -> TaskRun:
         return TaskRun(
             id=r.id,
             execution_id=r.execution_id,

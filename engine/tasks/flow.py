@@ -24,6 +24,7 @@ from engine.sdk import (
     FlowableTask,
     LannerModel,
     State,
+    TaskRun,
     as_key,
     needs_rebuild,
     now_iso,
@@ -326,7 +327,7 @@ class Subflow(FlowableTask):
     transmit_failed: bool = Field(default=True, description="Fail this task when the child execution fails.")
     inherit_labels: bool = Field(default=False, description="Copy this execution's labels to the child.")
 
-    def child_execution_id(self, task_run: Any) -> str | None:
+    def child_execution_id(self, task_run: TaskRun) -> str | None:
         return (task_run.outputs or {}).get("executionId")
 
     def _child(self, run: FlowableRun) -> ChildExecution:
