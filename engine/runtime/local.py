@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -583,7 +583,7 @@ class LocalRunner:
             task_runs=task_runs,
         )
 
-        def render(value: Any, ctx: Any) -> Any:
+        def render(value: object, ctx: Mapping[str, Any]) -> Any:
             return expressions.render(value, ctx, functions=functions)
 
         return render

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,7 @@ def _renderer(spec: RemoteSpec) -> Any:
     storage = InternalStorage(spec.storage_url) if spec.storage_url else None
     functions = runtime_functions(spec.namespace, secret=SecretStore.of_values(spec.secrets).function(spec.namespace), storage=storage)
 
-    def render(value: Any, ctx: Any) -> Any:
+    def render(value: object, ctx: Mapping[str, Any]) -> Any:
         return expressions.render(value, ctx, functions=functions)
 
     return render

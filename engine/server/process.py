@@ -21,9 +21,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.server.config import ServerConfig
+
+if TYPE_CHECKING:
+    from engine.runtime.worker import Job
 
 log = logging.getLogger("lanner.server")
 
@@ -37,7 +40,7 @@ class GracefulPool:
         self.frozen = False  # results no longer reported: the task runs stay RUNNING for the next start
         self.size = getattr(inner, "size", 0)
 
-    def submit(self, job: Any, on_started: Callable[[str], None], on_done: Callable[[Any], None]) -> None:
+    def submit(self, job: Job, on_started: Callable[[str], None], on_done: Callable[[Any], None]) -> None:
         if self.draining:
             return
         self.inner.submit(

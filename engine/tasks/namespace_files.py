@@ -31,7 +31,7 @@ from engine.tasks.values import storage_errors, structured
 _NS_DOC = "The namespace (default: the flow's); the flow's own namespace or one above it."
 
 
-def _patterns(task: Any, ctx: RunContext) -> list[str]:
+def _patterns(task: DownloadFiles | DeleteFiles, ctx: RunContext) -> list[str]:
     files = task.files
     rendered = ctx.render(files)
     if isinstance(rendered, str):

@@ -36,7 +36,7 @@ def parse_moment(value: object, what: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _tested(condition: Any, ctx: ConditionContext) -> datetime:
+def _tested(condition: TimeBetween | DateTimeBetween | PublicHoliday, ctx: ConditionContext) -> datetime:
     """The condition's ``date``, rendered against the firing."""
     variables = ctx.variables()
     if condition.date is None and "date" not in variables["trigger"]:
