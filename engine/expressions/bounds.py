@@ -304,7 +304,7 @@ _WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u
 _BYTES_WHITESPACE = [bytes([c]) for c in b" \t\n\r\x0b\x0c"]
 
 
-def split_count(text: Any, sep: Any, maxsplit: Any = -1) -> int:
+def split_count(text: Any, sep: Any, maxsplit: object = -1) -> int:
     """An upper bound of ``len(text.split(sep, maxsplit))``, without splitting."""
     if sep is None:
         chars = _WHITESPACE if isinstance(text, str) else _BYTES_WHITESPACE

@@ -118,7 +118,7 @@ def current_each_output(context: Context, outputs: object = None) -> Any:
 
 
 @pass_context
-def iteration_output(context: Context, taskId: Any = None, iteration: Any = None) -> Any:  # noqa: N803
+def iteration_output(context: Context, taskId: object = None, iteration: Any = None) -> Any:  # noqa: N803
     """``iterationOutput(...)``: the ``value`` output of an earlier iteration of a repeating task."""
     taskrun = context.get("taskrun")
     if not isinstance(taskrun, Mapping) or "iteration" not in taskrun:

@@ -169,7 +169,7 @@ def regex_replace(env: LannerEnvironment, value: object, regex: object = None, r
 
 
 @pass_environment
-def split(env: LannerEnvironment, value: Any, delimiter: Any = None, limit: Any = None) -> list[str] | None:
+def split(env: LannerEnvironment, value: object, delimiter: object = None, limit: Any = None) -> list[str] | None:
     """``'a,b,c' | split(',')``; ``limit`` is the most pieces (Java's meaning)."""
     if value is None:
         return None
@@ -182,7 +182,7 @@ def split(env: LannerEnvironment, value: Any, delimiter: Any = None, limit: Any 
 
 
 @pass_environment
-def replace(env: LannerEnvironment, value: Any, old: Any = None, new: Any = None, count: Any = None, regexp: Any = False) -> Any:
+def replace(env: LannerEnvironment, value: object, old: object = None, new: object = None, count: Any = None, regexp: object = False) -> Any:
     """``replace({'%a%': x})`` (Pebble), ``replace('a', 'b')`` (Jinja), ``regexp=true`` for patterns.
 
     Maps and lists are walked: every text inside is replaced (Kestra).

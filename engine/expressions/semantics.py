@@ -291,7 +291,7 @@ def is_in(left: object, right: object, limits: Limits) -> bool:
     return False
 
 
-def inclusive_range(start: Any, end: Any, step: Any, limits: Limits) -> list[Any]:
+def inclusive_range(start: Any, end: Any, step: object, limits: Limits) -> list[Any]:
     """Pebble's ``range(a, b, step)`` and ``a..b``: both ends included."""
     start, end, step = _defined(start), _defined(end), _defined(step)
     if step is None:

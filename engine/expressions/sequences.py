@@ -35,7 +35,7 @@ def to_list(env: LannerEnvironment, value: object) -> list[Any]:
 
 
 @pass_environment
-def join(env: LannerEnvironment, value: Any, separator: Any = "", attribute: Any = None) -> str | None:
+def join(env: LannerEnvironment, value: object, separator: object = "", attribute: Any = None) -> str | None:
     if value is None:
         return None
     items = bounded_list(value, env.limits)
@@ -83,7 +83,7 @@ def length(env: LannerEnvironment, value: object) -> int:
 
 
 @pass_environment
-def sort(env: LannerEnvironment, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+def sort(env: LannerEnvironment, value: object, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
     items = bounded_list(value, env.limits)
     key = make_multi_attrgetter(env, attribute, postprocess=ignore_case if not case_sensitive else None)
     return walks.sort(items, key, bool(reverse), env.limits)  # Jinja's do_sort, in bounded C steps
@@ -203,7 +203,7 @@ def values(value: object) -> list[Any] | None:
 
 
 @pass_environment
-def total(env: LannerEnvironment, value: Any, attribute: Any = None, start: Any = 0) -> Any:
+def total(env: LannerEnvironment, value: object, attribute: Any = None, start: object = 0) -> Any:
     """Jinja's ``sum``, one bounded ``+`` at a time.
 
     Python's built-in ``sum`` over lists is quadratic in C, where the time
@@ -238,7 +238,7 @@ def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[.
     name = filter_fn.__name__.removeprefix("do_")
 
     @pass_context
-    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(context: Any, value: object, *args: Any, **kwargs: Any) -> Any:
         env = context.environment
         if hasattr(value, "__len__") and not isinstance(value, Undefined):
             check_items(len(value), env.limits, f"the input of {name}")
@@ -266,7 +266,7 @@ def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callabl
     check = bounds.printable if prints else bounds.walkable
 
     @pass_context
-    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(context: Any, value: object, *args: Any, **kwargs: Any) -> Any:
         env = context.environment
         for given in (value, *args, *kwargs.values()):
             if type(given) not in _PLAIN and not isinstance(given, Undefined):
@@ -281,7 +281,7 @@ def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callabl
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _forward(filter_fn: Callable[..., Any], pass_arg: Any, context: Any, value: Any, args: tuple[Any, ...],
+def _forward(filter_fn: Callable[..., Any], pass_arg: object, context: Any, value: Any, args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> Any:
     """Call a wrapped Jinja filter or test with what it asked for (context, eval context or environment)."""
     if pass_arg is _PassArg.context:

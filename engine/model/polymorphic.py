@@ -88,7 +88,7 @@ class ByType:
     def __get_pydantic_core_schema__(self, source: object, handler: object) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(self._validate)
 
-    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(self, schema: object, handler: Any) -> dict[str, Any]:
         registry = _types()
         generator = handler.generate_json_schema
         busy = _GENERATING.setdefault(id(generator), set())

@@ -108,7 +108,7 @@ class RunContext:
         ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
         return self.renderer(value, ctx)
 
-    def render_as(self, value: Any, kind: Any, field: str) -> Any:
+    def render_as(self, value: object, kind: Any, field: str) -> Any:
         """Render ``value`` and read it as ``kind`` (``int``, ``bool``, a ``Literal``, ``Duration``...).
 
         Kestra properties take expressions anywhere (``port: "{{ inputs.port }}"``);

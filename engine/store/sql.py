@@ -132,7 +132,7 @@ class SqlStore:
         sync = os.environ.get("LANNER_SQLITE_SYNCHRONOUS", "NORMAL")
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+        def _on_connect(dbapi_conn: Any, _rec: object) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
