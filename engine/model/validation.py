@@ -11,7 +11,7 @@ positions too.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,7 +280,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     return errors
 
 
-def _check_expression(text: str, path: Path, task_ids: set[str], err: Any) -> None:
+def _check_expression(text: str, path: Path, task_ids: set[str], err: Callable[..., None]) -> None:
     if "{{" not in text and "{%" not in text:
         return
     try:

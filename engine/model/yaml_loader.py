@@ -13,6 +13,7 @@ resolving plain scalars with the YAML 1.2 core schema.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time
@@ -399,7 +400,7 @@ def _to_text(text: str | bytes, max_bytes: int) -> str:
         raise YamlError(f"the document is not UTF-8 text (invalid byte at offset {exc.start})") from None
 
 
-def read_document(path: Any, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+def read_document(path: str | os.PathLike[str], *, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
     """The text of a YAML file, read no further than the size limit (``/dev/zero`` is refused at once).
 
     Raises :class:`YamlError` for a file over the limit or not UTF-8 (binary)

@@ -36,6 +36,8 @@ from engine.runtime.remote_logs import LOST_MESSAGE, RemoteSpec, run_remote
 from engine.runtime.worker import Job
 
 if TYPE_CHECKING:
+    from distributed import Future
+
     from engine.runtime.local import LocalRunner
 
 
@@ -111,7 +113,7 @@ class DaskWorkerPool:
         with self._lock:
             self._jobs[job.task_run_id] = (job, future, on_started, kill_event)
 
-        def done(fut: Any) -> None:
+        def done(fut: Future) -> None:
             try:
                 outcome = fut.result()
             except Exception as exc:  # noqa: BLE001 - KilledWorker, cancelled, scheduler gone

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from engine.storage import (
     NSFILE_SCHEME,
@@ -31,7 +32,7 @@ def _context_function(fn: Function) -> Function:
     return pass_context(fn)
 
 
-def _execution_id(context: Any) -> str:
+def _execution_id(context: Context) -> str:
     execution = context.get("execution")
     return str(execution.get("id")) if isinstance(execution, Mapping) else ""
 
@@ -101,7 +102,7 @@ def error_logs_function(
     """
 
     @_context_function
-    def error_logs_of(context: object) -> list[dict[str, Any]]:
+    def error_logs_of(context: Context) -> list[dict[str, Any]]:
         execution_id = _execution_id(context)
         found = [
             {
@@ -132,7 +133,7 @@ def tasks_with_state_function(task_runs: Callable[[str], Iterable[Any]]) -> Func
     """``tasksWithState('FAILED')``: ``[{taskId, state[, value]}]`` of the task runs in that state."""
 
     @_context_function
-    def tasks_with_state(context: object, state: object = None) -> list[dict[str, Any]]:
+    def tasks_with_state(context: Context, state: object = None) -> list[dict[str, Any]]:
         if not isinstance(state, str) or not state:
             raise ValueError("tasksWithState() expects a state, like tasksWithState('FAILED')")
         wanted = state.upper()

@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.ids import now_iso
 from engine.model.state import State
@@ -28,6 +28,9 @@ from engine.model.task import RunnableTask
 from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_text
+
+if TYPE_CHECKING:
+    from distributed import Queue
 
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 500
@@ -60,7 +63,7 @@ class RemoteSpec:
 class _Forwarder:
     """Batches log lines into the dispatcher's queue from a background thread."""
 
-    def __init__(self, queue: Any, key: tuple[str, str, str, int]):
+    def __init__(self, queue: Queue, key: tuple[str, str, str, int]):
         self._queue = queue
         self._key = key
         self._lines: list[tuple[str, str, str]] = []

@@ -20,10 +20,12 @@ from engine.model.services import ExecutionRef, FlowSource, KvItem, PurgeCounts,
 from engine.model.state import State
 from engine.model.validation import validate_text
 from engine.store import history
-from engine.store.kv import KvError, KvStore
+from engine.store.kv import KvEntry, KvError, KvStore
 from engine.store.triggers import TriggerStore
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
+
     from engine.runtime.local import LocalRunner
 
 #: Where the builder shows one execution, relative to the server's public URL.
@@ -43,7 +45,7 @@ class StoreKv:
         self._kv = KvStore(runner.store)
 
     @staticmethod
-    def _item(entry: Any) -> KvItem:
+    def _item(entry: KvEntry) -> KvItem:
         return KvItem(entry.namespace, entry.key, entry.value, entry.type, entry.updated, entry.expiration)
 
     def get(self, namespace: str, key: str) -> KvItem | None:
@@ -75,7 +77,7 @@ class StoreKv:
                               include_children=include_children, expired_only=expired_only)
 
 
-def _ref(row: Any) -> ExecutionRef:
+def _ref(row: Row[Any]) -> ExecutionRef:
     parent = json.loads(row.parent) if row.parent else None
     outputs = json.loads(row.outputs) if row.outputs else {}
     return ExecutionRef(row.id, row.namespace, row.flow_id, row.state, parent, outputs)

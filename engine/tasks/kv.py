@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -26,11 +26,14 @@ from engine.sdk import (
     register_task,
 )
 
+if TYPE_CHECKING:
+    from engine.tasks.namespace_files import DeleteFiles, DownloadFiles, UploadFiles
+
 KvType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
 _NS_DOC = "Namespace of the key (default: the flow's); the flow's own namespace or one above it."
 
 
-def namespace_of(task: Any, ctx: RunContext) -> str:
+def namespace_of(task: KvSet | _OneKey | KvGetKeys | UploadFiles | DownloadFiles | DeleteFiles, ctx: RunContext) -> str:
     """The rendered ``namespace`` of a kv task, refused unless it is the flow's or one above it."""
     namespace = str(ctx.render(task.namespace)) if task.namespace else ctx.namespace
     if namespace != ctx.namespace and not ctx.namespace.startswith(namespace + "."):

@@ -10,7 +10,7 @@ files of its own namespace and of the namespaces above it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,9 @@ from engine.sdk import (
     register_task,
     safe_relative_path,
 )
+
+if TYPE_CHECKING:
+    from engine.sdk import InternalStorage
 from engine.tasks.globs import matches_any
 from engine.tasks.kv import namespace_of
 from engine.tasks.storage_files import storage_uri
@@ -41,7 +44,7 @@ def _patterns(task: DownloadFiles | DeleteFiles, ctx: RunContext) -> list[str]:
     raise TaskFailed(f"{task.id}.files: give a glob or a list of globs, e.g. /**/*.sql")
 
 
-def _matching(storage: Any, namespace: str, patterns: list[str]) -> list[str]:
+def _matching(storage: InternalStorage, namespace: str, patterns: list[str]) -> list[str]:
     """The namespace's files (relative paths) that one of the globs matches."""
     return [rel for rel in storage.namespace_files_list(namespace) if matches_any(rel, patterns)]
 

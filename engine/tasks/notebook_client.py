@@ -25,9 +25,12 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.tasks.notebook_params import INJECTED_TAG
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 NATIVE_KERNELS = {"python3"}
 _MODULE = "engine.tasks.notebook_runner"
@@ -56,7 +59,7 @@ def emit(label: str, level: str, text: str) -> None:
     sys.stdout.flush()
 
 
-def cell_labels(nb: Any) -> dict[int, str]:
+def cell_labels(nb: NotebookNode) -> dict[int, str]:
     """Cell index -> the number the user's notebook gives it among its non-empty code cells (1-based).
 
     That is a fresh kernel's ``In [N]`` when the user runs the notebook by hand;
