@@ -129,6 +129,11 @@ bench-quick: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check engine builder tests bench $(wildcard plugins)
+	$(VENV)/bin/mypy
+
+# mypy on engine/ (settings in pyproject.toml's [tool.mypy]); `make lint` runs it after ruff.
+typecheck: install-test
+	$(VENV)/bin/mypy
 
 docs: install
 	$(VENV)/bin/python -m engine.model.reference --write README.md

@@ -16,7 +16,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from engine.service import Engine
 
 _VALUED = {"--input": "input", "-i": "input", "--flows": "flows", "--timeout": "timeout"}
 
@@ -152,7 +155,7 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
     return 0 if summary["state"] in ("SUCCESS", "WARNING") else 1
 
 
-def follow(engine: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str, Any]:
+def follow(engine: Engine, ex_id: str, out: TextIO, timeout: float | None) -> dict[str, Any]:
     """Print task-run state changes and log lines as they happen (in that order), until the end;
     the final summary (JSON shape, secrets masked by the Engine)."""
     from engine.cli_live import LiveView
@@ -181,7 +184,7 @@ def follow(engine: Any, ex_id: str, out: Any, timeout: float | None) -> dict[str
         engine.wait(ex_id, timeout=0.1)  # returns at once when the execution ends
 
 
-def kill_quietly(engine: Any, ex_id: str) -> None:
+def kill_quietly(engine: Engine, ex_id: str) -> None:
     """--timeout or Ctrl-C: kill the execution unless it ended meanwhile."""
     from engine.service import Conflict
 

@@ -348,7 +348,7 @@ class HttpEngine:
         found = self._maybe("GET", f"/namespaces/{_seg(namespace)}/kv/{_seg(key)}")
         return None if found is None else KvEntry.model_validate({"namespace": namespace, **found})
 
-    def kv_put(self, namespace: str, key: str, value: Any) -> KvEntry:
+    def kv_put(self, namespace: str, key: str, value: object) -> KvEntry:
         answer = self._json("PUT", f"/namespaces/{_seg(namespace)}/kv/{_seg(key)}", content=json.dumps(value).encode(),
                             headers={"Content-Type": "application/json"})
         return KvEntry.model_validate({"namespace": namespace, **answer})

@@ -20,7 +20,7 @@ class RowError(ValueError):
     """A line that is not an Ion (or JSON) value; the message names the line."""
 
 
-def plain(value: Any) -> Any:
+def plain(value: object) -> Any:
     """An Ion value as plain data: maps, lists, texts, numbers, booleans, null; timestamps as ISO texts."""
     if value is None or type(value).__name__ == "IonPyNull":
         return None
@@ -62,14 +62,14 @@ def parse_row(line: str | bytes, number: int | None = None) -> Any:
         raise RowError(f"{where} is not an Ion or JSON value ({exc}): {text[:80]!r}") from None
 
 
-def dump_row(value: Any) -> bytes:
+def dump_row(value: object) -> bytes:
     """One value as an Ion text line (ending with a newline)."""
     from amazon.ion import simpleion
 
     return simpleion.dumps(_ionable(value), binary=False, omit_version_marker=True).encode("utf-8") + b"\n"
 
 
-def _ionable(value: Any) -> Any:
+def _ionable(value: object) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _ionable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

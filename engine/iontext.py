@@ -38,7 +38,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C escaper of json.dumps
+from json.encoder import encode_basestring  # the C escaper of json.dumps
 from typing import IO, Any
 
 __all__ = ["IonError", "IonWriter", "dumps", "iter_values", "loads", "read_file", "symbol"]
@@ -145,7 +145,7 @@ _ENCODERS: dict[type, Callable[[Any], str]] = {
 }
 
 
-def dumps(value: Any) -> str:
+def dumps(value: object) -> str:
     """One value as Ion text (one line: newlines inside strings are escaped)."""
     encoder = _ENCODERS.get(type(value))
     if encoder is not None:
@@ -169,7 +169,7 @@ class IonWriter:
         self._write = fh.write
         self.count = 0
 
-    def write(self, value: Any) -> None:
+    def write(self, value: object) -> None:
         self._write(dumps(value) + "\n")
         self.count += 1
 

@@ -124,7 +124,7 @@ class LocalEngine(NamespaceOps, TriggerOps):
             self._kv = KvStore(self.store)
         return self._kv
 
-    def mask(self, data: Any) -> Any:
+    def mask(self, data: object) -> Any:
         return self.runner.secrets.mask_data(data)
 
     def close(self) -> None:
@@ -386,7 +386,7 @@ def flow_info(rec: FlowRecord) -> FlowInfo:
                     disabled=data.get("disabled") is True, source=rec.source)
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 

@@ -31,7 +31,7 @@ class NamespaceOps:
         @property
         def kv(self) -> KvStore: ...
 
-        def mask(self, data: Any) -> Any: ...
+        def mask(self, data: object) -> Any: ...
 
     def namespaces(self) -> list[NamespaceInfo]:
         counts: dict[str, int] = {}
@@ -82,7 +82,7 @@ class NamespaceOps:
             entry = self.kv.get(check_namespace(namespace), key)
         return None if entry is None else self._kv_view(entry.to_dict())
 
-    def kv_put(self, namespace: str, key: str, value: Any) -> KvEntry:
+    def kv_put(self, namespace: str, key: str, value: object) -> KvEntry:
         with _kv_errors():
             return self._kv_view(self.kv.put(check_namespace(namespace), key, value).to_dict())
 

@@ -284,7 +284,7 @@ __all__ = [
 ]
 
 
-def render_expression(value: Any, variables: dict[str, Any]) -> Any:
+def render_expression(value: object, variables: dict[str, Any]) -> Any:
     """Render the Pebble expressions in ``value`` against plain ``variables`` (for conditions and triggers,
     which have no RunContext; ``secret()`` and ``kv()`` are not available there)."""
     from engine.expressions import render

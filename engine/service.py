@@ -292,7 +292,7 @@ class Engine(Protocol):
     def kv_get(self, namespace: str, key: str) -> KvEntry | None:
         ...
 
-    def kv_put(self, namespace: str, key: str, value: Any) -> KvEntry:
+    def kv_put(self, namespace: str, key: str, value: object) -> KvEntry:
         """Store a JSON value (text, number, boolean, list or object)."""
         ...
 

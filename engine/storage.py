@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 if TYPE_CHECKING:
@@ -546,7 +546,7 @@ def make_read_function(storage: InternalStorage, namespace: str) -> Callable[[st
     """
     check_namespace(namespace)
 
-    def read(ref: Any) -> str:
+    def read(ref: object) -> str:
         ref = str(ref)
         if ref.startswith(SCHEME):
             try:
@@ -565,7 +565,7 @@ def make_read_function(storage: InternalStorage, namespace: str) -> Callable[[st
     return read
 
 
-def storage_for_context(ctx: Any) -> InternalStorage:
+def storage_for_context(ctx: object) -> InternalStorage:
     """The storage a task attempt uses: ``ctx.extra['storage']`` if the runner set one, else the default root."""
     extra = getattr(ctx, "extra", None) or {}
     storage = extra.get("storage")

@@ -101,7 +101,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
+        errors: list[dict[str, Any]] = []
         for e in exc.errors():
             loc = tuple(e.get("loc") or ())
             where = loc[0] if loc else "request"

@@ -7,6 +7,7 @@ happens to be ``kill``, ``restart``, ``resume``, ``replay`` or ``labels``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,7 +117,7 @@ def set_execution_labels(
     labels: list[dict[str, str]] | dict[str, str] = Body(..., description="[{key, value}] or {key: value}; merged into the labels."),
 ) -> dict[str, Any]:
     """Add or change labels of an ended execution."""
-    pairs = list(labels.items()) if isinstance(labels, dict) else [(x.get("key"), x.get("value")) for x in labels]
+    pairs: Sequence[tuple[str | None, str | None]] = list(labels.items()) if isinstance(labels, dict) else [(x.get("key"), x.get("value")) for x in labels]
     return engine(request).set_labels(execution_id, check_labels(pairs)).to_dict()
 
 

@@ -13,12 +13,15 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from engine.api.errors import ApiError
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
 from engine.storage import StorageError, parse_uri
 
 MAX_FORM_FILES = 20
@@ -104,7 +107,7 @@ class RequestInputs:
                 fh.write(chunk)
         return str(target)
 
-    def check_files(self, flow: Any) -> None:
+    def check_files(self, flow: Flow) -> None:
         """FILE inputs come from an upload or a URI of the flow's namespace; uploads only fill FILE inputs."""
         types = {d.id: d.type for d in flow.inputs or []}
         for name, value in self.values.items():

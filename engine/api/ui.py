@@ -117,7 +117,7 @@ def mount_ui(app: FastAPI, engine: Engine, *, builder: bool = True) -> bool:
         previous = app.router.lifespan_context
 
         @asynccontextmanager
-        async def lifespan(a: FastAPI):  # type: ignore[no-untyped-def]
+        async def lifespan(a: FastAPI):
             async with previous(a):
                 loader.start()  # after start-up: the API and /health answer while the UI loads
                 try:

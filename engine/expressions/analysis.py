@@ -10,7 +10,7 @@ validating a flow also warms it.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
@@ -18,6 +18,9 @@ from jinja2.exceptions import TemplateSyntaxError
 from engine.expressions.catalog import RUNTIME_FUNCTIONS, known_function
 from engine.expressions.errors import ExpressionError, parse_error, syntax_error
 from engine.expressions.render import compile_template, default_environment, is_expression
+
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
 PathSuffix = tuple[str | int, ...]
 
@@ -33,7 +36,7 @@ def check_syntax(text: str) -> None:
         raise unknown
 
 
-def unknown_function(text: str, env: Any) -> ExpressionError | None:
+def unknown_function(text: str, env: LannerEnvironment) -> ExpressionError | None:
     """The error for the first unknown function, filter or test, if any.
 
     Jinja checks filters and tests when compiling, except inside ``if``
@@ -66,7 +69,7 @@ def _column(text: str, line: int, needle: str) -> int | None:
     return found + 1 if found >= 0 else None
 
 
-def syntax_errors(value: Any, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:
+def syntax_errors(value: object, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:
     """Every template inside ``value`` (dicts and lists walked) that does not parse.
 
     Each error is ``(path suffix, message)``, the path made of the dict keys
@@ -100,6 +103,7 @@ def referenced_outputs(text: str) -> set[str]:
         raise syntax_error(text, exc) from None
     found: set[str] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, (nodes.Getattr, nodes.Getitem))  # what find_all was asked for
         base = node.node
         if not (isinstance(base, nodes.Name) and base.name == "outputs"):
             continue

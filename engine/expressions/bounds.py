@@ -35,7 +35,7 @@ def too_long(what: str, size: int, limit: int, unit: str = "characters") -> Limi
     return LimitError(f"{what} would be {size:,} {unit}, over the limit of {limit:,}")
 
 
-def measure(value: Any, limits: Limits, what: str = "the value") -> int:
+def measure(value: object, limits: Limits, what: str = "the value") -> int:
     """Size of ``value`` as JSON text (characters), expanded; raises past the limits.
 
     Counts nested items at every depth and a shared item each time it appears
@@ -45,7 +45,7 @@ def measure(value: Any, limits: Limits, what: str = "the value") -> int:
     return ledger(limits).size(value, what)[1]
 
 
-def walkable(value: Any, limits: Limits, what: str = "the value") -> None:
+def walkable(value: object, limits: Limits, what: str = "the value") -> None:
     """Refuse a list or map that one C step (hashing it, ``max``, ``count`` ...) would walk for too long.
 
     ``==``, ``in``, sorting and JSON split large values in pieces
@@ -58,7 +58,7 @@ def walkable(value: Any, limits: Limits, what: str = "the value") -> None:
             raise walk_too_long(what, nodes, limits)
 
 
-def printable(value: Any, limits: Limits, what: str = "the value") -> None:
+def printable(value: object, limits: Limits, what: str = "the value") -> None:
     """Refuse a list or map too large to print with ``str()``/``repr()`` (``format``, ``%``, ``upper`` ...).
 
     Those print in one C call, unlike ``|toJson`` and ``{{ value }}``, which
@@ -115,7 +115,7 @@ def bounded_list(value: Any, limits: Limits, what: str = "the list") -> list[Any
     return out
 
 
-def to_text(value: Any, limits: Limits) -> str:
+def to_text(value: object, limits: Limits) -> str:
     """How a value prints inside text, the way Kestra prints it.
 
     ``None`` prints nothing, booleans print ``true``/``false``, lists and maps
@@ -229,7 +229,7 @@ def concatenated(left: Any, right: Any, limits: Limits) -> list[Any]:
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]{0,200}\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
-def check_percent(fmt: str | bytes, args: Any, limits: Limits) -> None:
+def check_percent(fmt: str | bytes, args: object, limits: Limits) -> None:
     """Refuse ``fmt % args`` whose widths or substituted values would be too large."""
     text = fmt.decode("latin-1") if isinstance(fmt, bytes) else fmt
     values = list(args.values()) if isinstance(args, Mapping) else list(args) if isinstance(args, tuple) else [args]
@@ -264,19 +264,19 @@ def check_format_spec(spec: str, limits: Limits) -> None:
 # --- methods of str/bytes called from templates -----------------------------------------------
 
 
-def _arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: Any) -> Any:
+def _arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: object) -> Any:
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
 
 
-def _pad(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _pad(owner: object, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
     width = _arg(args, kwargs, 0, "width", 0)
     if isinstance(width, int):
         check_text(width, limits, "the padded text")
 
 
-def _replace(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _replace(owner: object, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
     old = _arg(args, kwargs, 0, "old", None)
     new = _arg(args, kwargs, 1, "new", None)
     count = _arg(args, kwargs, 2, "count", -1)
@@ -304,7 +304,7 @@ _WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u
 _BYTES_WHITESPACE = [bytes([c]) for c in b" \t\n\r\x0b\x0c"]
 
 
-def split_count(text: Any, sep: Any, maxsplit: Any = -1) -> int:
+def split_count(text: Any, sep: Any, maxsplit: object = -1) -> int:
     """An upper bound of ``len(text.split(sep, maxsplit))``, without splitting."""
     if sep is None:
         chars = _WHITESPACE if isinstance(text, str) else _BYTES_WHITESPACE
@@ -316,7 +316,7 @@ def split_count(text: Any, sep: Any, maxsplit: Any = -1) -> int:
     return pieces
 
 
-def _split(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _split(owner: object, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
     sep = _arg(args, kwargs, 0, "sep", None)
     maxsplit = _arg(args, kwargs, 1, "maxsplit", -1)
     check_items(split_count(owner, sep, maxsplit), limits, "the split list")

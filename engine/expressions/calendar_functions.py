@@ -26,7 +26,7 @@ DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUN
 _POSITIONS = {"FIRST": 0, "SECOND": 1, "THIRD": 2, "FOURTH": 3}
 
 
-def _required(value: Any, name: str, function: str) -> Any:
+def _required(value: object, name: str, function: str) -> Any:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if value is None:
@@ -34,7 +34,7 @@ def _required(value: Any, name: str, function: str) -> Any:
     return value
 
 
-def _datetime(value: Any, function: str) -> dt.datetime:
+def _datetime(value: object, function: str) -> dt.datetime:
     value = _required(value, "date", function)
     if isinstance(value, dt.datetime):
         return value
@@ -46,38 +46,38 @@ def _datetime(value: Any, function: str) -> dt.datetime:
         raise FilterError(f"{function}() could not read {shown(value)} as an ISO-8601 date") from None
 
 
-def _date(value: Any, function: str) -> dt.date:
+def _date(value: object, function: str) -> dt.date:
     return _datetime(value, function).date()
 
 
-def _day(name: Any, function: str) -> int:
+def _day(name: object, function: str) -> int:
     text = str(_required(name, "dayOfWeek", function)).upper()
     if text not in DAYS:
         raise FilterError(f"{function}() got {name!r} as a day; expected one of {', '.join(DAYS)}")
     return DAYS.index(text)
 
 
-def is_weekend(date: Any = None) -> bool:
+def is_weekend(date: object = None) -> bool:
     return _date(date, "isWeekend").weekday() >= 5
 
 
-def day_of_week(date: Any = None) -> str:
+def day_of_week(date: object = None) -> str:
     return DAYS[_date(date, "dayOfWeek").weekday()]
 
 
-def day_of_month(date: Any = None) -> int:
+def day_of_month(date: object = None) -> int:
     return _date(date, "dayOfMonth").day
 
 
-def month_of_year(date: Any = None) -> int:
+def month_of_year(date: object = None) -> int:
     return _date(date, "monthOfYear").month
 
 
-def hour_of_day(date: Any = None) -> int:
+def hour_of_day(date: object = None) -> int:
     return _datetime(date, "hourOfDay").hour
 
 
-def is_day_week_in_month(date: Any = None, dayOfWeek: Any = None, position: Any = None) -> bool:  # noqa: N803
+def is_day_week_in_month(date: object = None, dayOfWeek: object = None, position: object = None) -> bool:  # noqa: N803
     day = _date(date, "isDayWeekInMonth")
     weekday = _day(dayOfWeek, "isDayWeekInMonth")
     where = str(_required(position, "position", "isDayWeekInMonth")).upper()
@@ -90,7 +90,7 @@ def is_day_week_in_month(date: Any = None, dayOfWeek: Any = None, position: Any 
     return (day.day - 1) // 7 == _POSITIONS[where]
 
 
-def is_last_working_day(date: Any = None, workingDays: Any = None) -> bool:  # noqa: N803
+def is_last_working_day(date: object = None, workingDays: object = None) -> bool:  # noqa: N803
     day = _date(date, "isLastWorkingDay")
     working = {_day(d.strip(), "isLastWorkingDay") for d in str(workingDays).split(",")} if workingDays else set(range(5))
     last = dt.date(day.year, day.month, cal.monthrange(day.year, day.month)[1])
@@ -110,7 +110,7 @@ def _holidays(country: str, subdivision: str | None) -> Any:
             raise FilterError(f"isPublicHoliday(): no holiday calendar for {country!r}{f' / {subdivision!r}' if subdivision else ''}: {exc}") from None
 
 
-def is_public_holiday(date: Any = None, countryCode: Any = None, subDivision: Any = None) -> bool:  # noqa: N803
+def is_public_holiday(date: object = None, countryCode: object = None, subDivision: object = None) -> bool:  # noqa: N803
     day = _date(date, "isPublicHoliday")
     country = str(_required(countryCode, "countryCode", "isPublicHoliday")).upper()
     sub = str(subDivision).strip() if subDivision not in (None, "") else None
@@ -119,13 +119,13 @@ def is_public_holiday(date: Any = None, countryCode: Any = None, subDivision: An
     return day in _holidays(country, sub)
 
 
-def _instant(value: Any, name: str, function: str) -> dt.datetime:
+def _instant(value: object, name: str, function: str) -> dt.datetime:
     moment = _datetime(_required(value, name, function), function)
     if moment.tzinfo is None:
         raise FilterError(f"{function}(): {name} {shown(value, 40)} has no offset; write it with Z or +HH:MM")
     return moment
 
 
-def is_date_between(date: Any = None, start: Any = None, end: Any = None) -> bool:
+def is_date_between(date: object = None, start: object = None, end: object = None) -> bool:
     moment = _instant(date, "date", "isDateBetween")
     return _instant(start, "start", "isDateBetween") < moment < _instant(end, "end", "isDateBetween")

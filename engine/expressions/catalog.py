@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2.filters import FILTERS as JINJA_FILTERS
 from jinja2.tests import TESTS as JINJA_TESTS
@@ -35,6 +35,9 @@ from engine.expressions import predicates as p
 from engine.expressions import sequences as s
 from engine.expressions.bounds import bounded_list
 
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
+
 #: Jinja built-ins dropped from the sandbox: regexes over user text, or text multipliers.
 REMOVED_FILTERS = ("striptags", "urlize", "wordwrap", "xmlattr")
 
@@ -50,7 +53,7 @@ def null_safe(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
     """A Jinja text filter that gives null for null, as Pebble's filters do (``None|upper`` is not ``NONE``)."""
 
     @wraps(filter_fn)
-    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(value: object, *args: Any, **kwargs: Any) -> Any:
         return None if value is None else filter_fn(value, *args, **kwargs)
 
     return wrapper
@@ -143,7 +146,7 @@ _PRINTING = ("upper", "lower", "trim", "truncate", "wordcount", "escape", "e", "
 
 
 def build_filters() -> dict[str, Callable[..., Any]]:
-    table = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
+    table: dict[str, Callable[..., Any]] = {name: fn for name, fn in JINJA_FILTERS.items() if name not in REMOVED_FILTERS}
     for name, walk in _SIZED.items():
         table[name] = s.sized_input(JINJA_FILTERS[name], walk)
     for name in _NULL_SAFE:
@@ -155,7 +158,8 @@ def build_filters() -> dict[str, Callable[..., Any]]:
 
 
 def build_tests() -> dict[str, Callable[..., Any]]:
-    table = dict(JINJA_TESTS)
+    # mypy joins jinja's tests to builtins.function, which it does not count as callable.
+    table: dict[str, Callable[..., Any]] = dict(JINJA_TESTS)  # type: ignore[arg-type]
     table.update(p.COMPARISON_TESTS)  # Jinja's, comparing large values in pieces
     table.update(
         {
@@ -175,7 +179,7 @@ def build_tests() -> dict[str, Callable[..., Any]]:
     return table
 
 
-def build_functions(env: Any) -> dict[str, Any]:
+def build_functions(env: LannerEnvironment) -> dict[str, Any]:
     """Globals every template sees (runtime functions such as ``secret`` come per render)."""
     limits = env.limits
 
@@ -204,13 +208,13 @@ def build_functions(env: Any) -> dict[str, Any]:
     def now(timeZone: str | None = None) -> str:  # noqa: N803 - Kestra's keyword
         return dates.now(timeZone)
 
-    def parse_json(value: Any = None) -> Any:
+    def parse_json(value: object = None) -> Any:
         return f.from_json(env, value)
 
-    def parse_yaml(value: Any = None) -> Any:
+    def parse_yaml(value: object = None) -> Any:
         return f.from_yaml(env, value)
 
-    def parse_ion(ion_text: Any = None, allRows: Any = False, **kwargs: Any) -> Any:  # noqa: N803
+    def parse_ion(ion_text: object = None, allRows: object = False, **kwargs: Any) -> Any:  # noqa: N803
         return ion.from_ion(env, kwargs.get("ion", ion_text), allRows)
 
     return {
@@ -254,7 +258,7 @@ def build_functions(env: Any) -> dict[str, Any]:
     }
 
 
-def known_function(name: str, env: Any) -> bool:
+def known_function(name: str, env: LannerEnvironment) -> bool:
     """Whether ``name(...)`` can be called in a template of ``env`` (built-in or supplied at run time)."""
     return name in env.globals or name in RUNTIME_FUNCTIONS or name in CALLABLE_NAMES
 

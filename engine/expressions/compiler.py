@@ -30,10 +30,10 @@ class PebbleCodeGenerator(CodeGenerator):
             self.write(", ")
         self.write("))")
 
-    def visit_And(self, node: nodes.And, frame: Frame) -> None:  # noqa: N802
+    def visit_And(self, node: nodes.BinExpr, frame: Frame) -> None:  # noqa: N802
         self._boolean(node, "and", frame)
 
-    def visit_Or(self, node: nodes.Or, frame: Frame) -> None:  # noqa: N802
+    def visit_Or(self, node: nodes.BinExpr, frame: Frame) -> None:  # noqa: N802
         self._boolean(node, "or", frame)
 
     def _boolean(self, node: nodes.BinExpr, op: str, frame: Frame) -> None:

@@ -33,7 +33,7 @@ def _configured(raw: str) -> dict[str, str]:
     return keys
 
 
-def _aes_key(key: Any, what: str) -> bytes:
+def _aes_key(key: object, what: str) -> bytes:
     if not isinstance(key, str) or not key:
         raise FilterError(f"{what}() needs a key: a name from {KEYS_ENV} or a base64 AES key")
     material = _configured(os.environ.get(KEYS_ENV, "")).get(key, key)
@@ -48,7 +48,7 @@ def _aes_key(key: Any, what: str) -> bytes:
     return raw
 
 
-def encrypt(key: Any = None, plaintext: Any = None) -> Any:
+def encrypt(key: object = None, plaintext: object = None) -> Any:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # imported on first use
 
     if plaintext is None or plaintext == "":
@@ -58,7 +58,7 @@ def encrypt(key: Any = None, plaintext: Any = None) -> Any:
     return base64.b64encode(iv + aes.encrypt(iv, str(plaintext).encode("utf-8"), None)).decode("ascii")
 
 
-def decrypt(key: Any = None, encrypted: Any = None) -> Any:
+def decrypt(key: object = None, encrypted: object = None) -> Any:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

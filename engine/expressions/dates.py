@@ -14,7 +14,6 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2.exceptions import TemplateRuntimeError
@@ -34,7 +33,7 @@ class DateError(TemplateRuntimeError):
 # --- reading values -----------------------------------------------------------------------------
 
 
-def to_datetime(value: Any, what: str = "date") -> dt.datetime:
+def to_datetime(value: object, what: str = "date") -> dt.datetime:
     """A timezone-aware datetime from a datetime, date, ISO-8601 string or epoch seconds.
 
     Naive values are taken as UTC, as everything inside Lanner is.
@@ -65,7 +64,7 @@ def _from_epoch(seconds: float) -> dt.datetime:
         raise DateError(f"{seconds} is out of the range of dates") from None
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     return shown(value, 60)
 
 
@@ -304,7 +303,7 @@ NAMED = {
 }
 
 
-def format_date(value: Any, pattern: str | None = None, time_zone: str | None = None) -> str:
+def format_date(value: object, pattern: str | None = None, time_zone: str | None = None) -> str:
     """Format like Kestra's ``date`` filter (``iso`` when no pattern is given)."""
     d = to_datetime(value)
     name = (pattern or "iso").lower()
@@ -326,7 +325,7 @@ _STRPTIME = {
 }  # fmt: skip
 
 
-def parse_date(value: Any, pattern: str) -> dt.datetime:
+def parse_date(value: object, pattern: str) -> dt.datetime:
     """Parse ``value`` with a Java pattern (the ``existingFormat`` of the date filter)."""
     if pattern.lower() in NAMED or pattern.lower() == "iso_instant":
         return to_datetime(value)
@@ -377,7 +376,7 @@ def add_months(d: dt.datetime, months: int) -> dt.datetime:
     return d.replace(year=year, month=month + 1, day=day)
 
 
-def date_add(value: Any, amount: Any, unit: str) -> str:
+def date_add(value: object, amount: object, unit: str) -> str:
     """Kestra's ``dateAdd(amount, unit)``; the result is an ISO-8601 string."""
     d = to_datetime(value, "dateAdd")
     unit_name = str(unit).upper()
@@ -401,7 +400,7 @@ def date_add(value: Any, amount: Any, unit: str) -> str:
     return result.isoformat()
 
 
-def epoch(value: Any, per_second: int, what: str) -> int:
+def epoch(value: object, per_second: int, what: str) -> int:
     """Whole units (seconds, ms, µs, ns) since 1970-01-01T00:00:00Z."""
     d = to_datetime(value, what)
     delta = d - _EPOCH

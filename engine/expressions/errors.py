@@ -12,12 +12,15 @@ import difflib
 import re
 import reprlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
 from engine.expressions.limits import LimitError
+
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
 _SNIPPET = 120
 #: Longest reason taken from a Python exception (``ValueError: [...] is not in list`` can hold a whole value).
@@ -42,7 +45,7 @@ class ExpressionError(Exception):
         self.column: int | None = None
 
 
-def shown(value: Any, width: int = 60) -> str:
+def shown(value: object, width: int = 60) -> str:
     """``value`` as a message shows it: Python's repr, cut to about ``width`` characters.
 
     Built by :mod:`reprlib`, which stops early: ``repr()`` of a large list
@@ -52,7 +55,7 @@ def shown(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def printed(value: Any) -> str:
+def printed(value: object) -> str:
     """``str(value)``, except for lists and maps, shown cut (reading a date or a number from one fails anyway)."""
     return shown(value) if isinstance(value, (list, tuple, dict, set, frozenset)) else str(value)
 
@@ -111,7 +114,7 @@ _NO_ATTR = re.compile(r"^'(?P<type>[^']*)' has no attribute (?P<name>'.*')$")
 _NO_ELEMENT = re.compile(r"^(?P<type>.+?) has no element (?P<name>.+)$")
 
 
-def runtime_reason(exc: BaseException, template: str, context: Mapping[str, Any] | None, env: Any) -> str:
+def runtime_reason(exc: BaseException, template: str, context: Mapping[str, Any] | None, env: LannerEnvironment) -> str:
     """A short reason for an exception raised while rendering ``template``."""
     if isinstance(exc, UndefinedError) and not isinstance(exc, SecurityError):
         return _undefined_reason(str(exc.message or exc), template, context, env)
@@ -131,7 +134,7 @@ def runtime_reason(exc: BaseException, template: str, context: Mapping[str, Any]
     return text or type(exc).__name__
 
 
-def _undefined_reason(message: str, template: str, context: Mapping[str, Any] | None, env: Any) -> str:
+def _undefined_reason(message: str, template: str, context: Mapping[str, Any] | None, env: LannerEnvironment) -> str:
     """Name the path that is missing, and suggest a close key when there is one."""
     message = _clean(message)
     match = _NO_ATTR.match(message) or _NO_ELEMENT.match(message)
@@ -156,7 +159,7 @@ def _undefined_reason(message: str, template: str, context: Mapping[str, Any] | 
     return reason
 
 
-def _find_base(tree: nodes.Template, name: Any) -> nodes.Expr | None:
+def _find_base(tree: nodes.Template, name: object) -> nodes.Expr | None:
     """The expression an attribute/item called ``name`` was looked up on."""
     dynamic: nodes.Expr | None = None
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):

@@ -17,7 +17,7 @@ import re
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jinja2 import pass_environment
@@ -27,12 +27,15 @@ from jinja2.runtime import Undefined
 from engine.expressions import bounds, dates, json_text
 from engine.expressions.bounds import check_text, to_json, to_text
 
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
+
 
 class FilterError(TemplateRuntimeError):
     """A filter or function was given a value it cannot work with."""
 
 
-def _text(value: Any, env: Any) -> str:
+def _text(value: object, env: LannerEnvironment) -> str:
     return to_text(value, env.limits)
 
 
@@ -43,7 +46,7 @@ def _fail(message: str) -> FilterError:
 # --- general ------------------------------------------------------------------------------------
 
 
-def blank(value: Any) -> bool:
+def blank(value: object) -> bool:
     """Pebble's notion of empty: null, blank text, empty list or map."""
     if value is None:
         return True
@@ -54,7 +57,7 @@ def blank(value: Any) -> bool:
     return False
 
 
-def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+def default(value: object, default_value: object = "", boolean: bool = False) -> Any:
     """Pebble's default: replaces an undefined, null or empty value (blank text, empty list or map).
 
     ``boolean=true`` (Jinja's spelling) also replaces anything false (0, false).
@@ -65,7 +68,7 @@ def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
 
 
 @pass_environment
-def number(env: Any, value: Any, type: str | None = None) -> int | float:  # noqa: A002 - Kestra's name
+def number(env: LannerEnvironment, value: object, type: str | None = None) -> int | float:  # noqa: A002 - Kestra's name
     """Parse ``"12"`` to 12 and ``"1.5"`` to 1.5; ``type`` forces INT/LONG or FLOAT/DOUBLE."""
     if isinstance(value, bool):
         raise _fail(f"number expects a number or numeric text, not {value!r}")
@@ -91,13 +94,13 @@ def _short(text: str) -> str:
 
 
 @pass_environment
-def to_json_filter(env: Any, value: Any, indent: int | None = None) -> str:
+def to_json_filter(env: LannerEnvironment, value: object, indent: int | None = None) -> str:
     """Dump to compact JSON (Kestra's ``toJson``; ``json`` is its old name)."""
     return to_json(value, env.limits, indent=indent if isinstance(indent, int) and 0 < indent <= 16 else None)
 
 
 @pass_environment
-def from_json(env: Any, value: Any) -> Any:
+def from_json(env: LannerEnvironment, value: object) -> Any:
     """Parse a JSON text."""
     if not isinstance(value, (str, bytes)):
         if isinstance(value, Undefined):
@@ -110,7 +113,7 @@ def from_json(env: Any, value: Any) -> Any:
 
 
 @pass_environment
-def to_yaml(env: Any, value: Any) -> str:
+def to_yaml(env: LannerEnvironment, value: object) -> str:
     """Dump to block-style YAML."""
     bounds.measure(value, env.limits, "the YAML text")
     plain = json.loads(to_json(value, env.limits))  # dates, sets ... as JSON would print them
@@ -118,7 +121,7 @@ def to_yaml(env: Any, value: Any) -> str:
 
 
 @pass_environment
-def from_yaml(env: Any, value: Any) -> Any:
+def from_yaml(env: LannerEnvironment, value: object) -> Any:
     """Parse a YAML text (safe loader: no Python objects)."""
     if not isinstance(value, str):
         return value
@@ -133,14 +136,14 @@ def from_yaml(env: Any, value: Any) -> Any:
 
 
 @pass_environment
-def capitalize(env: Any, value: Any) -> str:
+def capitalize(env: LannerEnvironment, value: object) -> str:
     """Pebble's capitalize: upper-case the first character, leave the rest as is."""
     text = _text(value, env)
     return text[:1].upper() + text[1:]
 
 
 @pass_environment
-def slugify(env: Any, value: Any) -> str:
+def slugify(env: LannerEnvironment, value: object) -> str:
     """``"Hello, World!"`` -> ``"hello-world"`` (ASCII, lower case, dashes)."""
     text = unicodedata.normalize("NFKD", _text(value, env)).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
@@ -148,7 +151,7 @@ def slugify(env: Any, value: Any) -> str:
 
 def digest_filter(name: str) -> Callable[..., str]:
     @pass_environment
-    def digest(env: Any, value: Any) -> str:
+    def digest(env: LannerEnvironment, value: object) -> str:
         data = value if isinstance(value, bytes) else _text(value, env).encode("utf-8")
         return hashlib.new(name, data).hexdigest()
 
@@ -158,14 +161,14 @@ def digest_filter(name: str) -> Callable[..., str]:
 
 
 @pass_environment
-def base64encode(env: Any, value: Any) -> str:
+def base64encode(env: LannerEnvironment, value: object) -> str:
     data = value if isinstance(value, bytes) else _text(value, env).encode("utf-8")
     check_text(len(data) * 4 // 3 + 4, env.limits, "the base64 text")
     return base64.b64encode(data).decode("ascii")
 
 
 @pass_environment
-def base64decode(env: Any, value: Any) -> str:
+def base64decode(env: LannerEnvironment, value: object) -> str:
     text = _text(value, env).strip()
     try:
         return base64.b64decode(text, validate=True).decode("utf-8")
@@ -174,7 +177,7 @@ def base64decode(env: Any, value: Any) -> str:
 
 
 @pass_environment
-def urlencode(env: Any, value: Any) -> str:
+def urlencode(env: LannerEnvironment, value: object) -> str:
     """Java's ``URLEncoder`` (form encoding, space as ``+``); maps become query strings."""
     if isinstance(value, Mapping):
         return urllib.parse.urlencode({_text(k, env): _text(v, env) for k, v in value.items()})
@@ -184,23 +187,23 @@ def urlencode(env: Any, value: Any) -> str:
 
 
 @pass_environment
-def urldecode(env: Any, value: Any) -> str:
+def urldecode(env: LannerEnvironment, value: object) -> str:
     return urllib.parse.unquote_plus(_text(value, env))
 
 
 @pass_environment
-def starts_with(env: Any, value: Any, prefix: Any) -> bool:
+def starts_with(env: LannerEnvironment, value: object, prefix: object) -> bool:
     return _text(value, env).startswith(_text(prefix, env))
 
 
 @pass_environment
-def ends_with(env: Any, value: Any, suffix: Any) -> bool:
+def ends_with(env: LannerEnvironment, value: object, suffix: object) -> bool:
     return _text(value, env).endswith(_text(suffix, env))
 
 
 def substring_filter(before: bool, last: bool) -> Callable[..., str]:
     @pass_environment
-    def cut(env: Any, value: Any, separator: Any) -> str:
+    def cut(env: LannerEnvironment, value: object, separator: object) -> str:
         text, sep = _text(value, env), _text(separator, env)
         if not sep:
             return "" if before else text
@@ -213,7 +216,7 @@ def substring_filter(before: bool, last: bool) -> Callable[..., str]:
 
 
 @pass_environment
-def abbreviate(env: Any, value: Any, length: int) -> str | None:
+def abbreviate(env: LannerEnvironment, value: object, length: int) -> str | None:
     """Pebble's abbreviate: at most ``length`` characters, the last three being ``...``."""
     if value is None:
         return None
@@ -227,7 +230,7 @@ def abbreviate(env: Any, value: Any, length: int) -> str | None:
 
 
 @pass_environment
-def title(env: Any, value: Any) -> str | None:
+def title(env: LannerEnvironment, value: object) -> str | None:
     """Pebble's title: the first letter of every word upper-cased, the rest left as it is."""
     if value is None:
         return None
@@ -239,7 +242,7 @@ _ESCAPES = {"single": ("'", "\\'"), "double": ('"', '\\"'), "shell": ("'", "'\\'
 
 
 @pass_environment
-def escape_char(env: Any, value: Any, type: Any = None) -> Any:  # noqa: A002 - Kestra's name
+def escape_char(env: LannerEnvironment, value: object, type: object = None) -> Any:  # noqa: A002 - Kestra's name
     """``escapeChar('single'|'double'|'shell')`` on a text, or on every text of a map or list."""
     kind = str(type or "").lower()
     if kind not in _ESCAPES:
@@ -247,7 +250,7 @@ def escape_char(env: Any, value: Any, type: Any = None) -> Any:  # noqa: A002 - 
     quote, replacement = _ESCAPES[kind]
     bounds.measure(value, env.limits, "the value given to escapeChar")  # its copy is built item by item
 
-    def walk(item: Any) -> Any:
+    def walk(item: object) -> Any:
         if isinstance(item, Mapping):
             return {k: walk(v) for k, v in item.items()}
         if isinstance(item, (list, tuple)):
@@ -260,7 +263,7 @@ def escape_char(env: Any, value: Any, type: Any = None) -> Any:  # noqa: A002 - 
 
 
 @pass_environment
-def nl2br(env: Any, value: Any) -> str | None:
+def nl2br(env: LannerEnvironment, value: object) -> str | None:
     """Pebble's nl2br: a ``<br />`` before every newline."""
     if value is None:
         return None
@@ -270,13 +273,13 @@ def nl2br(env: Any, value: Any) -> str | None:
 
 
 @pass_environment
-def center(env: Any, value: Any, width: int = 80) -> str:
+def center(env: LannerEnvironment, value: object, width: int = 80) -> str:
     check_text(int(width), env.limits, "the centred text")
     return _text(value, env).center(int(width))
 
 
 @pass_environment
-def indent(env: Any, value: Any, amount: int | str = 4, prefix: Any = None, *, first: bool = False, blank: bool = True) -> str | None:
+def indent(env: LannerEnvironment, value: object, amount: int | str = 4, prefix: object = None, *, first: bool = False, blank: bool = True) -> str | None:
     """Kestra's ``indent(amount, prefix=' ')``: every line but the first starts with ``prefix`` x ``amount``.
 
     Jinja's ``indent(width, first)`` works too: a boolean second argument is ``first``.
@@ -302,7 +305,7 @@ def indent(env: Any, value: Any, amount: int | str = 4, prefix: Any = None, *, f
 
 
 @pass_environment
-def nindent(env: Any, value: Any, amount: int | str = 4, prefix: Any = None) -> str | None:
+def nindent(env: LannerEnvironment, value: object, amount: int | str = 4, prefix: object = None) -> str | None:
     """A newline, then the text with every line indented (Kestra/Helm's ``nindent``)."""
     if value is None:
         return None
@@ -310,7 +313,7 @@ def nindent(env: Any, value: Any, amount: int | str = 4, prefix: Any = None) -> 
 
 
 @pass_environment
-def format_filter(env: Any, value: Any, *args: Any, **kwargs: Any) -> str:
+def format_filter(env: LannerEnvironment, value: object, *args: Any, **kwargs: Any) -> str:
     """``"%s-%d"|format(a, b)``, with widths and sizes bounded."""
     if args and kwargs:
         raise _fail("format takes positional or keyword arguments, not both")
@@ -321,14 +324,14 @@ def format_filter(env: Any, value: Any, *args: Any, **kwargs: Any) -> str:
 
 
 @pass_environment
-def string(env: Any, value: Any) -> str:
+def string(env: LannerEnvironment, value: object) -> str:
     return _text(value, env)
 
 
 # --- dates --------------------------------------------------------------------------------------
 
 
-def date(value: Any, format: str | None = None, timeZone: str | None = None, existingFormat: str | None = None,  # noqa: A002,N803
+def date(value: object, format: str | None = None, timeZone: str | None = None, existingFormat: str | None = None,  # noqa: A002,N803
          locale: str | None = None) -> str | None:  # fmt: skip
     """Format with a Java pattern (``yyyy-MM-dd``) or a Kestra name (``iso``, ``sql`` ...); null stays null."""
     if value is None:
@@ -338,7 +341,7 @@ def date(value: Any, format: str | None = None, timeZone: str | None = None, exi
     return dates.format_date(value, format, timeZone)
 
 
-def date_add(value: Any, amount: Any, unit: str, format: str | None = None, timeZone: str | None = None,  # noqa: A002,N803
+def date_add(value: object, amount: object, unit: str, format: str | None = None, timeZone: str | None = None,  # noqa: A002,N803
              existingFormat: str | None = None, locale: str | None = None) -> str | None:  # fmt: skip
     """``dateAdd(-1, 'DAYS')``; with ``format`` (and ``timeZone``) the result is formatted like ``date``."""
     if value is None:
@@ -350,7 +353,7 @@ def date_add(value: Any, amount: Any, unit: str, format: str | None = None, time
 
 
 def epoch_filter(per_second: int, name: str) -> Callable[..., int | None]:
-    def stamp(value: Any, existingFormat: str | None = None, timeZone: str | None = None) -> int | None:  # noqa: N803
+    def stamp(value: object, existingFormat: str | None = None, timeZone: str | None = None) -> int | None:  # noqa: N803
         if value is None:
             return None
         if existingFormat:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jinja2 import pass_context
 from jinja2.runtime import Context, Undefined
@@ -19,6 +19,9 @@ from jinja2.runtime import Context, Undefined
 from engine.expressions import bounds
 from engine.expressions.errors import shown
 from engine.expressions.filters import FilterError
+
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
 #: Most re-renders of one value by render(): a variable that refers to itself stops here.
 MAX_RENDERS = 100
@@ -35,7 +38,7 @@ def _variables(context: Context) -> dict[str, Any]:
     return dict(context.get_all())
 
 
-def _render_once(context: Context, value: Any) -> Any:
+def _render_once(context: Context, value: object) -> Any:
     from engine.expressions.render import compile_template, execute, is_expression
 
     if isinstance(value, str):
@@ -53,7 +56,7 @@ def _render_once(context: Context, value: Any) -> Any:
 
 
 @pass_context
-def render(context: Context, toRender: Any = None, recursive: Any = True) -> Any:  # noqa: N803 - Kestra's names
+def render(context: Context, toRender: object = None, recursive: object = True) -> Any:  # noqa: N803 - Kestra's names
     """Render a value that holds expressions (a variable, a namespace variable ...).
 
     With ``recursive`` (the default) the result is rendered again while it
@@ -64,7 +67,8 @@ def render(context: Context, toRender: Any = None, recursive: Any = True) -> Any
     if not isinstance(recursive, bool):
         raise FilterError("render(): recursive must be true or false")
     # Rendering copies lists and maps item by item, and compares the copy with the original in C.
-    bounds.measure(toRender, context.environment.limits, "the value given to render()")
+    environment = cast("LannerEnvironment", context.environment)  # templates render only in Lanner's
+    bounds.measure(toRender, environment.limits, "the value given to render()")
     current = toRender
     for _ in range(MAX_RENDERS):
         rendered = _render_once(context, current)
@@ -75,7 +79,7 @@ def render(context: Context, toRender: Any = None, recursive: Any = True) -> Any
 
 
 @pass_context
-def render_once(context: Context, toRender: Any = None) -> Any:  # noqa: N803
+def render_once(context: Context, toRender: object = None) -> Any:  # noqa: N803
     """``render(x, recursive=false)``."""
     return render(context, toRender, False)
 
@@ -90,7 +94,7 @@ def print_context(context: Context) -> dict[str, Any]:
     }
 
 
-def _current_value(outputs: Any, context: Context) -> Any:
+def _current_value(outputs: object, context: Context) -> Any:
     """Walk ``outputs`` by the values of the enclosing loops, outermost first."""
     parents = context.get("parents")
     if isinstance(parents, list):
@@ -103,7 +107,7 @@ def _current_value(outputs: Any, context: Context) -> Any:
 
 
 @pass_context
-def current_each_output(context: Context, outputs: Any = None) -> Any:
+def current_each_output(context: Context, outputs: object = None) -> Any:
     """``currentEachOutput(outputs.t)``: the output of sibling ``t`` for the current loop value."""
     if not isinstance(outputs, Mapping):
         raise FilterError("currentEachOutput() expects the outputs of a task inside a loop, like currentEachOutput(outputs.my_task)")
@@ -114,7 +118,7 @@ def current_each_output(context: Context, outputs: Any = None) -> Any:
 
 
 @pass_context
-def iteration_output(context: Context, taskId: Any = None, iteration: Any = None) -> Any:  # noqa: N803
+def iteration_output(context: Context, taskId: object = None, iteration: Any = None) -> Any:  # noqa: N803
     """``iterationOutput(...)``: the ``value`` output of an earlier iteration of a repeating task."""
     taskrun = context.get("taskrun")
     if not isinstance(taskrun, Mapping) or "iteration" not in taskrun:
@@ -135,7 +139,7 @@ def iteration_output(context: Context, taskId: Any = None, iteration: Any = None
     return found.get("value") if isinstance(found, Mapping) else None
 
 
-def loop_outputs(outputs: Any = None, name: Any = None) -> list[Any]:
+def loop_outputs(outputs: object = None, name: object = None) -> list[Any]:
     """``loopOutputs(outputs.loop.outputs, 'result')``: one declared output per iteration, in order."""
     if not isinstance(outputs, (list, tuple)):
         raise FilterError("loopOutputs() expects the list of iterations of a loop, like loopOutputs(outputs.loop.outputs, 'result')")
@@ -147,7 +151,7 @@ def loop_outputs(outputs: Any = None, name: Any = None) -> list[Any]:
 
 
 @pass_context
-def env_function(context: Context, name: Any = None, default: Any = None) -> Any:
+def env_function(context: Context, name: object = None, default: object = None) -> Any:
     """``env('api_url_' ~ inputs.stage)``: an ``ENV_*`` variable by a computed name."""
     envs = context.get("envs")
     value = envs.get(str(name).lower()) if isinstance(envs, Mapping) else None
@@ -187,7 +191,7 @@ def ksuid() -> str:
     return _base62(int.from_bytes(stamp.to_bytes(4, "big") + secrets.token_bytes(16), "big"), 27)
 
 
-def nano_id(length: Any = 21, alphabet: Any = _NANOID_ALPHABET) -> str:
+def nano_id(length: object = 21, alphabet: object = _NANOID_ALPHABET) -> str:
     """A NanoID of ``length`` characters drawn from ``alphabet``."""
     import secrets
 

@@ -9,7 +9,7 @@ plain data: maps, lists, texts, whole numbers, floats (decimals too), dates
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
@@ -18,11 +18,14 @@ from engine.expressions import bounds, json_text
 from engine.expressions.filters import FilterError
 from engine.ion_rows import plain as _plain
 
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
+
 _HEADER = "$ion_1_0 "
 
 
 @pass_environment
-def to_ion(env: Any, value: Any) -> str:
+def to_ion(env: LannerEnvironment, value: object) -> str:
     """``{{ row | toIon }}``: Ion text (``{a:1,b:"x"}``); null gives ``null``."""
     from amazon.ion import simpleion  # imported on first use: it takes a while
     from amazon.ion.exceptions import IonException
@@ -38,7 +41,7 @@ def to_ion(env: Any, value: Any) -> str:
     return text[len(_HEADER):] if text.startswith(_HEADER) else text
 
 
-def from_ion(env: Any, ion: Any = None, allRows: Any = False) -> Any:  # noqa: N803 - Kestra's name
+def from_ion(env: LannerEnvironment, ion: object = None, allRows: object = False) -> Any:  # noqa: N803 - Kestra's name
     """``fromIon(read(outputs.t.uri))``: the first Ion value (``allRows=true``: all, as a list)."""
     from amazon.ion import simpleion
     from amazon.ion.exceptions import IonException

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
@@ -31,6 +31,9 @@ from jinja2.runtime import Undefined
 from engine.expressions import bounds, json_text
 from engine.expressions.guard import WATCHDOG
 from engine.expressions.limits import LimitError, Limits
+
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
 _WORKER = str(Path(__file__).with_name("jq_worker.py"))
 _MODULES = re.compile(r"(^|[;\s])(import|include)\s+\"")
@@ -135,7 +138,7 @@ class JqPool:
 POOL = JqPool()
 
 
-def run_jq(value: Any, program: Any, limits: Limits) -> list[Any] | None:
+def run_jq(value: object, program: object, limits: Limits) -> list[Any] | None:
     """Every result of ``program`` on ``value`` (None for a null input), within ``limits``."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -161,6 +164,6 @@ def run_jq(value: Any, program: Any, limits: Limits) -> list[Any] | None:
 
 
 @pass_environment
-def jq_filter(env: Any, value: Any, expression: Any = None) -> list[Any] | None:
+def jq_filter(env: LannerEnvironment, value: object, expression: object = None) -> list[Any] | None:
     """``value | jq('.a.b')``: the list of results."""
     return run_jq(value, expression, env.limits)

@@ -27,7 +27,7 @@ MEMORY_LIMIT = 768 * 1024 * 1024
 
 
 @lru_cache(maxsize=256)
-def _compiled(program: str):  # type: ignore[no-untyped-def]
+def _compiled(program: str):
     import jq
 
     return jq.compile(program)

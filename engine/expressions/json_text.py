@@ -35,7 +35,7 @@ _SMALL = 64
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
-def json_default(value: Any) -> Any:
+def json_default(value: object) -> Any:
     """JSON for the non-JSON types a context holds (dates, sets, tuples, Undefined)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -48,7 +48,7 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
-def _dumps(value: Any, indent: int | None = None) -> str:
+def _dumps(value: object, indent: int | None = None) -> str:
     separators = _COMPACT if indent is None else (",", ": ")
     return json.dumps(value, ensure_ascii=False, separators=separators, indent=indent, default=json_default)
 
@@ -121,7 +121,8 @@ class _Writer:
             return
         item_size = self.book.item
         limits = self.limits
-        first, group, weight, text = True, [], 0, 0
+        first, weight, text = True, 0, 0
+        group: list[Any] = []
         for entry in entries:
             if is_map:
                 key, item = entry

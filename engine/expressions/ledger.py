@@ -69,7 +69,7 @@ def too_big(spent: int, limit: int) -> LimitError:
     )
 
 
-def _leaf(value: Any) -> tuple[int, int]:
+def _leaf(value: object) -> tuple[int, int]:
     """(characters as JSON, bytes) of a value that is not walked into."""
     if isinstance(value, str):
         return len(value) + 2, _sizeof(value)
@@ -89,7 +89,7 @@ def _leaf(value: Any) -> tuple[int, int]:
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 
-def walked(value: Any) -> bool:
+def walked(value: object) -> bool:
     """Whether ``value`` is a container a walk goes into (lists, tuples, maps, sets, map views).
 
     A ``range`` is not: it holds three numbers, and comparing or printing one does not walk its items.
@@ -116,7 +116,7 @@ class Ledger:
 
     # --- sizing --------------------------------------------------------------------------------
 
-    def size(self, value: Any, what: str = "the value") -> tuple[int, int]:
+    def size(self, value: object, what: str = "the value") -> tuple[int, int]:
         """(items, characters as JSON) of ``value`` expanded; refuses past ``max_items``/``max_output``/``max_depth``.
 
         Items are counted at every depth: ``[[1, 2], 3]`` holds 4 (the inner list and its two items, and 3).
@@ -212,7 +212,7 @@ class Ledger:
         self.charge(spent)
         return value
 
-    def record(self, value: Any, nodes: int, chars: int, spent: int) -> None:
+    def record(self, value: object, nodes: int, chars: int, spent: int) -> None:
         """A container whose size its builder computed (item by item): remember it and count its bytes."""
         self.known[id(value)] = (value, nodes, chars)
         self.charge(spent)
@@ -223,7 +223,7 @@ class Ledger:
         if spent > self.limits.max_memory:
             raise too_big(spent, self.limits.max_memory)
 
-    def item(self, value: Any, room: int, room_chars: int, what: str, depth: int = 1) -> tuple[int, int, int]:
+    def item(self, value: object, room: int, room_chars: int, what: str, depth: int = 1) -> tuple[int, int, int]:
         """(items, characters, bytes) of one item of a list being built or written (itself and what it holds)."""
         if walked(value):
             nodes, chars, spent = self._walk(value, depth, room - 1, room_chars - 1, what)

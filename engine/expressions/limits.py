@@ -81,7 +81,7 @@ def _from_env(*raw: str | None) -> Limits:
     # building and validating a Limits is not free.
     kwargs: dict[str, float | int] = {}
     for (variable, (field, kind)), text in zip(_SETTINGS.items(), raw, strict=True):
-        if text in (None, ""):
+        if not text:  # unset or empty
             continue
         try:
             value: float | int = float(text) if field == "timeout" else int(text)

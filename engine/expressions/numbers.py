@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from jinja2.runtime import Undefined
 
@@ -76,7 +76,7 @@ def _group(digits: str, size: int) -> str:
     return ",".join([digits[:head]] + [digits[i : i + size] for i in range(head, len(digits), size)])
 
 
-def number_format(value: Any, format: Any = None, locale: Any = None) -> str | None:  # noqa: A002 - Kestra's name
+def number_format(value: object, format: object = None, locale: object = None) -> str | None:  # noqa: A002 - Kestra's name
     import decimal
 
     if isinstance(value, Undefined):
@@ -105,7 +105,7 @@ def number_format(value: Any, format: Any = None, locale: Any = None) -> str | N
     return ("-" if negative and rounded != 0 else "") + p.prefix + text + p.suffix
 
 
-def class_name(value: Any) -> str | None:
+def class_name(value: object) -> str | None:
     """The Java class Kestra would report for a value (``java.lang.String`` ...)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()

@@ -10,7 +10,7 @@ errors, so a misspelt name is reported instead of being taken for null.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
@@ -19,26 +19,29 @@ from engine.expressions import json_text, walks
 from engine.expressions.errors import shown
 from engine.expressions.filters import FilterError, blank
 
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
-def is_empty(value: Any) -> bool:
+
+def is_empty(value: object) -> bool:
     """Pebble's empty: null, blank text, empty list or map."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     return blank(value)
 
 
-def is_null(value: Any) -> bool:
+def is_null(value: object) -> bool:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     return value is None
 
 
-def is_defined(value: Any) -> bool:
+def is_defined(value: object) -> bool:
     """Pebble's defined: the value exists and is not null."""
     return value is not None and not isinstance(value, Undefined)
 
 
-def _whole(value: Any, test: str) -> int:
+def _whole(value: object, test: str) -> int:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, bool) or not isinstance(value, int):
@@ -46,25 +49,25 @@ def _whole(value: Any, test: str) -> int:
     return value
 
 
-def is_even(value: Any) -> bool:
+def is_even(value: object) -> bool:
     return _whole(value, "even") % 2 == 0
 
 
-def is_odd(value: Any) -> bool:
+def is_odd(value: object) -> bool:
     return _whole(value, "odd") % 2 == 1
 
 
-def is_iterable(value: Any) -> bool:
+def is_iterable(value: object) -> bool:
     """Pebble's iterable: a list (not a text, not a map)."""
     return isinstance(value, (list, tuple, set, frozenset))
 
 
-def is_map(value: Any) -> bool:
+def is_map(value: object) -> bool:
     return isinstance(value, Mapping)
 
 
 @pass_environment
-def is_json(env: Any, value: Any) -> bool:
+def is_json(env: LannerEnvironment, value: object) -> bool:
     """Kestra's json test: a text that parses as JSON (parsed within the limits)."""
     if not isinstance(value, str):
         return False
@@ -75,15 +78,15 @@ def is_json(env: Any, value: Any) -> bool:
     return True
 
 
-def starts_with(value: Any, prefix: Any) -> bool:
+def starts_with(value: object, prefix: object) -> bool:
     return str(value).startswith(str(prefix))
 
 
-def ends_with(value: Any, suffix: Any) -> bool:
+def ends_with(value: object, suffix: object) -> bool:
     return str(value).endswith(str(suffix))
 
 
-def contains(value: Any, item: Any) -> bool:
+def contains(value: object, item: object) -> bool:
     return item in value if isinstance(value, (str, Mapping, list, tuple, set, frozenset)) else False
 
 
@@ -92,7 +95,7 @@ def contains(value: Any, item: Any) -> bool:
 
 def _comparison(compare: Callable[[Any, Any, Any], bool], name: str) -> Callable[..., bool]:
     @pass_environment
-    def test(env: Any, value: Any, other: Any) -> bool:
+    def test(env: LannerEnvironment, value: object, other: object) -> bool:
         return compare(value, other, env.limits)
 
     test.__name__ = name

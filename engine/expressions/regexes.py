@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
@@ -25,6 +25,9 @@ from jinja2.runtime import Undefined
 from engine.expressions import bounds
 from engine.expressions.bounds import check_items, check_text, to_text
 from engine.expressions.filters import FilterError
+
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
 
 
 @lru_cache(maxsize=256)
@@ -43,7 +46,7 @@ def compile_pattern(pattern: str) -> Any:
         raise FilterError(f"invalid regular expression {pattern!r}: {reason}{hint}") from None
 
 
-def _text(value: Any, env: Any) -> str:
+def _text(value: object, env: LannerEnvironment) -> str:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     return value if isinstance(value, str) else to_text(value, env.limits)
@@ -85,7 +88,7 @@ def _java_replacement(template: str) -> Callable[[Any], str]:
             end = template.find("}", i)
             if end < 0:
                 raise FilterError(f"replacement {template!r} has '${{' without '}}'")
-            parts.extend(["".join(buf), template[i + 2 : end]])  # type: ignore[list-item]
+            parts.extend(["".join(buf), template[i + 2 : end]])
             buf, i = [], end + 1
         elif c == "$" and i + 1 < len(template) and template[i + 1].isdigit():
             j = i + 1
@@ -130,7 +133,7 @@ def replace_all(text: str, pattern: str, replacement: str, limits: Any) -> str:
 
 
 @pass_environment
-def regex_match(env: Any, value: Any, regex: Any = None) -> bool:
+def regex_match(env: LannerEnvironment, value: object, regex: object = None) -> bool:
     """``'hello world' | regexMatch('hello.*')``: whether the pattern occurs (null is false)."""
     if value is None:
         return False
@@ -140,7 +143,7 @@ def regex_match(env: Any, value: Any, regex: Any = None) -> bool:
 
 
 @pass_environment
-def regex_extract(env: Any, value: Any, regex: Any = None, group: Any = 0) -> str | None:
+def regex_extract(env: LannerEnvironment, value: object, regex: object = None, group: object = 0) -> str | None:
     """``'order-123' | regexExtract('\\d+')``: the first match (or a group of it), else null."""
     if value is None:
         return None
@@ -156,7 +159,7 @@ def regex_extract(env: Any, value: Any, regex: Any = None, group: Any = 0) -> st
 
 
 @pass_environment
-def regex_replace(env: Any, value: Any, regex: Any = None, replacement: Any = "") -> str | None:
+def regex_replace(env: LannerEnvironment, value: object, regex: object = None, replacement: object = "") -> str | None:
     """``'a1b2' | regexReplace('[0-9]', '#')``: every match replaced (``$1`` for groups)."""
     if value is None:
         return None
@@ -166,7 +169,7 @@ def regex_replace(env: Any, value: Any, regex: Any = None, replacement: Any = ""
 
 
 @pass_environment
-def split(env: Any, value: Any, delimiter: Any = None, limit: Any = None) -> list[str] | None:
+def split(env: LannerEnvironment, value: object, delimiter: object = None, limit: Any = None) -> list[str] | None:
     """``'a,b,c' | split(',')``; ``limit`` is the most pieces (Java's meaning)."""
     if value is None:
         return None
@@ -179,7 +182,7 @@ def split(env: Any, value: Any, delimiter: Any = None, limit: Any = None) -> lis
 
 
 @pass_environment
-def replace(env: Any, value: Any, old: Any = None, new: Any = None, count: Any = None, regexp: Any = False) -> Any:
+def replace(env: LannerEnvironment, value: object, old: object = None, new: object = None, count: Any = None, regexp: object = False) -> Any:
     """``replace({'%a%': x})`` (Pebble), ``replace('a', 'b')`` (Jinja), ``regexp=true`` for patterns.
 
     Maps and lists are walked: every text inside is replaced (Kestra).
@@ -205,7 +208,7 @@ def replace(env: Any, value: Any, old: Any = None, new: Any = None, count: Any =
                 text = text.replace(a, b, limit)
         return text
 
-    def walk(item: Any) -> Any:
+    def walk(item: object) -> Any:
         if isinstance(item, Mapping):
             return {k: walk(v) for k, v in item.items()}
         if isinstance(item, (list, tuple)):

@@ -85,7 +85,7 @@ def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
 
 
 def render(
-    value: Any,
+    value: object,
     context: Mapping[str, Any],
     *,
     functions: Functions | None = None,
@@ -121,14 +121,14 @@ def render_string(
     return result if type(result) is str else _guarded_text(env, template, result, context)
 
 
-def _guarded_text(env: LannerEnvironment, template: str, value: Any, context: Mapping[str, Any]) -> str:
+def _guarded_text(env: LannerEnvironment, template: str, value: object, context: Mapping[str, Any]) -> str:
     try:
         return bounds.to_text(value, env.limits)
     except Exception as exc:  # noqa: BLE001 - reported as the template's error
         raise render_error(template, runtime_reason(exc, template, context, env)) from None
 
 
-def _render_value(value: Any, env: LannerEnvironment, context: Mapping[str, Any], functions: Functions | None) -> Any:
+def _render_value(value: object, env: LannerEnvironment, context: Mapping[str, Any], functions: Functions | None) -> Any:
     if isinstance(value, str):
         if not is_expression(value):
             return value
@@ -225,7 +225,7 @@ def execute(env: LannerEnvironment, compiled: Compiled, variables: dict[str, Any
 _LAZY = (abc.Iterator, range, abc.KeysView, abc.ValuesView, abc.ItemsView, set, frozenset)
 
 
-def _native(value: Any, limits: Limits) -> Any:
+def _native(value: object, limits: Limits) -> Any:
     """The value of a single-expression template, as plain data."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()

@@ -62,17 +62,17 @@ class _BoundedFormatterMixin:
     _env: LannerEnvironment
     _total: int
 
-    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+    def vformat(self, format_string: str, args: object, kwargs: object) -> str:
         self._total = len(format_string)
         bounds.check_text(self._total, self._env.limits, "the format text")
         return super().vformat(format_string, args, kwargs)  # type: ignore[misc]
 
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
+    def convert_field(self, value: object, conversion: str | None) -> Any:
         # ``{!r}``/``{!s}`` print the value in C before format_field sees it.
         bounds.printable(value, self._env.limits, "a formatted value")
         return super().convert_field(value, conversion)  # type: ignore[misc]
 
-    def format_field(self, value: Any, format_spec: str) -> Any:
+    def format_field(self, value: object, format_spec: str) -> Any:
         limits = self._env.limits
         bounds.check_format_spec(format_spec, limits)
         bounds.printable(value, limits, "a formatted value")
@@ -83,16 +83,17 @@ class _BoundedFormatterMixin:
         return result
 
 
-class _BoundedFormatter(_BoundedFormatterMixin, SandboxedFormatter):
+# SandboxedFormatter declares _env an Environment; LannerEnvironment is the only one that builds these.
+class _BoundedFormatter(_BoundedFormatterMixin, SandboxedFormatter):  # type: ignore[misc]
     pass
 
 
-class _BoundedEscapeFormatter(_BoundedFormatterMixin, SandboxedEscapeFormatter):
+class _BoundedEscapeFormatter(_BoundedFormatterMixin, SandboxedEscapeFormatter):  # type: ignore[misc]
     pass
 
 
 @pass_environment
-def _finalize(env: LannerEnvironment, value: Any) -> Any:
+def _finalize(env: LannerEnvironment, value: object) -> Any:
     """How each ``{{ ... }}`` prints (see :func:`bounds.to_text`)."""
     if type(value) is str:
         return value
@@ -116,14 +117,16 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         )
         self.limits = limits
         self.filters = build_filters()
-        self.tests = build_tests()
+        # jinja infers dict[str, function] from its defaults; every callable in the table is a test.
+        self.tests = build_tests()  # type: ignore[assignment]
         self.globals.clear()
         self.globals.update(build_functions(self))
         # Constant folding would apply Python's meaning of ==, and, or to literals.
         self.optimized = False
         self._lexer = PebbleLexer(self, max_tokens=4 * limits.max_parts)
         # Macros, {% set %} blocks, {% filter %} and call blocks join their output here.
-        self.concat = self._bounded_concat  # type: ignore[method-assign]
+        # jinja types concat as taking any iterable; its compiled templates pass their list buffers.
+        self.concat = self._bounded_concat  # type: ignore[method-assign, assignment]
 
     # --- bounded building blocks used by compiled templates ------------------------------------
 
@@ -132,18 +135,18 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         bounds.check_text(total, self.limits, "the block output")
         return ledger(self.limits).account("".join(parts), "the block output")
 
-    def built(self, value: Any) -> Any:
+    def built(self, value: object) -> Any:
         """A list, tuple or map literal: sized and counted once its items are known."""
         return ledger(self.limits).account(value, "the list or map")
 
-    def account(self, value: Any) -> Any:
+    def account(self, value: object) -> Any:
         """The result of a filter or a slice: sized and counted before anything can walk it."""
         return ledger(self.limits).account(value)
 
     # --- the Pebble dialect: lexer, parser, and what its operators mean -------------------------
 
     @property
-    def lexer(self) -> PebbleLexer:  # type: ignore[override]
+    def lexer(self) -> PebbleLexer:
         return self._lexer
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -151,15 +154,15 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
 
     truth = staticmethod(semantics.truth)
 
-    def compare(self, op: str, left: Any, right: Any) -> bool:
+    def compare(self, op: str, left: object, right: object) -> bool:
         return semantics.compare(op, left, right, self.limits)
 
     coalesce = staticmethod(semantics.coalesce)
 
-    def pebble_binary(self, op: str, left: Any, right: Any) -> Any:
+    def pebble_binary(self, op: str, left: object, right: object) -> Any:
         return semantics.pebble_binary(op, left, right, self.limits)
 
-    def iterate(self, value: Any) -> Any:
+    def iterate(self, value: object) -> Any:
         return semantics.iterate(value, self.limits)
 
     def context_snapshot(self, context: Context) -> dict[str, Any]:
@@ -175,7 +178,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         """The ``~`` operator: text of each part, bounded."""
         return ledger(self.limits).account(bounds.joined(parts, "", self.limits, "the concatenated text"))
 
-    def getattr(self, obj: Any, attribute: str) -> Any:
+    def getattr(self, obj: object, attribute: str) -> Any:
         # A lookup on an undefined value stays that undefined value, so the
         # error names the first missing part ('cycler' is undefined).
         if isinstance(obj, Undefined):
@@ -189,7 +192,7 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
-    def getitem(self, obj: Any, argument: Any) -> Any:
+    def getitem(self, obj: object, argument: object) -> Any:
         if isinstance(obj, Undefined):
             return obj
         if isinstance(argument, Undefined):
@@ -197,13 +200,13 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
             return self.undefined(obj=obj, name=argument._undefined_name)
         return super().getitem(obj, argument)
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+    def call_binop(self, context: object, operator: str, left: object, right: object) -> Any:
         result = semantics.BINARY[operator](left, right, self.limits)
         if type(result) in _NUMBERS:
             return result
         return ledger(self.limits).account(result)
 
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+    def wrap_str_format(self, value: object) -> Callable[..., str] | None:
         if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or value.__name__ not in (
             "format",
             "format_map",
@@ -224,7 +227,8 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one argument")
-                args, kwargs = (), args[0]
+                kwargs = args[0]
+                args = ()
             return str_type(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(wrapper, value)

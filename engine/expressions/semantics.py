@@ -45,7 +45,7 @@ class OperatorError(LimitError):
 _SHOWN = Limits(max_output=200)
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     if isinstance(value, str):
         return shown(value, 40)
     try:
@@ -55,17 +55,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _small(value: Any) -> bool:
+def _small(value: object) -> bool:
     return not isinstance(value, (list, tuple, dict, set)) or len(value) <= 10
 
 
-def _defined(value: Any) -> Any:
+def _defined(value: object) -> Any:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     return value
 
 
-def java_text(value: Any, limits: Limits) -> str:
+def java_text(value: object, limits: Limits) -> str:
     """How Java's ``String.valueOf`` prints a value (null as ``null``, ``1.0E20``)."""
     if value is None:
         return "null"
@@ -78,7 +78,7 @@ def java_text(value: Any, limits: Limits) -> str:
     return to_text(_defined(value), limits)
 
 
-def to_number(value: Any, what: str) -> int | float:
+def to_number(value: object, what: str) -> int | float:
     """Pebble's reading of an arithmetic operand: numbers as they are, numeric texts parsed."""
     value = _defined(value)
     if isinstance(value, (int, float)):
@@ -95,7 +95,7 @@ def to_number(value: Any, what: str) -> int | float:
     raise OperatorError(f"{what} needs numbers, not {type(value).__name__}")
 
 
-def _numeric_text(value: Any) -> bool:
+def _numeric_text(value: object) -> bool:
     if not isinstance(value, str):
         return False
     try:
@@ -150,7 +150,7 @@ def multiply(left: Any, right: Any, limits: Limits) -> Any:
     return bounds.mul(to_number(left, "'*'"), to_number(right, "'*'"), limits)
 
 
-def divide(left: Any, right: Any, limits: Limits) -> Any:
+def divide(left: object, right: object, limits: Limits) -> Any:
     a, b = to_number(left, "'/'"), to_number(right, "'/'")
     if b == 0:
         raise ZeroDivisionError("division by zero")
@@ -160,7 +160,7 @@ def divide(left: Any, right: Any, limits: Limits) -> Any:
     return a / b
 
 
-def modulo(left: Any, right: Any, limits: Limits) -> Any:
+def modulo(left: object, right: object, limits: Limits) -> Any:
     if isinstance(left, (str, bytes)) and not _numeric_text(left):
         return bounds.modulo(left, right, limits)  # Jinja's '%s' % value formatting
     a, b = to_number(left, "'%'"), to_number(right, "'%'")
@@ -172,7 +172,7 @@ def modulo(left: Any, right: Any, limits: Limits) -> Any:
     return math.fmod(a, b)
 
 
-def floor_divide(left: Any, right: Any, limits: Limits) -> Any:
+def floor_divide(left: object, right: object, limits: Limits) -> Any:
     return _defined(left) // _defined(right)
 
 
@@ -190,7 +190,7 @@ BINARY: dict[str, Callable[[Any, Any, Limits], Any]] = {
 # --- comparisons -------------------------------------------------------------------------------
 
 
-def equals(left: Any, right: Any, limits: Limits | None = None) -> bool:
+def equals(left: object, right: object, limits: Limits | None = None) -> bool:
     left, right = _defined(left), _defined(right)
     if left is None or right is None:
         return left is right
@@ -211,7 +211,7 @@ _SYMBOL = {"gt": ">", "lt": "<", "gteq": ">=", "lteq": "<="}
 _NUMERIC: dict[str, Callable[[Any, Any], bool]] = {**_ORDER, "eq": lambda a, b: a == b, "ne": lambda a, b: a != b}
 
 
-def compare(op: str, left: Any, right: Any, limits: Limits) -> bool:
+def compare(op: str, left: object, right: object, limits: Limits) -> bool:
     if type(left) in _FAST and type(right) in _FAST:  # plain numbers: Python's meaning is Pebble's
         return bool(_NUMERIC[op](left, right))
     if op == "eq":
@@ -232,7 +232,7 @@ def compare(op: str, left: Any, right: Any, limits: Limits) -> bool:
         raise OperatorError(f"cannot compare {_short(left)} {_SYMBOL[op]} {_short(right)}") from None
 
 
-def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
+def _comparable(left: object, right: object) -> tuple[Any, Any]:
     """Numbers with numeric texts as numbers, dates with ISO texts as dates."""
     if isinstance(left, (int, float)) and _numeric_text(right):
         return left, to_number(right, "")
@@ -245,12 +245,12 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
     return left, right
 
 
-def member(item: Any, container: Any, limits: Limits) -> bool:
+def member(item: object, container: object, limits: Limits) -> bool:
     """Jinja's ``x in y``: Python's membership, a large list searched in pieces."""
     return walks.member(_defined(item), _defined(container), limits)
 
 
-def truth(value: Any) -> bool:
+def truth(value: object) -> bool:
     """A condition's boolean; undefined values are errors, NaN is false as in Java."""
     if type(value) is float and value != value:
         return False
@@ -260,7 +260,7 @@ def truth(value: Any) -> bool:
 # --- Pebble's word operators -------------------------------------------------------------------
 
 
-def contains(left: Any, right: Any, limits: Limits) -> bool:
+def contains(left: object, right: object, limits: Limits) -> bool:
     left, right = _defined(left), _defined(right)
     if left is None:
         return False
@@ -278,7 +278,7 @@ def contains(left: Any, right: Any, limits: Limits) -> bool:
     raise OperatorError(f"contains needs a list, a map or a text on its left, not {_short(left)}")
 
 
-def is_in(left: Any, right: Any, limits: Limits) -> bool:
+def is_in(left: object, right: object, limits: Limits) -> bool:
     """Kestra's ``isIn``: the printed value is one of the printed items (map keys or values)."""
     left, right = _defined(left), _defined(right)
     if left is None or right is None:
@@ -291,7 +291,7 @@ def is_in(left: Any, right: Any, limits: Limits) -> bool:
     return False
 
 
-def inclusive_range(start: Any, end: Any, step: Any, limits: Limits) -> list[Any]:
+def inclusive_range(start: Any, end: Any, step: object, limits: Limits) -> list[Any]:
     """Pebble's ``range(a, b, step)`` and ``a..b``: both ends included."""
     start, end, step = _defined(start), _defined(end), _defined(step)
     if step is None:
@@ -311,7 +311,7 @@ def inclusive_range(start: Any, end: Any, step: Any, limits: Limits) -> list[Any
     return [chr(i) for i in span] if letters else list(span)
 
 
-def pebble_binary(op: str, left: Any, right: Any, limits: Limits) -> Any:
+def pebble_binary(op: str, left: object, right: object, limits: Limits) -> Any:
     if op == "contains":
         return contains(left, right, limits)
     if op == "isIn":
@@ -353,8 +353,10 @@ class MapEntry(str):
     """One entry of a map in ``{% for entry in map %}``: prints and compares as its key."""
 
     __slots__ = ("key", "value")
+    key: str
+    value: Any
 
-    def __new__(cls, key: str, value: Any) -> MapEntry:
+    def __new__(cls, key: str, value: object) -> MapEntry:
         entry = super().__new__(cls, key)
         entry.key = key
         entry.value = value
@@ -366,7 +368,7 @@ class Entry:
 
     __slots__ = ("key", "value")
 
-    def __init__(self, key: Any, value: Any):
+    def __init__(self, key: object, value: object):
         self.key = key
         self.value = value
 

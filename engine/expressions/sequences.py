@@ -9,7 +9,7 @@ generator cannot become a list of ten million items; Jinja's lazy filters
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import pass_context, pass_environment
 from jinja2.filters import do_unique, ignore_case, make_attrgetter, make_multi_attrgetter
@@ -21,18 +21,21 @@ from engine.expressions.bounds import bounded_list, check_items, to_json, to_tex
 from engine.expressions.filters import FilterError
 from engine.expressions.ledger import ledger
 
+if TYPE_CHECKING:
+    from engine.expressions.sandbox import LannerEnvironment
+
 # --- collections --------------------------------------------------------------------------------
 
 
 @pass_environment
-def to_list(env: Any, value: Any) -> list[Any]:
+def to_list(env: LannerEnvironment, value: object) -> list[Any]:
     if isinstance(value, Mapping):
         return bounded_list(value.keys(), env.limits)
     return bounded_list(value, env.limits)
 
 
 @pass_environment
-def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> str | None:
+def join(env: LannerEnvironment, value: object, separator: object = "", attribute: Any = None) -> str | None:
     if value is None:
         return None
     items = bounded_list(value, env.limits)
@@ -42,7 +45,7 @@ def join(env: Any, value: Any, separator: Any = "", attribute: Any = None) -> st
 
 
 @pass_environment
-def first(env: Any, value: Any) -> Any:
+def first(env: LannerEnvironment, value: Any) -> Any:
     """First item (first character of a text); null for null or an empty list, as in Pebble."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -56,7 +59,7 @@ def first(env: Any, value: Any) -> Any:
 
 
 @pass_environment
-def last(env: Any, value: Any) -> Any:
+def last(env: LannerEnvironment, value: object) -> Any:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if value is None:
@@ -66,7 +69,7 @@ def last(env: Any, value: Any) -> Any:
 
 
 @pass_environment
-def length(env: Any, value: Any) -> int:
+def length(env: LannerEnvironment, value: object) -> int:
     """Length of a text, list or map; 0 for null and for anything without a length (Pebble)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -80,26 +83,26 @@ def length(env: Any, value: Any) -> int:
 
 
 @pass_environment
-def sort(env: Any, value: Any, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+def sort(env: LannerEnvironment, value: object, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
     items = bounded_list(value, env.limits)
     key = make_multi_attrgetter(env, attribute, postprocess=ignore_case if not case_sensitive else None)
     return walks.sort(items, key, bool(reverse), env.limits)  # Jinja's do_sort, in bounded C steps
 
 
 @pass_environment
-def rsort(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+def rsort(env: LannerEnvironment, value: object, case_sensitive: bool = False, attribute: object = None) -> list[Any]:
     return sort(env, value, True, case_sensitive, attribute)
 
 
 @pass_environment
-def reverse(env: Any, value: Any) -> Any:
+def reverse(env: LannerEnvironment, value: object) -> Any:
     if isinstance(value, str):
         return value[::-1]
     return bounded_list(value, env.limits)[::-1]
 
 
 @pass_environment
-def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+def unique(env: LannerEnvironment, value: object, case_sensitive: bool = False, attribute: object = None) -> list[Any]:
     items = bounded_list(value, env.limits)
     for item in items:  # each one is hashed and compared in C (the loop itself is Python)
         bounds.walkable(item, env.limits, "an item given to unique")
@@ -107,13 +110,13 @@ def unique(env: Any, value: Any, case_sensitive: bool = False, attribute: Any = 
 
 
 @pass_environment
-def distinct(env: Any, value: Any) -> list[Any]:
+def distinct(env: LannerEnvironment, value: object) -> list[Any]:
     """Pebble's distinct: drop repeated items, keep the first order (case-sensitive)."""
     return unique(env, value, True)
 
 
 @pass_environment
-def chunk(env: Any, value: Any, size: int) -> list[list[Any]] | None:
+def chunk(env: LannerEnvironment, value: object, size: int) -> list[list[Any]] | None:
     """``[1,2,3,4,5]|chunk(2)`` -> ``[[1,2],[3,4],[5]]``."""
     if value is None:
         return None
@@ -125,7 +128,7 @@ def chunk(env: Any, value: Any, size: int) -> list[list[Any]] | None:
 
 
 @pass_environment
-def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[list[Any]]:
+def batch(env: LannerEnvironment, value: object, linecount: int, fill_with: object = None) -> list[list[Any]] | None:
     linecount = int(linecount)
     if linecount <= 0:
         raise FilterError("batch size must be a positive number")
@@ -137,7 +140,7 @@ def batch(env: Any, value: Any, linecount: int, fill_with: Any = None) -> list[l
 
 
 @pass_environment
-def slice_filter(env: Any, value: Any, fromIndex: Any = 0, toIndex: Any = None) -> Any:  # noqa: N803 - Pebble's names
+def slice_filter(env: LannerEnvironment, value: Any, fromIndex: Any = 0, toIndex: Any = None) -> Any:  # noqa: N803 - Pebble's names
     """Pebble's ``slice(from, to)``: items (or characters) from ``from`` up to ``to``, excluded."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -153,7 +156,7 @@ def slice_filter(env: Any, value: Any, fromIndex: Any = 0, toIndex: Any = None) 
 
 
 @pass_environment
-def flatten(env: Any, value: Any) -> list[Any] | None:
+def flatten(env: LannerEnvironment, value: object) -> list[Any] | None:
     """``[[1, 2], [3], 4] | flatten`` -> ``[1, 2, 3, 4]`` (one level)."""
     if value is None:
         return None
@@ -170,7 +173,7 @@ def flatten(env: Any, value: Any) -> list[Any] | None:
 
 
 @pass_environment
-def merge(env: Any, value: Any, other: Any) -> Any:
+def merge(env: LannerEnvironment, value: object, other: object) -> Any:
     """Merge two maps (right wins) or concatenate two lists."""
     if isinstance(value, Mapping) and isinstance(other, Mapping):
         return {**value, **other}
@@ -180,7 +183,7 @@ def merge(env: Any, value: Any, other: Any) -> Any:
     raise FilterError(f"merge needs two maps or two lists, not {type(value).__name__} and {type(other).__name__}")
 
 
-def keys(value: Any) -> list[Any] | None:
+def keys(value: object) -> list[Any] | None:
     """Keys of a map, or the indexes of a list."""
     if value is None:
         return None
@@ -191,7 +194,7 @@ def keys(value: Any) -> list[Any] | None:
     raise FilterError(f"keys needs a map or a list, not {type(value).__name__}")
 
 
-def values(value: Any) -> list[Any] | None:
+def values(value: object) -> list[Any] | None:
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -200,7 +203,7 @@ def values(value: Any) -> list[Any] | None:
 
 
 @pass_environment
-def total(env: Any, value: Any, attribute: Any = None, start: Any = 0) -> Any:
+def total(env: LannerEnvironment, value: object, attribute: Any = None, start: object = 0) -> Any:
     """Jinja's ``sum``, one bounded ``+`` at a time.
 
     Python's built-in ``sum`` over lists is quadratic in C, where the time
@@ -216,7 +219,7 @@ def total(env: Any, value: Any, attribute: Any = None, start: Any = 0) -> Any:
 
 
 @pass_environment
-def pprint(env: Any, value: Any) -> str:
+def pprint(env: LannerEnvironment, value: object) -> str:
     return to_json(value, env.limits, indent=2)
 
 
@@ -235,7 +238,7 @@ def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[.
     name = filter_fn.__name__.removeprefix("do_")
 
     @pass_context
-    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(context: Any, value: object, *args: Any, **kwargs: Any) -> Any:
         env = context.environment
         if hasattr(value, "__len__") and not isinstance(value, Undefined):
             check_items(len(value), env.limits, f"the input of {name}")
@@ -263,7 +266,7 @@ def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callabl
     check = bounds.printable if prints else bounds.walkable
 
     @pass_context
-    def wrapper(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(context: Any, value: object, *args: Any, **kwargs: Any) -> Any:
         env = context.environment
         for given in (value, *args, *kwargs.values()):
             if type(given) not in _PLAIN and not isinstance(given, Undefined):
@@ -278,7 +281,7 @@ def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callabl
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _forward(filter_fn: Callable[..., Any], pass_arg: Any, context: Any, value: Any, args: tuple[Any, ...],
+def _forward(filter_fn: Callable[..., Any], pass_arg: object, context: Any, value: Any, args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> Any:
     """Call a wrapped Jinja filter or test with what it asked for (context, eval context or environment)."""
     if pass_arg is _PassArg.context:

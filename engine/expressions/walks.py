@@ -32,15 +32,15 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _weight(book: Ledger, value: Any) -> int:
+def _weight(book: Ledger, value: object) -> int:
     return book.size(value)[0] + 1 if walked(value) else 1
 
 
-def _small(book: Ledger, value: Any, limits: Limits) -> bool:
+def _small(book: Ledger, value: object, limits: Limits) -> bool:
     return not walked(value) or book.size(value)[0] <= limits.max_walk
 
 
-def equal(left: Any, right: Any, limits: Limits) -> bool:
+def equal(left: object, right: object, limits: Limits) -> bool:
     """Python's ``left == right``, walking at most ``max_walk`` items per C step."""
     if left is right and walked(left):
         return True
@@ -66,7 +66,7 @@ def _pieces_equal(book: Ledger, left: Any, right: Any, limits: Limits) -> Iterat
             yield left[start:end] == right[start:end]
 
 
-def pieces(items: Any, limits: Limits) -> Iterator[tuple[int, int, bool]]:
+def pieces(items: object, limits: Limits) -> Iterator[tuple[int, int, bool]]:
     """(start, end, heavy) pieces of a list: runs of items holding at most ``max_walk`` items, or one larger item."""
     return _slices(ledger(limits), items, limits)
 
@@ -90,7 +90,7 @@ def _slices(book: Ledger, items: Any, limits: Limits) -> Iterator[tuple[int, int
         yield start, len(items), False
 
 
-def ordered(op: str, left: Any, right: Any, limits: Limits) -> bool:
+def ordered(op: str, left: object, right: object, limits: Limits) -> bool:
     """Python's ``left < right`` (``op`` is lt, gt, lteq or gteq) for lists, in bounded C steps."""
     compare = _ORDER[op]
     book = ledger(limits)
@@ -129,7 +129,7 @@ def member(item: Any, container: Any, limits: Limits) -> bool:
     return item in container
 
 
-def _bounded(book: Ledger, value: Any, limits: Limits, what: str) -> None:
+def _bounded(book: Ledger, value: object, limits: Limits, what: str) -> None:
     if walked(value) and book.size(value, what)[0] > limits.max_walk:
         raise walk_too_long(what, book.size(value)[0], limits)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -18,7 +18,7 @@ _DURATION = re.compile(
 )
 
 
-def parse_duration(value: Any) -> timedelta:
+def parse_duration(value: object) -> timedelta:
     """Parse an ISO-8601 duration; raise ValueError that says what a valid one looks like."""
     if isinstance(value, timedelta):
         return value

@@ -152,7 +152,7 @@ class FlowableRun(Children, Protocol):
 
     def log(self, level: str, message: str) -> None: ...
 
-    def mask(self, data: Any) -> Any:
+    def mask(self, data: object) -> Any:
         """``data`` with every secret value the execution read hidden: for what a type stores
         and shows itself (loop values, switch keys), which are never secret."""
         ...
@@ -430,7 +430,7 @@ def with_handlers(
     return state
 
 
-def as_key(value: Any) -> str:
+def as_key(value: object) -> str:
     """Loop values and switch keys are strings (Kestra's rule); objects become JSON."""
     if isinstance(value, str):
         return value

@@ -140,7 +140,7 @@ class Input(LannerModel):
 
     @field_validator("type", mode="before")
     @classmethod
-    def _known_type(cls, value: Any) -> Any:
+    def _known_type(cls, value: object) -> Any:
         if isinstance(value, str) and value not in INPUT_TYPES:
             close = difflib.get_close_matches(value.upper(), INPUT_TYPES, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]}?" if close else f"; use one of {', '.join(INPUT_TYPES)}"
@@ -149,7 +149,7 @@ class Input(LannerModel):
 
     @field_validator("values", mode="before")
     @classmethod
-    def _values_as_text(cls, value: Any) -> Any:
+    def _values_as_text(cls, value: object) -> Any:
         # YAML `values: [1, 2]` means the choices "1" and "2", as in Kestra.
         if isinstance(value, list):
             return [_scalar_text(v) if isinstance(v, (int, float, bool)) else v for v in value]
@@ -205,7 +205,8 @@ def _check_type_rules(d: Input, bad: Callable[[str, str], None]) -> None:
         except re.error as exc:
             bad("validator", f"validator is not a valid regular expression: {exc}")
     if d.type in _NUMERIC:
-        bounds = {}
+        # Numbers or durations, one kind per input: compared only with each other.
+        bounds: dict[str, Any] = {}
         for field in ("min", "max"):
             raw = getattr(d, field)
             if raw is None:
@@ -241,7 +242,7 @@ def _check_type_rules(d: Input, bad: Callable[[str, str], None]) -> None:
         bad("item_type", "ARRAY inputs need itemType (one of " + ", ".join(ITEM_TYPES) + ")")
 
 
-def _bound(kind: str, raw: Any) -> float | timedelta:
+def _bound(kind: str, raw: object) -> float | timedelta:
     if kind == "DURATION":
         try:
             return parse_duration(raw)
@@ -252,11 +253,11 @@ def _bound(kind: str, raw: Any) -> float | timedelta:
     return raw
 
 
-def _is_expression(value: Any) -> bool:
+def _is_expression(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
-def _file_default(value: Any) -> None:
+def _file_default(value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise _Reject(f"{_show(value)} is not a file path or lanner:// URI")
 
@@ -264,19 +265,19 @@ def _file_default(value: Any) -> None:
 # --- coercion --------------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     """A value as messages quote it: strings quoted, short."""
     text = repr(value) if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (list, dict)) else str(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _scalar_text(value: Any) -> str:
+def _scalar_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def _text(d: Input, value: Any) -> str:
+def _text(d: Input, value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float, bool)):
@@ -284,7 +285,7 @@ def _text(d: Input, value: Any) -> str:
     raise _Reject(f"{_show(value)} is not a string")
 
 
-def _string(d: Input, value: Any) -> str:
+def _string(d: Input, value: object) -> str:
     text = _text(d, value)
     shown = "the value" if d.type == "SECRET" else _show(text)
     if d.min_length is not None and len(text) < d.min_length:
@@ -308,7 +309,7 @@ def _check_range(d: Input, value: Any, shown: str) -> None:
         raise _Reject(f"{shown} is above the maximum {d.max}")
 
 
-def _int(d: Input, value: Any) -> int:
+def _int(d: Input, value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -321,7 +322,7 @@ def _int(d: Input, value: Any) -> int:
     return number
 
 
-def _float(d: Input, value: Any) -> float:
+def _float(d: Input, value: object) -> float:
     number: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         number = float(value)
@@ -340,7 +341,7 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
-def _boolean(d: Input, value: Any) -> bool:
+def _boolean(d: Input, value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -350,7 +351,7 @@ def _boolean(d: Input, value: Any) -> bool:
     raise _Reject(f"{_show(value)} is not a boolean (use true or false)")
 
 
-def _choice(d: Input, item: Any) -> str:
+def _choice(d: Input, item: object) -> str:
     if isinstance(item, (dict, list)) or item is None:
         raise _Reject(f"{_show(item)} is not one of: {', '.join(d.values or [])}")
     text = _scalar_text(item)
@@ -359,11 +360,11 @@ def _choice(d: Input, item: Any) -> str:
     return text
 
 
-def _select(d: Input, value: Any) -> str:
+def _select(d: Input, value: object) -> str:
     return _choice(d, value)
 
 
-def _multiselect(d: Input, value: Any) -> list[str]:
+def _multiselect(d: Input, value: object) -> list[str]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
@@ -385,7 +386,7 @@ _TEMPORAL_NAMES = {
 }
 
 
-def _parse_temporal(kind: str, value: Any) -> datetime | date | time:
+def _parse_temporal(kind: str, value: object) -> datetime | date | time:
     """Parse DATETIME (aware, UTC), DATE or TIME (no offset); _Reject otherwise."""
     parsed: Any = None
     if kind == "DATETIME" and isinstance(value, datetime):
@@ -395,7 +396,7 @@ def _parse_temporal(kind: str, value: Any) -> datetime | date | time:
     elif kind == "TIME" and isinstance(value, time):
         parsed = value
     elif isinstance(value, str):
-        parser = {"DATETIME": datetime, "DATE": date, "TIME": time}[kind]
+        parser: type[date] | type[time] = {"DATETIME": datetime, "DATE": date, "TIME": time}[kind]
         try:
             parsed = parser.fromisoformat(value.strip())
         except ValueError:
@@ -412,7 +413,7 @@ def _iso(value: datetime | date | time) -> str:
     return text[:-6] + "Z" if isinstance(value, datetime) and text.endswith("+00:00") else text
 
 
-def _temporal(d: Input, value: Any) -> str:
+def _temporal(d: Input, value: object) -> str:
     parsed = _parse_temporal(d.type, value)
     text = _iso(parsed)
     if d.after is not None and parsed < _parse_temporal(d.type, d.after):  # type: ignore[operator]
@@ -422,7 +423,7 @@ def _temporal(d: Input, value: Any) -> str:
     return text
 
 
-def _duration(d: Input, value: Any) -> str:
+def _duration(d: Input, value: object) -> str:
     try:
         td = parse_duration(value.strip() if isinstance(value, str) else value)
     except ValueError as exc:
@@ -432,7 +433,7 @@ def _duration(d: Input, value: Any) -> str:
     return text
 
 
-def _json(d: Input, value: Any) -> Any:
+def _json(d: Input, value: object) -> Any:
     if not isinstance(value, str):
         return value
     try:
@@ -441,7 +442,7 @@ def _json(d: Input, value: Any) -> Any:
         raise _Reject(f"{_show(value)} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
 
 
-def _yaml(d: Input, value: Any) -> Any:
+def _yaml(d: Input, value: object) -> Any:
     if not isinstance(value, str):
         return value
     try:
@@ -450,7 +451,7 @@ def _yaml(d: Input, value: Any) -> Any:
         raise _Reject(f"{_show(value)} is not valid YAML ({exc})") from None
 
 
-def _uri(d: Input, value: Any) -> str:
+def _uri(d: Input, value: object) -> str:
     text = _text(d, value).strip()
     parts = urlsplit(text)
     storage = parts.scheme in ("lanner", "kestra")
@@ -459,7 +460,7 @@ def _uri(d: Input, value: Any) -> str:
     return text
 
 
-def _array(d: Input, value: Any) -> list[Any]:
+def _array(d: Input, value: object) -> list[Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -497,7 +498,7 @@ _COERCERS: dict[str, Callable[[Input, Any], Any]] = {
 }
 
 
-def _file(d: Input, value: Any, store_file: StoreFile | None) -> str:
+def _file(d: Input, value: object, store_file: StoreFile | None) -> str:
     if isinstance(value, str) and value.startswith("lanner://"):
         return value
     if isinstance(value, str) and value.startswith("kestra://"):  # Kestra's spelling of the same URI
@@ -518,13 +519,13 @@ def _file(d: Input, value: Any, store_file: StoreFile | None) -> str:
         raise _Reject(f"file {_show(str(value))} could not be stored ({exc.strerror or exc})") from None
 
 
-def _coerce(d: Input, value: Any, store_file: StoreFile | None) -> Any:
+def _coerce(d: Input, value: object, store_file: StoreFile | None) -> Any:
     if d.type == "FILE":
         return _file(d, value, store_file)
     return _COERCERS[d.type](d, value)
 
 
-def _missing(d: Input, value: Any) -> bool:
+def _missing(d: Input, value: object) -> bool:
     return value is None or (value == "" and d.type not in _BLANK_IS_VALUE)
 
 

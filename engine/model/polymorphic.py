@@ -37,9 +37,9 @@ class TypeDirectory(Protocol):
 
     def base_class(self, kind: str) -> type: ...
 
-    def resolve(self, kind: str, type_name: str) -> type: ...
+    def resolve(self, kind: str, type_name: str) -> type[BaseModel]: ...
 
-    def classes(self, kind: str) -> dict[str, type]: ...
+    def classes(self, kind: str) -> dict[str, type[BaseModel]]: ...
 
 
 _directory: list[TypeDirectory] = []
@@ -62,7 +62,7 @@ class ByType:
     def __init__(self, kind: str):
         self.kind = kind
 
-    def _validate(self, value: Any) -> Any:
+    def _validate(self, value: object) -> Any:
         registry = _types()
         base = registry.base_class(self.kind)
         if isinstance(value, base):
@@ -85,10 +85,10 @@ class ByType:
             raise PydanticCustomError("lanner_unknown_type", "{message}", {"message": str(exc)}) from None
         return cls.model_validate(value)
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(self, source: object, handler: object) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(self._validate)
 
-    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(self, schema: object, handler: Any) -> dict[str, Any]:
         registry = _types()
         generator = handler.generate_json_schema
         busy = _GENERATING.setdefault(id(generator), set())

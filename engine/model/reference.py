@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from engine.model import registry
@@ -31,14 +32,14 @@ def _props(cls: type) -> str:
         base = set(Task.model_fields) | {"errors", "finally_"}
     names = []
     for name, field in cls.model_fields.items():  # type: ignore[attr-defined]
-        if name in base or (field.json_schema_extra or {}).get("deprecated"):  # type: ignore[union-attr]
+        if name in base or (field.json_schema_extra or {}).get("deprecated"):
             continue
         alias = field.alias or name
         names.append(f"`{alias}`" + ("*" if field.is_required() else ""))
     return ", ".join(names)
 
 
-def _own(classes: dict[str, type]) -> dict[str, type]:
+def _own(classes: Mapping[str, registry.TypeClass]) -> dict[str, registry.TypeClass]:
     """Lanner's own types (first-party plugins have a table of their own; other installed plugins none)."""
     return {name: cls for name, cls in classes.items() if registry.source_of(cls).builtin}
 
@@ -47,7 +48,7 @@ def task_table_markdown() -> str:
     rows = ["| type | Kestra names | group | properties (* required) |", "| --- | --- | --- | --- |"]
     groups = ["Basics", "Flow control", "Scripts", "Notebooks", "HTTP"]
 
-    def order(item: tuple[str, type]) -> tuple[int, str]:
+    def order(item: tuple[str, registry.TypeClass]) -> tuple[int, str]:
         name, cls = item
         return (groups.index(cls.group) if cls.group in groups else 99, name)
 
@@ -87,7 +88,7 @@ def plugin_table_markdown(distributions: list[str] | None = None) -> str:
     rows = ["| plugin | type | what it does | properties (* required) |", "| --- | --- | --- | --- |"]
     for kind, classes in (("task", registry.task_classes()), ("trigger", registry.trigger_classes())):
         found = [(registry.source_of(cls).distribution, name, cls) for name, cls in classes.items()]
-        for dist, name, cls in sorted((f for f in found if f[0] in wanted), key=lambda f: (wanted.index(f[0]), f[1])):
+        for dist, name, cls in sorted((f for f in found if f[0] in wanted), key=lambda f: (wanted.index(str(f[0])), f[1])):
             aliases = "".join(f"<br>`{a}`" for a in cls.aliases)
             what = f"{cls.icon} {cls.summary}" + (" (trigger)" if kind == "trigger" else "")
             rows.append(f"| {dist} | `{name}`{aliases} | {what} | {_props(cls)} |")

@@ -22,11 +22,19 @@ import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from engine.model.plugin_index import BUILTIN, GROUPS, KINDS
 from engine.model.polymorphic import UnknownType, install_directory
 from engine.model.type_catalog import PluginError, Source, TypeCatalog, base_class
+
+if TYPE_CHECKING:
+    from engine.model.condition import Condition
+    from engine.model.task import Task
+    from engine.model.trigger import Trigger
+
+#: The class of a registered type: every kind has the registry's class variables (canonical, group...).
+TypeClass = type["Task"] | type["Trigger"] | type["Condition"]
 
 __all__ = ["BUILTIN", "GROUPS", "KINDS", "PluginError", "PluginInfo", "Source", "base_class"]
 
@@ -119,62 +127,62 @@ def errors() -> list[PluginError]:
     return list(_catalog.errors)
 
 
-def resolve(kind: str, type_name: str) -> type:
+def resolve(kind: str, type_name: str) -> TypeClass:
     """The class of ``type_name``, importing its module if needed; UnknownType says why there is none."""
-    return _catalog.resolve(kind, type_name)
+    return cast("TypeClass", _catalog.resolve(kind, type_name))
 
 
-def lookup(kind: str, type_name: str) -> type | None:
+def lookup(kind: str, type_name: str) -> TypeClass | None:
     try:
-        return _catalog.resolve(kind, type_name)
+        return resolve(kind, type_name)
     except UnknownType:
         return None
 
 
-def classes(kind: str) -> dict[str, type]:
+def classes(kind: str) -> dict[str, TypeClass]:
     """Canonical name -> class of every type of ``kind`` (imports every plugin)."""
-    return _catalog.every_class(kind)
+    return cast("dict[str, TypeClass]", _catalog.every_class(kind))
 
 
-def task_classes() -> dict[str, type]:
+def task_classes() -> dict[str, type[Task]]:
     """Canonical name -> class, Lanner's own first in registration order, then by plugin."""
-    return classes("task")
+    return cast("dict[str, type[Task]]", classes("task"))
 
 
-def trigger_classes() -> dict[str, type]:
-    return classes("trigger")
+def trigger_classes() -> dict[str, type[Trigger]]:
+    return cast("dict[str, type[Trigger]]", classes("trigger"))
 
 
-def condition_classes() -> dict[str, type]:
-    return classes("condition")
+def condition_classes() -> dict[str, type[Condition]]:
+    return cast("dict[str, type[Condition]]", classes("condition"))
 
 
-def task_class(type_name: str) -> type | None:
-    return lookup("task", type_name)
+def task_class(type_name: str) -> type[Task] | None:
+    return cast("type[Task] | None", lookup("task", type_name))
 
 
-def trigger_class(type_name: str) -> type | None:
-    return lookup("trigger", type_name)
+def trigger_class(type_name: str) -> type[Trigger] | None:
+    return cast("type[Trigger] | None", lookup("trigger", type_name))
 
 
-def condition_class(type_name: str) -> type | None:
-    return lookup("condition", type_name)
+def condition_class(type_name: str) -> type[Condition] | None:
+    return cast("type[Condition] | None", lookup("condition", type_name))
 
 
 def canonical_task_name(type_name: str) -> str | None:
     cls = task_class(type_name)
-    return cls.canonical if cls is not None else None  # type: ignore[attr-defined]
+    return cls.canonical if cls is not None else None
 
 
 def canonical_trigger_name(type_name: str) -> str | None:
     cls = trigger_class(type_name)
-    return cls.canonical if cls is not None else None  # type: ignore[attr-defined]
+    return cls.canonical if cls is not None else None
 
 
 def _aliases(kind: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for canonical, cls in classes(kind).items():
-        for name in (canonical, *cls.aliases):  # type: ignore[attr-defined]
+        for name in (canonical, *cls.aliases):
             out.setdefault(name, canonical)
     return out
 
@@ -199,7 +207,7 @@ def child_list_spec() -> dict[str, Any]:
     return spec(task_classes().items(), task_aliases())
 
 
-def child_lists_of(type_name: Any) -> tuple[Any, ...]:
+def child_lists_of(type_name: object) -> tuple[Any, ...]:
     """The child lists (:class:`engine.model.flowable.ChildList`) of a task type, branches first,
     ``errors``/``finally`` last; empty for a runnable or unknown type."""
     from engine.model.flowable import FlowableTask
@@ -241,7 +249,7 @@ def plugins() -> list[PluginInfo]:
             dist = source.distribution or "(this process)"
             info(dist, source.version).types[kind].append({
                 "type": canonical,
-                "aliases": list(cls.aliases),  # type: ignore[attr-defined]
+                "aliases": list(cls.aliases),
                 "title": getattr(cls, "title", "") or canonical,
                 "group": getattr(cls, "group", ""),
                 "class": f"{cls.__module__}.{cls.__qualname__}",

@@ -78,7 +78,9 @@ def _child_lists(cls: type) -> dict[str, Any]:
 def _annotate_types(schema: dict[str, Any]) -> None:
     """Give each task/trigger definition the type names it accepts (enum on `type`)."""
     defs = schema.get("$defs", {})
-    classes = {**registry.task_classes(), **registry.trigger_classes(), **registry.condition_classes()}
+    classes: dict[str, registry.TypeClass] = {
+        **registry.task_classes(), **registry.trigger_classes(), **registry.condition_classes()
+    }
     by_title = {cls.__name__: cls for cls in classes.values()}
     for name, definition in defs.items():
         cls = by_title.get(name)

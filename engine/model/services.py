@@ -14,6 +14,7 @@ task an in-memory implementation, a plugin can use the same services.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,7 +44,7 @@ class KvService(Protocol):
         """The value of ``key``, None when missing or expired."""
         ...
 
-    def put(self, namespace: str, key: str, value: Any, *, type: str | None = None, ttl: timedelta | None = None,
+    def put(self, namespace: str, key: str, value: object, *, type: str | None = None, ttl: timedelta | None = None,
             overwrite: bool = True) -> KvItem:
         """Store ``value``; ``overwrite=False`` refuses (ServiceError) a key that already has a live value."""
         ...
@@ -56,7 +57,7 @@ class KvService(Protocol):
         """Every live key of the namespace, sorted."""
         ...
 
-    def purge(self, namespaces: list[str] | None, *, namespace_glob: str | None = None, key_glob: str | None = None,
+    def purge(self, namespaces: builtins.list[str] | None, *, namespace_glob: str | None = None, key_glob: str | None = None,
               include_children: bool = True, expired_only: bool = True) -> int:
         """Delete keys of these namespaces (None: every namespace); return how many went."""
         ...
@@ -147,7 +148,7 @@ class FlowService(Protocol):
         """The latest revision of one flow, None when there is none (or it was deleted)."""
         ...
 
-    def check(self, source: str) -> list[str]:
+    def check(self, source: str) -> builtins.list[str]:
         """Why this flow YAML would be refused (each error names its field and line); empty when valid."""
         ...
 

@@ -173,7 +173,7 @@ class TaskFailed(Exception):
         self.outputs = outputs or {}
 
 
-def truthy(value: Any) -> bool:
+def truthy(value: object) -> bool:
     """Kestra's truthiness for rendered conditions (``runIf``, ``if``, ``fail``): 'false', '0', '' and None are false."""
     if isinstance(value, str):
         return value.strip().lower() not in ("", "false", "0", "no", "none", "null")

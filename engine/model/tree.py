@@ -23,13 +23,13 @@ KeyPath = tuple[Any, ...]  # property names, and a map key (as written in the YA
 Path = tuple[str | int, ...]
 
 
-def branch_lists(type_name: Any) -> tuple[ChildList, ...]:
+def branch_lists(type_name: object) -> tuple[ChildList, ...]:
     """The branch lists a task type declares (not ``errors``/``finally``); empty for a leaf or unknown type."""
     cls = registry.task_class(type_name) if isinstance(type_name, str) else None
     return cls.child_lists if cls is not None and issubclass(cls, FlowableTask) else ()
 
 
-def is_container(type_name: Any) -> bool:
+def is_container(type_name: object) -> bool:
     """Whether tasks of this type hold child tasks of their own (a ``subflow`` or ``pause`` does not)."""
     return bool(branch_lists(type_name))
 
@@ -54,7 +54,7 @@ def child_list_keys(task: dict[str, Any]) -> list[tuple[KeyPath, ChildList]]:
     return out
 
 
-def child_list_names(type_name: Any) -> frozenset[str]:
+def child_list_names(type_name: object) -> frozenset[str]:
     """Names of the properties that hold child tasks in this type (``errors``/``finally`` included)."""
     return frozenset(c.name for c in (*branch_lists(type_name), *COMMON_CHILD_LISTS))
 
@@ -67,12 +67,12 @@ def get_keys(task: dict[str, Any], keys: KeyPath) -> Any:
     return node
 
 
-def is_graph_item(item: Any) -> bool:
+def is_graph_item(item: object) -> bool:
     """A dag item: ``{task: {...}, dependsOn: [...]}`` (a mapping with ``task`` and no ``type``)."""
     return isinstance(item, dict) and "task" in item and "type" not in item and isinstance(item["task"], dict)
 
 
-def task_items(items: Any, base: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+def task_items(items: object, base: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     """(path, task) of every task of one list; a dag item's task path ends with ``task``."""
     if not isinstance(items, list):
         return

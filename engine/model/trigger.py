@@ -99,7 +99,7 @@ class TriggerContext:
     #: Renders expressions in the trigger's own properties (``{{ secret('DB_PASSWORD') }}``, ``{{ flow.id }}``).
     renderer: Any = None
 
-    def render(self, value: Any) -> Any:
+    def render(self, value: object) -> Any:
         """``value`` with its expressions rendered (unchanged when the scheduler gives no renderer)."""
         return value if self.renderer is None else self.renderer(value)
 

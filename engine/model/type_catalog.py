@@ -15,11 +15,14 @@ import difflib
 import importlib
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model import plugin_index
 from engine.model.plugin_index import BUILTIN, GROUPS, KINDS, Declaration
 from engine.model.polymorphic import UnknownType
+
+if TYPE_CHECKING:
+    from engine.model.registry import TypeClass
 
 _LABEL = {"task": "task", "trigger": "trigger", "condition": "condition"}
 
@@ -285,7 +288,7 @@ def base_class(kind: str) -> type:
     return _BASES[kind]
 
 
-def check_class(decl: Declaration, obj: Any) -> str | None:
+def check_class(decl: Declaration, obj: object) -> str | None:
     """Why the object an entry point names cannot be used as a type of its kind (None when it can)."""
     from engine.model.flowable import FlowableTask, check_child_lists
     from engine.model.task import RunnableTask
@@ -337,7 +340,7 @@ def closest(name: str, candidates: list[str], cutoff: float = 0.6) -> str | None
     return best if best is not None and score(best)[0] >= cutoff else None
 
 
-def check_name(decl: Declaration, cls: Any) -> str | None:
+def check_name(decl: Declaration, cls: TypeClass) -> str | None:
     """An entry point must be named after one of the names its class registers."""
     names = (cls.canonical, *cls.aliases)
     if decl.name not in names:

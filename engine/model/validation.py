@@ -11,7 +11,7 @@ positions too.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ def format_path(path: Path) -> str:
 class _Positions:
     """Adapter over the YAML loader's position map: nearest known ancestor wins."""
 
-    def __init__(self, positions: Any):
+    def __init__(self, positions: object):
         self._p = positions
 
     def at(self, path: Path) -> tuple[int | None, int | None]:
@@ -165,7 +165,7 @@ def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
         return []
     prepared = apply_plugin_defaults(modernize(data)[0])
     pos = _Positions(positions or {})
-    raw_inputs = prepared.get("inputs") if isinstance(prepared.get("inputs"), list) else []
+    raw_inputs = declared if isinstance(declared := prepared.get("inputs"), list) else []
     input_types = {str(i.get("id")): str(i.get("type", "STRING")).upper() for i in raw_inputs if isinstance(i, dict)}
     from engine.model.task import Task
 
@@ -212,7 +212,7 @@ def apply_plugin_defaults(data: dict[str, Any]) -> dict[str, Any]:
         a, b = registry.canonical_task_name(rule_type), registry.canonical_task_name(task_type)
         return rule_type == task_type or (a is not None and a == b)
 
-    def fix(task: Any) -> Any:
+    def fix(task: object) -> Any:
         if not isinstance(task, dict) or not isinstance(task.get("type"), str):
             return task
         merged = dict(task)
@@ -285,7 +285,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     for key in ("variables", "outputs", "labels", "sla"):
         for spath, text in _iter_strings(data.get(key), (key,)):
             _check_expression(text, spath, output_ids, err)
-    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
+    for i, trig in enumerate(triggers if isinstance(triggers := data.get("triggers"), list) else []):
         if isinstance(trig, dict):
             # A Flow trigger's inputs read the upstream execution's outputs (checked against that flow on deploy).
             upstream = registry.canonical_trigger_name(str(trig.get("type"))) == "flow"
@@ -365,7 +365,7 @@ def _dag_errors(items: list[Any], path: Path, pos: _Positions) -> list[FlowError
 
 def _warnings(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
-    for i, trig in enumerate(data.get("triggers") if isinstance(data.get("triggers"), list) else []):
+    for i, trig in enumerate(triggers if isinstance(triggers := data.get("triggers"), list) else []):
         if isinstance(trig, dict) and registry.canonical_trigger_name(str(trig.get("type"))) == "webhook":
             key = trig.get("key")
             if isinstance(key, str) and len(key) < 16 and "{{" not in key and "{%" not in key:
@@ -387,7 +387,7 @@ def _lookup(data: Any, path: Path) -> Any:
     return cur
 
 
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
+def _clean_loc(loc: tuple[Any, ...], data: object) -> Path:
     """Drop pydantic's function markers from an error location."""
     out: list[str | int] = []
     for part in loc:
@@ -398,7 +398,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path:
     return tuple(out)
 
 
-def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[FlowError]:
+def _pydantic_errors(exc: ValidationError, data: object, pos: _Positions) -> list[FlowError]:
     out: list[FlowError] = []
     for e in exc.errors(include_url=False):
         path = _clean_loc(tuple(e["loc"]), data)
@@ -435,7 +435,7 @@ def _pydantic_errors(exc: ValidationError, data: Any, pos: _Positions) -> list[F
     return out
 
 
-def _known_properties(parent: Any, path: Path) -> list[str]:
+def _known_properties(parent: object, path: Path) -> list[str]:
     """Property names a mapping at ``path`` accepts, for 'did you mean' hints."""
     from engine.model.flow import Flow
 

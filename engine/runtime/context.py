@@ -132,14 +132,14 @@ class RunContext:
     #: Metrics the attempt published (``metric()``), kept on its task run.
     metrics: list[dict[str, Any]] = field(default_factory=list)
 
-    def render(self, value: Any, extra: Mapping[str, Any] | None = None) -> Any:
+    def render(self, value: object, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""
         if self.renderer is None:
             return value
         ctx: Mapping[str, Any] = self.variables if not extra else {**self.variables, **extra}
         return self.renderer(value, ctx)
 
-    def render_as(self, value: Any, kind: Any, field: str) -> Any:
+    def render_as(self, value: object, kind: Any, field: str) -> Any:
         """Render ``value`` and read it as ``kind`` (``int``, ``bool``, a ``Literal``, ``Duration``...).
 
         Kestra properties take expressions anywhere (``port: "{{ inputs.port }}"``);
@@ -159,7 +159,7 @@ class RunContext:
             reason = str(exc.errors()[0].get("msg", "invalid value")).removeprefix("Value error, ")
             raise TaskFailed(f"{field}: {rendered!r} is not valid ({reason})") from None
 
-    def add_secret(self, value: Any) -> Any:
+    def add_secret(self, value: object) -> Any:
         """Treat ``value`` (a password, a token, a webhook URL) as a secret for the rest of this attempt.
 
         It is masked in the attempt's logs, outputs and error message, like a

@@ -27,13 +27,18 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.ids import now_iso
 from engine.model.state import State
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.remote_logs import LOST_MESSAGE, RemoteSpec, run_remote
 from engine.runtime.worker import Job
+
+if TYPE_CHECKING:
+    from distributed import Future
+
+    from engine.runtime.local import LocalRunner
 
 
 class DaskWorkerPool:
@@ -45,7 +50,12 @@ class DaskWorkerPool:
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("LANNER_DASK_CONNECT_TIMEOUT", "30"))
         self.client = address if not isinstance(address, str) else Client(address, timeout=connect_timeout, set_as_default=False)
-        self.address = address if isinstance(address, str) else self.client.scheduler.address
+        if isinstance(address, str):
+            self.address = address
+        else:
+            scheduler = self.client.scheduler
+            assert scheduler is not None and scheduler.address is not None  # a connected client knows its scheduler
+            self.address = scheduler.address
         self._id = uuid.uuid4().hex[:12]
         self._queue = Queue(f"lanner-logs-{self._id}", client=self.client)
         self._jobs: dict[str, tuple[Job, Any, Callable[[str], None], Any]] = {}
@@ -57,7 +67,7 @@ class DaskWorkerPool:
         self._drainer = threading.Thread(target=self._drain_loop, name="lanner-dask-logs", daemon=True)
         self._drainer.start()
 
-    def bind(self, runner: Any) -> None:
+    def bind(self, runner: LocalRunner) -> None:
         """Learn the runner's storage (shared with the workers) and secrets."""
         storage = getattr(runner, "storage", None)
         if storage is not None:
@@ -103,7 +113,7 @@ class DaskWorkerPool:
         with self._lock:
             self._jobs[job.task_run_id] = (job, future, on_started, kill_event)
 
-        def done(fut: Any) -> None:
+        def done(fut: Future) -> None:
             try:
                 outcome = fut.result()
             except Exception as exc:  # noqa: BLE001 - KilledWorker, cancelled, scheduler gone

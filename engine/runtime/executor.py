@@ -789,7 +789,7 @@ class _Run:
         tr = self._tr
         self._step.logs.append((tr.id if tr else None, tr.task_id if tr else None, level, message))
 
-    def mask(self, data: Any) -> Any:
+    def mask(self, data: object) -> Any:
         return self._executor.mask(data)
 
     def set_timer(self, seconds: float, kind: str) -> None:

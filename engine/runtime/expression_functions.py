@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from engine.storage import (
     NSFILE_SCHEME,
@@ -32,7 +33,7 @@ def _context_function(fn: Function) -> Function:
     return pass_context(fn)
 
 
-def _execution_id(context: Any) -> str:
+def _execution_id(context: Context) -> str:
     execution = context.get("execution")
     return str(execution.get("id")) if isinstance(execution, Mapping) else ""
 
@@ -40,7 +41,7 @@ def _execution_id(context: Any) -> str:
 def file_functions(storage: InternalStorage, namespace: str) -> dict[str, Function]:
     """``fileURI``, ``fileSize``, ``fileExists``, ``isFileEmpty`` (alias ``fileEmpty``)."""
 
-    def where(path: Any, what: str) -> tuple[str, str]:
+    def where(path: object, what: str) -> tuple[str, str]:
         """('uri', lanner URI) for an internal-storage file, ('ns', relative path) for a namespace file."""
         ref = str(path)
         if is_storage_uri(ref):
@@ -51,7 +52,7 @@ def file_functions(storage: InternalStorage, namespace: str) -> dict[str, Functi
             raise StorageError(f"{what}(): {ref!r} is neither a lanner:/// URI nor a namespace file")
         return "ns", safe_relative_path(ref, f"{what}() path")
 
-    def size(path: Any, what: str) -> int | None:
+    def size(path: object, what: str) -> int | None:
         kind, ref = where(path, what)
         if kind == "uri":
             return storage.size(ref, namespace) if storage.exists(ref, namespace) else None
@@ -60,7 +61,7 @@ def file_functions(storage: InternalStorage, namespace: str) -> dict[str, Functi
         except (StorageError, FileNotFoundError):
             return None
 
-    def file_uri(path: Any = None) -> str:
+    def file_uri(path: object = None) -> str:
         kind, ref = where(path, "fileURI")
         if kind == "uri":
             return ref
@@ -68,16 +69,16 @@ def file_functions(storage: InternalStorage, namespace: str) -> dict[str, Functi
             raise StorageError(f"fileURI(): namespace {namespace!r} has no file {ref!r}")
         return f"{NSFILE_SCHEME}/{ref}"
 
-    def file_size(path: Any = None) -> int:
+    def file_size(path: object = None) -> int:
         found = size(path, "fileSize")
         if found is None:
             raise StorageError(f"fileSize(): {path!r} does not exist")
         return found
 
-    def file_exists(path: Any = None) -> bool:
+    def file_exists(path: object = None) -> bool:
         return size(path, "fileExists") is not None
 
-    def is_file_empty(path: Any = None) -> bool:
+    def is_file_empty(path: object = None) -> bool:
         found = size(path, "isFileEmpty")
         if found is None:
             raise StorageError(f"isFileEmpty(): {path!r} does not exist")
@@ -102,7 +103,7 @@ def error_logs_function(
     """
 
     @_context_function
-    def error_logs_of(context: Any) -> list[dict[str, Any]]:
+    def error_logs_of(context: Context) -> list[dict[str, Any]]:
         execution_id = _execution_id(context)
         found = [
             {
@@ -133,7 +134,7 @@ def tasks_with_state_function(task_runs: Callable[[str], Iterable[Any]]) -> Func
     """``tasksWithState('FAILED')``: ``[{taskId, state[, value]}]`` of the task runs in that state."""
 
     @_context_function
-    def tasks_with_state(context: Any, state: Any = None) -> list[dict[str, Any]]:
+    def tasks_with_state(context: Context, state: object = None) -> list[dict[str, Any]]:
         if not isinstance(state, str) or not state:
             raise ValueError("tasksWithState() expects a state, like tasksWithState('FAILED')")
         wanted = state.upper()

@@ -49,6 +49,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 SERVER_PROGRAM = Path(__file__).with_name("forkserver_main.py")
 LOST_MESSAGE = "worker lost: the fork server running this Python script died (counted as a failed attempt)"
@@ -114,7 +115,8 @@ def _readable(sock: socket.socket, timeout: float) -> bool:
 class ForkedProcess:
     """A task process forked by a fork server, with the parts of ``subprocess.Popen`` run_process uses."""
 
-    def __init__(self, pid: int, status: socket.socket, server_pid: int, stdin: object, stdout: object, stderr: object):
+    def __init__(self, pid: int, status: socket.socket, server_pid: int, stdin: IO[bytes] | None, stdout: IO[bytes],
+                 stderr: IO[bytes]):
         self.pid = pid
         self.server_pid = server_pid
         self.stdin = stdin

@@ -58,7 +58,7 @@ _PR_SET_PDEATHSIG = 1
 _MAX_REQUEST = 1 << 20
 
 
-def _prctl():  # type: ignore[no-untyped-def]
+def _prctl():
     try:
         return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):  # pragma: no cover - not Linux

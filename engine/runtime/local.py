@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
 from engine.model.state import State, is_terminal
-from engine.model.task import RunnableTask
+from engine.model.task import RunnableTask, Task
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
 from engine.runtime.cluster import Cluster
@@ -411,8 +411,9 @@ class LocalRunner:
                     syncs.append(done)
                     acts.append((st, self._executor(ex).recover(st)))
                 case SetLabels(execution_id=ex_id, labels=labels, done=done):
-                    st = self._state(ex_id)
-                    if st is not None and st.execution.state.terminal:
+                    found = self._state(ex_id)
+                    if found is not None and found.execution.state.terminal:
+                        st = found
                         st.execution.labels = labels
                         st.touch_execution()
                         acts.append((st, Step()))
@@ -453,8 +454,8 @@ class LocalRunner:
             stop=self._stop,
         )
         self._persisted.update(e.id for e in new_execs)
-        for ev in syncs:
-            ev.set()
+        for done_event in syncs:
+            done_event.set()
         inline: list[Event] = []
         for st, step in acts:
             inline.extend(self._act(st, step))
@@ -660,10 +661,10 @@ class LocalRunner:
             working_dir=self._working_dir(st, executor, tr),
             services=self._task_services().for_execution(ex.id) if task.uses_services else None,
         )
-        if self.storage is not None:
-            ctx.extra["storage"] = self.storage
-            ctx.put_file = lambda path, name, _ex=ex, _tr=tr: self.storage.put_task_file(
-                _ex.namespace, _ex.flow_id, _ex.id, _tr.task_id, _tr.id, Path(path), name
+        if (storage := self.storage) is not None:
+            ctx.extra["storage"] = storage
+            ctx.put_file = lambda path, name: storage.put_task_file(
+                ex.namespace, ex.flow_id, ex.id, tr.task_id, tr.id, Path(path), name
             )
         return Job(ex.id, tr.id, attempt, task, ctx)
 
@@ -703,7 +704,7 @@ class LocalRunner:
         """Start the child execution a flowable task asked for (a subflow) and tell its task run."""
         ex = st.execution
         tr = st.task_runs[child.task_run_id]
-        parent = {"executionId": ex.id, "taskRunId": tr.id, "taskId": tr.task_id, "namespace": ex.namespace, "flowId": ex.flow_id}
+        parent: dict[str, Any] = {"executionId": ex.id, "taskRunId": tr.id, "taskId": tr.task_id, "namespace": ex.namespace, "flowId": ex.flow_id}
         if tr.value is not None:
             parent["value"] = tr.value
         if child.iteration is not None:

@@ -171,7 +171,7 @@ def _mask_edges(line: str, forms: Sequence[str]) -> str:
     return line
 
 
-def mask_data(data: Any, values: Sequence[str]) -> Any:
+def mask_data(data: object, values: Sequence[str]) -> Any:
     """Mask every string inside dicts and lists, keys included (stored outputs, API answers)."""
     if not values:
         return data

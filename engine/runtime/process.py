@@ -291,14 +291,14 @@ class _Lines:
 # --- running ------------------------------------------------------------------------------------
 
 
-def _write_stdin(pipe: object, data: bytes) -> None:
+def _write_stdin(pipe: IO[bytes], data: bytes) -> None:
     try:
-        pipe.write(data)  # type: ignore[attr-defined]
+        pipe.write(data)
     except (BrokenPipeError, OSError, ValueError):
         pass
     finally:
         try:
-            pipe.close()  # type: ignore[attr-defined]
+            pipe.close()
         except (BrokenPipeError, OSError):
             pass
 

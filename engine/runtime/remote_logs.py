@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.ids import now_iso
 from engine.model.state import State
@@ -27,6 +28,9 @@ from engine.model.task import RunnableTask
 from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_text
+
+if TYPE_CHECKING:
+    from distributed import Queue
 
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 500
@@ -59,7 +63,7 @@ class RemoteSpec:
 class _Forwarder:
     """Batches log lines into the dispatcher's queue from a background thread."""
 
-    def __init__(self, queue: Any, key: tuple[str, str, str, int]):
+    def __init__(self, queue: Queue, key: tuple[str, str, str, int]):
         self._queue = queue
         self._key = key
         self._lines: list[tuple[str, str, str]] = []
@@ -115,7 +119,7 @@ def _renderer(spec: RemoteSpec) -> Any:
     storage = InternalStorage(spec.storage_url) if spec.storage_url else None
     functions = runtime_functions(spec.namespace, secret=SecretStore.of_values(spec.secrets).function(spec.namespace), storage=storage)
 
-    def render(value: Any, ctx: Any) -> Any:
+    def render(value: object, ctx: Mapping[str, Any]) -> Any:
         return expressions.render(value, ctx, functions=functions)
 
     return render

@@ -9,6 +9,7 @@ which stays the only writer of executions.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -19,10 +20,12 @@ from engine.model.services import ExecutionRef, FlowSource, KvItem, PurgeCounts,
 from engine.model.state import State
 from engine.model.validation import validate_text
 from engine.store import history
-from engine.store.kv import KvError, KvStore
+from engine.store.kv import KvEntry, KvError, KvStore
 from engine.store.triggers import TriggerStore
 
 if TYPE_CHECKING:
+    from sqlalchemy import Row
+
     from engine.runtime.local import LocalRunner
 
 #: Where the builder shows one execution, relative to the server's public URL.
@@ -42,7 +45,7 @@ class StoreKv:
         self._kv = KvStore(runner.store)
 
     @staticmethod
-    def _item(entry: Any) -> KvItem:
+    def _item(entry: KvEntry) -> KvItem:
         return KvItem(entry.namespace, entry.key, entry.value, entry.type, entry.updated, entry.expiration)
 
     def get(self, namespace: str, key: str) -> KvItem | None:
@@ -52,7 +55,7 @@ class StoreKv:
             raise ServiceError(str(exc)) from None
         return None if entry is None else self._item(entry)
 
-    def put(self, namespace: str, key: str, value: Any, *, type: str | None = None, ttl: timedelta | None = None,
+    def put(self, namespace: str, key: str, value: object, *, type: str | None = None, ttl: timedelta | None = None,
             overwrite: bool = True) -> KvItem:
         try:
             return self._item(self._kv.put(namespace, key, value, type=type, ttl=ttl, overwrite=overwrite))
@@ -68,13 +71,13 @@ class StoreKv:
     def list(self, namespace: str) -> list[KvItem]:
         return [self._item(e) for e in self._kv.list(namespace)]
 
-    def purge(self, namespaces: list[str] | None, *, namespace_glob: str | None = None, key_glob: str | None = None,
+    def purge(self, namespaces: builtins.list[str] | None, *, namespace_glob: str | None = None, key_glob: str | None = None,
               include_children: bool = True, expired_only: bool = True) -> int:
         return self._kv.purge(namespaces, namespace_glob=namespace_glob, key_glob=key_glob,
                               include_children=include_children, expired_only=expired_only)
 
 
-def _ref(row: Any) -> ExecutionRef:
+def _ref(row: Row[Any]) -> ExecutionRef:
     parent = json.loads(row.parent) if row.parent else None
     outputs = json.loads(row.outputs) if row.outputs else {}
     return ExecutionRef(row.id, row.namespace, row.flow_id, row.state, parent, outputs)
@@ -176,7 +179,7 @@ class RunnerFlows:
         rec = self._runner.store.get_flow(namespace, flow_id)
         return FlowSource(rec.namespace, rec.id, rec.revision, rec.source) if rec is not None else None
 
-    def check(self, source: str) -> list[str]:
+    def check(self, source: str) -> builtins.list[str]:
         return [str(e) for e in validate_text(source).errors]
 
     def deploy(self, source: str) -> FlowSource:

@@ -57,7 +57,7 @@ class ConfigError(ValueError):
     """A setting with a bad value; the message names it and where it came from."""
 
 
-def parse_size(value: Any) -> int:
+def parse_size(value: object) -> int:
     if isinstance(value, int):
         return value
     m = _SIZE.match(str(value))
@@ -129,7 +129,7 @@ class ServerConfig(BaseModel):
 
     @field_validator("max_body", mode="before")
     @classmethod
-    def _size(cls, v: Any) -> int:
+    def _size(cls, v: object) -> int:
         return parse_size(v)
 
     @field_validator("log_level")

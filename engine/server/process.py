@@ -22,9 +22,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.server.config import ServerConfig
+
+if TYPE_CHECKING:
+    from engine.runtime.worker import Job
 
 log = logging.getLogger("lanner.server")
 
@@ -38,7 +41,7 @@ class GracefulPool:
         self.frozen = False  # results no longer reported: the task runs stay RUNNING for the next start
         self.size = getattr(inner, "size", 0)
 
-    def submit(self, job: Any, on_started: Callable[[str], None], on_done: Callable[[Any], None]) -> None:
+    def submit(self, job: Job, on_started: Callable[[str], None], on_done: Callable[[Any], None]) -> None:
         if self.draining:
             return
         self.inner.submit(
@@ -85,7 +88,8 @@ class LannerServer:
         from engine.purge import PurgeScheduler
 
         try:
-            PurgeScheduler.from_env(None, None)  # a bad LANNER_PURGE_* setting stops the start before anything runs
+            # A bad LANNER_PURGE_* setting stops the start before anything runs; the scheduler built is dropped unstarted.
+            PurgeScheduler.from_env(None, None)  # type: ignore[arg-type]
         except ValueError as exc:
             raise SystemExit(f"lanner server local: {exc}") from None
         pool = None
@@ -119,7 +123,7 @@ class LannerServer:
         if self.purge is not None:
             self.purge.start()
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
+    def _on_signal(self, signum: int, _frame: object) -> None:
         self._signals += 1
         self._stopping.set()
 

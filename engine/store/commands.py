@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from engine.model.ids import now_iso
 from engine.store.sql import SqlStore
@@ -65,6 +65,6 @@ def take(store: SqlStore, owner: str) -> list[Command]:
     return [Command(r.execution_id, r.kind, json.loads(r.payload or "{}")) for r in rows]
 
 
-def delete_for(conn: Any, execution_ids: list[str]) -> int:
+def delete_for(conn: Connection, execution_ids: list[str]) -> int:
     """Drop the commands of purged executions (inside the purge's transaction)."""
     return conn.execute(delete(execution_commands).where(execution_commands.c.execution_id.in_(execution_ids))).rowcount or 0

@@ -8,6 +8,7 @@ PostgreSQL alike.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import json
 import re
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 
 from engine.model.ids import now_iso
 from engine.store.sql import SqlStore
@@ -58,7 +59,7 @@ def check_key(key: str) -> str:
     return key
 
 
-def type_of(value: Any) -> str:
+def type_of(value: object) -> str:
     """Kestra's KV type names."""
     if isinstance(value, bool):
         return "BOOLEAN"
@@ -79,7 +80,7 @@ def _live(now: str) -> Any:
     return or_(kv_entries.c.expiration.is_(None), kv_entries.c.expiration > now)
 
 
-def _entry(r: Any) -> KvEntry:
+def _entry(r: Row[Any]) -> KvEntry:
     return KvEntry(r.namespace, r.key, json.loads(r.value), r.type, r.updated, r.expiration)
 
 
@@ -95,7 +96,7 @@ class KvStore:
         self.store = store
 
     def put(
-        self, namespace: str, key: str, value: Any, *, type: str | None = None, ttl: timedelta | None = None, overwrite: bool = True
+        self, namespace: str, key: str, value: object, *, type: str | None = None, ttl: timedelta | None = None, overwrite: bool = True
     ) -> KvEntry:
         check_key(key)
         text = json.dumps(value, separators=(",", ":"), default=str)
@@ -105,7 +106,8 @@ class KvStore:
             raise KvError(f"kv key {key!r}: ttl must be a positive duration such as PT1H")
         now = datetime.now(UTC)
         expiration = (now + ttl).isoformat(timespec="microseconds") if ttl is not None else None
-        row = {"value": text, "type": type or type_of(value), "updated": now_iso(), "expiration": expiration}
+        kind, updated = type or type_of(value), now_iso()
+        row = {"value": text, "type": kind, "updated": updated, "expiration": expiration}
         with self.store.engine.begin() as conn:
             where = (kv_entries.c.namespace == namespace, kv_entries.c.key == key)
             if not overwrite:
@@ -115,7 +117,7 @@ class KvStore:
             n = conn.execute(update(kv_entries).where(*where).values(**row)).rowcount
             if not n:
                 conn.execute(insert(kv_entries).values(namespace=namespace, key=key, **row))
-        return KvEntry(namespace, key, value, row["type"], row["updated"], expiration)
+        return KvEntry(namespace, key, value, kind, updated, expiration)
 
     def get(self, namespace: str, key: str) -> KvEntry | None:
         """The live value of ``key`` (an expired one reads as missing)."""
@@ -141,13 +143,13 @@ class KvStore:
             ).all()
         return [_entry(r) for r in rows]
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         with self.store.read_engine.begin() as conn:
             return [r[0] for r in conn.execute(select(kv_entries.c.namespace).distinct())]
 
     def purge(
         self,
-        namespaces: list[str] | None = None,
+        namespaces: builtins.list[str] | None = None,
         *,
         namespace_glob: str | None = None,
         key_glob: str | None = None,
@@ -181,7 +183,7 @@ def kv_function(store: SqlStore, namespace: str) -> Callable[..., Any]:
     """
     kv = KvStore(store)
 
-    def read(key: Any, namespace_arg: Any = None, errorOnMissing: bool = True, **kwargs: Any) -> Any:  # noqa: N803 - Kestra's name
+    def read(key: object, namespace_arg: object = None, errorOnMissing: bool = True, **kwargs: Any) -> Any:  # noqa: N803 - Kestra's name
         ns = kwargs.pop("namespace", namespace_arg)
         target = namespace if ns is None else str(ns)
         if target != namespace and not namespace.startswith(target + "."):

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
+    Row,
     and_,
     bindparam,
     create_engine,
@@ -126,7 +128,7 @@ class SqlStore:
         sync = os.environ.get("LANNER_SQLITE_SYNCHRONOUS", "NORMAL")
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+        def _on_connect(dbapi_conn: Any, _rec: object) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -136,7 +138,7 @@ class SqlStore:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
+        def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
@@ -233,7 +235,7 @@ class SqlStore:
             )
 
     @staticmethod
-    def _execution_from_row(r: Any) -> Execution:
+    def _execution_from_row(r: Row[Any]) -> Execution:
         return Execution(
             id=r.id,
             namespace=r.namespace,
@@ -251,7 +253,7 @@ class SqlStore:
         )
 
     @staticmethod
-    def _task_run_from_row(r: Any) -> TaskRun:
+    def _task_run_from_row(r: Row[Any]) -> TaskRun:
         return TaskRun(
             id=r.id,
             execution_id=r.execution_id,

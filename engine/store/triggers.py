@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.model.ids import new_id, now_iso
@@ -84,7 +84,7 @@ class Backfill:
         }
 
 
-def _dumps(value: Any) -> str | None:
+def _dumps(value: object) -> str | None:
     return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
@@ -221,7 +221,7 @@ class TriggerStore:
             return {(r.namespace, r.flow_id, r.trigger_id): self._state(r) for r in conn.execute(select(trigger_states))}
 
     @staticmethod
-    def _state(r: Any) -> TriggerState:
+    def _state(r: Row[Any]) -> TriggerState:
         return TriggerState(r.namespace, r.flow_id, r.trigger_id, bool(r.disabled), r.next_date, r.signature, json.loads(r.progress) if r.progress else {}, r.last_error)
 
     def save(self, state: TriggerState) -> None:
@@ -272,7 +272,7 @@ class TriggerStore:
         return bf
 
     @staticmethod
-    def _backfill(r: Any) -> Backfill:
+    def _backfill(r: Row[Any]) -> Backfill:
         return Backfill(
             r.id, r.namespace, r.flow_id, r.trigger_id, r.start, r.end, r.cursor,
             json.loads(r.inputs) if r.inputs else {}, json.loads(r.labels) if r.labels else {},

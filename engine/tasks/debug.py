@@ -47,7 +47,7 @@ class Metric(LannerModel):
 
     @field_validator("type", mode="before")
     @classmethod
-    def _lower(cls, value: Any) -> Any:
+    def _lower(cls, value: object) -> Any:
         return value.lower() if isinstance(value, str) else value
 
 
@@ -86,7 +86,7 @@ class Publish(RunnableTask):
         return TaskResult()
 
 
-def _metric(item: Any, where: str) -> Metric:
+def _metric(item: object, where: str) -> Metric:
     try:
         return Metric.model_validate(item)
     except ValueError as exc:

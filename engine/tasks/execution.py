@@ -33,7 +33,7 @@ STATES = ("CREATED", "RUNNING", "PAUSED", "RESTARTED", "KILLING", "SUCCESS", "WA
           "CANCELLED", "QUEUED", "RETRYING", "SKIPPED")
 
 
-def parse_date(value: Any, field: str) -> datetime:
+def parse_date(value: object, field: str) -> datetime:
     """An ISO-8601 date-time with an offset (``2024-01-01T00:00:00Z``, ``{{ now() }}``'s text)."""
     return iso_datetime(value, field, zone_required=True)
 
@@ -157,7 +157,7 @@ class Assert(RunnableTask):
         return TaskResult()
 
 
-def _asserted(value: Any) -> bool:
+def _asserted(value: object) -> bool:
     """Kestra's coercion for assertions: false, 0, -0, '' and null are false."""
     if isinstance(value, str) and value.strip() in ("-0", "0.0"):
         return False

@@ -448,7 +448,7 @@ class Subflow(FlowableTask):
         "declare `outputs` on the child flow instead.",
     )
 
-    def child_execution_id(self, task_run: Any) -> str | None:
+    def child_execution_id(self, task_run: TaskRun) -> str | None:
         return (task_run.outputs or {}).get("executionId")
 
     def _child(self, run: FlowableRun) -> ChildExecution:

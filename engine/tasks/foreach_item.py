@@ -40,6 +40,7 @@ from engine.sdk import (
     Task,
     TaskFailed,
     TaskResult,
+    TaskRun,
     dump_row,
     new_id,
     register_task,
@@ -176,7 +177,7 @@ class ForEachItemExecutable(FlowableTask):
     subflow: _Subflow
     split_id: str
 
-    def child_execution_ids(self, task_run: Any) -> list[str]:
+    def child_execution_ids(self, task_run: TaskRun) -> list[str]:
         return list((task_run.meta.get("running") or {}).values())
 
     def expand(self, run: FlowableRun) -> None:

@@ -276,7 +276,7 @@ def _seconds(value: timedelta | None, default: float) -> float:
     return value.total_seconds() if value is not None else default
 
 
-def _form_value(value: Any) -> str:
+def _form_value(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 

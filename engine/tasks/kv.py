@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -26,11 +26,14 @@ from engine.sdk import (
     register_task,
 )
 
+if TYPE_CHECKING:
+    from engine.tasks.namespace_files import DeleteFiles, DownloadFiles, UploadFiles
+
 KvType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"]
 _NS_DOC = "Namespace of the key (default: the flow's); the flow's own namespace or one above it."
 
 
-def namespace_of(task: Any, ctx: RunContext) -> str:
+def namespace_of(task: KvSet | _OneKey | KvGetKeys | UploadFiles | DownloadFiles | DeleteFiles, ctx: RunContext) -> str:
     """The rendered ``namespace`` of a kv task, refused unless it is the flow's or one above it."""
     namespace = str(ctx.render(task.namespace)) if task.namespace else ctx.namespace
     if namespace != ctx.namespace and not ctx.namespace.startswith(namespace + "."):
@@ -41,7 +44,7 @@ def namespace_of(task: Any, ctx: RunContext) -> str:
     return namespace
 
 
-def typed(value: Any, kv_type: str | None, field: str) -> Any:
+def typed(value: object, kv_type: str | None, field: str) -> Any:
     """Kestra's ``kvType``: a text value read as that type (a value of another type is kept as it is)."""
     if kv_type is None or kv_type == "STRING" or not isinstance(value, str):
         return str(value) if kv_type == "STRING" and value is not None else value
@@ -87,7 +90,7 @@ class KvSet(RunnableTask):
 
     @field_validator("kv_type", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: object) -> Any:
         return value.upper() if isinstance(value, str) else value
 
     def run(self, ctx: RunContext) -> TaskResult:

@@ -10,7 +10,7 @@ files of its own namespace and of the namespaces above it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,9 @@ from engine.sdk import (
     register_task,
     safe_relative_path,
 )
+
+if TYPE_CHECKING:
+    from engine.sdk import InternalStorage
 from engine.tasks.globs import matches_any
 from engine.tasks.kv import namespace_of
 from engine.tasks.storage_files import storage_uri
@@ -31,7 +34,7 @@ from engine.tasks.values import storage_errors, structured
 _NS_DOC = "The namespace (default: the flow's); the flow's own namespace or one above it."
 
 
-def _patterns(task: Any, ctx: RunContext) -> list[str]:
+def _patterns(task: DownloadFiles | DeleteFiles, ctx: RunContext) -> list[str]:
     files = task.files
     rendered = ctx.render(files)
     if isinstance(rendered, str):
@@ -41,12 +44,12 @@ def _patterns(task: Any, ctx: RunContext) -> list[str]:
     raise TaskFailed(f"{task.id}.files: give a glob or a list of globs, e.g. /**/*.sql")
 
 
-def _matching(storage: Any, namespace: str, patterns: list[str]) -> list[str]:
+def _matching(storage: InternalStorage, namespace: str, patterns: list[str]) -> list[str]:
     """The namespace's files (relative paths) that one of the globs matches."""
     return [rel for rel in storage.namespace_files_list(namespace) if matches_any(rel, patterns)]
 
 
-def _destination(value: Any, field: str) -> str:
+def _destination(value: object, field: str) -> str:
     """A folder inside the namespace, without leading or trailing slash ('' is the root)."""
     text = str(value or "").strip().strip("/")
     if not text:

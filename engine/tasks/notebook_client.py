@@ -25,9 +25,12 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.tasks.notebook_params import INJECTED_TAG
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 NATIVE_KERNELS = {"python3"}
 _MODULE = "engine.tasks.notebook_runner"
@@ -56,7 +59,7 @@ def emit(label: str, level: str, text: str) -> None:
     sys.stdout.flush()
 
 
-def cell_labels(nb: Any) -> dict[int, str]:
+def cell_labels(nb: NotebookNode) -> dict[int, str]:
     """Cell index -> the number the user's notebook gives it among its non-empty code cells (1-based).
 
     That is a fresh kernel's ``In [N]`` when the user runs the notebook by hand;
@@ -106,7 +109,7 @@ def make_kernel_manager(
     ipykernel runs native kernels (with ``python_path`` as PYTHONPATH, so Lanner's packages stay out of it)."""
     from jupyter_client.manager import AsyncKernelManager
 
-    class LannerKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class LannerKernelManager(AsyncKernelManager):
         """Starts this interpreter's ipykernel for native kernels, quietly, and records its process."""
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
@@ -211,7 +214,7 @@ def register_engine(state: RunState, cell_timeout: int | None) -> None:
             if len(lines) > DISPLAY_LINES:
                 emit(self.label(index), "INFO", f"… {len(lines) - DISPLAY_LINES} more lines in the executed notebook")
 
-        def process_message(self, msg: dict, cell: Any, cell_index: int) -> Any:
+        def process_message(self, msg: dict, cell: object, cell_index: int) -> Any:
             kind = msg.get("msg_type")
             content = msg.get("content", {})
             if kind == "stream":
@@ -224,7 +227,7 @@ def register_engine(state: RunState, cell_timeout: int | None) -> None:
                 self._display(cell_index, content.get("data") or {})
             return super().process_message(msg, cell, cell_index)
 
-        def execute_cell(self, cell: Any, cell_index: int, *args: Any, **kw: Any) -> Any:
+        def execute_cell(self, cell: object, cell_index: int, *args: Any, **kw: Any) -> Any:
             state.cell_index = cell_index
             try:
                 return super().execute_cell(cell, cell_index, *args, **kw)
@@ -234,7 +237,7 @@ def register_engine(state: RunState, cell_timeout: int | None) -> None:
 
     class StreamingEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        def execute_managed_notebook(cls, nb_man: object, kernel_name: str, **kwargs: Any) -> Any:
             from papermill.utils import merge_kwargs, remove_args
 
             kwargs = remove_args(["input_path", "stdout_file", "stderr_file", "log_output"], **kwargs)

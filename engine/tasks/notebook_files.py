@@ -107,7 +107,7 @@ def fetch_notebook(ctx: RunContext, ref: str, scratch: Path) -> tuple[Path, Path
     return target, None
 
 
-def file_content(ctx: RunContext, content: Any) -> bytes:
+def file_content(ctx: RunContext, content: object) -> bytes:
     """The bytes an ``inputFiles`` entry stands for: text, or the file a ``lanner:///``/``nsfile:///`` URI names."""
     if isinstance(content, bytes):
         return content

@@ -156,7 +156,7 @@ def accepts(kind: type, value_kind: type) -> bool:
     return value_kind is kind
 
 
-def value_kind(value: Any) -> type | None:
+def value_kind(value: object) -> type | None:
     """The JSON-ish type of a YAML value (None: anything, e.g. null)."""
     if value is None:
         return None
@@ -205,7 +205,7 @@ INPUT_KINDS: dict[str, type] = {
 _ONLY_INPUT = re.compile(r"^\s*\{\{\s*inputs\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}\s*$")
 
 
-def given_kind(value: Any, input_types: Mapping[str, str]) -> type | None:
+def given_kind(value: object, input_types: Mapping[str, str]) -> type | None:
     """The type a parameter value will have at run time, when it can be known before (else None)."""
     if isinstance(value, str) and ("{{" in value or "{%" in value):
         m = _ONLY_INPUT.match(value)

@@ -127,7 +127,7 @@ def _error_info(exc: BaseException, state: RunState, kernel: str, kernel_from: s
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
-        cell = state.label(exc.cell_index) or str(exc.exec_count)
+        cell: str | None = state.label(exc.cell_index) or str(exc.exec_count)
         return {"stage": "cell", "cell": cell, "ename": exc.ename, "evalue": exc.evalue, "traceback": _plain(exc.traceback)}
     if isinstance(exc, NoSuchKernel):
         installed = ", ".join(_installed_kernels()) or "none"
@@ -176,7 +176,7 @@ def _skip_slow_optional_imports() -> None:
 def _stop_on_sigterm(state: RunState, output: Path) -> None:
     """On SIGTERM (timeout or kill) save what ran so far, then end at once (the task kills the kernel)."""
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int, _frame: object) -> None:
         client = state.client
         if client is not None:
             try:

@@ -151,7 +151,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("requirements", mode="before")
     @classmethod
-    def _no_requirements(cls, value: Any) -> Any:
+    def _no_requirements(cls, value: object) -> Any:
         if value:
             raise ValueError(
                 "requirements are Python packages: only a Python task installs them (its dependencies); "
@@ -170,7 +170,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("input_files")
     @classmethod
-    def _relative_input_files(cls, value: Any) -> Any:
+    def _relative_input_files(cls, value: object) -> Any:
         if isinstance(value, dict):
             for name in value:
                 if bad_relative(name):
@@ -187,7 +187,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("interpreter")
     @classmethod
-    def _non_empty_interpreter(cls, value: Any) -> Any:
+    def _non_empty_interpreter(cls, value: object) -> Any:
         if value is not None and not value:
             raise ValueError("interpreter must name a program, e.g. ['/bin/sh', '-c']")
         return value

@@ -9,10 +9,11 @@ so a file of any size splits with flat memory.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from pydantic import Field
 
@@ -22,7 +23,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3, "T": 1024**4, "TB": 1024**4}
 
 
-def parse_size(value: Any, field: str) -> int:
+def parse_size(value: object, field: str) -> int:
     """``10MB``, ``512KB``, ``1024`` (bytes) as a number of bytes."""
     match = _SIZE.match(str(value))
     if not match or int(match.group(1)) <= 0:
@@ -44,13 +45,13 @@ class Plan:
     rows: int | None
     bytes: int | None
     partitions: int | None
-    separator: bytes
+    separator: builtins.bytes
 
 
 def plan(options: SplitOptions, ctx: RunContext, field: str, *, default_rows: int | None = None) -> Plan:
     """The rendered options; exactly one way of cutting."""
 
-    def positive(value: Any, name: str) -> int:
+    def positive(value: object, name: str) -> int:
         rendered = ctx.render(value)
         try:
             number = int(str(rendered).strip())

@@ -38,7 +38,7 @@ class _State(RunnableTask):
             raise TaskFailed(f"{self.id}: the stored state '{ctx.render(self.name)}' is not JSON") from None
 
 
-def _check_found(task: Any, ctx: RunContext, found: bool) -> None:
+def _check_found(task: StateGet | StateDelete, ctx: RunContext, found: bool) -> None:
     if not found and truthy(ctx.render(task.error_on_missing)):
         raise TaskFailed(f"{task.id}: state '{ctx.render(task.name)}' does not exist (errorOnMissing is true)")
 

@@ -33,7 +33,7 @@ from engine.tasks.values import storage_errors, structured
 KESTRA_SCHEME = "kestra://"
 
 
-def storage_uri(value: Any, field: str) -> str:
+def storage_uri(value: object, field: str) -> str:
     """A rendered URI of internal storage (``kestra:///`` accepted as Kestra's spelling of ``lanner:///``)."""
     text = str(value).strip()
     if text.startswith(KESTRA_SCHEME):
@@ -43,7 +43,7 @@ def storage_uri(value: Any, field: str) -> str:
     return text
 
 
-def _extension(value: Any) -> str:
+def _extension(value: object) -> str:
     ext = str(value or "").strip()
     if ext and not ext.startswith("."):
         ext = "." + ext

@@ -64,7 +64,7 @@ def _copy_items(
     return uri, processed, kept
 
 
-def _text(value: Any) -> str | None:
+def _text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):

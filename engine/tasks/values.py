@@ -11,7 +11,7 @@ from typing import Any
 from engine.sdk import StorageError, TaskFailed
 
 
-def structured(value: Any, field: str, expected: type, what: str) -> Any:
+def structured(value: Any, field: str, expected: type | tuple[type, ...], what: str) -> Any:
     """A map or list given as such or as JSON text (``{{ outputs.x.files }}`` often renders to text)."""
     if isinstance(value, str):
         try:
@@ -23,7 +23,7 @@ def structured(value: Any, field: str, expected: type, what: str) -> Any:
     return value
 
 
-def iso_datetime(value: Any, field: str, *, zone_required: bool = False) -> datetime:
+def iso_datetime(value: object, field: str, *, zone_required: bool = False) -> datetime:
     """An ISO-8601 date-time (``Z`` or an offset; without one it is UTC unless ``zone_required``)."""
     text = str(value).strip()
     try:

@@ -46,7 +46,7 @@ class _OnWeekday(Condition):
 
     @field_validator("day_of_week")
     @classmethod
-    def _day_name(cls, value: Any) -> str:
+    def _day_name(cls, value: object) -> str:
         day = str(value).upper()
         if day not in DAYS:
             raise ValueError(f"'{value}' is not a day name such as MONDAY")
@@ -72,7 +72,7 @@ class DayWeekInMonth(_OnWeekday):
 
     @field_validator("day_in_month")
     @classmethod
-    def _which(cls, value: Any) -> str:
+    def _which(cls, value: object) -> str:
         which = str(value).upper()
         if which not in DAY_IN_MONTH:
             raise ValueError("use FIRST, SECOND, THIRD, FOURTH or LAST")
@@ -149,7 +149,7 @@ class ExecutionNamespace(Condition):
 
     @field_validator("comparison", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: object) -> Any:
         return value.upper() if isinstance(value, str) else value
 
     def test(self, ctx: ConditionContext) -> bool:

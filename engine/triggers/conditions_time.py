@@ -23,7 +23,7 @@ def _kestra(name: str) -> tuple[str, str, str]:
             f"io.kestra.plugin.core.condition.{name}Condition")
 
 
-def parse_moment(value: Any, what: str) -> datetime:
+def parse_moment(value: object, what: str) -> datetime:
     """An ISO-8601 date-time (``Z`` or an offset; none means UTC)."""
     if isinstance(value, datetime):
         parsed = value
@@ -36,7 +36,7 @@ def parse_moment(value: Any, what: str) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _tested(condition: Any, ctx: ConditionContext) -> datetime:
+def _tested(condition: TimeBetween | DateTimeBetween | PublicHoliday, ctx: ConditionContext) -> datetime:
     """The condition's ``date``, rendered against the firing."""
     variables = ctx.variables()
     if condition.date is None and "date" not in variables["trigger"]:
@@ -48,7 +48,7 @@ def _tested(condition: Any, ctx: ConditionContext) -> datetime:
     return parse_moment(rendered, f"condition type '{condition.type}' date")
 
 
-def offset_time(value: Any) -> time:
+def offset_time(value: object) -> time:
     """``08:00:00+02:00`` (an offset time; none means UTC)."""
     text = str(value).strip()
     try:
@@ -76,7 +76,7 @@ class TimeBetween(Condition):
 
     @field_validator("after", "before")
     @classmethod
-    def _time(cls, value: Any) -> Any:
+    def _time(cls, value: object) -> Any:
         if value is not None:
             offset_time(value)
         return value

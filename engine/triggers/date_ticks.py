@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from engine.model.ids import new_id
 from engine.store.triggers import TriggerState
 from engine.triggers.catalog import DeployedTrigger
+
+if TYPE_CHECKING:
+    from engine.triggers.scheduler import Scheduler
 
 log = logging.getLogger("lanner.scheduler")
 KIND = "schedule_on_dates"
@@ -29,7 +32,7 @@ def _iso(moment: datetime) -> str:
 
 
 class DateTriggers:
-    def __init__(self, scheduler: Any):
+    def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
 
     def poll(self, now: datetime, states: dict[tuple[str, str, str], TriggerState]) -> None:

@@ -17,12 +17,15 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from engine.model.ids import new_id
 from engine.store.triggers import TriggerState
 from engine.triggers.catalog import DeployedTrigger
+
+if TYPE_CHECKING:
+    from engine.triggers.scheduler import Scheduler
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -31,7 +34,7 @@ MAX_FILES_PER_POLL = 100
 
 
 class FileTriggers:
-    def __init__(self, scheduler: Any):
+    def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
         self._last_poll: dict[tuple[str, str, str], float] = {}
 

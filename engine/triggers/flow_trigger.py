@@ -25,6 +25,9 @@ from engine.triggers import conditions as cond
 from engine.triggers.catalog import DeployedTrigger
 from engine.triggers.time_window import keep_in_window
 
+if TYPE_CHECKING:
+    from engine.triggers.scheduler import Scheduler
+
 log = logging.getLogger("lanner.scheduler")
 
 
@@ -79,7 +82,7 @@ def _upstream_index(flows: list[dict[str, Any]], summary: dict[str, Any]) -> int
 class FlowTriggers:
     """Matches ended executions against the Flow triggers of every deployed flow."""
 
-    def __init__(self, scheduler: Any):
+    def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
 
     def on_end(self, summary: dict[str, Any], states: dict[tuple[str, str, str], TriggerState]) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.condition import ConditionContext, ConditionError
 from engine.model.ids import new_id
@@ -23,6 +23,9 @@ from engine.model.trigger import PollingTrigger, TriggerContext, TriggerEvent
 from engine.store.triggers import TriggerState
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import DeployedTrigger
+
+if TYPE_CHECKING:
+    from engine.triggers.scheduler import Scheduler
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -32,7 +35,7 @@ _SOURCE = "poll"
 
 
 class PollingTriggers:
-    def __init__(self, scheduler: Any):
+    def __init__(self, scheduler: Scheduler):
         self.scheduler = scheduler
         self._last_poll: dict[tuple[str, str, str], float] = {}
 
@@ -96,7 +99,7 @@ class PollingTriggers:
             store.set_execution(*dt.key, key, started, source=_SOURCE)
 
 
-def _renderer(runner: Any, dt: DeployedTrigger) -> Any:
+def _renderer(runner: object, dt: DeployedTrigger) -> Any:
     """Renders a trigger's properties with the flow's namespace functions (secret(), kv()...)."""
     make = getattr(runner, "renderer_for", None)
     if make is None:

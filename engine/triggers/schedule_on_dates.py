@@ -12,7 +12,7 @@ from engine.sdk import Trigger, register_trigger, render_expression
 from engine.triggers.conditions_time import parse_moment
 
 
-def parse_dates(value: Any, field: str = "dates") -> list[datetime]:
+def parse_dates(value: object, field: str = "dates") -> list[datetime]:
     """The dates as aware datetimes, sorted (a text without a zone is UTC)."""
     if isinstance(value, str):
         value = render_expression(value, {"trigger": {}, "flow": {}})
@@ -36,7 +36,7 @@ class ScheduleOnDates(Trigger):
 
     @field_validator("dates")
     @classmethod
-    def _dates(cls, value: Any) -> Any:
+    def _dates(cls, value: object) -> Any:
         if isinstance(value, list):
             parse_dates(value)
         return value

@@ -27,13 +27,16 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.model.ids import new_id
 from engine.store.triggers import Backfill, TriggerState, TriggerStore
 from engine.triggers import conditions as cond
 from engine.triggers.catalog import Catalog, DeployedTrigger
 from engine.triggers.ticks import local_iso, next_tick, parse_instant, prev_tick, ticks_between
+
+if TYPE_CHECKING:
+    from engine.runtime.local import LocalRunner
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -53,7 +56,7 @@ class TriggerFailure(ValueError):
 class Scheduler:
     """Trigger evaluation loop bound to a :class:`~engine.runtime.local.LocalRunner`."""
 
-    def __init__(self, runner: Any, *, interval: float = 1.0, clock: Callable[[], datetime] | None = None):
+    def __init__(self, runner: LocalRunner, *, interval: float = 1.0, clock: Callable[[], datetime] | None = None):
         from engine.triggers.date_ticks import DateTriggers
         from engine.triggers.file_trigger import FileTriggers
         from engine.triggers.flow_trigger import FlowTriggers
@@ -143,7 +146,7 @@ class Scheduler:
                 st.next_date, st.signature = (iso_utc(nxt) if nxt else None), signature
                 self.store.save(st)
                 continue
-            due = parse_instant(st.next_date)
+            due: datetime | None = parse_instant(st.next_date)
             fired = 0
             while due is not None and due <= now and fired < MAX_CATCH_UP:
                 self._fire_tick(dt, due, now, source="schedule")

@@ -16,6 +16,7 @@ Generate one with ``python -m engine.store.migrations revision -m "what"``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +88,7 @@ def ensure_head(engine: Engine, reader: Engine | None = None) -> None:
     if target is not None:
         try:
             with (reader or engine).connect() as conn:
-                at = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+                at: Sequence[str] = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         except DBAPIError:  # no alembic_version table yet: a new or a pre-migrations database
             at = []
         if at == [target]:
