@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: mysql-deps install install-test frontend wheel lock test-latest run test test-fast test-faults lint docs bench bench-quick browser-deps clean screenshots
+.PHONY: mysql-deps install install-test frontend wheel lock test-latest run test test-fast test-faults lint typecheck docs bench bench-quick browser-deps clean screenshots
 
 # uv installs exactly what requirements/*.txt pin (hash-checked); it lives in its own folder
 # inside the venv so `uv pip sync` never removes it.
