@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
 from engine.model.inputs import coerce_inputs
 from engine.model.state import State, is_terminal
-from engine.model.task import RunnableTask, Task
+from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
 from engine.runtime import concurrency
 from engine.runtime.cluster import Cluster

@@ -15,7 +15,7 @@ import json
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
@@ -47,6 +47,9 @@ from engine.sdk import (
     worst,
 )
 from engine.tasks.namespace_files_option import NamespaceFiles
+
+if TYPE_CHECKING:
+    from engine.model.execution import TaskRun
 
 
 @register_task(
