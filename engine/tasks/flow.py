@@ -49,7 +49,7 @@ from engine.sdk import (
 from engine.tasks.namespace_files_option import NamespaceFiles
 
 if TYPE_CHECKING:
-    from engine.model.execution import TaskRun
+    from engine.sdk import TaskRun
 
 
 @register_task(
