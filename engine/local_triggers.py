@@ -14,6 +14,7 @@ from engine.service import BackfillAction, Conflict, Invalid, NotFound, Unavaila
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
+    from engine.runtime.local import LocalRunner
     from engine.triggers.scheduler import Scheduler
     from engine.triggers.webhook import Webhook
 
@@ -30,6 +31,9 @@ class TriggerOps:
     scheduler: Scheduler | None
 
     if TYPE_CHECKING:  # provided by LocalEngine
+        @property
+        def runner(self) -> LocalRunner: ...
+
         def definition(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow: ...
 
         def start(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,

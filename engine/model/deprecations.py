@@ -48,14 +48,16 @@ def modernize(data: dict[str, Any]) -> tuple[dict[str, Any], list[Warning_]]:
         if isinstance(legacy, list):
             current = out.get("pluginDefaults")
             out["pluginDefaults"] = [*legacy, *(current if isinstance(current, list) else [])]
-    for i, item in enumerate(out.get("inputs") if isinstance(out.get("inputs"), list) else []):
+    inputs = out.get("inputs")
+    for i, item in enumerate(inputs if isinstance(inputs, list) else []):
         warnings.extend(_input_warnings(("inputs", i), item))
     for path, task in tree.iter_tasks(out):
         warnings.extend(_task_warnings(path, task))
         resume = task.get("onResume")
         for i, item in enumerate(resume if isinstance(resume, list) else []):
             warnings.extend(_input_warnings((*path, "onResume", i), item))
-    for i, trig in enumerate(out.get("triggers") if isinstance(out.get("triggers"), list) else []):
+    triggers = out.get("triggers")
+    for i, trig in enumerate(triggers if isinstance(triggers, list) else []):
         if isinstance(trig, dict):
             warnings.extend(_trigger_warnings(("triggers", i), trig))
     return out, warnings

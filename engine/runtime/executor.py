@@ -318,6 +318,8 @@ class Executor:
         if st.execution.state.terminal or "slaViolated" in st.execution.meta or not index.isdigit() or int(index) >= len(slas):
             return
         sla = slas[int(index)]
+        if sla.duration is None:
+            return
         self._violate(st, sla, f"the execution ran longer than its maximum duration of {format_duration(sla.duration)}", step)
 
     def recover(self, st: ExecutionState) -> Step:
@@ -575,7 +577,8 @@ class Executor:
         """What a worker runs for a dispatched task run: the runnable task, or a flowable's worker step."""
         task = self.index.tasks[tr.task_id]
         if tr.task_id in self.index.flowable:
-            return WorkerStep(task, tr.meta.get("step", "setup"), State(tr.meta["childrenState"]) if "childrenState" in tr.meta else None)
+            step_state = State(tr.meta["childrenState"]) if "childrenState" in tr.meta else None
+            return WorkerStep(task, tr.meta.get("step", "setup"), step_state)  # type: ignore[arg-type]  # flowable: in index.flowable
         return task
 
     def _exit(self, st: ExecutionState, tr: TaskRun, state: State, outputs: dict[str, Any] | None, step: Step) -> None:
@@ -651,7 +654,7 @@ class Executor:
             return None  # a paused task run ends on resume (or its timers)
         if tr.meta.get("step") in ("setup", "teardown"):
             return None  # a worker runs its setup or teardown: its result continues it
-        return task.resolve_state(_Run(self, st, tr, task, step), iteration)  # type: ignore[attr-defined]
+        return task.resolve_state(_Run(self, st, tr, task, step), iteration)  # type: ignore[attr-defined,arg-type]
 
     # --- creating task runs ----------------------------------------------------------------------
 

@@ -467,7 +467,7 @@ class Subflow(FlowableTask):
             )
         given = self.labels or {}
         if isinstance(given, list):
-            given = {str(item.get("key")): item.get("value") for item in given if isinstance(item, dict)}
+            given = {str(item.get("key")): str(item.get("value") or "") for item in given if isinstance(item, dict)}
         own = {str(k): "" if v is None else str(v) for k, v in (run.render("labels", given) or {}).items()}
         return ChildExecution(
             task_run_id=run.task_run.id,

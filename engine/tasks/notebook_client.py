@@ -119,7 +119,7 @@ def make_kernel_manager(
                 return [sys.executable, "-m", _MODULE, "--kernel", "-f", os.path.realpath(self.connection_file)]
             return super().format_kernel_cmd(extra_arguments)
 
-        async def start_kernel(self, **kw: Any) -> None:
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]  # jupyter_client's is sync-or-async
             if python and self.kernel_name in NATIVE_KERNELS:
                 env = dict(kw.get("env") or os.environ)
                 env["PYTHONPATH"] = python_path or ""

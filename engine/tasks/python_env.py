@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from engine.sdk import RunContext, TaskFailed, run_process
 
@@ -119,7 +119,7 @@ def ensure(
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _acquire(ctx: RunContext, lock: object) -> None:
+def _acquire(ctx: RunContext, lock: IO[str] | IO[bytes]) -> None:
     """Take the environment's lock, waiting (a kill or timeout of the task stops the wait)."""
     waited = False
     while True:

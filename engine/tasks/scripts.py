@@ -381,7 +381,7 @@ class PythonTask(ScriptTask):
         """Kestra's ``kestra`` module (``Kestra.outputs``, metrics, logger) when the code imports it, the
         working directory has no kestra.py and the dependencies do not install Kestra's own package."""
         target = workdir / "kestra.py"
-        code = [self.script or "", *(self.commands or []), *(v for v in (self.input_files or {}).values() if isinstance(v, str))]
+        code = [self.script or "", *(self.commands or []), *(v for v in (self.input_files.values() if isinstance(self.input_files, dict) else []) if isinstance(v, str))]
         deps = [self.dependencies] if isinstance(self.dependencies, str) else (self.dependencies or [])
         if target.exists() or not any(_IMPORTS_KESTRA.search(text) for text in code):
             return []
