@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def safe_relative_path(path: str, field: str = "path") -> str:
     return "/".join(_segment(p, field, path) for p in parts)
 
 
-def is_storage_uri(text: Any) -> bool:
+def is_storage_uri(text: object) -> bool:
     """Whether ``text`` names an internal-storage file: ``lanner:///...``, or Kestra's ``kestra:///...``."""
     return isinstance(text, str) and (text.startswith(SCHEME) or text.startswith(KESTRA_SCHEME))
 

@@ -63,7 +63,7 @@ def modernize(data: dict[str, Any]) -> tuple[dict[str, Any], list[Warning_]]:
     return out, warnings
 
 
-def _input_warnings(path: Path, item: Any) -> Iterator[Warning_]:
+def _input_warnings(path: Path, item: object) -> Iterator[Warning_]:
     """An input's ``name`` (Kestra 0.15 renamed it ``id``) and the ``ENUM`` type (now ``SELECT``); the
     Input model reads both itself."""
     if not isinstance(item, dict):

@@ -76,7 +76,7 @@ Duration = Annotated[
 ]
 
 
-def _duration_or_expression(value: Any) -> timedelta | str:
+def _duration_or_expression(value: object) -> timedelta | str:
     """A duration, or an expression kept as text to render at run time (Kestra's ``Property<Duration>``)."""
     if isinstance(value, str) and ("{{" in value or "{%" in value):
         return value

@@ -132,7 +132,7 @@ class FlowableRun(Children, Protocol):
     @property
     def execution(self) -> Execution: ...
 
-    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None, *, context: dict[str, Any] | None = None) -> Any:
+    def render(self, name: str, value: object, extra: dict[str, Any] | None = None, *, context: dict[str, Any] | None = None) -> Any:
         """Render property ``name``; raises :class:`FlowableError` naming ``task.name``.
 
         ``extra`` adds variables; a mapping under a name the context has (``taskrun``) is merged into it.
@@ -318,7 +318,7 @@ class WorkerStep:
     def type(self) -> str:
         return self.task.type
 
-    def timeout_after(self, render: Any) -> None:
+    def timeout_after(self, render: object) -> None:
         return None
 
     def run(self, ctx: RunContext) -> TaskResult:

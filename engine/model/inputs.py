@@ -591,7 +591,7 @@ def _flatten_given(raw: Mapping[str, Any], known: set[str]) -> dict[str, Any]:
     """Given values keyed by dotted ids, whether they came flat (``request.name``) or nested (``request: {name}``)."""
     out: dict[str, Any] = {}
 
-    def add(prefix: str, value: Any) -> None:
+    def add(prefix: str, value: object) -> None:
         if prefix not in known and isinstance(value, Mapping) and any(k.startswith(prefix + ".") for k in known):
             for sub, inner in value.items():
                 add(f"{prefix}.{sub}", inner)

@@ -87,7 +87,7 @@ class Task(LannerModel):
             state = State.SUCCESS
         return state
 
-    def timeout_after(self, render: Any) -> timedelta | None:
+    def timeout_after(self, render: object) -> timedelta | None:
         """The ``timeout``, rendering an expression with ``render`` (ValueError names the property)."""
         return resolve_duration(self.timeout, render, f"{self.id}.timeout")
 

@@ -117,7 +117,7 @@ def map_child_tasks(task: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str,
     return task
 
 
-def iter_strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+def iter_strings(value: object, path: Path) -> Iterator[tuple[Path, str]]:
     """Every string inside ``value`` (maps and lists walked) with its path under ``path``."""
     if isinstance(value, str):
         yield path, value

@@ -14,7 +14,7 @@ from engine.model.tree import iter_strings
 Lookup = Callable[[str, str], Any]  # (namespace, flow id) -> Flow or None
 
 
-def upstream_flows(trigger: Any) -> list[tuple[str, str]]:
+def upstream_flows(trigger: object) -> list[tuple[str, str]]:
     """(namespace, flow id) of the flows a Flow trigger listens to, from its conditions and preconditions."""
     found: list[tuple[str, str]] = []
     for condition in getattr(trigger, "conditions", None) or []:

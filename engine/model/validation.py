@@ -104,7 +104,7 @@ def validate_text(text: str | bytes, *, source: str | None = None, upstream: Loo
     return validate_data(data, positions=positions, upstream=upstream)
 
 
-def validate_data(data: Any, *, positions: Any = None, upstream: Lookup | None = None) -> ValidationReport:
+def validate_data(data: object, *, positions: object = None, upstream: Lookup | None = None) -> ValidationReport:
     """Validate already-parsed flow data (from YAML or a JSON API body)."""
     from engine.model.flow import Flow
 

@@ -27,7 +27,7 @@ from engine.runtime.context import RunContext
 
 
 @contextmanager
-def log_to_file(task: Any, ctx: RunContext) -> Iterator[list[str]]:
+def log_to_file(task: object, ctx: RunContext) -> Iterator[list[str]]:
     """With ``logToFile``, send the attempt's log lines to a file; the list yields its storage URI at the end."""
     result: list[str] = []
     if not getattr(task, "log_to_file", False):
@@ -63,7 +63,7 @@ def _cache_name(task: Any, ctx: RunContext) -> str:
     return f"task-cache/{task.id}/{digest}.json"
 
 
-def cached_result(task: Any, ctx: RunContext) -> tuple[State, dict[str, Any]] | None:
+def cached_result(task: object, ctx: RunContext) -> tuple[State, dict[str, Any]] | None:
     """The state and outputs an earlier run left in the task cache, or None (no cache, expired, disabled)."""
     cache = getattr(task, "task_cache", None)
     if cache is None or not cache.enabled:
@@ -83,7 +83,7 @@ def cached_result(task: Any, ctx: RunContext) -> tuple[State, dict[str, Any]] | 
     return State(kept["state"]), kept.get("outputs") or {}
 
 
-def keep_result(task: Any, ctx: RunContext, state: State, outputs: dict[str, Any] | None) -> None:
+def keep_result(task: object, ctx: RunContext, state: State, outputs: dict[str, Any] | None) -> None:
     """Keep a successful run's state and outputs in the task cache."""
     cache = getattr(task, "task_cache", None)
     if cache is None or not cache.enabled or state not in (State.SUCCESS, State.WARNING):

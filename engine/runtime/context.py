@@ -86,7 +86,7 @@ class _CreatedOnUse:
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
         if obj is None:
             return None  # the dataclass default: made on first read
         made = obj.__dict__.get(self._name)
@@ -94,7 +94,7 @@ class _CreatedOnUse:
             made = obj.__dict__.setdefault(self._name, threading.Event())
         return made
 
-    def __set__(self, obj: Any, value: threading.Event | None) -> None:
+    def __set__(self, obj: object, value: threading.Event | None) -> None:
         if value is not None:
             obj.__dict__[self._name] = value
 

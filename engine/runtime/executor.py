@@ -760,7 +760,7 @@ class _Run:
     def create(self, task: Task, iteration: int | None, value: str | None) -> TaskRun:
         return self._executor._create(self._st, task, self._tr, iteration, value, self._step)
 
-    def render(self, name: str, value: Any, extra: dict[str, Any] | None = None, *, context: dict[str, Any] | None = None) -> Any:
+    def render(self, name: str, value: object, extra: dict[str, Any] | None = None, *, context: dict[str, Any] | None = None) -> Any:
         tr, task, st = self.task_run, self._task, self._st
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         ctx = context if context is not None else self._executor.context(st, task, parent, tr.value, tr)

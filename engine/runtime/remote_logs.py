@@ -81,7 +81,7 @@ class _Forwarder:
             if len(self._lines) >= FLUSH_LINES:
                 self._cond.notify_all()
 
-    def send(self, kind: str, payload: Any) -> None:
+    def send(self, kind: str, payload: object) -> None:
         self._flush()
         self._queue.put((kind, *self._key, payload))
 

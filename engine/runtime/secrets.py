@@ -215,5 +215,5 @@ class SecretStore:
     def mask(self, text: str) -> str:
         return mask_text(text, self._by_length) if self._by_length else text
 
-    def mask_data(self, data: Any) -> Any:
+    def mask_data(self, data: object) -> Any:
         return mask_data(data, self._by_length) if self._by_length else data

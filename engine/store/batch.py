@@ -47,7 +47,7 @@ TASK_RUN_UPDATED = ("state", "attempts", "outputs", "meta", "start_date", "end_d
 LOG_COLUMNS = ("execution_id", "task_run_id", "task_id", "attempt", "level", "timestamp", "message")
 
 
-def dumps(value: Any) -> str | None:
+def dumps(value: object) -> str | None:
     """``value`` as compact JSON (None stays NULL)."""
     if value is None:
         return None

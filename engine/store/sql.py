@@ -55,7 +55,7 @@ _LATEST_FLOW = (
 _FLOW_REVISION = select(flows).where(flows.c.namespace == bindparam("ns"), flows.c.id == bindparam("fid"), flows.c.revision == bindparam("rev"))
 
 
-def _loads(text: str | None, default: Any = None) -> Any:
+def _loads(text: str | None, default: object = None) -> Any:
     return default if text is None else json.loads(text)
 
 

@@ -575,7 +575,7 @@ class Pause(FlowableTask):
 
     @field_validator("behavior", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: object) -> Any:
         return value.upper() if isinstance(value, str) else value
 
     def expand(self, run: FlowableRun) -> None:

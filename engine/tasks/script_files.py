@@ -77,7 +77,7 @@ def bad_relative(name: str) -> bool:
     return not name.strip() or p.is_absolute() or ".." in p.parts
 
 
-def write_input_files(ctx: RunContext, workdir: Path, input_files: Any, extra: dict[str, Any] | None = None) -> set[str]:
+def write_input_files(ctx: RunContext, workdir: Path, input_files: object, extra: dict[str, Any] | None = None) -> set[str]:
     """Write Kestra's ``inputFiles`` (name -> content, rendered; a storage URI's file is copied) into ``workdir``."""
     if input_files is None:
         return set()

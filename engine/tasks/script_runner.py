@@ -56,7 +56,7 @@ class TaskRunner(LannerModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _only_process(cls, data: Any) -> Any:
+    def _only_process(cls, data: object) -> Any:
         # Checked before the fields so a Docker runner's own properties (pullPolicy, cpu...)
         # do not bury the one error that matters under "unknown property" errors.
         if isinstance(data, dict):

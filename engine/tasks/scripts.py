@@ -134,7 +134,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("docker", mode="before")
     @classmethod
-    def _no_docker(cls, value: Any) -> Any:
+    def _no_docker(cls, value: object) -> Any:
         if value is not None and not docker_as_process():
             raise ValueError(docker_refusal("the docker property"))
         return value
@@ -161,7 +161,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("runner", mode="before")
     @classmethod
-    def _process_runner_only(cls, value: Any) -> Any:
+    def _process_runner_only(cls, value: object) -> Any:
         if value == "DOCKER" and not docker_as_process():
             raise ValueError(docker_refusal("runner DOCKER"))
         if value not in (None, "PROCESS", "DOCKER"):
@@ -392,7 +392,7 @@ class PythonTask(ScriptTask):
 
     @model_validator(mode="before")
     @classmethod
-    def _legacy_requirements(cls, data: Any) -> Any:
+    def _legacy_requirements(cls, data: object) -> Any:
         """The legacy Python task's ``requirements`` are Kestra 1.x's ``dependencies`` (validation warns)."""
         if isinstance(data, dict) and data.get("requirements") and not data.get("dependencies"):
             data = {**{k: v for k, v in data.items() if k != "requirements"}, "dependencies": data["requirements"]}
@@ -400,12 +400,12 @@ class PythonTask(ScriptTask):
 
     @field_validator("package_manager", mode="before")
     @classmethod
-    def _upper_manager(cls, value: Any) -> Any:
+    def _upper_manager(cls, value: object) -> Any:
         return value.upper() if isinstance(value, str) else value
 
     @field_validator("dependencies")
     @classmethod
-    def _requirements(cls, value: Any) -> Any:
+    def _requirements(cls, value: object) -> Any:
         if isinstance(value, list):
             from engine.tasks.python_env import clean
 

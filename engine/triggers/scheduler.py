@@ -376,7 +376,7 @@ def _zone(name: str) -> Any:
     return ZoneInfo(name)
 
 
-def render(value: Any, context: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
+def render(value: object, context: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
     """Render trigger inputs (``{{ trigger.date }}``) with the shared expression engine."""
     if not value:
         return value
