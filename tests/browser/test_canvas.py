@@ -437,6 +437,9 @@ def test_keyboard_alone_adds_a_task_after_the_selected_one_and_walks_the_flow(pa
     node(page, "a").focus()
     page.keyboard.press("ArrowRight")
     wait_until(lambda: canvas.selected == second)
+    # The selection goes to the server and back; the focus stays on the selected node meanwhile.
+    wait_until(lambda: page.locator(".lc-node:focus").count() == 1
+               and page.locator(".lc-node:focus").get_attribute("data-id") == second)
     page.keyboard.press("ArrowRight")
     wait_until(lambda: canvas.selected == "b")
     assert page.locator(".lc-node:focus").get_attribute("data-id") == "b"
