@@ -39,15 +39,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns a truthy value; fail the test with a clear message otherwise."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
+               why: Callable[[], str] | None = None) -> Any:
+    """Poll ``predicate`` until it returns a truthy value; fail the test with a clear message otherwise
+    (``why()``, when given, says what the page shows instead)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
+            pytest.fail(f"condition not met within {timeout}s" + (f": {why()}" if why is not None else ""))
         time.sleep(interval)
 
 

@@ -162,36 +162,31 @@ def test_the_form_of_every_palette_type_fills_every_required_field(page, builder
         wait_until(lambda n=n: len(parse(yaml_text(page))[0].get("tasks") or []) == n, timeout=45)
         tab(page, "Task").click()
         # The new task's form is open before anything is typed into it.
-        try:
-            wait_until(lambda canonical=canonical: page.locator(".ln-form-box .lf-field-id input").first.input_value()
-                       == re.sub(r"[^A-Za-z0-9_]", "_", canonical) + "_1", timeout=45)
-        except BaseException:
-            got = page.locator(".ln-form-box .lf-field-id input").first.input_value()
-            raise AssertionError(f"the form of the new {canonical} task did not open: the form shows task {got!r}") from None
+        def form_id() -> str:
+            return page.locator(".ln-form-box .lf-field-id input").first.input_value()
+
+        wait_until(lambda canonical=canonical: form_id() == re.sub(r"[^A-Za-z0-9_]", "_", canonical) + "_1", timeout=45,
+                   why=lambda canonical=canonical: f"the form of the new {canonical} task did not open: it shows task {form_id()!r}")
         specs = [s for s in field_specs(task_json_schema(canonical), canonical) if s.required]
         for spec in specs:
             page.locator(f".lf-field-{spec.name}").first.wait_for()
             _type_into(page, canonical, spec)
         if specs:  # a code editor hands its text over when it loses focus: wait until the YAML has it all
             tab(page, "Task").click()
-            try:
-                wait_until(lambda specs=specs, canonical=canonical: all(
-                    t.get(s.name) not in (None, "", []) for t in parse(yaml_text(page))[0]["tasks"]
-                    if t["type"] == canonical for s in specs), timeout=45)
-            except BaseException:
-                mine = [t for t in parse(yaml_text(page))[0]["tasks"] if t["type"] == canonical]
-                raise AssertionError(f"{canonical}: required {[s.name for s in specs]} not all in the YAML: {mine}") from None
+            def of_type(canonical: str = canonical) -> list[dict]:
+                return [t for t in parse(yaml_text(page))[0]["tasks"] if t["type"] == canonical]
+
+            wait_until(lambda specs=specs: all(t.get(s.name) not in (None, "", []) for t in of_type() for s in specs),
+                       timeout=45, why=lambda specs=specs, canonical=canonical: f"{canonical}: required {[s.name for s in specs]} not all in the YAML: {of_type()}")
         # Every property of the type has a field (not just the id).
-        schema_props = set(field_specs(task_json_schema(canonical), canonical) and
-                           [s.name for s in field_specs(task_json_schema(canonical), canonical)])
+        schema_props = {s.name for s in field_specs(task_json_schema(canonical), canonical)}
+
         def shown() -> set[str]:  # the form is redrawn after an edit: read it once it has settled
             return set(page.locator(".ln-form-box .lf-field").evaluate_all(
                 "els => els.map(e => [...e.classList].find(c => c.startsWith('lf-field-')).slice(9))"))
 
-        try:
-            wait_until(lambda specs=specs: {s.name for s in specs} <= shown(), timeout=45)
-        except BaseException:
-            raise AssertionError(f"{canonical}: required {sorted(s.name for s in specs)}, the form shows {sorted(shown())}") from None
+        wait_until(lambda specs=specs: {s.name for s in specs} <= shown(), timeout=45,
+                   why=lambda specs=specs, canonical=canonical: f"{canonical}: required {sorted(s.name for s in specs)}, the form shows {sorted(shown())}")
         assert shown() <= schema_props, canonical
     data = parse(yaml_text(page))[0]
     assert sorted(t["type"] for t in data["tasks"]) == sorted(i["type"] for i in tasks)
