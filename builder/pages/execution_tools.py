@@ -27,6 +27,14 @@ def run_label(run: dict[str, Any]) -> str:
     return f"{run['taskId']}{value} · {run['state']}"
 
 
+def _unique_labels(runs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, task run) for a list of choices: a label shared by two task runs gets the run's short id."""
+    seen: dict[str, int] = {}
+    for r in runs:
+        seen[run_label(r)] = seen.get(run_label(r), 0) + 1
+    return [(run_label(r) + (f" ({r['id'][:8]})" if seen[run_label(r)] > 1 else ""), r) for r in runs]
+
+
 def history_html(summary: dict[str, Any]) -> str:
     """The execution's state changes, then each task run's, with when and how long each state lasted."""
 
@@ -105,10 +113,9 @@ class ExecutionTools:
         signature = [(r["id"], r["state"]) for r in runs]
         if signature != self._runs_signature:
             self._runs_signature = signature
-            options = {run_label(r): r["id"] for r in runs}
-            self.replay_from.options = options
-            self.state_run.options = {k: v for k, v, r in zip(options, options.values(), runs, strict=True)
-                                      if r["state"] in TERMINAL}
+            labelled = _unique_labels(runs)
+            self.replay_from.options = {label: r["id"] for label, r in labelled}
+            self.state_run.options = {label: r["id"] for label, r in labelled if r["state"] in TERMINAL}
         self.replay_button.disabled = not ended or not runs
         changeable = ended and summary["state"] != "KILLED"
         self.state_button.disabled = not changeable or not self.state_run.options

@@ -10,6 +10,7 @@ them together; each refusal is named. The list refreshes itself while you watch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,7 +110,9 @@ class ExecutionList:
         if self.page > pages:  # the list shrank under us: show its last page
             self.page = pages
             rows, total = self.services.search_executions(flt, self.page, size)
-        signature = (flt, self.page, size, total, [(r["id"], r["state"], r.get("labels")) for r in rows])
+        # The range's name, not its moving start: an unchanged page is not redrawn (ticks and scroll stay).
+        signature = (replace(flt, since=None), self.range.value, self.page, size, total,
+                     [(r["id"], r["state"], r.get("labels")) for r in rows])
         if signature == self._signature and not force:
             return
         self._signature = signature

@@ -72,3 +72,13 @@ triggers:
 def test_subflows_and_listened_flows_come_from_the_raw_yaml() -> None:
     assert _subflows(FLOW) == {("a.b", "child"), ("a", "worker"), ("ops", "alert")}  # an expression is left out
     assert _listened(FLOW) == {("a.b", "extract"), ("a.b", "load")}
+
+
+def test_task_run_choices_stay_apart_when_two_read_the_same() -> None:
+    from builder.pages.execution_tools import _unique_labels
+
+    runs = [{"id": "aaaaaaaa-1", "taskId": "t", "value": "x", "state": "SUCCESS"},
+            {"id": "bbbbbbbb-2", "taskId": "t", "value": "x", "state": "SUCCESS"},
+            {"id": "c", "taskId": "u", "value": None, "state": "FAILED"}]
+    labels = [label for label, _run in _unique_labels(runs)]
+    assert labels == ["t [x] · SUCCESS (aaaaaaaa)", "t [x] · SUCCESS (bbbbbbbb)", "u · FAILED"]
