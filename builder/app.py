@@ -20,10 +20,11 @@ PREFIX = "/ui"
 
 
 def _pages() -> dict[str, Callable[[Services], Any]]:
-    from builder.pages import dashboard, editor, execute, execution, flows, triggers
+    from builder.pages import dashboard, editor, execute, execution, executions, flow, flows, logs, triggers
 
     return {"flows": flows.page, "editor": editor.page, "execute": execute.page, "execution": execution.page,
-            "dashboard": dashboard.page, "triggers": triggers.page}
+            "dashboard": dashboard.page, "triggers": triggers.page,
+            "executions": executions.page, "flow": flow.page, "logs": logs.page}
 
 
 def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any]:

@@ -50,6 +50,7 @@ from engine.service import (
     Invalid,
     LogLevel,
     NotFound,
+    SortOrder,
     Unreachable,
 )
 from engine.storage import StorageError, local_files
@@ -237,9 +238,11 @@ class HttpEngine:
     def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
                           states: Sequence[State] | None = None, labels: Mapping[str, str] | None = None,
                           started_after: datetime | None = None, started_before: datetime | None = None,
+                          q: str | None = None, sort: SortOrder = "desc",
                           page: int = 1, size: int = 25) -> Page[ExecutionSummary]:
         params = {"namespace": namespace, "flowId": flow_id, "state": [str(s) for s in states or ()],
-                  "labels": _labels(labels), "startDate": _iso(started_after), "endDate": _iso(started_before)}
+                  "labels": _labels(labels), "startDate": _iso(started_after), "endDate": _iso(started_before),
+                  "q": q or None, "sort": f"startDate:{sort}"}
         if size <= MAX_PAGE:
             data = self._json("GET", "/executions/search", params={**params, "page": page, "size": size})
             return Page[ExecutionSummary](results=data["results"], total=data["total"])
@@ -257,6 +260,15 @@ class HttpEngine:
              min_level: LogLevel | None = None, limit: int | None = None) -> list[LogLine]:
         params = {"afterId": after_id, "taskId": task_id, "minLevel": min_level, "limit": limit}
         return [LogLine.model_validate(r) for r in self._json("GET", f"/logs/{_seg(execution_id)}", params=params)]
+
+    def search_logs(self, *, namespace: str | None = None, flow_id: str | None = None,
+                    execution_id: str | None = None, min_level: LogLevel | None = None,
+                    after: datetime | None = None, before: datetime | None = None, q: str | None = None,
+                    page: int = 1, size: int = 50) -> Page[LogLine]:
+        params = {"namespace": namespace, "flowId": flow_id, "executionId": execution_id, "minLevel": min_level,
+                  "startDate": _iso(after), "endDate": _iso(before), "q": q or None, "page": page, "size": size}
+        data = self._json("GET", "/logs/search", params=params)
+        return Page[LogLine](results=data["results"], total=data["total"])
 
     def follow(self, execution_id: str, *, task_id: str | None = None,
                min_level: LogLevel | None = None) -> Iterator[ExecutionEvent]:
@@ -301,6 +313,9 @@ class HttpEngine:
 
     def replay(self, execution_id: str, task_run_id: str | None = None) -> ExecutionSummary:
         return self._act(execution_id, "replay", params={"taskRunId": task_run_id} if task_run_id else None)
+
+    def change_task_run_state(self, execution_id: str, task_run_id: str, state: State) -> ExecutionSummary:
+        return self._act(execution_id, "state", json={"taskRunId": task_run_id, "state": str(state)})
 
     def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> ExecutionSummary:
         return self._act(execution_id, "labels", json=dict(labels))

@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.local_history import HistoryOps, stored_time
 from engine.local_namespaces import NamespaceOps
 from engine.local_triggers import TriggerOps
 from engine.model.flow import Flow
@@ -40,6 +41,7 @@ from engine.service import (
     Invalid,
     LogLevel,
     NotFound,
+    SortOrder,
     Unavailable,
     check_labels,
     invalid,
@@ -64,7 +66,7 @@ class EngineStats:
     trigger_firings: int | None
 
 
-class LocalEngine(NamespaceOps, TriggerOps):
+class LocalEngine(NamespaceOps, TriggerOps, HistoryOps):
     """The in-process :class:`~engine.service.Engine`."""
 
     label = "local"
@@ -228,10 +230,14 @@ class LocalEngine(NamespaceOps, TriggerOps):
     def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
                           states: Sequence[State] | None = None, labels: Mapping[str, str] | None = None,
                           started_after: datetime | None = None, started_before: datetime | None = None,
+                          q: str | None = None, sort: SortOrder = "desc",
                           page: int = 1, size: int = 25) -> Page[ExecutionSummary]:
+        if sort not in ("asc", "desc"):
+            raise invalid("sort", f"sort {sort!r} is not asc or desc")
         found, total = self.store.search_executions(
             namespace=namespace or None, flow_id=flow_id or None, states=[str(s) for s in states or ()] or None,
-            start_after=_iso(started_after), start_before=_iso(started_before), labels=dict(labels) if labels else None,
+            start_after=stored_time(started_after), start_before=stored_time(started_before),
+            labels=dict(labels) if labels else None, q=q or None, oldest_first=sort == "asc",
             limit=size, offset=(page - 1) * size)
         return Page[ExecutionSummary](results=[self._view(ex.to_summary([])) for ex in found], total=total)
 
@@ -388,14 +394,6 @@ def flow_info(rec: FlowRecord) -> FlowInfo:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 __all__ = ["EngineStats", "Follower", "LocalEngine", "flow_info"]

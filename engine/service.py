@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 BackfillAction = Literal["pause", "unpause", "cancel"]
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+SortOrder = Literal["desc", "asc"]
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -224,8 +225,19 @@ class Engine(Protocol):
     def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
                           states: Sequence[State] | None = None, labels: Mapping[str, str] | None = None,
                           started_after: datetime | None = None, started_before: datetime | None = None,
+                          q: str | None = None, sort: SortOrder = "desc",
                           page: int = 1, size: int = 25) -> Page[ExecutionSummary]:
-        """Executions newest first, without their task runs."""
+        """One page of executions by start date (newest first; ``sort="asc"`` oldest first), without task runs.
+
+        ``namespace`` includes its children; ``q`` is free text found in the id, namespace, flow id or labels.
+        """
+        ...
+
+    def search_logs(self, *, namespace: str | None = None, flow_id: str | None = None,
+                    execution_id: str | None = None, min_level: LogLevel | None = None,
+                    after: datetime | None = None, before: datetime | None = None, q: str | None = None,
+                    page: int = 1, size: int = 50) -> Page[LogLine]:
+        """One page of log lines across executions, newest first; each names its namespace and flow."""
         ...
 
     def logs(self, execution_id: str, *, after_id: int = 0, task_id: str | None = None,
@@ -250,6 +262,14 @@ class Engine(Protocol):
 
     def replay(self, execution_id: str, task_run_id: str | None = None) -> ExecutionSummary:
         """A NEW execution copying the task runs before ``task_run_id``, run from there; its summary."""
+        ...
+
+    def change_task_run_state(self, execution_id: str, task_run_id: str, state: State) -> ExecutionSummary:
+        """Set an ended task run to SUCCESS, WARNING or FAILED (Kestra's "change status") and go on from there.
+
+        The execution must have ended and not been killed; it is RESTARTED, then the tasks after that
+        task run run (a FAILED task marked SUCCESS lets the flow continue). Conflict, NotFound, Invalid.
+        """
         ...
 
     def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> ExecutionSummary:
@@ -336,4 +356,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["BackfillAction", "Conflict", "Download", "Engine", "EngineError", "Invalid", "LocalEngine", "NotFound",
-           "Unavailable", "Unreachable", "check_labels", "check_namespace"]
+           "SortOrder", "Unavailable", "Unreachable", "check_labels", "check_namespace"]

@@ -92,15 +92,19 @@ class Dashboard:
             f"<tr class='ln-failure'><td>{badge(f['state'])}</td><td>{esc(f['namespace'])}.{esc(f['flowId'])}</td>"
             f"<td>{esc(f['startDate'] or '')}</td><td><a class='ln-open' href='{url('execution', id=f['id'])}'>"
             f"Open</a></td></tr>" for f in data["failures"])
+        failed = url("executions", namespace=self.namespace.value or None, state="FAILED,KILLED")
         self.failures.object = ("<h4>Recent failures</h4>" + (f"<table class='ln-table'>{fails}</table>" if fails
-                                else "<p class='ln-muted'>No failure in this range.</p>"))
+                                else "<p class='ln-muted'>No failure in this range.</p>")
+                                + f"<p><a class='ln-failed-executions' href='{failed}'>Every failed execution →</a></p>")
         recent = "".join(
             f"<tr class='ln-recent-row' data-id='{esc(e['id'])}'><td>{badge(e['state'])}</td>"
             f"<td>{esc(e['namespace'])}.{esc(e['flowId'])}</td><td>{esc(e['startDate'] or '')}</td>"
             f"<td>{fmt(e['duration'])}</td><td><a href='{url('execution', id=e['id'])}'>Open</a></td></tr>"
             for e in data["executions"][:15])
+        every = url("executions", namespace=self.namespace.value or None)
         self.recent.object = ("<h4>Latest executions</h4>" + (f"<table class='ln-table'>{recent}</table>" if recent
-                              else "<p class='ln-muted'>No execution in this range.</p>"))
+                              else "<p class='ln-muted'>No execution in this range.</p>")
+                              + f"<p><a class='ln-all-executions' href='{every}'>All executions →</a></p>")
         nxt = "".join(f"<tr><td>{esc(t['namespace'])}.{esc(t['flowId'])}</td><td>{esc(t['triggerId'])}</td>"
                       f"<td>{esc(t['next'])}</td></tr>" for t in sorted(triggers, key=lambda t: t["next"])[:10])
         self.next_runs.object = ("<h4>Next scheduled runs</h4>" + (f"<table class='ln-table'>{nxt}</table>" if nxt

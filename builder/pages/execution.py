@@ -18,10 +18,11 @@ import param
 from panel.custom import AnyWidgetComponent
 
 from builder.canvas.bundles import bundle
+from builder.human import took, when_html
 from builder.pages.common import arg, badge, esc, html_pane, shell, url
-from builder.services import Services, duration_of
+from builder.pages.execution_tools import ExecutionTools, history_html, metrics_html
+from builder.services import Services
 from builder.topology import STATE_COLOURS, apply_execution, layout_flow, node_details, run_duration
-from builder.topology import format_duration as fmt_duration
 from engine.model.state import TERMINAL
 from engine.storage import SCHEME
 
@@ -81,7 +82,7 @@ class ExecutionPage:
 
         self.gantt = pn.pane.Bokeh(figure(height=160, sizing_mode="stretch_width"), sizing_mode="stretch_width")
         task_ids = sorted({str(n.get("taskId")) for n in self.layout.get("nodes", []) if n.get("taskId")})
-        self.level = pn.widgets.Select(name="Level", options=LEVELS, value="TRACE", width=120,
+        self.level = pn.widgets.Select(name="Level", options=LEVELS, value="INFO", width=120,
                                        css_classes=["ln-log-level"])
         self.task = pn.widgets.Select(name="Task", options=["", *task_ids], value="", width=180,
                                       css_classes=["ln-log-task"])
@@ -91,6 +92,9 @@ class ExecutionPage:
         self.level.param.watch(self._reset_logs, "value")
         self.task.param.watch(self._reset_logs, "value")
         self.outputs = pn.Column(sizing_mode="stretch_width", css_classes=["ln-outputs"])
+        self.history = html_pane("", css_classes=["ln-history"])
+        self.metrics = html_pane("", css_classes=["ln-metrics"])
+        self.tools = ExecutionTools(services, execution_id, self.message, self.start_polling)
         self.buttons = {}
         for name, kind in (("kill", "danger"), ("resume", "primary"), ("restart", "warning"), ("replay", "default")):
             b = pn.widgets.Button(name=name.capitalize(), button_type=kind, width=90, css_classes=[f"ln-{name}"])
@@ -133,14 +137,17 @@ class ExecutionPage:
                        "inputs": summary.get("inputs") or {}, "outputs": summary.get("outputs") or {}},
         )
         self.gantt.object = gantt_figure(summary)
-        took = duration_of(summary.get("startDate"), summary.get("endDate"))
-        flow_link = url("editor", namespace=summary["namespace"], id=summary["flowId"])
+        ran = took(summary.get("startDate"), summary.get("endDate"))
+        flow_link = url("flow", namespace=summary["namespace"], id=summary["flowId"])
         self.header.object = (
-            f"<div>Flow <a href='{flow_link}'>{esc(summary['namespace'])}.{esc(summary['flowId'])}</a> "
-            f"rev {summary.get('flowRevision')} · <span class='ln-exec-state' data-state='{esc(state)}'>"
-            f"{badge(state)}</span> · started {esc(summary.get('startDate') or '')}"
-            f"{' · took ' + fmt_duration(took) if took is not None else ''}</div>"
+            f"<div>Flow <a class='ln-exec-flow' href='{flow_link}'>{esc(summary['namespace'])}."
+            f"{esc(summary['flowId'])}</a> rev {summary.get('flowRevision')} · <span class='ln-exec-state' "
+            f"data-state='{esc(state)}'>{badge(state)}</span> · started {when_html(summary.get('startDate'))}"
+            f"{(' · took ' if summary.get('endDate') else ' · running for ') + esc(ran) if ran else ''}</div>"
             f"<div class='ln-muted'>inputs: {esc(json.dumps(summary.get('inputs') or {}, default=str))}</div>")
+        self.history.object = history_html(summary)
+        self.metrics.object = metrics_html(summary)
+        self.tools.update(summary)
         self._show_outputs(summary)
 
     def _reset_logs(self, _event: Any = None) -> None:
@@ -156,7 +163,7 @@ class ExecutionPage:
         for r in rows:
             self.last_log = max(self.last_log, int(r["id"]))
             self._lines.append(
-                f"<div class='ln-log-line ln-log-{esc(r['level'])}'>{esc(r['timestamp'])} "
+                f"<div class='ln-log-line ln-log-{esc(r['level'])}'>{when_html(r['timestamp'])} "
                 f"<b>{esc(r['level'])}</b> [{esc(r.get('taskId') or 'execution')}] {esc(r['message'])}</div>")
         body = "".join(self._lines[-2000:]) or "<span class='ln-muted'>No log line yet.</span>"
         self.logs.object = f"<div class='ln-logs'>{body}</div>"
@@ -222,10 +229,11 @@ class ExecutionPage:
                                    f"does not exist.</p>"))
         if self.summary["state"] not in TERMINAL:
             self.start_polling()
-        tabs = pn.Tabs(("Topology", self.topology), ("Gantt", self.gantt), ("Outputs", self.outputs), dynamic=False, sizing_mode="stretch_width",
-                       css_classes=["ln-exec-tabs"])
-        return shell("flows", f"Execution {esc(self.execution_id)}", pn.Column(
-            self.header, pn.Row(*self.buttons.values()), self.message, tabs,
+        tabs = pn.Tabs(("Topology", self.topology), ("Gantt", self.gantt), ("Outputs", self.outputs),
+                       ("State history", self.history), ("Metrics", self.metrics), dynamic=False,
+                       sizing_mode="stretch_width", css_classes=["ln-exec-tabs"])
+        return shell("executions", f"Execution {esc(self.execution_id)}", pn.Column(
+            self.header, self.tools.neighbours, pn.Row(*self.buttons.values()), self.tools.view(), self.message, tabs,
             pn.pane.Markdown("#### Logs"), pn.Row(self.level, self.task), self.logs,
             sizing_mode="stretch_width", margin=(0, 16)))
 

@@ -145,7 +145,8 @@ class FlowsPage:
                      f"<b>{esc(r.id)}</b></a><br><span class='ln-muted'>{esc(r.namespace)}</span></td>"
                      f"<td style='width:20%'>{labels}</td><td style='width:14%'>{last}</td>"
                      f"<td>rev {r.revision} · <a href='{url('execute', namespace=r.namespace, id=r.id)}'>▶ Execute</a>"
-                     f"</td></tr></table>")
+                     f" · <a class='ln-flow-executions' href='{url('flow', namespace=r.namespace, id=r.id)}'>"
+                     "Executions</a></td></tr></table>")
             if self.pending_delete == (r.namespace, r.id):
                 sure = pn.widgets.Button(name="Delete it", button_type="danger", width=90,
                                          css_classes=["ln-delete-confirm"])

@@ -59,7 +59,9 @@ class TriggersPage:
                      f"{esc(t['namespace'])}.{esc(t['flowId'])}</a></td><td style='width:18%'>{esc(t['triggerId'])} "
                      f"<span class='ln-muted'>{esc(t['type'])}</span></td><td style='width:20%'>"
                      f"{esc(t['cron'] or '')} {esc(t['timezone'] if t['cron'] else '')}</td>"
-                     f"<td class='ln-next-run'>{state}</td></tr></table>")
+                     f"<td class='ln-next-run'>{state} · <a class='ln-trigger-executions' "
+                     f"href='{url('executions', namespace=t['namespace'], flowId=t['flowId'])}'>Executions</a>"
+                     "</td></tr></table>")
             toggle = pn.widgets.Button(name="Enable" if t["disabled"] else "Disable", width=90,
                                        button_type="success" if t["disabled"] else "warning",
                                        css_classes=["ln-toggle"], disabled=t["disabledInYaml"],

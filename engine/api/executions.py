@@ -1,19 +1,21 @@
-"""Executions: start (with inputs), read, search, kill, restart, resume, replay, delete, labels, files.
+"""Executions: start (with inputs), read, search, kill, restart, resume, replay, change a task run's state,
+delete, labels, files.
 
 Routes with a literal last segment (``/{id}/kill``...) are declared before
 ``POST /executions/{namespace}/{flowId}``, so they win over a flow whose id
-happens to be ``kill``, ``restart``, ``resume``, ``replay`` or ``labels``.
+happens to be ``kill``, ``restart``, ``resume``, ``replay``, ``state`` or ``labels``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
 from engine.api.flows import parse_labels
@@ -51,14 +53,16 @@ def search_executions(
     labels: list[str] = Query([], description="Label filter key:value (repeatable)."),
     startDate: datetime | None = Query(None, description="Started at or after (ISO-8601)."),  # noqa: N803
     endDate: datetime | None = Query(None, description="Started before (ISO-8601)."),  # noqa: N803
+    q: str | None = Query(None, max_length=200, description="Free text found in the id, namespace, flow id or labels."),
+    sort: Literal["startDate:desc", "startDate:asc"] = Query("startDate:desc", description="Order by start date."),
     page: int = Query(1, ge=1, le=100000),
     size: int = Query(25, ge=1, le=500),
 ) -> dict[str, Any]:
-    """Executions, newest first, paginated."""
+    """Executions by start date (newest first unless ``sort=startDate:asc``), paginated."""
     found = engine(request).search_executions(
         namespace=namespace, flow_id=flowId, states=state, labels=parse_labels(labels) or None,
         started_after=_iso(startDate) if startDate else None, started_before=_iso(endDate) if endDate else None,
-        page=page, size=size)
+        q=q, sort="asc" if sort.endswith(":asc") else "desc", page=page, size=size)
     return {"results": [ex.to_dict(task_runs=False) for ex in found.results], "total": found.total}
 
 
@@ -81,6 +85,19 @@ def kill_execution(request: Request, execution_id: str) -> dict[str, Any]:
 def restart_execution(request: Request, execution_id: str) -> dict[str, Any]:
     """Re-run a FAILED or KILLED execution from its failed task runs; successful ones are kept."""
     return engine(request).restart(execution_id).to_dict()
+
+
+class StateRequest(BaseModel):
+    """Kestra's body of a task run's change of state."""
+
+    taskRunId: str = Field(max_length=40)
+    state: State
+
+
+@router.post("/executions/{execution_id}/state", response_model=Execution, responses=CONFLICT)
+def change_task_run_state(request: Request, execution_id: str, body: StateRequest) -> dict[str, Any]:
+    """Set an ended task run to SUCCESS, WARNING or FAILED; the execution goes on from there (RESTARTED)."""
+    return engine(request).change_task_run_state(execution_id, body.taskRunId, body.state).to_dict()
 
 
 @router.post("/executions/{execution_id}/resume", response_model=Execution, responses=CONFLICT, openapi_extra=INPUTS_BODY)

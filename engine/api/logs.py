@@ -17,6 +17,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,7 +28,7 @@ from engine.api.errors import COMMON_RESPONSES
 from engine.api.models import LogLine
 from engine.api.services import engine
 from engine.local_engine import Follower
-from engine.model.views import ExecutionEvent, LogEvent
+from engine.model.views import ExecutionEvent, LogEvent, Page
 
 router = APIRouter(prefix="/api/v1", tags=["Logs"], responses=COMMON_RESPONSES)
 
@@ -44,6 +45,25 @@ SSE_EVENT = {
     },
     "required": ["event", "data"],
 }
+
+
+@router.get("/logs/search", response_model=Page[LogLine])
+def search_logs(
+    request: Request,
+    namespace: str | None = Query(None, max_length=150, description="Namespace (and its children)."),
+    flowId: str | None = Query(None, max_length=100),  # noqa: N803 - Kestra's parameter names
+    executionId: str | None = Query(None, max_length=40),  # noqa: N803
+    minLevel: Level | None = Query(None),  # noqa: N803
+    startDate: datetime | None = Query(None, description="Written at or after (ISO-8601)."),  # noqa: N803
+    endDate: datetime | None = Query(None, description="Written before (ISO-8601)."),  # noqa: N803
+    q: str | None = Query(None, max_length=200, description="Free text found in the message or the task id."),
+    page: int = Query(1, ge=1, le=100000),
+    size: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    """Log lines of every execution, newest first, paginated; each names its namespace and flow."""
+    found = engine(request).search_logs(namespace=namespace, flow_id=flowId, execution_id=executionId,
+                                        min_level=minLevel, after=startDate, before=endDate, q=q, page=page, size=size)
+    return found.to_dict()
 
 
 @router.get("/logs/{execution_id}", response_model=list[LogLine])

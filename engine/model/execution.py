@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.model.ids import now_iso
 from engine.model.state import State
+
+#: Where an execution's and a task run's ``meta`` keep their state changes: [{"state", "date"}], oldest first.
+HISTORY = "stateHistory"
+
+
+def note_state(meta: dict[str, Any], state: State) -> None:
+    """Record ``state`` in ``meta``'s state history unless it is already the latest entry."""
+    history = meta.setdefault(HISTORY, [])
+    if not history or history[-1]["state"] != state.value:
+        history.append({"state": state.value, "date": now_iso()})
 
 
 @dataclass(slots=True)
@@ -62,6 +73,7 @@ class TaskRun:
             "outputs": self.outputs or {},
             "startDate": self.start_date,
             "endDate": self.end_date,
+            "stateHistory": self.meta.get(HISTORY) or [],
         }
         if "metrics" in self.meta:
             summary["metrics"] = self.meta["metrics"]  # what the task published (metric Publish, RunContext.metric)
@@ -98,6 +110,7 @@ class Execution:
             "parent": self.parent,
             "startDate": self.start_date,
             "endDate": self.end_date,
+            "stateHistory": self.meta.get(HISTORY) or [],
             "taskRuns": [tr.to_summary() for tr in task_runs],
         }
 
@@ -174,6 +187,7 @@ class ExecutionState:
         self.dirty_runs: dict[str, TaskRun] = {}
         self.new_runs: set[str] = set()
         self.execution_dirty = False
+        note_state(execution.meta, execution.state)
         for tr in sorted(task_runs or [], key=lambda t: t.seq):
             self._index(tr)
             self.next_seq = max(self.next_seq, tr.seq + 1)
@@ -223,12 +237,14 @@ class ExecutionState:
     def add(self, tr: TaskRun) -> TaskRun:
         tr.seq = self.next_seq
         self.next_seq += 1
+        note_state(tr.meta, tr.state)
         self._index(tr)
         self.dirty_runs[tr.id] = tr
         self.new_runs.add(tr.id)
         return tr
 
     def touch(self, tr: TaskRun) -> None:
+        note_state(tr.meta, tr.state)
         self.dirty_runs[tr.id] = tr
 
     def set_outputs(self, tr: TaskRun, outputs: dict[str, Any] | None) -> None:
@@ -243,10 +259,18 @@ class ExecutionState:
         self.failed_iterations.pop(tr_id, None)
 
     def touch_execution(self) -> None:
+        note_state(self.execution.meta, self.execution.state)
         self.execution_dirty = True
 
     def take_changes(self) -> tuple[list[TaskRun], list[TaskRun], bool]:
-        """(new task runs, updated task runs, execution changed), then forget them."""
+        """(new task runs, updated task runs, execution changed), then forget them.
+
+        The states they are written with join their state histories (a state set after the last touch too).
+        """
+        for tr in self.dirty_runs.values():
+            note_state(tr.meta, tr.state)
+        if self.execution_dirty:
+            note_state(self.execution.meta, self.execution.state)
         new = [tr for i, tr in self.dirty_runs.items() if i in self.new_runs]
         updated = [tr for i, tr in self.dirty_runs.items() if i not in self.new_runs]
         changed = self.execution_dirty

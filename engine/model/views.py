@@ -43,6 +43,13 @@ class AttemptView(View):
     message: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
+class StateChange(View):
+    """One entry of a state history: the state and when it was entered (stored ISO-8601 UTC)."""
+
+    state: State
+    date: str
+
+
 class TaskRunView(View):
     id: str
     task_id: str
@@ -53,6 +60,9 @@ class TaskRunView(View):
     outputs: dict[str, Any] = {}
     start_date: str | None = None
     end_date: str | None = None
+    state_history: list[StateChange] = []
+    #: What the task published (metric Publish, ``RunContext.metric``): {type, name, value, tags}.
+    metrics: list[dict[str, Any]] = Field(default=[], exclude_if=lambda v: not v)
 
 
 class ExecutionSummary(View):
@@ -73,6 +83,7 @@ class ExecutionSummary(View):
     parent: dict[str, Any] | None = None
     start_date: str | None = None
     end_date: str | None = None
+    state_history: list[StateChange] = []
     task_runs: list[TaskRunView] = []
 
     @property
@@ -84,6 +95,8 @@ class ExecutionSummary(View):
 
 
 class LogLine(View):
+    """A stored log line; ``namespace`` and ``flow_id`` are set in a search across executions."""
+
     id: int
     execution_id: str
     task_run_id: str | None = None
@@ -92,6 +105,8 @@ class LogLine(View):
     level: str
     timestamp: str
     message: str
+    namespace: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    flow_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class TaskRunState(View):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.model.execution import Execution, TaskRun
+from engine.model.state import State
 from engine.runtime.executor import WorkerOutcome
 
 
@@ -108,6 +109,15 @@ class Restart:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeTaskRunState:
+    """Phase 1 of a task run's change of state by a user (engine/runtime/restart.py); phase 2 is ContinueRestart."""
+
+    execution_id: str
+    task_run_id: str
+    state: State
+
+
+@dataclass(frozen=True, slots=True)
 class ContinueRestart:
     """Phase 2 of a restart, after phase 1 was committed: dispatch the new attempts."""
 
@@ -155,6 +165,6 @@ class Wake:
 #: Events that act on one execution, by its id.
 ExecutionEvent = (
     AttemptStarted | AttemptEnded | TimerFired | Kill | Resume | ChildEnded | ChildFailedToStart
-    | Recover | Dequeue | Restart | ContinueRestart
+    | Recover | Dequeue | Restart | ChangeTaskRunState | ContinueRestart
 )
 Event = StartExecution | StartReplay | SetLabels | ExecutionEvent | LeaseTick | Sync | Wake

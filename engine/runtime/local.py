@@ -37,6 +37,7 @@ from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.events import (
     AttemptEnded,
     AttemptStarted,
+    ChangeTaskRunState,
     ChildEnded,
     ChildFailedToStart,
     ContinueRestart,
@@ -290,6 +291,11 @@ class LocalRunner:
         self.cluster.take_over(execution_id)
         self.post(Restart(execution_id))
 
+    def change_task_run_state(self, execution_id: str, task_run_id: str, state: State) -> None:
+        """Set an ended task run's state and go on from there (engine/runtime/restart.py)."""
+        self.cluster.take_over(execution_id)
+        self.post(ChangeTaskRunState(execution_id, task_run_id, state))
+
     def replay(self, execution_id: str, task_run_id: str | None = None) -> str:
         """Start a NEW execution that copies the task runs before ``task_run_id`` and runs from there.
 
@@ -493,13 +499,34 @@ class LocalRunner:
                 pass  # no longer queued (killed meanwhile)
             case Restart():
                 acts.append((st, executor.restart(st)))
-                if st.execution.state == State.RESTARTED:
-                    self._states[st.execution.id] = st
-                    with self._ended_lock:
-                        self._ended.setdefault(st.execution.id, threading.Event())
-                    self.post(ContinueRestart(st.execution.id))
+                self._continue_restart(st)
+            case ChangeTaskRunState(task_run_id=tr_id, state=state):
+                acts.append((st, self._change_task_run_state(st, tr_id, state)))
+                self._continue_restart(st)
             case ContinueRestart():
                 acts.append((st, executor.continue_restart(st)))
+
+    def _continue_restart(self, st: ExecutionState) -> None:
+        """After phase 1 of a restart (or a change of state): hold the execution, post phase 2."""
+        if st.execution.state == State.RESTARTED:
+            self._states[st.execution.id] = st
+            with self._ended_lock:
+                self._ended.setdefault(st.execution.id, threading.Event())
+            self.post(ContinueRestart(st.execution.id))
+
+    @staticmethod
+    def _change_task_run_state(st: ExecutionState, task_run_id: str, state: State) -> Step:
+        from engine.runtime.restart import ReplayError, change_task_run_state
+
+        step = Step()
+        if not st.execution.state.terminal or st.execution.state == State.KILLED:
+            return step  # it moved on since the request was checked
+        try:
+            message = change_task_run_state(st, task_run_id, state)
+            step.logs.append((task_run_id, st.task_runs[task_run_id].task_id, "INFO", message))
+        except ReplayError as exc:
+            step.logs.append((None, None, "WARN", f"change of state refused: {exc}"))
+        return step
 
     def _run_light(self, acts: list[tuple[ExecutionState, Step]]) -> None:
         """Run the batch's light tasks (log, return, ...) before its commit.

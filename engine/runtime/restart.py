@@ -3,6 +3,9 @@
 (**Restart**, which re-runs an execution from its failed task runs, is a state
 transition of the executor: ``Executor.restart`` and ``Executor.continue_restart``.)
 
+**Change state** (Kestra's "change status" of a task run) sets an ended task run's
+state and re-opens the execution the way a restart does (:func:`change_task_run_state`).
+
 **Replay** creates a *new* execution that copies the task runs before a chosen
 one (its containers reset to RUNNING) and lets the executor run from there.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
 from engine.model.ids import new_id, now_iso
 from engine.model.state import State
 
@@ -101,3 +104,49 @@ def _copy(execution: Execution, new_id_: str, state: State, parent: Any, start: 
         start_date=start,
         meta=meta,
     )
+
+
+#: What a user may set a task run to (Kestra's "change status" of a task run).
+CHANGEABLE_TO = (State.SUCCESS, State.WARNING, State.FAILED)
+
+
+def change_task_run_state(st: ExecutionState, task_run_id: str, state: State) -> str:
+    """Phase 1 of Kestra's "change status": set an ended task run's state and reopen what depends on it.
+
+    The task run (and its last attempt) takes ``state``; its ended containers go back to
+    RUNNING (marked ``restarted`` so phase 2, ``Executor.continue_restart``, re-evaluates
+    them innermost first), and the execution becomes RESTARTED. A FAILED task marked
+    SUCCESS thus lets the tasks after it run, as in Kestra. Raises ReplayError when the
+    change cannot be made; returns the log line that records it.
+    """
+    ex = st.execution
+    tr = st.task_runs.get(task_run_id)
+    if tr is None:
+        raise ReplayError(f"execution {ex.id} has no task run {task_run_id}")
+    if not tr.state.terminal:
+        raise ReplayError(f"task run {tr.task_id} is {tr.state}; only an ended task run can change state")
+    if state not in CHANGEABLE_TO:
+        raise ReplayError(f"a task run can be set to {', '.join(map(str, CHANGEABLE_TO))}, not {state}")
+    before = tr.state
+    tr.state = state
+    if tr.attempts:
+        tr.attempts[-1].state = state
+    tr.end_date = tr.end_date or now_iso()
+    st.touch(tr)
+    parent_id = tr.parent_task_run_id
+    while parent_id:
+        parent = st.task_runs.get(parent_id)
+        if parent is None:
+            break
+        if parent.state.terminal:
+            parent.meta["restarted"] = parent.meta.get("restarted", 0) + 1
+            parent.state = State.RUNNING
+            parent.end_date = None
+            st.forget_derived(parent.id)
+            st.touch(parent)
+        parent_id = parent.parent_task_run_id
+    ex.state = State.RESTARTED
+    ex.end_date = None
+    ex.meta.pop("finalState", None)
+    st.touch_execution()
+    return f"task run {tr.task_id}{f' [{tr.value}]' if tr.value is not None else ''} changed from {before} to {state} by a user"

@@ -55,6 +55,11 @@ _LATEST_FLOW = (
 _FLOW_REVISION = select(flows).where(flows.c.namespace == bindparam("ns"), flows.c.id == bindparam("fid"), flows.c.revision == bindparam("rev"))
 
 
+def like_escape(text: str) -> str:
+    """``text`` for a LIKE pattern with ``escape="\\"``: its own ``%`` and ``_`` match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _loads(text: str | None, default: object = None) -> Any:
     return default if text is None else json.loads(text)
 
@@ -299,9 +304,15 @@ class SqlStore:
         start_after: str | None = None,
         start_before: str | None = None,
         labels: dict[str, str] | None = None,
+        q: str | None = None,
+        oldest_first: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[Execution], int]:
+        """One page of executions by start date (newest first unless ``oldest_first``) and how many match.
+
+        ``q`` is free text matched (case-insensitively) in the id, namespace, flow id and labels.
+        """
         conds = []
         if namespace:
             conds.append(or_(executions.c.namespace == namespace, executions.c.namespace.like(namespace + ".%")))
@@ -315,15 +326,20 @@ class SqlStore:
             conds.append(executions.c.start_date < start_before)
         for k, v in (labels or {}).items():
             conds.append(executions.c.labels.like(f'%{json.dumps(k)}:{json.dumps(v)}%'))
+        if q:
+            pattern = "%" + like_escape(q) + "%"
+            conds.append(or_(*(c.ilike(pattern, escape="\\") for c in (executions.c.id, executions.c.namespace,
+                                                                        executions.c.flow_id, executions.c.labels))))
         where = and_(*conds) if conds else None
-        q = select(executions)
+        query = select(executions)
         cq = select(func.count()).select_from(executions)
         if where is not None:
-            q = q.where(where)
+            query = query.where(where)
             cq = cq.where(where)
-        q = q.order_by(executions.c.start_date.desc(), executions.c.id).limit(limit).offset(offset)
+        order = (executions.c.start_date.asc(), executions.c.id) if oldest_first else (executions.c.start_date.desc(), executions.c.id)
+        query = query.order_by(*order).limit(limit).offset(offset)
         with self.read_engine.begin() as conn:
-            rows = conn.execute(q).all()
+            rows = conn.execute(query).all()
             total = conn.execute(cq).scalar_one()
         return [self._execution_from_row(r) for r in rows], int(total)
 

@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 
@@ -300,6 +301,63 @@ def test_labels_of_an_ended_execution(engine: Engine, ns: str) -> None:
     running = engine.start(ns, "slow")
     with pytest.raises(Conflict, match="set labels once it has ended"):
         engine.set_labels(running, {"a": "b"})
+    engine.kill(running)
+
+
+def test_search_executions_by_text_order_and_page(engine: Engine, ns: str) -> None:
+    engine.deploy(flow(ns, GREET))
+    ids = [engine.start(ns, "f", labels={"batch": f"b{i}"}) for i in range(3)]
+    for ex_id in ids:
+        engine.wait(ex_id, timeout=30)
+    newest = engine.search_executions(namespace=ns, size=2)
+    assert [e.id for e in newest.results] == ids[::-1][:2] and newest.total == 3
+    oldest = engine.search_executions(namespace=ns, sort="asc", size=2, page=2)
+    assert [e.id for e in oldest.results] == ids[2:]
+    assert [e.id for e in engine.search_executions(namespace=ns, q="B1").results] == [ids[1]]  # a label, any case
+    assert engine.search_executions(q=ids[0][:12]).total == 1  # the id
+    assert engine.search_executions(namespace=ns, q="50%_").total == 0  # LIKE's wildcards match themselves
+
+
+def test_search_logs_across_executions(engine: Engine, ns: str) -> None:
+    first = run(engine, flow(ns, GREET))
+    second = run(engine, flow(ns, GREET, "g"))
+    every = engine.search_logs(namespace=ns, min_level="INFO", size=100)
+    assert {line.execution_id for line in every.results} == {first.id, second.id}
+    assert [line.id for line in every.results] == sorted((line.id for line in every.results), reverse=True)
+    assert all(line.namespace == ns and line.flow_id in ("f", "g") for line in every.results)
+    warned = engine.search_logs(namespace=ns, flow_id="g", min_level="WARN")
+    assert [(line.execution_id, line.message) for line in warned.results] == [(second.id, "careful")]
+    assert warned.total == 1
+    assert engine.search_logs(namespace=ns, q="HELLO 1", size=1).total == 2
+    page2 = engine.search_logs(namespace=ns, min_level="INFO", size=2, page=2)
+    assert [line.id for line in page2.results] == [line.id for line in every.results][2:4]
+    assert engine.search_logs(namespace=ns, after=datetime.now(UTC) + timedelta(hours=1)).total == 0
+
+
+def test_change_task_run_state_lets_the_flow_go_on(engine: Engine, ns: str) -> None:
+    engine.deploy(flow(ns, """
+        tasks:
+          - {id: gate, type: fail, message: stop here}
+          - {id: after, type: return, format: ran}
+    """))
+    failed = engine.wait(engine.start(ns, "f"), timeout=30)
+    gate = next(tr for tr in failed.task_runs if tr.task_id == "gate")
+    assert [h.state for h in failed.state_history] == [State.CREATED, State.RUNNING, State.FAILED]
+    with pytest.raises(Invalid) as refused:
+        engine.change_task_run_state(failed.id, gate.id, State.RUNNING)
+    assert refused.value.errors and refused.value.errors[0].path == "state"
+    with pytest.raises(NotFound):
+        engine.change_task_run_state(failed.id, "no-such-task-run", State.SUCCESS)
+    engine.change_task_run_state(failed.id, gate.id, State.SUCCESS)
+    done = until(engine, failed.id, {State.SUCCESS, State.FAILED})
+    assert done.state == State.SUCCESS
+    assert {tr.task_id: str(tr.state) for tr in done.task_runs} == {"gate": "SUCCESS", "after": "SUCCESS"}
+    assert [h.state for h in done.state_history][-3:] == [State.RESTARTED, State.RUNNING, State.SUCCESS]
+    assert [h.state for h in next(tr for tr in done.task_runs if tr.task_id == "gate").state_history][-1] == State.SUCCESS
+    engine.deploy(flow(ns, "tasks:\n  - {id: nap, type: sleep, duration: PT60S}", "slow"))
+    running = engine.start(ns, "slow")
+    with pytest.raises(Conflict, match="once the execution has ended"):
+        engine.change_task_run_state(running, gate.id, State.SUCCESS)
     engine.kill(running)
 
 

@@ -101,6 +101,25 @@ def test_executions_task_runs_and_logs_round_trip(store: SqlStore) -> None:
     assert store.unfinished_execution_ids() == []
 
 
+def test_search_by_text_order_and_logs_across_executions(store: SqlStore) -> None:
+    """Free text is case-insensitive on both databases and its % and _ match themselves; log search joins."""
+    from engine.store.log_search import LogQuery, search_logs
+
+    older, newer = _execution(State.SUCCESS, days_ago=1), _execution(State.FAILED)
+    older.labels = {"env": "Prod_50%"}
+    store.write_batch(new_executions=[older, newer], log_rows=[
+        LogRecord(older.id, None, "t", 0, "INFO", now_iso(), "Loaded 3 Rows"),
+        LogRecord(newer.id, None, "t", 0, "DEBUG", now_iso(), "loaded nothing")])
+    assert [e.id for e in store.search_executions(q="prod_50%")[0]] == [older.id]
+    assert store.search_executions(q="prod_5_%")[1] == 0
+    assert [e.id for e in store.search_executions(namespace="team", oldest_first=True)[0]] == [older.id, newer.id]
+    rows, total = search_logs(store, LogQuery(namespace="team", q="LOADED"), limit=10, offset=0)
+    assert total == 2 and [r["executionId"] for r in rows] == [newer.id, older.id] and rows[0]["flowId"] == "f"
+    rows, total = search_logs(store, LogQuery(namespace="team.a", min_level="INFO"), limit=10, offset=0)
+    assert total == 1 and rows[0]["message"] == "Loaded 3 Rows" and rows[0]["namespace"] == "team.a"
+    assert search_logs(store, LogQuery(namespace="tea"), limit=10, offset=0)[1] == 0  # a namespace is not a text prefix
+
+
 def test_leases_let_one_runner_claim_each_execution(store: SqlStore, url: str) -> None:
     from engine.store.leases import LeaseStore
 
