@@ -174,3 +174,12 @@ def limit_files(ctx: RunContext, objects: list[Any], max_files: Any, task: str) 
                         "raise maxFiles to get more")
         return objects[:limit]
     return objects
+
+
+def keep(ctx: RunContext, path: Path, key: str) -> str:
+    """Put a downloaded object into internal storage under its key (or its last name when the key is no valid
+    file path, a '..' segment...); its ``lanner:///`` URI."""
+    try:
+        return ctx.output_file(path, key.strip("/") or file_name(key, "object"))
+    except StorageError:
+        return ctx.output_file(path, file_name(key, "object"))

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from engine.sdk import Field, RunContext, StorageError, TaskFailed, TaskResult, register_task
+from engine.sdk import Field, RunContext, TaskFailed, TaskResult, register_task
 from lanner_cloud_storage.common import (
     ACTIONS,
     choice,
-    file_name,
     flag,
+    keep,
     limit_files,
     open_source,
     required,
@@ -103,10 +103,7 @@ def download_object(ctx: RunContext, store: S3Store, bucket: str, key: str, para
     with scratch(ctx) as tmp:
         path = tmp / "object"
         info = store.get(bucket, key, path, **params)
-        try:
-            info["uri"] = ctx.output_file(path, key.strip("/") or file_name(key, "object"))
-        except StorageError:  # a key that is no valid file path (a '..' segment...): keep its last name only
-            info["uri"] = ctx.output_file(path, file_name(key, "object"))
+        info["uri"] = keep(ctx, path, key)
     return info
 
 
