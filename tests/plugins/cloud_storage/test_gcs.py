@@ -10,9 +10,16 @@ from typing import Any
 
 import pytest
 
-from engine.triggers.scheduler import Scheduler
 from tests.plugins.cloud_storage.emulators import GcsServer, refusing_token_server, service_account_key
-from tests.plugins.cloud_storage.helpers import b64, free_port, run_flow, stored, task_run
+from tests.plugins.cloud_storage.helpers import (
+    assert_fired,
+    b64,
+    free_port,
+    poll_twice,
+    run_flow,
+    stored,
+    task_run,
+)
 
 NS = "tests.gcs"
 DEFAULTS = """
@@ -138,30 +145,16 @@ triggers:
 """
 
 
-def _executions(runner: Any, flow_id: str) -> list[dict[str, Any]]:
-    runner.sync()
-    found, _ = runner.store.search_executions(flow_id=flow_id, limit=100)
-    return sorted((runner.wait(e.id, timeout=60) for e in found), key=lambda s: s["trigger"]["name"])
-
-
 def test_the_trigger_moves_or_deletes_each_new_object_and_starts_one_execution_for_it(gcs_server: GcsServer, runner: Any) -> None:
     moved = gcs_server.bucket(**{"incoming__a.csv": b"a,1\n", "incoming__b.csv": b"b,2\n", "incoming__notes.txt": b"x"})
     gone = gcs_server.bucket(**{"incoming__c.csv": b"c,3\n"})
-    for flow_id, bucket, extra in (("gcs-move", moved, "    action: MOVE\n    moveDirectory: gs://BUCKET/archive/\n"),
-                                   ("gcs-delete", gone, "    action: DELETE\n")):
-        runner.deploy((TRIGGER + extra).replace("FLOW", flow_id).replace("ENDPOINT", gcs_server.endpoint).replace("BUCKET", bucket))
-    sched = Scheduler(runner)
-    sched.run_once()
-    sched.run_once()  # nothing left in incoming/: nothing more fires
-    runs = _executions(runner, "gcs-move")
-    assert [r["trigger"]["name"] for r in runs] == ["incoming/a.csv", "incoming/b.csv"]
-    for run, body in zip(runs, (b"a,1\n", b"b,2\n"), strict=True):
-        trigger = run["trigger"]
-        assert run["state"] == "SUCCESS" and trigger["changeType"] == "CREATE" and trigger["bucket"] == moved
-        assert trigger["size"] == len(body) and trigger["blobs"][0]["name"] == trigger["name"]
-        assert stored(runner, trigger["uri"], NS) == body
+    flows = {flow_id: (TRIGGER + extra).replace("FLOW", flow_id).replace("ENDPOINT", gcs_server.endpoint).replace("BUCKET", bucket)
+             for flow_id, bucket, extra in (("gcs-move", moved, "    action: MOVE\n    moveDirectory: gs://BUCKET/archive/\n"),
+                                            ("gcs-delete", gone, "    action: DELETE\n"))}
+    runs = poll_twice(runner, flows)
+    assert_fired(runner, runs["gcs-move"], {"incoming/a.csv": b"a,1\n", "incoming/b.csv": b"b,2\n"}, ("bucket", moved), NS)
+    assert_fired(runner, runs["gcs-delete"], {"incoming/c.csv": b"c,3\n"}, ("bucket", gone), NS)
     assert gcs_server.keys(moved) == ["archive/a.csv", "archive/b.csv", "incoming/notes.txt"]
-    assert [r["trigger"]["name"] for r in _executions(runner, "gcs-delete")] == ["incoming/c.csv"]
     assert gcs_server.keys(gone) == []
 
 
