@@ -207,3 +207,42 @@ def test_a_wrong_key_or_an_unreachable_endpoint_fails_each_attempt_in_one_masked
     everything = json.dumps([refused, unreachable]) + "\n".join(
         line["message"] for s in (refused, unreachable) for line in az_runner.logs(s["id"]))
     assert wrong not in everything and azurite.key not in everything
+
+
+def test_a_sas_token_or_a_connection_string_reaches_the_container_and_is_masked(azurite: AzuriteServer, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    sas = generate_account_sas(azurite.account, azurite.key, ResourceTypes(container=True, object=True),
+                               AccountSasPermissions(read=True, list=True), datetime.now(UTC) + timedelta(hours=1))
+    container = azurite.container(**{"in__a.csv": b"a,1\n"})
+    runner = runner_with_secrets(tmp_path / "home", AZURE_SAS=sas, AZURE_CONNECTION_STRING=azurite.connection_string)
+    flow = f"""
+id: azure-sas
+namespace: tests.azure
+tasks:
+  - id: with_sas
+    type: io.kestra.plugin.azure.storage.blob.Download
+    endpoint: {azurite.endpoint}
+    sasToken: "{{{{ secret('AZURE_SAS') }}}}"
+    container: {container}
+    name: in/a.csv
+  - id: with_connection_string
+    type: io.kestra.plugin.azure.storage.blob.List
+    connectionString: "{{{{ secret('AZURE_CONNECTION_STRING') }}}}"
+    container: {container}
+  - id: echo
+    type: log
+    message: "{{{{ secret('AZURE_SAS') }}}} {{{{ secret('AZURE_CONNECTION_STRING') }}}}"
+"""
+    try:
+        summary = run_flow(runner, flow)
+        logs = "\n".join(line["message"] for line in runner.logs(summary["id"]))
+    finally:
+        runner.close()
+    assert summary["state"] == "SUCCESS", json.dumps(summary["taskRuns"], indent=1)[-2000:]
+    assert stored(runner, task_run(summary, "with_sas")["outputs"]["blob"]["uri"], NS) == b"a,1\n"
+    assert [b["name"] for b in task_run(summary, "with_connection_string")["outputs"]["blobs"]] == ["in/a.csv"]
+    everything = json.dumps(summary) + logs
+    assert sas not in everything and azurite.key not in everything and "sig=" not in everything
