@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: mysql-deps install install-test frontend wheel lock test-latest run test test-fast test-faults lint typecheck docs bench bench-quick browser-deps clean screenshots
+.PHONY: mysql-deps install install-test frontend azurite wheel lock test-latest run test test-fast test-faults lint typecheck docs bench bench-quick browser-deps clean screenshots
 
 # uv installs exactly what requirements/*.txt pin (hash-checked); it lives in its own folder
 # inside the venv so `uv pip sync` never removes it.
@@ -44,7 +44,7 @@ $(VENV)/.installed-test: requirements/test.txt pyproject.toml $(wildcard plugins
 
 install: $(VENV)/.installed frontend
 
-install-test: $(VENV)/.installed-test frontend
+install-test: $(VENV)/.installed-test frontend azurite
 
 # The builder's browser code: npm installs exactly the committed lock, esbuild bundles it into
 # builder/canvas/bundle/ (package data, so the wheel needs no node). Rebuilt when a source changes.
@@ -62,6 +62,16 @@ $(BUNDLE)/.built: $(FRONTEND_SRC) $(FRONTEND)/node_modules/.package-lock.json
 	@touch $@
 
 frontend: $(BUNDLE)/.built
+
+# Azurite (Microsoft's Azure Storage emulator, from npm) for the cloud storage plugin's Azure Blob tests:
+# npm installs exactly the committed lock; the tests start it on 127.0.0.1 (nothing fetched at run time).
+AZURITE := tests/plugins/cloud_storage/azurite
+$(AZURITE)/node_modules/.package-lock.json: $(AZURITE)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm (node 20) is needed to install Azurite for the Azure Blob tests"; exit 1; }
+	cd $(AZURITE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+azurite: $(AZURITE)/node_modules/.package-lock.json
 
 # A wheel with the bundles inside: `pip install dist/lanner-*.whl` needs no node.
 wheel: frontend | $(UV)
@@ -144,4 +154,4 @@ screenshots: install-test browser-deps
 	  tests/browser/test_canvas.py::test_screenshot_of_a_sample_flow
 
 clean:
-	rm -rf $(VENV) $(LATEST) .lanner $(BUNDLE) $(FRONTEND)/node_modules
+	rm -rf $(VENV) $(LATEST) .lanner $(BUNDLE) $(FRONTEND)/node_modules $(AZURITE)/node_modules

@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # notebook_sales is run (with inputs) by the dedicated test below; the plugins' example flows by
 # tests/plugins/<plugin>/test_example_flow.py, against the local servers those tests start.
-RUN_ELSEWHERE = {"notebook_sales", "sales_announce_slack", "sales_report_email", "git_sync_and_run", "s3_sales_files", "nightly_sales_report"}
+RUN_ELSEWHERE = {"notebook_sales", "sales_announce_slack", "sales_report_email", "git_sync_and_run", "s3_sales_files", "nightly_sales_report",
+                 "gcs_sales_files", "azure_blob_sales_files"}
 FLOWS = sorted(f for f in (ROOT / "flows").glob("*.yaml") if f.stem not in RUN_ELSEWHERE)
 
 

@@ -19,6 +19,8 @@ from typing import IO, Any
 from engine.sdk import NSFILE_SCHEME, SCHEME, RunContext, StorageError, TaskFailed, resolve_nsfile
 
 GROUP = "Cloud storage"
+#: What Downloads and the triggers do with the objects they took (Kestra's ``ActionInterface.Action``).
+ACTIONS = ("MOVE", "DELETE", "NONE")
 
 
 def text(render: Callable[[Any], Any], value: Any) -> str | None:
@@ -157,3 +159,27 @@ def file_name(key: str, fallback: str) -> str:
     """The stored file's name: the last segment of the object key."""
     name = PurePosixPath(key.rstrip("/")).name
     return name if name not in ("", ".", "..") else fallback
+
+
+def move_target(key: str, folder: str) -> str:
+    """Where MOVE puts an object: ``<folder>/<file name>``, like Kestra."""
+    return f"{folder.strip('/')}/{key.rstrip('/').rsplit('/', 1)[-1]}".lstrip("/")
+
+
+def limit_files(ctx: RunContext, objects: list[Any], max_files: Any, task: str) -> list[Any]:
+    """The first ``maxFiles`` (default 25) objects, with a warning when some were left out."""
+    limit = integer(ctx.render, max_files, "maxFiles", task, 25, minimum=1)
+    if len(objects) > limit:
+        ctx.logger.warn(f"Listing returned {len(objects)} objects but maxFiles is {limit}: only the first {limit} are kept; "
+                        "raise maxFiles to get more")
+        return objects[:limit]
+    return objects
+
+
+def keep(ctx: RunContext, path: Path, key: str) -> str:
+    """Put a downloaded object into internal storage under its key (or its last name when the key is no valid
+    file path, a '..' segment...); its ``lanner:///`` URI."""
+    try:
+        return ctx.output_file(path, key.strip("/") or file_name(key, "object"))
+    except StorageError:
+        return ctx.output_file(path, file_name(key, "object"))

@@ -32,7 +32,10 @@ UNREACHABLE_NAMES = {
     "ConnectionRefusedError", "ConnectionResetError", "gaierror",
 }
 #: Exception class names that mean "no credentials could be found at all".
-NO_CREDENTIALS_NAMES = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError", "DefaultCredentialsError"}
+NO_CREDENTIALS_NAMES = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError", "DefaultCredentialsError",
+                        "CredentialUnavailableError"}
+#: Exception class names that mean "the credentials were refused" (a token server said no: GCS's service account).
+REFUSED_NAMES = {"RefreshError", "ClientAuthenticationError", "ClientSecretCredentialError"}
 
 
 class StorageFailure(TaskFailed):
@@ -63,7 +66,9 @@ def error_code(exc: BaseException) -> tuple[str | None, str | None]:
                 return str(code), error.get("Message") or None
         status = getattr(item, "status_code", None) or getattr(item, "code", None)
         if isinstance(status, int) and 400 <= status < 600:
-            return str(status), getattr(item, "message", None) or str(item) or None
+            named = getattr(item, "error_code", None)  # Azure's AuthorizationFailure, BlobNotFound...
+            message = getattr(item, "message", None) or str(item) or None
+            return str(getattr(named, "value", named) or status), (str(message).splitlines()[0] if message else None)
     return None, None
 
 
@@ -75,7 +80,8 @@ def classify(exc: BaseException) -> str:
     if names & UNREACHABLE_NAMES:
         return "unreachable"
     code, _ = error_code(exc)
-    if code in CREDENTIAL_CODES or any(isinstance(item, PermissionError) for item in _chain(exc)):
+    if (code in CREDENTIAL_CODES or names & REFUSED_NAMES or any(isinstance(item, PermissionError) for item in _chain(exc))
+            or any(type(item) is OSError and str(item).startswith("Forbidden") for item in _chain(exc))):  # gcsfs's 403
         return "credentials"
     if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound", "ContainerNotFound", "BlobNotFound"):
         return "missing"
@@ -99,7 +105,7 @@ def _detail(exc: BaseException) -> str:
 
 
 def describe(exc: BaseException, *, task: str, provider: str, action: str, target: str, endpoint: str | None,
-             credential_fields: str) -> StorageFailure:
+             credential_fields: str, endpoint_fields: str = "endpointOverride, region") -> StorageFailure:
     """The one sentence a user reads when ``action`` on ``target`` failed."""
     if isinstance(exc, StorageFailure):
         return exc
@@ -115,7 +121,7 @@ def describe(exc: BaseException, *, task: str, provider: str, action: str, targe
     elif reason == "unreachable":
         place = f"the {provider} endpoint {endpoint}" if endpoint else f"{provider}"
         message = (f"{task}: cannot reach {place} while {action} {target} ({_detail(exc)}); "
-                   "check endpointOverride, region and the network, or retry later")
+                   f"check {endpoint_fields} and the network, or retry later")
     elif reason == "missing":
         message = f"{task}: {target} does not exist ({_detail(exc)}) while {action} it"
     else:
@@ -125,7 +131,7 @@ def describe(exc: BaseException, *, task: str, provider: str, action: str, targe
 
 @contextmanager
 def storage_errors(*, task: str, provider: str, action: str, target: str, endpoint: str | None,
-                   credential_fields: str) -> Iterator[None]:
+                   credential_fields: str, endpoint_fields: str = "endpointOverride, region") -> Iterator[None]:
     """Turn any failure inside the block into a :class:`StorageFailure` (a ``TaskFailed``) with one sentence."""
     try:
         yield
@@ -133,4 +139,4 @@ def storage_errors(*, task: str, provider: str, action: str, target: str, endpoi
         raise
     except Exception as exc:  # noqa: BLE001 - every SDK error becomes a sentence; the attempt fails with it
         raise describe(exc, task=task, provider=provider, action=action, target=target, endpoint=endpoint,
-                       credential_fields=credential_fields) from None
+                       credential_fields=credential_fields, endpoint_fields=endpoint_fields) from None

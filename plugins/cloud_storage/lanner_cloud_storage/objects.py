@@ -42,6 +42,7 @@ class Listing:
     encoding_type: str | None = None
     expected_bucket_owner: str | None = None
     request_payer: str | None = None
+    all_versions: bool = False
 
 
 def compile_regexp(pattern: str | None, field: str, task: str) -> Callable[[str], bool] | None:
@@ -73,6 +74,8 @@ class ObjectStore:
     provider = "object storage"
     scheme = ""
     credential_fields = "the credentials"
+    #: What to check when the endpoint is out of reach.
+    endpoint_fields = "endpointOverride, region"
 
     def __init__(self, fs: Any, *, task: str, endpoint: str | None = None, killed: Callable[[], bool] | None = None):
         self.fs = fs
@@ -88,7 +91,7 @@ class ObjectStore:
     def guard(self, action: str, target: str) -> AbstractContextManager[None]:
         """Failures inside become one sentence: ``<task>: S3 at <endpoint> refused the credentials while <action> <target> ...``."""
         return storage_errors(task=self.task, provider=self.provider, action=action, target=target,
-                              endpoint=self.endpoint, credential_fields=self.credential_fields)
+                              endpoint=self.endpoint, credential_fields=self.credential_fields, endpoint_fields=self.endpoint_fields)
 
     def check_killed(self) -> None:
         if self._killed():
@@ -107,10 +110,14 @@ class ObjectStore:
             is_dir = bool(entry.pop("directory", False)) or key.endswith("/")
             if listing.filter == "FILES" and is_dir or listing.filter == "DIRECTORY" and not is_dir:
                 continue
-            if matches is not None and not matches(key):
+            if matches is not None and not matches(self.regexp_subject(bucket, key)):
                 continue
             out.append({name: value for name, value in entry.items() if value is not None})
         return out
+
+    def regexp_subject(self, bucket: str, key: str) -> str:
+        """What ``regexp`` must match as a whole: the key (GCS matches the ``gs://`` URI, like Kestra)."""
+        return key
 
     def _list(self, bucket: str, listing: Listing) -> list[dict[str, Any]]:
         """Generic listing through ``fs.find`` under the prefix's folder (providers override it where the SDK does better)."""

@@ -14,7 +14,6 @@ from lanner_cloud_storage.s3_connection import TASK_REQUEST_ATTEMPTS, S3Connecti
 from lanner_cloud_storage.s3_store import S3Store
 
 FILTERS = ("FILES", "DIRECTORY", "BOTH")
-ACTIONS = ("MOVE", "DELETE", "NONE")
 
 
 class CopyObject(LannerModel):
@@ -90,7 +89,3 @@ class ListProperties(LannerModel):
             request_payer=text(render, request_payer),
         )
 
-
-def move_target(key: str, folder: str) -> str:
-    """Where MOVE puts an object: ``<folder>/<file name>``, like Kestra."""
-    return f"{folder.strip('/')}/{key.rstrip('/').rsplit('/', 1)[-1]}".lstrip("/")

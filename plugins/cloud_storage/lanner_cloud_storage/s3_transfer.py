@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from engine.sdk import Field, RunContext, StorageError, TaskFailed, TaskResult, register_task
+from engine.sdk import Field, RunContext, TaskFailed, TaskResult, register_task
 from lanner_cloud_storage.common import (
+    ACTIONS,
     choice,
-    file_name,
     flag,
-    integer,
+    keep,
+    limit_files,
     open_source,
     required,
     scratch,
@@ -20,7 +21,8 @@ from lanner_cloud_storage.common import (
     text,
 )
 from lanner_cloud_storage.objects import Listing
-from lanner_cloud_storage.s3_base import ACTIONS, BucketTask, CopyObject, ListProperties, move_target
+from lanner_cloud_storage.polling import apply_action
+from lanner_cloud_storage.s3_base import BucketTask, CopyObject, ListProperties
 from lanner_cloud_storage.s3_store import S3Store
 
 #: Upload properties and the PutObject parameter each one sets.
@@ -101,10 +103,7 @@ def download_object(ctx: RunContext, store: S3Store, bucket: str, key: str, para
     with scratch(ctx) as tmp:
         path = tmp / "object"
         info = store.get(bucket, key, path, **params)
-        try:
-            info["uri"] = ctx.output_file(path, key.strip("/") or file_name(key, "object"))
-        except StorageError:  # a key that is no valid file path (a '..' segment...): keep its last name only
-            info["uri"] = ctx.output_file(path, file_name(key, "object"))
+        info["uri"] = keep(ctx, path, key)
     return info
 
 
@@ -115,15 +114,6 @@ def get_params(ctx: RunContext, task: Any, version_id: Any = None) -> dict[str, 
         "ExpectedBucketOwner": text(ctx.render, getattr(task, "expected_bucket_owner", None)),
         "ChecksumMode": "ENABLED" if flag(ctx.render, getattr(task, "validate_checksum", None), "validateChecksum", task.id) else None,
     }
-
-
-def limit_files(ctx: RunContext, objects: list[dict[str, Any]], max_files: Any, task: str) -> list[dict[str, Any]]:
-    limit = integer(ctx.render, max_files, "maxFiles", task, 25, minimum=1)
-    if len(objects) > limit:
-        ctx.logger.warn(f"Listing returned {len(objects)} objects but maxFiles is {limit}: only the first {limit} are kept; "
-                        "raise maxFiles to get more")
-        return objects[:limit]
-    return objects
 
 
 @register_task("s3_download", "io.kestra.plugin.aws.s3.Download", group="Cloud storage", title="Download from S3", icon="⬇️",
@@ -206,14 +196,6 @@ def move_destination(render: Any, move_to: CopyObject | None, move_directory: An
     if folder_only is not None:
         return bucket, folder_only
     raise TaskFailed(f"{task}: action MOVE needs moveTo (bucket and key) or moveDirectory: where the objects go")
-
-
-def apply_action(store: S3Store, bucket: str, keys: list[str], action: str, destination: tuple[str, str] | None) -> None:
-    for key in keys:
-        if action == "DELETE":
-            store.delete(bucket, key)
-        elif action == "MOVE" and destination is not None:
-            store.move(bucket, key, destination[0], move_target(key, destination[1]))
 
 
 @register_task("s3_list", "io.kestra.plugin.aws.s3.List", group="Cloud storage", title="List S3 objects", icon="📋",

@@ -24,6 +24,13 @@ def stored(runner: Any, uri: str, namespace: str) -> bytes:
     return runner.storage.read_bytes(uri, namespace=namespace)
 
 
+def executions(runner: Any, flow_id: str, by: str = "key") -> list[dict[str, Any]]:
+    """The ended executions a trigger started for ``flow_id``, sorted by ``trigger.<by>``."""
+    runner.sync()
+    found, _ = runner.store.search_executions(flow_id=flow_id, limit=100)
+    return sorted((runner.wait(e.id, timeout=60) for e in found), key=lambda s: s["trigger"][by])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,3 +75,27 @@ def aws_secrets(server: S3Server, secret_key: str | None = None) -> dict[str, st
     """SECRET_AWS_ACCESS_KEY_ID / SECRET_AWS_SECRET_KEY_ID for the server's user (or a wrong secret key)."""
     return {"SECRET_AWS_ACCESS_KEY_ID": b64(server.access_key),
             "SECRET_AWS_SECRET_KEY_ID": b64(secret_key or server.secret_key)}
+
+
+def poll_twice(runner: Any, sources: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Deploy each flow (id -> source), let the real scheduler poll twice (the second poll must find nothing new);
+    each flow's executions, sorted by ``trigger.name``."""
+    from engine.triggers.scheduler import Scheduler
+
+    for source in sources.values():
+        runner.deploy(source)
+    scheduler = Scheduler(runner)
+    scheduler.run_once()
+    scheduler.run_once()
+    return {flow_id: executions(runner, flow_id, by="name") for flow_id in sources}
+
+
+def assert_fired(runner: Any, runs: list[dict[str, Any]], bodies: dict[str, bytes], where: tuple[str, str], namespace: str) -> None:
+    """One successful CREATE execution per object (name -> bytes), its file in internal storage, Kestra's
+    ``trigger.blobs`` holding it, ``where`` = (field, value) naming its bucket or container."""
+    assert [r["trigger"]["name"] for r in runs] == sorted(bodies)
+    for run in runs:
+        trigger = run["trigger"]
+        assert run["state"] == "SUCCESS" and trigger["changeType"] == "CREATE" and trigger[where[0]] == where[1]
+        assert trigger["size"] == len(bodies[trigger["name"]]) and trigger["blobs"][0]["name"] == trigger["name"]
+        assert stored(runner, trigger["uri"], namespace) == bodies[trigger["name"]]

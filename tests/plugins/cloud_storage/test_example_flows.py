@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from tests.plugins.cloud_storage.emulators import AzuriteServer, GcsServer
 from tests.plugins.cloud_storage.helpers import S3Server, aws_secrets, b64, free_port, task_run
+from tests.plugins.flow_runs import run_example
 
 ROOT = Path(__file__).resolve().parents[3]
 SALES = b"order_id,region,product,amount\n1001,north,Notebook,11.85\n1002,south,Pen,24.90\n1003,north,Ink,9.00\n"
@@ -33,6 +35,26 @@ def test_the_s3_example_flow_runs_green_from_the_cli(s3_server: S3Server, lanner
     assert s3_server.keys(bucket) == ["archive/2024-05-31/sales.csv"]
     assert s3_server.read(bucket, "archive/2024-05-31/sales.csv").startswith(b"order_id,region,product,amount\n1001,north")
     assert s3_server.secret_key not in res.stderr + res.stdout
+
+
+def test_the_gcs_example_flow_runs_green_from_the_cli(gcs_server: GcsServer, lanner_cmd: list[str], cli_env: dict[str, str]) -> None:
+    bucket = gcs_server.bucket()
+    summary, _ = run_example(lanner_cmd, cli_env, "gcs_sales_files", f"bucket={bucket}", f"endpoint={gcs_server.endpoint}")
+    assert summary["state"] == "SUCCESS"
+    assert task_run(summary, "archive")["outputs"]["uri"] == f"gs://{bucket}/archive/2024-05-31/sales.csv"
+    assert gcs_server.keys(bucket) == ["archive/2024-05-31/sales.csv"]
+    assert gcs_server.read(bucket, "archive/2024-05-31/sales.csv").startswith(b"order_id,region,product,amount\n1001,north")
+
+
+def test_the_azure_blob_example_flow_runs_green_from_the_cli(azurite: AzuriteServer, lanner_cmd: list[str], cli_env: dict[str, str]) -> None:
+    container = azurite.container()
+    env = {**cli_env, "SECRET_AZURE_STORAGE_KEY": b64(azurite.key)}
+    summary, stderr = run_example(lanner_cmd, env, "azure_blob_sales_files", f"account={azurite.account}",
+                                  f"endpoint={azurite.endpoint}", f"container={container}")
+    assert summary["state"] == "SUCCESS"
+    assert task_run(summary, "read_back")["outputs"]["blob"]["size"] == 110
+    assert azurite.keys(container) == ["archive/2024-05-31/sales.csv"]
+    assert azurite.key not in stderr + json.dumps(summary)
 
 
 #: The types the nightly report uses besides S3's: plugins written on other branches (jdbc, serdes, email, notifications).

@@ -8,18 +8,26 @@ import subprocess
 from pathlib import Path
 
 DIST = "lanner-plugin-cloud-storage"
-TASKS = ["s3_copy", "s3_create_bucket", "s3_delete", "s3_delete_list", "s3_download", "s3_downloads", "s3_list", "s3_upload"]
+TASKS = sorted([
+    "s3_copy", "s3_create_bucket", "s3_delete", "s3_delete_list", "s3_download", "s3_downloads", "s3_list", "s3_upload",
+    "gcs_copy", "gcs_create_bucket", "gcs_delete", "gcs_delete_list", "gcs_download", "gcs_downloads", "gcs_list", "gcs_upload",
+    "azure_blob_copy", "azure_blob_delete", "azure_blob_delete_list", "azure_blob_download", "azure_blob_downloads",
+    "azure_blob_list", "azure_blob_upload",
+])
+TRIGGERS = ["azure_blob_trigger", "gcs_trigger", "s3_trigger"]
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_plugins_list_and_the_json_schema_show_every_s3_type(lanner_cmd: list[str], cli_env: dict[str, str]) -> None:
+def test_plugins_list_and_the_json_schema_show_every_s3_gcs_and_azure_type(lanner_cmd: list[str], cli_env: dict[str, str]) -> None:
     listed = subprocess.run([*lanner_cmd, "plugins", "list", "--json"], env=cli_env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     ours = next(p for p in json.loads(listed.stdout) if p["name"] == DIST)
     assert sorted(t["type"] for t in ours["tasks"]) == TASKS and not ours["errors"]
-    assert [t["type"] for t in ours["triggers"]] == ["s3_trigger"]
-    upload = next(t for t in ours["tasks"] if t["type"] == "s3_upload")
-    assert upload["aliases"] == ["io.kestra.plugin.aws.s3.Upload"] and upload["group"] == "Cloud storage"
+    assert sorted(t["type"] for t in ours["triggers"]) == TRIGGERS
+    for short, kestra in (("s3_upload", "io.kestra.plugin.aws.s3.Upload"), ("gcs_upload", "io.kestra.plugin.gcp.gcs.Upload"),
+                          ("azure_blob_upload", "io.kestra.plugin.azure.storage.blob.Upload")):
+        upload = next(t for t in ours["tasks"] if t["type"] == short)
+        assert upload["aliases"] == [kestra] and upload["group"] == "Cloud storage"
 
     schema = subprocess.run([*lanner_cmd, "flow", "schema"], env=cli_env, capture_output=True, text=True, timeout=120)
     defs = json.loads(schema.stdout)["$defs"]
@@ -27,6 +35,12 @@ def test_plugins_list_and_the_json_schema_show_every_s3_type(lanner_cmd: list[st
     assert {"from", "key", "bucket"} <= set(defs["S3Upload"]["required"])
     assert "io.kestra.plugin.aws.s3.Trigger" in defs["S3Trigger"]["properties"]["type"]["enum"]
     assert {"secretKeyId", "endpointOverride", "moveTo", "moveDirectory", "maxFiles"} <= set(defs["S3Trigger"]["properties"])
+    assert {"from", "to"} <= set(defs["GcsUpload"]["required"])
+    assert {"serviceAccount", "projectId", "scopes", "endpointOverride", "from", "listingType", "regExp", "moveDirectory",
+            "action", "on", "stateTtl"} <= set(defs["GcsTrigger"]["properties"])
+    assert {"from", "container", "name"} <= set(defs["BlobUpload"]["required"])
+    assert {"endpoint", "connectionString", "sharedKeyAccountName", "sharedKeyAccountAccessKey", "sasToken", "container",
+            "prefix", "delimiter", "regexp", "filter", "moveTo", "maxFiles"} <= set(defs["BlobTrigger"]["properties"])
 
 
 def test_the_palette_has_a_section_for_the_plugin_with_icons_and_summaries() -> None:
@@ -35,14 +49,17 @@ def test_the_palette_has_a_section_for_the_plugin_with_icons_and_summaries() -> 
     ours = [i for i in palette_items() if i["plugin"] == DIST]
     assert sorted(i["type"] for i in ours if i["kind"] == "task") == TASKS
     assert all(i["section"] == DIST and i["icon"] and i["summary"] and "\n" not in i["summary"] for i in ours)
-    trigger = next(i for i in ours if i["kind"] == "trigger")
-    assert trigger["type"] == "s3_trigger" and trigger["template"]["type"] == "s3_trigger"
-    assert set(trigger["template"]) >= {"bucket", "action"}
+    triggers = {i["type"]: i for i in ours if i["kind"] == "trigger"}
+    assert sorted(triggers) == TRIGGERS and triggers["s3_trigger"]["template"]["type"] == "s3_trigger"
+    assert set(triggers["s3_trigger"]["template"]) >= {"bucket", "action"}
+    assert set(triggers["gcs_trigger"]["template"]) >= {"from"}
+    assert set(triggers["azure_blob_trigger"]["template"]) >= {"container", "action"}
 
 
-def test_readme_lists_the_s3_types() -> None:
+def test_readme_lists_every_type() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in [*TASKS, "s3_trigger", "io.kestra.plugin.aws.s3.Downloads"]:
+    for name in [*TASKS, *TRIGGERS, "io.kestra.plugin.aws.s3.Downloads", "io.kestra.plugin.gcp.gcs.Trigger",
+                 "io.kestra.plugin.azure.storage.blob.Trigger"]:
         assert f"`{name}`" in readme, name
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.triggers.scheduler import Scheduler
-from tests.plugins.cloud_storage.helpers import S3Server, stored
+from tests.plugins.cloud_storage.helpers import S3Server, executions, stored
 
 FLOW = """
 id: s3-landing
@@ -29,11 +29,6 @@ triggers:
 """
 
 
-def _executions(runner: Any, flow_id: str) -> list[dict[str, Any]]:
-    runner.sync()
-    found, _ = runner.store.search_executions(flow_id=flow_id, limit=100)
-    return sorted((runner.wait(e.id, timeout=60) for e in found), key=lambda s: s["trigger"]["key"])
-
 
 def _deploy(runner: Any, server: S3Server, bucket: str, extra: str, flow_id: str) -> None:
     source = FLOW.replace("ENDPOINT", server.endpoint).replace("BUCKET", bucket).replace("s3-landing", flow_id)
@@ -49,7 +44,7 @@ def test_each_new_object_starts_one_execution_and_is_moved(s3_server: S3Server, 
     s3_server.client().put_object(Bucket=bucket, Key="incoming/c.csv", Body=b"c,3\n")
     sched.run_once()
     sched.run_once()
-    runs = _executions(s3_runner, "landing-move")
+    runs = executions(s3_runner, "landing-move")
     assert [r["trigger"]["key"] for r in runs] == ["incoming/a.csv", "incoming/b.csv", "incoming/c.csv"]
     for run, body in zip(runs, (b"a,1\n", b"b,2\n", b"c,3\n"), strict=True):
         assert run["state"] == "SUCCESS"
@@ -72,8 +67,8 @@ def test_delete_removes_what_fired_and_none_fires_again_only_on_a_change(s3_serv
     s3_server.client().put_object(Bucket=kept, Key="incoming/a.csv", Body=b"22")  # a new ETag: an UPDATE
     sched.run_once()
     sched.run_once()
-    assert [r["trigger"]["changeType"] for r in _executions(s3_runner, "landing-delete")] == ["CREATE"]
-    none = _executions(s3_runner, "landing-none")
+    assert [r["trigger"]["changeType"] for r in executions(s3_runner, "landing-delete")] == ["CREATE"]
+    none = executions(s3_runner, "landing-none")
     assert sorted(r["trigger"]["changeType"] for r in none) == ["CREATE", "UPDATE"]
     assert sorted(stored(s3_runner, r["trigger"]["uri"], "tests.s3") for r in none) == [b"1", b"22"]
 
@@ -87,4 +82,4 @@ def test_a_trigger_with_wrong_credentials_records_one_sentence_and_starts_nothin
     state = sched.store.get("tests.s3", "landing-refused", "watch")
     assert state is not None and "refused the credentials while listing" in (state.last_error or ""), state
     assert "not-the-key" not in state.last_error
-    assert _executions(s3_runner, "landing-refused") == [] and s3_server.keys(bucket) == ["incoming/a.csv"]
+    assert executions(s3_runner, "landing-refused") == [] and s3_server.keys(bucket) == ["incoming/a.csv"]
