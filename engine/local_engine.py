@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.local_dashboards import DashboardOps
 from engine.local_namespaces import NamespaceOps
 from engine.local_triggers import TriggerOps
 from engine.model.flow import Flow
@@ -64,7 +65,7 @@ class EngineStats:
     trigger_firings: int | None
 
 
-class LocalEngine(NamespaceOps, TriggerOps):
+class LocalEngine(NamespaceOps, TriggerOps, DashboardOps):
     """The in-process :class:`~engine.service.Engine`."""
 
     label = "local"
