@@ -20,10 +20,20 @@ PREFIX = "/ui"
 
 
 def _pages() -> dict[str, Callable[[Services], Any]]:
-    from builder.pages import dashboard, editor, execute, execution, flows, triggers
+    from builder.pages import (
+        dashboard,
+        dashboard_edit,
+        dashboards,
+        editor,
+        execute,
+        execution,
+        flows,
+        triggers,
+    )
 
     return {"flows": flows.page, "editor": editor.page, "execute": execute.page, "execution": execution.page,
-            "dashboard": dashboard.page, "triggers": triggers.page}
+            "dashboard": dashboard.page, "triggers": triggers.page,
+            "dashboards": dashboards.page, "dashboard_edit": dashboard_edit.page}
 
 
 def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any]:
