@@ -73,18 +73,28 @@ def series(chart: Chart, data: ChartData) -> dict[str, dict[str, list[Any]]]:
         for m in measures:
             key = f"{_label(chart, m)}" + (f" · {group}" if colour is not None else "")
             cols = out.setdefault(key, {"x": [], "y": [], "label": [], "url": [], "n": [], "row": []})
-            if x_col is not None:
-                cols["x"].append(parse_x(row.get(x_col)))
+            if x_col is not None:  # milliseconds since the epoch: Bokeh's time unit, sent as a binary array
+                when = parse_x(row.get(x_col))
+                cols["x"].append(when.replace(tzinfo=UTC).timestamp() * 1000 if when else float("nan"))
                 cols["label"].append(str(row.get(x_col) or ""))
             else:
                 label = " / ".join(str(row.get(d)) for d in (cats or dims))
                 cols["x"].append(label)
                 cols["label"].append(label)
-            cols["y"].append(_number(row.get(m)))
+            y = _number(row.get(m))
+            cols["y"].append(float("nan") if y is None else y)
             cols["url"].append(link)
             cols["n"].append(n)
             cols["row"].append(i)
     return out
+
+
+def arrays(cols: dict[str, list[Any]]) -> dict[str, Any]:
+    """Numeric columns as numpy arrays: Bokeh sends those as binary buffers, not one JSON number at a time."""
+    import numpy as np
+
+    return {k: np.asarray(v, dtype=float) if k in ("y", "n", "row") or (k == "x" and v and isinstance(v[0], float))
+            else v for k, v in cols.items()}
 
 
 def figure(chart: Chart, data: ChartData, on_pick: Callable[[int], None]) -> tuple[Any, dict[str, Any]]:
@@ -105,7 +115,7 @@ def figure(chart: Chart, data: ChartData, on_pick: Callable[[int], None]) -> tup
     tappable = []
     for i, (name, cols) in enumerate(parts.items()):
         colour = PALETTE[i % len(PALETTE)]
-        source = ColumnDataSource(cols, name=f"ln-source-{chart.id}-{i}")
+        source = ColumnDataSource(arrays(cols), name=f"ln-source-{chart.id}-{i}")
         sources[name] = source
         if kind == "Pie":
             continue
@@ -148,15 +158,16 @@ def _style(chart: Chart, series_name: str) -> str:
 
 
 def _bar_width(xs: list[Any]) -> float:
-    times = sorted(x for x in xs if x is not None)
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False) if b > a]
-    return (min(gaps) if gaps else 3600) * 1000 * 0.8
+    """80% of the closest gap between two times (milliseconds)."""
+    times = sorted(x for x in xs if x == x)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    return (min(gaps) if gaps else 3_600_000) * 0.8
 
 
 def _picked(source: Any, on_pick: Callable[[int], None]) -> Callable[[str, Any, Any], None]:
     def changed(_attr: str, _old: Any, new: Any) -> None:
         if new:
-            on_pick(source.data["row"][new[0]])
+            on_pick(int(source.data["row"][new[0]]))
 
     return changed
 
@@ -174,11 +185,12 @@ def _pie(chart: Chart, parts: dict[str, dict[str, list[Any]]], sources: dict[str
     if source is None or name is None:
         return fig
     cols = dict(parts[name])
-    total = sum(v or 0 for v in cols["y"]) or 1
+    values = [v if v == v else 0.0 for v in cols["y"]]  # NaN: no value
+    total = sum(values) or 1
     starts, ends, acc = [], [], 0.0
-    for v in cols["y"]:
+    for v in values:
         starts.append(acc)
-        acc += 2 * pi * (v or 0) / total
+        acc += 2 * pi * v / total
         ends.append(acc)
     cols.update(start=starts, end=ends, color=[PALETTE[i % len(PALETTE)] for i in range(len(cols["y"]))])
     source.data = cols

@@ -15,7 +15,7 @@ from typing import Any
 
 from builder.dashboards import DashboardServices
 from builder.pages.common import arg, badge, esc, html_pane, shell, url
-from builder.pages.dashboard_charts import figure, series, table_html
+from builder.pages.dashboard_charts import arrays, figure, series, table_html
 from builder.services import Services
 from engine.model.dashboard import Chart, Dashboard, parse_dashboard
 from engine.model.durations import format_duration
@@ -86,7 +86,7 @@ class ChartView:
         parts = series(self.chart, data)
         if self.sources and list(parts) == list(self.sources) and self.chart.type != "Pie":
             for name, cols in parts.items():  # same series: new data in place, the figure stays
-                self.sources[name].data = cols
+                self.sources[name].data = arrays(cols)
             return
         fig, self.sources = figure(self.chart, data, self.picked)
         items: list[Any] = [pn.pane.Bokeh(fig, sizing_mode="stretch_width")]
@@ -121,12 +121,14 @@ class CustomDashboard:
 
         self.api = DashboardServices(services.engine)
         self.dashboard = dashboard
-        namespaces = ["", *services.namespaces()]
+        flow_keys = self.api.flows()  # one read of the flows gives both lists
+        namespaces = sorted({ns.rsplit(".", i)[0] for ns, _f in flow_keys for i in range(ns.count(".") + 1)})
+        namespaces = ["", *namespaces]
         wanted = arg("namespace")
         self.namespace = pn.widgets.Select(name="Namespace", options=namespaces,
                                            value=wanted if wanted in namespaces else "", width=200,
                                            css_classes=["ln-dash-namespace"])
-        flows = sorted({f for _ns, f in self.api.flows()})
+        flows = sorted({f for _ns, f in flow_keys})
         self.flow = pn.widgets.Select(name="Flow", options=["", *flows],
                                       value=arg("flow") if arg("flow") in flows else "", width=200,
                                       css_classes=["ln-dash-flow"])
