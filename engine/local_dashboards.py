@@ -82,8 +82,11 @@ class DashboardOps:
                labels: Mapping[str, str] | None, start: datetime | None, end: datetime | None) -> Scope:
         from engine.store.dashboard_sql import Scope
 
-        until = _utc(end) or datetime.now(UTC)
-        since = _utc(start) or until - dashboard.time_window.default
+        try:
+            until = _utc(end) or datetime.now(UTC)
+            since = _utc(start) or until - dashboard.time_window.default
+        except (OverflowError, ValueError):
+            raise invalid("endDate", "endDate: the time range is out of the calendar's bounds") from None
         if since >= until:
             raise invalid("startDate", "startDate: the time range must start before it ends")
         if until - since > dashboard.time_window.max + timedelta(seconds=1):

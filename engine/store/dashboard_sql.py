@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, func, literal, literal_column, or_, select
+from sqlalchemy import Float, String, and_, case, cast, func, literal, literal_column, null, or_, select
 from sqlalchemy.sql import ColumnElement, FromClause, Select
 
 from engine.model.dashboard import DATE_FIELDS, NUMERIC_FIELDS, Column, DataSource, Filter, output_path
@@ -78,6 +78,8 @@ class ChartQuery:
             if not number:
                 return text
             return case((func.jsonb_typeof(node) == "number", cast(text, Float)), else_=None)
+        if any('"' in p or "\\" in p for p in path):
+            return null()  # SQLite's JSON paths cannot quote these characters: such a key matches nothing
         where = "$" + "".join(f"[{p}]" if p.isdigit() else '."' + p.replace('"', '\\"') + '"' for p in path)
         if not number:  # text on both databases (PostgreSQL's ->> gives text), so groups compare alike
             return cast(func.json_extract(column, where), String)
