@@ -41,7 +41,7 @@ class DashboardOps:
         return DashboardStore(self.store)
 
     def dashboards(self) -> list[DashboardInfo]:
-        return [_info(rec) for rec in self._dashboards.list()]
+        return [_info(rec) for rec in self._dashboards.all()]
 
     def dashboard(self, dashboard_id: str) -> DashboardInfo | None:
         rec = self._dashboards.get(dashboard_id)

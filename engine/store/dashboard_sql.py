@@ -126,7 +126,15 @@ class ChartQuery:
             return func.count()
         numeric = col.agg in ("AVG", "SUM") or bool(col.field in NUMERIC_FIELDS or output_path(col.field))
         expr = self.field(col.field, col.label_key, number=numeric and col.agg != "COUNT")
-        return {"AVG": func.avg, "MAX": func.max, "MIN": func.min, "SUM": func.sum, "COUNT": func.count}[col.agg or ""](expr)
+        if col.agg == "AVG":
+            return func.avg(expr)
+        if col.agg == "SUM":
+            return func.sum(expr)
+        if col.agg == "MIN":
+            return func.min(expr)
+        if col.agg == "MAX":
+            return func.max(expr)
+        return func.count(expr)
 
     # --- conditions -------------------------------------------------------------------------------
 
@@ -155,8 +163,11 @@ class ChartQuery:
         value = self._value(f, f.value)
         if f.type in ("CONTAINS", "STARTS_WITH", "ENDS_WITH"):
             text = cast(expr, String) if numeric else expr
-            method = {"CONTAINS": text.contains, "STARTS_WITH": text.startswith, "ENDS_WITH": text.endswith}[f.type]
-            return method(str(value), autoescape=True)
+            if f.type == "STARTS_WITH":
+                return text.startswith(str(value), autoescape=True)
+            if f.type == "ENDS_WITH":
+                return text.endswith(str(value), autoescape=True)
+            return text.contains(str(value), autoescape=True)
         ops = {"EQUAL_TO": expr.__eq__, "NOT_EQUAL_TO": expr.__ne__, "GREATER_THAN": expr.__gt__,
                "GREATER_THAN_OR_EQUAL_TO": expr.__ge__, "LESS_THAN": expr.__lt__, "LESS_THAN_OR_EQUAL_TO": expr.__le__}
         return ops[f.type](value)

@@ -28,6 +28,10 @@ class DashboardRecord:
     updated: str
 
 
+def _record(row: Any) -> DashboardRecord:
+    return DashboardRecord(row.id, row.title, row.source, row.created, row.updated)
+
+
 class DashboardStore:
     """Dashboard definitions and chart queries over the shared SQL store."""
 
@@ -38,14 +42,15 @@ class DashboardStore:
     def dialect(self) -> str:
         return self.store.read_engine.dialect.name
 
-    def list(self) -> list[DashboardRecord]:
+    def all(self) -> list[DashboardRecord]:
         with self.store.read_engine.begin() as conn:
-            return [DashboardRecord(*r) for r in conn.execute(select(dashboards).order_by(dashboards.c.title, dashboards.c.id))]
+            rows = conn.execute(select(dashboards).order_by(dashboards.c.title, dashboards.c.id)).all()
+        return [_record(r) for r in rows]
 
     def get(self, dashboard_id: str) -> DashboardRecord | None:
         with self.store.read_engine.begin() as conn:
             row = conn.execute(select(dashboards).where(dashboards.c.id == dashboard_id)).first()
-        return None if row is None else DashboardRecord(*row)
+        return None if row is None else _record(row)
 
     def save(self, dashboard_id: str, title: str, source: str, *, create: bool) -> DashboardRecord | None:
         """Insert (``create``) or replace a definition; None when it exists (create) or does not (replace)."""

@@ -109,5 +109,5 @@ def test_definitions_are_created_replaced_listed_and_deleted(store: SqlStore) ->
     assert ds.save("nope", "Nope", "id: nope\ntitle: Nope\n", create=False) is None  # does not exist
     replaced = ds.save("sales", "Sales 2", "# mine\nid: sales\ntitle: Sales 2\n", create=False)
     assert replaced is not None and replaced.source.startswith("# mine")
-    assert [(d.id, d.title) for d in ds.list()] == [("sales", "Sales 2")]
+    assert [(d.id, d.title) for d in ds.all()] == [("sales", "Sales 2")]
     assert ds.delete("sales") and not ds.delete("sales") and ds.get("sales") is None
