@@ -50,6 +50,7 @@ SUITE: dict[str, tuple[str, list[str], list[str] | None, float]] = {
     "B8": ("bench.b8_python_tasks", ["--n", "1000", "--repeat", "3", "--fresh"], ["--n", "200", "--repeat", "1"], 1800),
     "B9": ("bench.b9_render", ["--n", "20000"], None, 240),
     "B10": ("bench.b10_csv_to_ion", ["--mb", "1024"], None, 1800),
+    "B12": ("bench.b12_dashboard", ["--sizes", "30,1000", "--repeat", "3"], None, 400),
     "B11": ("bench.b11_foreach_item", ["--runs", "10000:1000,100000:1000,100000:100", "--repeat", "3"], None, 1800),
 }
 QUICK = ["B1", "B2", "B3", "B8"]

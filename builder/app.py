@@ -20,11 +20,24 @@ PREFIX = "/ui"
 
 
 def _pages() -> dict[str, Callable[[Services], Any]]:
-    from builder.pages import dashboard, editor, execute, execution, executions, flow, flows, logs, triggers
+    from builder.pages import (
+        dashboard,
+        dashboard_edit,
+        dashboards,
+        editor,
+        execute,
+        execution,
+        executions,
+        flow,
+        flows,
+        logs,
+        triggers,
+    )
 
     return {"flows": flows.page, "editor": editor.page, "execute": execute.page, "execution": execution.page,
             "dashboard": dashboard.page, "triggers": triggers.page,
-            "executions": executions.page, "flow": flow.page, "logs": logs.page}
+            "executions": executions.page, "flow": flow.page, "logs": logs.page,
+            "dashboards": dashboards.page, "dashboard_edit": dashboard_edit.page}
 
 
 def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any]:

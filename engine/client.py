@@ -28,6 +28,8 @@ from engine.model.state import State
 from engine.model.validation import FlowError, FlowValidationError, load_flow
 from engine.model.views import (
     BackfillInfo,
+    ChartData,
+    DashboardInfo,
     EndEvent,
     ExecutionEvent,
     ExecutionSummary,
@@ -399,6 +401,46 @@ class HttpEngine:
 
     def change_backfill(self, backfill_id: str, action: BackfillAction) -> BackfillInfo:
         return BackfillInfo.model_validate(self._json("POST", f"/triggers/backfill/{_seg(backfill_id)}/{_seg(action)}"))
+
+    # --- custom dashboards ------------------------------------------------------------------------------
+
+    def dashboards(self) -> list[DashboardInfo]:
+        return [DashboardInfo.model_validate(d) for d in self._json("GET", "/dashboards")]
+
+    def dashboard(self, dashboard_id: str) -> DashboardInfo | None:
+        found = self._maybe("GET", f"/dashboards/{_seg(dashboard_id)}")
+        return None if found is None else DashboardInfo.model_validate(found)
+
+    def save_dashboard(self, source: str, dashboard_id: str | None = None) -> DashboardInfo:
+        if dashboard_id is None:
+            answer = self._json("POST", "/dashboards", content=source.encode(), headers=YAML)
+        else:
+            answer = self._json("PUT", f"/dashboards/{_seg(dashboard_id)}", content=source.encode(), headers=YAML)
+        return DashboardInfo.model_validate(answer)
+
+    def delete_dashboard(self, dashboard_id: str) -> None:
+        self._send("DELETE", f"/dashboards/{_seg(dashboard_id)}")
+
+    def chart_data(self, dashboard_id: str, chart_id: str, *, namespace: str | None = None,
+                   flow_id: str | None = None, labels: Mapping[str, str] | None = None,
+                   start: datetime | None = None, end: datetime | None = None) -> ChartData:
+        body = _chart_filters(namespace, flow_id, labels, start, end)
+        return ChartData.model_validate(
+            self._json("POST", f"/dashboards/{_seg(dashboard_id)}/charts/{_seg(chart_id)}", json=body))
+
+    def chart_executions(self, dashboard_id: str, chart_id: str, point: Mapping[str, Any], *,
+                         namespace: str | None = None, flow_id: str | None = None,
+                         labels: Mapping[str, str] | None = None, start: datetime | None = None,
+                         end: datetime | None = None) -> list[ExecutionSummary]:
+        body = {**_chart_filters(namespace, flow_id, labels, start, end), "point": dict(point)}
+        found = self._json("POST", f"/dashboards/{_seg(dashboard_id)}/charts/{_seg(chart_id)}/executions", json=body)
+        return [ExecutionSummary.model_validate(e) for e in found]
+
+
+def _chart_filters(namespace: str | None, flow_id: str | None, labels: Mapping[str, str] | None,
+                   start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    return {"namespace": namespace, "flowId": flow_id, "labels": dict(labels) if labels else None,
+            "startDate": _iso(start), "endDate": _iso(end)}
 
 
 def _iso(value: datetime | None) -> str | None:

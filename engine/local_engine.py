@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.local_dashboards import DashboardOps
 from engine.local_history import HistoryOps, stored_time
 from engine.local_namespaces import NamespaceOps
 from engine.local_triggers import TriggerOps
@@ -66,7 +67,7 @@ class EngineStats:
     trigger_firings: int | None
 
 
-class LocalEngine(NamespaceOps, TriggerOps, HistoryOps):
+class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps):
     """The in-process :class:`~engine.service.Engine`."""
 
     label = "local"

@@ -31,6 +31,8 @@ from engine.model.state import State
 from engine.model.validation import FlowError
 from engine.model.views import (
     BackfillInfo,
+    ChartData,
+    DashboardInfo,
     ExecutionEvent,
     ExecutionSummary,
     FlowInfo,
@@ -340,6 +342,36 @@ class Engine(Protocol):
         ...
 
     def change_backfill(self, backfill_id: str, action: BackfillAction) -> BackfillInfo:
+        ...
+
+    # custom dashboards
+    def dashboards(self) -> list[DashboardInfo]:
+        """Every stored dashboard (the built-in default is not stored), by title."""
+        ...
+
+    def dashboard(self, dashboard_id: str) -> DashboardInfo | None:
+        ...
+
+    def save_dashboard(self, source: str, dashboard_id: str | None = None) -> DashboardInfo:
+        """Store a dashboard's YAML: a new one (``dashboard_id`` None; Conflict when its id exists) or a new
+        version of ``dashboard_id`` (NotFound; Invalid when the YAML names another id). Invalid names every
+        error of the YAML with its line."""
+        ...
+
+    def delete_dashboard(self, dashboard_id: str) -> None:
+        ...
+
+    def chart_data(self, dashboard_id: str, chart_id: str, *, namespace: str | None = None,
+                   flow_id: str | None = None, labels: Mapping[str, str] | None = None,
+                   start: datetime | None = None, end: datetime | None = None) -> ChartData:
+        """The rows of one chart, aggregated by the store; ``start`` defaults to the dashboard's timeWindow."""
+        ...
+
+    def chart_executions(self, dashboard_id: str, chart_id: str, point: Mapping[str, Any], *,
+                         namespace: str | None = None, flow_id: str | None = None,
+                         labels: Mapping[str, str] | None = None, start: datetime | None = None,
+                         end: datetime | None = None) -> list[ExecutionSummary]:
+        """The executions behind one row of a chart (``point``: its values of the columns without agg)."""
         ...
 
     def close(self) -> None:

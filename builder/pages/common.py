@@ -47,7 +47,7 @@ FORM_CSS = """
 """
 
 NAV = (("flows", "Flows"), ("executions", "Executions"), ("logs", "Logs"), ("dashboard", "Dashboard"),
-       ("triggers", "Triggers"))
+       ("dashboards", "Dashboards"), ("triggers", "Triggers"))
 
 
 def arg(name: str, default: str = "") -> str:

@@ -122,4 +122,9 @@ class Dashboard:
 
 
 def page(services: Services) -> Any:
+    """The built-in default dashboard, or the custom dashboard ``?id=`` names."""
+    if arg("id"):
+        from builder.pages import dashboard_custom
+
+        return dashboard_custom.page(services, arg("id"))
     return Dashboard(services).view()

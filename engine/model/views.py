@@ -246,3 +246,45 @@ class TriggerInfo(View):
     cron: str | None = None
     timezone: str | None = None
     backfills: list[BackfillInfo] = []
+
+
+# --- dashboards ---------------------------------------------------------------------------------------
+
+
+class ChartInfo(View):
+    id: str
+    type: str
+    title: str
+
+
+class DashboardInfo(View):
+    """A stored custom dashboard: its YAML definition as written, and what lists show of it."""
+
+    id: str
+    title: str
+    description: str | None = None
+    source: str
+    charts: list[ChartInfo] = []
+    created: str | None = None
+    updated: str | None = None
+
+
+class ChartData(View):
+    """The rows of one chart for one set of filters, aggregated by the store.
+
+    ``rows`` are keyed by the chart's column names; ``execution_ids[i]`` is an
+    execution behind row ``i`` (its only one when ``execution_counts[i]`` is 1), for
+    drill-down. ``bucket`` says how dates were grouped (``hour``, ``day``, or None:
+    per run). ``truncated``: more rows matched than a chart draws.
+    """
+
+    dashboard_id: str
+    chart_id: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    execution_ids: list[str | None] = []
+    execution_counts: list[int] = []
+    bucket: str | None = None
+    since: str | None = None
+    until: str | None = None
+    truncated: bool = False

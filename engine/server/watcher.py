@@ -31,6 +31,21 @@ class FlowWatcher:
         found = [p for pattern in ("**/*.yaml", "**/*.yml") for p in self.directory.glob(pattern)]
         return sorted(p for p in found if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.directory).parts))
 
+    def _dashboard(self, path: Path) -> None:
+        """A dashboard file (under ``dashboards/``): created when its id is new; one edited in the UI stays."""
+        from engine.model.dashboard import DashboardValidationError, parse_dashboard
+
+        try:
+            text = path.read_text(encoding="utf-8")
+            parsed = parse_dashboard(text)
+            if self.engine.dashboard(parsed.id) is None:
+                self.engine.save_dashboard(text)
+                log.info("%s: created dashboard %s", path, parsed.id)
+        except DashboardValidationError as exc:
+            log.error("%s: invalid dashboard:\n%s", path, "\n".join(f"  {e}" for e in exc.errors))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+            log.error("%s: could not create the dashboard: %s", path, exc)
+
     def scan(self) -> list[str]:
         """Deploy every new or changed file; return the flows deployed (``namespace.id``)."""
         deployed = []
@@ -43,6 +58,9 @@ class FlowWatcher:
             if self._seen.get(path) == key:
                 continue
             self._seen[path] = key
+            if path.relative_to(self.directory).parts[0] == "dashboards":
+                self._dashboard(path)
+                continue
             name = self._deploy(path)
             if name:
                 deployed.append(name)

@@ -164,3 +164,14 @@ trigger_backfills = Table(
     Column("created", String(40), nullable=False),
     Column("updated", String(40), nullable=False),
 )
+
+# Custom dashboards (engine/store/dashboards.py): the YAML definition as written, with its title for lists.
+dashboards = Table(
+    "dashboards",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("updated", String(40), nullable=False),
+)
