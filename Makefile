@@ -99,9 +99,10 @@ mysql-deps:
 	  echo "Installing Debian mariadb-server for the SQL plugin's tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server >/dev/null; }
 
+# mypy on engine/ runs alongside pytest (scripts/pytest-and-mypy.sh): a type error fails `make test` too.
 test: install-test browser-deps mysql-deps
 	@$(call COMPILE_OWN,tests bench)
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	VENV=$(VENV) ./scripts/pytest-and-mypy.sh tests
 
 # Re-resolve the lock after pyproject.toml (Lanner's or a plugin's) changed: pins already in it are kept,
 # new needs are added. `make lock UPGRADE=1` moves every pin to the newest version the ranges allow;
@@ -138,7 +139,7 @@ bench-quick: install-test
 	$(PY) -m bench.run --quick
 
 lint: install-test
-	$(VENV)/bin/ruff check engine builder tests bench $(wildcard plugins)
+	$(VENV)/bin/ruff check engine builder tests bench scripts $(wildcard plugins)
 	$(VENV)/bin/mypy
 
 # mypy on engine/ (settings in pyproject.toml's [tool.mypy]); `make lint` runs it after ruff.

@@ -80,7 +80,7 @@ def get_logs(
     return [line.to_dict() for line in lines]
 
 
-def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
+def sse(event: str, data: object, event_id: int | None = None) -> bytes:
     text = json.dumps(data, default=str, separators=(",", ":"))
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {text}\n\n".encode()

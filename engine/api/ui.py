@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.service import Engine
 
@@ -39,7 +40,7 @@ code{background:#f2f2f2;padding:.1rem .3rem;border-radius:3px}</style></head>
 UI_LOAD_WAIT = 120.0
 
 
-def _is_ui(scope: dict[str, Any]) -> bool:
+def _is_ui(scope: Scope) -> bool:
     path = scope.get("path", "")
     return scope["type"] in ("http", "websocket") and (path == "/ui" or path.startswith("/ui/"))
 
@@ -96,11 +97,11 @@ class BuilderLoader:
 class _UiDispatch:
     """ASGI middleware: ``/ui`` and ``/ui/*`` go to the builder app once it is loaded."""
 
-    def __init__(self, app: Any, loader: BuilderLoader):
+    def __init__(self, app: ASGIApp, loader: BuilderLoader):
         self.app = app
         self.loader = loader
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if _is_ui(scope):
             builder = await self.loader.ready()
             if builder is not None:

@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Hashable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -44,10 +45,10 @@ class RateLimiter:
         self.rate = rate
         self.capacity = max(1.0, rate)
         self.max_keys = max_keys
-        self._buckets: dict[Any, tuple[float, float]] = {}
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def allow(self, key: Any) -> bool:
+    def allow(self, key: Hashable) -> bool:
         if self.rate <= 0:
             return True
         now = time.monotonic()

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import operator
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
+from typing import Any, AnyStr
 
 from jinja2.runtime import Undefined
 
@@ -86,7 +87,7 @@ def check_items(count: int, limits: Limits, what: str) -> None:
         raise too_long(what, count, limits.max_items, "items")
 
 
-def bounded_list(value: Any, limits: Limits, what: str = "the list") -> list[Any]:
+def bounded_list(value: object, limits: Limits, what: str = "the list") -> list[Any]:
     """``list(value)`` that refuses more than ``max_items`` items, nested ones counted (also for generators).
 
     Items a generator makes (``map``, ``select`` ...) are new values: each is
@@ -95,7 +96,9 @@ def bounded_list(value: Any, limits: Limits, what: str = "the list") -> list[Any
     """
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
-    if hasattr(value, "__len__"):
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")
+    if isinstance(value, Sized):
         check_items(len(value), limits, what)
         return list(value)
     book = ledger(limits)
@@ -160,7 +163,11 @@ def joined(parts: Iterable[Any], separator: str, limits: Limits, what: str = "th
 # --- operators --------------------------------------------------------------------------------
 
 
-def _repeat(seq: Any, times: int, limits: Limits) -> Any:
+#: What ``*`` repeats: texts and lists.
+Repeatable = str | bytes | list[Any] | tuple[Any, ...]
+
+
+def _repeat(seq: Repeatable, times: int, limits: Limits) -> Repeatable:
     """``seq * times``, refused before it is built when the repeated value would be too large.
 
     A list is sized with its items expanded: ``[b] * 1000`` holds 1,000 times
@@ -183,35 +190,39 @@ def _repeat(seq: Any, times: int, limits: Limits) -> Any:
     return result
 
 
-def mul(left: Any, right: Any, limits: Limits) -> Any:
-    if isinstance(right, int) and isinstance(left, (*_TEXTS, *_SEQUENCES)):
+# The operators below take any two template values: what they do not size they hand to Python's
+# operator, which combines them or raises TypeError (reported as the template's error).
+
+
+def mul(left: object, right: object, limits: Limits) -> object:
+    if isinstance(right, int) and isinstance(left, (str, bytes, list, tuple)):
         return _repeat(left, right, limits)
-    if isinstance(left, int) and isinstance(right, (*_TEXTS, *_SEQUENCES)):
+    if isinstance(left, int) and isinstance(right, (str, bytes, list, tuple)):
         return _repeat(right, left, limits)
     if isinstance(left, int) and isinstance(right, int):
         bits = left.bit_length() + right.bit_length()
         if bits > limits.max_int_bits:
             raise too_long("the product", bits, limits.max_int_bits, "bits")
-    return left * right
+    return operator.mul(left, right)
 
 
-def power(left: Any, right: Any, limits: Limits) -> Any:
+def power(left: object, right: object, limits: Limits) -> object:
     if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
         bits = int(right * math.log2(abs(left))) + 1
         if bits > limits.max_int_bits:
             raise too_long("the power", bits, limits.max_int_bits, "bits")
-    return left**right
+    return operator.pow(left, right)
 
 
-def add(left: Any, right: Any, limits: Limits) -> Any:
-    if isinstance(left, _TEXTS) and isinstance(right, _TEXTS):
+def add(left: object, right: object, limits: Limits) -> object:
+    if isinstance(left, (str, bytes)) and isinstance(right, (str, bytes)):
         check_text(len(left) + len(right), limits, "the concatenated text")
-    elif isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
+    elif isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
         return concatenated(left, right, limits)
-    return left + right
+    return operator.add(left, right)
 
 
-def concatenated(left: Any, right: Any, limits: Limits) -> list[Any]:
+def concatenated(left: Sequence[object], right: Sequence[object], limits: Limits) -> list[Any]:
     """``[*left, *right]``, sized from the sizes of both sides (nested items counted) before it is built."""
     check_items(len(left) + len(right), limits, "the concatenated list")
     book = ledger(limits)
@@ -248,10 +259,10 @@ def check_percent(fmt: str | bytes, args: object, limits: Limits) -> None:
     check_text(len(text) + uses * biggest, limits, "the formatted text")
 
 
-def modulo(left: Any, right: Any, limits: Limits) -> Any:
-    if isinstance(left, _TEXTS):
+def modulo(left: object, right: object, limits: Limits) -> object:
+    if isinstance(left, (str, bytes)):
         check_percent(left, right, limits)
-    return left % right
+    return operator.mod(left, right)
 
 
 def check_format_spec(spec: str, limits: Limits) -> None:
@@ -264,37 +275,41 @@ def check_format_spec(spec: str, limits: Limits) -> None:
 # --- methods of str/bytes called from templates -----------------------------------------------
 
 
-def _arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: object) -> Any:
+def _arg(args: tuple[object, ...], kwargs: Mapping[str, object], index: int, name: str, default: object) -> object:
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
 
 
-def _pad(owner: object, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _pad(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
     width = _arg(args, kwargs, 0, "width", 0)
     if isinstance(width, int):
         check_text(width, limits, "the padded text")
 
 
-def _replace(owner: object, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _replace(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
     old = _arg(args, kwargs, 0, "old", None)
     new = _arg(args, kwargs, 1, "new", None)
     count = _arg(args, kwargs, 2, "count", -1)
-    if isinstance(old, _TEXTS) and isinstance(new, _TEXTS):
+    # Texts of mixed kinds (a str owner, bytes arguments) need no check: the call raises TypeError.
+    if isinstance(owner, str) and isinstance(old, str) and isinstance(new, str):
+        check_text(replaced_size(owner, old, new, count), limits, "the replaced text")
+    elif isinstance(owner, bytes) and isinstance(old, bytes) and isinstance(new, bytes):
         check_text(replaced_size(owner, old, new, count), limits, "the replaced text")
 
 
-def replaced_size(text: Any, old: Any, new: Any, count: int = -1) -> int:
+def replaced_size(text: AnyStr, old: AnyStr, new: AnyStr, count: object = -1) -> int:
     hits = len(text) + 1 if not old else text.count(old)
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     return len(text) + hits * (len(new) - len(old))
 
 
-def _expandtabs(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _expandtabs(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
     size = _arg(args, kwargs, 0, "tabsize", 8)
     if isinstance(size, int):
-        check_text(len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * max(size, 0), limits, "the expanded text")
+        tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
+        check_text(len(owner) + tabs * max(size, 0), limits, "the expanded text")
 
 
 #: Characters ``str.split()`` splits on (an upper bound of the pieces it makes).
@@ -304,42 +319,51 @@ _WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u
 _BYTES_WHITESPACE = [bytes([c]) for c in b" \t\n\r\x0b\x0c"]
 
 
-def split_count(text: Any, sep: Any, maxsplit: object = -1) -> int:
-    """An upper bound of ``len(text.split(sep, maxsplit))``, without splitting."""
+def split_count(text: str | bytes, sep: object, maxsplit: object = -1) -> int:
+    """An upper bound of ``len(text.split(sep, maxsplit))``, without splitting.
+
+    A separator of the other kind (bytes for a text) makes the split itself raise TypeError: one piece.
+    """
     if sep is None:
-        chars = _WHITESPACE if isinstance(text, str) else _BYTES_WHITESPACE
-        pieces = sum(text.count(c) for c in chars) + 1
+        if isinstance(text, str):
+            pieces = sum(text.count(c) for c in _WHITESPACE) + 1
+        else:
+            pieces = sum(text.count(c) for c in _BYTES_WHITESPACE) + 1
+    elif not sep:
+        pieces = len(text)
+    elif isinstance(text, str):
+        pieces = text.count(sep) + 1 if isinstance(sep, str) else 1
     else:
-        pieces = text.count(sep) + 1 if sep else len(text)
+        pieces = text.count(sep) + 1 if isinstance(sep, bytes) else 1
     if isinstance(maxsplit, int) and maxsplit >= 0:
         pieces = min(pieces, maxsplit + 1)
     return pieces
 
 
-def _split(owner: object, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _split(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
     sep = _arg(args, kwargs, 0, "sep", None)
     maxsplit = _arg(args, kwargs, 1, "maxsplit", -1)
     check_items(split_count(owner, sep, maxsplit), limits, "the split list")
 
 
-def _splitlines(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
-    nl = ("\n", "\r") if isinstance(owner, str) else (b"\n", b"\r")
-    check_items(owner.count(nl[0]) + owner.count(nl[1]) + 1, limits, "the split list")
+def _splitlines(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
+    breaks = owner.count("\n") + owner.count("\r") if isinstance(owner, str) else owner.count(b"\n") + owner.count(b"\r")
+    check_items(breaks + 1, limits, "the split list")
 
 
-def _translate(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _translate(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
     table = _arg(args, kwargs, 0, "table", None)
     if isinstance(table, Mapping):
         longest = max((len(v) for v in table.values() if isinstance(v, _TEXTS)), default=1)
         check_text(len(owner) * max(longest, 1), limits, "the translated text")
 
 
-def _encode(owner: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limits: Limits) -> None:
+def _encode(owner: str | bytes, args: tuple[object, ...], kwargs: Mapping[str, object], limits: Limits) -> None:
     check_text(len(owner) * 4, limits, "the encoded text")
 
 
 #: Pre-checks of the str/bytes methods whose result can outgrow their input.
-METHOD_CHECKS: dict[str, Callable[[Any, tuple[Any, ...], Mapping[str, Any], Limits], None]] = {
+METHOD_CHECKS: dict[str, Callable[[str | bytes, tuple[object, ...], Mapping[str, object], Limits], None]] = {
     "center": _pad,
     "ljust": _pad,
     "rjust": _pad,

@@ -11,11 +11,12 @@ names the functions the runner supplies per render, so validation knows them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 from jinja2.filters import FILTERS as JINJA_FILTERS
+from jinja2.runtime import Undefined
 from jinja2.tests import TESTS as JINJA_TESTS
 
 from engine.expressions import (
@@ -53,7 +54,7 @@ def null_safe(filter_fn: Callable[..., Any]) -> Callable[..., Any]:
     """A Jinja text filter that gives null for null, as Pebble's filters do (``None|upper`` is not ``NONE``)."""
 
     @wraps(filter_fn)
-    def wrapper(value: object, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(value: object, *args: object, **kwargs: object) -> Any:
         return None if value is None else filter_fn(value, *args, **kwargs)
 
     return wrapper
@@ -183,20 +184,27 @@ def build_functions(env: LannerEnvironment) -> dict[str, Any]:
     """Globals every template sees (runtime functions such as ``secret`` come per render)."""
     limits = env.limits
 
-    def pebble_range(*args: Any) -> Any:
+    def pebble_range(*args: object) -> range | list[int] | list[str]:
         """``range(end)`` as Jinja (end excluded); ``range(start, end[, step])`` as Pebble (end included)."""
         if len(args) >= 2:
             return semantics.inclusive_range(args[0], args[1], args[2] if len(args) > 2 else None, limits)
-        result = range(*args)
+        if not args:
+            raise f.FilterError("range() needs an end, like range(5), or a start and an end, like range(1, 5)")
+        end = args[0]
+        if isinstance(end, Undefined):
+            end._fail_with_undefined_error()
+        if not isinstance(end, SupportsIndex):
+            raise f.FilterError(f"range() needs a whole number as its end, not {'null' if end is None else type(end).__name__}")
+        result = range(end)
         if len(result) > limits.max_range:
             raise bounds.too_long("range()", len(result), limits.max_range, "items")
         return result
 
-    def make_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
-        return dict(*args, **kwargs)
+    def make_dict(items: Mapping[Any, object] | Iterable[tuple[Any, object]] = (), /, **kwargs: object) -> dict[Any, object]:
+        return dict(items, **kwargs)
 
     def extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
-        def choose(*args: Any) -> Any:
+        def choose(*args: object) -> Any:
             if len(args) == 1 and isinstance(args[0], Iterable) and not isinstance(args[0], str):
                 args = tuple(bounded_list(args[0], limits))
             if not args:
@@ -214,7 +222,7 @@ def build_functions(env: LannerEnvironment) -> dict[str, Any]:
     def parse_yaml(value: object = None) -> Any:
         return f.from_yaml(env, value)
 
-    def parse_ion(ion_text: object = None, allRows: object = False, **kwargs: Any) -> Any:  # noqa: N803
+    def parse_ion(ion_text: object = None, allRows: object = False, **kwargs: object) -> Any:  # noqa: N803
         return ion.from_ion(env, kwargs.get("ion", ion_text), allRows)
 
     return {

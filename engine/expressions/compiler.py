@@ -9,7 +9,8 @@ side of ``??``) are passed as lambdas.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypeVar
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
@@ -18,6 +19,8 @@ from engine.expressions import nodes as pn
 
 #: Comparisons compiled to ``environment.compare``: Pebble's meaning, and inputs sized before C walks them.
 _ORDERING = {"eq", "ne", "gt", "lt", "gteq", "lteq", "in", "notin"}
+#: A list, dict or tuple literal (the node kinds :meth:`PebbleCodeGenerator._built` wraps).
+_Literal = TypeVar("_Literal", nodes.List, nodes.Dict, nodes.Tuple)
 
 
 class PebbleCodeGenerator(CodeGenerator):
@@ -58,7 +61,7 @@ class PebbleCodeGenerator(CodeGenerator):
             return
         self._built(super().visit_Tuple, node, frame)
 
-    def _built(self, visit: Any, node: nodes.Expr, frame: Frame) -> None:
+    def _built(self, visit: Callable[[_Literal, Frame], None], node: _Literal, frame: Frame) -> None:
         self.write("environment.built(")
         visit(node, frame)
         self.write(")")

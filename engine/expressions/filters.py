@@ -17,7 +17,7 @@ import re
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex, SupportsInt
 
 import yaml
 from jinja2 import pass_environment
@@ -41,6 +41,13 @@ def _text(value: object, env: LannerEnvironment) -> str:
 
 def _fail(message: str) -> FilterError:
     return FilterError(message)
+
+
+def whole_number(value: object, what: str) -> int:
+    """``int(value)`` of a filter's argument; a value ``int()`` cannot take (a list, a map) is named in the error."""
+    if isinstance(value, (str, bytes, SupportsInt, SupportsIndex)):
+        return int(value)
+    raise FilterError(f"{what} must be a whole number, not {type(value).__name__}")
 
 
 # --- general ------------------------------------------------------------------------------------
@@ -313,12 +320,12 @@ def nindent(env: LannerEnvironment, value: object, amount: int | str = 4, prefix
 
 
 @pass_environment
-def format_filter(env: LannerEnvironment, value: object, *args: Any, **kwargs: Any) -> str:
+def format_filter(env: LannerEnvironment, value: object, *args: object, **kwargs: object) -> str:
     """``"%s-%d"|format(a, b)``, with widths and sizes bounded."""
     if args and kwargs:
         raise _fail("format takes positional or keyword arguments, not both")
     fmt = _text(value, env)
-    values: Any = kwargs or args
+    values: dict[str, object] | tuple[object, ...] = kwargs or args
     bounds.check_percent(fmt, values, env.limits)
     return fmt % values
 

@@ -18,7 +18,7 @@ from jinja2.runtime import Context, Undefined
 
 from engine.expressions import bounds
 from engine.expressions.errors import shown
-from engine.expressions.filters import FilterError
+from engine.expressions.filters import FilterError, whole_number
 
 if TYPE_CHECKING:
     from engine.expressions.sandbox import LannerEnvironment
@@ -118,14 +118,14 @@ def current_each_output(context: Context, outputs: object = None) -> Any:
 
 
 @pass_context
-def iteration_output(context: Context, taskId: object = None, iteration: Any = None) -> Any:  # noqa: N803
+def iteration_output(context: Context, taskId: object = None, iteration: object = None) -> Any:  # noqa: N803
     """``iterationOutput(...)``: the ``value`` output of an earlier iteration of a repeating task."""
     taskrun = context.get("taskrun")
     if not isinstance(taskrun, Mapping) or "iteration" not in taskrun:
         raise FilterError("iterationOutput() can only be used inside a task that repeats (it needs taskrun.iteration)")
     task = context.get("task")
     task_id = str(taskId) if taskId is not None else (task or {}).get("id")
-    index = int(iteration) if iteration is not None else int(taskrun["iteration"]) - 1
+    index = whole_number(iteration, "iterationOutput(): iteration") if iteration is not None else int(taskrun["iteration"]) - 1
     if index < 0:
         raise FilterError(f"iterationOutput(): cannot fetch iteration {index}, there is no earlier iteration")
     outputs = context.get("outputs")
@@ -203,16 +203,20 @@ def nano_id(length: object = 21, alphabet: object = _NANOID_ALPHABET) -> str:
     return "".join(secrets.choice(chars) for _ in range(length))
 
 
-def random_int(lower: Any = None, upper: Any = None) -> int:
+def random_int(lower: object = None, upper: object = None) -> int:
     """A random whole number from ``lower`` to ``upper``, ``upper`` excluded."""
-    for name, value in (("lower", lower), ("upper", upper)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise FilterError(f"randomInt() expects whole numbers: randomInt(lower, upper); {name} is {shown(value)}")
-    if upper < lower:
-        raise FilterError(f"randomInt(): upper ({upper}) is less than lower ({lower})")
+    low, high = _random_bound("lower", lower), _random_bound("upper", upper)
+    if high < low:
+        raise FilterError(f"randomInt(): upper ({high}) is less than lower ({low})")
     import secrets
 
-    return lower if upper == lower else lower + secrets.randbelow(upper - lower)
+    return low if high == low else low + secrets.randbelow(high - low)
+
+
+def _random_bound(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FilterError(f"randomInt() expects whole numbers: randomInt(lower, upper); {name} is {shown(value)}")
+    return value
 
 
 def random_port() -> int:

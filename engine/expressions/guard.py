@@ -30,7 +30,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: How often the watchdog looks at the deadlines (seconds).
 POLL_INTERVAL = 0.02
@@ -158,7 +161,7 @@ class Watchdog:
                 deadline.expires += time.monotonic() - start
             deadline.external -= 1
 
-    def shield(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def shield(self, fn: Callable[_P, _R]) -> Callable[_P, _R]:
         """Wrap ``fn`` so the watchdog never interrupts it half-way (it waits for the call to return).
 
         The wrapper finds the calling thread's render when called, so one
@@ -168,7 +171,7 @@ class Watchdog:
         """
         by_thread = self._by_thread
 
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             deadline = by_thread.get(threading.get_ident())
             if deadline is None:
                 return fn(*args, **kwargs)

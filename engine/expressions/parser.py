@@ -26,9 +26,8 @@ and ``value``. Tags that load other templates are refused: there are none.
 
 from __future__ import annotations
 
-from typing import Any
-
 from jinja2 import nodes
+from jinja2.environment import Environment
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.parser import Parser
 
@@ -80,8 +79,9 @@ MAX_COALESCE_TERMS = 500
 class PebbleParser(Parser):
     """Parses Pebble (and Jinja) templates into Jinja's AST."""
 
-    def __init__(self, *args: Any, max_parts: int = 5_000, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, environment: Environment, source: str, name: str | None = None, filename: str | None = None,
+                 state: str | None = None, *, max_parts: int = 5_000) -> None:
+        super().__init__(environment, source, name, filename, state)
         self.max_parts = max_parts
 
     # --- errors and size -------------------------------------------------------------------------
@@ -259,7 +259,7 @@ class PebbleParser(Parser):
             _count_loop_from_zero(part)
         return node
 
-    def parse_signature(self, node: Any) -> None:
+    def parse_signature(self, node: nodes.Macro | nodes.CallBlock) -> None:
         args = node.args = []
         defaults = node.defaults = []
         self.stream.expect("lparen")

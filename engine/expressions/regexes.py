@@ -17,17 +17,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jinja2 import pass_environment
 from jinja2.runtime import Undefined
 
 from engine.expressions import bounds
 from engine.expressions.bounds import check_items, check_text, to_text
-from engine.expressions.filters import FilterError
+from engine.expressions.filters import FilterError, whole_number
+from engine.expressions.limits import Limits
 
 if TYPE_CHECKING:
     from engine.expressions.sandbox import LannerEnvironment
+
+
+class Match(Protocol):
+    """What the loops here use of an RE2 match (the ``re2`` module ships no types)."""
+
+    def group(self, which: int | str, /) -> str | None: ...
+
+    def start(self) -> int: ...
+
+    def end(self) -> int: ...
 
 
 @lru_cache(maxsize=256)
@@ -52,7 +63,7 @@ def _text(value: object, env: LannerEnvironment) -> str:
     return value if isinstance(value, str) else to_text(value, env.limits)
 
 
-def java_split(text: str, delimiter: str, limit: int, limits: Any) -> list[str]:
+def java_split(text: str, delimiter: str, limit: int, limits: Limits) -> list[str]:
     """Java's ``String.split(regex, limit)``; a one-character delimiter is literal."""
     if len(delimiter) == 1:
         pieces = text.split(delimiter, limit - 1) if limit > 0 else text.split(delimiter)
@@ -75,7 +86,7 @@ def java_split(text: str, delimiter: str, limit: int, limits: Any) -> list[str]:
     return pieces
 
 
-def _java_replacement(template: str) -> Callable[[Any], str]:
+def _java_replacement(template: str) -> Callable[[Match], str]:
     """Java's replacement syntax: ``$1``, ``${name}``, ``\\$`` for a dollar."""
     parts: list[str | int] = []
     i, buf = 0, []
@@ -101,22 +112,22 @@ def _java_replacement(template: str) -> Callable[[Any], str]:
             i += 1
     parts.append("".join(buf))
 
-    def expand(match: Any) -> str:
-        out = []
+    def expand(match: Match) -> str:
+        out: list[str] = []
         for k, part in enumerate(parts):
-            if k % 2 == 0:
+            if isinstance(part, str) and k % 2 == 0:
                 out.append(part)
             else:
                 try:
                     out.append(match.group(part) or "")
                 except (IndexError, KeyError):
                     raise FilterError(f"replacement {template!r} refers to group {part!r}, which the pattern does not have") from None
-        return "".join(out)  # type: ignore[arg-type]
+        return "".join(out)
 
     return expand
 
 
-def replace_all(text: str, pattern: str, replacement: str, limits: Any) -> str:
+def replace_all(text: str, pattern: str, replacement: str, limits: Limits) -> str:
     """Java's ``replaceAll``: every match of ``pattern`` replaced, size-checked as it goes."""
     expand = _java_replacement(replacement)
     out: list[str] = []
@@ -169,7 +180,7 @@ def regex_replace(env: LannerEnvironment, value: object, regex: object = None, r
 
 
 @pass_environment
-def split(env: LannerEnvironment, value: object, delimiter: object = None, limit: Any = None) -> list[str] | None:
+def split(env: LannerEnvironment, value: object, delimiter: object = None, limit: object = None) -> list[str] | None:
     """``'a,b,c' | split(',')``; ``limit`` is the most pieces (Java's meaning)."""
     if value is None:
         return None
@@ -177,12 +188,13 @@ def split(env: LannerEnvironment, value: object, delimiter: object = None, limit
     if delimiter is None:
         check_items(bounds.split_count(text, None), env.limits, "the split list")
         return text.split()
-    count = 0 if limit is None else int(limit)
+    count = 0 if limit is None else whole_number(limit, "split: limit")
     return java_split(text, _text(delimiter, env), count, env.limits)
 
 
 @pass_environment
-def replace(env: LannerEnvironment, value: object, old: object = None, new: object = None, count: Any = None, regexp: object = False) -> Any:
+def replace(env: LannerEnvironment, value: object, old: object = None, new: object = None, count: object = None,
+            regexp: object = False) -> Any:
     """``replace({'%a%': x})`` (Pebble), ``replace('a', 'b')`` (Jinja), ``regexp=true`` for patterns.
 
     Maps and lists are walked: every text inside is replaced (Kestra).
@@ -197,7 +209,7 @@ def replace(env: LannerEnvironment, value: object, old: object = None, new: obje
         pairs = [(_text(old, env), _text(new, env))]
     else:
         raise FilterError("replace expects a map of replacements or two texts: replace({'old': 'new'}) or replace('old', 'new')")
-    limit = -1 if count is None else int(count)
+    limit = -1 if count is None else whole_number(count, "replace: count")
 
     def one(text: str) -> str:
         for a, b in pairs:

@@ -223,17 +223,16 @@ class LannerEnvironment(ImmutableSandboxedEnvironment):
         str_type = type(owner)
         is_map = value.__name__ == "format_map"
 
-        def wrapper(*args: Any, **kwargs: Any) -> str:
+        def wrapper(*args: object, **kwargs: object) -> str:
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one argument")
-                kwargs = args[0]
-                args = ()
+                return str_type(formatter.vformat(owner, (), args[0]))
             return str_type(formatter.vformat(owner, args, kwargs))
 
         return update_wrapper(wrapper, value)
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+    def call(__self, __context: Context, __obj: object, *args: object, **kwargs: object) -> Any:  # noqa: N805 - Jinja's signature
         limits = __self.limits
         if getattr(__obj, "__name__", None) in _WALKING_METHODS and isinstance(__obj, _METHODS):
             # list.count(x), list.index(x), loop.changed(x) compare in C: their inputs are sized first

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -111,9 +112,13 @@ def _numeric_text(value: object) -> bool:
 _FAST = (int, float)
 
 
-def add(left: Any, right: Any, limits: Limits) -> Any:
+# Arithmetic takes any two template values; Python's operator module applies `+`, `-`, `*` to values
+# this code has already checked (the fast paths' plain numbers) or cannot know (a custom object).
+
+
+def add(left: object, right: object, limits: Limits) -> object:
     if type(left) in _FAST and type(right) in _FAST:  # the common case first: plain numbers
-        return left + right
+        return operator.add(left, right)
     left, right = _defined(left), _defined(right)
     if isinstance(left, str) or isinstance(right, str):
         a, b = java_text(left, limits), java_text(right, limits)
@@ -128,19 +133,19 @@ def add(left: Any, right: Any, limits: Limits) -> Any:
     return to_number(left, "'+'") + to_number(right, "'+'")
 
 
-def subtract(left: Any, right: Any, limits: Limits) -> Any:
+def subtract(left: object, right: object, limits: Limits) -> object:
     if type(left) in _FAST and type(right) in _FAST:
-        return left - right
+        return operator.sub(left, right)
     if isinstance(left, (list, tuple)):
         drop = list(right) if isinstance(right, (list, tuple)) else [right]
         return [item for item in left if not walks.member(item, drop, limits)]
     return to_number(left, "'-'") - to_number(right, "'-'")
 
 
-def multiply(left: Any, right: Any, limits: Limits) -> Any:
+def multiply(left: object, right: object, limits: Limits) -> object:
     kinds = type(left), type(right)
     if kinds[0] in _FAST and kinds[1] in _FAST:
-        return left * right if float in kinds else bounds.mul(left, right, limits)
+        return operator.mul(left, right) if float in kinds else bounds.mul(left, right, limits)
     left, right = _defined(left), _defined(right)
     repeatable = (str, list, tuple)
     if isinstance(left, repeatable) and isinstance(right, int) and not _numeric_text(left):
@@ -291,24 +296,25 @@ def is_in(left: object, right: object, limits: Limits) -> bool:
     return False
 
 
-def inclusive_range(start: Any, end: Any, step: object, limits: Limits) -> list[Any]:
+def inclusive_range(start: object, end: object, step: object, limits: Limits) -> list[int] | list[str]:
     """Pebble's ``range(a, b, step)`` and ``a..b``: both ends included."""
     start, end, step = _defined(start), _defined(end), _defined(step)
     if step is None:
         step = 1
     if isinstance(step, bool) or not isinstance(step, int) or step == 0:
         raise OperatorError(f"the step of a range must be a whole number other than 0, not {_short(step)}")
-    letters = isinstance(start, str) and isinstance(end, str)
-    if letters:
+    if isinstance(start, str) and isinstance(end, str):
         if len(start) != 1 or len(end) != 1:
             raise OperatorError("a range of texts goes from one letter to another, like 'a'..'e'")
-        low, high = ord(start), ord(end)
-    else:
-        low, high = int(to_number(start, "a range")), int(to_number(end, "a range"))
+        return [chr(i) for i in _span(ord(start), ord(end), step, limits)]
+    return list(_span(int(to_number(start, "a range")), int(to_number(end, "a range")), step, limits))
+
+
+def _span(low: int, high: int, step: int, limits: Limits) -> range:
     span = range(low, high + 1, step) if step > 0 else range(low, high - 1, step)
     if len(span) > limits.max_range:
         raise too_long("the range", len(span), limits.max_range, "items")
-    return [chr(i) for i in span] if letters else list(span)
+    return span
 
 
 def pebble_binary(op: str, left: object, right: object, limits: Limits) -> Any:
@@ -382,7 +388,7 @@ class Entry:
         return hash(self.key)
 
 
-def iterate(value: Any, limits: Limits) -> Iterable[Any]:
+def iterate(value: object, limits: Limits) -> Iterable[Any]:
     """What ``{% for %}`` walks: entries of a map, nothing for null, items otherwise."""
     value = _defined(value)
     if value is None:
@@ -390,6 +396,8 @@ def iterate(value: Any, limits: Limits) -> Iterable[Any]:
     if isinstance(value, Mapping):
         check_items(len(value), limits, "the map")
         return [MapEntry(k, v) if isinstance(k, str) else Entry(k, v) for k, v in value.items()]
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")  # as Python's own for loop says
     return value
 
 

@@ -8,17 +8,17 @@ generator cannot become a list of ten million items; Jinja's lazy filters
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from jinja2 import pass_context, pass_environment
 from jinja2.filters import do_unique, ignore_case, make_attrgetter, make_multi_attrgetter
-from jinja2.runtime import Undefined
+from jinja2.runtime import Context, Undefined
 from jinja2.utils import _PassArg
 
 from engine.expressions import bounds, walks
 from engine.expressions.bounds import bounded_list, check_items, to_json, to_text
-from engine.expressions.filters import FilterError
+from engine.expressions.filters import FilterError, whole_number
 from engine.expressions.ledger import ledger
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def to_list(env: LannerEnvironment, value: object) -> list[Any]:
 
 
 @pass_environment
-def join(env: LannerEnvironment, value: object, separator: object = "", attribute: Any = None) -> str | None:
+def join(env: LannerEnvironment, value: object, separator: object = "", attribute: str | int | None = None) -> str | None:
     if value is None:
         return None
     items = bounded_list(value, env.limits)
@@ -45,7 +45,7 @@ def join(env: LannerEnvironment, value: object, separator: object = "", attribut
 
 
 @pass_environment
-def first(env: LannerEnvironment, value: Any) -> Any:
+def first(env: LannerEnvironment, value: object) -> Any:
     """First item (first character of a text); null for null or an empty list, as in Pebble."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -53,6 +53,8 @@ def first(env: LannerEnvironment, value: Any) -> Any:
         return None
     if isinstance(value, Mapping):
         value = value.values()
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")
     for item in value:
         return item
     return None
@@ -83,14 +85,15 @@ def length(env: LannerEnvironment, value: object) -> int:
 
 
 @pass_environment
-def sort(env: LannerEnvironment, value: object, reverse: bool = False, case_sensitive: bool = False, attribute: Any = None) -> list[Any]:
+def sort(env: LannerEnvironment, value: object, reverse: bool = False, case_sensitive: bool = False,
+         attribute: str | int | None = None) -> list[Any]:
     items = bounded_list(value, env.limits)
     key = make_multi_attrgetter(env, attribute, postprocess=ignore_case if not case_sensitive else None)
     return walks.sort(items, key, bool(reverse), env.limits)  # Jinja's do_sort, in bounded C steps
 
 
 @pass_environment
-def rsort(env: LannerEnvironment, value: object, case_sensitive: bool = False, attribute: object = None) -> list[Any]:
+def rsort(env: LannerEnvironment, value: object, case_sensitive: bool = False, attribute: str | int | None = None) -> list[Any]:
     return sort(env, value, True, case_sensitive, attribute)
 
 
@@ -102,7 +105,7 @@ def reverse(env: LannerEnvironment, value: object) -> Any:
 
 
 @pass_environment
-def unique(env: LannerEnvironment, value: object, case_sensitive: bool = False, attribute: object = None) -> list[Any]:
+def unique(env: LannerEnvironment, value: object, case_sensitive: bool = False, attribute: str | int | None = None) -> list[Any]:
     items = bounded_list(value, env.limits)
     for item in items:  # each one is hashed and compared in C (the loop itself is Python)
         bounds.walkable(item, env.limits, "an item given to unique")
@@ -140,7 +143,7 @@ def batch(env: LannerEnvironment, value: object, linecount: int, fill_with: obje
 
 
 @pass_environment
-def slice_filter(env: LannerEnvironment, value: Any, fromIndex: Any = 0, toIndex: Any = None) -> Any:  # noqa: N803 - Pebble's names
+def slice_filter(env: LannerEnvironment, value: object, fromIndex: object = 0, toIndex: object = None) -> Any:  # noqa: N803 - Pebble's names
     """Pebble's ``slice(from, to)``: items (or characters) from ``from`` up to ``to``, excluded."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -148,10 +151,10 @@ def slice_filter(env: LannerEnvironment, value: Any, fromIndex: Any = 0, toIndex
         return None
     if not isinstance(value, (str, list, tuple)):
         value = bounded_list(value, env.limits)
-    start = int(fromIndex or 0)
+    start = whole_number(fromIndex or 0, "slice: fromIndex")
     if start < 0:
         raise FilterError("slice: fromIndex must be 0 or more")
-    end = len(value) if toIndex is None else min(int(toIndex), len(value))
+    end = len(value) if toIndex is None else min(whole_number(toIndex, "slice: toIndex"), len(value))
     return value[start:end] if isinstance(value, str) else list(value[start:end])
 
 
@@ -203,7 +206,7 @@ def values(value: object) -> list[Any] | None:
 
 
 @pass_environment
-def total(env: LannerEnvironment, value: object, attribute: Any = None, start: object = 0) -> Any:
+def total(env: LannerEnvironment, value: object, attribute: str | int | None = None, start: object = 0) -> Any:
     """Jinja's ``sum``, one bounded ``+`` at a time.
 
     Python's built-in ``sum`` over lists is quadratic in C, where the time
@@ -238,8 +241,8 @@ def sized_input(filter_fn: Callable[..., Any], walk: str = "lazy") -> Callable[.
     name = filter_fn.__name__.removeprefix("do_")
 
     @pass_context
-    def wrapper(context: Any, value: object, *args: Any, **kwargs: Any) -> Any:
-        env = context.environment
+    def wrapper(context: Context, value: object, *args: object, **kwargs: object) -> Any:
+        env = _environment(context)
         if hasattr(value, "__len__") and not isinstance(value, Undefined):
             check_items(len(value), env.limits, f"the input of {name}")
             if walk == "walk":
@@ -266,8 +269,8 @@ def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callabl
     check = bounds.printable if prints else bounds.walkable
 
     @pass_context
-    def wrapper(context: Any, value: object, *args: Any, **kwargs: Any) -> Any:
-        env = context.environment
+    def wrapper(context: Context, value: object, *args: object, **kwargs: object) -> Any:
+        env = _environment(context)
         for given in (value, *args, *kwargs.values()):
             if type(given) not in _PLAIN and not isinstance(given, Undefined):
                 check(given, env.limits, f"the value given to {filter_fn.__name__.removeprefix('do_')}")
@@ -281,8 +284,12 @@ def walked_input(filter_fn: Callable[..., Any], prints: bool = False) -> Callabl
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _forward(filter_fn: Callable[..., Any], pass_arg: object, context: Any, value: Any, args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:
+def _environment(context: Context) -> LannerEnvironment:
+    return cast("LannerEnvironment", context.environment)  # these filters are registered only in Lanner's
+
+
+def _forward(filter_fn: Callable[..., Any], pass_arg: object, context: Context, value: object, args: tuple[object, ...],
+             kwargs: dict[str, object]) -> Any:
     """Call a wrapped Jinja filter or test with what it asked for (context, eval context or environment)."""
     if pass_arg is _PassArg.context:
         return filter_fn(context, value, *args, **kwargs)

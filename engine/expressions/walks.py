@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import operator
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from engine.expressions.ledger import Ledger, ledger, walked
@@ -58,7 +58,7 @@ def equal(left: object, right: object, limits: Limits) -> bool:
     return bool(left == right)
 
 
-def _pieces_equal(book: Ledger, left: Any, right: Any, limits: Limits) -> Iterator[bool]:
+def _pieces_equal(book: Ledger, left: Sequence[object], right: Sequence[object], limits: Limits) -> Iterator[bool]:
     for start, end, heavy in _slices(book, left, limits):
         if heavy:
             yield equal(left[start], right[start], limits)
@@ -66,12 +66,12 @@ def _pieces_equal(book: Ledger, left: Any, right: Any, limits: Limits) -> Iterat
             yield left[start:end] == right[start:end]
 
 
-def pieces(items: object, limits: Limits) -> Iterator[tuple[int, int, bool]]:
+def pieces(items: Sequence[object], limits: Limits) -> Iterator[tuple[int, int, bool]]:
     """(start, end, heavy) pieces of a list: runs of items holding at most ``max_walk`` items, or one larger item."""
     return _slices(ledger(limits), items, limits)
 
 
-def _slices(book: Ledger, items: Any, limits: Limits) -> Iterator[tuple[int, int, bool]]:
+def _slices(book: Ledger, items: Sequence[object], limits: Limits) -> Iterator[tuple[int, int, bool]]:
     """(start, end, heavy) pieces of ``items``: runs of light items under ``max_walk`` items, or one heavy item."""
     start, weight, cap = 0, 0, limits.max_walk
     for index, item in enumerate(items):
@@ -108,13 +108,13 @@ def ordered(op: str, left: object, right: object, limits: Limits) -> bool:
     return bool(compare(len(left), len(right)))
 
 
-def member(item: Any, container: Any, limits: Limits) -> bool:
+def member(item: object, container: object, limits: Limits) -> bool:
     """Python's ``item in container``, walking at most ``max_walk`` items per C step."""
     book = ledger(limits)
     if isinstance(container, (str, bytes)) or not walked(container):
         if walked(item):
             _bounded(book, item, limits, "the value looked for")
-        return item in container
+        return _contains(container, item)
     if isinstance(container, _SEQUENCES):
         if _small(book, container, limits):
             return item in container
@@ -126,7 +126,16 @@ def member(item: Any, container: Any, limits: Limits) -> bool:
                 return True
         return False
     _bounded(book, item, limits, "the value looked for")  # a map or a set hashes it
-    return item in container
+    return _contains(container, item)
+
+
+def _contains(container: object, item: object) -> bool:
+    """``item in container`` as Python answers it: ``__contains__``, else a walk of the items."""
+    if isinstance(container, Container):
+        return item in container
+    if isinstance(container, Iterable):
+        return any(each is item or each == item for each in container)
+    raise TypeError(f"argument of type '{type(container).__name__}' is not iterable")
 
 
 def _bounded(book: Ledger, value: object, limits: Limits, what: str) -> None:

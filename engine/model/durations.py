@@ -6,8 +6,9 @@ Kestra writes every duration this way; Python code wants ``timedelta``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -97,7 +98,7 @@ DynamicDuration = Annotated[
 ]
 
 
-def resolve_duration(value: timedelta | str | None, render: Any, name: str) -> timedelta | None:
+def resolve_duration(value: timedelta | str | None, render: Callable[[str], object], name: str) -> timedelta | None:
     """The ``timedelta`` of a :data:`DynamicDuration`, rendering an expression with ``render``.
 
     Raises ValueError naming the property when the rendered text is not a duration;

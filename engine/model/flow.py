@@ -75,7 +75,7 @@ class Label(LannerModel):
     value: str
 
 
-def _label_map(labels: Any) -> dict[str, str]:
+def _label_map(labels: dict[str, str] | list[Label] | None) -> dict[str, str]:
     if not labels:
         return {}
     if isinstance(labels, dict):

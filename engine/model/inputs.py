@@ -127,13 +127,14 @@ class Input(LannerModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _kestra_spellings(cls, data: Any) -> Any:
+    def _kestra_spellings(cls, data: object) -> object:
         """Kestra's older ``name`` (now ``id``) and its ``ENUM`` (now ``SELECT``) and ``BOOL`` (a toggle for a
         BOOLEAN) types; validation warns about the deprecated ones."""
         if isinstance(data, dict):
             if "name" in data and "id" not in data:
                 data = {("id" if k == "name" else k): v for k, v in data.items()}
-            alias = {"ENUM": "SELECT", "BOOL": "BOOLEAN"}.get(data.get("type")) if isinstance(data.get("type"), str) else None
+            kind = data.get("type")
+            alias = {"ENUM": "SELECT", "BOOL": "BOOLEAN"}.get(kind) if isinstance(kind, str) else None
             if alias:
                 data = {**data, "type": alias}
         return data

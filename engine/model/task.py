@@ -8,7 +8,7 @@ in plugins; the registry finds them through entry points (``lanner.tasks``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -87,7 +87,7 @@ class Task(LannerModel):
             state = State.SUCCESS
         return state
 
-    def timeout_after(self, render: object) -> timedelta | None:
+    def timeout_after(self, render: Callable[[str], object]) -> timedelta | None:
         """The ``timeout``, rendering an expression with ``render`` (ValueError names the property)."""
         return resolve_duration(self.timeout, render, f"{self.id}.timeout")
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import expressions
 from engine.model.tree import iter_strings
+
+if TYPE_CHECKING:
+    from engine.model.flow import Flow
 
 Lookup = Callable[[str, str], Any]  # (namespace, flow id) -> Flow or None
 
@@ -28,7 +31,7 @@ def upstream_flows(trigger: object) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
-def flow_trigger_input_errors(flow: Any, lookup: Lookup) -> list[tuple[tuple[str | int, ...], str]]:
+def flow_trigger_input_errors(flow: Flow, lookup: Lookup) -> list[tuple[tuple[str | int, ...], str]]:
     """(path, message) for Flow-trigger inputs reading ``outputs.X`` of no task of the (deployed) upstream flows."""
     from engine.model.flowable import FlowableTask
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path as FilePath
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -151,7 +152,13 @@ def validate_data(data: object, *, positions: object = None, upstream: Lookup | 
     return report
 
 
-def check_files(text: str | bytes, flow_dir: Any) -> list[FlowError]:
+class _Report(Protocol):
+    """Where a check reports an error: the value's path, the sentence, and a line inside a multi-line value."""
+
+    def __call__(self, path: Path, message: str, line_in_value: int = 0) -> None: ...
+
+
+def check_files(text: str | bytes, flow_dir: FilePath | None) -> list[FlowError]:
     """Errors found in the files a valid flow's tasks refer to (:meth:`Task.check_files`), with their lines.
 
     Used by ``lanner flow validate``, which knows the flow file's folder; deploying
@@ -294,7 +301,7 @@ def _semantic_errors(data: dict[str, Any], pos: _Positions) -> list[FlowError]:
     return errors
 
 
-def _check_expression(text: str, path: Path, task_ids: set[str] | None, err: Any) -> None:
+def _check_expression(text: str, path: Path, task_ids: set[str] | None, err: _Report) -> None:
     """The expression must parse; with ``task_ids``, every ``outputs.X`` it reads must name one of them."""
     if "{{" not in text and "{%" not in text:
         return

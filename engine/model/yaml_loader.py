@@ -449,7 +449,7 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+    def resolve(self, kind: type[yaml.Node], value: object, implicit: tuple[bool, bool]) -> str:
         # The loader reads YAML 1.2 and PyYAML's resolver knows YAML 1.1: a string
         # is left unquoted only if neither would read it as something else.
         if kind is yaml.ScalarNode and implicit[0] and isinstance(value, str) and value:

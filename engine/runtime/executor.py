@@ -28,7 +28,7 @@ from typing import Any
 
 from engine.model.durations import format_duration
 from engine.model.execution import Attempt, Execution, ExecutionState, TaskRun
-from engine.model.flow import Flow
+from engine.model.flow import SLA, Flow
 from engine.model.flowable import (
     ChildExecution,
     FlowableError,
@@ -298,7 +298,7 @@ class Executor:
                 self._violate(st, sla, reason, step)
                 return
 
-    def _violate(self, st: ExecutionState, sla: Any, reason: str, step: Step) -> None:
+    def _violate(self, st: ExecutionState, sla: SLA, reason: str, step: Step) -> None:
         ex = st.execution
         ex.meta["slaViolated"] = sla.id
         labels = sla.label_map()

@@ -7,10 +7,13 @@ made, not when the task types load.
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from collections.abc import Iterable
 
 import httpcore
 import httpx
+
+#: httpcore's socket option: (level, option, value) or (level, option, None, length).
+SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 
 class PinnedBackend(httpcore.SyncBackend):
@@ -21,7 +24,7 @@ class PinnedBackend(httpcore.SyncBackend):
         self._ip = ip
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
+                    socket_options: Iterable[SocketOption] | None = None) -> httpcore.NetworkStream:
         if host.lower().strip("[]") != self._host:
             raise httpcore.ConnectError(f"connection to {host!r} was not checked")
         return super().connect_tcp(self._ip, port, timeout, local_address, socket_options)

@@ -275,10 +275,11 @@ class LocalRunner:
     def summary(self, execution_id: str) -> dict[str, Any] | None:
         return self.store.summary(execution_id)
 
-    def logs(self, execution_id: str, **filters: Any) -> list[dict[str, Any]]:
-        """Stored log lines of an execution (filters: after_id, task_id, min_level, limit)."""
+    def logs(self, execution_id: str, *, after_id: int = 0, task_id: str | None = None, min_level: str | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored log lines of an execution, oldest first."""
         self.sync()
-        return self.store.get_logs(execution_id, **filters)
+        return self.store.get_logs(execution_id, after_id=after_id, task_id=task_id, min_level=min_level, limit=limit)
 
     def kill(self, execution_id: str) -> None:
         self.post(Kill(execution_id))

@@ -36,9 +36,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from engine.runtime import forkserver, watchdog
+
+if TYPE_CHECKING:
+    from engine.runtime.context import RunContext
 
 #: Lines longer than this many bytes are delivered in pieces of this size.
 MAX_LINE_BYTES = 1024 * 1024
@@ -98,7 +101,7 @@ def parse_output_marker(line: str) -> dict | None:
 _LOG_LEVELS = {"TRACE": "debug", "DEBUG": "debug", "INFO": "info", "WARN": "warn", "WARNING": "warn", "ERROR": "error"}
 
 
-def apply_output_marker(ctx: Any, marker: dict, captured: dict) -> None:
+def apply_output_marker(ctx: RunContext, marker: dict, captured: dict) -> None:
     """What a parsed ``::{...}::`` line asks for: ``outputs`` merged into ``captured``, ``metrics``
     published on the task run (``ctx.metric``), ``logs`` logged at their level (Kestra's Python helper)."""
     outputs = marker.get("outputs")

@@ -90,7 +90,8 @@ def build_retry(execution: Execution, new_execution_id: str, delay: float) -> Ex
     return _copy(execution, new_execution_id, State.CREATED, execution.parent, None, meta_out)
 
 
-def _copy(execution: Execution, new_id_: str, state: State, parent: Any, start: str | None, meta: dict[str, Any]) -> Execution:
+def _copy(execution: Execution, new_id_: str, state: State, parent: dict[str, Any] | None, start: str | None,
+          meta: dict[str, Any]) -> Execution:
     return Execution(
         id=new_id_,
         namespace=execution.namespace,

@@ -183,7 +183,7 @@ def kv_function(store: SqlStore, namespace: str) -> Callable[..., Any]:
     """
     kv = KvStore(store)
 
-    def read(key: object, namespace_arg: object = None, errorOnMissing: bool = True, **kwargs: Any) -> Any:  # noqa: N803 - Kestra's name
+    def read(key: object, namespace_arg: object = None, errorOnMissing: bool = True, **kwargs: object) -> Any:  # noqa: N803 - Kestra's name
         ns = kwargs.pop("namespace", namespace_arg)
         target = namespace if ns is None else str(ns)
         if target != namespace and not namespace.startswith(target + "."):

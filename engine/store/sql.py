@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ class SqlStore:
         sync = os.environ.get("LANNER_SQLITE_SYNCHRONOUS", "NORMAL")
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _rec: object) -> None:
+        def _on_connect(dbapi_conn: sqlite3.Connection, _rec: object) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")

@@ -14,6 +14,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -633,7 +634,7 @@ class Pause(FlowableTask):
             if value is None:
                 continue
             try:
-                duration = resolve_duration(value, lambda v, n=name: run.render(n, v), f"{self.id}.{name}")
+                duration = resolve_duration(value, partial(run.render, name), f"{self.id}.{name}")
             except ValueError as exc:
                 raise FlowableError(str(exc)) from None
             if duration is not None:

@@ -23,6 +23,7 @@ executions are started and the task ends at once; with ``transmitFailed``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -305,7 +306,7 @@ class ForEachItemMerge(RunnableTask):
         return TaskResult({"subflowOutputs": uri})
 
 
-def _labels(value: Any) -> dict[str, str]:
+def _labels(value: object) -> dict[str, str]:
     if isinstance(value, list):
         return {str(item.get("key")): str(item.get("value")) for item in value if isinstance(item, dict)}
-    return {str(k): str(v) for k, v in (value or {}).items()}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}

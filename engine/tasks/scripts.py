@@ -179,7 +179,7 @@ class ScriptTask(RunnableTask):
 
     @field_validator("output_files")
     @classmethod
-    def _relative_output_files(cls, value: Any) -> Any:
+    def _relative_output_files(cls, value: list[str] | None) -> list[str] | None:
         for pattern in value or []:
             if bad_relative(pattern):
                 raise ValueError(f"pattern {pattern!r} must be relative to the working directory (no leading / and no ..)")

@@ -11,13 +11,14 @@ from typing import Any
 from engine.sdk import StorageError, TaskFailed
 
 
-def structured(value: Any, field: str, expected: type | tuple[type, ...], what: str) -> Any:
+def structured(value: object, field: str, expected: type | tuple[type, ...], what: str) -> Any:
     """A map or list given as such or as JSON text (``{{ outputs.x.files }}`` often renders to text)."""
     if isinstance(value, str):
+        text = value
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            raise TaskFailed(f"{field}: {value[:80]!r} is not {what} (give YAML or JSON)") from None
+            raise TaskFailed(f"{field}: {text[:80]!r} is not {what} (give YAML or JSON)") from None
     if not isinstance(value, expected):
         raise TaskFailed(f"{field}: expected {what}, got {type(value).__name__}")
     return value
