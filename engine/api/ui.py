@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.service import Engine
 
@@ -115,9 +115,9 @@ class _UiDispatch:
 STATIC_MAX_AGE = 3600
 
 
-def _cached(send: Any) -> Any:
+def _cached(send: Send) -> Send:
     """``send`` that lets the browser keep a static file: every page loads the same 2.8 MB of scripts."""
-    async def wrapped(message: dict[str, Any]) -> None:
+    async def wrapped(message: Message) -> None:
         if message.get("type") == "http.response.start" and message.get("status") == 200:
             headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
             message = {**message, "headers": [*headers, (b"cache-control", f"max-age={STATIC_MAX_AGE}".encode())]}

@@ -12,6 +12,7 @@ for flows. The store turns a chart into one SQL aggregation (engine/store/dashbo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -248,7 +249,7 @@ def parse_dashboard(text: str | bytes) -> Dashboard:
     return dashboard
 
 
-def _message(error: Any, path: tuple[Any, ...]) -> str:
+def _message(error: Mapping[str, Any], path: tuple[Any, ...]) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "missing":
         return "is required"

@@ -69,7 +69,7 @@ class ChartQuery:
 
     # --- expressions ------------------------------------------------------------------------------
 
-    def _json(self, column: Any, path: list[str], number: bool) -> ColumnElement[Any]:
+    def _json(self, column: ColumnElement[Any], path: list[str], number: bool) -> ColumnElement[Any]:
         if self.pg:
             from sqlalchemy.dialects.postgresql import JSONB
 
@@ -138,7 +138,7 @@ class ChartQuery:
 
     # --- conditions -------------------------------------------------------------------------------
 
-    def _value(self, f: Filter, value: Any) -> Any:
+    def _value(self, f: Filter, value: object) -> object:
         if f.field in DATE_FIELDS and isinstance(value, (str, datetime)):
             try:
                 when = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -146,7 +146,7 @@ class ChartQuery:
                 return str(value)
             return iso(when)
         if f.field in NUMERIC_FIELDS:
-            return float(value)
+            return float(value) if isinstance(value, (int, float, str)) else float(str(value))
         return value
 
     def condition(self, f: Filter) -> ColumnElement[bool]:
@@ -243,7 +243,7 @@ class ChartQuery:
         return stmt.order_by(e.start_date.desc()).limit(limit)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     """A grouping value as the database shows it as text (JSON booleans are true/false)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -256,7 +256,7 @@ def _timestamptz() -> Any:
     return TIMESTAMP(timezone=True)
 
 
-def plain(value: Any) -> Any:
+def plain(value: object) -> object:
     """A database value as JSON: decimals as floats, integral floats of counts kept as they are."""
     from decimal import Decimal
 

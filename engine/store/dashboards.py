@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from engine.model.dashboard import DataSource
 from engine.model.ids import now_iso
@@ -28,7 +28,7 @@ class DashboardRecord:
     updated: str
 
 
-def _record(row: Any) -> DashboardRecord:
+def _record(row: Row[Any]) -> DashboardRecord:
     return DashboardRecord(row.id, row.title, row.source, row.created, row.updated)
 
 
