@@ -98,6 +98,9 @@ def read_flow(path: Path) -> str | None:
 def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_json: bool, timeout: float | None) -> int:
     """Run a flow in this process on the embedded store (through the in-process Engine), wait for its end;
     the exit code."""
+    from engine.model.entry_point_cache import prime_pydantic
+
+    prime_pydantic()  # before the first model is built
     from engine.local_engine import LocalEngine
     from engine.model.inputs import InputError
     from engine.model.validation import FlowValidationError
