@@ -32,9 +32,9 @@ _memo: tuple[str, list[Entry]] | None = None
 
 
 def cache_path() -> Path:
-    from engine.model.plugin_index import record_path
-
-    return record_path().with_name("entry-points.json")
+    """Beside the plugin record (``plugin_index.record_path``, which ``LANNER_PLUGIN_RECORD`` moves)."""
+    record = os.environ.get("LANNER_PLUGIN_RECORD")
+    return (Path(record).parent if record else Path(sys.prefix) / "share" / "lanner") / "entry-points.json"
 
 
 def _key() -> str:
