@@ -84,9 +84,9 @@ def entries() -> list[Entry]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("key") == key:
-            found = [tuple(e) for e in data["entries"]]
-            _memo = (key, found)  # type: ignore[assignment]
-            return found  # type: ignore[return-value]
+            cached: list[Entry] = [(str(g), str(n), str(v), d, ver) for g, n, v, d, ver in data["entries"]]
+            _memo = (key, cached)
+            return cached
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     found = _scan()
