@@ -33,13 +33,15 @@ LOCAL_EDITABLES := -e . $(foreach d,$(PLUGIN_DIRS),-e ./$(d))
 # would otherwise compile Panel, Bokeh, pydantic... from source again at each start.
 $(VENV)/.installed: requirements/run.txt pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
 	$(UV) pip sync -q --compile-bytecode --python $(PY) requirements/run.txt
-	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
+	$(UV) pip install -q --compile-bytecode --python $(PY) --no-deps $(LOCAL_EDITABLES)
+	@$(call COMPILE_OWN)
 	@rm -f $(VENV)/.installed-test
 	@touch $@
 
 $(VENV)/.installed-test: requirements/test.txt pyproject.toml $(wildcard plugins/*/pyproject.toml) | $(UV)
 	$(UV) pip sync -q --compile-bytecode --python $(PY) requirements/test.txt
-	$(UV) pip install -q --python $(PY) --no-deps $(LOCAL_EDITABLES)
+	$(UV) pip install -q --compile-bytecode --python $(PY) --no-deps $(LOCAL_EDITABLES)
+	@$(call COMPILE_OWN)
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed frontend

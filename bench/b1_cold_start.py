@@ -23,7 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import FLOW3, emit, free_port, median
+from bench.common import FLOW3, compile_sources, emit, free_port, median
 
 FLOOR = (
     "import sqlite3, sys, os; sys.path.insert(0, os.environ['BENCH_REPO']);"
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--server-repeat", type=int, default=3, help="server starts to measure (0: none)")
     args = parser.parse_args(argv)
+    compile_sources()
     lanner = Path(sys.executable).with_name("lanner")
     repo = str(Path(__file__).resolve().parent.parent)
     walls, rss, cpus, fwalls, frss, fcpus = [], [], [], [], [], []

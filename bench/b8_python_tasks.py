@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import emit, foreach_flow, median
+from bench.common import compile_sources, emit, foreach_flow, median
 
 SCRIPT = 'print(\'::{"outputs": {"value": "1"}}::\')'
 WORKERS = max(4, (os.cpu_count() or 2) * 4)  # LocalRunner's default pool
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fresh", action="store_true", help="also run with a fresh interpreter per task")
     args = parser.parse_args(argv)
+    compile_sources()
     n = args.n
     fork, fresh, floors = [], [], []
     with tempfile.TemporaryDirectory() as d:

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.b1_cold_start import server_ready
 from bench.b8_python_tasks import WORKERS, floor
-from bench.common import FLOW3, REPO, foreach_flow, load_average, machine, median
+from bench.common import FLOW3, REPO, compile_sources, foreach_flow, load_average, machine, median
 
 
 def _lanner(tree: Path) -> str:
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the raw figures as JSON")
     args = parser.parse_args(argv)
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
+    for tree in trees.values():
+        compile_sources(tree)
     info = {**machine(), "load_before": load_average()}
     raw: dict[str, dict[str, list[dict[str, float]]]] = {}
 

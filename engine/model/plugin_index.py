@@ -69,18 +69,14 @@ class Scan:
 
 def scan() -> Scan:
     """Every declaration in the three groups; one winner per (kind, name): Lanner's own, else by distribution name."""
-    from importlib.metadata import entry_points
+    from engine.model.entry_point_cache import entries
 
-    found: list[Declaration] = []
-    everything = entry_points()
-    owners: dict[int, tuple[str, str | None]] = {}  # reading a distribution's name parses its metadata: once
-    for kind, group in GROUPS.items():
-        for ep in everything.select(group=group):
-            dist = getattr(ep, "dist", None)
-            if id(dist) not in owners:
-                owners[id(dist)] = (_normalise(dist.name), dist.version) if dist is not None else ("(unknown distribution)", None)
-            name, version = owners[id(dist)]
-            found.append(Declaration(kind, ep.name, ep.value, name, version))
+    kinds = {group: kind for kind, group in GROUPS.items()}
+    found = [
+        Declaration(kinds[group], name, value, _normalise(dist) if dist is not None else "(unknown distribution)", version)
+        for group, name, value, dist, version in entries()
+        if group in kinds
+    ]
     builtin_missing = False
     if not any(d.distribution == BUILTIN for d in found):
         source_tree = source_tree_declarations()

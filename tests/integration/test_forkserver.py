@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -215,6 +216,19 @@ def test_run_process_on_the_fork_server_passes_stdin_and_the_environment(tmp_pat
                          on_line=lambda _s, line: lines.append(line), fork_server=True, on_start=how.append)
     assert result.exit_code == 0 and lines == ["HELLO x y"]
     assert how and how[0].startswith("forked by the fork server")
+
+
+def test_a_forked_task_sees_exactly_its_own_environment(tmp_path: Path) -> None:
+    """Variables of the server the task's environment lacks are gone, changed ones changed, new ones there."""
+    program = tmp_path / "env.py"
+    program.write_text("import json, os\nprint(json.dumps(dict(os.environ)))\n")
+    env = {k: v for k, v in os.environ.items() if k != "HOME"}
+    env.update({"PYTHONUNBUFFERED": "1", "PATH": f"{tmp_path}:{os.environ.get('PATH', '')}", "LANNER_ONLY_HERE": "1"})
+    server = forkserver.server_for(sys.executable, env)
+    assert server is not None and "HOME" in os.environ  # the server starts with Lanner's own HOME
+    proc = server.spawn(str(program), [], tmp_path, env, stdin=False)
+    assert proc.wait(10) == 0
+    assert json.loads(proc.stdout.read()) == env
 
 
 def test_a_server_found_dead_is_restarted_before_the_next_task(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from engine.cli_live import LiveView
 
 
@@ -43,3 +45,14 @@ def test_states_are_printed_once_and_starts_come_before_their_logs():
     done = {"taskRuns": [run("t", "task", "FAILED", ts(1), ts(2))]}
     assert view.lines(done, [{"taskRunId": None, "taskId": None, "level": "INFO", "timestamp": ts(2),
                               "message": "execution"}]) == ["10:00:02.000 INFO  -: execution", "✘ task FAILED"]
+
+
+def test_the_live_view_polls_a_big_execution_less_often() -> None:
+    """A cheap poll keeps the 0.1 s rhythm; a dear one waits so the view stays under its share of a core."""
+    from engine.cli_run import POLL_INTERVAL, POLL_SHARE, poll_interval
+
+    assert poll_interval(0.0) == POLL_INTERVAL
+    assert poll_interval(0.001) == POLL_INTERVAL
+    slow = poll_interval(0.05)
+    assert slow > POLL_INTERVAL
+    assert 0.05 / (0.05 + slow) == pytest.approx(POLL_SHARE)

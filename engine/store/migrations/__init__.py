@@ -112,7 +112,7 @@ def _create_at_head(engine: Engine, target: str) -> bool:
     with engine.begin() as conn:
         if inspect(conn).get_table_names():
             return False
-        metadata.create_all(conn)
+        metadata.create_all(conn, checkfirst=False)  # no table is there: no query per table to find out
         conn.execute(text(
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
             "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
