@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from engine.server.config import ServerConfig
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from engine.runtime.worker import Job
 
 log = logging.getLogger("lanner.server")
@@ -186,7 +188,7 @@ class LannerServer:
         log.info("lanner server stopped")
 
 
-def _report_when_started(server: Any) -> None:
+def _report_when_started(server: uvicorn.Server) -> None:
     """:func:`report_plugins` once the server answers: importing every plugin took a quarter of the start-up."""
     while not server.started and not server.should_exit:
         time.sleep(0.05)
