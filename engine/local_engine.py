@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.local_assist import AssistOps, is_task_test
 from engine.local_namespaces import NamespaceOps
 from engine.local_triggers import TriggerOps
 from engine.model.flow import Flow
@@ -64,7 +65,7 @@ class EngineStats:
     trigger_firings: int | None
 
 
-class LocalEngine(NamespaceOps, TriggerOps):
+class LocalEngine(NamespaceOps, TriggerOps, AssistOps):
     """The in-process :class:`~engine.service.Engine`."""
 
     label = "local"
@@ -177,6 +178,8 @@ class LocalEngine(NamespaceOps, TriggerOps):
                 continue
             if labels and not all(info.labels.get(k) == v for k, v in labels.items()):
                 continue
+            if is_task_test(info.labels) and not (labels and any(is_task_test({k: v}) for k, v in labels.items())):
+                continue  # a task test's one-task flow: listed only when asked for by its label
             out.append(info)
         return out
 

@@ -33,7 +33,7 @@ def create_app(
     ``allowed_hosts`` and ``bind_host`` say which Host names the server answers
     to besides the loopback ones (engine/api/request_guard.py).
     """
-    from engine.api import executions, flows, logs, namespaces, plugins, system, triggers, webhooks
+    from engine.api import assist, executions, flows, logs, namespaces, plugins, system, triggers, webhooks
     from engine.api.ui import mount_ui
 
     app = FastAPI(
@@ -46,7 +46,7 @@ def create_app(
     )
     app.state.services = Services(engine, Metrics(engine), max_body)
     errors.install(app)
-    for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins):
+    for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins, assist):
         app.include_router(module.router)
     mount_ui(app, engine, builder=ui)
     # Added last, so it is the outermost middleware: Panel's dispatch middleware
