@@ -20,10 +20,11 @@ PREFIX = "/ui"
 
 
 def _pages() -> dict[str, Callable[[Services], Any]]:
-    from builder.pages import dashboard, editor, execute, execution, flows, triggers
+    from builder.pages import dashboard, editor, execute, execution, flows, namespace, triggers
 
     return {"flows": flows.page, "editor": editor.page, "execute": execute.page, "execution": execution.page,
-            "dashboard": dashboard.page, "triggers": triggers.page}
+            "dashboard": dashboard.page, "triggers": triggers.page,
+            "namespace": namespace.page}
 
 
 def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any]:

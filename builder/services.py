@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from builder.services_assist import AssistServices
 from engine.model.inputs import Input
 from engine.model.state import TERMINAL, State
 from engine.model.yaml_loader import load_yaml
@@ -68,7 +69,7 @@ def duration_of(start: str | None, end: str | None) -> float | None:
     return (b - a).total_seconds() if a and b else None
 
 
-class Services:
+class Services(AssistServices):
     """The builder's door to the engine (one per server, shared by every browser session)."""
 
     def __init__(self, engine: Engine):

@@ -46,7 +46,8 @@ FORM_CSS = """
 .lf-error-text { color: #b91c1c; font-size: 12px; }
 """
 
-NAV = (("flows", "Flows"), ("dashboard", "Dashboard"), ("triggers", "Triggers"))
+NAV = (("flows", "Flows"), ("dashboard", "Dashboard"), ("triggers", "Triggers"),
+       ("namespace", "Namespaces"))
 
 
 def arg(name: str, default: str = "") -> str:
