@@ -85,6 +85,13 @@ def _uses(types: list[str]) -> tuple[list[str], list[str]]:
 
 def catalog() -> list[FlowTemplate]:
     """Every template, with what it uses and whether it validates here (a plugin it needs may be missing)."""
+    return list(_catalog())
+
+
+@cache
+def _catalog() -> tuple[FlowTemplate, ...]:
+    """Built once per process (validating six flows costs most of a second): the templates are package
+    data, and the plugins a process loaded do not change while it runs."""
     from engine.model.validation import validate_text
 
     out = []
@@ -97,7 +104,7 @@ def catalog() -> list[FlowTemplate]:
         out.append(FlowTemplate(id=entry.id, title=entry.title, story=entry.story, source=source, uses=titles,
                                 plugins=plugins, files=sorted(entry.files), available=problem is None,
                                 problem=problem))
-    return out
+    return tuple(out)
 
 
 def instantiate(template_id: str, namespace: str, flow_id: str) -> str:
