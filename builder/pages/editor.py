@@ -17,9 +17,9 @@ from typing import Any
 from builder import yaml_sync
 from builder.canvas.flow_edit import all_ids, find_task, get_at, replace_task, trigger_ids
 from builder.forms import PropertyForm, expression_suggestions
+from builder.pages import task_test
 from builder.pages.common import arg, esc, html_pane, shell, url
 from builder.pages.flow_panel import FlowPanel
-from builder.pages.task_test import TaskTestPanel
 from builder.services import Services
 from builder.services_assist import Problem
 
@@ -160,7 +160,7 @@ class Editor:
         self._form = PropertyForm(task, schema, self._on_form, expression_suggestions(data, task_id), title=title,
                                   preview=self._preview)
         self._form.show_errors(self.placed.by_field.get(task_id, {}))
-        self.form_box.objects = [TaskTestPanel(self.services, self._test_target, task_id).panel, self._form.panel]
+        self.form_box.objects = [task_test.opener(self.services, self._test_target, task_id), self._form.panel]
 
     def _preview(self, template: str) -> tuple[str | None, str | None]:
         """A form field's expression rendered against the flow's last execution (expression preview)."""

@@ -72,7 +72,7 @@ class TaskTestPanel:
             html_pane("<span class='ln-muted'>Runs this task alone, as a real execution, with the inputs below "
                       "and the outputs the earlier tasks produced in the chosen execution.</span>"),
             self.pin, self.inputs, pn.Row(self.run_button, self.kill_button), self.result,
-            title="🧪 Test this task", collapsed=True, sizing_mode="stretch_width", css_classes=["ln-task-test"])
+            title="🧪 Test this task", sizing_mode="stretch_width", css_classes=["ln-task-test"])
 
     def _fill_inputs(self) -> None:
         chosen = next((e for e in self.recent if e["id"] == self.pin.value), None)
@@ -125,3 +125,15 @@ class TaskTestPanel:
             if self._poller is not None:
                 self._poller.stop()
                 self._poller = None
+
+
+def opener(services: Services, flow: Callable[[], tuple[str, str, str]], task_id: str) -> Any:
+    """A "Test this task" button that builds the panel when pressed (a form opens often; most are not tested)."""
+    import panel as pn
+
+    box = pn.Column(sizing_mode="stretch_width", margin=0, css_classes=["ln-task-test-box"])
+    button = pn.widgets.Button(name="🧪 Test this task", button_type="light", width=150,
+                               css_classes=["ln-task-test-open"])
+    button.on_click(lambda _e: setattr(box, "objects", [TaskTestPanel(services, flow, task_id).panel]))
+    box.objects = [button]
+    return box

@@ -142,7 +142,7 @@ def test_test_this_task_and_expression_preview_in_the_side_panel(page, builder_s
 
     # Test this task: the earlier task's output pinned from the last execution, the input from the sample.
     select_task(page, "shout")
-    page.locator(".ln-task-test").get_by_text("Test this task").click()
+    page.locator(".ln-task-test-open button").click()
     assert page.locator(".ln-test-pin select").input_value().startswith(pinned[:10])
     assert "name: world" in page.locator(".ln-test-inputs textarea").input_value()
     page.locator(".ln-test-inputs textarea").fill("name: Ada")
@@ -151,7 +151,7 @@ def test_test_this_task_and_expression_preview_in_the_side_panel(page, builder_s
     assert '"value": "HELLO WORLD Ada"' in page.locator(".ln-test-outputs").inner_text()
     # A task that logs: its lines show in the panel.
     select_task(page, "say")
-    page.locator(".ln-task-test").get_by_text("Test this task").click()
+    page.locator(".ln-task-test-open button").click()
     page.locator(".ln-test-run button").click()
     page.locator(".ln-test-state", has_text="SUCCESS").wait_for(timeout=30_000)
     assert "said hello world" in page.locator(".ln-test-logs").inner_text()
