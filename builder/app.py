@@ -31,13 +31,15 @@ def _pages() -> dict[str, Callable[[Services], Any]]:
         flow,
         flows,
         logs,
+        namespace,
         triggers,
     )
 
     return {"flows": flows.page, "editor": editor.page, "execute": execute.page, "execution": execution.page,
             "dashboard": dashboard.page, "triggers": triggers.page,
             "executions": executions.page, "flow": flow.page, "logs": logs.page,
-            "dashboards": dashboards.page, "dashboard_edit": dashboard_edit.page}
+            "dashboards": dashboards.page, "dashboard_edit": dashboard_edit.page,
+            "namespace": namespace.page}
 
 
 def _bind(fn: Callable[[Services], Any], services: Services) -> Callable[[], Any]:

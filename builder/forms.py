@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.expression_preview import Previewer, preview_pane
 from engine.model import tree
 from engine.model.yaml_loader import YamlError, dump_yaml, load_any_yaml
 
@@ -272,10 +273,12 @@ class PropertyForm:
 
     def __init__(self, task: dict[str, Any], schema: dict[str, Any], on_change: OnChange,
                  suggestions: list[str] | None = None, title: str = "",
-                 keep: Callable[[FieldSpec], bool] | None = None, extra: list[Any] | None = None):
+                 keep: Callable[[FieldSpec], bool] | None = None, extra: list[Any] | None = None,
+                 preview: Previewer | None = None):
         import panel as pn
 
         self.task = copy.deepcopy(task)
+        self._preview = preview
         self.on_change = on_change
         self.specs = [s for s in field_specs(schema, str(schema.get("x-lanner", {}).get("canonical", "")))
                       if keep is None or keep(s)]
@@ -337,6 +340,8 @@ class PropertyForm:
 
         widget.param.watch(changed, "value")
         parts: list[Any] = [widget]
+        if suggest and self._preview is not None:
+            parts.append(preview_pane(widget, spec.name, self._preview))
         if spec.kind in ("code", "yaml"):  # a code editor shows no name of its own
             help_text = f"<div class='lf-help'>{html.escape(spec.description)}</div>" if spec.description else ""
             parts.insert(0, pn.pane.HTML(f"<label class='lf-label'>{html.escape(spec.label)}</label>{help_text}",

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from builder.history import HistoryServices
+from builder.services_assist import AssistServices
 from engine.model.inputs import Input
 from engine.model.state import TERMINAL, State
 from engine.model.yaml_loader import load_yaml
@@ -69,10 +70,11 @@ def duration_of(start: str | None, end: str | None) -> float | None:
     return (b - a).total_seconds() if a and b else None
 
 
-class Services(HistoryServices):
+class Services(HistoryServices, AssistServices):
     """The builder's door to the engine (one per server, shared by every browser session).
 
-    Searches, bulk actions and dependencies live in :class:`builder.history.HistoryServices`.
+    Searches, bulk actions and dependencies live in :class:`builder.history.HistoryServices`; templates,
+    namespace files, KV, task tests and expression previews in :class:`builder.services_assist.AssistServices`.
     """
 
     def __init__(self, engine: Engine):

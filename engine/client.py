@@ -33,7 +33,9 @@ from engine.model.views import (
     EndEvent,
     ExecutionEvent,
     ExecutionSummary,
+    ExpressionPreview,
     FlowInfo,
+    FlowTemplate,
     KvEntry,
     LogEvent,
     LogLine,
@@ -365,13 +367,41 @@ class HttpEngine:
         found = self._maybe("GET", f"/namespaces/{_seg(namespace)}/kv/{_seg(key)}")
         return None if found is None else KvEntry.model_validate({"namespace": namespace, **found})
 
-    def kv_put(self, namespace: str, key: str, value: object) -> KvEntry:
+    def kv_put(self, namespace: str, key: str, value: object, *, ttl: str | None = None) -> KvEntry:
+        headers = {"Content-Type": "application/json", **({"ttl": ttl} if ttl else {})}
         answer = self._json("PUT", f"/namespaces/{_seg(namespace)}/kv/{_seg(key)}", content=json.dumps(value).encode(),
-                            headers={"Content-Type": "application/json"})
+                            headers=headers)
         return KvEntry.model_validate({"namespace": namespace, **answer})
 
     def kv_delete(self, namespace: str, key: str) -> None:
         self._send("DELETE", f"/namespaces/{_seg(namespace)}/kv/{_seg(key)}")
+
+    def secret_names(self, namespace: str) -> list[str]:
+        return [str(s["key"]) for s in self._json("GET", f"/namespaces/{_seg(namespace)}/secrets")["results"]]
+
+    # --- templates, task tests, expression previews ------------------------------------------------------
+
+    def templates(self) -> list[FlowTemplate]:
+        return [FlowTemplate.model_validate(t) for t in self._json("GET", "/templates")]
+
+    def open_template(self, template_id: str, namespace: str, flow_id: str) -> str:
+        return str(self._json("POST", f"/templates/{_seg(template_id)}/open",
+                              params={"namespace": namespace, "flowId": flow_id})["source"])
+
+    def test_task(self, namespace: str, flow_id: str, task_id: str, *, source: str | None = None,
+                  inputs: Mapping[str, Any] | None = None, pinned_execution_id: str | None = None) -> str:
+        body = {"inputs": dict(inputs or {}), "pinnedExecutionId": pinned_execution_id, "source": source}
+        try:
+            return str(self._json("POST", f"/flows/{_seg(namespace)}/{_seg(flow_id)}/tasks/{_seg(task_id)}/test",
+                                  json=body)["executionId"])
+        except Invalid as exc:
+            raise _input_errors(exc) from None
+
+    def preview_expression(self, namespace: str, flow_id: str, template: str, *, execution_id: str | None = None,
+                           task_id: str | None = None) -> ExpressionPreview:
+        body = {"expression": template, "executionId": execution_id, "taskId": task_id}
+        return ExpressionPreview.model_validate(self._json("POST", f"/flows/{_seg(namespace)}/{_seg(flow_id)}/preview",
+                                                           json=body))
 
     # --- triggers and backfills ------------------------------------------------------------------------
 

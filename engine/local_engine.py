@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from engine.local_assist import AssistOps, is_task_test
 from engine.local_dashboards import DashboardOps
 from engine.local_history import HistoryOps, stored_time
 from engine.local_namespaces import NamespaceOps
@@ -67,7 +68,7 @@ class EngineStats:
     trigger_firings: int | None
 
 
-class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps):
+class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps):
     """The in-process :class:`~engine.service.Engine`."""
 
     label = "local"
@@ -180,6 +181,8 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps):
                 continue
             if labels and not all(info.labels.get(k) == v for k, v in labels.items()):
                 continue
+            if is_task_test(info.labels) and not (labels and any(is_task_test({k: v}) for k, v in labels.items())):
+                continue  # a task test's one-task flow: listed only when asked for by its label
             out.append(info)
         return out
 

@@ -82,9 +82,18 @@ class NamespaceOps:
             entry = self.kv.get(check_namespace(namespace), key)
         return None if entry is None else self._kv_view(entry.to_dict())
 
-    def kv_put(self, namespace: str, key: str, value: object) -> KvEntry:
+    def kv_put(self, namespace: str, key: str, value: object, *, ttl: str | None = None) -> KvEntry:
+        from engine.model.durations import parse_duration
+
+        lifetime = None
+        if ttl:
+            try:
+                lifetime = parse_duration(ttl)
+            except (ValueError, TypeError):
+                raise invalid("ttl", f"ttl {ttl!r} is not an ISO-8601 duration such as PT1H or P7D",
+                              "not an ISO-8601 duration") from None
         with _kv_errors():
-            return self._kv_view(self.kv.put(check_namespace(namespace), key, value).to_dict())
+            return self._kv_view(self.kv.put(check_namespace(namespace), key, value, ttl=lifetime).to_dict())
 
     def kv_delete(self, namespace: str, key: str) -> None:
         with _kv_errors():

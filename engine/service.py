@@ -35,7 +35,9 @@ from engine.model.views import (
     DashboardInfo,
     ExecutionEvent,
     ExecutionSummary,
+    ExpressionPreview,
     FlowInfo,
+    FlowTemplate,
     KvEntry,
     LogLine,
     NamespaceFile,
@@ -314,11 +316,40 @@ class Engine(Protocol):
     def kv_get(self, namespace: str, key: str) -> KvEntry | None:
         ...
 
-    def kv_put(self, namespace: str, key: str, value: object) -> KvEntry:
-        """Store a JSON value (text, number, boolean, list or object)."""
+    def kv_put(self, namespace: str, key: str, value: object, *, ttl: str | None = None) -> KvEntry:
+        """Store a JSON value (text, number, boolean, list or object); ``ttl`` (ISO-8601) makes it expire."""
         ...
 
     def kv_delete(self, namespace: str, key: str) -> None:
+        ...
+
+    def secret_names(self, namespace: str) -> list[str]:
+        """Names of the secrets a flow of the namespace can read; never their values."""
+        ...
+
+    # templates, task tests, expression previews (the builder's help)
+    def templates(self) -> list[FlowTemplate]:
+        """The flows Lanner ships to start from, with what each uses and whether it runs here."""
+        ...
+
+    def open_template(self, template_id: str, namespace: str, flow_id: str) -> str:
+        """A template's YAML under the chosen namespace and id; writes the namespace files it needs
+        (a notebook...) that the namespace lacks. Nothing is deployed."""
+        ...
+
+    def test_task(self, namespace: str, flow_id: str, task_id: str, *, source: str | None = None,
+                  inputs: Mapping[str, Any] | None = None, pinned_execution_id: str | None = None) -> str:
+        """Run one task alone as an execution of a one-task flow; returns its execution id.
+
+        ``source``: the flow as edited (the latest revision when None); ``inputs``: sample inputs;
+        ``pinned_execution_id``: an execution of the flow whose earlier task outputs the task reads.
+        """
+        ...
+
+    def preview_expression(self, namespace: str, flow_id: str, template: str, *, execution_id: str | None = None,
+                           task_id: str | None = None) -> ExpressionPreview:
+        """What ``template`` renders to in the sandbox against a task's context in an execution of the
+        flow (its latest when ``execution_id`` is None), or the sentence that says why it does not."""
         ...
 
     # triggers and backfills

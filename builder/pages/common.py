@@ -47,7 +47,7 @@ FORM_CSS = """
 """
 
 NAV = (("flows", "Flows"), ("executions", "Executions"), ("logs", "Logs"), ("dashboard", "Dashboard"),
-       ("dashboards", "Dashboards"), ("triggers", "Triggers"))
+       ("dashboards", "Dashboards"), ("triggers", "Triggers"), ("namespace", "Namespaces"))
 
 
 def arg(name: str, default: str = "") -> str:

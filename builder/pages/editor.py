@@ -17,9 +17,11 @@ from typing import Any
 from builder import yaml_sync
 from builder.canvas.flow_edit import all_ids, find_task, get_at, replace_task, trigger_ids
 from builder.forms import PropertyForm, expression_suggestions
+from builder.pages import task_test
 from builder.pages.common import arg, esc, html_pane, shell, url
 from builder.pages.flow_panel import FlowPanel
 from builder.services import Services
+from builder.services_assist import Problem
 
 _LINE = re.compile(r" \(line \d+\)$")  # YAML positions mean nothing on the canvas
 
@@ -31,7 +33,7 @@ def starter_flow(namespace: str, flow_id: str) -> dict[str, Any]:
 class Editor:
     """All the widgets of one editor session and the glue between them."""
 
-    def __init__(self, services: Services, namespace: str, flow_id: str):
+    def __init__(self, services: Services, namespace: str, flow_id: str, template: str = ""):
         import panel as pn
 
         from builder.canvas import FlowCanvas
@@ -41,7 +43,14 @@ class Editor:
         self.is_new = source is None
         # What the store held when this page opened: a save checks nobody saved another revision since.
         self.base_revision = services.latest_revision(namespace, flow_id) if source is not None else None
-        if source is not None:
+        self.template_problem = ""
+        if source is None and template and namespace and flow_id:
+            try:  # a new flow from a template: its YAML, unsaved until the user saves it
+                self.sync = yaml_sync.YamlSync(text=services.open_template(template, namespace, flow_id))
+            except Problem as exc:
+                self.template_problem = str(exc)
+                self.sync = yaml_sync.YamlSync(starter_flow(namespace, flow_id))
+        elif source is not None:
             self.sync = yaml_sync.YamlSync(text=source)
         else:
             self.sync = yaml_sync.YamlSync(starter_flow(namespace or "company.team", flow_id or "new_flow"))
@@ -79,6 +88,8 @@ class Editor:
         self._validate()
         self._refresh_revisions()
         self._refresh_run_link()
+        if self.template_problem:
+            self.status.object = f"<span class='ln-error'>Template not opened: {esc(self.template_problem)}</span>"
 
     # --- the one way to change the flow ------------------------------------------------------------
 
@@ -146,9 +157,21 @@ class Editor:
         schema = task_json_schema(str(task.get("type", ""))) or {"properties": {}}
         meta = schema.get("x-lanner", {})
         title = f"{meta.get('icon', '')} {meta.get('title', task.get('type', ''))}"
-        self._form = PropertyForm(task, schema, self._on_form, expression_suggestions(data, task_id), title=title)
+        self._form = PropertyForm(task, schema, self._on_form, expression_suggestions(data, task_id), title=title,
+                                  preview=self._preview)
         self._form.show_errors(self.placed.by_field.get(task_id, {}))
-        self.form_box.objects = [self._form.panel]
+        self.form_box.objects = [task_test.opener(self.services, self._test_target, task_id), self._form.panel]
+
+    def _preview(self, template: str) -> tuple[str | None, str | None]:
+        """A form field's expression rendered against the flow's last execution (expression preview)."""
+        ns, fid = self._ids()
+        found = self.services.preview(ns, fid, template, self._form_id or None)
+        return found.value, found.error
+
+    def _test_target(self) -> tuple[str, str, str]:
+        """(namespace, flow id, YAML as edited): what "Test this task" runs."""
+        ns, fid = self._ids()
+        return ns, fid, self.sync.text
 
     def _on_form(self, task: dict[str, Any]) -> None:
         data = self.sync.data
@@ -289,4 +312,4 @@ class Editor:
 
 
 def page(services: Services) -> Any:
-    return Editor(services, arg("namespace"), arg("id")).view()
+    return Editor(services, arg("namespace"), arg("id"), arg("template")).view()

@@ -53,18 +53,22 @@ class FlowsPage:
                                               sizing_mode="stretch_width", css_classes=["ln-import-text"])
         do_import = pn.widgets.Button(name="Import", button_type="success", css_classes=["ln-import"])
         do_import.on_click(self.import_yaml)
+        from builder.pages.template_gallery import gallery
+
         self.actions = pn.Card(
             pn.Row(self.new_ns, self.new_id, create),
+            gallery(services, lambda tid: self.create(template=tid)),
             pn.pane.Markdown("**Import YAML**"), self.upload, self.paste, do_import,
             title="New flow", sizing_mode="stretch_width", collapsed=False,
         )
         self.refresh()
 
-    def create(self, _event: Any = None) -> None:
+    def create(self, _event: Any = None, template: str = "") -> None:
+        """Open the editor on a new flow (from ``template`` when given: its id when no id is typed)."""
         import re
 
         ns, fid = self.new_ns.value_input or self.new_ns.value, self.new_id.value_input or self.new_id.value
-        ns, fid = (ns or "").strip(), (fid or "").strip()
+        ns, fid = (ns or "").strip(), (fid or "").strip() or template
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]*", fid):
             self.message.object = f"<span class='ln-error'>Flow id {esc(fid)!s} is not valid: use {_ID_HINT}.</span>"
             return
@@ -76,7 +80,7 @@ class FlowsPage:
             self.message.object = f"<span class='ln-error'>Flow {esc(ns)}.{esc(fid)} already exists: " \
                                   f"<a href='{url('editor', namespace=ns, id=fid)}'>open it</a>.</span>"
             return
-        go("editor", namespace=ns, id=fid)
+        go("editor", namespace=ns, id=fid, template=template or None)
 
     def import_yaml(self, _event: Any = None) -> None:
         text = self.paste.value_input or self.paste.value or ""

@@ -34,6 +34,7 @@ def create_app(
     to besides the loopback ones (engine/api/request_guard.py).
     """
     from engine.api import (
+        assist,
         dashboards,
         executions,
         flows,
@@ -56,7 +57,7 @@ def create_app(
     )
     app.state.services = Services(engine, Metrics(engine), max_body)
     errors.install(app)
-    for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins, dashboards):
+    for module in (system, flows, webhooks, executions, logs, triggers, namespaces, plugins, dashboards, assist):
         app.include_router(module.router)
     mount_ui(app, engine, builder=ui)
     # Added last, so it is the outermost middleware: Panel's dispatch middleware

@@ -90,6 +90,17 @@ KvValue = KvEntry
 NamespaceOut = NamespaceInfo
 NamespacePage = Page[NamespaceInfo]
 
+
+class SecretName(BaseModel):
+    key: str
+
+
+class SecretPage(BaseModel):
+    """Secret names of a namespace (Kestra's shape); values never leave the server."""
+
+    results: list[SecretName]
+    total: int
+
 __all__ = ["BackfillIn", "BackfillOut", "Count", "Disabled", "Execution", "ExecutionPage", "FlowOut", "FlowPage", "KvValue",
-           "LogLine", "NamespaceFile", "NamespaceOut", "NamespacePage", "SetDisabled", "TriggerOut", "TriggerPage",
+           "LogLine", "NamespaceFile", "NamespaceOut", "NamespacePage", "SecretPage", "SetDisabled", "TriggerOut", "TriggerPage",
            "TriggerRef", "ValidationResult"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from engine.api.errors import COMMON_RESPONSES, ApiError, not_found
-from engine.api.models import KvValue, NamespaceFile, NamespacePage
+from engine.api.models import KvValue, NamespaceFile, NamespacePage, SecretPage
 from engine.api.services import engine
 from engine.service import check_namespace
 
@@ -101,7 +101,8 @@ def get_kv(request: Request, namespace: str, key: str) -> dict[str, Any]:
 
 
 @router.put("/{namespace}/kv/{key}", response_model=KvValue, openapi_extra=KV_BODY)
-async def put_kv(request: Request, namespace: str, key: str) -> dict[str, Any]:
+async def put_kv(request: Request, namespace: str, key: str,
+                 ttl: str | None = Header(None, max_length=100, description="ISO-8601 duration after which the value expires (PT1H, P7D).")) -> dict[str, Any]:
     """Set a value: a JSON body (``Content-Type: application/json``) is stored as JSON, anything else as text."""
     check_namespace(namespace)
     raw = await request.body()
@@ -116,10 +117,20 @@ async def put_kv(request: Request, namespace: str, key: str) -> dict[str, Any]:
             raise ApiError(422, f"the value is not valid JSON: {exc.msg} (line {exc.lineno})", [{"path": "body", "message": exc.msg, "line": exc.lineno, "column": exc.colno}]) from None
     else:
         value = text
-    return (await run_in_threadpool(engine(request).kv_put, namespace, key, value)).to_dict()
+    return (await run_in_threadpool(lambda: engine(request).kv_put(namespace, key, value, ttl=ttl or None))).to_dict()
 
 
 @router.delete("/{namespace}/kv/{key}", status_code=204, response_class=Response)
 def delete_kv(request: Request, namespace: str, key: str) -> Response:
     engine(request).kv_delete(namespace, key)
     return Response(status_code=204)
+
+
+# --- secrets (names only) -----------------------------------------------------------------------------
+
+
+@router.get("/{namespace}/secrets", response_model=SecretPage)
+def secret_names(request: Request, namespace: str) -> dict[str, Any]:
+    """Names of the secrets flows of this namespace can read (its own, its parents', the global ones); never values."""
+    results = [{"key": name} for name in engine(request).secret_names(namespace)]
+    return {"results": results, "total": len(results)}

@@ -202,6 +202,32 @@ class KvEntry(View):
     type: str
     value: Any = None
     updated: str | None = None
+    expiration_date: str | None = None  # when a value with a ttl stops being readable (UTC)
+
+
+# --- templates, task tests, expression previews ----------------------------------------------------------
+
+
+class FlowTemplate(View):
+    """A flow Lanner ships to start from ("New flow"): its story, YAML and what it uses."""
+
+    id: str
+    title: str
+    story: str
+    source: str
+    uses: list[str] = []  # titles of its task and trigger types
+    plugins: list[str] = []  # plugin distributions it needs besides Lanner's own
+    files: list[str] = []  # namespace files it adds when opened (a notebook...)
+    available: bool = True
+    problem: str | None = None  # why it does not validate here (a missing plugin)
+
+
+class ExpressionPreview(View):
+    """What a template renders to against an execution's context, or the sentence that says why not."""
+
+    value: str | None = None
+    error: str | None = None
+    execution_id: str | None = None
 
 
 # --- triggers and backfills -------------------------------------------------------------------------

@@ -76,6 +76,32 @@ def build_replay(execution: Execution, runs: list[TaskRun], task_run_id: str | N
     return _copy(execution, new_ex_id, State.RUNNING, None, now_iso(), meta), copies
 
 
+def build_pinned(runs: list[TaskRun], execution_id: str, skip_task_id: str, pinned_from: str) -> list[TaskRun]:
+    """Copies, for ``execution_id``, of the finished task runs of another execution ("Test this task").
+
+    A tested task reads ``outputs.<earlier task>`` from these copies: every SUCCESS or WARNING run
+    except those of ``skip_task_id`` and its descendants, each kept only with its parent container,
+    and marked ``pinnedFrom`` so pages can tell a copied result from one this execution produced.
+    """
+    kept: dict[str, str] = {}  # old task run id -> new id
+    copies = []
+    for tr in sorted(runs, key=lambda t: t.seq):
+        if tr.task_id == skip_task_id or tr.state not in (State.SUCCESS, State.WARNING):
+            continue
+        if tr.parent_task_run_id and tr.parent_task_run_id not in kept:
+            continue
+        kept[tr.id] = new_id()
+        copies.append(TaskRun(
+            id=kept[tr.id], execution_id=execution_id, task_id=tr.task_id,
+            parent_task_run_id=kept.get(tr.parent_task_run_id) if tr.parent_task_run_id else None,
+            value=tr.value, iteration=tr.iteration, state=tr.state, seq=tr.seq,
+            attempts=[Attempt(a.state, a.start_date, a.end_date, a.message) for a in tr.attempts],
+            outputs=tr.outputs, meta={**tr.meta, "pinnedFrom": pinned_from},
+            start_date=tr.start_date, end_date=tr.end_date,
+        ))
+    return copies
+
+
 def build_retry(execution: Execution, new_execution_id: str, delay: float) -> Execution:
     """The next execution of a CREATE_NEW_EXECUTION retry: the same revision, inputs, labels and parent,
     CREATED until ``delay`` seconds have passed; it counts as the next attempt of the first execution."""

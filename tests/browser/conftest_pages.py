@@ -12,6 +12,7 @@ the journey relies on it).
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -29,6 +30,8 @@ from engine.model.state import TERMINAL
 from tests.browser.conftest import LOCAL_HOST, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: A secret the server knows (name, value): pages may show its name, never its value.
+BROWSER_SECRET = ("BROWSER_TOKEN", "browser-secret-value-7f3a")
 
 
 @dataclass
@@ -117,6 +120,7 @@ def builder_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder
     port = free_port()
     log_path = root / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_")}
+    env[f"SECRET_{BROWSER_SECRET[0]}"] = base64.b64encode(BROWSER_SECRET[1].encode()).decode()  # Namespace page
     cmd = [*_lanner(), "server", "local", "--host", LOCAL_HOST, "--port", str(port), "--home", str(root / "home"),
            "--flows", str(root / "flows"), "--workers", "4", "--grace", "2", "--ui"]
     with log_path.open("ab") as log:
