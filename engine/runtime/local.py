@@ -591,7 +591,7 @@ class LocalRunner:
         # Read once per runner: looking the limits up in the environment on every render cost more than
         # rendering a short template.
         limits = expressions.Limits.from_env()
-        return functools.partial(expressions.render, functions=functions, limits=limits)  # (value, ctx)
+        return expressions.renderer(functions=functions, limits=limits)  # (value, ctx)
 
     # --- acting on a committed step --------------------------------------------------------------
 
