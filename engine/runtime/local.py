@@ -31,7 +31,7 @@ from engine.model.inputs import coerce_inputs
 from engine.model.state import State, is_terminal
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
-from engine.runtime import concurrency
+from engine.runtime import collector, concurrency
 from engine.runtime.cluster import Cluster
 from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.events import (
@@ -93,6 +93,7 @@ class LocalRunner:
         node_id: str | None = None,
     ):
         registry.finalize()
+        collector.tune_for_runner()  # after the task types loaded: they are frozen with the start-up heap
         self.home = Path(home).resolve() if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.store = SqlStore(database_url or default_database_url(self.home))
