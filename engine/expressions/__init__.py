@@ -17,6 +17,8 @@ Public interface
     ISO-8601.
 ``render_string(template, context, *, functions=None, limits=None)``
     Always text.
+``renderer(*, functions=None, limits=None)``
+    ``render`` with its functions and limits bound, as a ``(value, context)`` callable.
 ``is_expression(text)``
     Whether ``text`` holds ``{{``, ``{%`` or ``{#``.
 ``check_syntax(text)`` / ``syntax_errors(value)``
@@ -61,7 +63,7 @@ RE2, linear in the text (:mod:`.regexes`).
 from engine.expressions.analysis import check_syntax, referenced_outputs, syntax_errors
 from engine.expressions.errors import ExpressionError
 from engine.expressions.limits import Limits
-from engine.expressions.render import is_expression, render, render_string
+from engine.expressions.render import is_expression, render, render_string, renderer
 
 __all__ = [
     "ExpressionError",
@@ -71,5 +73,6 @@ __all__ = [
     "referenced_outputs",
     "render",
     "render_string",
+    "renderer",
     "syntax_errors",
 ]

@@ -19,7 +19,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.runtime import Context, Undefined
 from markupsafe import Markup
 
-from engine.expressions import bounds, ledger
+from engine.expressions import bounds, ledger, lookups
 from engine.expressions.errors import ExpressionError, parse_error, render_error, runtime_reason, syntax_error
 from engine.expressions.guard import WATCHDOG, Deadline, RenderTimeout
 from engine.expressions.limits import Limits
@@ -48,11 +48,13 @@ def is_expression(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """A template ready to run; ``native`` when it is a single ``{{ expression }}``."""
+    """A template ready to run; ``native`` when it is a single ``{{ expression }}``; ``fast``: how
+    :mod:`.lookups` runs it when it only looks values up."""
 
     source: str
     template: Any  # jinja2.Template
     native: bool
+    fast: lookups.Plan | None = None
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -65,8 +67,8 @@ def compile_template(env: LannerEnvironment, source: str) -> Compiled:
             # Like Environment.compile_expression: assign the value, read it back.
             assign = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
             assign.set_environment(env)
-            return Compiled(source, env.from_string(assign), native=True)
-        return Compiled(source, env.from_string(tree), native=False)
+            return Compiled(source, env.from_string(assign), native=True, fast=lookups.plan(tree, expr))
+        return Compiled(source, env.from_string(tree), native=False, fast=lookups.plan(tree, None))
     except TemplateSyntaxError as exc:
         raise syntax_error(source, exc, {"filter": env.filters, "test": env.tests}) from None
     except (SyntaxError, RecursionError, MemoryError):
@@ -104,6 +106,26 @@ def render(
     return _render_value(value, env, context, functions)
 
 
+def renderer(*, functions: Functions | None = None, limits: Limits | None = None) -> Callable[[object, Mapping[str, Any]], Any]:
+    """``render`` with its functions and limits bound: what the runner calls for every property.
+
+    The environment is looked up once here rather than on every call (hashing the limits
+    cost as much as rendering ``{{ taskrun.value }}``).
+    """
+    env = environment(limits) if limits is not None else default_environment()
+
+    def render_bound(value: object, context: Mapping[str, Any]) -> Any:
+        if type(value) is str:
+            if not is_expression(value):
+                return value
+            return run_compiled(env, compile_template(env, value), context, functions)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return _render_value(value, env, context, functions)
+
+    return render_bound
+
+
 def render_string(
     template: str,
     context: Mapping[str, Any],
@@ -117,7 +139,7 @@ def render_string(
         return bounds.to_text(template, env.limits)
     if not is_expression(template):
         return template
-    result = _run(env, compile_template(env, template), context, functions)
+    result = run_compiled(env, compile_template(env, template), context, functions)
     return result if type(result) is str else _guarded_text(env, template, result, context)
 
 
@@ -132,7 +154,7 @@ def _render_value(value: object, env: LannerEnvironment, context: Mapping[str, A
     if isinstance(value, str):
         if not is_expression(value):
             return value
-        return _run(env, compile_template(env, value), context, functions)
+        return run_compiled(env, compile_template(env, value), context, functions)
     if isinstance(value, dict):
         return {k: _render_value(v, env, context, functions) for k, v in value.items()}
     if isinstance(value, list):
@@ -142,8 +164,12 @@ def _render_value(value: object, env: LannerEnvironment, context: Mapping[str, A
     return value
 
 
-def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any], functions: Functions | None) -> Any:
+def run_compiled(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any], functions: Functions | None = None) -> Any:
     """Run one compiled template under the time limit; map every failure to ExpressionError."""
+    if compiled.fast is not None:
+        found = _fast(env, compiled, context, functions)
+        if found is not lookups.MISS:
+            return found
     limits = env.limits
     deadline: Deadline | None = None
     book: ledger.Ledger | None = None
@@ -174,6 +200,50 @@ def _run(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any],
         raise render_error(compiled.source, runtime_reason(exc, compiled.source, context, env)) from None
 
 
+#: Values the fast path hands back as they are (after sizing them): the rest is the full path's.
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
+#: How the values that print as themselves print inside a text (``str(finalize(value))``).
+_PRINTED: dict[type, Callable[[Any], str]] = {
+    str: str,
+    int: str,
+    float: str,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "",
+}
+
+
+def _fast(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any], functions: Functions | None) -> Any:
+    """The value of a template that only looks values up (:mod:`.lookups`), or ``lookups.MISS``.
+
+    Gives exactly what the full path gives, or MISS for the full path to raise its error.
+    """
+    plan = compiled.fast
+    try:
+        if isinstance(plan, lookups.Path):
+            value = lookups.resolve(plan, env.getattr, env.getitem, context, functions)
+            kind = type(value)
+            if kind is str:  # what _native's sizing of a text comes to (2 quotes around it as JSON)
+                return value if len(value) + 2 <= env.limits.max_output else lookups.MISS
+            if kind not in _PLAIN:
+                return lookups.MISS  # MISS itself, or a value _native converts
+            return _native(value, env.limits)
+        assert plan is not None
+        parts: list[str] = []
+        for part in plan:
+            if type(part) is str:
+                parts.append(part)
+                continue
+            value = lookups.resolve(part, env.getattr, env.getitem, context, functions)  # type: ignore[arg-type]
+            printed = _PRINTED.get(type(value))
+            if printed is None:
+                return lookups.MISS  # lists, maps, dates print through the bounded JSON writer
+            parts.append(printed(value))
+        text = "".join(parts)
+        return text if len(text) <= env.limits.max_output else lookups.MISS
+    except Exception:  # noqa: BLE001 - the full path raises it with its message
+        return lookups.MISS
+
+
 def _finish(deadline: Deadline) -> bool:
     """End the render's deadline; a timeout delivered while ending it counts as fired, never escapes."""
     while True:
@@ -201,7 +271,7 @@ def _shielded(functions: Functions) -> dict[str, Callable[..., Any]]:
 def execute(env: LannerEnvironment, compiled: Compiled, variables: dict[str, Any]) -> Any:
     """Run ``compiled`` with ready ``variables`` (globals and functions included), bounded.
 
-    Callers own the deadline: :func:`_run` for a render, the running render
+    Callers own the deadline: :func:`run_compiled` for a render, the running render
     for the ``render()`` function.
     """
     limits = env.limits

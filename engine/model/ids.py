@@ -7,8 +7,8 @@ nothing above ``engine.model``.
 
 from __future__ import annotations
 
+import itertools
 import os
-import random
 import time
 from datetime import datetime
 
@@ -35,16 +35,32 @@ def now_iso() -> str:
     return cached[1] + str(1_000_000 + ns // 1000 % 1_000_000)[1:] + "+00:00"
 
 
-#: Ids come from a generator seeded from os.urandom per process (and again in a forked child):
-#: unpredictable enough for ids that are not secrets, without a system call per id.
-_ids = random.Random(os.urandom(32))
+#: The low 40 bits of ids: a counter from a random start in each process (again in a forked child).
+_counter = itertools.count(int.from_bytes(os.urandom(5)))
+_LOW = (1 << 40) - 1
+
+
+def _reseed() -> None:
+    global _counter
+    _counter = itertools.count(int.from_bytes(os.urandom(5)))
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+    os.register_at_fork(after_in_child=_reseed)
 
 
 def new_id() -> str:
-    """Short, URL-safe id: 22 hex characters (88 random bits; Kestra uses 22-char base62 ids)."""
-    return _ids.getrandbits(88).to_bytes(11).hex()
+    """Short, URL-safe id: 22 hex characters (88 bits; Kestra uses 22-char base62 ids).
+
+    The first 48 bits are the time in milliseconds and the last 40 a counter that starts at a
+    random value in each process, like a ULID: ids sort in the order they were made, so the
+    store's primary-key indexes grow at their end. With random ids each insert landed on a
+    random page of the index, and writing a task run into a table of 100,000 cost twice as
+    much as into an empty one. Unique within a process (the counter, atomic under the GIL);
+    two processes collide only if they make an id in the same millisecond with the same 40
+    random-started bits.
+    """
+    return ((time.time_ns() // 1_000_000) << 40 | (next(_counter) & _LOW)).to_bytes(11).hex()
 
 
 def parse_iso(value: str | None) -> datetime | None:

@@ -24,13 +24,15 @@ TENANT_ID = "main"
 class _Shared:
     """The parts of the contexts of one execution that stay the same from one task run to the next."""
 
-    __slots__ = ("base", "state", "execution", "tasks")
+    __slots__ = ("base", "state", "execution", "tasks", "labels", "labels_source")
 
     def __init__(self, base: dict[str, Any]):
         self.base = base
         self.state: str | None = None  # the state text ``execution`` was built for
         self.execution: dict[str, Any] = base["execution"]
         self.tasks: dict[str, dict[str, Any]] = {}
+        self.labels: dict[str, Any] = base["labels"]
+        self.labels_source: dict[str, str] | None = None  # a copy of the labels ``labels`` was built from
 
 
 def _shared(flow: Flow, st: ExecutionState, render: Any | None) -> _Shared:
@@ -92,7 +94,10 @@ def task_context(
         shared.execution = {**shared.base["execution"], "state": state}
         shared.state = state
     ctx["execution"] = shared.execution
-    ctx["labels"] = labels_context(ex.labels)  # a Labels task changes them during the run
+    if ex.labels != shared.labels_source:  # a Labels task changes them during the run (compared in C)
+        shared.labels = labels_context(ex.labels)
+        shared.labels_source = dict(ex.labels)
+    ctx["labels"] = shared.labels
     if task is not None:
         entry = shared.tasks.get(task.id)
         if entry is None:

@@ -31,7 +31,7 @@ from engine.model.inputs import coerce_inputs
 from engine.model.state import State, is_terminal
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
-from engine.runtime import concurrency
+from engine.runtime import collector, concurrency
 from engine.runtime.cluster import Cluster
 from engine.runtime.context import RunContext, TaskLogger
 from engine.runtime.events import (
@@ -94,6 +94,7 @@ class LocalRunner:
         node_id: str | None = None,
     ):
         registry.finalize()
+        collector.tune_for_runner()  # after the task types loaded: they are frozen with the start-up heap
         self.home = Path(home).resolve() if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
         self.store = SqlStore(database_url or default_database_url(self.home))
@@ -632,7 +633,7 @@ class LocalRunner:
         # Read once per runner: looking the limits up in the environment on every render cost more than
         # rendering a short template.
         limits = expressions.Limits.from_env()
-        return functools.partial(expressions.render, functions=functions, limits=limits)  # (value, ctx)
+        return expressions.renderer(functions=functions, limits=limits)  # (value, ctx)
 
     # --- acting on a committed step --------------------------------------------------------------
 

@@ -63,24 +63,11 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         timer.start()
     log_file: list[str] = []
     try:
-        with log_to_file(task, ctx) as log_file:
-            if ctx.killed:
-                raise TaskFailed("Killed before it started")
-            cached = cached_result(task, ctx)
-            if cached is not None:
-                outcome = WorkerOutcome(cached[0], cached[1], None, start, now_iso())
-            else:
-                result = task.run(ctx)
-                if not isinstance(result, TaskResult):
-                    result = TaskResult(result if isinstance(result, dict) else {})
-                state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
-                outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
-                outcome.labels = result.labels
-                if result.exit_state:
-                    outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
-                if ctx.timed_out:
-                    outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
-                keep_result(task, ctx, outcome.state, outcome.outputs)
+        if task.log_to_file:
+            with log_to_file(task, ctx) as log_file:
+                outcome = _run_task(task, ctx, start)
+        else:  # most attempts: no context manager to enter and leave (a few µs for a light task)
+            outcome = _run_task(task, ctx, start)
     except TaskFailed as exc:
         state, message = State.FAILED, exc.message
         if ctx.killed:
@@ -104,6 +91,29 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
         outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
     if ctx.secrets and outcome.message:
         outcome.message = mask_text(outcome.message, ctx.secrets)
+    return outcome
+
+
+def _run_task(task: RunnableTask, ctx: RunContext, start: str) -> WorkerOutcome:
+    """The attempt itself: the task cache's result, or the task's run."""
+    if ctx.killed:
+        raise TaskFailed("Killed before it started")
+    if task.task_cache is not None:
+        cached = cached_result(task, ctx)
+        if cached is not None:
+            return WorkerOutcome(cached[0], cached[1], None, start, now_iso())
+    result = task.run(ctx)
+    if not isinstance(result, TaskResult):
+        result = TaskResult(result if isinstance(result, dict) else {})
+    state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
+    outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
+    outcome.labels = result.labels
+    if result.exit_state:
+        outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
+    if ctx.timed_out:
+        outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
+    if task.task_cache is not None:
+        keep_result(task, ctx, outcome.state, outcome.outputs)
     return outcome
 
 

@@ -109,7 +109,7 @@ class FileTriggers:
                 dest_dir.mkdir(parents=True, exist_ok=True)
                 dest = dest_dir / path.name
                 if dest.exists():
-                    dest = dest_dir / f"{path.stem}.{new_id()[:8]}{path.suffix}"
+                    dest = dest_dir / f"{path.stem}.{new_id()[-8:]}{path.suffix}"  # the counting end of the id: unique
                 shutil.move(str(path), str(dest))
         except OSError as exc:
             log.error("%s.%s trigger %s: could not %s %s: %s", *dt.key, action.lower(), path, exc)
