@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import wait_until
-from tests.browser.conftest_pages import open_page, wait_canvas, yaml_text
+from tests.browser.conftest_pages import open_page, screenshot, wait_canvas, yaml_text
 
 pytestmark = pytest.mark.browser
 
@@ -103,8 +103,9 @@ def test_completion_offers_types_properties_and_the_flows_outputs_and_documents_
     edit(page, "\n    scri")
     page.keyboard.type("p")
     assert "script" in options(page)
-    page.keyboard.press("Escape")
-    page.keyboard.type(": print('third')")
+    page.locator(".cm-tooltip-autocomplete li", has_text="script").first.click()
+    wait_until(lambda: re.search(r"\n    script: *\S*", yaml_text(page)), why=lambda: yaml_text(page))
+    edit(page, "print('third')")
 
     # Inside {{ }}: the flow's own task ids under outputs., the Log task documented with its required message.
     edit(page, "", at_end_of="message: done")
@@ -113,6 +114,7 @@ def test_completion_offers_types_properties_and_the_flows_outputs_and_documents_
     page.keyboard.type(" {{ outputs.")
     offered = options(page)
     assert {"outputs.fetch", "outputs.report", "outputs.third", "outputs.third.vars"} <= set(offered), offered
+    screenshot(page, "yaml-editor")  # the README's picture: completion open, the task documented below
     page.keyboard.type("thi")
     wait_until(lambda: options(page)[0] == "outputs.third", why=lambda: str(options(page)))
     page.keyboard.press("Enter")
