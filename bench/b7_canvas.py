@@ -89,8 +89,9 @@ def main() -> int:
                 page.locator(f'.lc-node[data-id="t{rep}_0"] [data-action="delete"]').click()
                 _wait(lambda: len(canvas.flow["tasks"]) == args.tasks - 1)
                 edit.append((time.perf_counter() - start) * 1000)
-                for name, ms in page.locator(".lc-root").evaluate(VIEWPORT_JS).items():
-                    viewport.setdefault(name, []).append(ms)
+                for _ in range(3):  # the viewport actions are cheap: more samples make the median steadier
+                    for name, ms in page.locator(".lc-root").evaluate(VIEWPORT_JS).items():
+                        viewport.setdefault(name, []).append(ms)
             assert page.locator(".lc-node").count() == args.tasks - 1
             browser.close()
     finally:
@@ -101,12 +102,16 @@ def main() -> int:
         "browser_render_ms": round(statistics.median(render), 1),
         "delete_round_trip_ms": round(statistics.median(edit), 1),
         **{f"{name}_ms": round(statistics.median(values), 1) for name, values in viewport.items()},
+        # The fastest sample: what the action costs when the machine is not busy with something else.
+        **{f"{name}_best_ms": round(min(values), 1) for name, values in viewport.items()},
     }
     print(json.dumps(result))
     print(f"B7 canvas: {args.tasks} tasks drawn {result['python_to_dom_ms']} ms after Python set the flow "
           f"(browser render {result['browser_render_ms']} ms); one delete reached Python in "
           f"{result['delete_round_trip_ms']} ms; fit {result['fit_ms']} ms, zoom in {result['zoom_in_ms']} ms, "
-          f"zoom out {result['zoom_out_ms']} ms, pan {result['pan_ms']} ms (median of {args.repeat}).")
+          f"zoom out {result['zoom_out_ms']} ms, pan {result['pan_ms']} ms (median of {3 * args.repeat}; fastest: fit "
+          f"{result['fit_best_ms']}, zoom in {result['zoom_in_best_ms']}, zoom out {result['zoom_out_best_ms']}, "
+          f"pan {result['pan_best_ms']} ms).")
     return 0
 
 

@@ -45,7 +45,7 @@ def output_keys() -> dict[str, list[str]]:
 class YamlEditor(JSComponent):
     """A YAML code editor bound to ``value`` (the flow's text)."""
 
-    value = param.String(default="", doc="The YAML text; edits in the browser arrive here a quarter second later.")
+    value = param.String(default="", doc="The YAML text; each edit in the browser is sent at once (and again before any click or Enter).")
     schema = param.Dict(default={}, doc="JSON Schema driving completion, hover docs and validation.")
     output_keys = param.Dict(default={}, doc="Task type -> its output keys, for {{ outputs.<task>. }} completion.")
     readonly = param.Boolean(default=False)

@@ -37,6 +37,7 @@ class Editor:
         import panel as pn
 
         from builder.canvas import FlowCanvas
+        from builder.canvas.yaml_editor import YamlEditor
 
         self.services = services
         source = services.flow_source(namespace, flow_id) if namespace and flow_id else None
@@ -63,10 +64,7 @@ class Editor:
 
         self.canvas = FlowCanvas(flow=copy.deepcopy(self.sync.data), sizing_mode="stretch_width", height=680,
                                  min_width=560)
-        # The CodeMirror editor (builder.canvas.yaml_editor.YamlEditor) is not wired in yet: a Save clicked right
-        # after typing in it was lost in the browser tests; Panel's ace editor stays until that is understood.
-        self.code = pn.widgets.CodeEditor(value=self.sync.text, language="yaml", sizing_mode="stretch_width",
-                                          height=600, css_classes=["ln-yaml"])
+        self.code = YamlEditor(value=self.sync.text, sizing_mode="stretch_width", height=600, css_classes=["ln-yaml"])
         self.form_box = pn.Column(html_pane("<p class='ln-muted'>Select a task on the canvas to edit it.</p>"),
                                   sizing_mode="stretch_width", css_classes=["ln-form-box"])
         self.flow_panel = FlowPanel(self)

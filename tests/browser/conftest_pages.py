@@ -189,29 +189,27 @@ def wait_canvas(page: Any) -> None:
     wait_until(lambda: page.evaluate(_IDLE), timeout=30)
 
 
-# The ace editors live in Panel's shadow roots: find the YAML one (its text has "namespace:").
-ACE_FIND = """
-const seen = [];
+# The YAML editor (CodeMirror 6) lives in a Panel shadow root; its element carries the editor view as cmView.
+CM_FIND = """
+let view = null;
 const walk = (root) => {
   for (const el of root.querySelectorAll('*')) {
-    if (el.classList && el.classList.contains('ace_editor') && el.env && el.env.editor) seen.push(el.env.editor);
+    if (!view && el.cmView) view = el.cmView;
     if (el.shadowRoot) walk(el.shadowRoot);
   }
 };
 walk(document);
-const yamlEditor = seen.find(e => e.getValue().includes('namespace:'));
 """
 
 
 def yaml_text(page: Any) -> str:
-    """The text of the editor page's YAML code editor ("" until it is rendered)."""
-    return page.evaluate("() => {" + ACE_FIND + " return yamlEditor ? yamlEditor.getValue() : ''; }")
-
+    """The text of the editor page's YAML editor ("" until it is rendered)."""
+    return page.evaluate("() => {" + CM_FIND + " return view ? view.state.doc.toString() : ''; }")
 
 
 def yaml_focus_end(page: Any) -> None:
     """Click into the YAML editor and put the cursor at the end of the text."""
-    page.locator(".ln-yaml .ace_content").first.click()
+    page.locator(".ln-yaml .cm-content").first.click()
     page.keyboard.press("Control+End")
 
 

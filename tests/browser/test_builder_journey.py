@@ -170,7 +170,8 @@ def test_a_switch_on_an_input_is_built_without_yaml_and_runs_each_branch(page, b
     form_of(page, "log_2")
     fill(page, ".lf-field-message", "Other route for {{ inputs.region }}")
     tab(page, "YAML").click()  # save what the user sees: the YAML has caught up with the forms
-    wait_until(lambda: "Other route for" in yaml_text(page) and "Northern route" in yaml_text(page))
+    wait_until(lambda: "Other route for" in yaml_text(page) and "Northern route" in yaml_text(page),
+               why=lambda: f"the YAML tab shows {yaml_text(page)!r}")
     page.locator(".ln-save button").click()
     page.locator(".ln-saved", has_text="Saved revision 1").wait_for()
     data, err = parse(builder_server.flow_source("acme.routing", "route") or "")

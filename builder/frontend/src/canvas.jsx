@@ -7,7 +7,7 @@
 // targets are ordinary elements: the slots between tasks and the "+ errors" chips. React Flow
 // gives zoom, pan, fit, the minimap and the viewport a 500-task flow needs.
 
-import {useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore} from "react"
+import {memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore} from "react"
 import {
   Background, BaseEdge, Controls, Handle, MiniMap, Position, ReactFlow, ReactFlowProvider, getBezierPath, useReactFlow,
   useStore,
@@ -97,6 +97,19 @@ export class Controller {
     this.undoStack.push(this.flowJson)
     this.apply(JSON.parse(this.redoStack.pop()))
     this.dropStaleSelection()
+  }
+
+  // The one task of the board in the Tab order (the selected one, else the first): arrows walk the others, so
+  // Tab goes from the palette to the board to the side panel in a few presses, whatever the flow's size.
+  tabStop() {
+    const sel = this.selected
+    if (sel && this.edits.findTask(this.flow, sel)) return sel
+    if (this._stopFor !== this.flowJson) {
+      this._stopFor = this.flowJson
+      const first = this.edits.iterTasks(this.flow).next()
+      this._stop = first.done ? "" : String(first.value[1].id)
+    }
+    return this._stop
   }
 
   dropStaleSelection() {
@@ -215,7 +228,7 @@ function nodeProps(ctl, data, extraClass) {
   return {id, msgs, info, props: {
     className: cls.join(" "), "data-id": id, "data-path": JSON.stringify(path), "data-trigger": trigger ? "1" : undefined,
     "data-dag": dagPath ? JSON.stringify(dagPath) : undefined, draggable: ctl.readonly ? undefined : "true",
-    title: info.summary || undefined, tabIndex: 0, role: "button",
+    title: info.summary || undefined, tabIndex: id && id === ctl.tabStop() ? 0 : -1, role: "button",
     "aria-label": `${id || "(no id)"}: ${info.title}${task.disabled === true ? " (disabled)" : ""}`,
   }}
 }
@@ -335,7 +348,11 @@ function BadNode({data}) {
   return <div className="lc-bad">{data.text}</div>
 }
 
-const NODE_TYPES = {task: TaskNode, container: ContainerNode, branch: BranchNode, lane: LaneNode, slot: SlotNode, bad: BadNode}
+// Memoized: a node draws again only when its own data changed (its task, the selection, the errors), never
+// because the view moved or another node changed.
+const NODE_TYPES = Object.fromEntries(Object.entries({
+  task: TaskNode, container: ContainerNode, branch: BranchNode, lane: LaneNode, slot: SlotNode, bad: BadNode,
+}).map(([name, component]) => [name, memo(component)]))
 
 // ------------------------------------------------------------------ edges
 
@@ -360,7 +377,7 @@ function DagEdge({sourceX, sourceY, targetX, targetY, sourcePosition, targetPosi
   )
 }
 
-const EDGE_TYPES = {seq: SeqEdge, dag: DagEdge}
+const EDGE_TYPES = {seq: memo(SeqEdge), dag: memo(DagEdge)}
 
 // ------------------------------------------------------------------ palette
 
@@ -377,6 +394,19 @@ function Palette({ctl}) {
     return [...byGroup]
   }, [ctl.model.palette])
   const words = query.toLowerCase().split(/\s+/).filter(Boolean)
+  // One tab stop for the whole palette (the item last focused, else the first shown): Tab goes past it in
+  // one press, arrows move inside it.
+  const [current, setCurrent] = useState("")
+  const keyOf = (item) => `${item.kind}:${item.type}`
+  const shownKeys = new Set()
+  for (const [group, items] of groups) {
+    for (const item of items) {
+      const haystack = [item.title, item.summary, item.type, group, item.group, item.plugin || "", ...(item.aliases || [])]
+        .join(" ").toLowerCase()
+      if (words.every((w) => haystack.includes(w))) shownKeys.add(keyOf(item))
+    }
+  }
+  const stop = shownKeys.has(current) ? current : shownKeys.values().next().value
   let any = false
   const move = (el, step) => {
     const items = [...el.closest(".lc-palette").querySelectorAll(".lc-item:not([hidden])")]
@@ -397,7 +427,8 @@ function Palette({ctl}) {
       <section key={group} className="lc-group" data-group={group} data-plugin={plugin || undefined} hidden={visible === 0}>
         <h4 title={plugin ? `Plugin ${plugin}${items[0].pluginVersion ? " " + items[0].pluginVersion : ""}` : undefined}>{group}</h4>
         {shown.map(([item, haystack, show]) => (
-          <div key={`${item.kind}:${item.type}`} className="lc-item" draggable="true" tabIndex={0} role="button"
+          <div key={keyOf(item)} className="lc-item" draggable="true" tabIndex={keyOf(item) === stop ? 0 : -1} role="button"
+            onFocus={() => setCurrent(keyOf(item))}
             data-type={item.type} data-kind={item.kind} data-search={haystack} hidden={!show}
             aria-label={`Add ${item.title}: ${item.summary}`}
             title={`${item.summary}\nDrag onto the canvas, or press Enter (or double-click) to add it after the selected task.`}
