@@ -102,9 +102,12 @@ mysql-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server >/dev/null; }
 
 # mypy on engine/ runs alongside pytest (scripts/pytest-and-mypy.sh): a type error fails `make test` too.
+# pytest-xdist runs the test files on TEST_WORKERS processes (one per core by default; a file's tests stay
+# together in one process, in order, sharing its fixtures); `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: install-test browser-deps mysql-deps
 	@$(call COMPILE_OWN,tests bench)
-	VENV=$(VENV) ./scripts/pytest-and-mypy.sh tests
+	VENV=$(VENV) ./scripts/pytest-and-mypy.sh -n $(TEST_WORKERS) --dist loadfile --durations=25 tests
 
 # Re-resolve the lock after pyproject.toml (Lanner's or a plugin's) changed: pins already in it are kept,
 # new needs are added. `make lock UPGRADE=1` moves every pin to the newest version the ranges allow;
@@ -153,8 +156,9 @@ docs: install
 
 # Refresh docs/screenshots/*.png from the builder's browser tests.
 screenshots: install-test browser-deps
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/browser/test_builder_journey.py tests/browser/test_pages.py \
-	  tests/browser/test_canvas.py::test_screenshot_of_a_sample_flow
+	LANNER_SCREENSHOTS=$(CURDIR)/docs/screenshots $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/browser/test_builder_journey.py tests/browser/test_pages.py \
+	  tests/browser/test_canvas.py::test_screenshot_of_a_sample_flow tests/browser/test_yaml_editor.py \
+	  tests/browser/test_history_pages.py tests/browser/test_dashboards.py tests/browser/test_jupyterlab.py
 
 clean:
 	rm -rf $(VENV) $(LATEST) .lanner $(BUNDLE) $(FRONTEND)/node_modules $(AZURITE)/node_modules

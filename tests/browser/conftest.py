@@ -8,10 +8,13 @@ network even once.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,6 +26,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run",
 ]
 _LOCAL_SCHEMES = {"data", "blob", "about"}
+# Where the browser tests save their pictures: `make screenshots` points this at docs/screenshots; a plain test
+# run (make test, CI) leaves the repository's pictures alone.
+SCREENSHOTS = Path(os.environ.get("LANNER_SCREENSHOTS") or Path(tempfile.gettempdir()) / "lanner-screenshots")
 
 
 def is_local(url: str) -> bool:

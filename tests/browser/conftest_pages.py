@@ -27,9 +27,8 @@ from urllib.parse import urlencode
 import pytest
 
 from engine.model.state import TERMINAL
-from tests.browser.conftest import LOCAL_HOST, free_port
+from tests.browser.conftest import LOCAL_HOST, SCREENSHOTS, free_port
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: A secret the server knows (name, value): pages may show its name, never its value.
 BROWSER_SECRET = ("BROWSER_TOKEN", "browser-secret-value-7f3a")
 
@@ -154,7 +153,7 @@ def builder_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builder
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save a viewport screenshot for the docs (docs/screenshots/<name>.png)."""
+    """Save a viewport screenshot for the docs (<LANNER_SCREENSHOTS>/<name>.png; `make screenshots`)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 import copy
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from builder.canvas.bundles import bundle
 from builder.canvas.flow_edit import FlowEditError
-from tests.browser.conftest import wait_until
+from tests.browser.conftest import SCREENSHOTS, wait_until
 
 pytestmark = pytest.mark.browser
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "canvas.png"
+SCREENSHOT = SCREENSHOTS / "canvas.png"
 
 
 def log(task_id: str, **extra: Any) -> dict[str, Any]:

@@ -23,12 +23,13 @@ import pytest
 
 from builder.jupyter.static import svg_from_html
 from builder.topology import STATE_COLOURS
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_topology_widget_js import BROKEN_ARROWS
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium")
-SCREENSHOT = ROOT / "docs" / "screenshots" / "jupyter.png"
+SCREENSHOT = SCREENSHOTS / "jupyter.png"
 
 
 def free_port() -> int:
