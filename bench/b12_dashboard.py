@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import emit, unavailable
+from bench.server import Server
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -76,19 +74,6 @@ def write_runs(home: Path, flow_id: str, n: int) -> None:
     store.close()
 
 
-def _lanner() -> list[str]:
-    exe = Path(sys.executable).parent / "lanner"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "engine.cli"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def measure(browser: object, base: str, flow_id: str, n: int, warm: bool) -> float:
     context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
@@ -120,51 +105,28 @@ def main() -> int:
     (root / "home").mkdir()
     for n in sizes:
         write_runs(root / "home", f"kpi_{n}", n)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_")}
-    log = (root / "server.log").open("ab")
-    proc = subprocess.Popen([*_lanner(), "server", "local", "--host", "127.0.0.1", "--port", str(port),
-                             "--home", str(root / "home"), "--flows", str(root / "flows"), "--grace", "2", "--ui"],
-                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     results = []
     try:
-        client = httpx.Client(base_url=base, timeout=60)
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {(root / 'server.log').read_text()[-2000:]}")
-            try:
-                if client.get("/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the server did not start")
-            time.sleep(0.1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            for n in sizes:
-                r = client.post("/api/v1/dashboards", content=dashboard(f"kpi_{n}"),
-                                headers={"Content-Type": "application/x-yaml"})
-                r.raise_for_status()
-                t0 = time.perf_counter()
-                data = client.post(f"/api/v1/dashboards/kpi_{n}/charts/per_run", json={}).json()
-                query_ms = (time.perf_counter() - t0) * 1000
-                assert len(data["rows"]) == n, f"the chart has {len(data['rows'])} rows, not {n}"
-                warm = [measure(browser, base, f"kpi_{n}", n, warm=True) for _ in range(args.repeat)]
-                cold = [measure(browser, base, f"kpi_{n}", n, warm=False) for _ in range(args.repeat)]
-                results.append({"bench": "b12_dashboard", "executions": n, "warm_ms": round(statistics.median(warm), 1),
-                                "warm_max_ms": round(max(warm), 1), "cold_ms": round(statistics.median(cold), 1),
-                                "query_ms": round(query_ms, 1), "repeat": args.repeat})
-            browser.close()
+        with Server(root / "home", root / "flows", ui=True) as server:
+            base = server.url
+            client = httpx.Client(base_url=base, timeout=60)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+                for n in sizes:
+                    r = client.post("/api/v1/dashboards", content=dashboard(f"kpi_{n}"),
+                                    headers={"Content-Type": "application/x-yaml"})
+                    r.raise_for_status()
+                    t0 = time.perf_counter()
+                    data = client.post(f"/api/v1/dashboards/kpi_{n}/charts/per_run", json={}).json()
+                    query_ms = (time.perf_counter() - t0) * 1000
+                    assert len(data["rows"]) == n, f"the chart has {len(data['rows'])} rows, not {n}"
+                    warm = [measure(browser, base, f"kpi_{n}", n, warm=True) for _ in range(args.repeat)]
+                    cold = [measure(browser, base, f"kpi_{n}", n, warm=False) for _ in range(args.repeat)]
+                    results.append({"bench": "b12_dashboard", "executions": n, "warm_ms": round(statistics.median(warm), 1),
+                                    "warm_max_ms": round(max(warm), 1), "cold_ms": round(statistics.median(cold), 1),
+                                    "query_ms": round(query_ms, 1), "repeat": args.repeat})
+                browser.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         shutil.rmtree(root, ignore_errors=True)
     for r in results:
         print(json.dumps(r))

@@ -15,14 +15,14 @@ from bench.common import free_port
 
 
 class Server:
-    """``lanner server local --no-ui`` with its own home and flows directory.
+    """``lanner server local`` with its own home and flows directory (``--no-ui`` unless ``ui``).
 
     The webhook rate limit (LANNER_WEBHOOK_RATE, a defence against key
     guessing) is off: the benchmark calls one webhook as fast as it can.
     """
 
-    def __init__(self, home: Path, flows: Path, *, workers: int | None = None):
-        self.home, self.flows, self.workers = home, flows, workers
+    def __init__(self, home: Path, flows: Path, *, workers: int | None = None, ui: bool = False):
+        self.home, self.flows, self.workers, self.ui = home, flows, workers, ui
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -30,9 +30,10 @@ class Server:
     def __enter__(self) -> Server:
         lanner = Path(sys.executable).with_name("lanner")
         cmd = [str(lanner), "server", "local", "--host", "127.0.0.1", "--port", str(self.port), "--home", str(self.home),
-               "--flows", str(self.flows), "--no-ui", "--no-watch", "--log-level", "warning"]
+               "--flows", str(self.flows), "--ui" if self.ui else "--no-ui", "--no-watch", "--log-level", "warning"]
         if self.workers:
             cmd += ["--workers", str(self.workers)]
+        self.home.mkdir(parents=True, exist_ok=True)
         self.log = open(self.home / "server.log", "wb")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "LANNER_HOME": str(self.home), "LANNER_WEBHOOK_RATE": "0"})
         deadline = time.monotonic() + 90

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+# The probe bench B12 times with: the first frame at which a chart has painted `count` points.
+from bench.b12_dashboard import DRAWN
 from tests.browser.conftest import wait_until
 from tests.browser.conftest_pages import open_page, screenshot
 
@@ -43,18 +45,6 @@ def run_all(server: Any, flow_id: str, inputs: list[dict[str, Any]]) -> list[str
         assert server.wait(execution_id, timeout=60)["state"] == "SUCCESS"
     return ids
 
-
-# In the page: the first frame at which the glyph renderers of a chart have painted with `count` points.
-DRAWN = """([prefix, count]) => {
-  if (!window.Bokeh || !Bokeh.index) { return false; }
-  const views = [...Bokeh.index.all_views()].filter(v => v.model && v.model.name && v.model.name.startsWith(prefix));
-  const points = views.reduce((n, v) => n + v.model.data_source.data.y.length, 0);
-  if (!views.length || points !== count || !views.every(v => v.has_finished() && v.parent.has_finished())) {
-    return false;
-  }
-  window.__lnDrawnAt = window.__lnDrawnAt || performance.now();
-  return true;
-}"""
 
 # The page coordinates of point `index` of a scatter renderer (its canvas position plus the canvas' place).
 POINT_AT = """([name, index]) => {
