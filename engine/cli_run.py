@@ -113,7 +113,7 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
     if inputs is None:
         return 2
     out = sys.stderr if as_json else sys.stdout
-    engine = LocalEngine()
+    engine = LocalEngine(native_sqlite=True)  # a short run: no SQLAlchemy unless the flow needs more of the store
     try:
         try:
             if flows is not None:

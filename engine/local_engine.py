@@ -74,12 +74,15 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
     label = "local"
 
     def __init__(self, runner: LocalRunner | None = None, *, scheduler: Scheduler | None = None,
-                 home: str | Path | None = None, workers: int | None = None):
+                 home: str | Path | None = None, workers: int | None = None, native_sqlite: bool = False):
+        """``native_sqlite``: the runner this engine starts opens an embedded SQLite database without
+        SQLAlchemy (``lanner flow run``; see engine/store/sqlite_native.py)."""
         self._runner = runner
         self._owns_runner = runner is None
         self.scheduler = scheduler
         self._home = home
         self._workers = workers
+        self._native_sqlite = native_sqlite
         self._lock = threading.Lock()
         self._kv: KvStore | None = None
         self._storage: InternalStorage | None = None
@@ -93,10 +96,10 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
         with self._lock:
             if self._runner is None:
                 from engine.runtime.local import LocalRunner
-                from engine.store.sql import StoreOpenError
+                from engine.store.records import StoreOpenError
 
                 try:
-                    self._runner = LocalRunner(self._home, workers=self._workers)
+                    self._runner = LocalRunner(self._home, workers=self._workers, native_sqlite=self._native_sqlite)
                 except StoreOpenError as exc:  # a garbage or unreachable database: one sentence
                     raise Unavailable(str(exc)) from None
             return self._runner

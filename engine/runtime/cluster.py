@@ -38,12 +38,14 @@ import os
 import socket
 import threading
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.runtime.events import ChildEnded, Event, Kill, LeaseTick, Recover, Resume
 from engine.store import commands
 from engine.store.leases import DEFAULT_TTL, LeaseStore
-from engine.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from engine.store.sql import SqlStore
 
 
 class ClusterRunner(Protocol):

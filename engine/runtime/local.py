@@ -61,8 +61,9 @@ from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
+from engine.store.records import default_database_url
 from engine.store.retry import retry_transient
-from engine.store.sql import SqlStore, default_database_url
+from engine.store.sqlite_native import open_store
 
 #: How long one batch may run light tasks before it commits (seconds).
 LIGHT_BATCH_SECONDS = 0.05
@@ -92,12 +93,15 @@ class LocalRunner:
         secrets: SecretStore | None = None,
         pool: Any | None = None,
         node_id: str | None = None,
+        native_sqlite: bool = False,
     ):
+        """``native_sqlite``: open an embedded SQLite database without SQLAlchemy (engine/store/sqlite_native.py),
+        what the short-lived ``lanner flow run`` asks for; a server keeps the SQLAlchemy store it uses anyway."""
         registry.finalize()
         collector.tune_for_runner()  # after the task types loaded: they are frozen with the start-up heap
         self.home = Path(home).resolve() if home else default_home()
         self.home.mkdir(parents=True, exist_ok=True)
-        self.store = SqlStore(database_url or default_database_url(self.home))
+        self.store = open_store(database_url or default_database_url(self.home), native=native_sqlite)
         self.storage = _make_storage(self.home)
         self.secrets = secrets or SecretStore()
         # A Dask cluster when given (pool=DaskWorkerPool or LANNER_DASK_ADDRESS), else threads.
@@ -611,7 +615,17 @@ class LocalRunner:
 
     def _renderer(self, namespace: str) -> Callable[[Any, Any], Any]:
         from engine.runtime.expression_functions import runtime_functions
-        from engine.store.kv import kv_function
+
+        kv_read: Callable[..., Any] | None = None
+
+        def kv(*args: Any, **kwargs: Any) -> Any:
+            # Bound on first call: the kv store (and SQLAlchemy) loads only for a flow that reads a key.
+            nonlocal kv_read
+            if kv_read is None:
+                from engine.store.kv import kv_function
+
+                kv_read = kv_function(self.store, namespace)
+            return kv_read(*args, **kwargs)
 
         def error_logs(execution_id: str) -> list[dict[str, Any]]:
             # Lines of a just-failed task may still wait in the buffer for the loop's next commit.
@@ -625,7 +639,7 @@ class LocalRunner:
             namespace,
             secret=self.secrets.function(namespace),
             storage=self.storage,
-            kv=kv_function(self.store, namespace),
+            kv=kv,
             error_logs=error_logs,
             task_runs=task_runs,
         )

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from engine.model.ids import now_iso
-from engine.store.sql import LogRecord
+from engine.store.records import LogRecord
 
 MAX_PENDING = 50_000
 

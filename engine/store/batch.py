@@ -14,21 +14,25 @@ row cheap:
   formatted directly.
 
 The transaction, its ``BEGIN IMMEDIATE`` on SQLite and the mapping of driver
-errors (what :mod:`engine.store.retry` reads) stay SQLAlchemy's.
+errors (what :mod:`engine.store.retry` reads) stay SQLAlchemy's, or are the
+``sqlite3`` module's own when :mod:`engine.store.sqlite_native` writes the batch
+(the same statements, on a ``sqlite3.Connection``).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from engine.model.execution import Attempt, Execution, TaskRun
 from engine.model.ids import now_iso
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 #: One encoder for every value the store writes: compact, anything unknown as its text.
 ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
@@ -152,7 +156,7 @@ def task_run_values(tr: TaskRun) -> tuple[Any, ...]:
 
 
 def write(
-    conn: Connection,
+    conn: Connection | sqlite3.Connection,
     sql: BatchStatements,
     *,
     new_executions: Sequence[Execution],
@@ -184,6 +188,11 @@ def write(
         ])  # fmt: skip
 
 
-def _many(conn: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+def _many(conn: Connection | sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
     # The driver's executemany (execute for a single row: exec_driver_sql picks by the count).
-    conn.exec_driver_sql(statement, rows)
+    if not isinstance(conn, sqlite3.Connection):
+        conn.exec_driver_sql(statement, rows)
+    elif len(rows) == 1:
+        conn.execute(statement, rows[0])
+    else:
+        conn.executemany(statement, rows)

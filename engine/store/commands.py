@@ -19,13 +19,15 @@ before their owner takes them are removed by ``lanner purge``.
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
-
-from sqlalchemy import Connection, delete, insert, select
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from engine.model.ids import now_iso
-from engine.store.sql import SqlStore
-from engine.store.tables import execution_commands, executions
+from engine.store.sqlite_native import NativeSqliteStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from engine.store.sql import SqlStore
 
 KINDS = ("kill", "resume")
 
@@ -35,6 +37,10 @@ def post(store: SqlStore, execution_id: str, kind: str, payload: dict[str, Any] 
     """Queue ``kind`` for the process that owns ``execution_id``."""
     if kind not in KINDS:
         raise ValueError(f"unknown execution command '{kind}' (use one of {', '.join(KINDS)})")
+    from sqlalchemy import insert
+
+    from engine.store.tables import execution_commands
+
     with store.engine.begin() as conn:
         conn.execute(
             insert(execution_commands).values(
@@ -53,6 +59,12 @@ class Command(NamedTuple):
 
 def take(store: SqlStore, owner: str) -> list[Command]:
     """Remove and return every command for executions ``owner`` holds, oldest first."""
+    if isinstance(store, NativeSqliteStore) and not store.has_commands():
+        return []  # the usual case, without SQLAlchemy on the native store
+    from sqlalchemy import delete, select
+
+    from engine.store.tables import execution_commands, executions
+
     mine = select(executions.c.id).where(executions.c.owner == owner)
     q = delete(execution_commands).where(execution_commands.c.execution_id.in_(mine)).returning(
         execution_commands.c.id, execution_commands.c.execution_id, execution_commands.c.kind, execution_commands.c.payload
@@ -67,4 +79,8 @@ def take(store: SqlStore, owner: str) -> list[Command]:
 
 def delete_for(conn: Connection, execution_ids: list[str]) -> int:
     """Drop the commands of purged executions (inside the purge's transaction)."""
+    from sqlalchemy import delete
+
+    from engine.store.tables import execution_commands
+
     return conn.execute(delete(execution_commands).where(execution_commands.c.execution_id.in_(execution_ids))).rowcount or 0

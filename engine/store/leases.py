@@ -19,6 +19,10 @@ and what the runner does with the answers is cluster logic in
   process takes over at once instead of after ``ttl``.
 
 Clock skew between machines should stay well below ``ttl`` (NTP is enough).
+
+On the native SQLite store (:mod:`engine.store.sqlite_native`, ``lanner flow
+run``) renewing, releasing and reading leases are that store's own statements,
+so a run that ends before anything needs claiming never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-
-from sqlalchemy import and_, or_, select, update
+from typing import TYPE_CHECKING
 
 from engine.model.state import TERMINAL_NAMES
-from engine.store.sql import SqlStore
-from engine.store.tables import executions
+from engine.store.sqlite_native import NativeSqliteStore
+
+if TYPE_CHECKING:
+    from engine.store.sql import SqlStore
 
 DEFAULT_TTL = float(os.environ.get("LANNER_LEASE_SECONDS", "15"))
 
@@ -55,6 +60,10 @@ class LeaseStore:
         not "recover" an execution this process started after its renew (that
         would run its running attempts a second time).
         """
+        from sqlalchemy import and_, or_, select, update
+
+        from engine.store.tables import executions
+
         now = time.time()
         cond = and_(executions.c.state.not_in(TERMINAL_NAMES))
         free = or_(executions.c.owner.is_(None), executions.c.lease_until < now, executions.c.owner == self.owner)
@@ -77,6 +86,12 @@ class LeaseStore:
 
     def renew(self) -> set[str]:
         """Extend every lease this node holds; returns the unfinished executions it still owns."""
+        if isinstance(self.store, NativeSqliteStore):
+            return self.store.renew_leases(self.owner, self.ttl)
+        from sqlalchemy import update
+
+        from engine.store.tables import executions
+
         now = time.time()
         with self.store.engine.begin() as conn:
             rows = conn.execute(
@@ -88,6 +103,13 @@ class LeaseStore:
         return {r.id for r in rows}
 
     def owns(self, execution_id: str) -> bool:
+        if isinstance(self.store, NativeSqliteStore):
+            owner = self.store.lease_owner_of(execution_id)[1]
+            return owner is None or owner == self.owner
+        from sqlalchemy import select
+
+        from engine.store.tables import executions
+
         with self.store.read_engine.begin() as conn:
             owner = conn.execute(select(executions.c.owner).where(executions.c.id == execution_id)).scalar()
         return owner is None or owner == self.owner
@@ -97,12 +119,25 @@ class LeaseStore:
         ids = list(execution_ids)
         if not ids:
             return set()
+        if isinstance(self.store, NativeSqliteStore):
+            return {i for i, owner in self.store.lease_owners(ids).items() if owner is not None and owner != self.owner}
+        from sqlalchemy import select
+
+        from engine.store.tables import executions
+
         q = select(executions.c.id, executions.c.owner).where(executions.c.id.in_(ids))
         with self.store.read_engine.begin() as conn:
             return {r.id for r in conn.execute(q) if r.owner is not None and r.owner != self.owner}
 
     def take(self, execution_id: str) -> None:
         """Own this execution now, whoever held it (a restart makes an ended execution unfinished again)."""
+        if isinstance(self.store, NativeSqliteStore):
+            self.store.set_lease(execution_id, self.owner, self.ttl)
+            return
+        from sqlalchemy import update
+
+        from engine.store.tables import executions
+
         with self.store.engine.begin() as conn:
             conn.execute(
                 update(executions)
@@ -112,11 +147,19 @@ class LeaseStore:
 
     def release(self, ids: Iterable[str] | None = None) -> None:
         """Give up leases (all of this node's when ``ids`` is None) so others take over at once."""
-        q = update(executions).where(executions.c.owner == self.owner)
         if ids is not None:
             ids = list(ids)
             if not ids:
                 return
+        if isinstance(self.store, NativeSqliteStore):
+            self.store.release_leases(self.owner, ids)
+            return
+        from sqlalchemy import update
+
+        from engine.store.tables import executions
+
+        q = update(executions).where(executions.c.owner == self.owner)
+        if ids is not None:
             q = q.where(executions.c.id.in_(ids))
         with self.store.engine.begin() as conn:
             conn.execute(q.values(owner=None, lease_until=None))

@@ -14,19 +14,30 @@ next checkout, so no manual action is needed once the server is back.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable
-
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 #: Longest pause between two attempts (seconds).
 MAX_BACKOFF = 2.0
 
 
 def is_transient(exc: BaseException) -> bool:
-    """A lost or refused connection (worth retrying), not a bad statement or a constraint violation."""
+    """A lost or refused connection (worth retrying), not a bad statement or a constraint violation.
+
+    SQLAlchemy's errors, or the ``sqlite3`` module's own from the native SQLite
+    store (engine/store/sqlite_native.py), which SQLAlchemy would have wrapped
+    in the same classes. SQLAlchemy is not imported for that: an error of it
+    can only exist once it is.
+    """
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
+        return True
+    if "sqlalchemy.exc" not in sys.modules:
+        return False
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
     if isinstance(exc, OperationalError | InterfaceError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

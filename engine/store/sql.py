@@ -12,7 +12,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.execution import Execution, TaskRun
 from engine.model.ids import now_iso
-from engine.model.state import TERMINAL_NAMES, State
+from engine.model.state import TERMINAL_NAMES
 from engine.store import batch
+from engine.store.records import (
+    FlowRecord,
+    LogRecord,
+    StoreOpenError,
+    default_database_url,
+    execution_from_row,
+    flow_from_row,
+    levels_from,
+    log_from_row,
+    task_run_from_row,
+)
 from engine.store.tables import executions, flows, logs, task_runs
 
-
-class StoreOpenError(RuntimeError):
-    """The database cannot be opened or migrated; the message is one sentence for the user."""
+#: Names other modules import from here (defined in engine.store.records, which needs no SQLAlchemy).
+__all__ = ["FlowRecord", "LogRecord", "SqlStore", "StoreOpenError", "default_database_url", "like_escape"]
 
 
 # Hot statements built once: SQLAlchemy then finds their compiled form in its
@@ -59,35 +68,6 @@ _FLOW_REVISION = select(flows).where(flows.c.namespace == bindparam("ns"), flows
 def like_escape(text: str) -> str:
     """``text`` for a LIKE pattern with ``escape="\\"``: its own ``%`` and ``_`` match themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _loads(text: str | None, default: object = None) -> Any:
-    return default if text is None else json.loads(text)
-
-
-@dataclass(frozen=True)
-class FlowRecord:
-    namespace: str
-    id: str
-    revision: int
-    source: str
-    deleted: bool
-    updated: str
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    execution_id: str
-    task_run_id: str | None
-    task_id: str | None
-    attempt: int | None
-    level: str
-    timestamp: str
-    message: str
-
-
-def default_database_url(home: Path) -> str:
-    return os.environ.get("LANNER_DATABASE_URL") or f"sqlite:///{home / 'lanner.db'}"
 
 
 class SqlStore:
@@ -179,12 +159,12 @@ class SqlStore:
                 row = conn.execute(_FLOW_REVISION, {"ns": namespace, "fid": flow_id, "rev": revision}).first()
         if row is None or (revision is None and row.deleted):
             return None
-        return FlowRecord(row.namespace, row.id, row.revision, row.source, row.deleted, row.updated)
+        return flow_from_row(row._mapping)
 
     def flow_revisions(self, namespace: str, flow_id: str) -> list[FlowRecord]:
         q = select(flows).where(flows.c.namespace == namespace, flows.c.id == flow_id).order_by(flows.c.revision)
         with self.read_engine.begin() as conn:
-            return [FlowRecord(r.namespace, r.id, r.revision, r.source, r.deleted, r.updated) for r in conn.execute(q)]
+            return [flow_from_row(r._mapping) for r in conn.execute(q)]
 
     def list_flows(self, namespace_prefix: str | None = None) -> list[FlowRecord]:
         """Latest non-deleted revision of every flow."""
@@ -201,7 +181,7 @@ class SqlStore:
             q = q.where(or_(flows.c.namespace == namespace_prefix, flows.c.namespace.like(namespace_prefix + ".%")))
         q = q.order_by(flows.c.namespace, flows.c.id)
         with self.read_engine.begin() as conn:
-            return [FlowRecord(r.namespace, r.id, r.revision, r.source, r.deleted, r.updated) for r in conn.execute(q)]
+            return [flow_from_row(r._mapping) for r in conn.execute(q)]
 
     def delete_flow(self, namespace: str, flow_id: str) -> bool:
         """Mark the flow deleted with a tombstone revision; its history stays."""
@@ -242,39 +222,11 @@ class SqlStore:
 
     @staticmethod
     def _execution_from_row(r: Row[Any]) -> Execution:
-        return Execution(
-            id=r.id,
-            namespace=r.namespace,
-            flow_id=r.flow_id,
-            flow_revision=r.flow_revision,
-            state=State(r.state),
-            inputs=_loads(r.inputs, {}),
-            outputs=_loads(r.outputs, {}),
-            labels=_loads(r.labels, {}),
-            trigger=_loads(r.trigger),
-            parent=_loads(r.parent),
-            meta=_loads(r.meta, {}),
-            start_date=r.start_date,
-            end_date=r.end_date,
-        )
+        return execution_from_row(r._mapping)
 
     @staticmethod
     def _task_run_from_row(r: Row[Any]) -> TaskRun:
-        return TaskRun(
-            id=r.id,
-            execution_id=r.execution_id,
-            task_id=r.task_id,
-            parent_task_run_id=r.parent_task_run_id,
-            value=r.value,
-            iteration=r.iteration,
-            state=State(r.state),
-            seq=r.seq,
-            attempts=[Attempt.from_dict(a) for a in _loads(r.attempts, [])],
-            outputs=_loads(r.outputs),
-            meta=_loads(r.meta, {}) or {},
-            start_date=r.start_date,
-            end_date=r.end_date,
-        )
+        return task_run_from_row(r._mapping)
 
     def get_execution(self, execution_id: str) -> Execution | None:
         with self.read_engine.begin() as conn:
@@ -389,25 +341,12 @@ class SqlStore:
         q = select(logs).where(logs.c.execution_id == execution_id, logs.c.id > after_id)
         if task_id:
             q = q.where(logs.c.task_id == task_id)
-        if min_level:
-            order = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
-            if min_level.upper() in order:
-                q = q.where(logs.c.level.in_(order[order.index(min_level.upper()):]))
+        levels = levels_from(min_level)
+        if levels is not None:
+            q = q.where(logs.c.level.in_(levels))
         q = q.order_by(logs.c.id)
         if limit:
             q = q.limit(limit)
         with self.read_engine.begin() as conn:
-            return [
-                {
-                    "id": r.id,
-                    "executionId": r.execution_id,
-                    "taskRunId": r.task_run_id,
-                    "taskId": r.task_id,
-                    "attempt": r.attempt,
-                    "level": r.level,
-                    "timestamp": r.timestamp,
-                    "message": r.message,
-                }
-                for r in conn.execute(q)
-            ]
+            return [log_from_row(r._mapping) for r in conn.execute(q)]
 

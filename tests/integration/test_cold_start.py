@@ -15,9 +15,9 @@ tasks:
     type: log
     message: hello
 """
-#: Loaded only for help and errors (typer, rich), schema changes (alembic), requests (httpx),
+#: Loaded only for help and errors (typer, rich), store work beyond a run's rows (sqlalchemy), schema changes (alembic), requests (httpx),
 #: stored files (fsspec) and schedules (croniter).
-HEAVY = ("typer", "rich", "alembic", "httpx", "fsspec", "croniter")
+HEAVY = ("typer", "rich", "sqlalchemy", "alembic", "httpx", "fsspec", "croniter")
 PROBE = (
     "import atexit, json, sys\n"
     "atexit.register(lambda: open({out!r}, 'w').write(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))\n"

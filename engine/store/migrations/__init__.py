@@ -10,18 +10,22 @@ baseline first and then upgraded.
 
 Adding a table or column to ``engine.store.tables.metadata`` needs a new file in
 ``versions/``; ``tests/integration/test_store_backends.py`` fails otherwise.
-Generate one with ``python -m engine.store.migrations revision -m "what"``.
+Generate one with ``python -m engine.store.migrations revision -m "what"``, then
+``python -m engine.store.migrations sqlite-schema`` (the SQL that creates a new
+embedded database without SQLAlchemy, :mod:`engine.store.sqlite_schema`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
+
+from engine.store import sqlite_schema
+from engine.store.sqlite_schema import shipped_head
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -30,7 +34,8 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 BASELINE = "0001"
 _PG_LOCK_KEY = 0x4C414E4E  # "LANN": one advisory lock for schema changes
-_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*=\s*(?:["']([^"']+)["']|None)""", re.M)
+ALEMBIC_VERSION_DDL = ("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                       "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
 
 
 def _config(connection: Connection) -> Config:
@@ -52,21 +57,22 @@ def head() -> str:
     return ScriptDirectory.from_config(cfg).get_current_head() or BASELINE
 
 
-def shipped_head() -> str | None:
-    """The newest revision, read from the ``revision =`` lines of versions/ without importing Alembic.
+def sqlite_schema_text(revision: str) -> str:
+    """What ``engine/store/sqlite_schema.sql`` must hold: the SQLite DDL of ``metadata`` (as ``create_all``
+    emits it) and the ``alembic_version`` table, stamped with ``revision``."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
-    None when they do not form one line of revisions (then only Alembic can tell).
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (HERE / "versions").glob("*.py"):
-        found = dict((k, v) for k, v in _REVISION_LINE.findall(path.read_text(encoding="utf-8")))
-        if found.get("revision"):
-            revisions.add(found["revision"])
-            if found.get("down_revision"):
-                parents.add(found["down_revision"])
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    from engine.store.tables import metadata
+
+    dialect = sqlite.dialect()
+    statements: list[str] = []
+    for table in metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        statements.extend(str(CreateIndex(index).compile(dialect=dialect)).strip()
+                          for index in sorted(table.indexes, key=lambda i: i.name or ""))
+    statements.append(ALEMBIC_VERSION_DDL)
+    return sqlite_schema.header(revision) + "".join(s + sqlite_schema.SEPARATOR for s in statements)
 
 
 def current(engine: Engine) -> str | None:
@@ -113,10 +119,7 @@ def _create_at_head(engine: Engine, target: str) -> bool:
         if inspect(conn).get_table_names():
             return False
         metadata.create_all(conn, checkfirst=False)  # no table is there: no query per table to find out
-        conn.execute(text(
-            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-        ))
+        conn.execute(text(ALEMBIC_VERSION_DDL))
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": target})
     return True
 
