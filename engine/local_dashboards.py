@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from engine.model.dashboard import Chart, Dashboard, DashboardValidationError, DataSource, parse_dashboard
 from engine.model.durations import format_duration
 from engine.model.views import ChartData, ChartInfo, DashboardInfo, ExecutionSummary
 from engine.service import Conflict, Invalid, NotFound, invalid
 
 if TYPE_CHECKING:
+    from engine.model.dashboard import Chart, Dashboard, DataSource
     from engine.store.dashboard_sql import Scope
     from engine.store.dashboards import DashboardRecord, DashboardStore
     from engine.store.sql import SqlStore
@@ -48,6 +48,8 @@ class DashboardOps:
         return None if rec is None else _info(rec)
 
     def save_dashboard(self, source: str, dashboard_id: str | None = None) -> DashboardInfo:
+        from engine.model.dashboard import DashboardValidationError, parse_dashboard
+
         try:
             parsed = parse_dashboard(source)
         except DashboardValidationError as exc:
@@ -67,6 +69,8 @@ class DashboardOps:
             raise NotFound(f"dashboard '{dashboard_id}' does not exist")
 
     def _chart(self, dashboard_id: str, chart_id: str) -> tuple[Dashboard, Chart]:
+        from engine.model.dashboard import parse_dashboard
+
         rec = self._dashboards.get(dashboard_id)
         if rec is None:
             raise NotFound(f"dashboard '{dashboard_id}' does not exist")
@@ -134,6 +138,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _info(rec: DashboardRecord) -> DashboardInfo:
+    from engine.model.dashboard import DashboardValidationError, parse_dashboard
+
     try:
         parsed: Dashboard | None = parse_dashboard(rec.source)
     except DashboardValidationError:

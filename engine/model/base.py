@@ -20,6 +20,9 @@ class LannerModel(BaseModel):
         extra="forbid",
         arbitrary_types_allowed=False,
         validate_default=False,
+        # A flow names a few of the many task, trigger and input types: their validators are built when one is
+        # first validated, not when its class is defined (start-up of `lanner flow run`).
+        defer_build=True,
     )
 
     def to_data(self) -> dict:

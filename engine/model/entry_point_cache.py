@@ -10,22 +10,26 @@ installed, removed or upgraded, so it is kept in
 key that such a change always alters: every ``sys.path`` entry with its time and
 the names of the ``.dist-info``/``.egg-info`` folders in it (installing, removing
 or reinstalling a distribution replaces its folder, which changes both). Reading
-that key costs a directory listing per entry, not a parse. A cache that cannot be written is only not kept.
+that key costs a directory listing per entry, not a parse. The file keeps the
+answers of the last few keys, so processes started differently (another first
+``sys.path`` entry) do not overwrite each other's. A cache that cannot be written is only not kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 #: The groups read through the cache: Lanner's types and pydantic's plugins.
 GROUPS = ("lanner.tasks", "lanner.triggers", "lanner.conditions", "pydantic")
 PYDANTIC_GROUP = "pydantic"
-_VERSION = 1
+_VERSION = 2
 
 Entry = tuple[str, str, str, str | None, str | None]  # group, name, value, distribution name, version
 _memo: tuple[str, list[Entry]] | None = None
@@ -74,6 +78,23 @@ def _scan() -> list[Entry]:
     return found
 
 
+#: Environments remembered in the file: ``lanner`` (its script's folder first on ``sys.path``), ``python -c`` or
+#: ``python -m`` in a project (the working directory first) and a test runner each have their own key, and none
+#: of them should make the next one parse the metadata again.
+KEYS_KEPT = 8
+
+
+def _read_cache(path: Path) -> dict[str, list[Entry]]:
+    """Key -> entries of the file, newest first (empty when missing or unreadable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != _VERSION:
+            return {}
+        return {str(k): [(str(g), str(n), str(v), d, ver) for g, n, v, d, ver in found] for k, found in data["keys"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def entries() -> list[Entry]:
     """The entry points of :data:`GROUPS`, in ``entry_points()`` order; from the cache when it is current."""
     global _memo
@@ -81,21 +102,18 @@ def entries() -> list[Entry]:
     if _memo is not None and _memo[0] == key:
         return _memo[1]
     path = cache_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("key") == key:
-            cached: list[Entry] = [(str(g), str(n), str(v), d, ver) for g, n, v, d, ver in data["entries"]]
-            _memo = (key, cached)
-            return cached
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        pass
+    known = _read_cache(path)
+    if key in known:
+        _memo = (key, known[key])
+        return known[key]
     found = _scan()
     _memo = (key, found)
+    kept = [(key, found), *list(known.items())[: KEYS_KEPT - 1]]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".entry-points.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"key": key, "entries": found}, fh)
+            json.dump({"version": _VERSION, "entries": found, "keys": kept}, fh)
         os.replace(tmp, path)
     except OSError:
         pass
@@ -106,13 +124,40 @@ def prime_pydantic() -> None:
     """Tell pydantic it has no plugins when none is installed, so it does not scan every distribution itself.
 
     Only when pydantic has not looked yet and no ``pydantic`` entry point exists;
-    otherwise pydantic finds and loads its plugins as it always does.
+    otherwise pydantic finds and loads its plugins as it always does. Its plugin
+    loader imports ``importlib.metadata`` (with ``email``, ``zipfile``, ``csv``...:
+    a tenth of a short run's imports) only to name ``entry_points``; it is given
+    a stand-in that imports the real function on first call, which never comes
+    once the loader knows there are no plugins.
     """
     if os.environ.get("PYDANTIC_DISABLE_PLUGINS") is not None:
         return
+    if any(e[0] == PYDANTIC_GROUP for e in entries()):
+        return  # pydantic loads them itself
     try:
-        from pydantic.plugin import _loader
+        loader = _import_without_metadata("pydantic.plugin._loader")
     except ImportError:  # pragma: no cover - another pydantic layout: it scans itself
         return
-    if getattr(_loader, "_plugins", ()) is None and not any(e[0] == PYDANTIC_GROUP for e in entries()):
-        _loader._plugins = {}
+    if getattr(loader, "_plugins", ()) is None:
+        setattr(loader, "_plugins", {})  # noqa: B010 - a private name of pydantic, set as before
+
+
+def _entry_points(**params: object) -> object:
+    from importlib.metadata import entry_points
+
+    return entry_points(**params)  # type: ignore[arg-type]
+
+
+def _import_without_metadata(name: str) -> ModuleType:
+    """Import ``name`` with ``importlib.metadata`` standing for a module whose ``entry_points`` imports the real one
+    when called (unless the real one is loaded already)."""
+    if name in sys.modules or "importlib.metadata" in sys.modules:
+        return importlib.import_module(name)
+    stand_in = ModuleType("importlib.metadata")
+    stand_in.entry_points = _entry_points  # type: ignore[attr-defined]
+    sys.modules["importlib.metadata"] = stand_in
+    try:
+        return importlib.import_module(name)
+    finally:
+        if sys.modules.get("importlib.metadata") is stand_in:
+            del sys.modules["importlib.metadata"]

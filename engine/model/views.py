@@ -26,7 +26,8 @@ Labels = dict[str, Text]
 class View(BaseModel):
     """Base of the views: camelCase aliases, immutable, unknown keys (a newer server's) ignored."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore",
+                              defer_build=True)  # validators built on first use: a CLI run uses two or three views
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of the REST API: camelCase keys, JSON values only (a state is its name)."""

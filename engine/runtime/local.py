@@ -618,7 +618,7 @@ class LocalRunner:
 
         kv_read: Callable[..., Any] | None = None
 
-        def kv(*args: Any, **kwargs: Any) -> Any:
+        def kv(*args: object, **kwargs: object) -> Any:
             # Bound on first call: the kv store (and SQLAlchemy) loads only for a flow that reads a key.
             nonlocal kv_read
             if kv_read is None:

@@ -15,9 +15,10 @@ tasks:
     type: log
     message: hello
 """
-#: Loaded only for help and errors (typer, rich), store work beyond a run's rows (sqlalchemy), schema changes (alembic), requests (httpx),
-#: stored files (fsspec) and schedules (croniter).
-HEAVY = ("typer", "rich", "sqlalchemy", "alembic", "httpx", "fsspec", "croniter")
+#: Loaded only for help and errors (typer, rich), store work beyond a run's rows (sqlalchemy), schema changes (alembic),
+#: requests (httpx), stored files (fsspec), schedules (croniter) and a scan of the installed distributions
+#: (importlib.metadata: the entry points come from their cache, pydantic is told it has no plugins).
+HEAVY = ("typer", "rich", "sqlalchemy", "alembic", "httpx", "fsspec", "croniter", "importlib.metadata")
 PROBE = (
     "import atexit, json, sys\n"
     "atexit.register(lambda: open({out!r}, 'w').write(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))\n"
@@ -31,6 +32,9 @@ def test_a_plain_flow_run_loads_no_cli_framework_no_alembic_and_no_unused_client
     flow = tmp_path / "cold.yaml"
     flow.write_text(FLOW)
     out = tmp_path / "loaded.json"
+    warm = {**cli_env, "LANNER_HOME": str(tmp_path / "warm-up")}  # fills the entry-point cache if it is stale
+    subprocess.run([sys.executable, "-c", PROBE.format(heavy=(), flow=str(flow), out=str(out))], env=warm,
+                   capture_output=True, timeout=120, check=True)
     for run in ("a new home", "the same home, at head"):
         code = PROBE.format(heavy=HEAVY, flow=str(flow), out=str(out))
         done = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=120)

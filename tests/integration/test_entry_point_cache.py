@@ -49,6 +49,24 @@ def test_an_unchanged_environment_is_answered_from_the_file(cache: Path, monkeyp
     assert entry_point_cache.entries() == first
 
 
+def test_processes_started_differently_keep_their_own_answers(cache: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lanner` and `python -c` in a project put other folders first on sys.path: each key stays in the file."""
+    first = entry_point_cache.entries()
+    other = tmp_path / "project"
+    other.mkdir()
+    with on_sys_path(other):
+        entry_point_cache._memo = None
+        assert entry_point_cache.entries() == first  # scanned once for this key
+    monkeypatch.setattr(entry_point_cache, "_scan", lambda: pytest.fail("the metadata was parsed again"))
+    for _ in range(2):
+        entry_point_cache._memo = None
+        assert entry_point_cache.entries() == first
+        with on_sys_path(other):
+            entry_point_cache._memo = None
+            assert entry_point_cache.entries() == first
+
+
 def _pydantic_plugins_after_priming(env: dict[str, str]) -> object:
     code = ("from engine.model.entry_point_cache import prime_pydantic; prime_pydantic();"
             "from pydantic.plugin import _loader; print(repr(_loader._plugins))")
