@@ -24,7 +24,6 @@ Two details make this safe:
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 import time
@@ -49,6 +48,8 @@ class RenderTimeout(BaseException):  # noqa: N818 - raised asynchronously; not a
 
 def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
     """Schedule ``exc`` in thread ``thread_id`` (``None`` clears a pending one)."""
+    import ctypes  # only once a render overruns: most processes never need it
+
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
     )

@@ -22,7 +22,6 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -90,9 +89,27 @@ def _read_cache(path: Path) -> dict[str, list[Entry]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != _VERSION:
             return {}
-        return {str(k): [(str(g), str(n), str(v), d, ver) for g, n, v, d, ver in found] for k, found in data["keys"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        lists = [[(str(g), str(n), str(v), d, ver) for g, n, v, d, ver in found] for found in data["lists"]]
+        return {str(k): lists[i] for k, i in data["keys"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return {}
+
+
+def _write_cache(path: Path, kept: list[tuple[str, list[Entry]]]) -> None:
+    """Each key with the index of its list; equal lists (the usual case) are written once."""
+    lists: list[list[Entry]] = []
+    keys: list[tuple[str, int]] = []
+    for key, found in kept:
+        if found not in lists:
+            lists.append(found)
+        keys.append((key, lists.index(found)))
+    import tempfile  # only when the cache is written
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".entry-points.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"version": _VERSION, "keys": keys, "lists": lists}, fh)
+    os.replace(tmp, path)
 
 
 def entries() -> list[Entry]:
@@ -110,11 +127,7 @@ def entries() -> list[Entry]:
     _memo = (key, found)
     kept = [(key, found), *list(known.items())[: KEYS_KEPT - 1]]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".entry-points.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"version": _VERSION, "entries": found, "keys": kept}, fh)
-        os.replace(tmp, path)
+        _write_cache(path, kept)
     except OSError:
         pass
     return found

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +153,8 @@ def remember(declarations: list[Declaration]) -> None:
         return
     path = record_path()
     try:
+        import tempfile  # only when the record changes
+
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".plugin-types.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
@@ -14,6 +13,9 @@ from engine.model.base import LannerModel
 from engine.model.condition import AnyCondition, Condition
 from engine.model.durations import Duration
 from engine.model.polymorphic import ByType
+
+if TYPE_CHECKING:
+    import logging
 
 
 class Trigger(LannerModel):

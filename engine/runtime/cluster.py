@@ -35,7 +35,6 @@ runner's state.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import uuid
 from typing import TYPE_CHECKING, Protocol
@@ -62,7 +61,16 @@ class ClusterRunner(Protocol):
 
 def default_node_id() -> str:
     """LANNER_NODE_ID when set (stable across restarts), else host, pid and a random suffix."""
-    return os.environ.get("LANNER_NODE_ID") or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return os.environ.get("LANNER_NODE_ID") or f"{_hostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _hostname() -> str:
+    """The host's name; ``os.uname`` gives what ``socket.gethostname`` does without importing sockets."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket  # pragma: no cover - Windows
+
+    return socket.gethostname()
 
 
 def command_event(command: commands.Command) -> Kill | Resume:

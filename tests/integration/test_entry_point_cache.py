@@ -30,7 +30,7 @@ def test_a_distribution_installed_or_removed_after_the_cache_was_written_is_seen
     site.mkdir()
     with on_sys_path(site):
         assert "cached.Echo" not in _names("lanner.tasks")
-        assert json.loads(cache.read_text())["entries"]  # written at the first read
+        assert json.loads(cache.read_text())["lists"][0]  # written at the first read
         fake_distribution(site, "lanner-plugin-cached", "1.0", {"task": {"cached.Echo": "cached_mod:Echo"}}, {})
         entry_point_cache._memo = None  # a new process: only the file remains
         assert "cached.Echo" in _names("lanner.tasks")
