@@ -11,6 +11,7 @@ help and the errors.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -98,6 +99,20 @@ def read_flow(path: Path) -> str | None:
 def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_json: bool, timeout: float | None) -> int:
     """Run a flow in this process on the embedded store (through the in-process Engine), wait for its end;
     the exit code."""
+    # Start-up (imports, the models of the flow's types, the runner) makes few cycles but many objects:
+    # with the cyclic collector on, ~80 collections that free almost nothing cost ~7 % of a short run.
+    # It runs again once the flow is deployed (the runner has frozen the start-up heap by then).
+    collecting = gc.isenabled()  # a caller that turned it off keeps it off
+    gc.disable()
+    try:
+        return _run_flow_file(file, input_pairs, flows, as_json, timeout, collecting)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_json: bool, timeout: float | None,
+                   collecting: bool) -> int:
     from engine.model.entry_point_cache import prime_pydantic
 
     prime_pydantic()  # before the first model is built
@@ -128,6 +143,8 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
                     except FlowValidationError as exc:
                         err(f"{p}: skipped, invalid flow:\n{exc}")
             flow = engine.deploy(source, path=file)
+            if collecting:
+                gc.enable()
             for warning in flow.warnings:
                 err(f"{file}: warning: {warning}")
             ex_id = engine.start(flow.namespace, flow.id, inputs)

@@ -55,3 +55,34 @@ def test_help_and_mistakes_still_go_through_the_full_cli(lanner_cmd: list[str], 
     wrong = subprocess.run([*lanner_cmd, "flow", "run", str(bad_input), "-i", "novalue"], env=cli_env,
                            capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "expected KEY=VALUE" in wrong.stderr
+
+
+def test_a_flow_run_pauses_the_cyclic_collector_only_while_it_starts(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Start-up runs without the cyclic collector; the caller's setting is what is left afterwards."""
+    import gc
+
+    from engine.cli_run import run_flow_file
+    from engine.local_engine import LocalEngine
+
+    monkeypatch.setenv("LANNER_HOME", str(tmp_path / "home"))
+    flow = tmp_path / "cold.yaml"
+    flow.write_text(FLOW)
+    seen: list[bool] = []
+    start = LocalEngine.start
+
+    def recording_start(self: LocalEngine, *args: object, **kwargs: object) -> str:
+        seen.append(gc.isenabled())  # when the execution starts
+        return start(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalEngine, "start", recording_start)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert run_flow_file(flow, [], None, True, 60) == 0
+        assert gc.isenabled() and seen == [True], "collecting again from the execution's start on"
+        gc.disable()
+        assert run_flow_file(flow, [], None, True, 60) == 0
+        assert not gc.isenabled() and seen == [True, False], "a caller that turned it off keeps it off"
+    finally:
+        gc.enable() if was else gc.disable()
+    assert json.loads(capsys.readouterr().out.split("\n}\n")[0] + "\n}")["state"] == "SUCCESS"
