@@ -91,7 +91,6 @@ from engine.model.flowable import (
 )
 from engine.model.ids import new_id, now_iso, parse_iso
 from engine.model.registry import needs_rebuild, register_condition, register_task, register_trigger
-from engine.model.services import ExecutionRef, KvItem, PurgeCounts, ServiceError, TaskServices
 from engine.model.state import State, worst
 from engine.model.task import AnyTask, LogLevel, RunnableTask, Task, TaskFailed, TaskResult, truthy
 from engine.model.trigger import AnyTrigger, PollingTrigger, Trigger, TriggerContext, TriggerEvent
@@ -106,6 +105,7 @@ if TYPE_CHECKING:
     from engine.iontext import loads as ion_loads
     from engine.iontext import read_file as read_ion
     from engine.iontext import symbol as ion_symbol
+    from engine.model.services import ExecutionRef, KvItem, PurgeCounts, ServiceError, TaskServices
     from engine.runtime.forkserver import LOST_MESSAGE
     from engine.runtime.http_client import (
         CHUNK,
@@ -148,6 +148,8 @@ if TYPE_CHECKING:
 #: A value is the module (same name there) or (module, name in that module).
 _LAZY: dict[str, str | tuple[str, str]] = {
     "LOST_MESSAGE": "engine.runtime.forkserver",
+    # What tasks that call back into the engine (subflows, kv, purge...) are given: not a log task's business
+    **{name: "engine.model.services" for name in ("ExecutionRef", "KvItem", "PurgeCounts", "ServiceError", "TaskServices")},
     # Lanner's outgoing HTTP client (SSRF guard, pinned addresses, kill/timeout): httpx loads on first request
     **{name: "engine.runtime.http_client" for name in (
         "CHUNK", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_BODY", "DEFAULT_READ_TIMEOUT", "AllowList", "HttpAnswer",

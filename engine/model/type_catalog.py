@@ -11,7 +11,6 @@ used becomes a :class:`PluginError`, never an exception.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import threading
 from dataclasses import dataclass
@@ -322,6 +321,8 @@ def closest(name: str, candidates: list[str], cutoff: float = 0.6) -> str | None
     Whole dotted names are compared only when the package part is one nobody uses: otherwise the
     long shared prefix (``io.kestra.plugin.core.condition.``) would make any two names look alike.
     """
+    import difflib  # only for an unknown name
+
     lowered = name.lower()
     prefix, _, tail = lowered.rpartition(".")
     for cand in candidates:

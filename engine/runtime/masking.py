@@ -29,7 +29,6 @@ secret.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -51,6 +50,7 @@ _EDGE = " \t\r\"',;`"
 
 def _html_forms(value: str) -> list[str]:
     """``escape`` (Jinja: ``&#34;``, ``&#39;``) and the stdlib's spelling (``&quot;``, ``&#x27;``)."""
+    import html  # only once a secret is registered
     jinja = (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
              .replace('"', "&#34;").replace("'", "&#39;"))
     return [jinja, html.escape(value), html.escape(value, quote=False)]
