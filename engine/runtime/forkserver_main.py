@@ -309,6 +309,9 @@ def main() -> None:
             __import__(name)
         except Exception as exc:  # noqa: BLE001 - a module that cannot load is only not preloaded
             print(f"lanner fork server: could not preload {name}: {exc}", file=sys.stderr)
+    # The first compile() of a process builds the ast module's ~120 node types (PyAST_Check): 2.5 ms
+    # a task when each child did it; done once here, the children share them.
+    exec(compile("pass", "<lanner warm-up>", "exec", dont_inherit=True), {})
     gc.freeze()  # children then leave the shared heap alone when they collect
     server.serve()
 
