@@ -8,7 +8,8 @@ forked child, so no module state, working directory, environment variable,
 signal handler or thread of one task can reach the next.
 
 Requests come over the inherited ``AF_UNIX``/``SOCK_SEQPACKET`` socket FD, one
-message each: a JSON object (program, args, cwd, env) with four file
+message each: a JSON object (program, args, cwd, and the task's environment as
+its difference from the one the server started with: ``setenv``, ``unsetenv``) with four file
 descriptors attached (stdin, stdout, stderr, and a status socket). On the
 status socket the server writes the child's pid once forked, then its wait
 status once it has ended (8-byte signed integers). When the server dies, the
@@ -78,6 +79,8 @@ class Server:
             except (OSError, ValueError):  # pragma: no cover
                 pass
         self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        #: The handlers a child puts back (those the server changed), known once serve() has set its own.
+        self.restore: list[tuple[int, object]] = []
         self.base_path = list(sys.path)
         self.tz = os.environ.get("TZ")
         self.prctl = _prctl()
@@ -89,6 +92,8 @@ class Server:
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
+        # Looked up once here: a getsignal() per signal in every child cost a quarter of a millisecond.
+        self.restore = [(sig, h) for sig, h in self.handlers.items() if h is not None and signal.getsignal(sig) is not h]
         poller = select.poll()
         poller.register(self.ctl.fileno(), select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
@@ -180,13 +185,11 @@ class Server:
 
     def _isolate(self, request: dict, fds: list[int]) -> None:
         signal.set_wakeup_fd(-1)
-        for sig, handler in self.handlers.items():
-            # Only what the server changed (SIGCHLD): a system call per signal cost more than the fork.
-            if handler is not None and signal.getsignal(sig) is not handler:
-                try:
-                    signal.signal(sig, handler)
-                except (OSError, ValueError, TypeError):
-                    pass
+        for sig, handler in self.restore:
+            try:
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+            except (OSError, ValueError, TypeError):
+                pass
         signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
         try:
             os.setpgid(0, 0)
@@ -208,19 +211,18 @@ class Server:
             if fd > 2:
                 os.close(fd)
         os.chdir(request["cwd"])
-        _replace_environ(request["env"])
-        env = request["env"]
-        if env.get("TZ") != self.tz:
+        # Only the difference from the server's environment travels: the task's is mostly Lanner's.
+        environ = os.environ
+        for name in request.get("unsetenv", ()):
+            environ.pop(name, None)
+        for name, value in request.get("setenv", {}).items():
+            environ[name] = value
+        if environ.get("TZ") != self.tz:
             time.tzset()
 
 
 def _replace_environ(env: dict[str, str]) -> None:
-    """Make the process environment exactly ``env``, touching only the variables that differ.
-
-    The task's environment is mostly the server's own (both come from Lanner's):
-    clearing and refilling ``os.environ`` made a system-library call per
-    variable, a millisecond per task.
-    """
+    """Make the process environment exactly ``env``, touching only the variables that differ."""
     current = os.environ
     for name in [k for k in current if k not in env]:
         del current[name]
@@ -304,11 +306,15 @@ def main() -> None:
     ctl_fd = int(sys.argv[1])
     modules = [m for m in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if m]
     server = Server(ctl_fd)
+    started_with = dict(os.environ)
     for name in (*PRELOAD, *modules):
         try:
             __import__(name)
         except Exception as exc:  # noqa: BLE001 - a module that cannot load is only not preloaded
             print(f"lanner fork server: could not preload {name}: {exc}", file=sys.stderr)
+    # A preloaded module may have set variables for itself: requests are differences from the start-up
+    # environment, and a task importing that module in a fresh interpreter would set them itself.
+    _replace_environ(started_with)
     # The first compile() of a process builds the ast module's ~120 node types (PyAST_Check): 2.5 ms
     # a task when each child did it; done once here, the children share them.
     exec(compile("pass", "<lanner warm-up>", "exec", dont_inherit=True), {})
