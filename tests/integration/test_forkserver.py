@@ -143,6 +143,29 @@ def test_a_forked_script_ends_like_an_interpreter_would(runner) -> None:
         assert FORKED.search(_how(runner, summary, task_id)), task_id
 
 
+def test_objects_left_in_reference_cycles_are_finalized_at_the_end(runner) -> None:
+    """The end of a forked script collects its garbage as an exiting interpreter does, young or old."""
+    script = textwrap.dedent("""\
+        import gc
+        class Holder:
+            def __del__(self):
+                print('::{"outputs": {"finalized": true}}::', flush=True)
+        holder = Holder()
+        holder.itself = holder  # a cycle: only the garbage collector frees it
+        %s
+        del holder
+    """)
+    tasks = "".join(
+        f"  - id: {task_id}\n    type: python\n    script: |\n" + textwrap.indent(script % extra, "      ")
+        for task_id, extra in (("young", "pass"), ("old", "gc.collect(1); gc.collect(1)  # now in the oldest generation"))
+    )
+    summary = runner.run(f"id: cycles\nnamespace: fs\ntasks:\n{tasks}", timeout=60)
+    assert summary["state"] == "SUCCESS", summary
+    for task_id in ("young", "old"):
+        assert _outputs(summary, task_id)["vars"] == {"finalized": True}, task_id
+        assert FORKED.search(_how(runner, summary, task_id)), task_id
+
+
 def test_timeout_stops_a_forked_script_and_its_children(runner) -> None:
     flow = _flow("slow", """
         - id: slow
