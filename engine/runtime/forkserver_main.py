@@ -31,8 +31,10 @@ leaves with ``os._exit``: a full finalization would touch, and so copy, every
 page shared with the server.
 
 Differences from a fresh interpreter that a script may notice: modules the
-server imported are already in ``sys.modules``, and the string hash seed is
-the server's (hash randomisation is per server, not per task).
+server imported are already in ``sys.modules``, the string hash seed is the
+server's (hash randomisation is per server, not per task), and
+``sys.getrefcount`` shows the objects the server started with as immortal
+(:class:`Immortalizer`).
 """
 
 import atexit
@@ -89,6 +91,7 @@ class Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
+        self.immortalizer = Immortalizer([])
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w)
@@ -99,7 +102,10 @@ class Server:
         poller.register(self.ctl.fileno(), select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
         while True:
-            for fd, _events in poller.poll():
+            ready = poller.poll(0 if self.immortalizer.pending else None)
+            if not ready:
+                self.immortalizer.step()  # idle: requests always come first
+            for fd, _events in ready:
                 if fd == self.wake_r:
                     self._drain_wakeups()
                     self._reap()
@@ -223,6 +229,57 @@ class Server:
             time.tzset()
 
 
+class Immortalizer:
+    """Makes the objects the server started with immortal (PEP 683), a slice at a time while it is idle.
+
+    A child shares the server's memory until either side writes to a page, and
+    CPython writes to an object each time it takes or drops a reference to it
+    (its reference count): a child's first use of a module, function or class
+    copied the page holding it, ~4 µs a page, ~110 pages a task between the
+    child and the server. The count of an immortal object is never written.
+    The objects stay alive for good, as they would anyway in a server that
+    lives as long as Lanner; ``sys.getrefcount`` shows them as immortal, as it
+    does ``None`` or the interned strings of any interpreter. Done only where
+    the object layout is the one this writes to, and checked on a probe first.
+    """
+
+    #: Objects per idle step (~1 ms).
+    SLICE = 2000
+    _COUNT = 0xFFFFFFFF  # the low 32 bits of ob_refcnt: negative as int32 means immortal (3.12 to 3.14)
+
+    def __init__(self, objects: list[object]):
+        self._todo = objects if objects and self.works() else []
+        self._at = 0
+
+    @classmethod
+    def works(cls) -> bool:
+        """A default CPython build whose objects begin with the reference count this writes, and a probe agrees."""
+        if not (sys.implementation.name == "cpython" and (3, 12) <= sys.version_info[:2] <= (3, 14)
+                and sys.byteorder == "little" and sys.maxsize > 2**32 and not set(sys.abiflags) & {"d", "t"}):
+            return False
+        probe = object()
+        ctypes.c_uint32.from_address(id(probe)).value = cls._COUNT
+        before = sys.getrefcount(probe)
+        held = [probe, probe]
+        return sys.getrefcount(held[0]) == before
+
+    @property
+    def pending(self) -> bool:
+        return self._at < len(self._todo)
+
+    def step(self) -> None:
+        end = min(self._at + self.SLICE, len(self._todo))
+        count, write, referents, tracked = self._COUNT, ctypes.c_uint32.from_address, gc.get_referents, gc.is_tracked
+        for obj in self._todo[self._at:end]:
+            write(id(obj)).value = count
+            for ref in referents(obj):  # strings, numbers, code: not tracked by the collector, not listed
+                if not tracked(ref):
+                    write(id(ref)).value = count
+        self._at = end
+        if end == len(self._todo):
+            self._todo, self._at = [], 0
+
+
 def _replace_environ(env: dict[str, str]) -> None:
     """Make the process environment exactly ``env``, touching only the variables that differ."""
     current = os.environ
@@ -334,6 +391,7 @@ def main() -> None:
     # The first compile() of a process builds the ast module's ~120 node types (PyAST_Check): 2.5 ms
     # a task when each child did it; done once here, the children share them.
     exec(compile("pass", "<lanner warm-up>", "exec", dont_inherit=True), {})
+    server.immortalizer = Immortalizer(gc.get_objects())  # before freeze(): frozen objects are not listed
     gc.freeze()  # children then leave the shared heap alone when they collect
     server.serve()
 

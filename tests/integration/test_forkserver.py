@@ -271,6 +271,30 @@ def test_a_server_found_dead_is_restarted_before_the_next_task(tmp_path: Path) -
     assert second.server_pid != first.server_pid and server.pid == second.server_pid
 
 
+def test_the_objects_the_server_started_with_become_immortal_while_it_idles(tmp_path: Path) -> None:
+    """Children then never write their reference counts, so the pages holding them stay shared."""
+    from engine.runtime.forkserver_main import Immortalizer
+
+    if not (sys.implementation.name == "cpython" and sys.byteorder == "little" and not set(sys.abiflags) & {"d", "t"}):
+        pytest.skip("immortalization is for default CPython builds")
+    assert Immortalizer.works(), "the probe of a default CPython build agrees"
+    program = tmp_path / "counts.py"
+    program.write_text("import json, sys\nprint(sys.getrefcount(json.dumps), sys.getrefcount(json), sys.getrefcount([]))\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = forkserver.server_for(sys.executable, env)
+    assert server is not None
+    deadline = time.monotonic() + 10
+    while True:
+        proc = server.spawn(str(program), [], tmp_path, env, stdin=False)
+        assert proc.wait(10) == 0
+        function, module, fresh = map(int, proc.stdout.read().split())
+        if function >= 2**32 - 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert function >= 2**32 - 1 and module >= 2**32 - 1, (function, module)
+    assert fresh < 100, "objects a task makes are ordinary ones"
+
+
 @pytest.mark.parametrize(("command", "direct"), [
     ("python main.py", True),
     ("python3 main.py a --b=c", True),
