@@ -37,7 +37,7 @@ server's (hash randomisation is per server, not per task), and
 (:class:`Immortalizer`).
 """
 
-import _signal
+import _signal  # type: ignore[import-not-found]  # the C module: signal's wrappers make enums
 import atexit
 import builtins
 import ctypes

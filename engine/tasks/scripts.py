@@ -497,16 +497,16 @@ def _working_dir(ctx: RunContext) -> tuple[Path, bool]:
     while True:
         # Lanner's own folder, not a shared /tmp: a name from a counter cannot be raced for, and mkdir
         # never follows a link. One system call instead of mkdtemp's random name and resolve()'s lstat per level.
-        path = f"{base}/lanner-{ctx.task_id}-{os.getpid()}-{next(_workdir_numbers)}"
+        name = f"{base}/lanner-{ctx.task_id}-{os.getpid()}-{next(_workdir_numbers)}"
         try:
-            os.mkdir(path, 0o700)
+            os.mkdir(name, 0o700)
         except FileExistsError:  # left by a process that had the same pid
             continue
         except FileNotFoundError:  # the folder was removed under us
             _private_tmp.cache_clear()
             base = _private_tmp(str(ctx.home))
             continue
-        return Path(path), True
+        return Path(name), True
 
 
 _workdir_numbers = itertools.count(1)
