@@ -292,7 +292,9 @@ def _devnull() -> int:
     """One read-only /dev/null descriptor (close-on-exec) sent as every task's stdin, instead of one open per task."""
     global _devnull_fd
     if _devnull_fd < 0:
-        _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        with _servers_lock:
+            if _devnull_fd < 0:
+                _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     return _devnull_fd
 
 
