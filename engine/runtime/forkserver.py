@@ -76,7 +76,8 @@ def _read_at_startup(name: str) -> bool:
 
 
 def _startup_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in env.items() if _read_at_startup(k)))
+    exact, prefixes = _STARTUP_EXACT, _STARTUP_PREFIXES  # _read_at_startup inlined: this runs once per task
+    return tuple(sorted([(k, v) for k, v in env.items() if k in exact or k.startswith(prefixes)]))
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -90,12 +91,11 @@ def why_not(argv: list[str], cwd: Path, env: Mapping[str, str]) -> str | None:
     """Why ``argv`` (with the complete environment ``env``) cannot run on a fork server, or None when it can."""
     if not enabled():
         return "the fork server is off (LANNER_FORK_SERVER=0)" if sys.platform.startswith("linux") else "the fork server needs Linux"
-    if len(argv) < 2 or not (_same_file(argv[0], sys.executable) or _dependency_env(argv[0])):
+    if len(argv) < 2 or not (argv[0] == sys.executable or _same_file(argv[0], sys.executable) or _dependency_env(argv[0])):
         return f"{argv[0]} is neither Lanner's interpreter nor the one of a dependency environment"
     if argv[1].startswith("-"):
         return f"interpreter option {argv[1]}"
-    program = Path(argv[1]) if os.path.isabs(argv[1]) else cwd / argv[1]
-    if not program.is_file():
+    if not os.path.isfile(argv[1] if os.path.isabs(argv[1]) else os.path.join(cwd, argv[1])):
         return f"{argv[1]} is not a file"
     return None
 
@@ -245,17 +245,24 @@ class ForkServer:
     ) -> ForkedProcess:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        in_r, in_w = os.pipe() if stdin else (os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), -1)
+        in_r, in_w = os.pipe() if stdin else (_devnull(), -1)
         status, status_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours = [out_r, err_r, in_w]
         try:
-            message = json.dumps({"program": program, "args": args, "cwd": str(cwd), "env": dict(env)}).encode()
+            base = self.env
+            request = {
+                "program": program,
+                "args": args,
+                "cwd": str(cwd),
+                "setenv": {k: v for k, v in env.items() if base.get(k) != v},
+                "unsetenv": [k for k in base if k not in env],
+            }
             try:
-                socket.send_fds(ctl, [message], [in_r, out_w, err_w, status_theirs.fileno()])
+                socket.send_fds(ctl, [json.dumps(request).encode()], [in_r, out_w, err_w, status_theirs.fileno()])
             except OSError as exc:
                 raise ForkServerUnavailable(f"the fork server did not take the request: {exc}") from exc
             finally:
-                for fd in (in_r, out_w, err_w):
+                for fd in (in_r, out_w, err_w) if stdin else (out_w, err_w):
                     os.close(fd)
                 status_theirs.close()
             data = status.recv(_INT.size, socket.MSG_WAITALL) if _readable(status, SPAWN_TIMEOUT) else b""
@@ -276,6 +283,19 @@ class ForkServer:
             stdout=os.fdopen(out_r, "rb", buffering=0),
             stderr=os.fdopen(err_r, "rb", buffering=0),
         )
+
+
+_devnull_fd = -1
+
+
+def _devnull() -> int:
+    """One read-only /dev/null descriptor (close-on-exec) sent as every task's stdin, instead of one open per task."""
+    global _devnull_fd
+    if _devnull_fd < 0:
+        with _servers_lock:
+            if _devnull_fd < 0:
+                _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull_fd
 
 
 # --- the servers of this process ----------------------------------------------------------------
@@ -312,7 +332,7 @@ def launch(argv: list[str], cwd: Path, env: Mapping[str, str], *, stdin: bool) -
     if reason is not None:
         return reason
     # A dependency environment's Python is a link to the same binary as Lanner's: told apart by its folder.
-    server = server_for(argv[0] if _dependency_env(argv[0]) else sys.executable, env)
+    server = server_for(argv[0] if argv[0] != sys.executable and _dependency_env(argv[0]) else sys.executable, env)
     if server is None:
         return f"{MAX_SERVERS} fork servers already run for other start-up environments"
     try:

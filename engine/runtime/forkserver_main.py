@@ -3,12 +3,15 @@
 Started by :mod:`engine.runtime.forkserver` as ``python forkserver_main.py FD
 [MODULES]``; it imports only the standard library (plus the modules named in
 MODULES), so what a task finds already imported is what a fresh interpreter
-would import itself. It never runs task code: every request is served by a
+would import itself. Not ``threading``: its fork hook re-created its state in
+every child, ~100 page faults (0.4 ms) a task; a script that starts threads
+imports it itself. It never runs task code: every request is served by a
 forked child, so no module state, working directory, environment variable,
 signal handler or thread of one task can reach the next.
 
 Requests come over the inherited ``AF_UNIX``/``SOCK_SEQPACKET`` socket FD, one
-message each: a JSON object (program, args, cwd, env) with four file
+message each: a JSON object (program, args, cwd, and the task's environment as
+its difference from the one the server started with: ``setenv``, ``unsetenv``) with four file
 descriptors attached (stdin, stdout, stderr, and a status socket). On the
 status socket the server writes the child's pid once forked, then its wait
 status once it has ended (8-byte signed integers). When the server dies, the
@@ -28,10 +31,13 @@ leaves with ``os._exit``: a full finalization would touch, and so copy, every
 page shared with the server.
 
 Differences from a fresh interpreter that a script may notice: modules the
-server imported are already in ``sys.modules``, and the string hash seed is
-the server's (hash randomisation is per server, not per task).
+server imported are already in ``sys.modules``, the string hash seed is the
+server's (hash randomisation is per server, not per task), and
+``sys.getrefcount`` shows the objects the server started with as immortal
+(:class:`Immortalizer`).
 """
 
+import _signal  # type: ignore[import-not-found]  # the C module: signal's wrappers make enums
 import atexit
 import builtins
 import ctypes
@@ -43,7 +49,6 @@ import signal
 import socket
 import struct
 import sys
-import threading
 import time
 import traceback
 import types
@@ -55,12 +60,16 @@ from importlib.machinery import SourceFileLoader
 PRELOAD = ("collections", "datetime", "functools", "itertools", "json", "pathlib", "re", "typing")
 _INT = struct.Struct("q")
 _PR_SET_PDEATHSIG = 1
+_SIGKILL = int(signal.SIGKILL)
 _MAX_REQUEST = 1 << 20
 
 
 def _prctl():
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        prctl.restype = ctypes.c_int
+        return prctl
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         return None
 
@@ -72,12 +81,16 @@ class Server:
         self.children: dict[int, int] = {}  # pid -> status fd
         # What a fresh interpreter starts with, taken before anything here changes it.
         self.handlers = {}
-        for sig in signal.valid_signals():
+        # Through _signal, the C module: signal's wrappers turn numbers into enums, which in a child
+        # touched (and so copied) ~45 pages of the server's memory.
+        for sig in _signal.valid_signals():
             try:
-                self.handlers[sig] = signal.getsignal(sig)
+                self.handlers[int(sig)] = _signal.getsignal(sig)
             except (OSError, ValueError):  # pragma: no cover
                 pass
-        self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        self.mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, [])
+        #: The handlers a child puts back (those the server changed), known once serve() has set its own.
+        self.restore: list[tuple[int, object]] = []
         self.base_path = list(sys.path)
         self.tz = os.environ.get("TZ")
         self.prctl = _prctl()
@@ -85,15 +98,21 @@ class Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
+        self.immortalizer = Immortalizer([])
 
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
+        # Looked up once here: a getsignal() per signal in every child cost a quarter of a millisecond.
+        self.restore = [(sig, h) for sig, h in self.handlers.items() if h is not None and _signal.getsignal(sig) != h]
         poller = select.poll()
         poller.register(self.ctl.fileno(), select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
         while True:
-            for fd, _events in poller.poll():
+            ready = poller.poll(0 if self.immortalizer.pending else None)
+            if not ready:
+                self.immortalizer.step()  # idle: requests always come first
+            for fd, _events in ready:
                 if fd == self.wake_r:
                     self._drain_wakeups()
                     self._reap()
@@ -168,6 +187,7 @@ class Server:
     def _become_task(self, request: dict, fds: list[int]) -> None:
         code = 1
         try:
+            gc.callbacks.append(_note_collection)
             self._isolate(request, fds)
             code = _run_main(request["program"], request.get("args", []), self.base_path)
         except BaseException:  # noqa: BLE001 - set-up failed: say why, as an interpreter would
@@ -179,21 +199,19 @@ class Server:
             os._exit(code)
 
     def _isolate(self, request: dict, fds: list[int]) -> None:
-        signal.set_wakeup_fd(-1)
-        for sig, handler in self.handlers.items():
-            # Only what the server changed (SIGCHLD): a system call per signal cost more than the fork.
-            if handler is not None and signal.getsignal(sig) is not handler:
-                try:
-                    signal.signal(sig, handler)
-                except (OSError, ValueError, TypeError):
-                    pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+        _signal.set_wakeup_fd(-1)
+        for sig, handler in self.restore:
+            try:
+                _signal.signal(sig, handler)
+            except (OSError, ValueError, TypeError):
+                pass
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, self.mask)
         try:
             os.setpgid(0, 0)
         except OSError:
             pass
         if self.prctl is not None:
-            self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            self.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
             if os.getppid() != self.pid:  # the server died before prctl: nobody would stop us
                 os._exit(137)
         self.ctl.detach()
@@ -208,19 +226,69 @@ class Server:
             if fd > 2:
                 os.close(fd)
         os.chdir(request["cwd"])
-        _replace_environ(request["env"])
-        env = request["env"]
-        if env.get("TZ") != self.tz:
+        # Only the difference from the server's environment travels: the task's is mostly Lanner's.
+        environ = os.environ
+        for name in request.get("unsetenv", ()):
+            environ.pop(name, None)
+        for name, value in request.get("setenv", {}).items():
+            environ[name] = value
+        if environ.get("TZ") != self.tz:
             time.tzset()
 
 
-def _replace_environ(env: dict[str, str]) -> None:
-    """Make the process environment exactly ``env``, touching only the variables that differ.
+class Immortalizer:
+    """Makes the objects the server started with immortal (PEP 683), a slice at a time while it is idle.
 
-    The task's environment is mostly the server's own (both come from Lanner's):
-    clearing and refilling ``os.environ`` made a system-library call per
-    variable, a millisecond per task.
+    A child shares the server's memory until either side writes to a page, and
+    CPython writes to an object each time it takes or drops a reference to it
+    (its reference count): a child's first use of a module, function or class
+    copied the page holding it, ~4 µs a page, ~110 pages a task between the
+    child and the server. The count of an immortal object is never written.
+    The objects stay alive for good, as they would anyway in a server that
+    lives as long as Lanner; ``sys.getrefcount`` shows them as immortal, as it
+    does ``None`` or the interned strings of any interpreter. Done only where
+    the object layout is the one this writes to, and checked on a probe first.
     """
+
+    #: Objects per idle step (~1 ms).
+    SLICE = 2000
+    _COUNT = 0xFFFFFFFF  # the low 32 bits of ob_refcnt: negative as int32 means immortal (3.12 to 3.14)
+
+    def __init__(self, objects: list[object]):
+        self._todo = objects if objects and self.works() else []
+        self._at = 0
+
+    @classmethod
+    def works(cls) -> bool:
+        """A default CPython build whose objects begin with the reference count this writes, and a probe agrees."""
+        if not (sys.implementation.name == "cpython" and (3, 12) <= sys.version_info[:2] <= (3, 14)
+                and sys.byteorder == "little" and sys.maxsize > 2**32 and not set(sys.abiflags) & {"d", "t"}):
+            return False
+        probe = object()
+        ctypes.c_uint32.from_address(id(probe)).value = cls._COUNT
+        before = sys.getrefcount(probe)
+        held = [probe, probe]
+        return sys.getrefcount(held[0]) == before
+
+    @property
+    def pending(self) -> bool:
+        return self._at < len(self._todo)
+
+    def step(self) -> None:
+        end = min(self._at + self.SLICE, len(self._todo))
+        count, write, referents, tracked = self._COUNT, ctypes.c_uint32.from_address, gc.get_referents, gc.is_tracked
+        for obj in self._todo[self._at:end]:
+            write(id(obj)).value = count
+            for ref in referents(obj):  # strings, numbers, code: not tracked by the collector, not listed
+                if not tracked(ref):
+                    write(id(ref)).value = count
+        self._at = end
+        if end == len(self._todo):
+            self._todo, self._at = [], 0
+
+
+def _replace_environ(env: dict[str, str]) -> None:
+    """Make the process environment exactly ``env``, touching only the variables that differ."""
     current = os.environ
     for name in [k for k in current if k not in env]:
         del current[name]
@@ -263,6 +331,15 @@ def _run_main(program: str, args: list[str], base_path: list[str]) -> int:
     return _finish(main, code)
 
 
+#: Set when a collection of generation 1 or 2 ran in this child (it may have moved the script's objects to the oldest).
+_old_collections: list[int] = []
+
+
+def _note_collection(phase: str, info: dict) -> None:
+    if phase == "stop" and info.get("generation", 2) >= 1:
+        _old_collections.append(1)
+
+
 def _exit_code(exc: SystemExit) -> int:
     if exc.code is None:
         return 0
@@ -277,16 +354,21 @@ def _exit_code(exc: SystemExit) -> int:
 
 def _finish(main: types.ModuleType, code: int) -> int:
     """What interpreter shutdown does that a script can see, without tearing the shared heap down."""
-    try:
-        threading._shutdown()  # type: ignore[attr-defined]  # join non-daemon threads, as at exit
-    except BaseException:  # noqa: BLE001
-        pass
+    threading = sys.modules.get("threading")  # imported by the script if it started threads
+    if threading is not None:
+        try:
+            threading._shutdown()  # join non-daemon threads, as at exit
+        except BaseException:  # noqa: BLE001
+            pass
     try:
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001
         pass
     main.__dict__.clear()
-    gc.collect()
+    # The script's objects are young unless a collection of an older generation ran meanwhile: a young
+    # collection then finds them all, and leaves alone the free lists a full one empties (touching, so
+    # copying, pages shared with the server: 40 page faults, 0.15 ms a task).
+    gc.collect(2 if _old_collections else 1)
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
@@ -304,11 +386,19 @@ def main() -> None:
     ctl_fd = int(sys.argv[1])
     modules = [m for m in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if m]
     server = Server(ctl_fd)
+    started_with = dict(os.environ)
     for name in (*PRELOAD, *modules):
         try:
             __import__(name)
         except Exception as exc:  # noqa: BLE001 - a module that cannot load is only not preloaded
             print(f"lanner fork server: could not preload {name}: {exc}", file=sys.stderr)
+    # A preloaded module may have set variables for itself: requests are differences from the start-up
+    # environment, and a task importing that module in a fresh interpreter would set them itself.
+    _replace_environ(started_with)
+    # The first compile() of a process builds the ast module's ~120 node types (PyAST_Check): 2.5 ms
+    # a task when each child did it; done once here, the children share them.
+    exec(compile("pass", "<lanner warm-up>", "exec", dont_inherit=True), {})
+    server.immortalizer = Immortalizer(gc.get_objects())  # before freeze(): frozen objects are not listed
     gc.freeze()  # children then leave the shared heap alone when they collect
     server.serve()
 

@@ -10,7 +10,9 @@ Why this is more than ``subprocess.run``:
   the *thread* that forked, which is the thread calling :func:`run_process`
   (it blocks until the process ends, so the tie holds for the process's life).
   The child's own children are not covered by that signal: the group is also
-  handed to :mod:`engine.runtime.watchdog`, which kills it if the worker dies.
+  handed to :mod:`engine.runtime.watchdog`, which kills it if the worker dies
+  (a process forked by a fork server is its server's to kill: see
+  :mod:`engine.runtime.forkserver`).
 * stdout and stderr are read concurrently with one ``select`` loop, line by
   line as they arrive, without ever keeping more than one (bounded) line in
   memory: a process can print millions of lines. ``on_line`` is always called
@@ -224,9 +226,26 @@ def _make_preexec() -> Callable[[], None] | None:
     return preexec
 
 
-def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
+#: (a copy of os.environ's raw data, what _inherited_env made of it): decoding ~40 variables per task cost ~40 µs.
+_env_cache: tuple[dict[bytes, bytes], dict[str, str]] | None = None
+
+
+def _inherited_env() -> dict[str, str]:
+    """Lanner's environment without its secrets, as a new dict (recomputed only when os.environ changed)."""
+    global _env_cache
+    raw = getattr(os.environ, "_data", None)  # CPython's encoded mapping behind os.environ
+    cached = _env_cache
+    if cached is not None and cached[0] == raw:
+        return dict(cached[1])
     # Namespace-scoped secrets stay in the server: a task of team.a must not find team.b's in its environment.
-    merged = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_SECRET_")}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LANNER_SECRET_")}
+    if isinstance(raw, dict):
+        _env_cache = (dict(raw), inherited)
+    return dict(inherited)
+
+
+def _child_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    merged = _inherited_env()
     merged["PYTHONUNBUFFERED"] = "1"
     if env:
         merged.update({str(k): str(v) for k, v in env.items()})
@@ -336,7 +355,11 @@ def run_process(
     emit = on_line or (lambda _s, _l: None)
     proc = _start(argv, cwd, _child_env(env), stdin is not None, fork_server, on_start)
     pgid = proc.pid
-    watchdog.watch(pgid)  # PDEATHSIG covers the child only; the watchdog covers its descendants
+    # PDEATHSIG covers the child only; the watchdog covers its descendants. A fork server's child needs
+    # none: the server kills its children's groups when this process goes (its request socket closes).
+    watched = not isinstance(proc, forkserver.ForkedProcess)
+    if watched:
+        watchdog.watch(pgid)
     writer: threading.Thread | None = None
     if stdin is not None:
         writer = threading.Thread(target=_write_stdin, args=(proc.stdin, stdin), name=f"stdin-{pgid}", daemon=True)
@@ -440,7 +463,8 @@ def run_process(
                 pass
         if writer is not None:
             writer.join(timeout=1.0)
-        watchdog.forget(pgid)
+        if watched:
+            watchdog.forget(pgid)
 
     for fd in list(open_fds):
         readers[fd].close()

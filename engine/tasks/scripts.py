@@ -13,6 +13,8 @@ A script hands values back by printing ``::{"outputs": {...}}::``; they land in
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
 import shlex
@@ -275,7 +277,7 @@ class ScriptTask(RunnableTask):
             return TaskResult(outputs, state=state)
         finally:
             if created and not keep:
-                shutil.rmtree(workdir, ignore_errors=True)
+                _remove_working_dir(workdir)
 
     def _warn_about_container(self, ctx: RunContext) -> None:
         runner = self.task_runner
@@ -453,10 +455,8 @@ class PythonTask(ScriptTask):
     ) -> tuple[list[str], Path | None]:
         temp_file: Path | None = None
         if self.script is not None:
-            fd, name = tempfile.mkstemp(prefix=f".lanner-{self.id}-", suffix=".py", dir=workdir)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(run.files.replace(str(ctx.render(self.script, extra)), "script"))
-            temp_file = Path(name)
+            text = run.files.replace(str(ctx.render(self.script, extra)), "script")
+            temp_file = _write_script(workdir, f".lanner-{self.id}", text, shared=ctx.working_dir is not None)
             program = str(temp_file)
         elif self.main_file in names:
             program = self.main_file
@@ -491,11 +491,62 @@ def _working_dir(ctx: RunContext) -> tuple[Path, bool]:
         path = Path(ctx.working_dir).resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path, False
-    base: Path | None = None
-    if ctx.home is not None:
-        base = Path(ctx.home) / "tmp"
-        base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"lanner-{ctx.task_id}-", dir=base)).resolve(), True
+    if ctx.home is None:
+        return Path(tempfile.mkdtemp(prefix=f"lanner-{ctx.task_id}-")).resolve(), True
+    base = _private_tmp(str(ctx.home))
+    while True:
+        # Lanner's own folder, not a shared /tmp: a name from a counter cannot be raced for, and mkdir
+        # never follows a link. One system call instead of mkdtemp's random name and resolve()'s lstat per level.
+        name = f"{base}/lanner-{ctx.task_id}-{os.getpid()}-{next(_workdir_numbers)}"
+        try:
+            os.mkdir(name, 0o700)
+        except FileExistsError:  # left by a process that had the same pid
+            continue
+        except FileNotFoundError:  # the folder was removed under us
+            _private_tmp.cache_clear()
+            base = _private_tmp(str(ctx.home))
+            continue
+        return Path(name), True
+
+
+_workdir_numbers = itertools.count(1)
+
+
+@functools.lru_cache(maxsize=8)
+def _private_tmp(home: str) -> str:
+    """``<home>/tmp``, created once and resolved once (per home)."""
+    base = Path(home) / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    return str(base.resolve())
+
+
+def _write_script(workdir: Path, stem: str, text: str, *, shared: bool) -> Path:
+    """The script's file in ``workdir``: a fixed name in the task's own new folder, a unique one in a shared one."""
+    path = workdir / f"{stem}.py"
+    try:
+        if shared:
+            raise FileExistsError
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:  # shared, or an input file took the name
+        fd, name = tempfile.mkstemp(prefix=f"{stem}-", suffix=".py", dir=workdir)
+        path = Path(name)
+    try:
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+    return path
+
+
+def _remove_working_dir(workdir: Path) -> None:
+    """Remove a task's own folder: a single rmdir when the task left nothing in it, else the whole tree."""
+    try:
+        os.rmdir(workdir)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 #: Characters that make a command line more than "a program and its arguments" for the shell.

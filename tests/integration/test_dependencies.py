@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import zipfile
 from pathlib import Path
 from textwrap import dedent
@@ -74,11 +75,32 @@ def test_scripts_share_one_cached_environment_holding_their_dependencies(runner:
             dependencies: ["lanner-dep-probe==1.0"]
             commands:
               - python -c "import lanner_dep_probe, sys; print('from', lanner_dep_probe.VALUE, sys.prefix)"
+          - id: third
+            type: python
+            dependencies: [lanner-dep-probe==1.0]
+            script: |
+              import sys
+              print('::{"outputs": {"prefix": "%s"}}::' % sys.prefix)
+          - id: plain
+            type: python
+            script: |
+              import sys
+              print('::{"outputs": {"prefix": "%s"}}::' % sys.prefix)
     """)
     summary = runner.run(flow, timeout=180)
     assert summary["state"] == "SUCCESS", messages(runner, summary)
     first = next(tr for tr in summary["taskRuns"] if tr["taskId"] == "first")
     assert first["outputs"]["vars"]["value"] == 42  # Kestra puts a script's ::{"outputs"}:: under vars
+    # The environment's scripts fork from a server of their own (one per environment), not from Lanner's.
+    servers = {}
+    for task_id in ("first", "third", "plain"):
+        started = [e["message"] for e in runner.logs(summary["id"], task_id=task_id) if e["message"].startswith("Running ")]
+        found = re.search(r"forked by the fork server \(pid (\d+)\)", started[-1])
+        assert found, started
+        servers[task_id] = found.group(1)
+    assert servers["first"] == servers["third"] != servers["plain"]
+    prefixes = {t: next(tr for tr in summary["taskRuns"] if tr["taskId"] == t)["outputs"]["vars"]["prefix"] for t in ("third", "plain")}
+    assert "venvs" in prefixes["third"] and prefixes["plain"] != prefixes["third"]
     venvs = [p for p in (lanner_home / "venvs").iterdir() if p.is_dir()]
     assert len(venvs) == 1, venvs  # one list, one environment, built once and reused by the second task
     assert f"from 42 {venvs[0]}" in messages(runner, summary)

@@ -143,6 +143,29 @@ def test_a_forked_script_ends_like_an_interpreter_would(runner) -> None:
         assert FORKED.search(_how(runner, summary, task_id)), task_id
 
 
+def test_objects_left_in_reference_cycles_are_finalized_at_the_end(runner) -> None:
+    """The end of a forked script collects its garbage as an exiting interpreter does, young or old."""
+    script = textwrap.dedent("""\
+        import gc
+        class Holder:
+            def __del__(self):
+                print('::{"outputs": {"finalized": true}}::', flush=True)
+        holder = Holder()
+        holder.itself = holder  # a cycle: only the garbage collector frees it
+        %s
+        del holder
+    """)
+    tasks = "".join(
+        f"  - id: {task_id}\n    type: python\n    script: |\n" + textwrap.indent(script % extra, "      ")
+        for task_id, extra in (("young", "pass"), ("old", "gc.collect(1); gc.collect(1)  # now in the oldest generation"))
+    )
+    summary = runner.run(f"id: cycles\nnamespace: fs\ntasks:\n{tasks}", timeout=60)
+    assert summary["state"] == "SUCCESS", summary
+    for task_id in ("young", "old"):
+        assert _outputs(summary, task_id)["vars"] == {"finalized": True}, task_id
+        assert FORKED.search(_how(runner, summary, task_id)), task_id
+
+
 def test_timeout_stops_a_forked_script_and_its_children(runner) -> None:
     flow = _flow("slow", """
         - id: slow
@@ -246,6 +269,30 @@ def test_a_server_found_dead_is_restarted_before_the_next_task(tmp_path: Path) -
     second = server.spawn(str(program), [], tmp_path, env, stdin=False)
     assert second.wait(10) == 0
     assert second.server_pid != first.server_pid and server.pid == second.server_pid
+
+
+def test_the_objects_the_server_started_with_become_immortal_while_it_idles(tmp_path: Path) -> None:
+    """Children then never write their reference counts, so the pages holding them stay shared."""
+    from engine.runtime.forkserver_main import Immortalizer
+
+    if not (sys.implementation.name == "cpython" and sys.byteorder == "little" and not set(sys.abiflags) & {"d", "t"}):
+        pytest.skip("immortalization is for default CPython builds")
+    assert Immortalizer.works(), "the probe of a default CPython build agrees"
+    program = tmp_path / "counts.py"
+    program.write_text("import json, sys\nprint(sys.getrefcount(json.dumps), sys.getrefcount(json), sys.getrefcount([]))\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = forkserver.server_for(sys.executable, env)
+    assert server is not None
+    deadline = time.monotonic() + 10
+    while True:
+        proc = server.spawn(str(program), [], tmp_path, env, stdin=False)
+        assert proc.wait(10) == 0
+        function, module, fresh = map(int, proc.stdout.read().split())
+        if function >= 2**32 - 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert function >= 2**32 - 1 and module >= 2**32 - 1, (function, module)
+    assert fresh < 100, "objects a task makes are ordinary ones"
 
 
 @pytest.mark.parametrize(("command", "direct"), [
