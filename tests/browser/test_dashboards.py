@@ -134,3 +134,85 @@ def test_a_dashboard_built_with_the_form_without_yaml(page, builder_server):
     bars = page.evaluate("() => { const d = [...Bokeh.index.all_views()].find(v => v.model.name === "
                          "'ln-points-chart_1-0').model.data_source.data; return [[...d.x], [...d.y]]; }")
     assert dict(zip(*bars, strict=True)) == {"eu": 12.75, "us": 4.0}
+
+
+# The page coordinates of bar `index` of a vbar renderer (the middle of the bar).
+BAR_AT = """([name, index]) => {
+  const v = [...Bokeh.index.all_views()].find(v => v.model && v.model.name === name);
+  const box = v.parent.canvas_view.underlays_el.getBoundingClientRect();
+  return [box.left + v.glyph.sx[index], box.top + (v.glyph.stop[index] + v.glyph.sbottom[index]) / 2];
+}"""
+BARS = """(name) => {
+  const v = [...Bokeh.index.all_views()].find(v => v.model && v.model.name === name);
+  if (!v) { return null; }
+  const d = v.model.data_source.data;
+  return Object.fromEntries([...d.x].map((x, i) => [x, d.y[i]]));
+}"""
+
+
+def test_filters_live_refresh_and_the_executions_behind_a_point(page, builder_server):
+    flow_id = f"live_{uuid.uuid4().hex[:8]}"
+    other = f"other_{uuid.uuid4().hex[:8]}"
+    builder_server.deploy(kpi_flow(flow_id))
+    builder_server.deploy(kpi_flow(other))
+    eu = run_all(builder_server, flow_id, [{"region": "eu", "total": 10.5}, {"region": "us", "total": 4},
+                                           {"region": "eu", "total": 2.25}])
+    run_all(builder_server, other, [{"region": "apac", "total": 7}])
+    dashboard = f"""
+id: {flow_id}
+title: Sales by region
+charts:
+  - id: regions
+    type: io.kestra.plugin.core.dashboard.chart.Bar
+    chartOptions: {{displayName: Total per region}}
+    data:
+      type: io.lanner.dashboard.data.FlowOutputs
+      columns:
+        region: {{field: outputs.sum.values.region}}
+        total: {{field: outputs.sum.values.total, agg: SUM}}
+      where:
+        - {{field: NAMESPACE, type: EQUAL_TO, value: {NAMESPACE}}}
+  - id: notes
+    type: io.kestra.plugin.core.dashboard.chart.Markdown
+    content: "**Regions** <script>window.__injected = 1</script>"
+"""
+    r = builder_server.client.post("/api/v1/dashboards", content=dashboard,
+                                   headers={"Content-Type": "application/x-yaml"})
+    assert r.status_code == 200, r.text
+    # Filtered from the URL: only this flow's regions.
+    page.goto(builder_server.page_url("dashboard", id=flow_id, flow=flow_id))
+    page.wait_for_function(DRAWN, arg=["ln-points-regions", 2], polling="raf", timeout=30_000)
+    assert page.evaluate(BARS, "ln-points-regions-0") == {"eu": 12.75, "us": 4.0}
+    notes = page.locator(".ln-dash-chart-notes")
+    assert notes.locator("strong").inner_text() == "Regions"  # Markdown, its raw HTML shown as text, never run
+    assert page.evaluate("window.__injected") is None
+
+    # A bar with two executions behind it lists both, each linked to its page.
+    x, y = page.evaluate(BAR_AT, ["ln-points-regions-0", 0])
+    page.mouse.click(x, y)
+    drill = page.locator(".ln-dash-chart-regions .ln-drill-list a.ln-open")
+    wait_until(lambda: drill.count() == 2, why=lambda: page.locator(".ln-dash-chart-regions .ln-drill").inner_html())
+    assert {a.get_attribute("href") for a in drill.all()} == {f"./execution?id={eu[0]}", f"./execution?id={eu[2]}"}
+
+    # Live: a new execution shows up without a reload.
+    run_all(builder_server, flow_id, [{"region": "us", "total": 1.5}])
+    wait_until(lambda: page.evaluate(BARS, "ln-points-regions-0") == {"eu": 12.75, "us": 5.5}, timeout=20,
+               why=lambda: str(page.evaluate(BARS, "ln-points-regions-0")))
+
+    # The flow filter: every flow of the namespace, then another one alone; the URL follows (bookmarkable).
+    page.locator(".ln-dash-flow select").select_option("")
+    wait_until(lambda: page.evaluate(BARS, "ln-points-regions-0") == {"apac": 7.0, "eu": 12.75, "us": 5.5},
+               why=lambda: str(page.evaluate(BARS, "ln-points-regions-0")))
+    assert "flow=" not in page.url
+    page.locator(".ln-dash-flow select").select_option(other)
+    wait_until(lambda: page.evaluate(BARS, "ln-points-regions-0") == {"apac": 7.0},
+               why=lambda: str(page.evaluate(BARS, "ln-points-regions-0")))
+    assert f"flow={other}" in page.url
+    page.locator(".ln-dash-labels input").fill("team:nobody")
+    page.locator(".ln-dash-labels input").press("Enter")
+    page.locator(".ln-dash-chart-regions .ln-empty").wait_for()
+    assert page.evaluate(BARS, "ln-points-regions-0") is None  # no series left: the chart is drawn empty
+    page.reload()
+    page.locator(".ln-dash-chart-regions .ln-empty").wait_for()
+    assert page.locator(".ln-dash-labels input").input_value() == "team:nobody"
+    assert page.locator(".ln-dash-flow select").input_value() == other
