@@ -103,7 +103,9 @@ def _dashboard_routes(app: Any, services: Services) -> None:
     from fastapi import HTTPException
     from fastapi.responses import HTMLResponse, JSONResponse
 
-    from builder.pages import dashboard_custom
+    from builder.pages import dashboard_charts, dashboard_custom
+
+    dashboard_charts.warm_up()
 
     @app.get(PREFIX + "/dashboard-data", include_in_schema=False)
     def _charts(request: Request, id: str, item: str = "") -> JSONResponse:  # noqa: A002 - the page's URL argument

@@ -11,12 +11,14 @@ from typing import Any
 
 import yaml
 
-# The probe bench B12 times with: the first frame at which a chart has painted `count` points.
-from bench.b12_dashboard import DRAWN
+# The probe bench B12 times with: the first frame at which a chart has painted `count` points; the page's timeline.
+from bench.b12_dashboard import DRAWN, TIMELINE
 from tests.browser.conftest import wait_until
 from tests.browser.conftest_pages import open_page, screenshot
 
 NAMESPACE = "dash.browser"
+#: The issue's goal: a dashboard charting a flow output over 30 runs is drawn within a second of the navigation.
+DRAW_LIMIT_MS = 1000
 
 
 def kpi_flow(flow_id: str) -> str:
@@ -79,13 +81,16 @@ charts:
     assert r.status_code == 200, r.text
 
     # As a user opening it from the Dashboards page: the browser has Lanner's scripts already (its HTTP
-    # cache); the dashboard's own page, session and data are not warmed. Measured from the navigation's
-    # start (performance.now() counts from it) to the first frame with the 30 points painted.
-    # The time to draw (under 1 s is the goal) is measured by bench B12 on a quiet machine, not asserted here:
-    # make test runs two test processes on two cores, and a page opening shares its core with another test.
+    # cache); the dashboard's page and data are not warmed (its figure is built on the server for the first
+    # time). The browser's own clock, from the navigation's start (performance.now() counts from it) to the
+    # first frame with the 30 points painted: about 300-500 ms quiet, 450-750 ms beside a busy test process
+    # (bench B12 has the figures), so a second is the goal with room for a loaded 2-core machine.
     open_page(page, builder_server.page_url("dashboards"), ".ln-dashboard-list")
     page.goto(builder_server.page_url("dashboard", id=flow_id))
     page.wait_for_function(DRAWN, arg=["ln-points-per_run", 30], polling="raf", timeout=30_000)
+    timeline = page.evaluate(TIMELINE)
+    print(f"dashboard timeline (ms from navigation): {timeline}")
+    assert timeline["drawn"] < DRAW_LIMIT_MS, f"the dashboard drew in {timeline['drawn']:.0f} ms: {timeline}"
     shown = page.evaluate("() => Array.from([...Bokeh.index.all_views()].find(v => v.model.name === "
                           "'ln-points-per_run-0').model.data_source.data.y)")
     assert list(shown) == totals  # oldest run first, each its own value
