@@ -21,10 +21,10 @@ NAMESPACE = "dash.browser"
 DRAW_LIMIT_MS = 1000
 
 
-def kpi_flow(flow_id: str) -> str:
+def kpi_flow(flow_id: str, namespace: str = NAMESPACE) -> str:
     return f"""
 id: {flow_id}
-namespace: {NAMESPACE}
+namespace: {namespace}
 inputs:
   - id: region
     type: STRING
@@ -40,9 +40,9 @@ tasks:
 """
 
 
-def run_all(server: Any, flow_id: str, inputs: list[dict[str, Any]]) -> list[str]:
+def run_all(server: Any, flow_id: str, inputs: list[dict[str, Any]], namespace: str = NAMESPACE) -> list[str]:
     """Start one execution per inputs, in order, and wait until each has succeeded."""
-    ids = [server.start(NAMESPACE, flow_id, i) for i in inputs]
+    ids = [server.start(namespace, flow_id, i) for i in inputs]
     for execution_id in ids:
         assert server.wait(execution_id, timeout=60)["state"] == "SUCCESS"
     return ids
@@ -158,11 +158,12 @@ BARS = """(name) => {
 def test_filters_live_refresh_and_the_executions_behind_a_point(page, builder_server):
     flow_id = f"live_{uuid.uuid4().hex[:8]}"
     other = f"other_{uuid.uuid4().hex[:8]}"
-    builder_server.deploy(kpi_flow(flow_id))
-    builder_server.deploy(kpi_flow(other))
+    namespace = f"{NAMESPACE}.{flow_id}"  # its own: no other test's runs in the namespace-wide view
+    builder_server.deploy(kpi_flow(flow_id, namespace))
+    builder_server.deploy(kpi_flow(other, namespace))
     eu = run_all(builder_server, flow_id, [{"region": "eu", "total": 10.5}, {"region": "us", "total": 4},
-                                           {"region": "eu", "total": 2.25}])
-    run_all(builder_server, other, [{"region": "apac", "total": 7}])
+                                           {"region": "eu", "total": 2.25}], namespace)
+    run_all(builder_server, other, [{"region": "apac", "total": 7}], namespace)
     dashboard = f"""
 id: {flow_id}
 title: Sales by region
@@ -176,7 +177,7 @@ charts:
         region: {{field: outputs.sum.values.region}}
         total: {{field: outputs.sum.values.total, agg: SUM}}
       where:
-        - {{field: NAMESPACE, type: EQUAL_TO, value: {NAMESPACE}}}
+        - {{field: NAMESPACE, type: EQUAL_TO, value: {namespace}}}
   - id: notes
     type: io.kestra.plugin.core.dashboard.chart.Markdown
     content: "**Regions** <script>window.__injected = 1</script>"
@@ -200,7 +201,7 @@ charts:
     assert {a.get_attribute("href") for a in drill.all()} == {f"./execution?id={eu[0]}", f"./execution?id={eu[2]}"}
 
     # Live: a new execution shows up without a reload.
-    run_all(builder_server, flow_id, [{"region": "us", "total": 1.5}])
+    run_all(builder_server, flow_id, [{"region": "us", "total": 1.5}], namespace)
     wait_until(lambda: page.evaluate(BARS, "ln-points-regions-0") == {"eu": 12.75, "us": 5.5}, timeout=20,
                why=lambda: str(page.evaluate(BARS, "ln-points-regions-0")))
 
