@@ -7,8 +7,10 @@ home, creates one dashboard per flow through the REST API, then opens
 ``/ui/dashboard?id=..`` in headless Debian chromium and times from the
 navigation's start to the first frame in which every point is painted (the same
 probe as tests/browser/test_dashboards.py). "warm": the browser came from
-another Lanner page (its HTTP cache holds the scripts); "cold": a new browser
-profile. Prints one JSON line per size, then readable lines.
+another Lanner page, drawn (its HTTP cache holds the scripts); "cold": a new
+browser profile. Besides the medians, the page's own timeline (median): its
+HTML received, Bokeh's script run, the charts embedded. Prints one JSON line
+per size, then readable lines.
 
     .venv/bin/python -m bench.b12_dashboard [--sizes 30,1000] [--repeat 3]
 """
@@ -74,17 +76,32 @@ def write_runs(home: Path, flow_id: str, n: int) -> None:
     store.close()
 
 
-def measure(browser: object, base: str, flow_id: str, n: int, warm: bool) -> float:
+#: The page's timeline in ms from the navigation's start: HTML received, Bokeh loaded, charts embedded, drawn;
+#: ``server``: how long the server took to make the page (its Server-Timing).
+TIMELINE = """() => {
+  const mark = name => (performance.getEntriesByName(name)[0] || {startTime: NaN}).startTime;
+  const nav = performance.getEntriesByType("navigation")[0];
+  const made = (nav.serverTiming || []).find(t => t.name === "page");
+  return {server: made ? made.duration : NaN, html: nav.responseEnd, script: mark("ln-script"),
+          embedded: mark("ln-embedded"), drawn: window.__lnDrawnAt};
+}"""
+
+
+def measure(browser: object, base: str, flow_id: str, n: int, warm: bool) -> dict[str, float]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
-    if warm:
+    if warm:  # as a user who opens it from the list: that page drawn, then a click
         page.goto(f"{base}/ui/dashboards")
-        page.wait_for_load_state("load")
+        page.locator(".ln-dashboard-list").first.wait_for()
     page.goto(f"{base}/ui/dashboard?id={flow_id}")
     page.wait_for_function(DRAWN, arg=["ln-points-per_run", n], polling="raf", timeout=120_000)
-    drawn = float(page.evaluate("window.__lnDrawnAt"))
+    timeline = {k: float(v) for k, v in page.evaluate(TIMELINE).items()}
     context.close()
-    return drawn
+    return timeline
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 1)
 
 
 def main() -> int:
@@ -122,9 +139,12 @@ def main() -> int:
                     assert len(data["rows"]) == n, f"the chart has {len(data['rows'])} rows, not {n}"
                     warm = [measure(browser, base, f"kpi_{n}", n, warm=True) for _ in range(args.repeat)]
                     cold = [measure(browser, base, f"kpi_{n}", n, warm=False) for _ in range(args.repeat)]
-                    results.append({"bench": "b12_dashboard", "executions": n, "warm_ms": round(statistics.median(warm), 1),
-                                    "warm_max_ms": round(max(warm), 1), "cold_ms": round(statistics.median(cold), 1),
-                                    "query_ms": round(query_ms, 1), "repeat": args.repeat})
+                    results.append({"bench": "b12_dashboard", "executions": n, "warm_ms": median(warm, "drawn"),
+                                    "warm_max_ms": round(max(r["drawn"] for r in warm), 1),
+                                    "cold_ms": median(cold, "drawn"), "query_ms": round(query_ms, 1),
+                                    "warm_server_ms": median(warm, "server"), "warm_html_ms": median(warm, "html"),
+                                    "warm_script_ms": median(warm, "script"),
+                                    "warm_embedded_ms": median(warm, "embedded"), "repeat": args.repeat})
                 browser.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)

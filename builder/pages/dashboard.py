@@ -122,9 +122,5 @@ class Dashboard:
 
 
 def page(services: Services) -> Any:
-    """The built-in default dashboard, or the custom dashboard ``?id=`` names."""
-    if arg("id"):
-        from builder.pages import dashboard_custom
-
-        return dashboard_custom.page(services, arg("id"))
+    """The built-in dashboard (a custom one, ``?id=..``, is served without Panel: builder/app.py)."""
     return Dashboard(services).view()

@@ -1,21 +1,36 @@
 """A custom dashboard's page (``/ui/dashboard?id=<id>``): its charts, filters, live refresh and drill-down.
 
-Filters (namespace, flow, labels, time range) start from the URL
-(``&namespace=..&flow=..&labels=team:sales&range=7d``) so a filtered view can be
-bookmarked. Every few seconds each chart asks the engine for its rows again and
-only a chart whose rows changed is sent to the browser (its sources' data are
-replaced in place). A tap on a point opens its execution when one execution is
-behind it; a point with several lists them under the chart.
+Unlike the other builder pages this one is not a Panel session: it is one HTML
+document that already holds every chart with its data (standalone Bokeh
+documents, ``bokeh.embed.json_item``) and needs only ``bokeh.min.js``, served by
+Lanner like every page asset. A Panel page first loads ~2.8 MB of scripts
+(Panel, Bokeh's widgets and WebGL bundles), then opens its websocket and pulls
+its document before it draws: about a second for one chart, where this page
+draws in a few hundred milliseconds (bench B12).
+
+What stays live is done by the page's script (``dashboard_custom.js``): the
+filters (namespace, flow, labels, time range) start from the URL
+(``&namespace=..&flow=..&labels=team:sales&range=7d``, so a filtered view can be
+bookmarked) and a change re-queries the charts and updates the URL; every few
+seconds the charts are asked again (:func:`charts_payload`) and only a chart
+whose rows changed is redrawn, its sources' data replaced in place. A tap on a
+point opens its execution when one execution is behind it; a point with several
+lists them under the chart (:func:`drill_html`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from builder.dashboards import DashboardServices
-from builder.pages.common import arg, badge, esc, html_pane, shell, url
-from builder.pages.dashboard_charts import arrays, figure, series, table_html
+from builder.pages.common import CSS, FORM_CSS, NAV, badge, esc, url
+from builder.pages.dashboard_charts import figure_item, series, table_html
 from builder.services import Services
 from engine.model.dashboard import Chart, Dashboard, parse_dashboard
 from engine.model.durations import format_duration
@@ -26,6 +41,22 @@ REFRESH_MS = 5000
 RANGES = {"1h": ("Last hour", timedelta(hours=1)), "24h": ("Last 24 hours", timedelta(days=1)),
           "7d": ("Last 7 days", timedelta(days=7)), "30d": ("Last 30 days", timedelta(days=30)),
           "365d": ("Last 365 days", timedelta(days=365))}
+#: The one script the page needs: Bokeh's core, at the URL Panel pages load it from (so the browser has it cached).
+BOKEH_JS = "static/js/bokeh.min.js"
+
+PAGE_CSS = """
+.ln-title { margin: 12px 16px 4px; font-size: 1.5em; }
+.ln-intro { margin: 0 16px 8px; font-size: 14px; }
+.ln-dash-filters { display: flex; flex-wrap: wrap; gap: 12px; margin: 0 16px 12px; font-size: 13px; }
+.ln-dash-filters label { display: flex; flex-direction: column; gap: 3px; }
+.ln-dash-filters select, .ln-dash-filters input { width: 200px; padding: 4px 6px; font: inherit;
+  border: 1px solid #cbd5e1; border-radius: 4px; background: white; }
+.ln-dash-grid { display: grid; grid-template-columns: 1fr; gap: 12px; margin: 0 16px 16px; }
+.ln-dash-grid.ln-cols-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+.ln-dash-chart { background: white; border: 1px solid #e2e8f0; border-radius: 6px; padding: 4px 12px; min-width: 0; }
+.ln-dash-plot { width: 100%; height: 330px; }
+.ln-chart-title { margin: 8px 0 4px; }
+"""
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -38,147 +69,172 @@ def parse_labels(text: str) -> dict[str, str]:
     return out
 
 
-class ChartView:
-    """One chart on the page: its pane, its sources, and the signature of the rows it shows."""
-
-    def __init__(self, page: CustomDashboard, chart: Chart):
-        import panel as pn
-
-        self.page = page
-        self.chart = chart
-        self.data: ChartData | None = None
-        self.sources: dict[str, Any] = {}
-        self.signature: Any = None
-        self.body = pn.Column(sizing_mode="stretch_width", css_classes=[f"ln-dash-chart-body-{chart.id}"])
-        self.drill = html_pane("", css_classes=["ln-drill"])
-        opts = chart.chart_options
-        head = f"<h4 class='ln-chart-title'>{esc(chart.title)}</h4>"
-        if opts.description:
-            head += f"<div class='ln-muted'>{esc(opts.description)}</div>"
-        self.pane = pn.Column(html_pane(head), self.body, self.drill, sizing_mode="stretch_width",
-                              css_classes=["ln-dash-chart", f"ln-dash-chart-{chart.id}"],
-                              styles={"background": "white", "border": "1px solid #e2e8f0", "border-radius": "6px",
-                                      "padding": "4px 12px"})
-
-    def refresh(self) -> None:
-        import panel as pn
-
-        if self.chart.type == "Markdown":
-            if self.signature is None:
-                self.body[:] = [pn.pane.Markdown(self.chart.markdown, sizing_mode="stretch_width")]
-                self.signature = "markdown"
-            return
-        try:
-            data = self.page.query(self.chart.id)
-        except EngineError as exc:
-            self.signature = None
-            self.body[:] = [html_pane(f"<p class='ln-error'>{esc(exc.message)}</p>")]
-            return
-        signature = (data.rows, data.execution_ids, data.execution_counts)
-        if signature == self.signature:
-            return
-        self.signature = signature
-        self.data = data
-        note = "<p class='ln-muted'>Only the first rows are charted: narrow the filters.</p>" if data.truncated else ""
-        if self.chart.type == "Table":
-            self.body[:] = [html_pane(table_html(self.chart, data) + note)]
-            return
-        parts = series(self.chart, data)
-        if self.sources and list(parts) == list(self.sources) and self.chart.type != "Pie":
-            for name, cols in parts.items():  # same series: new data in place, the figure stays
-                self.sources[name].data = arrays(cols)
-            return
-        fig, self.sources = figure(self.chart, data, self.picked)
-        items: list[Any] = [pn.pane.Bokeh(fig, sizing_mode="stretch_width")]
-        if not data.rows:
-            items.append(html_pane("<p class='ln-muted ln-empty'>No data in this range.</p>"))
-        if note:
-            items.append(html_pane(note))
-        self.body[:] = items
-
-    def picked(self, row: int) -> None:
-        """A tapped point: list the executions behind it (one opens directly in the browser)."""
-        if self.data is None or row >= len(self.data.rows):
-            return
-        assert self.chart.data is not None
-        point = {d: self.data.rows[row].get(d) for d in self.chart.data.dimensions()}
-        try:
-            found = self.page.executions_behind(self.chart.id, point)
-        except EngineError as exc:
-            self.drill.object = f"<p class='ln-error'>{esc(exc.message)}</p>"
-            return
-        what = ", ".join(f"{esc(k)} {esc(v)}" for k, v in point.items())
-        rows = "".join(f"<tr><td>{badge(e['state'])}</td><td>{esc(e['namespace'])}.{esc(e['flowId'])}</td>"
-                       f"<td>{esc(e.get('startDate') or '')}</td><td><a class='ln-open' "
-                       f"href='{url('execution', id=e['id'])}'>Open</a></td></tr>" for e in found)
-        self.drill.object = (f"<h5>Executions behind {what} ({len(found)})</h5>"
-                             f"<table class='ln-table ln-drill-list'>{rows}</table>")
+def ranges(dashboard: Dashboard) -> dict[str, str]:
+    """The time range choices (``{key: label}``, ``""``: the dashboard's own window) within its maximum."""
+    default = f"Dashboard default ({format_duration(dashboard.time_window.default)})"
+    return {"": default, **{key: label for key, (label, span) in RANGES.items() if span <= dashboard.time_window.max}}
 
 
-class CustomDashboard:
-    def __init__(self, services: Services, dashboard: Dashboard):
-        import panel as pn
-
-        self.api = DashboardServices(services.engine)
-        self.dashboard = dashboard
-        flow_keys = self.api.flows()  # one read of the flows gives both lists
-        namespaces = sorted({ns.rsplit(".", i)[0] for ns, _f in flow_keys for i in range(ns.count(".") + 1)})
-        namespaces = ["", *namespaces]
-        wanted = arg("namespace")
-        self.namespace = pn.widgets.Select(name="Namespace", options=namespaces,
-                                           value=wanted if wanted in namespaces else "", width=200,
-                                           css_classes=["ln-dash-namespace"])
-        flows = sorted({f for _ns, f in flow_keys})
-        self.flow = pn.widgets.Select(name="Flow", options=["", *flows],
-                                      value=arg("flow") if arg("flow") in flows else "", width=200,
-                                      css_classes=["ln-dash-flow"])
-        self.labels = pn.widgets.TextInput(name="Labels (key:value, ...)", value=arg("labels"), width=220,
-                                           css_classes=["ln-dash-labels"])
-        default = f"Dashboard default ({format_duration(dashboard.time_window.default)})"
-        options = {default: "", **{label: key for key, (label, span) in RANGES.items()
-                                   if span <= dashboard.time_window.max}}
-        self.range = pn.widgets.Select(name="Time range", options=options,
-                                       value=arg("range") if arg("range") in options.values() else "", width=200,
-                                       css_classes=["ln-dash-range"])
-        self.charts = [ChartView(self, c) for c in dashboard.charts]
-        for widget in (self.namespace, self.flow, self.labels, self.range):
-            widget.param.watch(lambda _e: self.refresh(), "value")
-        self.refresh()
-
-    def filters(self) -> dict[str, Any]:
-        span = RANGES[self.range.value][1] if self.range.value else None
-        start = datetime.now(UTC) - span if span else None
-        return {"namespace": self.namespace.value or None, "flow_id": self.flow.value or None,
-                "labels": parse_labels(self.labels.value), "start": start}
-
-    def query(self, chart_id: str) -> ChartData:
-        return self.api.chart_data(self.dashboard.id, chart_id, **self.filters())
-
-    def executions_behind(self, chart_id: str, point: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.api.executions_behind(self.dashboard.id, chart_id, point, **self.filters())
-
-    def refresh(self) -> None:
-        for chart in self.charts:
-            chart.refresh()
-
-    def view(self) -> Any:
-        import panel as pn
-
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
-        links = (f"<a href='{url('dashboards')}'>All dashboards</a> · "
-                 f"<a class='ln-edit-dashboard' href='{url('dashboard_edit', id=self.dashboard.id)}'>Edit</a>")
-        intro = html_pane(links + (f"<p>{esc(self.dashboard.description)}</p>" if self.dashboard.description else ""),
-                          margin=(0, 16))
-        grid = pn.GridBox(*(c.pane for c in self.charts), ncols=2 if len(self.charts) > 1 else 1,
-                          sizing_mode="stretch_width", margin=(0, 16))
-        return shell("dashboards", self.dashboard.title, intro,
-                     pn.Row(self.namespace, self.flow, self.labels, self.range, margin=(0, 16)), grid)
+def filters(dashboard: Dashboard, query: Mapping[str, str]) -> dict[str, Any]:
+    """The page's filters from its URL arguments (an unknown time range is the dashboard's own)."""
+    key = query.get("range") or ""
+    span = RANGES[key][1] if key in RANGES and key in ranges(dashboard) else None
+    return {"namespace": query.get("namespace") or None, "flow_id": query.get("flow") or None,
+            "labels": parse_labels(query.get("labels") or ""),
+            "start": datetime.now(UTC) - span if span else None}
 
 
-def page(services: Services, dashboard_id: str) -> Any:
-    info = DashboardServices(services.engine).get(dashboard_id)
+def _markdown(text: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).render(text)  # raw HTML in a dashboard's YAML is not trusted
+
+
+def _signature(data: ChartData) -> str:
+    text = json.dumps([data.rows, data.execution_ids, data.execution_counts, data.truncated], default=str)
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _notes(data: ChartData) -> str:
+    notes = "<p class='ln-muted ln-empty'>No data in this range.</p>" if not data.rows else ""
+    if data.truncated:
+        notes += "<p class='ln-muted'>Only the first rows are charted: narrow the filters.</p>"
+    return notes
+
+
+def _columns(cols: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """A series' columns as JSON (NaN, which JSON lacks, as null: the page's script turns it back)."""
+    return {k: [None if isinstance(v, float) and v != v else v for v in values] for k, values in cols.items()}
+
+
+def chart_state(api: DashboardServices, dashboard: Dashboard, chart: Chart, where: dict[str, Any],
+                item: bool) -> dict[str, Any]:
+    """One chart for the page: ``html`` (table, markdown, error) or a Bokeh chart (its ``item`` when asked).
+
+    ``sig`` changes when the chart's rows do; ``series`` are the sources' columns by
+    source name, for an update in place.
+    """
+    if chart.type == "Markdown":
+        return {"kind": "html", "sig": "markdown", "html": _markdown(chart.markdown)}
+    try:
+        data = api.chart_data(dashboard.id, chart.id, **where)
+    except EngineError as exc:
+        return {"kind": "html", "sig": f"error:{exc.message}", "html": f"<p class='ln-error'>{esc(exc.message)}</p>"}
+    sig = _signature(data)
+    if chart.type == "Table":
+        return {"kind": "html", "sig": sig, "html": table_html(chart, data) + _notes(data)}
+    parts = series(chart, data)
+    out: dict[str, Any] = {"kind": "plot", "sig": sig, "notes": _notes(data), "pie": chart.type == "Pie",
+                           "series": {f"ln-source-{chart.id}-{i}": _columns(cols)
+                                      for i, cols in enumerate(parts.values())}}
+    if item:
+        out["item"] = figure_item(chart, data)
+    return out
+
+
+def charts_payload(services: Services, dashboard_id: str, query: Mapping[str, str],
+                   items: frozenset[str] | None = None) -> dict[str, Any]:
+    """Every chart of a dashboard for the filters in ``query``; Bokeh items only for the charts in ``items``."""
+    api = DashboardServices(services.engine)
+    info = api.get(dashboard_id)
     if info is None:
-        return shell("dashboards", "Dashboard not found", html_pane(
-            f"<p class='ln-error'>There is no dashboard '{esc(dashboard_id)}'. "
-            f"<a href='{url('dashboards')}'>See every dashboard</a>.</p>", margin=(0, 16)))
-    return CustomDashboard(services, parse_dashboard(info.source)).view()
+        return {"missing": True, "charts": {}}
+    dashboard = parse_dashboard(info.source)
+    where = filters(dashboard, query)
+    return {"charts": {c.id: chart_state(api, dashboard, c, where, items is None or c.id in items)
+                       for c in dashboard.charts}}
+
+
+def drill_html(services: Services, dashboard_id: str, chart_id: str, point: dict[str, Any],
+               query: Mapping[str, str]) -> str:
+    """The executions behind one point of a chart, as a linked list."""
+    api = DashboardServices(services.engine)
+    info = api.get(dashboard_id)
+    if info is None:
+        return f"<p class='ln-error'>There is no dashboard '{esc(dashboard_id)}' any more.</p>"
+    where = filters(parse_dashboard(info.source), query)
+    try:
+        found = api.executions_behind(dashboard_id, chart_id, point, **where)
+    except EngineError as exc:
+        return f"<p class='ln-error'>{esc(exc.message)}</p>"
+    what = ", ".join(f"{esc(k)} {esc(v)}" for k, v in point.items())
+    rows = "".join(f"<tr><td>{badge(e['state'])}</td><td>{esc(e['namespace'])}.{esc(e['flowId'])}</td>"
+                   f"<td>{esc(e.get('startDate') or '')}</td><td><a class='ln-open' "
+                   f"href='{url('execution', id=e['id'])}'>Open</a></td></tr>" for e in found)
+    return f"<h5>Executions behind {what} ({len(found)})</h5><table class='ln-table ln-drill-list'>{rows}</table>"
+
+
+@cache
+def _script() -> str:
+    return resources.files("builder.pages").joinpath("dashboard_custom.js").read_text(encoding="utf-8")
+
+
+def _json_in_html(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element (no ``</script>`` or ``<!--`` can end it)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _select(name: str, label: str, options: Mapping[str, str], value: str) -> str:
+    opts = "".join(f"<option value='{esc(k)}'{' selected' if k == value else ''}>{esc(text)}</option>"
+                   for k, text in options.items())
+    return f"<label class='ln-dash-{name}'>{esc(label)}<select name='{name}'>{opts}</select></label>"
+
+
+def _document(title: str, body: str, script: str = "") -> str:
+    links = " ".join(f"<a href='{url(key)}' class='ln-nav-{key}{' ln-active' if key == 'dashboards' else ''}'>"
+                     f"{label}</a>" for key, label in NAV)
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>Lanner · {esc(title)}</title><link rel='icon' href='./favicon.ico'>"
+            f"<style>{CSS}{FORM_CSS}{PAGE_CSS}</style></head><body>"
+            f"<div class='ln-header'><a class='ln-brand' href='{url('flows')}'>Lanner</a>{links}</div>"
+            f"<h2 class='ln-title'>{esc(title)}</h2>{body}{script}</body></html>")
+
+
+def not_found_page(dashboard_id: str) -> str:
+    return _document("Dashboard not found", f"<p class='ln-error ln-intro'>There is no dashboard "
+                     f"'{esc(dashboard_id)}'. <a href='{url('dashboards')}'>See every dashboard</a>.</p>")
+
+
+def page_html(services: Services, dashboard_id: str, query: Mapping[str, str]) -> str | None:
+    """The whole page with every chart drawn from its data, or None when there is no such dashboard."""
+    api = DashboardServices(services.engine)
+    info = api.get(dashboard_id)
+    if info is None:
+        return None
+    dashboard = parse_dashboard(info.source)
+    flow_keys = api.flows()  # one read of the flows gives both lists
+    namespaces = sorted({ns.rsplit(".", i)[0] for ns, _f in flow_keys for i in range(ns.count(".") + 1)})
+    flows = sorted({f for _ns, f in flow_keys})
+    chosen = {"namespace": query.get("namespace", "") if query.get("namespace") in namespaces else "",
+              "flow": query.get("flow", "") if query.get("flow") in flows else "",
+              "range": query.get("range", "") if query.get("range", "") in ranges(dashboard) else ""}
+    where = filters(dashboard, {**query, **chosen})
+    state = {"id": dashboard.id, "refreshMs": REFRESH_MS,
+             "charts": {c.id: chart_state(api, dashboard, c, where, item=True) for c in dashboard.charts}}
+    intro = (f"<div class='ln-intro'><a href='{url('dashboards')}'>All dashboards</a> · <a class='ln-edit-dashboard' "
+             f"href='{url('dashboard_edit', id=dashboard.id)}'>Edit</a>"
+             + (f"<p>{esc(dashboard.description)}</p>" if dashboard.description else "") + "</div>")
+    form = ("<form class='ln-dash-filters' method='get'>"
+            f"<input type='hidden' name='id' value='{esc(dashboard.id)}'>"
+            + _select("namespace", "Namespace", {"": "", **{n: n for n in namespaces}}, chosen["namespace"])
+            + _select("flow", "Flow", {"": "", **{f: f for f in flows}}, chosen["flow"])
+            + "<label class='ln-dash-labels'>Labels (key:value, ...)"
+              f"<input name='labels' value='{esc(query.get('labels', ''))}' placeholder='team:sales'></label>"
+            + _select("range", "Time range", ranges(dashboard), chosen["range"]) + "</form>")
+    cards = []
+    for chart in dashboard.charts:
+        opts = chart.chart_options
+        desc = f"<div class='ln-muted'>{esc(opts.description)}</div>" if opts.description else ""
+        now = state["charts"][chart.id]
+        body = (f"<div class='ln-dash-plot' id='ln-plot-{esc(chart.id)}'></div><div class='ln-dash-notes'>"
+                f"{now['notes']}</div>" if now["kind"] == "plot" else now["html"])
+        cards.append(f"<section class='ln-dash-chart ln-dash-chart-{esc(chart.id)}' data-chart='{esc(chart.id)}'>"
+                     f"<h4 class='ln-chart-title'>{esc(chart.title)}</h4>{desc}"
+                     f"<div class='ln-dash-chart-body ln-dash-chart-body-{esc(chart.id)}'>{body}</div>"
+                     "<div class='ln-drill'></div></section>")
+    grid = f"<div class='ln-dash-grid{' ln-cols-2' if len(cards) > 1 else ''}'>{''.join(cards)}</div>"
+    script = (f"<script src='{BOKEH_JS}'></script>"
+              f"<script type='application/json' id='ln-dashboard-state'>{_json_in_html(state)}</script>"
+              f"<script>{_script()}</script>")
+    return _document(dashboard.title, intro + form + grid, script)

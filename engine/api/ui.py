@@ -20,8 +20,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from engine.api.static_assets import CompressedStatic
 from engine.service import Engine
 
 log = logging.getLogger("lanner.api")
@@ -95,35 +96,26 @@ class BuilderLoader:
 
 
 class _UiDispatch:
-    """ASGI middleware: ``/ui`` and ``/ui/*`` go to the builder app once it is loaded."""
+    """ASGI middleware: ``/ui`` and ``/ui/*`` go to the builder app once it is loaded.
+
+    Its static files (Panel's and Bokeh's scripts) are kept by the browser and sent compressed.
+    """
 
     def __init__(self, app: ASGIApp, loader: BuilderLoader):
         self.app = app
         self.loader = loader
+        self.static = CompressedStatic()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if _is_ui(scope):
             builder = await self.loader.ready()
             if builder is not None:
-                static = scope.get("type") == "http" and "/static/" in scope.get("path", "")
-                await builder(scope, receive, _cached(send) if static else send)
+                if scope.get("type") == "http" and "/static/" in scope.get("path", ""):
+                    await self.static(builder, scope, receive, send)
+                else:
+                    await builder(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-#: How long a browser keeps Panel's and Bokeh's scripts and styles (they change only with an upgrade).
-STATIC_MAX_AGE = 3600
-
-
-def _cached(send: Send) -> Send:
-    """``send`` that lets the browser keep a static file: every page loads the same 2.8 MB of scripts."""
-    async def wrapped(message: Message) -> None:
-        if message.get("type") == "http.response.start" and message.get("status") == 200:
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
-            message = {**message, "headers": [*headers, (b"cache-control", f"max-age={STATIC_MAX_AGE}".encode())]}
-        await send(message)
-
-    return wrapped
 
 
 def mount_ui(app: FastAPI, engine: Engine, *, builder: bool = True) -> bool:

@@ -33,3 +33,23 @@ def test_a_builder_that_fails_to_load_leaves_the_placeholder(runner, monkeypatch
         page = client.get("/ui")
         assert page.status_code == 200 and "The UI is not installed" in page.text
         assert client.get("/health").json()["status"] == "UP"
+
+
+def test_static_scripts_are_kept_by_the_browser_and_sent_compressed(runner) -> None:
+    from pathlib import Path
+
+    import bokeh
+
+    original = (Path(bokeh.__file__).parent / "server" / "static" / "js" / "bokeh.min.js").read_bytes()
+    with TestClient(create_app(LocalEngine(runner), ui=True), base_url="http://127.0.0.1") as client:
+        for _ in range(2):  # compressed once, then served from memory: the same bytes
+            r = client.get("/ui/static/js/bokeh.min.js", headers={"Accept-Encoding": "gzip"})
+            assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+            assert r.headers["cache-control"] == "max-age=3600" and r.headers["vary"] == "Accept-Encoding"
+            assert int(r.headers["content-length"]) < len(original) / 3
+            assert r.content == original  # httpx decodes gzip
+        plain = client.get("/ui/static/js/bokeh.min.js", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == original
+        assert plain.headers["cache-control"] == "max-age=3600"
+        missing = client.get("/ui/static/js/nothing-here.js", headers={"Accept-Encoding": "gzip"})
+        assert missing.status_code == 404 and "content-encoding" not in missing.headers

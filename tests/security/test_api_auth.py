@@ -22,6 +22,7 @@ UI_PATHS = [
     "/", "/ui", "/ui/", "/ui/flows", "/ui/editor", "/ui/execute", "/ui/execution", "/ui/dashboard", "/ui/triggers",
     "/ui/flows/autoload.js", "/ui/static/js/bokeh.min.js", "/ui/static/extensions/panel/panel.min.js",
     "/ui/files/x?uri=lanner:///a/b/executions/x/f", "/ui/flows/ws", "/static/js/bokeh.min.js",
+    "/ui/dashboard?id=x", "/ui/dashboard-data?id=x", "/ui/dashboard-drill?id=x&chart=c&point=%7B%7D",
 ]
 OTHER = ["/metrics", "/api/v1/openapi.json", "/docs", "/api/v1/nope", "/nope", "/api", "/healthz", "/health2"]
 WEBHOOK = "/api/v1/executions/webhook/{namespace}/{flow_id}/{key}"
