@@ -17,11 +17,19 @@ from engine.model.state import State
 HISTORY = "stateHistory"
 
 
-def note_state(meta: dict[str, Any], state: State) -> None:
-    """Record ``state`` in ``meta``'s state history unless it is already the latest entry."""
-    history = meta.setdefault(HISTORY, [])
-    if not history or history[-1]["state"] != state.value:
-        history.append({"state": state.value, "date": now_iso()})
+def note_state(meta: dict[str, Any], state: State, date: str | None = None) -> None:
+    """Record ``state`` in ``meta``'s state history unless it is already the latest entry.
+
+    ``date``: when the change happened, if the caller already took the time for the record
+    itself (an end date), so one state change has one timestamp everywhere; default: now.
+    """
+    history = meta.get(HISTORY)
+    if history is None:
+        history = meta[HISTORY] = []
+    elif history and history[-1]["state"] == state:  # a StrEnum equals its text
+        return
+    # ``_value_``: the plain text without the enum's ``value`` descriptor (a call per read).
+    history.append({"state": state._value_, "date": date or now_iso()})
 
 
 @dataclass(slots=True)
@@ -243,15 +251,16 @@ class ExecutionState:
         self.new_runs.add(tr.id)
         return tr
 
-    def touch(self, tr: TaskRun) -> None:
-        note_state(tr.meta, tr.state)
+    def touch(self, tr: TaskRun, date: str | None = None) -> None:
+        """Mark ``tr`` changed (written with the next batch); ``date``: when its state changed, if known."""
+        note_state(tr.meta, tr.state, date)
         self.dirty_runs[tr.id] = tr
 
-    def set_outputs(self, tr: TaskRun, outputs: dict[str, Any] | None) -> None:
+    def set_outputs(self, tr: TaskRun, outputs: dict[str, Any] | None, date: str | None = None) -> None:
         tr.outputs = outputs
         if outputs is not None:
             self._set_output(tr)
-        self.touch(tr)
+        self.touch(tr, date)
 
     def forget_derived(self, tr_id: str) -> None:
         """Drop what the executor derived about a container's children (a restart re-runs some of them)."""

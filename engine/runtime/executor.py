@@ -526,12 +526,13 @@ class Executor:
     ) -> None:
         """End a task run (at ``end``, the end of its last attempt; default: now) and re-evaluate its parent."""
         tr.state = state
-        tr.end_date = end or now_iso()
+        end = tr.end_date = end or now_iso()
         if tr.start_date is None:
-            tr.start_date = tr.end_date
+            tr.start_date = end
         if outputs is not None:
-            st.set_outputs(tr, outputs)
-        st.touch(tr)
+            st.set_outputs(tr, outputs, end)  # the state history's entry has the end date: one clock reading
+        else:
+            st.touch(tr, end)
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         self.reevaluate(st, parent, step, tr.iteration)
         if self.flow.sla:
@@ -715,9 +716,9 @@ class Executor:
 
     def _end_new(self, st: ExecutionState, tr: TaskRun, state: State) -> None:
         tr.state = state
-        tr.end_date = now_iso()
-        tr.start_date = tr.start_date or tr.end_date
-        st.touch(tr)
+        end = tr.end_date = now_iso()
+        tr.start_date = tr.start_date or end
+        st.touch(tr, end)
 
 
 def _seconds_until(iso: str | None) -> float:

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.execution import HISTORY, Attempt, Execution, TaskRun
 from engine.model.ids import now_iso
 
 #: One encoder for every value the store writes: compact, anything unknown as its text.
@@ -90,6 +90,42 @@ def _json_text(text: str | None) -> str:
     return ENCODER.encode(text)
 
 
+def meta_json(meta: dict[str, Any]) -> str | None:
+    """The JSON of a record's ``meta`` (None when empty).
+
+    Most task runs' meta is only their state history, ``{"stateHistory": [{"state", "date"}...]}``:
+    it is formatted directly, which costs a third of the encoder's set-up for a nested value.
+    """
+    if not meta:
+        return None
+    if len(meta) == 1:
+        history = meta.get(HISTORY)
+        if type(history) is list:
+            text = _history_json(history)
+            if text is not None:
+                return f'{{"{HISTORY}":{text}}}'
+    return ENCODER.encode(meta)
+
+
+def _history_json(history: list[Any]) -> str | None:
+    """The JSON of a state history whose entries are ``{"state": text, "date": text}``; None for any other shape."""
+    parts = []
+    for entry in history:
+        if type(entry) is not dict or len(entry) != 2:
+            return None
+        state = entry.get("state")
+        date = entry.get("date")
+        if type(state) is not str or type(date) is not str:
+            return None
+        parts.append(f'{{"state":"{state}","date":"{date}"}}')
+    text = f"[{','.join(parts)}]"
+    # Checked once, whole: no text needed escaping when it holds no backslash, no control character
+    # and no quote but the 8 of each entry's keys and values.
+    if "\\" in text or text.count('"') != 8 * len(parts) or not text.isprintable():
+        return None
+    return text
+
+
 def attempts_json(attempts: list[Attempt]) -> str:
     """The JSON of ``[a.to_dict() for a in attempts]``, without building the dicts."""
     parts = []
@@ -147,7 +183,7 @@ def task_run_values(tr: TaskRun) -> tuple[Any, ...]:
     """The values of :data:`TASK_RUN_COLUMNS`."""
     return (
         tr.id, tr.execution_id, tr.task_id, tr.parent_task_run_id, tr.value, tr.iteration, str(tr.state), tr.seq,
-        attempts_json(tr.attempts), dumps(tr.outputs), dumps(tr.meta) if tr.meta else None, tr.start_date, tr.end_date,
+        attempts_json(tr.attempts), dumps(tr.outputs), meta_json(tr.meta), tr.start_date, tr.end_date,
     )  # fmt: skip
 
 
@@ -174,7 +210,7 @@ def write(
         _many(conn, sql.insert_task_run, [task_run_values(t) for t in new_runs])
     if updated_runs:
         _many(conn, sql.update_task_run, [
-            (str(t.state), attempts_json(t.attempts), dumps(t.outputs), dumps(t.meta) if t.meta else None,
+            (str(t.state), attempts_json(t.attempts), dumps(t.outputs), meta_json(t.meta),
              t.start_date, t.end_date, t.id)
             for t in updated_runs
         ])  # fmt: skip
