@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
 from engine.model.ids import new_id
 
 
@@ -29,6 +31,8 @@ def test_an_id_starts_with_its_time_in_milliseconds() -> None:
     assert before <= made <= after
 
 
+# The children only make ids and write them to a pipe (no lock another thread may hold), then _exit.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
 def test_ids_made_in_forked_processes_are_unique_and_well_formed() -> None:
     """A forked child starts its counter from a new random value: ids made in the same millisecond by
     the parent and by several children (the fork server's, a Dask worker's) never collide."""
