@@ -191,6 +191,11 @@ class TaskVariables(dict[str, Any]):
     # --- reading one name ------------------------------------------------------------------------
 
     def __missing__(self, key: str) -> Any:
+        if key == "taskrun" and self._todo & _TASKRUN:  # the name most templates read: made directly
+            value = _taskrun_entry(self._tr, self._value, self._parent)
+            dict.__setitem__(self, key, value)
+            self._todo &= ~_TASKRUN
+            return value
         self._make_for(key)
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
