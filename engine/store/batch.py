@@ -61,15 +61,17 @@ def dumps(value: object) -> str | None:
 def _flat_object(value: dict[Any, Any]) -> str | None:
     """The JSON of a small dict of text, whole numbers, booleans and nulls (most task outputs:
     ``{"value": "3"}``) without the encoder's set-up; None for anything else."""
-    encode = ENCODER.encode  # a string goes straight to the C escaper
     parts = []
+    quotes = 0  # how many quotes the text has when no key or value needs escaping
     for key, item in value.items():
         if type(key) is not str:
             return None
         kind = type(item)
         if kind is str:
-            text = encode(item)
-        elif item is None:
+            parts.append(f'"{key}":"{item}"')
+            quotes += 4
+            continue
+        if item is None:
             text = "null"
         elif kind is bool:
             text = "true" if item else "false"
@@ -77,8 +79,22 @@ def _flat_object(value: dict[Any, Any]) -> str | None:
             text = str(item)
         else:
             return None
-        parts.append(f"{encode(key)}:{text}")
-    return "{" + ",".join(parts) + "}"
+        parts.append(f'"{key}":{text}')
+        quotes += 2
+    return _unescaped("{" + ",".join(parts) + "}", quotes) or _escaped_flat_object(value)
+
+
+def _unescaped(text: str, quotes: int) -> str | None:
+    """``text`` when the keys and values formatted into it needed no escaping (checked once on the
+    whole text: no backslash, no control character, no quote but the ``quotes`` put around them)."""
+    if "\\" in text or text.count('"') != quotes or not text.isprintable():
+        return None
+    return text
+
+
+def _escaped_flat_object(value: dict[str, Any]) -> str:
+    encode = ENCODER.encode  # a string goes straight to the C escaper
+    return "{" + ",".join(f"{encode(k)}:{encode(v)}" for k, v in value.items()) + "}"
 
 
 def _json_text(text: str | None) -> str:
@@ -129,12 +145,17 @@ def _history_json(history: list[Any]) -> str | None:
 def attempts_json(attempts: list[Attempt]) -> str:
     """The JSON of ``[a.to_dict() for a in attempts]``, without building the dicts."""
     parts = []
+    quotes = 0
     for a in attempts:
-        if a.message:
-            parts.append(ENCODER.encode(a.to_dict()))
-        else:
-            parts.append(f'{{"state":"{a.state}","startDate":{_json_text(a.start_date)},"endDate":{_json_text(a.end_date)}}}')
-    return f"[{','.join(parts)}]"
+        if a.message or a.log_file:
+            return ENCODER.encode([x.to_dict() for x in attempts])
+        start, end = a.start_date, a.end_date
+        start_text = "null" if start is None else f'"{start}"'
+        end_text = "null" if end is None else f'"{end}"'
+        parts.append(f'{{"state":"{a.state._value_}","startDate":{start_text},"endDate":{end_text}}}')
+        quotes += 8 + (start is not None) * 2 + (end is not None) * 2
+    text = f"[{','.join(parts)}]"
+    return _unescaped(text, quotes) or ENCODER.encode([x.to_dict() for x in attempts])
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ import json
 
 import pytest
 
-from engine.model.execution import HISTORY
+from engine.model.execution import HISTORY, Attempt
+from engine.model.state import State
 from engine.runtime.end_summary import EndSummary
-from engine.store.batch import ENCODER, meta_json
+from engine.store.batch import ENCODER, attempts_json, dumps, meta_json
 from tests.unit.executor_harness import Harness, make_flow
 
 
@@ -71,3 +72,24 @@ def test_an_end_summary_is_made_once_on_first_use() -> None:
     first = ended.get()
     assert first == h.st.summary() and first["state"] == "SUCCESS" and len(first["taskRuns"]) == 1
     assert ended.get() is first
+
+
+@pytest.mark.parametrize("attempts", [
+    [Attempt(State.SUCCESS, "2026-01-02T03:04:05.123456+00:00", "2026-01-02T03:04:05.2+00:00")],
+    [Attempt(State.CREATED), Attempt(State.RUNNING, "s")],
+    [Attempt(State.FAILED, "s", "e", "it broke")],
+    [Attempt(State.SUCCESS, "s", "e", None, "lanner://logs/a.txt")],  # logToFile: its file is stored too
+    [Attempt(State.SUCCESS, 'quote"d', "back\\slash")],
+    [Attempt(State.SUCCESS, "line\nbreak", "é")],
+    [],
+])  # fmt: skip
+def test_attempts_json_reads_back_as_their_dicts(attempts: list[Attempt]) -> None:
+    assert json.loads(attempts_json(attempts)) == [a.to_dict() for a in attempts]
+
+
+@pytest.mark.parametrize("outputs", [
+    {"value": "3"}, {"a": None, "b": True, "c": -5, "d": "x"}, {"q": 'say "hi"'}, {"k": "back\\slash"},
+    {"n": "line\nbreak"}, {"é": "ü"}, {}, {"f": 1.5}, {"nested": {"a": 1}}, {1: "not a text key"},
+])  # fmt: skip
+def test_outputs_json_reads_back_as_the_encoder_writes_them(outputs: dict) -> None:
+    assert json.loads(dumps(outputs)) == json.loads(ENCODER.encode(outputs))
