@@ -204,9 +204,16 @@ class ExecutionState:
 
     def _index(self, tr: TaskRun) -> None:
         self.task_runs[tr.id] = tr
-        self.scopes.setdefault((tr.parent_task_run_id, tr.iteration), {})[tr.task_id] = tr
+        key = (tr.parent_task_run_id, tr.iteration)
+        scope = self.scopes.get(key)  # not setdefault: its default would be made for every task run
+        if scope is None:
+            scope = self.scopes[key] = {}
+        scope[tr.task_id] = tr
         if tr.iteration is not None and tr.parent_task_run_id is not None:
-            self.iterations.setdefault(tr.parent_task_run_id, set()).add(tr.iteration)
+            started = self.iterations.get(tr.parent_task_run_id)
+            if started is None:
+                started = self.iterations[tr.parent_task_run_id] = set()
+            started.add(tr.iteration)
         if tr.outputs is not None and tr.state in (State.SUCCESS, State.WARNING, State.FAILED):
             self._set_output(tr)
 
@@ -277,7 +284,9 @@ class ExecutionState:
         The states they are written with join their state histories (a state set after the last touch too).
         """
         for tr in self.dirty_runs.values():
-            note_state(tr.meta, tr.state)
+            history = tr.meta.get(HISTORY)
+            if not history or history[-1]["state"] != tr.state:  # mostly noted already, with its date
+                note_state(tr.meta, tr.state)
         if self.execution_dirty:
             note_state(self.execution.meta, self.execution.state)
         new = [tr for i, tr in self.dirty_runs.items() if i in self.new_runs]
