@@ -17,11 +17,19 @@ from engine.model.state import State
 HISTORY = "stateHistory"
 
 
-def note_state(meta: dict[str, Any], state: State) -> None:
-    """Record ``state`` in ``meta``'s state history unless it is already the latest entry."""
-    history = meta.setdefault(HISTORY, [])
-    if not history or history[-1]["state"] != state.value:
-        history.append({"state": state.value, "date": now_iso()})
+def note_state(meta: dict[str, Any], state: State, date: str | None = None) -> None:
+    """Record ``state`` in ``meta``'s state history unless it is already the latest entry.
+
+    ``date``: when the change happened, if the caller already took the time for the record
+    itself (an end date), so one state change has one timestamp everywhere; default: now.
+    """
+    history = meta.get(HISTORY)
+    if history is None:
+        history = meta[HISTORY] = []
+    elif history and history[-1]["state"] == state:  # a StrEnum equals its text
+        return
+    # ``_value_``: the plain text without the enum's ``value`` descriptor (a call per read).
+    history.append({"state": state._value_, "date": date or now_iso()})
 
 
 @dataclass(slots=True)
@@ -196,9 +204,16 @@ class ExecutionState:
 
     def _index(self, tr: TaskRun) -> None:
         self.task_runs[tr.id] = tr
-        self.scopes.setdefault((tr.parent_task_run_id, tr.iteration), {})[tr.task_id] = tr
+        key = (tr.parent_task_run_id, tr.iteration)
+        scope = self.scopes.get(key)  # not setdefault: its default would be made for every task run
+        if scope is None:
+            scope = self.scopes[key] = {}
+        scope[tr.task_id] = tr
         if tr.iteration is not None and tr.parent_task_run_id is not None:
-            self.iterations.setdefault(tr.parent_task_run_id, set()).add(tr.iteration)
+            started = self.iterations.get(tr.parent_task_run_id)
+            if started is None:
+                started = self.iterations[tr.parent_task_run_id] = set()
+            started.add(tr.iteration)
         if tr.outputs is not None and tr.state in (State.SUCCESS, State.WARNING, State.FAILED):
             self._set_output(tr)
 
@@ -243,15 +258,16 @@ class ExecutionState:
         self.new_runs.add(tr.id)
         return tr
 
-    def touch(self, tr: TaskRun) -> None:
-        note_state(tr.meta, tr.state)
+    def touch(self, tr: TaskRun, date: str | None = None) -> None:
+        """Mark ``tr`` changed (written with the next batch); ``date``: when its state changed, if known."""
+        note_state(tr.meta, tr.state, date)
         self.dirty_runs[tr.id] = tr
 
-    def set_outputs(self, tr: TaskRun, outputs: dict[str, Any] | None) -> None:
+    def set_outputs(self, tr: TaskRun, outputs: dict[str, Any] | None, date: str | None = None) -> None:
         tr.outputs = outputs
         if outputs is not None:
             self._set_output(tr)
-        self.touch(tr)
+        self.touch(tr, date)
 
     def forget_derived(self, tr_id: str) -> None:
         """Drop what the executor derived about a container's children (a restart re-runs some of them)."""
@@ -268,7 +284,9 @@ class ExecutionState:
         The states they are written with join their state histories (a state set after the last touch too).
         """
         for tr in self.dirty_runs.values():
-            note_state(tr.meta, tr.state)
+            history = tr.meta.get(HISTORY)
+            if not history or history[-1]["state"] != tr.state:  # mostly noted already, with its date
+                note_state(tr.meta, tr.state)
         if self.execution_dirty:
             note_state(self.execution.meta, self.execution.state)
         new = [tr for i, tr in self.dirty_runs.items() if i in self.new_runs]

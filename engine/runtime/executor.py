@@ -146,7 +146,6 @@ class Executor:
             assert isinstance(task, FlowableTask)
             self._on_step_result(st, tr, task, outcome, step)
             return step
-        retry = self.effective_retry(task)
         if outcome.state in (State.SUCCESS, State.WARNING):
             if outcome.labels:
                 st.execution.labels.update(outcome.labels)
@@ -155,7 +154,7 @@ class Executor:
                 self._exit(st, tr, outcome.exit_state, outcome.outputs, step)
                 return step
             state = outcome.state
-            if len(tr.attempts) > 1 and retry is not None and retry.warning_on_retry:
+            if len(tr.attempts) > 1 and (retry := self.effective_retry(task)) is not None and retry.warning_on_retry:
                 state = State.WARNING
             self._finish(st, tr, task.tolerate(state), outcome.outputs, step, end)
             return step
@@ -163,6 +162,7 @@ class Executor:
             self._finish(st, tr, State.KILLED, outcome.outputs, step, end)
             return step
         # A failed attempt: retry or fail.
+        retry = self.effective_retry(task)
         if outcome.outputs:
             st.set_outputs(tr, outcome.outputs)
         if retry is not None and retry.behavior == "CREATE_NEW_EXECUTION":
@@ -526,12 +526,13 @@ class Executor:
     ) -> None:
         """End a task run (at ``end``, the end of its last attempt; default: now) and re-evaluate its parent."""
         tr.state = state
-        tr.end_date = end or now_iso()
+        end = tr.end_date = end or now_iso()
         if tr.start_date is None:
-            tr.start_date = tr.end_date
+            tr.start_date = end
         if outputs is not None:
-            st.set_outputs(tr, outputs)
-        st.touch(tr)
+            st.set_outputs(tr, outputs, end)  # the state history's entry has the end date: one clock reading
+        else:
+            st.touch(tr, end)
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         self.reevaluate(st, parent, step, tr.iteration)
         if self.flow.sla:
@@ -661,16 +662,8 @@ class Executor:
     def _create(
         self, st: ExecutionState, task: Task, parent: TaskRun | None, iteration: int | None, value: str | None, step: Step
     ) -> TaskRun:
-        tr = TaskRun(
-            id=new_id(),
-            execution_id=st.execution.id,
-            task_id=task.id,
-            parent_task_run_id=parent.id if parent else None,
-            value=value,
-            iteration=iteration,
-            state=State.CREATED,
-            seq=0,
-        )
+        # id, execution id, task id, parent task run id, value, iteration, state, seq (positional: made per task run)
+        tr = TaskRun(new_id(), st.execution.id, task.id, parent.id if parent else None, value, iteration, State.CREATED, 0)
         st.add(tr)
         if task.disabled:
             self._end_new(st, tr, State.SKIPPED)
@@ -715,9 +708,9 @@ class Executor:
 
     def _end_new(self, st: ExecutionState, tr: TaskRun, state: State) -> None:
         tr.state = state
-        tr.end_date = now_iso()
-        tr.start_date = tr.start_date or tr.end_date
-        st.touch(tr)
+        end = tr.end_date = now_iso()
+        tr.start_date = tr.start_date or end
+        st.touch(tr, end)
 
 
 def _seconds_until(iso: str | None) -> float:

@@ -34,6 +34,7 @@ from engine.model.validation import load_flow
 from engine.runtime import collector, concurrency
 from engine.runtime.cluster import Cluster
 from engine.runtime.context import RunContext, TaskLogger
+from engine.runtime.end_summary import EndSummary
 from engine.runtime.events import (
     AttemptEnded,
     AttemptStarted,
@@ -111,7 +112,7 @@ class LocalRunner:
             self.pool.bind(self)  # a remote pool needs the storage URL, secrets and log buffer
         self.flow_dirs: dict[tuple[str, str], Path] = {}
         self._flow_cache: dict[tuple[str, str, int], tuple[str, Flow]] = {}
-        self._finished: OrderedDict[str, dict[str, Any]] = OrderedDict()  # guarded by _ended_lock
+        self._finished: OrderedDict[str, EndSummary] = OrderedDict()  # guarded by _ended_lock
         self._finished_runs = 0
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._timers: list[tuple[float, int, TimerFired]] = []
@@ -271,13 +272,13 @@ class LocalRunner:
             ev = self._ended.get(execution_id)
             final = self._finished.get(execution_id) if ev is None else None
         if final is not None:
-            return final
+            return final.get()
         if ev is not None:
             if ev.wait(timeout):
-                # The summary taken at the end, after its commit: no read of the store.
-                final = getattr(ev, "summary", None)
-                if final is not None:
-                    return final
+                # The summary of the state at the end, after its commit: no read of the store.
+                ended: EndSummary | None = getattr(ev, "summary", None)
+                if ended is not None:
+                    return ended.get()
         else:
             deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
             while time.monotonic() < deadline:
@@ -444,7 +445,7 @@ class LocalRunner:
                         acts.append((st, Step()))
                         with self._ended_lock:  # wait() then reads the new labels from the store
                             gone = self._finished.pop(st.execution.id, None)
-                            self._finished_runs -= len(gone.get("taskRuns", ())) if gone else 0
+                            self._finished_runs -= gone.task_runs if gone else 0
                     syncs.append(done)
                 case _:
                     self._on_execution_event(ev, acts)
@@ -483,7 +484,9 @@ class LocalRunner:
             done_event.set()
         inline: list[Event] = []
         for st, step in acts:
-            inline.extend(self._act(st, step))
+            # Most steps of a chain of light tasks were all done before the commit: nothing to act on.
+            if step.dispatch or step.children or step.ended or step.timers or step.kill or step.kill_children:
+                inline.extend(self._act(st, step))
         return inline
 
     def _on_execution_event(self, ev: ExecutionEvent, acts: list[tuple[ExecutionState, Step]]) -> None:
@@ -700,15 +703,15 @@ class LocalRunner:
         parent = st.task_runs.get(tr.parent_task_run_id) if tr.parent_task_run_id else None
         attempt = len(tr.attempts) - 1
         sink = self.log_buffer.sink(ex.id, tr.id, tr.task_id, attempt)
-        ctx = RunContext(
-            execution_id=ex.id,
-            namespace=ex.namespace,
-            flow_id=ex.flow_id,
-            task_id=tr.task_id,
-            task_run_id=tr.id,
-            attempt=attempt,
-            variables=executor.context(st, task, parent, tr.value, tr),
-            logger=TaskLogger(sink, task.log_level or "TRACE", self.secrets.mask),
+        variables = executor.context(st, task, parent, tr.value, tr)
+        if tr.task_id not in executor.index.light:
+            # Made now, in the loop thread, as a plain dict: the attempt runs on another thread (or
+            # machine) while this thread changes the execution (a light task's entries are made when
+            # read, in this thread, see TaskVariables).
+            variables = dict(variables)
+        ctx = RunContext(  # the first eight in their order: matching keywords is a third of making one
+            ex.id, ex.namespace, ex.flow_id, tr.task_id, tr.id, attempt, variables,
+            TaskLogger(sink, task.log_level or "TRACE", self.secrets.mask),
             flow_dir=self.flow_dirs.get((ex.namespace, ex.flow_id)),
             home=self.home,
             renderer=executor.render,
@@ -802,33 +805,33 @@ class LocalRunner:
     def _on_end(self, st: ExecutionState) -> None:
         ex = st.execution
         self._states.pop(ex.id, None)
-        summary = st.summary()
+        ended = EndSummary(st)  # made on first use: mostly by wait(), on the waiting thread
         if ex.parent and ex.parent.get("executionId") and ex.state != State.RETRIED:  # its retry will answer
-            self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], summary))
+            self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], ended.get()))
         with self._ended_lock:
             ev = self._ended.pop(ex.id, None)
-            self._remember_finished(ex.id, summary)
+            self._remember_finished(ex.id, ended)
         if ev is not None:
             # Logs printed just before the end must be stored before waiters read them.
             self.post(Wake())
-            ev.summary = summary  # type: ignore[attr-defined]  # read by wait()
+            ev.summary = ended  # type: ignore[attr-defined]  # read by wait()
             ev.set()
         if ex.flow_id and (limit := self._executor(ex).flow.concurrency) is not None:
             for queued_id in concurrency.to_dequeue(self._states.values(), ex.namespace, ex.flow_id, limit.limit):
                 self.post(Dequeue(queued_id))
         for listener in list(self.listeners):
             try:
-                listener(summary)
+                listener(ended.get())
             except Exception:  # noqa: BLE001 - a listener bug must not stop the engine
                 pass
 
-    def _remember_finished(self, execution_id: str, summary: dict[str, Any]) -> None:
+    def _remember_finished(self, execution_id: str, summary: EndSummary) -> None:
         """Keep recent end summaries so wait() after the end needs no store read (bounded by task runs)."""
         self._finished[execution_id] = summary
-        self._finished_runs += len(summary.get("taskRuns", ()))
+        self._finished_runs += summary.task_runs
         while self._finished and (len(self._finished) > FINISHED_KEPT or self._finished_runs > FINISHED_RUNS_KEPT):
             _, old = self._finished.popitem(last=False)
-            self._finished_runs -= len(old.get("taskRuns", ()))
+            self._finished_runs -= old.task_runs
 
     def _file_input_store(self, flow: Flow, execution_id: str) -> Callable[[str, Path], str] | None:
         if self.storage is None or not hasattr(self.storage, "put_input_file"):

@@ -7,8 +7,10 @@ prints faster than the store can take waits, so memory stays flat.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from engine.model.ids import now_iso
@@ -33,11 +35,9 @@ class LogBuffer:
                     break
             self._rows.append(row)
 
-    def sink(self, execution_id: str, task_run_id: str, task_id: str, attempt: int):
-        def _sink(level: str, message: str) -> None:
-            self.add(execution_id, task_run_id, task_id, attempt, level, message)
-
-        return _sink
+    def sink(self, execution_id: str, task_run_id: str, task_id: str, attempt: int) -> Callable[[str, str], None]:
+        """Where one attempt's lines go: ``(level, message)`` (a partial, made in C: one per task run)."""
+        return functools.partial(self.add, execution_id, task_run_id, task_id, attempt)
 
     def drain(self) -> list[LogRecord]:
         with self._cond:

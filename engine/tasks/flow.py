@@ -330,8 +330,12 @@ class ForEach(FlowableTask):
         """One sequence of ``tasks`` per value; only the iteration that changed is looked at again."""
         tr, st = run.task_run, run.execution_state
         values: list[str] = tr.meta.get("values", [])
-        started = st.iterations.setdefault(tr.id, set())
-        stats = st.done_iterations.setdefault(tr.id, {})
+        started = st.iterations.get(tr.id)  # not setdefault: its default would be made at every step
+        if started is None:
+            started = st.iterations[tr.id] = set()
+        stats = st.done_iterations.get(tr.id)
+        if stats is None:
+            stats = st.done_iterations[tr.id] = {}
         to_check = [iteration] if iteration is not None else [i for i in started if i not in stats]
         failed = st.failed_iterations.get(tr.id, 0)
         for i in to_check:

@@ -306,14 +306,15 @@ def test_labels_of_an_ended_execution(engine: Engine, ns: str) -> None:
 
 def test_search_executions_by_text_order_and_page(engine: Engine, ns: str) -> None:
     engine.deploy(flow(ns, GREET))
-    ids = [engine.start(ns, "f", labels={"batch": f"b{i}"}) for i in range(3)]
+    # Label values with letters no hex id holds: "b1" matched ids whose random counter part held "b1".
+    ids = [engine.start(ns, "f", labels={"batch": f"run{i}"}) for i in range(3)]
     for ex_id in ids:
         engine.wait(ex_id, timeout=30)
     newest = engine.search_executions(namespace=ns, size=2)
     assert [e.id for e in newest.results] == ids[::-1][:2] and newest.total == 3
     oldest = engine.search_executions(namespace=ns, sort="asc", size=2, page=2)
     assert [e.id for e in oldest.results] == ids[2:]
-    assert [e.id for e in engine.search_executions(namespace=ns, q="B1").results] == [ids[1]]  # a label, any case
+    assert [e.id for e in engine.search_executions(namespace=ns, q="RUN1").results] == [ids[1]]  # a label, any case
     assert engine.search_executions(q=ids[0][:12]).total == 1  # the id
     assert engine.search_executions(namespace=ns, q="50%_").total == 0  # LIKE's wildcards match themselves
 

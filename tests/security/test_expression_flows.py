@@ -268,7 +268,10 @@ def test_the_expression_context_of_real_task_runs_holds_plain_data_only(runner, 
     assert {"inputs", "outputs", "vars", "taskrun", "execution", "flow", "labels", "parent"} <= names
     bad: list[str] = []
     for ctx in contexts:
-        _walk(ctx, "ctx", bad, set())
+        # The context is a TaskVariables (a dict that makes its entries when read); a template never
+        # sees it, only its values: a render reads ``ctx[name]`` or merges it into a plain dict.
+        assert isinstance(ctx, dict)
+        _walk(dict(ctx), "ctx", bad, set())
     assert not bad, sorted(set(bad))[:20]
 
 
