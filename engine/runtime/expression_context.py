@@ -201,7 +201,7 @@ class TaskVariables(dict[str, Any]):
             return dict.__getitem__(self, key)
         raise KeyError(key)
 
-    def get(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> Any:
         if not dict.__contains__(self, key):
             self._make_for(key)
         return dict.get(self, key, default)
@@ -212,11 +212,11 @@ class TaskVariables(dict[str, Any]):
         self._make_for(key)
         return dict.__contains__(self, key)
 
-    def setdefault(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+    def setdefault(self, key: str, default: object = None) -> Any:
         self._make_for(key)
         return dict.setdefault(self, key, default)
 
-    def pop(self, key: str, *default: object) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: object) -> Any:
         self._make_for(key)
         return dict.pop(self, key, *default)
 
@@ -235,16 +235,16 @@ class TaskVariables(dict[str, Any]):
     def __len__(self) -> int:
         return dict.__len__(self.materialize())
 
-    def keys(self) -> Any:  # type: ignore[override]
+    def keys(self) -> Any:
         return dict.keys(self.materialize())
 
-    def values(self) -> Any:  # type: ignore[override]
+    def values(self) -> Any:
         return dict.values(self.materialize())
 
-    def items(self) -> Any:  # type: ignore[override]
+    def items(self) -> Any:
         return dict.items(self.materialize())
 
-    def copy(self) -> dict[str, Any]:  # type: ignore[override]
+    def copy(self) -> dict[str, Any]:
         return dict(dict.items(self.materialize()))
 
     def popitem(self) -> tuple[str, Any]:
@@ -259,13 +259,17 @@ class TaskVariables(dict[str, Any]):
     def __ne__(self, other: object) -> bool:
         return dict.__ne__(self.materialize(), other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __or__(self, other: Mapping[str, object]) -> dict[str, Any]:  # type: ignore[override]
-        return dict.__or__(self.copy(), other)
+        if not isinstance(other, dict):
+            return NotImplemented
+        merged = self.copy()
+        merged.update(other)
+        return merged
 
     def __ror__(self, other: Mapping[str, object]) -> dict[str, Any]:  # type: ignore[override]
-        return dict.__or__(dict(other), self.copy()) if isinstance(other, dict) else NotImplemented  # type: ignore[return-value]
+        return dict.__or__(dict(other), self.copy()) if isinstance(other, dict) else NotImplemented
 
     def __repr__(self) -> str:
         return dict.__repr__(self.materialize())
