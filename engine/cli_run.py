@@ -202,7 +202,7 @@ def follow(engine: Engine, ex_id: str, out: TextIO, timeout: float | None) -> di
         if deadline is not None and time.monotonic() > deadline:
             kill_quietly(engine, ex_id)
             deadline = None
-        engine.wait(ex_id, timeout=poll_interval(time.thread_time() - polled))  # returns at once when the execution ends
+        engine.wait_ended(ex_id, poll_interval(time.thread_time() - polled))  # returns at once when the execution ends
 
 
 #: Seconds between two polls of the live view, at least.

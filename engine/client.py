@@ -235,6 +235,9 @@ class HttpEngine:
                 return summary
             time.sleep(self.poll)
 
+    def wait_ended(self, execution_id: str, timeout: float) -> bool:
+        return self.wait(execution_id, timeout=timeout).ended  # the REST API has no lighter way to ask
+
     def summary(self, execution_id: str) -> ExecutionSummary | None:
         data = self._maybe("GET", f"/executions/{_seg(execution_id)}")
         return None if data is None else ExecutionSummary.model_validate(data)

@@ -215,6 +215,12 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
         except KeyError:
             raise NotFound(f"execution {execution_id} does not exist") from None
 
+    def wait_ended(self, execution_id: str, timeout: float) -> bool:
+        try:
+            return self.runner.wait_ended(execution_id, timeout)
+        except KeyError:
+            raise NotFound(f"execution {execution_id} does not exist") from None
+
     def summary(self, execution_id: str) -> ExecutionSummary | None:
         data = self.store.summary(execution_id)
         return None if data is None else self._view(data)

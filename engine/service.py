@@ -223,6 +223,11 @@ class Engine(Protocol):
         """The summary once the execution has ended (or when ``timeout`` passed: check ``ended``)."""
         ...
 
+    def wait_ended(self, execution_id: str, timeout: float) -> bool:
+        """Whether the execution has ended, waiting up to ``timeout`` seconds, without building its summary
+        (a live view reads the summary itself between waits). Raises NotFound."""
+        ...
+
     def summary(self, execution_id: str) -> ExecutionSummary | None:
         ...
 

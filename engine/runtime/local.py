@@ -280,16 +280,47 @@ class LocalRunner:
                 if ended is not None:
                     return ended.get()
         else:
-            deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
-            while time.monotonic() < deadline:
-                ex = self.store.get_execution(execution_id)
-                if ex is None or ex.state.terminal:
-                    break
-                time.sleep(0.05)
+            self._poll_store_until_ended(execution_id, timeout)
         summary = self.summary(execution_id)
         if summary is None:
             raise KeyError(f"execution {execution_id} does not exist")
         return summary
+
+    def wait_ended(self, execution_id: str, timeout: float) -> bool:
+        """Whether the execution has ended, waiting up to ``timeout`` seconds; reads no summary.
+
+        A live view polls the logs and the summary itself and waits in between: ``wait``
+        would read and build the whole summary at every timeout only to have it thrown away
+        (a third of the view's cost in a 1,000-task run). KeyError when it does not exist.
+        """
+        with self._ended_lock:
+            ev = self._ended.get(execution_id)
+            final = self._finished.get(execution_id) if ev is None else None
+        if final is not None:
+            return True
+        if ev is not None:
+            return ev.wait(timeout)
+        ended = self._poll_store_until_ended(execution_id, timeout)
+        if ended is None:
+            raise KeyError(f"execution {execution_id} does not exist")
+        return ended
+
+    def _poll_store_until_ended(self, execution_id: str, timeout: float | None) -> bool | None:
+        """An execution this runner does not wait on (another process runs it): poll its state in the store.
+
+        True once it ended, False when ``timeout`` passed first, None when it does not exist.
+        """
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        while True:
+            ex = self.store.get_execution(execution_id)
+            if ex is None:
+                return None
+            if ex.state.terminal:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(0.05, left))
 
     def summary(self, execution_id: str) -> dict[str, Any] | None:
         return self.store.summary(execution_id)

@@ -172,8 +172,11 @@ def test_start_wait_summary_logs_and_search(engine: Engine, ns: str) -> None:
     assert [e.id for e in engine.search_executions(namespace=ns, labels={"run": "one"}).results] == [ex_id]
     assert engine.search_executions(namespace=ns, states=[State.FAILED]).total == 0
     assert engine.summary("nope") is None
+    assert engine.wait_ended(ex_id, 0) is True
     with pytest.raises(NotFound):
         engine.wait("nope", timeout=1)
+    with pytest.raises(NotFound):
+        engine.wait_ended("nope", 1)
     with pytest.raises(NotFound):
         engine.logs("nope")
 
@@ -212,10 +215,12 @@ def test_kill_then_delete(engine: Engine, ns: str) -> None:
     engine.deploy(flow(ns, "tasks:\n  - {id: nap, type: sleep, duration: PT60S}"))
     ex_id = engine.start(ns, "f")
     until(engine, ex_id, {"RUNNING"})
+    assert engine.wait_ended(ex_id, 0.2) is False
     with pytest.raises(Conflict, match="kill it before deleting it"):
         engine.delete_execution(ex_id)
     assert engine.kill(ex_id).state in (State.KILLING, State.KILLED)
     assert engine.wait(ex_id, timeout=30).state == State.KILLED
+    assert engine.wait_ended(ex_id, 0) is True
     with pytest.raises(Conflict, match="already ended"):
         engine.kill(ex_id)
     engine.delete_execution(ex_id)
