@@ -155,12 +155,7 @@ class Editor:
         schema = task_json_schema(str(task.get("type", ""))) or {"properties": {}}
         meta = schema.get("x-lanner", {})
         title = f"{meta.get('icon', '')} {meta.get('title', task.get('type', ''))}"
-        base = [copy.deepcopy(task)]  # what this form last handed over: its next edit is a diff against it
-
-        def on_change(edited: dict[str, Any]) -> None:
-            self._on_form(edited, base)
-
-        self._form = PropertyForm(task, schema, on_change, expression_suggestions(data, task_id), title=title,
+        self._form = PropertyForm(task, schema, self._on_form, expression_suggestions(data, task_id), title=title,
                                   preview=self._preview)
         self._form.show_errors(self.placed.by_field.get(task_id, {}))
         self.form_box.objects = [task_test.opener(self.services, self._test_target, task_id), self._form.panel]
@@ -176,7 +171,7 @@ class Editor:
         ns, fid = self._ids()
         return ns, fid, self.sync.text
 
-    def _on_form(self, task: dict[str, Any], base: list[dict[str, Any]]) -> None:
+    def _on_form(self, task: dict[str, Any]) -> None:
         data = self.sync.data
         path = find_task(data, self._form_id)
         if path is None:
@@ -188,8 +183,7 @@ class Editor:
                 self._form.show_errors({"": [f"The id {task.get('id')!r} is already used by another task of this "
                                              "flow; pick another id (nothing was changed)."]})
             return
-        new = replace_task(data, path, merge_form_edit(base[0], task, get_at(data, path)))
-        base[0] = copy.deepcopy(task)
+        new = replace_task(data, path, task)
         self._form_id = str(task.get("id", ""))
         self.set_flow(new, origin="form")
         if renamed:
@@ -317,20 +311,3 @@ class Editor:
 
 def page(services: Services) -> Any:
     return Editor(services, arg("namespace"), arg("id"), arg("template")).view()
-
-
-def merge_form_edit(base: dict[str, Any], edited: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
-    """The task as it is now in the flow with only the properties the form changed (``base`` -> ``edited``).
-
-    The form hands over its whole copy of the task, and that copy can be older than the flow: a Switch
-    case added on the canvas while a code field's value was still on its way. Writing the whole copy
-    back would silently drop that case; applying the form's own changes keeps both edits.
-    """
-    merged = dict(current)
-    for name in edited.keys() | base.keys():
-        if name in edited and (name not in base or edited[name] != base[name]):
-            merged[name] = copy.deepcopy(edited[name])
-        elif name not in edited and name in base:
-            merged.pop(name, None)
-    return merged
-
