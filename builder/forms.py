@@ -278,6 +278,7 @@ class PropertyForm:
         import panel as pn
 
         self.task = copy.deepcopy(task)
+        self.last_change: tuple[str, Any] | None = None
         self._preview = preview
         self.on_change = on_change
         self.specs = [s for s in field_specs(schema, str(schema.get("x-lanner", {}).get("canonical", "")))
@@ -300,6 +301,8 @@ class PropertyForm:
         )
 
     def _set(self, name: str, value: Any) -> None:
+        # The one property this edit set: the owner may apply just it to a task that changed meanwhile.
+        self.last_change = (name, value)
         self.task = set_property(self.task, name, value)
         self.on_change(copy.deepcopy(self.task))
 

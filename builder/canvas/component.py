@@ -12,6 +12,7 @@ lossless.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import param
@@ -19,9 +20,15 @@ from panel.custom import JSComponent
 
 from builder.canvas.bundles import bundle
 from builder.canvas.flow_edit import container_spec
+from builder.canvas.flow_merge import merge
 from builder.canvas.roundtrip import restore_key_order
 
 _BUNDLE = bundle("canvas.js")
+
+#: The key under which the flow sent to the browser carries its revision, and an edit sent back the revision it was
+#: made on (one property, so the two can never be paired wrongly); never part of the flow itself.
+REVISION_KEY = "__lanner_revision__"
+_KEPT_REVISIONS = 64
 
 
 class FlowCanvas(JSComponent):
@@ -58,11 +65,51 @@ class FlowCanvas(JSComponent):
             params.setdefault("height", 640)  # the board and the palette scroll inside
         params.setdefault("min_height", 480)
         super().__init__(**params)
+        self._revision = 0
+        self._sent: dict[int, dict[str, Any]] = {0: copy.deepcopy(self.flow)}
+        self._edit_base: int | None = None
+
+    # --- versioned exchange: Python pushes revisions, the browser's edits say which one they were made on ---------
+
+    def push(self, flow: dict[str, Any]) -> None:
+        """Show a flow changed on the server (form, YAML, settings) as a new revision."""
+        self._revision += 1
+        self._sent[self._revision] = copy.deepcopy(flow)
+        self._sent.pop(self._revision - _KEPT_REVISIONS, None)
+        self.flow = flow
+
+    def rebase(self, edit: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The flow a browser edit leads to, and whether the browser lacks part of it.
+
+        An edit made on the latest revision is taken as it is. One made on an
+        older revision (a form change was on its way to the browser) is merged
+        onto ``current`` so that neither edit is lost; the browser must then be
+        sent the merged flow.
+        """
+        made_on = self._edit_base
+        base = self._sent.get(made_on) if made_on is not None else None
+        if base is None or made_on is None:
+            return edit, False
+        # The browser's flow on that revision is now this edit: its next edit on the same revision starts here.
+        self._sent[made_on] = copy.deepcopy(edit)
+        if made_on == self._revision:
+            return edit, False
+        merged = merge(base, edit, current)
+        return merged, merged != edit
+
+    def _process_param_change(self, params: dict[str, Any]) -> dict[str, Any]:
+        params = super()._process_param_change(params)
+        if isinstance(params.get("flow"), dict):
+            params["flow"] = {**params["flow"], REVISION_KEY: self._revision}
+        return params
 
     def _process_property_change(self, props: dict[str, Any]) -> dict[str, Any]:
         props = super()._process_property_change(props)
         if isinstance(props.get("flow"), dict):
-            props["flow"] = restore_key_order(props["flow"], self.flow)
+            edit = dict(props["flow"])
+            base = edit.pop(REVISION_KEY, None)
+            self._edit_base = base if isinstance(base, int) else None
+            props["flow"] = restore_key_order(edit, self.flow)
         return props
 
     def reset_history(self) -> None:

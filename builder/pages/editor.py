@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import copy
 import re
+import weakref
 from typing import Any
 
 from builder import yaml_sync
 from builder.canvas.flow_edit import all_ids, find_task, get_at, replace_task, trigger_ids
-from builder.forms import PropertyForm, expression_suggestions
+from builder.forms import PropertyForm, expression_suggestions, set_property
 from builder.pages import task_test
 from builder.pages.common import arg, esc, html_pane, shell, url
 from builder.pages.flow_panel import FlowPanel
@@ -60,6 +61,9 @@ class Editor:
         self._title: Any = None
         self._form: PropertyForm | None = None
         self._form_id = ""
+        # The task id each property form edits: a replaced form's late edit still lands
+        # on its own task.
+        self._form_task_id: weakref.WeakKeyDictionary[PropertyForm, str] = weakref.WeakKeyDictionary()
         self.placed = yaml_sync.PlacedErrors()
 
         self.canvas = FlowCanvas(flow=copy.deepcopy(self.sync.data), sizing_mode="stretch_width", height=680,
@@ -99,7 +103,7 @@ class Editor:
         try:
             text = self.sync.from_data(data)
             if origin != "canvas":
-                self.canvas.flow = copy.deepcopy(data)
+                self.canvas.push(copy.deepcopy(data))
             if text is not None and origin != "code":
                 self.code.value = text
             if origin not in ("form", "flow"):
@@ -111,7 +115,11 @@ class Editor:
         self._validate()
 
     def _on_canvas(self, event: Any) -> None:
-        self.set_flow(event.new, origin="canvas")
+        if self._updating:
+            return
+        # An edit made before a form change reached the canvas is merged onto the flow as it is now.
+        flow, canvas_behind = self.canvas.rebase(event.new, self.sync.data)
+        self.set_flow(flow, origin="merge" if canvas_behind else "canvas")
 
     def _on_code(self, event: Any) -> None:
         if self._updating:
@@ -123,7 +131,7 @@ class Editor:
         if data is not None:
             self._updating = True
             try:
-                self.canvas.flow = copy.deepcopy(data)
+                self.canvas.push(copy.deepcopy(data))
                 self._reload_form()
                 self.flow_panel.reload()
             finally:
@@ -155,8 +163,10 @@ class Editor:
         schema = task_json_schema(str(task.get("type", ""))) or {"properties": {}}
         meta = schema.get("x-lanner", {})
         title = f"{meta.get('icon', '')} {meta.get('title', task.get('type', ''))}"
-        self._form = PropertyForm(task, schema, self._on_form, expression_suggestions(data, task_id), title=title,
-                                  preview=self._preview)
+        form = PropertyForm(task, schema, lambda edited: self._on_form(form, edited),
+                            expression_suggestions(data, task_id), title=title, preview=self._preview)
+        self._form = form
+        self._form_task_id[form] = task_id
         self._form.show_errors(self.placed.by_field.get(task_id, {}))
         self.form_box.objects = [task_test.opener(self.services, self._test_target, task_id), self._form.panel]
 
@@ -171,22 +181,34 @@ class Editor:
         ns, fid = self._ids()
         return ns, fid, self.sync.text
 
-    def _on_form(self, task: dict[str, Any]) -> None:
+    def _on_form(self, form: PropertyForm, edited: dict[str, Any]) -> None:
+        """Apply the one property a form edit set to the task as it is now, not the form's whole copy.
+
+        The form's copy may be older than the task: a case added on the canvas while a typed value was on its
+        way would be lost if the copy replaced the task. A form replaced meanwhile still has its edit applied.
+        """
         data = self.sync.data
-        path = find_task(data, self._form_id)
-        if path is None:
+        task_id = self._form_task_id.get(form, "")
+        path = find_task(data, task_id) if task_id else None
+        if path is None or form.last_change is None:
             return
-        renamed = task.get("id") != self._form_id
-        if renamed and (str(task.get("id")) in all_ids(data) or str(task.get("id")) in trigger_ids(data)):
+        name, value = form.last_change
+        renamed = name == "id" and edited.get("id") != task_id
+        if renamed and (str(edited.get("id")) in all_ids(data) or str(edited.get("id")) in trigger_ids(data)):
             # Switching the form to the other task would send the next edit to the wrong task.
-            if self._form is not None:
-                self._form.show_errors({"": [f"The id {task.get('id')!r} is already used by another task of this "
-                                             "flow; pick another id (nothing was changed)."]})
+            form.show_errors({"": [f"The id {edited.get('id')!r} is already used by another task of this "
+                                   "flow; pick another id (nothing was changed)."]})
             return
-        new = replace_task(data, path, task)
-        self._form_id = str(task.get("id", ""))
-        self.set_flow(new, origin="form")
-        if renamed:
+        task = set_property(get_at(data, path), name, value)
+        form.task = copy.deepcopy(task)  # the form now holds the task as it is: no rebuild on the next change
+        new_id = str(task.get("id", ""))
+        self._form_task_id[form] = new_id
+        current = form is self._form
+        if current:
+            self._form_id = new_id
+        # An edit from a replaced form also refreshes the form on show, which does not have it yet.
+        self.set_flow(replace_task(data, path, task), origin="form" if current else "merge")
+        if renamed and current:
             self.canvas.selected = self._form_id
 
     # --- validation, save, revisions -----------------------------------------------------------------

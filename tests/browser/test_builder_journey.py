@@ -145,6 +145,21 @@ def run_with(page: Any, server: Any, namespace: str, flow_id: str, region: str) 
     page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=20000)
 
 
+def value_then_case(page: Any, switch: Any) -> Any:
+    """Type the Switch's value in its form, then add a "north" case on the canvas; returns the case's slots."""
+    # The switch value takes any YAML value (its schema type is any): the expression goes in quotes.
+    page.locator(".lf-field-value .ace_content").first.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text('"{{ inputs.region }}"')
+    page.keyboard.press("End")  # the code editor hands its value over on key-up
+    switch.locator('[data-action="add-case"]').click()
+    page.locator(".lc-case-input").fill("north")
+    page.locator(".lc-case-input").press("Enter")
+    north = page.locator(""".lc-slot[data-list='["tasks",0,"cases","north"]']""")
+    north.first.wait_for()
+    return north
+
+
 def test_a_switch_on_an_input_is_built_without_yaml_and_runs_each_branch(page, builder_server):
     """Issue 17: the analyst's first Switch, from the palette to both branches run, never touching YAML."""
     new_flow(page, builder_server, "acme.routing", "route")
@@ -158,16 +173,7 @@ def test_a_switch_on_an_input_is_built_without_yaml_and_runs_each_branch(page, b
     switch = page.locator('.lc-node[data-id="switch_1"]')
     switch.wait_for()
     tab(page, "Task").click()
-    # The switch value takes any YAML value (its schema type is any): the expression goes in quotes.
-    page.locator(".lf-field-value .ace_content").first.click()
-    page.keyboard.press("Control+a")
-    page.keyboard.insert_text('"{{ inputs.region }}"')
-    page.keyboard.press("End")  # the code editor hands its value over on key-up
-    switch.locator('[data-action="add-case"]').click()
-    page.locator(".lc-case-input").fill("north")
-    page.locator(".lc-case-input").press("Enter")
-    north = page.locator(""".lc-slot[data-list='["tasks",0,"cases","north"]']""")
-    north.first.wait_for()
+    north = value_then_case(page, switch)
     page.locator('.lc-item[data-type="log"]').drag_to(north.first)
     form_of(page, "log_1")
     fill(page, ".lf-field-message", "Northern route")
@@ -196,3 +202,53 @@ def test_a_switch_on_an_input_is_built_without_yaml_and_runs_each_branch(page, b
     south = builder_server.wait(builder_server.start("acme.routing", "route", {"region": "south"}))
     assert south["state"] == "SUCCESS"
     assert {t["taskId"] for t in south["taskRuns"]} == {"switch_1", "log_2"}
+
+
+def test_a_typed_value_and_a_case_added_on_the_canvas_crossing_on_the_wire_both_land(page, builder_server):
+    """The lost-edit race, made certain: the server's messages are held back while the user types the Switch value
+    in the form and adds a case on the canvas, so the canvas makes its edit on a flow without the value."""
+    held: list[tuple[Any, Any]] = []
+    holding = [False]
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: Any) -> None:
+            if holding[0]:
+                held.append((ws, message))
+            else:
+                ws.send(message)
+
+        server.on_message(to_page)
+
+    page.route_web_socket(re.compile(r"/ws(\?.*)?$"), relay)
+    new_flow(page, builder_server, "acme.crossing", "route")
+    page.locator('.lc-item[data-type="switch"]').drag_to(slots(page).first)
+    switch = page.locator('.lc-node[data-id="switch_1"]')
+    switch.wait_for()
+    tab(page, "Task").click()
+    form_of(page, "switch_1")
+    value_box = page.locator(".lf-field-value .ace_content").first
+    value_box.wait_for()
+
+    holding[0] = True
+    north = value_then_case(page, switch)  # the canvas shows its own edit at once
+
+    def merged_sent() -> bool:
+        page.wait_for_timeout(50)  # Playwright hands the relay its messages only while the test waits on it
+        return any(isinstance(m, str) and "north" in m and "inputs.region" in m for _ws, m in held)
+
+    # The server got the value, then the canvas's edit made without it, and sends back a flow with both.
+    wait_until(merged_sent, timeout=20, why=lambda: f"{len(held)} messages held, none with the merged flow")
+    holding[0] = False
+    for ws, message in held:
+        ws.send(message)
+
+    north.first.wait_for()
+    tab(page, "YAML").click()
+    wait_until(lambda: "north" in yaml_text(page) and "inputs.region" in yaml_text(page),
+               why=lambda: f"the YAML tab shows {yaml_text(page)!r}")
+    data, err = parse(yaml_text(page))
+    assert err is None
+    assert data["tasks"] == [{"id": "switch_1", "type": "switch", "value": "{{ inputs.region }}",
+                              "cases": {"north": []}}]

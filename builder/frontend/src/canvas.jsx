@@ -17,6 +17,9 @@ import {EditError, clone, isObj, makeEdits, startsWith} from "./edits.js"
 import {layoutFlow, nodeId, toReactFlow} from "./layout.js"
 
 const HISTORY_LIMIT = 200
+// The flow Python sends carries its revision under this key, and each edit sent back the revision it was made on,
+// so that the server can merge an edit made before a form change reached the canvas (component.py REVISION_KEY).
+const REVISION_KEY = "__lanner_revision__"
 const FALLBACK_ICON = "🔧"
 
 // ------------------------------------------------------------------ controller (model <-> React)
@@ -29,7 +32,8 @@ export class Controller {
     this.edits = makeEdits(model.container_spec || {})
     // React Flow names its SVG markers after this id; two canvases on a page must not share them.
     this.uid = `lc-${++canvases}-${Math.random().toString(36).slice(2, 8)}`
-    this.flow = isObj(model.flow) ? model.flow : {}
+    this.revision = null  // null: the model is not versioned (e.g. the notebook's), edits go out as plain flows
+    this.flow = this.readModel()
     this.flowJson = JSON.stringify(this.flow)
     this.undoStack = []
     this.redoStack = []
@@ -59,10 +63,19 @@ export class Controller {
     this.bump()
   }
 
+  // The model's flow without its revision (remembered in this.revision).
+  readModel() {
+    const raw = isObj(this.model.flow) ? this.model.flow : {}
+    if (!(REVISION_KEY in raw)) return raw
+    const {[REVISION_KEY]: revision, ...flow} = raw
+    this.revision = revision
+    return flow
+  }
+
   apply(next) {
     this.flow = next
     this.flowJson = JSON.stringify(next)
-    this.model.flow = next
+    this.model.flow = this.revision === null ? next : {...next, [REVISION_KEY]: this.revision}
     this.bump()
   }
 
@@ -118,7 +131,7 @@ export class Controller {
 
   // Python changed the flow (a form edit, the YAML editor, another flow loaded).
   fromModel() {
-    const next = isObj(this.model.flow) ? this.model.flow : {}
+    const next = this.readModel()
     const json = JSON.stringify(next)
     if (json === this.flowJson) return
     if (next.id !== this.flow.id || next.namespace !== this.flow.namespace) {

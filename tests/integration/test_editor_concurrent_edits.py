@@ -1,0 +1,97 @@
+"""The editor page's glue with a real engine: a form edit and a canvas edit crossing on the wire both land.
+
+The browser's messages are fed to the canvas component the way Panel delivers them (``_process_events``), with
+the revision the canvas made its edit on; the form is edited through its own setter, as its widgets do.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from builder.canvas.component import REVISION_KEY
+from builder.pages.editor import Editor
+from builder.services import Services
+from engine.local_engine import LocalEngine
+
+VALUE = "{{ inputs.region }}"
+
+
+@pytest.fixture
+def editor(tmp_path) -> Editor:
+    return Editor(Services(LocalEngine(home=tmp_path)), "acme.routing", "route")
+
+
+def from_browser(editor: Editor, flow: dict[str, Any], made_on: int) -> None:
+    """The canvas in the browser sends an edit made on revision ``made_on`` of the flow."""
+    editor.canvas._process_events({"flow": {**copy.deepcopy(flow), REVISION_KEY: made_on}})
+
+
+def switch_task(editor: Editor) -> dict[str, Any]:
+    return editor.sync.data["tasks"][0]
+
+
+def with_switch(editor: Editor) -> dict[str, Any]:
+    """Drop a Switch on the canvas and select it, as a user does; returns the flow the canvas then holds."""
+    flow = {**editor.sync.data, "tasks": [{"id": "switch_1", "type": "switch"}]}
+    from_browser(editor, flow, editor.canvas._revision)
+    editor.canvas._process_events({"selected": "switch_1"})
+    assert editor._form is not None and editor._form.task["id"] == "switch_1"
+    return flow
+
+
+def assert_everywhere(editor: Editor, task: dict[str, Any]) -> None:
+    assert switch_task(editor) == task
+    assert editor.canvas.flow["tasks"][0] == task, "the canvas is sent the merged flow"
+    assert yaml.safe_load(editor.code.value)["tasks"][0] == task, "the YAML tab shows the merged flow"
+
+
+def test_a_case_added_on_the_canvas_before_a_typed_value_arrived_keeps_the_value(editor):
+    on_canvas = with_switch(editor)
+    made_on = editor.canvas._revision
+    editor._form._set("value", VALUE)  # reaches the server first; the canvas has not seen it yet
+    assert editor.canvas._revision > made_on
+    on_canvas["tasks"][0]["cases"] = {"north": []}
+    from_browser(editor, on_canvas, made_on)
+    assert_everywhere(editor, {"id": "switch_1", "type": "switch", "value": VALUE, "cases": {"north": []}})
+
+
+def test_a_value_typed_before_a_case_was_added_keeps_the_case(editor):
+    on_canvas = with_switch(editor)
+    typing_in = editor._form
+    on_canvas["tasks"][0]["cases"] = {"north": []}
+    from_browser(editor, on_canvas, editor.canvas._revision)  # the case first; the form is rebuilt for it
+    typing_in._set("value", VALUE)  # the value typed into the form the user saw, arriving late
+    assert_everywhere(editor, {"id": "switch_1", "type": "switch", "cases": {"north": []}, "value": VALUE})
+    assert editor._form.task == switch_task(editor), "the form on show has the late value too"
+
+
+def test_after_a_form_edit_the_form_is_not_rebuilt_by_the_next_change_elsewhere(editor):
+    with_switch(editor)
+    form = editor._form
+    form._set("value", VALUE)
+    # The flow settings change a flow-level field: the task's form stays as it is.
+    editor.set_flow({**editor.sync.data, "description": "routes orders"}, origin="flow")
+    assert editor._form is form
+
+
+def test_an_edit_made_on_the_latest_revision_is_taken_as_sent(editor):
+    on_canvas = with_switch(editor)
+    on_canvas["tasks"].append({"id": "log_1", "type": "log", "message": "hi"})
+    on_canvas["tasks"][0]["value"] = "x"
+    from_browser(editor, on_canvas, editor.canvas._revision)
+    assert editor.sync.data["tasks"] == on_canvas["tasks"]
+
+
+def test_a_task_deleted_on_the_canvas_stays_deleted_when_a_form_edit_crossed_it(editor):
+    on_canvas = with_switch(editor)
+    on_canvas["tasks"].append({"id": "log_1", "type": "log", "message": "hi"})
+    from_browser(editor, on_canvas, editor.canvas._revision)
+    made_on = editor.canvas._revision
+    editor._form._set("value", VALUE)
+    from_browser(editor, {**on_canvas, "tasks": [on_canvas["tasks"][0]]}, made_on)  # log_1 deleted
+    assert [t["id"] for t in editor.sync.data["tasks"]] == ["switch_1"]
+    assert switch_task(editor)["value"] == VALUE
