@@ -28,6 +28,11 @@ _BUNDLE = bundle("canvas.js")
 #: The key under which the flow sent to the browser carries its revision, and an edit sent back the revision it was
 #: made on (one property, so the two can never be paired wrongly); never part of the flow itself.
 REVISION_KEY = "__lanner_revision__"
+#: The number of each browser edit (1, 2, ...), and in what Python sends the last one it has taken in: the browser
+#: keeps its own flow while Python's answer predates its latest edit (that edit's answer is on its way), so its
+#: own change never blinks out.
+EDIT_KEY = "__lanner_edit__"
+SEEN_KEY = "__lanner_seen__"
 _KEPT_REVISIONS = 64
 
 
@@ -68,6 +73,7 @@ class FlowCanvas(JSComponent):
         self._revision = 0
         self._sent: dict[int, dict[str, Any]] = {0: copy.deepcopy(self.flow)}
         self._edit_base: int | None = None
+        self._seen_edit = 0
 
     # --- versioned exchange: Python pushes revisions, the browser's edits say which one they were made on ---------
 
@@ -100,7 +106,7 @@ class FlowCanvas(JSComponent):
     def _process_param_change(self, params: dict[str, Any]) -> dict[str, Any]:
         params = super()._process_param_change(params)
         if isinstance(params.get("flow"), dict):
-            params["flow"] = {**params["flow"], REVISION_KEY: self._revision}
+            params["flow"] = {**params["flow"], REVISION_KEY: self._revision, SEEN_KEY: self._seen_edit}
         return params
 
     def _process_property_change(self, props: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +115,9 @@ class FlowCanvas(JSComponent):
             edit = dict(props["flow"])
             base = edit.pop(REVISION_KEY, None)
             self._edit_base = base if isinstance(base, int) else None
+            number = edit.pop(EDIT_KEY, None)
+            if isinstance(number, int):
+                self._seen_edit = max(self._seen_edit, number)
             props["flow"] = restore_key_order(edit, self.flow)
         return props
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from builder.canvas.component import REVISION_KEY
+from builder.canvas.component import EDIT_KEY, REVISION_KEY, SEEN_KEY
 from builder.pages.editor import Editor
 from builder.services import Services
 from engine.local_engine import LocalEngine
@@ -95,3 +95,13 @@ def test_a_task_deleted_on_the_canvas_stays_deleted_when_a_form_edit_crossed_it(
     from_browser(editor, {**on_canvas, "tasks": [on_canvas["tasks"][0]]}, made_on)  # log_1 deleted
     assert [t["id"] for t in editor.sync.data["tasks"]] == ["switch_1"]
     assert switch_task(editor)["value"] == VALUE
+
+
+def test_what_the_browser_is_sent_says_its_revision_and_the_last_canvas_edit_taken_in(editor):
+    on_canvas = with_switch(editor)
+    editor.canvas._process_events({"flow": {**copy.deepcopy(on_canvas), REVISION_KEY: editor.canvas._revision,
+                                            EDIT_KEY: 7}})
+    editor._form._set("value", VALUE)
+    sent = editor.canvas._process_param_change({"flow": editor.canvas.flow})["flow"]
+    assert (sent[REVISION_KEY], sent[SEEN_KEY]) == (editor.canvas._revision, 7)
+    assert EDIT_KEY not in editor.canvas.flow and REVISION_KEY not in editor.sync.data, "the keys stay on the wire"

@@ -20,6 +20,10 @@ const HISTORY_LIMIT = 200
 // The flow Python sends carries its revision under this key, and each edit sent back the revision it was made on,
 // so that the server can merge an edit made before a form change reached the canvas (component.py REVISION_KEY).
 const REVISION_KEY = "__lanner_revision__"
+// Each edit is numbered; Python's flows say the last edit it had taken in. A flow sent before Python saw the
+// canvas's latest edit is passed over: the merged answer to that edit follows, and the edit never blinks out.
+const EDIT_KEY = "__lanner_edit__"
+const SEEN_KEY = "__lanner_seen__"
 const FALLBACK_ICON = "🔧"
 
 // ------------------------------------------------------------------ controller (model <-> React)
@@ -33,7 +37,8 @@ export class Controller {
     // React Flow names its SVG markers after this id; two canvases on a page must not share them.
     this.uid = `lc-${++canvases}-${Math.random().toString(36).slice(2, 8)}`
     this.revision = null  // null: the model is not versioned (e.g. the notebook's), edits go out as plain flows
-    this.flow = this.readModel()
+    this.edits_sent = 0
+    this.flow = this.readModel() || {}
     this.flowJson = JSON.stringify(this.flow)
     this.undoStack = []
     this.redoStack = []
@@ -64,10 +69,12 @@ export class Controller {
   }
 
   // The model's flow without its revision (remembered in this.revision).
+  // The model's flow without the exchange's keys; null when it answers an edit older than the latest one.
   readModel() {
     const raw = isObj(this.model.flow) ? this.model.flow : {}
     if (!(REVISION_KEY in raw)) return raw
-    const {[REVISION_KEY]: revision, ...flow} = raw
+    const {[REVISION_KEY]: revision, [SEEN_KEY]: seen, [EDIT_KEY]: _mine, ...flow} = raw
+    if (typeof seen === "number" && seen < this.edits_sent) return null
     this.revision = revision
     return flow
   }
@@ -75,7 +82,12 @@ export class Controller {
   apply(next) {
     this.flow = next
     this.flowJson = JSON.stringify(next)
-    this.model.flow = this.revision === null ? next : {...next, [REVISION_KEY]: this.revision}
+    if (this.revision === null) {
+      this.model.flow = next
+    } else {
+      this.edits_sent += 1
+      this.model.flow = {...next, [REVISION_KEY]: this.revision, [EDIT_KEY]: this.edits_sent}
+    }
     this.bump()
   }
 
@@ -132,6 +144,7 @@ export class Controller {
   // Python changed the flow (a form edit, the YAML editor, another flow loaded).
   fromModel() {
     const next = this.readModel()
+    if (next === null) return
     const json = JSON.stringify(next)
     if (json === this.flowJson) return
     if (next.id !== this.flow.id || next.namespace !== this.flow.namespace) {
