@@ -297,15 +297,15 @@ def test_a_loop_of_slow_runtime_calls_stops_at_the_deadline():
     calls: list[float] = []
 
     def slow(key: str) -> str:
-        end = time.perf_counter() + 0.3
-        while time.perf_counter() < end:
+        end = time.thread_time() + 0.3  # CPU time, as the limit counts it
+        while time.thread_time() < end:
             pass
         calls.append(time.perf_counter())
         return key
 
-    start = time.perf_counter()
+    start = time.thread_time()
     with pytest.raises(ExpressionError, match="took longer than 0.1 s"):
         render("{% for i in range(1000) %}{{ kv('k') }}{% endfor %}", {}, functions={"kv": slow},
                limits=Limits(timeout=0.1))
     assert len(calls) == 1, f"{len(calls)} calls after the deadline"
-    assert time.perf_counter() - start < 1.0
+    assert time.thread_time() - start < 1.0
