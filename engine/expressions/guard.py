@@ -102,9 +102,12 @@ class Deadline:
         """Whether the thread's CPU clock passed the budget; only the watchdog calls it, under its lock."""
         if not PER_THREAD_CLOCK:
             return time.monotonic() >= self.expires
-        if self.clock is None:
-            self.clock = time.pthread_getcpuclockid(self.thread_id)
-        return time.clock_gettime(self.clock) >= self.expires
+        try:
+            if self.clock is None:
+                self.clock = time.pthread_getcpuclockid(self.thread_id)
+            return time.clock_gettime(self.clock) >= self.expires
+        except OSError:  # cannot happen while the render runs (see above); never let it stop the watchdog
+            return False
 
 
 class Watchdog:
