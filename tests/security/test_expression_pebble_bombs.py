@@ -74,20 +74,20 @@ def _message(summary: dict[str, Any]) -> str:
 def test_hostile_pebble_expressions_fail_the_task_within_the_time_limit(runner, name):
     template, expected = BOMBS[name]
     inputs = {"data": CHAIN, "deep": DEEP_JSON, "parens": "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"}
-    start = time.monotonic()
+    start = _cpu()
     summary = runner.run(_flow(template, name.replace("-", "_")), inputs, timeout=30)
-    took = time.monotonic() - start
+    took = _cpu() - start
     if expected is None:
         # RE2 answers in linear time: no catastrophic backtracking to stop.
         assert summary["state"] == "SUCCESS", summary
-        assert took < 5, f"{name} took {took:.1f} s"
+        assert took < 5, f"{name} took {took:.1f} s of CPU"
         return
     assert summary["state"] == "FAILED"
     message = _message(summary)
     assert message.startswith(("cannot render", "cannot parse")), message
     assert expected in message, message
     assert any(word in message for word in LIMIT_WORDS), message
-    assert took < 6, f"{name} took {took:.1f} s"
+    assert took < 6, f"{name} took {took:.1f} s of CPU"
     assert runner.run(_flow("{{ 6 * 7 }}", "after"), timeout=30)["state"] == "SUCCESS"
 
 
@@ -157,3 +157,12 @@ def _children_cpu() -> float:
     """CPU seconds used by this process's ended (and waited-for) children."""
     times = os.times()
     return times.children_user + times.children_system
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (every thread: the runner renders on its own) and of its ended children (jq).
+
+    The time limit counts CPU time, so that is what bounds a run: a busy CI machine stretches its wall time.
+    """
+    own, children = time.process_time(), os.times()
+    return own + children.children_user + children.children_system
