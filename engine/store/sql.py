@@ -11,7 +11,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.ids import now_iso
 from engine.model.state import TERMINAL_NAMES
 from engine.store import batch
+from engine.store.base import StoreBase
 from engine.store.records import (
     FlowRecord,
     LogRecord,
@@ -70,7 +72,7 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlStore:
+class SqlStore(StoreBase):
     """Repository of flows, executions, task runs and logs."""
 
     def __init__(self, url: str):
@@ -95,8 +97,7 @@ class SqlStore:
         except SQLAlchemyError as exc:  # not a database, a corrupt file, a server that does not answer
             self.close()
             raise StoreOpenError(self._describe_open_error(exc)) from None
-        #: Set by a runner that leases executions: new executions are inserted already owned by it.
-        self.lease_owner: str | None = None
+        self.lease_owner = None
         self.lease_seconds = 30.0
 
     def _describe_open_error(self, exc: SQLAlchemyError) -> str:
@@ -196,29 +197,8 @@ class SqlStore:
 
     # --- executions --------------------------------------------------------------------------------
 
-    def write_batch(
-        self,
-        *,
-        new_executions: Sequence[Execution] = (),
-        updated_executions: Sequence[Execution] = (),
-        new_runs: Sequence[TaskRun] = (),
-        updated_runs: Sequence[TaskRun] = (),
-        log_rows: Sequence[LogRecord] = (),
-    ) -> None:
-        """Write one batch of state changes in one transaction (engine/store/batch.py)."""
-        if not (new_executions or updated_executions or new_runs or updated_runs or log_rows):
-            return
-        with self.engine.begin() as conn:
-            batch.write(
-                conn,
-                self._batch_sql,
-                new_executions=new_executions,
-                updated_executions=updated_executions,
-                new_runs=new_runs,
-                updated_runs=updated_runs,
-                log_rows=log_rows,
-                lease=(self.lease_owner, self.lease_seconds) if self.lease_owner else None,
-            )
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return self.engine.begin()
 
     @staticmethod
     def _execution_from_row(r: Row[Any]) -> Execution:
@@ -240,13 +220,6 @@ class SqlStore:
                 return None
             runs = conn.execute(_RUNS_OF_EXECUTION, {"ex_id": execution_id}).all()
         return self._execution_from_row(row), [self._task_run_from_row(r) for r in runs]
-
-    def summary(self, execution_id: str) -> dict[str, Any] | None:
-        loaded = self.load_execution(execution_id)
-        if loaded is None:
-            return None
-        ex, runs = loaded
-        return ex.to_summary(runs)
 
     def search_executions(
         self,
