@@ -43,6 +43,32 @@ class StoreBase(ABC):
     def load_execution(self, execution_id: str) -> tuple[Execution, list[TaskRun]] | None:
         """An execution and its task runs (in start order), read in one snapshot; None when it does not exist."""
 
+    # --- leases (engine/store/leases.py): each store's own statements, so the native one needs no SQLAlchemy ---
+
+    @abstractmethod
+    def renew_leases(self, owner: str, ttl: float) -> set[str]:
+        """Extend every lease ``owner`` holds by ``ttl`` seconds; the unfinished executions it still holds."""
+
+    @abstractmethod
+    def lease_owner_of(self, execution_id: str) -> tuple[bool, str | None]:
+        """Whether the execution exists, and which node holds it."""
+
+    @abstractmethod
+    def lease_owners(self, execution_ids: list[str]) -> dict[str, str | None]:
+        """The node holding each of ``execution_ids`` that exists (None: nobody)."""
+
+    @abstractmethod
+    def set_lease(self, execution_id: str, owner: str, ttl: float) -> None:
+        """Make ``owner`` hold the execution for ``ttl`` seconds, whoever held it."""
+
+    @abstractmethod
+    def release_leases(self, owner: str, ids: list[str] | None) -> None:
+        """Give up ``owner``'s leases on ``ids`` (all of them when None)."""
+
+    @abstractmethod
+    def has_commands(self) -> bool:
+        """Whether any kill/resume waits in ``execution_commands`` (engine/store/commands.py)."""
+
     def write_batch(
         self,
         *,

@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -29,6 +30,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,7 +50,7 @@ from engine.store.records import (
     log_from_row,
     task_run_from_row,
 )
-from engine.store.tables import executions, flows, logs, task_runs
+from engine.store.tables import execution_commands, executions, flows, logs, task_runs
 
 #: Names other modules import from here (defined in engine.store.records, which needs no SQLAlchemy).
 __all__ = ["FlowRecord", "LogRecord", "SqlStore", "StoreOpenError", "default_database_url", "like_escape"]
@@ -299,6 +301,42 @@ class SqlStore(StoreBase):
             conn.execute(delete(task_runs).where(task_runs.c.execution_id == execution_id))
             conn.execute(delete(logs).where(logs.c.execution_id == execution_id))
         return bool(n)
+
+    # --- leases (engine/store/leases.py) ------------------------------------------------------------
+
+    def renew_leases(self, owner: str, ttl: float) -> set[str]:
+        upd = (update(executions).where(executions.c.owner == owner, executions.c.state.not_in(TERMINAL_NAMES))
+               .values(lease_until=time.time() + ttl).returning(executions.c.id))
+        with self.engine.begin() as conn:
+            return {r.id for r in conn.execute(upd)}
+
+    def lease_owner_of(self, execution_id: str) -> tuple[bool, str | None]:
+        with self.read_engine.begin() as conn:
+            row = conn.execute(select(executions.c.owner).where(executions.c.id == execution_id)).first()
+        return (True, row.owner) if row is not None else (False, None)
+
+    def lease_owners(self, execution_ids: list[str]) -> dict[str, str | None]:
+        if not execution_ids:
+            return {}
+        q = select(executions.c.id, executions.c.owner).where(executions.c.id.in_(execution_ids))
+        with self.read_engine.begin() as conn:
+            return {r.id: r.owner for r in conn.execute(q)}
+
+    def set_lease(self, execution_id: str, owner: str, ttl: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(executions).where(executions.c.id == execution_id)
+                         .values(owner=owner, lease_until=time.time() + ttl))
+
+    def release_leases(self, owner: str, ids: list[str] | None) -> None:
+        q = update(executions).where(executions.c.owner == owner)
+        if ids is not None:
+            q = q.where(executions.c.id.in_(ids))
+        with self.engine.begin() as conn:
+            conn.execute(q.values(owner=None, lease_until=None))
+
+    def has_commands(self) -> bool:
+        with self.read_engine.begin() as conn:
+            return conn.execute(select(execution_commands.c.id).limit(1)).first() is not None
 
     # --- logs ---------------------------------------------------------------------------------------
 
