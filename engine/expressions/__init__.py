@@ -54,9 +54,9 @@ refused with ``ExpressionError`` when it would build text over
 ``max_output`` or lists over ``max_items`` (checked before building), when a
 range exceeds ``max_range``, when a template has more than ``max_parts``
 parts, when recursion is too deep, or when it runs longer than ``timeout``
-seconds (a watchdog thread interrupts it; see :mod:`.guard`). C code the
-watchdog cannot interrupt is bounded otherwise: ``jq`` runs in a worker
-process killed at the deadline (:mod:`.jq_filter`), regular expressions use
+seconds of CPU time (a watchdog thread interrupts it; see :mod:`.guard`). C
+code the watchdog cannot interrupt is bounded otherwise: ``jq`` runs in a
+worker process that ends when its CPU time is up (:mod:`.jq_filter`), regular expressions use
 RE2, linear in the text (:mod:`.regexes`).
 """
 

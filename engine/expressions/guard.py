@@ -1,11 +1,22 @@
-"""A wall-clock deadline for code running in the calling thread.
+"""A processor-time budget for code running in the calling thread.
+
+The budget counts the CPU time of the rendering thread (its own thread clock),
+not the wall clock: on a busy machine (a CI runner with two cores running the
+test suite with several workers, a server running many flows) a thread waits
+for a core or for the GIL, and a legitimate template must not fail because of
+what else the machine does. A runaway template burns CPU, so its clock runs
+and it is stopped all the same. Waiting for runtime-supplied functions
+(``secret()`` reading a vault, ``kv()`` asking the database) or for the jq
+worker process costs the render no budget; jq's own CPU is bounded by the same
+budget in its process (:mod:`.jq_worker`).
 
 Why not a generator that checks the clock between output chunks? Because a
 template can loop for hours without writing anything (nested ``for`` loops with
 an empty body). Why not ``sys.settrace``? It slows every render several times.
 
 Instead one daemon *watchdog* thread per process keeps the deadlines of the
-renders in progress and, when one passes, raises :class:`RenderTimeout` inside
+renders in progress, reads the CPU clock of each rendering thread, and when a
+render's budget is spent raises :class:`RenderTimeout` inside
 the rendering thread with ``PyThreadState_SetAsyncExc``. The interpreter
 delivers it at the next bytecode boundary, so pure-Python loops (which is all a
 template can run: every C-level operation on large values is bounded by the
@@ -19,7 +30,10 @@ Two details make this safe:
   finishes, so a late timeout can never escape into the caller's code. Calls
   into runtime-supplied functions (``secret()``, ``read()``) are marked
   external: the watchdog waits for them to return instead of interrupting
-  them half-way, and the render stops right after.
+  them half-way, and the render stops right after;
+* the watchdog reads a thread's CPU clock only under its lock while the
+  render's deadline is active, and a render ends its deadline (under the same
+  lock) before its thread can end, so the clock always belongs to a live thread.
 """
 
 from __future__ import annotations
@@ -40,6 +54,11 @@ POLL_INTERVAL = 0.02
 #: keep coming (a runner rendering thousands of task runs) it keeps polling instead of being
 #: woken, so a render does not pay for waking a thread.
 IDLE_POLLS = 50
+#: Whether another thread's CPU clock can be read (Linux, the BSDs); elsewhere (macOS) the
+#: budget falls back to the wall clock, which a busy machine stretches.
+PER_THREAD_CLOCK = hasattr(time, "pthread_getcpuclockid")
+#: The clock a render's budget is counted on, read in the rendering thread itself.
+_clock = time.thread_time if PER_THREAD_CLOCK else time.monotonic
 
 
 class RenderTimeout(BaseException):  # noqa: N818 - raised asynchronously; not an error class callers catch
@@ -56,28 +75,43 @@ def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 class Deadline:
-    """One guarded run: which thread, until when, and whether it was interrupted."""
+    """One guarded run: which thread, until which reading of its CPU clock, and whether it was interrupted."""
 
-    __slots__ = ("thread_id", "expires", "done", "fired", "external")
+    __slots__ = ("thread_id", "expires", "done", "fired", "external", "overdue", "clock")
 
     def __init__(self, thread_id: int, expires: float):
         self.thread_id = thread_id
+        #: The reading of the thread's CPU clock (``time.thread_time()``) at which the budget is spent.
         self.expires = expires
         self.done = False
         self.fired = False
         self.external = 0  # > 0 while a runtime-supplied function runs
+        #: Set by the watchdog when the budget is spent while a runtime-supplied function runs.
+        self.overdue = False
+        self.clock: int | None = None  # the thread's CPU clock id, looked up by the watchdog
 
     def enter_external(self) -> None:
         # Checked here too: calls in a tight loop leave the watchdog gaps
         # shorter than its polling interval, so it might never see one.
-        if time.monotonic() >= self.expires:
+        if self.overdue:
             self.fired = True  # finish() clears a timeout the watchdog raced to send
             raise RenderTimeout
         self.external += 1
 
+    def spent(self) -> bool:
+        """Whether the thread's CPU clock passed the budget; only the watchdog calls it, under its lock."""
+        if not PER_THREAD_CLOCK:
+            return time.monotonic() >= self.expires
+        try:
+            if self.clock is None:
+                self.clock = time.pthread_getcpuclockid(self.thread_id)
+            return time.clock_gettime(self.clock) >= self.expires
+        except OSError:  # cannot happen while the render runs (see above); never let it stop the watchdog
+            return False
+
 
 class Watchdog:
-    """Raises :class:`RenderTimeout` in threads whose deadline passed."""
+    """Raises :class:`RenderTimeout` in threads whose CPU-time budget is spent."""
 
     def __init__(self, poll: float = POLL_INTERVAL):
         self._poll = poll
@@ -90,8 +124,8 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float) -> Deadline:
-        """Begin a guarded run of at most ``timeout`` seconds in the calling thread."""
-        deadline = Deadline(threading.get_ident(), time.monotonic() + timeout)
+        """Begin a guarded run of at most ``timeout`` seconds of CPU time in the calling thread."""
+        deadline = Deadline(threading.get_ident(), _clock() + timeout)
         if self._thread is None:  # first use, or first in a forked child (_after_fork)
             self._spawn()
         with self._lock:
@@ -122,7 +156,7 @@ class Watchdog:
 
     @contextmanager
     def outside_python(self, default: float) -> Iterator[float]:
-        """Run C code (jq, a regex) that the watchdog cannot interrupt; yields the seconds left.
+        """Run C code (jq, a regex) that the watchdog cannot interrupt; yields the CPU seconds left.
 
         The watchdog leaves the calling render alone meanwhile, so the C code
         itself must be bounded by the seconds yielded (``default`` outside a
@@ -132,7 +166,7 @@ class Watchdog:
         if deadline is None:
             yield default
             return
-        left = deadline.expires - time.monotonic()
+        left = deadline.expires - _clock()
         if left <= 0:
             deadline.fired = True
             raise RenderTimeout
@@ -147,19 +181,20 @@ class Watchdog:
         """One-time work of a library (loading holiday calendars) that is not the template's cost.
 
         The watchdog leaves the render alone meanwhile and the render's
-        deadline moves forward by the time spent.
+        deadline moves forward by the CPU time spent.
         """
         deadline = self._by_thread.get(threading.get_ident())
         if deadline is None:
             yield
             return
-        start = time.monotonic()
+        start = _clock()
         deadline.external += 1
         try:
             yield
         finally:
             with self._lock:
-                deadline.expires += time.monotonic() - start
+                deadline.expires += _clock() - start
+                deadline.overdue = False  # the watchdog looks again against the moved deadline
             deadline.external -= 1
 
     def shield(self, fn: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -207,13 +242,16 @@ class Watchdog:
                 self._idle = False
                 quiet, seen = 0, self._starts
             time.sleep(self._poll)
-            now = time.monotonic()
             with self._lock:
                 for deadline in list(self._active.values()):
-                    if now >= deadline.expires and not deadline.done and not deadline.fired and not deadline.external:
-                        deadline.fired = True
-                        self._active.pop(id(deadline), None)
-                        _async_raise(deadline.thread_id, RenderTimeout)
+                    if deadline.done or deadline.fired or not deadline.spent():
+                        continue
+                    if deadline.external:
+                        deadline.overdue = True  # the render stops at its next runtime call or after this one
+                        continue
+                    deadline.fired = True
+                    self._active.pop(id(deadline), None)
+                    _async_raise(deadline.thread_id, RenderTimeout)
 
     def _after_fork(self) -> None:
         # The thread does not survive fork() and the lock may have been held.

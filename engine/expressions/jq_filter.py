@@ -4,10 +4,11 @@
 result, as Kestra does (``| first`` for a single value). A text input is read
 as JSON; anything else is converted to JSON first. The program runs in a
 worker process (:mod:`engine.expressions.jq_worker`) that is reused between
-calls; when a render's time is up the worker is killed and the render fails
-with a clear error, so ``[range(1e9)]`` or ``def f: f; f`` cannot hold a
-worker thread. The input is measured before it is sent and the result is
-refused past the output limit. Programs may not ``import``/``include`` jq
+calls; a program gets the CPU time its render has left (counted by the worker's
+own CPU clock, so a busy machine does not shorten it), and when that is used
+up the worker ends and the render fails with a clear error, so
+``[range(1e9)]`` or ``def f: f; f`` cannot hold a worker thread. The input
+is measured before it is sent and the result is refused past the output limit. Programs may not ``import``/``include`` jq
 modules (files on the server).
 
 On a busy 2-core machine a call to a warm worker took about 0.3 ms (two pipe
@@ -39,6 +40,16 @@ _WORKER = str(Path(__file__).with_name("jq_worker.py"))
 _MODULES = re.compile(r"(^|[;\s])(import|include)\s+\"")
 #: Idle workers kept per process.
 KEEP_IDLE = 2
+
+
+def wall_backstop(cpu_seconds: float) -> float:
+    """How long to wait for a worker whose program may use ``cpu_seconds`` of CPU time.
+
+    The worker stops itself when its CPU time is up; this only bounds a worker
+    that stopped answering, generously enough for a machine busy enough to give
+    it a tenth of a core.
+    """
+    return 10 * cpu_seconds + 5
 
 
 class JqError(LimitError):
@@ -76,18 +87,19 @@ class JqWorker:
     def ask(self, program: str, data: str, max_output: int, timeout: float) -> tuple[bool, str]:
         prog, body = program.encode("utf-8"), data.encode("utf-8")
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(b"%d %d %d %d\n" % (len(prog), len(body), max_output, math.ceil(timeout)) + prog + body)
+        self.proc.stdin.write(b"%d %d %d %d\n" % (len(prog), len(body), max_output, math.ceil(timeout * 1000)) + prog + body)
         self.proc.stdin.flush()
         return self._reply(timeout)
 
     def _reply(self, timeout: float) -> tuple[bool, str]:
+        """The worker's answer; TimeoutError when its program used up ``timeout`` CPU seconds."""
         import selectors
 
         fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
         buf = b""
         need: int | None = None
         ok = False
-        end = time.monotonic() + timeout
+        end = time.monotonic() + wall_backstop(timeout)
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
             while need is None or len(buf) < need:
@@ -96,13 +108,23 @@ class JqWorker:
                     raise TimeoutError
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
-                    raise EOFError
+                    raise TimeoutError if self._ended_by_timer() else EOFError
                 buf += chunk
                 if need is None and b"\n" in buf:
                     header, _, buf = buf.partition(b"\n")
                     status, size = header.split()
                     ok, need = status == b"OK", int(size)
         return ok, buf.decode("utf-8")
+
+    def _ended_by_timer(self) -> bool:
+        """Whether the worker, having closed its output, was ended by its CPU timer (SIGPROF)."""
+        import signal
+        import subprocess
+
+        try:
+            return self.proc.wait(timeout=5) == -signal.SIGPROF
+        except subprocess.TimeoutExpired:
+            return False
 
 
 class JqPool:

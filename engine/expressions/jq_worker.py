@@ -2,13 +2,17 @@
 
 jq is C code: once a program runs, nothing in the Python process can stop it
 (an asynchronous exception only lands between bytecodes) and it can take all
-the memory. So programs run here, in a child process the parent kills when a
-render's time is up, with its address space capped and an empty
-environment (``$ENV`` shows nothing of the server's).
+the memory. So programs run here, in a child process with its address space
+capped and an empty environment (``$ENV`` shows nothing of the server's).
+A program may use the CPU time the render has left: a profiling timer
+(``ITIMER_PROF``, which counts this process's CPU time, not the wall clock)
+delivers ``SIGPROF``, whose default action ends the process mid-program, so a
+busy machine does not cut a legitimate program short and an endless one ends
+even when no parent is left to kill it.
 
 Protocol on stdin/stdout, one request at a time::
 
-    request:  b"<program bytes> <input bytes> <max output chars> <seconds>\\n" + program + input
+    request:  b"<program bytes> <input bytes> <max output chars> <CPU milliseconds>\\n" + program + input
     reply:    b"OK <n>\\n" + JSON list of results   or   b"ERR <n>\\n" + message
 
 This file imports nothing from Lanner so it starts fast and runs with ``-I``.
@@ -54,18 +58,18 @@ def main() -> None:
         header = stdin.readline()
         if not header:
             return
-        program_len, data_len, max_output, seconds = (int(x) for x in header.split())
+        program_len, data_len, max_output, millis = (int(x) for x in header.split())
         program = stdin.read(program_len).decode("utf-8")
         data = stdin.read(data_len).decode("utf-8")
-        # The parent kills this process when a render's time is up; should the parent be gone,
-        # SIGALRM's default action ends a program that outlives its time all the same.
-        signal.alarm(seconds + 1)
+        # SIGPROF's default action ends this process once the program used its CPU time
+        # (the parent reports that as the render's timeout).
+        signal.setitimer(signal.ITIMER_PROF, max(millis, 1) / 1000)
         try:
             ok, text = _run(program, data, max_output)
         except (RecursionError, MemoryError):
             ok, text = False, "the jq result is nested too deeply or too large"
         finally:
-            signal.alarm(0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
         body = text.encode("utf-8")
         stdout.write(b"%s %d\n" % (b"OK" if ok else b"ERR", len(body)) + body)
         stdout.flush()

@@ -4,7 +4,7 @@ Templates come from flow authors and from data (inputs, outputs), so a render
 must never be able to take the process down: every way to make a large value
 (string/list repetition, ``range``, padding, joins, formatting, concatenation,
 output) is checked *before* the value is built, and the whole render runs
-under a wall-clock deadline (see :mod:`engine.expressions.guard`).
+under a CPU-time budget (see :mod:`engine.expressions.guard`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class LimitError(TemplateRuntimeError):
 class Limits:
     """Bounds of one render; hashable so environments can be cached per value."""
 
-    #: Wall-clock seconds one string may take to render.
+    #: Seconds of CPU time (of the rendering thread) one string may take to render.
     timeout: float = 2.0
     #: Largest string (characters; bytes for ASCII text) a render may produce or build.
     max_output: int = 10 * 1024 * 1024

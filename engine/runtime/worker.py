@@ -8,6 +8,7 @@ the same code run in a thread, a subprocess or a Dask worker.
 
 from __future__ import annotations
 
+import logging
 import threading
 import traceback
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from engine.runtime.secrets import mask_data, mask_text
 
 #: State by name, for the state a task's result gives.
 _STATES: dict[str, State] = {s.value: s for s in State}
+
+_log = logging.getLogger("lanner.worker")
 
 
 @dataclass
@@ -117,6 +120,30 @@ def _run_task(task: RunnableTask, ctx: RunContext, start: str) -> WorkerOutcome:
     return outcome
 
 
+def worker_failed(job: Job, exc: BaseException) -> WorkerOutcome:
+    """The FAILED outcome of an attempt whose worker raised instead of reporting (what a lost worker gets).
+
+    ``run_attempt`` turns a task's errors into outcomes, but not what ``except
+    Exception`` lets through (``SystemExit`` from a task calling ``sys.exit()``)
+    nor a failure around the task itself; without an outcome the task run would
+    stay RUNNING for ever. The attempt fails like one whose worker was lost, so
+    the task's retries and the flow's errors branch run; the traceback goes to
+    the task's log and to the server's.
+    """
+    now = now_iso()
+    message = f"the worker running this attempt failed: {type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(exc))
+    if job.ctx.secrets:
+        message, trace = mask_text(message, job.ctx.secrets), mask_text(trace, job.ctx.secrets)
+    _log.error("execution %s, task run %s: %s\n%s", job.execution_id, job.task_run_id, message, trace)
+    try:
+        job.ctx.logger.error(message)
+        job.ctx.logger.debug(trace)
+    except Exception:  # noqa: BLE001 - the task's logger may be what failed: the server's log has it
+        pass
+    return WorkerOutcome(State.FAILED, None, message, now, now)
+
+
 def _timeout_message(ctx: RunContext) -> str:
     return f"Timed out after {format_duration(timedelta(seconds=ctx.timeout))} (timeout)" if ctx.timeout else "Timed out"
 
@@ -138,6 +165,8 @@ class ThreadWorkerPool:
         def _run() -> None:
             try:
                 outcome = run_attempt(job, on_started)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit from a task, a bug of ours: never a silent RUNNING
+                outcome = worker_failed(job, exc)
             finally:
                 with self._lock:
                     self._jobs.pop(job.task_run_id, None)

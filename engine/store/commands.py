@@ -22,7 +22,6 @@ import json
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from engine.model.ids import now_iso
-from engine.store.sqlite_native import NativeSqliteStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -59,8 +58,8 @@ class Command(NamedTuple):
 
 def take(store: SqlStore, owner: str) -> list[Command]:
     """Remove and return every command for executions ``owner`` holds, oldest first."""
-    if isinstance(store, NativeSqliteStore) and not store.has_commands():
-        return []  # the usual case, without SQLAlchemy on the native store
+    if not store.has_commands():
+        return []  # the usual case: nothing posted, no write transaction (and no SQLAlchemy on the native store)
     from sqlalchemy import delete, select
 
     from engine.store.tables import execution_commands, executions
@@ -69,9 +68,6 @@ def take(store: SqlStore, owner: str) -> list[Command]:
     q = delete(execution_commands).where(execution_commands.c.execution_id.in_(mine)).returning(
         execution_commands.c.id, execution_commands.c.execution_id, execution_commands.c.kind, execution_commands.c.payload
     )
-    with store.read_engine.connect() as conn:  # the usual case: nothing posted, no write transaction
-        if conn.execute(select(execution_commands.c.id).limit(1)).first() is None:
-            return []
     with store.engine.begin() as conn:
         rows = sorted(conn.execute(q).all(), key=lambda r: r.id)
     return [Command(r.execution_id, r.kind, json.loads(r.payload or "{}")) for r in rows]

@@ -20,9 +20,10 @@ and what the runner does with the answers is cluster logic in
 
 Clock skew between machines should stay well below ``ttl`` (NTP is enough).
 
-On the native SQLite store (:mod:`engine.store.sqlite_native`, ``lanner flow
-run``) renewing, releasing and reading leases are that store's own statements,
-so a run that ends before anything needs claiming never imports SQLAlchemy.
+Renewing, releasing and reading leases are each store's own statements
+(:class:`engine.store.base.StoreBase`), so on the native SQLite store (``lanner
+flow run``) a run that ends before anything needs claiming never imports
+SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from engine.model.state import TERMINAL_NAMES
-from engine.store.sqlite_native import NativeSqliteStore
 
 if TYPE_CHECKING:
     from engine.store.sql import SqlStore
@@ -86,32 +86,10 @@ class LeaseStore:
 
     def renew(self) -> set[str]:
         """Extend every lease this node holds; returns the unfinished executions it still owns."""
-        if isinstance(self.store, NativeSqliteStore):
-            return self.store.renew_leases(self.owner, self.ttl)
-        from sqlalchemy import update
-
-        from engine.store.tables import executions
-
-        now = time.time()
-        with self.store.engine.begin() as conn:
-            rows = conn.execute(
-                update(executions)
-                .where(executions.c.owner == self.owner, executions.c.state.not_in(TERMINAL_NAMES))
-                .values(lease_until=now + self.ttl)
-                .returning(executions.c.id)
-            ).all()
-        return {r.id for r in rows}
+        return self.store.renew_leases(self.owner, self.ttl)
 
     def owns(self, execution_id: str) -> bool:
-        if isinstance(self.store, NativeSqliteStore):
-            owner = self.store.lease_owner_of(execution_id)[1]
-            return owner is None or owner == self.owner
-        from sqlalchemy import select
-
-        from engine.store.tables import executions
-
-        with self.store.read_engine.begin() as conn:
-            owner = conn.execute(select(executions.c.owner).where(executions.c.id == execution_id)).scalar()
+        owner = self.store.lease_owner_of(execution_id)[1]
         return owner is None or owner == self.owner
 
     def foreign(self, execution_ids: Iterable[str]) -> set[str]:
@@ -119,31 +97,11 @@ class LeaseStore:
         ids = list(execution_ids)
         if not ids:
             return set()
-        if isinstance(self.store, NativeSqliteStore):
-            return {i for i, owner in self.store.lease_owners(ids).items() if owner is not None and owner != self.owner}
-        from sqlalchemy import select
-
-        from engine.store.tables import executions
-
-        q = select(executions.c.id, executions.c.owner).where(executions.c.id.in_(ids))
-        with self.store.read_engine.begin() as conn:
-            return {r.id for r in conn.execute(q) if r.owner is not None and r.owner != self.owner}
+        return {i for i, owner in self.store.lease_owners(ids).items() if owner is not None and owner != self.owner}
 
     def take(self, execution_id: str) -> None:
         """Own this execution now, whoever held it (a restart makes an ended execution unfinished again)."""
-        if isinstance(self.store, NativeSqliteStore):
-            self.store.set_lease(execution_id, self.owner, self.ttl)
-            return
-        from sqlalchemy import update
-
-        from engine.store.tables import executions
-
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                update(executions)
-                .where(executions.c.id == execution_id)
-                .values(owner=self.owner, lease_until=time.time() + self.ttl)
-            )
+        self.store.set_lease(execution_id, self.owner, self.ttl)
 
     def release(self, ids: Iterable[str] | None = None) -> None:
         """Give up leases (all of this node's when ``ids`` is None) so others take over at once."""
@@ -151,15 +109,4 @@ class LeaseStore:
             ids = list(ids)
             if not ids:
                 return
-        if isinstance(self.store, NativeSqliteStore):
-            self.store.release_leases(self.owner, ids)
-            return
-        from sqlalchemy import update
-
-        from engine.store.tables import executions
-
-        q = update(executions).where(executions.c.owner == self.owner)
-        if ids is not None:
-            q = q.where(executions.c.id.in_(ids))
-        with self.store.engine.begin() as conn:
-            conn.execute(q.values(owner=None, lease_until=None))
+        self.store.release_leases(self.owner, ids)

@@ -11,7 +11,9 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,6 +38,7 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.ids import now_iso
 from engine.model.state import TERMINAL_NAMES
 from engine.store import batch
+from engine.store.base import StoreBase
 from engine.store.records import (
     FlowRecord,
     LogRecord,
@@ -46,7 +50,7 @@ from engine.store.records import (
     log_from_row,
     task_run_from_row,
 )
-from engine.store.tables import executions, flows, logs, task_runs
+from engine.store.tables import execution_commands, executions, flows, logs, task_runs
 
 #: Names other modules import from here (defined in engine.store.records, which needs no SQLAlchemy).
 __all__ = ["FlowRecord", "LogRecord", "SqlStore", "StoreOpenError", "default_database_url", "like_escape"]
@@ -70,7 +74,7 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlStore:
+class SqlStore(StoreBase):
     """Repository of flows, executions, task runs and logs."""
 
     def __init__(self, url: str):
@@ -95,8 +99,7 @@ class SqlStore:
         except SQLAlchemyError as exc:  # not a database, a corrupt file, a server that does not answer
             self.close()
             raise StoreOpenError(self._describe_open_error(exc)) from None
-        #: Set by a runner that leases executions: new executions are inserted already owned by it.
-        self.lease_owner: str | None = None
+        self.lease_owner = None
         self.lease_seconds = 30.0
 
     def _describe_open_error(self, exc: SQLAlchemyError) -> str:
@@ -196,29 +199,8 @@ class SqlStore:
 
     # --- executions --------------------------------------------------------------------------------
 
-    def write_batch(
-        self,
-        *,
-        new_executions: Sequence[Execution] = (),
-        updated_executions: Sequence[Execution] = (),
-        new_runs: Sequence[TaskRun] = (),
-        updated_runs: Sequence[TaskRun] = (),
-        log_rows: Sequence[LogRecord] = (),
-    ) -> None:
-        """Write one batch of state changes in one transaction (engine/store/batch.py)."""
-        if not (new_executions or updated_executions or new_runs or updated_runs or log_rows):
-            return
-        with self.engine.begin() as conn:
-            batch.write(
-                conn,
-                self._batch_sql,
-                new_executions=new_executions,
-                updated_executions=updated_executions,
-                new_runs=new_runs,
-                updated_runs=updated_runs,
-                log_rows=log_rows,
-                lease=(self.lease_owner, self.lease_seconds) if self.lease_owner else None,
-            )
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return self.engine.begin()
 
     @staticmethod
     def _execution_from_row(r: Row[Any]) -> Execution:
@@ -240,13 +222,6 @@ class SqlStore:
                 return None
             runs = conn.execute(_RUNS_OF_EXECUTION, {"ex_id": execution_id}).all()
         return self._execution_from_row(row), [self._task_run_from_row(r) for r in runs]
-
-    def summary(self, execution_id: str) -> dict[str, Any] | None:
-        loaded = self.load_execution(execution_id)
-        if loaded is None:
-            return None
-        ex, runs = loaded
-        return ex.to_summary(runs)
 
     def search_executions(
         self,
@@ -326,6 +301,42 @@ class SqlStore:
             conn.execute(delete(task_runs).where(task_runs.c.execution_id == execution_id))
             conn.execute(delete(logs).where(logs.c.execution_id == execution_id))
         return bool(n)
+
+    # --- leases (engine/store/leases.py) ------------------------------------------------------------
+
+    def renew_leases(self, owner: str, ttl: float) -> set[str]:
+        upd = (update(executions).where(executions.c.owner == owner, executions.c.state.not_in(TERMINAL_NAMES))
+               .values(lease_until=time.time() + ttl).returning(executions.c.id))
+        with self.engine.begin() as conn:
+            return {r.id for r in conn.execute(upd)}
+
+    def lease_owner_of(self, execution_id: str) -> tuple[bool, str | None]:
+        with self.read_engine.begin() as conn:
+            row = conn.execute(select(executions.c.owner).where(executions.c.id == execution_id)).first()
+        return (True, row.owner) if row is not None else (False, None)
+
+    def lease_owners(self, execution_ids: list[str]) -> dict[str, str | None]:
+        if not execution_ids:
+            return {}
+        q = select(executions.c.id, executions.c.owner).where(executions.c.id.in_(execution_ids))
+        with self.read_engine.begin() as conn:
+            return {r.id: r.owner for r in conn.execute(q)}
+
+    def set_lease(self, execution_id: str, owner: str, ttl: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(executions).where(executions.c.id == execution_id)
+                         .values(owner=owner, lease_until=time.time() + ttl))
+
+    def release_leases(self, owner: str, ids: list[str] | None) -> None:
+        q = update(executions).where(executions.c.owner == owner)
+        if ids is not None:
+            q = q.where(executions.c.id.in_(ids))
+        with self.engine.begin() as conn:
+            conn.execute(q.values(owner=None, lease_until=None))
+
+    def has_commands(self) -> bool:
+        with self.read_engine.begin() as conn:
+            return conn.execute(select(execution_commands.c.id).limit(1)).first() is not None
 
     # --- logs ---------------------------------------------------------------------------------------
 

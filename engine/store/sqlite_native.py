@@ -39,9 +39,9 @@ from engine.model.execution import Execution, TaskRun
 from engine.model.ids import now_iso
 from engine.model.state import TERMINAL_NAMES
 from engine.store import batch, sqlite_schema
+from engine.store.base import StoreBase
 from engine.store.records import (
     FlowRecord,
-    LogRecord,
     StoreOpenError,
     execution_from_row,
     flow_from_row,
@@ -78,7 +78,7 @@ def file_path(url: str) -> str | None:
     return None if not path or path == ":memory:" or "?" in path else path
 
 
-class NativeSqliteStore:
+class NativeSqliteStore(StoreBase):
     """The repository of flows, executions, task runs and logs of one SQLite file, without SQLAlchemy.
 
     It answers every call of :class:`~engine.store.sql.SqlStore`: those of a run
@@ -99,8 +99,7 @@ class NativeSqliteStore:
         self._read_lock = threading.Lock()
         self._flow_lock = threading.Lock()
         self._batch_sql = batch.BatchStatements.for_paramstyle(sqlite3.paramstyle)
-        #: Set by a runner that leases executions: new executions are inserted already owned by it.
-        self.lease_owner: str | None = None
+        self.lease_owner = None
         self.lease_seconds = 30.0
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._writer: sqlite3.Connection | None = None
@@ -180,6 +179,8 @@ class NativeSqliteStore:
                 raise
             conn.execute("COMMIT")
 
+    _begin = _transaction  # StoreBase's write transaction (an alias: the runner's batches pay no extra call)
+
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: several queries see one state of the database."""
@@ -247,30 +248,6 @@ class NativeSqliteStore:
 
     # --- executions -----------------------------------------------------------------------------------
 
-    def write_batch(
-        self,
-        *,
-        new_executions: Sequence[Execution] = (),
-        updated_executions: Sequence[Execution] = (),
-        new_runs: Sequence[TaskRun] = (),
-        updated_runs: Sequence[TaskRun] = (),
-        log_rows: Sequence[LogRecord] = (),
-    ) -> None:
-        """Write one batch of state changes in one transaction (engine/store/batch.py)."""
-        if not (new_executions or updated_executions or new_runs or updated_runs or log_rows):
-            return
-        with self._transaction() as conn:
-            batch.write(
-                conn,
-                self._batch_sql,
-                new_executions=new_executions,
-                updated_executions=updated_executions,
-                new_runs=new_runs,
-                updated_runs=updated_runs,
-                log_rows=log_rows,
-                lease=(self.lease_owner, self.lease_seconds) if self.lease_owner else None,
-            )
-
     def get_execution(self, execution_id: str) -> Execution | None:
         rows = self._query("SELECT * FROM executions WHERE id = ?", (execution_id,))
         return execution_from_row(rows[0]) if rows else None
@@ -282,13 +259,6 @@ class NativeSqliteStore:
                 return None
             runs = conn.execute("SELECT * FROM task_runs WHERE execution_id = ? ORDER BY seq", (execution_id,)).fetchall()
         return execution_from_row(row), [task_run_from_row(r) for r in runs]
-
-    def summary(self, execution_id: str) -> dict[str, Any] | None:
-        loaded = self.load_execution(execution_id)
-        if loaded is None:
-            return None
-        ex, runs = loaded
-        return ex.to_summary(runs)
 
     def task_run_states(self, execution_id: str) -> list[tuple[str, str, str | None, str]]:
         """(task run id, task id, loop value, state) of an execution in start order, cheap enough to poll."""

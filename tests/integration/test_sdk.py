@@ -4,9 +4,11 @@ and a condition in the scheduler (all on a real SQLite store and internal storag
 from __future__ import annotations
 
 import base64
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from textwrap import dedent
 from typing import Any, ClassVar
 
 import pytest
@@ -57,6 +59,13 @@ class Waiter(RunnableTask):
         return TaskResult({"waited": True})
 
 
+@register_task("sdk_test.exit", group="SDK tests", title="Exit", summary="Calls sys.exit() in the worker thread.")
+class Exiter(RunnableTask):
+    def run(self, ctx: RunContext) -> TaskResult:
+        ctx.logger.info("leaving")
+        sys.exit(3)  # a BaseException: what no ``except Exception`` around a task catches
+
+
 @pytest.fixture
 def sdk_runner(tmp_path: Path) -> Any:
     secrets = SecretStore(environ={"SECRET_TOKEN": base64.b64encode(TOKEN.encode()).decode()})
@@ -88,6 +97,30 @@ def test_a_missing_secret_fails_the_task_with_what_to_set(sdk_runner: Any) -> No
     assert attempt["message"] == (
         "secret 'NOPE' is not defined: set the environment variable SECRET_NOPE (base64), or add it to LANNER_SECRETS_FILE"
     )
+
+
+def test_an_exception_that_escapes_the_worker_fails_the_attempt_and_the_flow_goes_on(sdk_runner: Any) -> None:
+    """The worker thread reports a FAILED attempt, logged, so retries and the errors branch still run."""
+    summary = run_flow(sdk_runner, dedent("""
+        id: exits
+        namespace: sdk
+        tasks:
+          - id: x
+            type: sdk_test.exit
+            retry: {type: constant, interval: PT0.05S, maxAttempts: 2}
+        errors:
+          - id: handler
+            type: log
+            message: handled
+        """))
+    assert summary["state"] == "FAILED", summary
+    runs = {t["taskId"]: t for t in summary["taskRuns"]}
+    assert runs["x"]["state"] == "FAILED" and len(runs["x"]["attempts"]) == 2, runs["x"]
+    assert all(a["state"] == "FAILED" for a in runs["x"]["attempts"])
+    assert "SystemExit: 3" in runs["x"]["attempts"][-1]["message"], runs["x"]["attempts"][-1]
+    assert runs["handler"]["state"] == "SUCCESS"
+    errors = [line["message"] for line in sdk_runner.logs(summary["id"]) if line["level"] == "ERROR"]
+    assert any("SystemExit: 3" in message for message in errors), errors
 
 
 def test_a_killed_task_stops_waiting_at_once(sdk_runner: Any) -> None:

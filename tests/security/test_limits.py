@@ -63,10 +63,10 @@ def test_hostile_yaml_is_refused_with_422_in_under_a_second(server: Server, name
 
 def test_the_yaml_limits_in_the_loader():
     for document, words in ((BILLION_LAUGHS, "aliases"), (DEEP, "nested deeper"), (WIDE_ALIASES, f"{MAX_ALIAS_NODES:,}")):
-        start = time.perf_counter()
+        start = time.thread_time()  # CPU time: a busy CI machine stretches wall time, not this
         with pytest.raises(YamlError, match=words):
             load_any_yaml(document)
-        assert time.perf_counter() - start < 1.0
+        assert time.thread_time() - start < 1.0
     with pytest.raises(YamlError, match="more than the limit"):
         load_any_yaml("x: " + "a" * 2_100_000)
 

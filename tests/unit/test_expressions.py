@@ -133,10 +133,10 @@ def test_compiled_templates_are_cached(ctx):
 
 def test_ten_thousand_simple_renders_are_fast(ctx):
     render("Hello {{ inputs.name }}!", ctx)
-    start = time.perf_counter()
+    start = time.thread_time()  # CPU time: a busy CI machine stretches wall time, not this
     for _ in range(10_000):
         render("Hello {{ inputs.name }}!", ctx)
-    assert time.perf_counter() - start < 2.0  # ~0.2 s here; generous for a shared CPU
+    assert time.thread_time() - start < 2.0  # ~0.2 s here
 
 
 # --- undefined values and errors ---------------------------------------------------------------

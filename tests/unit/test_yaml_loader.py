@@ -228,9 +228,9 @@ def test_depth_limit_names_the_line() -> None:
 
 def test_very_deep_nesting_fails_fast_without_crashing() -> None:
     n = 400_000
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy CI machine stretches wall time, not this
     err = _error("a: " + "[" * n + "]" * n)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert "deeper than 100 levels" in err.message
 
 
@@ -279,9 +279,9 @@ def test_billion_laughs_fails_fast() -> None:
     for i in range(1, 9):
         prev, name = chr(ord("a") + i - 1), chr(ord("a") + i)
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy CI machine stretches wall time, not this
     err = _error("\n".join(lines) + "\n")
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert "aliases" in err.message
     assert err.line is not None and err.line <= 4
 
@@ -306,9 +306,9 @@ def test_thousand_task_flow_loads_fast() -> None:
     )
     best = math.inf
     for _ in range(3):
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time: a busy CI machine stretches wall time, not this
         data, pos = load_yaml(text)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.thread_time() - started)
     assert len(data["tasks"]) == 1000
     assert pos.position(("tasks", 999, "retry", "maxAttempt"))[0] == 3 + 999 * 7 + 6
     assert best < 0.25, f"loading 1,000 tasks took {best * 1000:.0f} ms"
