@@ -172,8 +172,8 @@ def render_string(template: str, context: Mapping[str, Any], *, functions: Funct
 def renderer(*, functions: Functions | None = None, limits: Limits | None = None) -> Callable[[object, Mapping[str, Any]], Any]:
     """``render`` with its functions and limits bound: what the runner calls for every property.
 
-    Lookup-only strings are answered by :mod:`.lite`; the full renderer is made (Jinja imported) the first
-    time anything else comes.
+    Lookup-only strings are answered by :mod:`.lite` until anything else comes; then the full renderer is
+    made (Jinja imported) and renders everything from there on, as fast for lookups.
     """
     bound = limits if limits is not None else Limits.from_env()
     max_output = bound.max_output
@@ -181,6 +181,8 @@ def renderer(*, functions: Functions | None = None, limits: Limits | None = None
 
     def render_bound(value: object, context: Mapping[str, Any]) -> Any:
         nonlocal full
+        if full is not None:  # loaded: its own fast path answers lookups, values of any type included
+            return full(value, context)
         kind = type(value)
         if kind is str:
             if not is_expression(value):  # type: ignore[arg-type]
