@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from engine.expressions import ExpressionError, render
-    from engine.expressions.render import compile_template, default_environment
+    from engine.expressions.full_render import compile_template, default_environment
 
     env = default_environment()
     total, floor_total = 0.0, 0.0

@@ -58,12 +58,22 @@ seconds of CPU time (a watchdog thread interrupts it; see :mod:`.guard`). C
 code the watchdog cannot interrupt is bounded otherwise: ``jq`` runs in a
 worker process that ends when its CPU time is up (:mod:`.jq_filter`), regular expressions use
 RE2, linear in the text (:mod:`.regexes`).
+
+Lookup-only templates (``{{ inputs.x }}``, ``hello {{ outputs.t.value }}``) are checked and rendered
+by :mod:`.lite` without importing Jinja; the engine above is imported the first time a template needs
+it, so a short run whose templates only look values up never loads it. Both give the same values and
+errors (tests/unit/test_expression_lite.py).
 """
 
-from engine.expressions.analysis import check_syntax, referenced_outputs, syntax_errors
-from engine.expressions.errors import ExpressionError
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.expressions import lite
+from engine.expressions.expression_error import ExpressionError
 from engine.expressions.limits import Limits
-from engine.expressions.render import is_expression, render, render_string, renderer
+from engine.expressions.lite import is_expression
 
 __all__ = [
     "ExpressionError",
@@ -76,3 +86,122 @@ __all__ = [
     "renderer",
     "syntax_errors",
 ]
+
+Functions = Mapping[str, Callable[..., Any]]
+PathSuffix = tuple[str | int, ...]
+
+
+def _plan(text: str, limits: Limits) -> lite.Plan | None:
+    """The Jinja-free plan of ``text``, when it has one and the full engine could not refuse it for its size."""
+    return lite.scan(text) if len(text) < 4 * limits.max_parts else None
+
+
+def check_syntax(text: str) -> None:
+    """Raise :class:`ExpressionError` with the reason when ``text`` is not a valid template."""
+    if isinstance(text, str) and is_expression(text) and _plan(text, Limits.from_env()) is None:
+        from engine.expressions import analysis
+
+        analysis.check_syntax(text)
+
+
+def syntax_errors(value: object, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:
+    """Every template inside ``value`` (dicts and lists walked) that does not parse.
+
+    Each error is ``(path suffix, message)``, the path made of the dict keys
+    and list indexes leading to the string.
+    """
+    errors: list[tuple[PathSuffix, str]] = []
+    if isinstance(value, str):
+        try:
+            check_syntax(value)
+        except ExpressionError as exc:
+            errors.append((path, str(exc)))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            errors.extend(syntax_errors(item, (*path, key)))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            errors.extend(syntax_errors(item, (*path, index)))
+    return errors
+
+
+def referenced_outputs(text: str) -> set[str]:
+    """Task ids a template reads as ``outputs.X``, ``outputs['X']`` or ``outputs["X"]``.
+
+    Raises :class:`ExpressionError` when the template does not parse.
+    """
+    if not isinstance(text, str) or not is_expression(text):
+        return set()
+    plan = _plan(text, Limits.from_env())
+    if plan is not None:
+        return lite.referenced_outputs(plan)
+    from engine.expressions import analysis
+
+    return analysis.referenced_outputs(text)
+
+
+def render(value: object, context: Mapping[str, Any], *, functions: Functions | None = None, limits: Limits | None = None) -> Any:
+    """Render every string inside ``value`` (dicts and lists recursively; keys as they are).
+
+    A string that is exactly one ``{{ expression }}`` keeps the expression's
+    type (``{{ inputs.n }}`` gives the int); other templates render to text.
+    """
+    if isinstance(value, str) and not is_expression(value):
+        return value  # the common case: no environment needed
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return renderer(functions=functions, limits=limits)(value, context)
+
+
+def render_string(template: str, context: Mapping[str, Any], *, functions: Functions | None = None, limits: Limits | None = None) -> str:
+    """Render ``template`` to text, whatever its expression's type."""
+    if type(template) is str:
+        if not is_expression(template):
+            return template
+        bound = limits if limits is not None else Limits.from_env()
+        plan = _plan(template, bound)
+        if plan is not None:
+            found = lite.evaluate(plan, context, functions, bound.max_output)
+            if type(found) is str:  # what the full path gives too; anything else it prints (or MISS)
+                return found
+    from engine.expressions import full_render as full
+
+    return full.render_string(template, context, functions=functions, limits=limits)
+
+
+def renderer(*, functions: Functions | None = None, limits: Limits | None = None) -> Callable[[object, Mapping[str, Any]], Any]:
+    """``render`` with its functions and limits bound: what the runner calls for every property.
+
+    Lookup-only strings are answered by :mod:`.lite` until anything else comes; then the full renderer is
+    made (Jinja imported) and renders everything from there on, as fast for lookups.
+    """
+    bound = limits if limits is not None else Limits.from_env()
+    max_output = bound.max_output
+    full: Callable[[object, Mapping[str, Any]], Any] | None = None
+
+    def render_bound(value: object, context: Mapping[str, Any]) -> Any:
+        nonlocal full
+        if full is not None:  # loaded: its own fast path answers lookups, values of any type included
+            return full(value, context)
+        kind = type(value)
+        if kind is str:
+            if not is_expression(value):  # type: ignore[arg-type]
+                return value
+            plan = _plan(value, bound)  # type: ignore[arg-type]
+            if plan is not None:
+                found = lite.evaluate(plan, context, functions, max_output)
+                if found is not lite.MISS:
+                    return found
+        elif value is None or kind is bool or kind is int or kind is float:
+            return value
+        elif kind is dict:  # walked here so that its lookup-only strings stay off the full engine
+            return {k: render_bound(v, context) for k, v in value.items()}  # type: ignore[attr-defined]
+        elif kind is list:
+            return [render_bound(v, context) for v in value]  # type: ignore[attr-defined]
+        if full is None:
+            from engine.expressions import full_render as full_engine
+
+            full = full_engine.renderer(functions=functions, limits=bound)
+        return full(value, context)
+
+    return render_bound

@@ -17,13 +17,10 @@ from jinja2.exceptions import TemplateSyntaxError
 
 from engine.expressions.catalog import RUNTIME_FUNCTIONS, known_function
 from engine.expressions.errors import ExpressionError, parse_error, syntax_error
-from engine.expressions.render import compile_template, default_environment, is_expression
+from engine.expressions.full_render import compile_template, default_environment, is_expression
 
 if TYPE_CHECKING:
     from engine.expressions.sandbox import LannerEnvironment
-
-PathSuffix = tuple[str | int, ...]
-
 
 def check_syntax(text: str) -> None:
     """Raise :class:`ExpressionError` with the reason when ``text`` is not a valid template."""
@@ -67,27 +64,6 @@ def _column(text: str, line: int, needle: str) -> int | None:
     lines = text.split("\n")
     found = lines[line - 1].find(needle) if 0 < line <= len(lines) else -1
     return found + 1 if found >= 0 else None
-
-
-def syntax_errors(value: object, path: PathSuffix = ()) -> list[tuple[PathSuffix, str]]:
-    """Every template inside ``value`` (dicts and lists walked) that does not parse.
-
-    Each error is ``(path suffix, message)``, the path made of the dict keys
-    and list indexes leading to the string.
-    """
-    errors: list[tuple[PathSuffix, str]] = []
-    if isinstance(value, str):
-        try:
-            check_syntax(value)
-        except ExpressionError as exc:
-            errors.append((path, str(exc)))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            errors.extend(syntax_errors(item, (*path, key)))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            errors.extend(syntax_errors(item, (*path, index)))
-    return errors
 
 
 def referenced_outputs(text: str) -> set[str]:

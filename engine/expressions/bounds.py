@@ -22,7 +22,8 @@ from jinja2.runtime import Undefined
 
 from engine.expressions.json_text import to_json
 from engine.expressions.ledger import ledger, too_many
-from engine.expressions.limits import LimitError, Limits
+from engine.expressions.limit_error import LimitError
+from engine.expressions.limits import Limits
 from engine.expressions.walks import walk_too_long
 
 _SEQUENCES = (list, tuple)

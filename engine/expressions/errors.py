@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-from engine.expressions.limits import LimitError
+from engine.expressions.expression_error import ExpressionError
+from engine.expressions.limit_error import LimitError
 
 if TYPE_CHECKING:
     from engine.expressions.sandbox import LannerEnvironment
@@ -26,23 +27,6 @@ _SNIPPET = 120
 #: Longest reason taken from a Python exception (``ValueError: [...] is not in list`` can hold a whole value).
 _REASON = 300
 _SHORT = reprlib.Repr(maxstring=80, maxother=80, maxlist=6, maxtuple=6, maxdict=6, maxlevel=3)
-
-
-class ExpressionError(Exception):
-    """A template that does not parse or cannot be rendered.
-
-    ``template`` is the template text (when known) and ``reason`` the short
-    cause, so callers can build their own message around them.
-    """
-
-    def __init__(self, message: str, *, template: str | None = None, reason: str | None = None):
-        super().__init__(message)
-        self.template = template
-        self.reason = reason or message
-        #: For parse errors: the cause without its place, and the place in the template (1-based).
-        self.cause: str = self.reason
-        self.line: int | None = None
-        self.column: int | None = None
 
 
 def shown(value: object, width: int = 60) -> str:

@@ -39,7 +39,7 @@ def _variables(context: Context) -> dict[str, Any]:
 
 
 def _render_once(context: Context, value: object) -> Any:
-    from engine.expressions.render import compile_template, execute, is_expression
+    from engine.expressions.full_render import compile_template, execute, is_expression
 
     if isinstance(value, str):
         if not is_expression(value):

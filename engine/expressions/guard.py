@@ -45,6 +45,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
+from jinja2 import pass_context
+
+from engine.expressions.lite import CONTEXT_MARK
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -203,7 +207,7 @@ class Watchdog:
         The wrapper finds the calling thread's render when called, so one
         wrapper serves every render. It is a closure: templates see no
         attribute of ``fn`` (a ``functools.partial``'s ``func`` for example);
-        only Jinja's ``pass_context`` mark is copied.
+        only Jinja's ``pass_context`` mark is copied (or made from :func:`.lite.pass_context`'s).
         """
         by_thread = self._by_thread
 
@@ -220,6 +224,8 @@ class Watchdog:
         mark = getattr(fn, "jinja_pass_arg", None)
         if mark is not None:
             call.jinja_pass_arg = mark  # type: ignore[attr-defined]
+        elif getattr(fn, CONTEXT_MARK, False):  # marked without Jinja (lite.pass_context)
+            pass_context(call)
         return call
 
     def _spawn(self) -> None:

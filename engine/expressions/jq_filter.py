@@ -31,7 +31,8 @@ from jinja2.runtime import Undefined
 
 from engine.expressions import bounds, json_text
 from engine.expressions.guard import WATCHDOG
-from engine.expressions.limits import LimitError, Limits
+from engine.expressions.limit_error import LimitError
+from engine.expressions.limits import Limits
 
 if TYPE_CHECKING:
     from engine.expressions.sandbox import LannerEnvironment

@@ -30,7 +30,8 @@ from typing import Any
 
 from jinja2.runtime import Undefined
 
-from engine.expressions.limits import LimitError, Limits
+from engine.expressions.limit_error import LimitError
+from engine.expressions.limits import Limits
 
 #: Containers shorter than this are sized again when met again instead of being remembered:
 #: cheap to walk, and a render that builds many small ones in a loop should not keep them all alive.

@@ -1,4 +1,4 @@
-"""Resource limits of one render, and the error raised when a template exceeds one.
+"""Resource limits of one render (the error raised when a template exceeds one is :mod:`.limit_error`'s).
 
 Templates come from flow authors and from data (inputs, outputs), so a render
 must never be able to take the process down: every way to make a large value
@@ -13,17 +13,11 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2.exceptions import TemplateRuntimeError
-
 #: Environment variables that override the defaults of :class:`Limits`.
 TIMEOUT_ENV = "LANNER_EXPR_TIMEOUT"
 MAX_OUTPUT_ENV = "LANNER_EXPR_MAX_OUTPUT"
 MAX_ITEMS_ENV = "LANNER_EXPR_MAX_ITEMS"
 MAX_MEMORY_ENV = "LANNER_EXPR_MAX_MEMORY"
-
-
-class LimitError(TemplateRuntimeError):
-    """A template tried to build a value, or run for longer, than its limits allow."""
 
 
 @dataclass(frozen=True, slots=True)

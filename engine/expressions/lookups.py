@@ -26,31 +26,13 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.runtime import Undefined
 
-#: What :func:`resolve` answers when the template must be rendered the full way.
-MISS: Any = object()
+from engine.expressions.lite import ATTR, DYNAMIC, ITEM, MISS, Path, Plan, Step
+from engine.expressions.lite import resolve as resolve_plain
 
-#: Kinds of step: ``.name``, ``[constant]``, ``[another path]``.
-ATTR, ITEM, DYNAMIC = 0, 1, 2
+__all__ = ["ATTR", "DYNAMIC", "ITEM", "MISS", "Path", "Plan", "path_of", "plan", "resolve", "step_of"]
 
 #: Names the code generator gives a meaning of its own at the top of a template.
 _RESERVED = frozenset({"self", "loop", "super", "caller", "varargs", "kwargs"})
-
-
-class Path:
-    """A root name and the steps that follow it: ``outputs.t[taskrun.value].value``."""
-
-    __slots__ = ("name", "steps")
-
-    def __init__(self, name: str, steps: tuple[tuple[int, Any], ...]):
-        self.name = name
-        self.steps = steps
-
-    def __repr__(self) -> str:
-        return f"Path({self.name!r}, {self.steps!r})"
-
-
-#: A template the fast path can run: one path (a single ``{{ expression }}``), or texts and paths.
-Plan = Path | tuple[str | Path, ...]
 
 
 def path_of(node: nodes.Node) -> Path | None:
@@ -97,6 +79,17 @@ def plan(tree: nodes.Template, expression: nodes.Expr | None) -> Plan | None:
     return tuple(parts)
 
 
+def step_of(getattr_: Callable[[Any, str], Any], getitem: Callable[[Any, Any], Any]) -> Step:
+    """A step of :func:`.lite.resolve` through an environment's ``getattr``/``getitem``: an undefined
+    value is MISS (the full path raises its error)."""
+
+    def step(value: object, kind: int, key: object) -> Any:
+        value = getattr_(value, key) if kind == ATTR else getitem(value, key)  # type: ignore[arg-type]  # an ATTR key is a str
+        return MISS if isinstance(value, Undefined) else value
+
+    return step
+
+
 def resolve(
     path: Path,
     getattr_: Callable[[Any, str], Any],
@@ -105,28 +98,5 @@ def resolve(
     functions: Mapping[str, Any] | None,
 ) -> Any:
     """The value ``path`` names in ``context``, or :data:`MISS` (see the module's docstring)."""
-    name = path.name
-    if functions and name in functions:
-        return MISS  # the runtime function, wrapped for the watchdog: the full path hands it out
-    try:
-        value = context[name]
-    except KeyError:
-        return MISS  # a global function or an undefined name
-    for kind, key in path.steps:
-        if kind == DYNAMIC:
-            key = resolve(key, getattr_, getitem, context, functions)
-            if key is MISS:
-                return MISS
-        if type(value) is dict:
-            # What the environment's getattr and getitem do first on a map (keys before methods).
-            try:
-                value = value[key]
-                continue
-            except (KeyError, TypeError):
-                pass
-        value = getattr_(value, key) if kind == ATTR else getitem(value, key)
-        if isinstance(value, Undefined):
-            return MISS
-    if isinstance(value, Undefined):
-        return MISS
-    return value
+    value = resolve_plain(path, step_of(getattr_, getitem), context, functions)
+    return MISS if isinstance(value, Undefined) else value

@@ -36,7 +36,8 @@ from jinja2.runtime import Undefined
 from engine.expressions import bounds, dates, walks
 from engine.expressions.bounds import check_items, check_text, to_text, too_long
 from engine.expressions.errors import shown
-from engine.expressions.limits import LimitError, Limits
+from engine.expressions.limit_error import LimitError
+from engine.expressions.limits import Limits
 
 
 class OperatorError(LimitError):

@@ -19,7 +19,8 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from typing import Any
 
 from engine.expressions.ledger import Ledger, ledger, walked
-from engine.expressions.limits import LimitError, Limits
+from engine.expressions.limit_error import LimitError
+from engine.expressions.limits import Limits
 
 _SEQUENCES = (list, tuple)
 #: A sorted run holds at most ``max_walk`` / this items of keys (log2 of its length, about 12, compares each).

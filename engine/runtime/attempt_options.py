@@ -11,10 +11,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +34,8 @@ def log_to_file(task: object, ctx: RunContext) -> Iterator[list[str]]:
     base = Path(ctx.home) / "tmp" if ctx.home is not None else None
     if base is not None:
         base.mkdir(parents=True, exist_ok=True)
+    import tempfile  # only for a task that logs to a file
+
     fd, name = tempfile.mkstemp(prefix=f"lanner-log-{ctx.task_id}-", suffix=".txt", dir=base)
     lock = threading.Lock()
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -59,6 +59,8 @@ def _cache_name(task: Any, ctx: RunContext) -> str:
     definition = task.model_dump(mode="json", by_alias=True, exclude_none=True)
     execution_inputs = ctx.variables.get("inputs") or {}
     value = (ctx.variables.get("taskrun") or {}).get("value")
+    import hashlib  # only for a task with a cache key
+
     digest = hashlib.sha256(json.dumps([definition, execution_inputs, value], sort_keys=True, default=str).encode()).hexdigest()
     return f"task-cache/{task.id}/{digest}.json"
 

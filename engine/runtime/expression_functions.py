@@ -1,7 +1,7 @@
 """The expression functions that need the runtime: secrets, KV, files in storage, logs, task states.
 
 The runner builds them once per namespace and passes them to every render.
-Functions marked with Jinja's ``pass_context`` receive the template's
+Functions marked with ``pass_context`` (Jinja's, without importing Jinja) receive the template's
 variables first (``execution.id``, ``flow`` ...), so one set serves every
 execution of the namespace. Each is bounded: files are looked up by size, never read whole,
 and every path goes through storage's namespace isolation.
@@ -10,11 +10,9 @@ and every path goes through storage's namespace isolation.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import pass_context
-from jinja2.runtime import Context
-
+from engine.expressions.lite import pass_context
 from engine.storage import (
     NSFILE_SCHEME,
     InternalStorage,
@@ -24,6 +22,9 @@ from engine.storage import (
     resolve_nsfile,
     safe_relative_path,
 )
+
+if TYPE_CHECKING:
+    from jinja2.runtime import Context
 
 Function = Callable[..., Any]
 

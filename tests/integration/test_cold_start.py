@@ -1,4 +1,4 @@
-"""What `lanner flow run` loads: the modules a short run needs, not the CLI framework, Alembic or unused clients."""
+"""What `lanner flow run` loads: the modules a short run needs, not the CLI framework, Alembic, unused clients or Jinja."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ namespace: tests.cold
 tasks:
   - id: hello
     type: log
-    message: hello
+    message: "hello from {{ execution.id }} of {{ flow.id }}"
 """
 #: Loaded only for help and errors (typer, rich), store work beyond a run's rows (sqlalchemy), schema changes (alembic),
 #: requests (httpx), stored files (fsspec), schedules (croniter) and a scan of the installed distributions
-#: (importlib.metadata: the entry points come from their cache, pydantic is told it has no plugins).
-HEAVY = ("typer", "rich", "sqlalchemy", "alembic", "httpx", "fsspec", "croniter", "importlib.metadata")
+#: (importlib.metadata: the entry points come from their cache, pydantic is told it has no plugins), and the
+#: expression engine (jinja2) for a flow whose templates only look values up.
+HEAVY = ("typer", "rich", "sqlalchemy", "alembic", "httpx", "fsspec", "croniter", "importlib.metadata", "jinja2")
 PROBE = (
     "import atexit, json, sys\n"
     "atexit.register(lambda: open({out!r}, 'w').write(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))\n"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from engine.expressions import ExpressionError, Limits
+from engine.expressions.full_render import compile_template, environment, run_compiled
 from engine.expressions.lookups import Path
-from engine.expressions.render import compile_template, environment, run_compiled
 
 CONTEXT: dict[str, Any] = {
     "inputs": {

@@ -15,12 +15,13 @@ from engine.expressions import (
     ExpressionError,
     check_syntax,
     is_expression,
+    lite,
     referenced_outputs,
     render,
     render_string,
     syntax_errors,
 )
-from engine.expressions.render import compile_template, default_environment
+from engine.expressions.full_render import compile_template, default_environment
 
 START = "2026-11-24T10:15:30.123456+00:00"
 
@@ -124,11 +125,21 @@ def test_is_expression():
 
 
 def test_compiled_templates_are_cached(ctx):
-    template = "cached {{ inputs.n }} " + str(time.time_ns())
+    template = "cached {{ inputs.n + 1 }} " + str(time.time_ns())
     render(template, ctx)
     before = compile_template.cache_info().hits
     render(template, ctx)
     assert compile_template.cache_info().hits == before + 1
+
+
+def test_lookup_templates_are_read_once_and_never_compiled(ctx):
+    template = "cached {{ inputs.n }} " + str(time.time_ns())
+    misses = compile_template.cache_info().misses
+    assert render(template, ctx) == template.replace("{{ inputs.n }}", "3")
+    before = lite.scan.cache_info().hits
+    render(template, ctx)
+    assert lite.scan.cache_info().hits == before + 1
+    assert compile_template.cache_info().misses == misses  # Jinja never saw it
 
 
 def test_ten_thousand_simple_renders_are_fast(ctx):

@@ -1,4 +1,7 @@
-"""Rendering values: compile once, keep native types, stay within the limits.
+"""Rendering values with Jinja: compile once, keep native types, stay within the limits.
+
+The public ``render`` is :mod:`engine.expressions`'s, which answers lookup-only templates
+without importing this module (:mod:`.lite`) and comes here for the rest.
 
 ``render`` is called for every property of every task run, so the common case
 must be cheap: strings without ``{{``/``{%``/``{#`` are returned untouched,
@@ -19,10 +22,11 @@ from jinja2.exceptions import TemplateSyntaxError
 from jinja2.runtime import Context, Undefined
 from markupsafe import Markup
 
-from engine.expressions import bounds, ledger, lookups
+from engine.expressions import bounds, ledger, lite, lookups
 from engine.expressions.errors import ExpressionError, parse_error, render_error, runtime_reason, syntax_error
 from engine.expressions.guard import WATCHDOG, Deadline, RenderTimeout
 from engine.expressions.limits import Limits
+from engine.expressions.lite import is_expression
 from engine.expressions.sandbox import LannerEnvironment
 
 #: Compiled templates kept per environment (by source text).
@@ -39,11 +43,6 @@ def environment(limits: Limits) -> LannerEnvironment:
 
 def default_environment() -> LannerEnvironment:
     return environment(Limits.from_env())
-
-
-def is_expression(text: str) -> bool:
-    """Whether ``text`` contains template syntax and needs rendering."""
-    return "{" in text and ("{{" in text or "{%" in text or "{#" in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,26 +83,6 @@ def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
     if len(found) == 1 and not isinstance(found[0], nodes.TemplateData):
         return found[0]
     return None
-
-
-def render(
-    value: object,
-    context: Mapping[str, Any],
-    *,
-    functions: Functions | None = None,
-    limits: Limits | None = None,
-) -> Any:
-    """Render every string inside ``value`` (dicts and lists recursively; keys as they are).
-
-    A string that is exactly one ``{{ expression }}`` keeps the expression's
-    type (``{{ inputs.n }}`` gives the int); other templates render to text.
-    """
-    if isinstance(value, str) and not is_expression(value):
-        return value  # the common case: no environment needed
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    env = environment(limits) if limits is not None else default_environment()
-    return _render_value(value, env, context, functions)
 
 
 def renderer(*, functions: Functions | None = None, limits: Limits | None = None) -> Callable[[object, Mapping[str, Any]], Any]:
@@ -202,14 +181,17 @@ def run_compiled(env: LannerEnvironment, compiled: Compiled, context: Mapping[st
 
 #: Values the fast path hands back as they are (after sizing them): the rest is the full path's.
 _PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
-#: How the values that print as themselves print inside a text (``str(finalize(value))``).
-_PRINTED: dict[type, Callable[[Any], str]] = {
-    str: str,
-    int: str,
-    float: str,
-    bool: lambda v: "true" if v else "false",
-    type(None): lambda v: "",
-}
+
+
+@lru_cache(maxsize=16)
+def _lookups(env: LannerEnvironment) -> tuple[lite.Step, Callable[[Any], Any]]:
+    """How the fast path steps through values in ``env`` and sizes a single expression's value."""
+    limits = env.limits
+
+    def native(value: object) -> Any:
+        return _native(value, limits) if type(value) in _PLAIN else lookups.MISS  # MISS itself, or a value _native converts
+
+    return lookups.step_of(env.getattr, env.getitem), native
 
 
 def _fast(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any], functions: Functions | None) -> Any:
@@ -217,31 +199,9 @@ def _fast(env: LannerEnvironment, compiled: Compiled, context: Mapping[str, Any]
 
     Gives exactly what the full path gives, or MISS for the full path to raise its error.
     """
-    plan = compiled.fast
-    try:
-        if isinstance(plan, lookups.Path):
-            value = lookups.resolve(plan, env.getattr, env.getitem, context, functions)
-            kind = type(value)
-            if kind is str:  # what _native's sizing of a text comes to (2 quotes around it as JSON)
-                return value if len(value) + 2 <= env.limits.max_output else lookups.MISS
-            if kind not in _PLAIN:
-                return lookups.MISS  # MISS itself, or a value _native converts
-            return _native(value, env.limits)
-        assert plan is not None
-        parts: list[str] = []
-        for part in plan:
-            if type(part) is str:
-                parts.append(part)
-                continue
-            value = lookups.resolve(part, env.getattr, env.getitem, context, functions)  # type: ignore[arg-type]
-            printed = _PRINTED.get(type(value))
-            if printed is None:
-                return lookups.MISS  # lists, maps, dates print through the bounded JSON writer
-            parts.append(printed(value))
-        text = "".join(parts)
-        return text if len(text) <= env.limits.max_output else lookups.MISS
-    except Exception:  # noqa: BLE001 - the full path raises it with its message
-        return lookups.MISS
+    assert compiled.fast is not None
+    step, native = _lookups(env)
+    return lite.evaluate(compiled.fast, context, functions, env.limits.max_output, step, native)
 
 
 def _finish(deadline: Deadline) -> bool:
