@@ -58,7 +58,7 @@ from engine.runtime.events import (
     Wake,
 )
 from engine.runtime.executor import Executor, Step
-from engine.runtime.expression_context import task_context
+from engine.runtime.expression_context import TaskVariables
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
@@ -637,8 +637,9 @@ class LocalRunner:
         if executor is None:
             flow = self.get_flow(ex.namespace, ex.flow_id, ex.flow_revision)
             render = self._renderer(ex.namespace)
-            # Partials, not closures: called for every task run, one Python frame less each.
-            context = functools.partial(task_context, flow, render=render)  # (st, task, parent, value, tr=None)
+            # Partials, not closures: called for every task run, one Python frame less each (the class
+            # itself, not task_context: one more).
+            context = functools.partial(TaskVariables, flow, render=render)  # (st, task, parent, value, tr=None)
             executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
@@ -748,7 +749,7 @@ class LocalRunner:
             renderer=executor.render,
             secrets=self.secrets.values(),
             secret_lookup=self.secrets.get,
-            working_dir=self._working_dir(st, executor, tr),
+            working_dir=self._working_dir(st, executor, tr) if executor.index.shares_working_directory else None,
             services=self._task_services().for_execution(ex.id) if task.uses_services else None,
         )
         if (storage := self.storage) is not None:
