@@ -58,7 +58,7 @@ from engine.runtime.events import (
     Wake,
 )
 from engine.runtime.executor import Executor, Step
-from engine.runtime.expression_context import TaskVariables
+from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt
@@ -637,9 +637,8 @@ class LocalRunner:
         if executor is None:
             flow = self.get_flow(ex.namespace, ex.flow_id, ex.flow_revision)
             render = self._renderer(ex.namespace)
-            # Partials, not closures: called for every task run, one Python frame less each (the class
-            # itself, not task_context: one more).
-            context = functools.partial(TaskVariables, flow, render=render)  # (st, task, parent, value, tr=None)
+            # Partials, not closures: called for every task run, one Python frame less each.
+            context = functools.partial(task_context, flow, render=render)  # (st, task, parent, value, tr=None)
             executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
