@@ -99,9 +99,15 @@ class _CreatedOnUse:
             obj.__dict__[self._name] = value
 
 
-@dataclass
+@dataclass(init=False)
 class RunContext:
-    """Everything one attempt of a runnable task may use."""
+    """Everything one attempt of a runnable task may use.
+
+    Its ``__init__`` is written out (the dataclass's own takes the same arguments): one is made
+    for every attempt, light tasks included, and the generated one called a factory for each
+    list and the kill event's descriptor, and stored every field left at its default; here
+    a field left at ``None`` is read from the class.
+    """
 
     execution_id: str
     namespace: str
@@ -131,6 +137,62 @@ class RunContext:
     services: TaskServices | None = None
     #: Metrics the attempt published (``metric()``), kept on its task run.
     metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    def __init__(
+        self,
+        execution_id: str,
+        namespace: str,
+        flow_id: str,
+        task_id: str,
+        task_run_id: str,
+        attempt: int,
+        variables: dict[str, Any],
+        logger: TaskLogger,
+        kill_event: threading.Event | None = None,
+        kill_reason: list[str] | None = None,
+        timeout: float | None = None,
+        working_dir: Path | None = None,
+        flow_dir: Path | None = None,
+        home: Path | None = None,
+        renderer: Callable[[Any, Mapping[str, Any]], Any] | None = None,
+        put_file: Callable[[Path, str], str] | None = None,
+        secrets: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+        secret_lookup: Callable[[str], str] | None = None,
+        services: TaskServices | None = None,
+        metrics: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.execution_id = execution_id
+        self.namespace = namespace
+        self.flow_id = flow_id
+        self.task_id = task_id
+        self.task_run_id = task_run_id
+        self.attempt = attempt
+        self.variables = variables
+        self.logger = logger
+        if kill_event is not None:
+            self.__dict__["kill_event"] = kill_event  # else made on first read (_CreatedOnUse)
+        self.kill_reason = [] if kill_reason is None else kill_reason
+        self.secrets = [] if secrets is None else secrets
+        self.extra = {} if extra is None else extra
+        self.metrics = [] if metrics is None else metrics
+        # The rest default to None, the class's value: stored only when given.
+        if timeout is not None:
+            self.timeout = timeout
+        if working_dir is not None:
+            self.working_dir = working_dir
+        if flow_dir is not None:
+            self.flow_dir = flow_dir
+        if home is not None:
+            self.home = home
+        if renderer is not None:
+            self.renderer = renderer
+        if put_file is not None:
+            self.put_file = put_file
+        if secret_lookup is not None:
+            self.secret_lookup = secret_lookup
+        if services is not None:
+            self.services = services
 
     def render(self, value: object, extra: Mapping[str, Any] | None = None) -> Any:
         """Render expressions in ``value`` (recursively) against this attempt's context."""

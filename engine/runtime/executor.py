@@ -68,8 +68,10 @@ class WorkerOutcome:
     metrics: list[dict[str, Any]] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Step:
+    """What to do after one event (the runner acts on it once the changes are committed)."""
+
     dispatch: list[TaskRun] = field(default_factory=list)
     children: list[ChildExecution] = field(default_factory=list)  # child executions to start
     kill: list[str] = field(default_factory=list)  # task run ids whose attempt must be killed
@@ -79,6 +81,18 @@ class Step:
     ended: bool = False
     #: A CREATE_NEW_EXECUTION retry: (seconds to wait, id of the new execution of the flow).
     retry_execution: tuple[float, str] | None = None
+
+    def __init__(self) -> None:
+        # Written out: one Step per event, and list literals cost less than the generated
+        # __init__'s calls of each field's factory.
+        self.dispatch = []
+        self.children = []
+        self.kill = []
+        self.kill_children = []
+        self.timers = []
+        self.logs = []
+        self.ended = False
+        self.retry_execution = None
 
 
 class Executor:

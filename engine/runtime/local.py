@@ -748,7 +748,7 @@ class LocalRunner:
             renderer=executor.render,
             secrets=self.secrets.values(),
             secret_lookup=self.secrets.get,
-            working_dir=self._working_dir(st, executor, tr),
+            working_dir=self._working_dir(st, executor, tr) if executor.index.shares_working_directory else None,
             services=self._task_services().for_execution(ex.id) if task.uses_services else None,
         )
         if (storage := self.storage) is not None:

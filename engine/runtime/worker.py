@@ -113,7 +113,7 @@ def _run_task(task: RunnableTask, ctx: RunContext, start: str) -> WorkerOutcome:
     outcome.labels = result.labels
     if result.exit_state:
         outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
-    if ctx.timed_out:
+    if ctx.kill_reason and ctx.timed_out:  # kill_reason: empty unless killed or timed out (no property calls)
         outcome = WorkerOutcome(State.FAILED, result.outputs, _timeout_message(ctx), start, now_iso())
     if task.task_cache is not None:
         keep_result(task, ctx, outcome.state, outcome.outputs)
