@@ -144,6 +144,17 @@ def worker_failed(job: Job, exc: BaseException) -> WorkerOutcome:
     return WorkerOutcome(State.FAILED, None, message, now, now)
 
 
+def run_attempt_inline(job: Job) -> WorkerOutcome:
+    """``run_attempt`` on the runner loop's own thread (light tasks): whatever the task raises ends its attempt.
+
+    A ``SystemExit`` from a light task would otherwise escape into the runner loop and stop every execution.
+    """
+    try:
+        return run_attempt(job)
+    except BaseException as exc:  # noqa: BLE001 - see worker_failed
+        return worker_failed(job, exc)
+
+
 def _timeout_message(ctx: RunContext) -> str:
     return f"Timed out after {format_duration(timedelta(seconds=ctx.timeout))} (timeout)" if ctx.timeout else "Timed out"
 

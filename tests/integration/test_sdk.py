@@ -66,6 +66,12 @@ class Exiter(RunnableTask):
         sys.exit(3)  # a BaseException: what no ``except Exception`` around a task catches
 
 
+@register_task("sdk_test.exit_light", group="SDK tests", title="Exit inline",
+               summary="Calls sys.exit() on the runner loop's thread (a light task runs there).")
+class LightExiter(Exiter):
+    light = True
+
+
 @pytest.fixture
 def sdk_runner(tmp_path: Path) -> Any:
     secrets = SecretStore(environ={"SECRET_TOKEN": base64.b64encode(TOKEN.encode()).decode()})
@@ -99,15 +105,18 @@ def test_a_missing_secret_fails_the_task_with_what_to_set(sdk_runner: Any) -> No
     )
 
 
-def test_an_exception_that_escapes_the_worker_fails_the_attempt_and_the_flow_goes_on(sdk_runner: Any) -> None:
-    """The worker thread reports a FAILED attempt, logged, so retries and the errors branch still run."""
-    summary = run_flow(sdk_runner, dedent("""
+@pytest.mark.parametrize("task_type", ["sdk_test.exit", "sdk_test.exit_light"])
+def test_an_exception_that_escapes_the_worker_fails_the_attempt_and_the_flow_goes_on(sdk_runner: Any,
+                                                                                      task_type: str) -> None:
+    """The worker thread (or, for a light task, the runner loop) reports a FAILED attempt, logged, so retries and
+    the errors branch still run."""
+    summary = run_flow(sdk_runner, dedent(f"""
         id: exits
         namespace: sdk
         tasks:
           - id: x
-            type: sdk_test.exit
-            retry: {type: constant, interval: PT0.05S, maxAttempts: 2}
+            type: {task_type}
+            retry: {{type: constant, interval: PT0.05S, maxAttempts: 2}}
         errors:
           - id: handler
             type: log
