@@ -154,18 +154,23 @@ def run_compiled(env: LannerEnvironment, compiled: Compiled, context: Mapping[st
     book: ledger.Ledger | None = None
     try:
         try:
-            # Started inside the try: with a deadline of a few milliseconds the timeout may be
-            # delivered before the next line runs, and it must be this render's error, not the caller's.
-            deadline = WATCHDOG.start(limits.timeout)
+            # The ledger first, the deadline last: the timeout arrives as an exception raised into this thread,
+            # and one landing between the two would leave the thread's ledger open for good (every later render
+            # here would then count its memory in a throwaway ledger: no memory limit). Started inside the try:
+            # with a deadline of a few milliseconds the timeout may be delivered before the next line runs, and
+            # it must be this render's error, not the caller's.
             book = ledger.enter(limits)
+            deadline = WATCHDOG.start(limits.timeout)
             # A plain dict merged in C and a Context built directly: Jinja's
             # new_context copies a ChainMap of globals key by key on every render.
             variables = {**env.globals, **context, **_shielded(functions)} if functions else {**env.globals, **context}
             return execute(env, compiled, variables)
         finally:
-            fired = deadline is not None and _finish(deadline)
-            if book is not None:
-                ledger.leave(book)
+            try:
+                fired = deadline is not None and _finish(deadline)
+            finally:  # closed even when a timeout lands before the deadline is ended
+                if book is not None:
+                    ledger.leave(book)
             if fired:
                 raise RenderTimeout
     except RenderTimeout:

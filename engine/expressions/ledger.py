@@ -106,10 +106,12 @@ def walked(value: object) -> bool:
 class Ledger:
     """Sizes of the containers one render has met, and the bytes it has built."""
 
-    __slots__ = ("limits", "known", "spent", "depth")
+    __slots__ = ("limits", "known", "spent", "depth", "outer")
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, outer: Ledger | None = None):
         self.limits = limits
+        #: The ledger of the render this one's render runs inside (other limits), current again when this one closes.
+        self.outer = outer
         #: id(container) -> (container, items, characters); the reference keeps the id valid.
         self.known: dict[int, tuple[Any, int, int]] = {}
         self.spent = 0
@@ -295,7 +297,9 @@ def enter(limits: Limits) -> Ledger:
     if not current.depth:
         current.limits = limits
     elif current.limits is not limits:
-        current = Ledger(limits)  # other limits inside a render (not something templates do): its own
+        # Other limits inside a render: its own ledger, and the current one while it runs, so that what the
+        # inner render builds is counted against its limits (the hooks find the ledger by thread and limits).
+        current = _local.ledger = Ledger(limits, outer=current)
     current.depth += 1
     return current
 
@@ -307,3 +311,5 @@ def leave(current: Ledger) -> None:
         if current.known:
             current.known = {}
         current.spent = 0
+        if current.outer is not None:
+            _local.ledger = current.outer

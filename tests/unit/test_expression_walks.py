@@ -153,3 +153,18 @@ def test_sizes_count_nested_items_and_every_repeated_reference():
     assert book.size([inner] * 3)[0] == 33
     assert book.size({"a": inner, "b": [inner, inner]})[0] == 2 + 10 + 2 + 1 + 20 + 1
     assert book.size(range(5))[0] == 0  # a range is three numbers, not a list
+
+
+def test_a_render_inside_a_render_with_other_limits_counts_against_its_own():
+    """What the inner render builds is counted against its limits, even while an outer render is open (or a
+    timeout left the thread's ledger open): before, the inner render's values went to throwaway ledgers."""
+    from engine.expressions import ledger as ledgers
+
+    outer = ledgers.enter(Limits())
+    try:
+        with pytest.raises(ExpressionError, match="over the limit of 1 MiB"):
+            render("".join(f"{{% set t{i} = ('x' * 300000) ~ {i} %}}" for i in range(8)) + "{{ t0 | length }}", {},
+                   limits=Limits(max_memory=1_000_000))
+        assert ledgers._local.ledger is outer, "the outer render's ledger is current again"
+    finally:
+        ledgers.leave(outer)
