@@ -93,9 +93,9 @@ class FlowCanvas(JSComponent):
         sent the merged flow.
         """
         made_on = self._edit_base
-        base = self._sent.get(made_on) if made_on is not None else None
-        if base is None or made_on is None:
+        if made_on is None or made_on not in self._sent:
             return edit, False
+        base = self._sent[made_on]
         # The browser's flow on that revision is now this edit: its next edit on the same revision starts here.
         self._sent[made_on] = copy.deepcopy(edit)
         if made_on == self._revision:

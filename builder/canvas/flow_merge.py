@@ -81,12 +81,16 @@ def _merge_by_id(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[An
             out.append(merge(base_by.get(key, _MISSING), item, theirs_by[key]))
         elif key not in base_by or not _same(item, base_by[key]):
             out.append(copy.deepcopy(item))  # added by ours, or changed by ours although theirs deleted it
-    previous: str | None = None
+    order = [str(kept["id"]) for kept in out]
+    kept_ids = set(order)
+    previous: str | None = None  # the last item of theirs that the result keeps
     for item in theirs:
         key = str(item["id"])
         if key not in base_by and key not in ours_ids:  # added by theirs: after the item it followed there
-            at = next((i + 1 for i, kept in enumerate(out) if str(kept["id"]) == previous), 0 if previous is None
-                      else len(out))
+            at = order.index(previous) + 1 if previous is not None else 0
             out.insert(at, copy.deepcopy(item))
-        previous = key if any(str(kept["id"]) == key for kept in out) else previous
+            order.insert(at, key)
+            kept_ids.add(key)
+        if key in kept_ids:
+            previous = key
     return out

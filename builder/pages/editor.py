@@ -163,7 +163,7 @@ class Editor:
         schema = task_json_schema(str(task.get("type", ""))) or {"properties": {}}
         meta = schema.get("x-lanner", {})
         title = f"{meta.get('icon', '')} {meta.get('title', task.get('type', ''))}"
-        form = PropertyForm(task, schema, lambda edited: self._on_form(form, edited),
+        form = PropertyForm(task, schema, lambda _edited: self._on_form(form),
                             expression_suggestions(data, task_id), title=title, preview=self._preview)
         self._form = form
         self._form_task_id[form] = task_id
@@ -181,7 +181,7 @@ class Editor:
         ns, fid = self._ids()
         return ns, fid, self.sync.text
 
-    def _on_form(self, form: PropertyForm, edited: dict[str, Any]) -> None:
+    def _on_form(self, form: PropertyForm) -> None:
         """Apply the one property a form edit set to the task as it is now, not the form's whole copy.
 
         The form's copy may be older than the task: a case added on the canvas while a typed value was on its
@@ -193,10 +193,10 @@ class Editor:
         if path is None or form.last_change is None:
             return
         name, value = form.last_change
-        renamed = name == "id" and edited.get("id") != task_id
-        if renamed and (str(edited.get("id")) in all_ids(data) or str(edited.get("id")) in trigger_ids(data)):
+        renamed = name == "id" and value != task_id
+        if renamed and (str(value) in all_ids(data) or str(value) in trigger_ids(data)):
             # Switching the form to the other task would send the next edit to the wrong task.
-            form.show_errors({"": [f"The id {edited.get('id')!r} is already used by another task of this "
+            form.show_errors({"": [f"The id {value!r} is already used by another task of this "
                                    "flow; pick another id (nothing was changed)."]})
             return
         task = set_property(get_at(data, path), name, value)

@@ -61,7 +61,7 @@ from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
-from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt_inline
+from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt_or_fail
 from engine.store.records import default_database_url
 from engine.store.retry import retry_transient
 from engine.store.sqlite_native import open_store
@@ -609,7 +609,7 @@ class LocalRunner:
                 task = executor.index.tasks[tr.task_id]
                 assert isinstance(task, RunnableTask)
                 attempt = len(tr.attempts) - 1
-                outcome = run_attempt_inline(self._job(st, executor, task, tr))
+                outcome = run_attempt_or_fail(self._job(st, executor, task, tr))
                 acts.append((st, executor.on_result(st, tr.id, attempt, outcome)))
             step.dispatch = later
 
@@ -704,7 +704,7 @@ class LocalRunner:
             job = self._job(st, executor, task, tr)
             attempt = len(tr.attempts) - 1
             if tr.task_id in executor.index.light:
-                outcome = run_attempt_inline(job)
+                outcome = run_attempt_or_fail(job)
                 inline.append(AttemptEnded(ex.id, tr.id, attempt, outcome))
             else:
                 self._pool_for(task).submit(

@@ -144,14 +144,15 @@ def worker_failed(job: Job, exc: BaseException) -> WorkerOutcome:
     return WorkerOutcome(State.FAILED, None, message, now, now)
 
 
-def run_attempt_inline(job: Job) -> WorkerOutcome:
-    """``run_attempt`` on the runner loop's own thread (light tasks): whatever the task raises ends its attempt.
+def run_attempt_or_fail(job: Job, on_started: Callable[[str], None] | None = None) -> WorkerOutcome:
+    """``run_attempt``, with whatever still escapes it ending the attempt (:func:`worker_failed`).
 
-    A ``SystemExit`` from a light task would otherwise escape into the runner loop and stop every execution.
+    For a worker thread, an escape would leave the task run RUNNING for ever; for a light task, run on the
+    runner loop's own thread, it would stop the loop and every execution with it.
     """
     try:
-        return run_attempt(job)
-    except BaseException as exc:  # noqa: BLE001 - see worker_failed
+        return run_attempt(job, on_started)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit from a task, a bug of ours: never a silent RUNNING
         return worker_failed(job, exc)
 
 
@@ -175,9 +176,7 @@ class ThreadWorkerPool:
 
         def _run() -> None:
             try:
-                outcome = run_attempt(job, on_started)
-            except BaseException as exc:  # noqa: BLE001 - SystemExit from a task, a bug of ours: never a silent RUNNING
-                outcome = worker_failed(job, exc)
+                outcome = run_attempt_or_fail(job, on_started)
             finally:
                 with self._lock:
                     self._jobs.pop(job.task_run_id, None)

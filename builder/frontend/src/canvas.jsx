@@ -68,7 +68,6 @@ export class Controller {
     this.bump()
   }
 
-  // The model's flow without its revision (remembered in this.revision).
   // The model's flow without the exchange's keys; null when it answers an edit older than the latest one.
   readModel() {
     const raw = isObj(this.model.flow) ? this.model.flow : {}
