@@ -10,6 +10,7 @@ builder must never make a request that leaves the machine.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -111,3 +112,41 @@ def html_pane(text: str = "", **kw: Any) -> Any:
 
     kw.setdefault("sizing_mode", "stretch_width")
     return pn.pane.HTML(text, stylesheets=[CSS, FORM_CSS], **kw)
+
+
+class Poller:
+    """Calls a page's refresh every ``period_ms``, from the moment the browser has drawn the page.
+
+    Why not at once: BokehJS builds a page's views and connects them to their models before it renders them. A
+    change the server pushes in between (an execution ending while its page loads) reaches views that have no
+    DOM elements yet, and BokehJS throws ("Cannot read properties of undefined (reading 'firstChild')" from a
+    Select given new options). Panel's ``onload`` runs when the browser reports the document ready, after
+    rendering, and at once when the page is already loaded or outside a server session. The first poll then
+    catches up with whatever changed while the page loaded.
+    """
+
+    def __init__(self, callback: Callable[[], None], period_ms: int):
+        self.callback = callback
+        self.period_ms = period_ms
+        self.running = False
+        self._periodic: Any = None
+
+    def start(self) -> None:
+        import panel as pn
+
+        if self.running:
+            return
+        self.running = True
+        pn.state.onload(self._begin)
+
+    def _begin(self) -> None:
+        import panel as pn
+
+        if self.running and self._periodic is None:
+            self._periodic = pn.state.add_periodic_callback(self.callback, period=self.period_ms)
+
+    def stop(self) -> None:
+        self.running = False
+        if self._periodic is not None:
+            self._periodic.stop()
+            self._periodic = None

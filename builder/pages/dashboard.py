@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from builder.pages.common import arg, badge, esc, html_pane, shell, url
+from builder.pages.common import Poller, arg, badge, esc, html_pane, shell, url
 from builder.services import Services
 from builder.topology import PENDING_COLOUR, STATE_COLOURS
 from builder.topology import format_duration as fmt
@@ -113,7 +113,7 @@ class Dashboard:
     def view(self) -> Any:
         import panel as pn
 
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        Poller(self.refresh, REFRESH_MS).start()
         return shell("dashboard", "Dashboard", pn.Column(
             pn.Row(self.namespace, self.range), self.kpis, self.chart,
             pn.Row(pn.Column(self.recent, self.failures, sizing_mode="stretch_width"),

@@ -19,7 +19,7 @@ from panel.custom import AnyWidgetComponent
 
 from builder.canvas.bundles import bundle
 from builder.human import took, when_html
-from builder.pages.common import arg, badge, esc, html_pane, shell, url
+from builder.pages.common import Poller, arg, badge, esc, html_pane, shell, url
 from builder.pages.execution_tools import ExecutionTools, history_html, metrics_html
 from builder.services import Services
 from builder.topology import STATE_COLOURS, apply_execution, layout_flow, node_details, run_duration
@@ -67,8 +67,7 @@ class ExecutionPage:
         self.execution_id = execution_id
         self.summary = services.summary(execution_id) if execution_id else None
         self.last_log = 0
-        self.done = False
-        self._callback: Any = None
+        self._poller = Poller(self.refresh, POLL_MS)
         self.header = html_pane("", css_classes=["ln-exec-header"])
         self.message = html_pane("")
         if self.summary is None:
@@ -115,10 +114,8 @@ class ExecutionPage:
         if changed:
             self._show_summary(summary)
         self._append_logs()
-        if ended and self._callback is not None:
-            self._callback.stop()
-            self._callback = None
-            self.done = True
+        if ended:
+            self._poller.stop()
         self._update_buttons()
 
     def _show_summary(self, summary: dict[str, Any]) -> None:
@@ -215,10 +212,7 @@ class ExecutionPage:
         self.start_polling()
 
     def start_polling(self) -> None:
-        import panel as pn
-
-        if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self.refresh, period=POLL_MS)
+        self._poller.start()
 
     def view(self) -> Any:
         import panel as pn

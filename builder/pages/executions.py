@@ -16,7 +16,7 @@ from typing import Any
 
 from builder.history import ExecutionFilter, parse_labels
 from builder.human import took, when_html
-from builder.pages.common import arg, badge, esc, html_pane, shell, url
+from builder.pages.common import Poller, arg, badge, esc, html_pane, shell, url
 from builder.services import Services
 from engine.model.state import State
 
@@ -186,7 +186,7 @@ class ExecutionList:
         filters = [self.states, self.labels, self.range, self.q, self.sort, self.size]
         if not self.fixed:
             filters = [self.namespace, self.flow, *filters]
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        Poller(self.refresh, REFRESH_MS).start()
         return pn.Column(pn.Row(*filters, sizing_mode="stretch_width"),
                          pn.Row(self.all, self.restart, self.kill, self.info, self.prev, self.next,
                                 sizing_mode="stretch_width"),

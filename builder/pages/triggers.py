@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from builder.pages.common import badge, esc, html_pane, shell, url
+from builder.pages.common import Poller, badge, esc, html_pane, shell, url
 from builder.services import Services
 
 REFRESH_MS = 2000
@@ -110,7 +110,7 @@ class TriggersPage:
     def view(self) -> Any:
         import panel as pn
 
-        pn.state.add_periodic_callback(self.refresh, period=REFRESH_MS)
+        Poller(self.refresh, REFRESH_MS).start()
         return shell("triggers", "Triggers", pn.Column(
             self.list, pn.pane.Markdown("#### Backfill"), pn.Row(self.target, self.start, self.end, self.go),
             self.message, self.progress, sizing_mode="stretch_width", margin=(0, 16)))

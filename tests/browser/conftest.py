@@ -113,6 +113,14 @@ def panel_server() -> Iterator[Callable[[Callable[[], Any]], str]]:
         server.stop()
 
 
+def uncaught(url: str, exc: Any) -> str:
+    """An uncaught browser error as the test failure shows it: the message, the page it happened on and the top
+    of its stack (a BokehJS error names only its minified function otherwise)."""
+    stack = [line.strip() for line in (getattr(exc, "stack", "") or "").splitlines()[1:4]]
+    where = url.split("/ui/", 1)[-1] if "/ui/" in url else url
+    return f"uncaught: {exc} (on {where}; {' / '.join(stack)})" if stack else f"uncaught: {exc} (on {where})"
+
+
 @pytest.fixture
 def page(browser: Any, panel_server: Any) -> Iterator[Any]:
     """A fresh page; fails at teardown on any non-local request or console error.
@@ -135,7 +143,7 @@ def page(browser: Any, panel_server: Any) -> Iterator[Any]:
     pg.on("request", lambda req: None if is_local(req.url) else external.append(req.url))
     pg.on("websocket", lambda ws: None if is_local(ws.url) else external.append(ws.url))
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    pg.on("pageerror", lambda exc: errors.append(uncaught(pg.url, exc)))
     yield pg
     context.close()
     assert not external, f"the page made requests that left {LOCAL_HOST}: {sorted(set(external))}"

@@ -285,6 +285,60 @@ def test_kill_restart_and_replay_from_the_execution_page(page, builder_server):
     builder_server.wait(new_id, {"KILLED"})
 
 
+NAP = """id: nap
+namespace: acme.ops
+tasks:
+  - id: nap
+    type: sleep
+    duration: PT5S
+"""
+
+
+def test_an_execution_that_ends_while_its_page_loads_is_drawn_without_errors(page, builder_server):
+    """A change the server makes to a page before the browser has drawn it reaches views that Bokeh has built
+    but not rendered, and BokehJS throws (a Select's new options, a button's new disabled state). Made certain
+    here: from the page's document on, the server's messages are held back while the execution ends, then let
+    through in one burst. The page polls only once the browser says it has drawn the page, so no change rides
+    behind the document, and the page still catches up."""
+    held: list[tuple[Any, Any]] = []
+    state = {"holding": False, "released": False}
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: Any) -> None:
+            if not state["released"] and isinstance(message, str) and "PULL-DOC-REPLY" in message:
+                state["holding"] = True
+            if state["holding"]:
+                held.append((ws, message))
+            else:
+                ws.send(message)
+
+        server.on_message(to_page)
+
+    builder_server.deploy(NAP)
+    ex_id = builder_server.start("acme.ops", "nap")
+    builder_server.wait(ex_id, {"RUNNING"})
+    page.route_web_socket(re.compile(r"/ws(\?.*)?$"), relay)
+    page.goto(builder_server.page_url("execution", id=ex_id))
+
+    def document_held() -> bool:
+        page.wait_for_timeout(50)  # Playwright hands the relay its messages only while the test waits on it
+        return state["holding"]
+
+    wait_until(document_held, timeout=20, why=lambda: f"{len(held)} messages held, none with the page")
+    document = next(m for _ws, m in held if isinstance(m, str) and m.startswith('{"doc"'))
+    assert '["state","RUNNING"]' in document, "the page must be sent while the execution still runs"
+    assert builder_server.wait(ex_id)["state"] == "SUCCESS"
+    page.wait_for_timeout(1500)  # three of the page's polling periods: a poll started now would have sent changes
+    state.update(holding=False, released=True)
+    for ws, message in held:
+        ws.send(message)
+
+    page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=10000)
+    page.locator('.lanner-node[data-node-id="nap"][data-state="SUCCESS"]').wait_for(timeout=10000)
+    page.locator(".ln-replay button:not([disabled])").wait_for()  # enabled once the execution no longer runs
+
 # --- flows, dashboard, triggers ----------------------------------------------------------------------
 
 
