@@ -75,7 +75,7 @@ def test_drag_a_log_task_from_the_palette_onto_an_empty_canvas(page, panel_serve
     assert len(tasks) == 1 and tasks[0]["type"] == "log" and tasks[0]["id"] == "log_1"
     assert "message" in tasks[0]
     assert list(canvas.flow) == ["id", "namespace", "tasks"]
-    assert canvas.selected == "log_1"
+    wait_until(lambda: canvas.selected == "log_1")  # the selection reaches Python after the flow
     wait_until(lambda: node(page, "log_1").locator(".lc-type").inner_text() != "")  # drawn once laid out
 
 
@@ -194,7 +194,7 @@ def test_undo_and_redo_with_buttons_and_keyboard(page, panel_server):
     node(page, "a").click()
     page.keyboard.press("Delete")
     wait_until(lambda: ids(canvas.flow["tasks"]) == ["b"])
-    assert canvas.selected == ""
+    wait_until(lambda: canvas.selected == "")  # the selection reaches Python after the flow
 
 
 def test_palette_search_filters_items_and_groups(page, panel_server):
@@ -419,7 +419,7 @@ def test_keyboard_alone_adds_a_task_after_the_selected_one_and_walks_the_flow(pa
     page.keyboard.press("Enter")
     wait_until(lambda: len(canvas.flow["tasks"]) == 3)
     added = canvas.flow["tasks"][2]["id"]
-    assert canvas.selected == added
+    wait_until(lambda: canvas.selected == added)
 
     # With "a" selected, the next task added by keyboard goes right after it.
     node(page, "a").focus()
@@ -430,7 +430,7 @@ def test_keyboard_alone_adds_a_task_after_the_selected_one_and_walks_the_flow(pa
     wait_until(lambda: len(canvas.flow["tasks"]) == 4)
     assert ids(canvas.flow["tasks"])[0] == "a" and ids(canvas.flow["tasks"])[2] == "b"
     second = canvas.flow["tasks"][1]["id"]
-    assert canvas.selected == second
+    wait_until(lambda: canvas.selected == second)
 
     # Arrows on a focused node walk the tasks in order, selecting each.
     node(page, "a").focus()
