@@ -74,6 +74,7 @@ class FlowCanvas(JSComponent):
         self._sent: dict[int, dict[str, Any]] = {0: copy.deepcopy(self.flow)}
         self._edit_base: int | None = None
         self._seen_edit = 0
+        self._from_browser: dict[str, Any] | None = None
 
     # --- versioned exchange: Python pushes revisions, the browser's edits say which one they were made on ---------
 
@@ -103,10 +104,22 @@ class FlowCanvas(JSComponent):
         merged = merge(base, edit, current)
         return merged, merged != edit
 
+    def _process_events(self, events: dict[str, Any]) -> None:
+        try:
+            super()._process_events(events)
+        finally:
+            self._from_browser = None
+
     def _process_param_change(self, params: dict[str, Any]) -> dict[str, Any]:
         params = super()._process_param_change(params)
-        if isinstance(params.get("flow"), dict):
-            params["flow"] = {**params["flow"], REVISION_KEY: self._revision, SEEN_KEY: self._seen_edit}
+        flow = params.get("flow")
+        if flow is not None and flow is self._from_browser:
+            # The browser's own edit, taken as it was sent: it shows it already. Sending it back (Panel's echo
+            # guard does not know the keys added here) would double the traffic of every canvas edit, the whole
+            # flow each time; the browser learns that the edit was taken from the next flow Python sends.
+            del params["flow"]
+        elif isinstance(flow, dict):
+            params["flow"] = {**flow, REVISION_KEY: self._revision, SEEN_KEY: self._seen_edit}
         return params
 
     def _process_property_change(self, props: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +131,7 @@ class FlowCanvas(JSComponent):
             number = edit.pop(EDIT_KEY, None)
             if isinstance(number, int):
                 self._seen_edit = max(self._seen_edit, number)
-            props["flow"] = restore_key_order(edit, self.flow)
+            props["flow"] = self._from_browser = restore_key_order(edit, self.flow)
         return props
 
     def reset_history(self) -> None:

@@ -105,3 +105,38 @@ def test_what_the_browser_is_sent_says_its_revision_and_the_last_canvas_edit_tak
     sent = editor.canvas._process_param_change({"flow": editor.canvas.flow})["flow"]
     assert (sent[REVISION_KEY], sent[SEEN_KEY]) == (editor.canvas._revision, 7)
     assert EDIT_KEY not in editor.canvas.flow and REVISION_KEY not in editor.sync.data, "the keys stay on the wire"
+
+
+def test_a_canvas_edit_taken_as_sent_is_not_sent_back_but_a_merged_one_is(editor):
+    """The browser already shows its own edit: only a flow it lacks goes back (a merge, a form change)."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    doc = Document()
+    with set_curdoc(doc):
+        doc.add_root(editor.canvas.get_root(doc))
+    sent: list[dict[str, Any]] = []
+    doc.on_change(lambda e: sent.append(e.new) if getattr(e, "attr", None) == "flow" else None)
+
+    def canvas_edit(flow: dict[str, Any], made_on: int, number: int) -> None:
+        with set_curdoc(doc):
+            editor.canvas._process_events({"flow": {**copy.deepcopy(flow), REVISION_KEY: made_on, EDIT_KEY: number}})
+
+    on_canvas = {**editor.sync.data, "tasks": [{"id": "switch_1", "type": "switch"}]}
+    canvas_edit(on_canvas, editor.canvas._revision, 1)
+    assert sent == [], "the edit went back to the browser that made it"
+    assert editor.sync.data["tasks"] == on_canvas["tasks"]
+
+    made_on = editor.canvas._revision
+    with set_curdoc(doc):
+        editor.canvas._process_events({"selected": "switch_1"})
+        editor._form._set("value", VALUE)  # a form change: the browser is sent it
+    assert [flow["tasks"][0].get("value") for flow in sent] == [VALUE]
+    assert sent[-1][SEEN_KEY] == 1, "it says which canvas edit it includes"
+
+    sent.clear()
+    on_canvas["tasks"][0]["cases"] = {"north": []}
+    canvas_edit(on_canvas, made_on, 2)  # made before the form change reached the canvas: merged, and sent
+    assert len(sent) == 1
+    assert sent[0]["tasks"] == [{"id": "switch_1", "type": "switch", "value": VALUE, "cases": {"north": []}}]
+    assert sent[0][SEEN_KEY] == 2
