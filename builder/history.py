@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-
 from engine.model import registry
 from engine.model.state import State
+from engine.model.yaml_loader import YamlError, load_any_yaml
 from engine.service import EngineError, LogLevel
 
 if TYPE_CHECKING:
@@ -138,8 +137,8 @@ class HistoryServices:
                 full = self.engine.flow(info.namespace, info.id)
                 source = full.source if full else None
             try:
-                data = yaml.safe_load(source or "")
-            except yaml.YAMLError:
+                data = load_any_yaml(source or "")
+            except YamlError:
                 continue
             if not isinstance(data, dict):
                 continue

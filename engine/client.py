@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import yaml
 
 from engine.model.flow import Flow
 from engine.model.inputs import InputError, InputErrors
@@ -46,6 +45,7 @@ from engine.model.views import (
     TriggerInfo,
     Validation,
 )
+from engine.model.yaml_loader import load_any_yaml
 from engine.service import (
     BackfillAction,
     Conflict,
@@ -172,7 +172,7 @@ class HttpEngine:
             try:
                 return _flow_info(self._json("POST", "/flows", content=source.encode(), headers=YAML))
             except Conflict:
-                data = yaml.safe_load(source)
+                data = load_any_yaml(source)
                 url = f"/flows/{_seg(data['namespace'])}/{_seg(data['id'])}"
                 return _flow_info(self._json("PUT", url, content=source.encode(), headers=YAML))
         except Invalid as exc:

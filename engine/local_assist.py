@@ -21,6 +21,7 @@ import yaml
 
 from engine.model.tree import iter_tasks
 from engine.model.views import ExpressionPreview, FlowTemplate
+from engine.model.yaml_loader import YamlError, load_any_yaml
 from engine.service import NotFound, check_namespace, invalid
 
 if TYPE_CHECKING:
@@ -114,8 +115,8 @@ class AssistOps:
                 raise NotFound(f"flow {namespace}.{flow_id} does not exist")
             source = info.source
         try:
-            data = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
+            data = load_any_yaml(source)
+        except YamlError as exc:
             raise invalid("source", f"flow {namespace}.{flow_id}: its YAML does not parse ({exc})") from None
         if not isinstance(data, dict):
             raise invalid("source", f"flow {namespace}.{flow_id}: its YAML is not a flow")

@@ -17,8 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from engine.local_assist import AssistOps, is_task_test
 from engine.local_dashboards import DashboardOps
 from engine.local_history import HistoryOps, stored_time
@@ -36,6 +34,7 @@ from engine.model.views import (
     Page,
     Validation,
 )
+from engine.model.yaml_loader import YamlError, load_any_yaml
 from engine.runtime.follow import Follower
 from engine.service import (
     Conflict,
@@ -391,8 +390,8 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
 def flow_info(rec: FlowRecord) -> FlowInfo:
     """A stored revision with what its YAML says of it (description, labels, disabled)."""
     try:
-        data = yaml.safe_load(rec.source)
-    except yaml.YAMLError:
+        data = load_any_yaml(rec.source or "")  # the loader flows are validated with: YAML 1.2, libyaml
+    except YamlError:
         data = None
     data = data if isinstance(data, dict) else {}
     raw = data.get("labels")

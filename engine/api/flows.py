@@ -7,7 +7,6 @@ import re
 import threading
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -15,6 +14,7 @@ from engine.api.errors import COMMON_RESPONSES, CONFLICT, ApiError, not_found
 from engine.api.models import FlowOut, FlowPage, ValidationResult
 from engine.api.services import engine
 from engine.model.views import FlowInfo, Validation
+from engine.model.yaml_loader import YamlError, load_any_yaml
 from engine.service import Engine
 
 router = APIRouter(prefix="/api/v1", tags=["Flows"], responses=COMMON_RESPONSES)
@@ -45,8 +45,8 @@ async def yaml_body(request: Request) -> str:
 
 def _as_data(source: str | None) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(source or "")
-    except yaml.YAMLError:
+        data = load_any_yaml(source or "")
+    except YamlError:
         return {}
     return json.loads(json.dumps(data, default=str)) if isinstance(data, dict) else {}
 

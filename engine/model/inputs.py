@@ -8,7 +8,6 @@ refused when the flow is saved instead.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -143,6 +142,7 @@ class Input(LannerModel):
     @classmethod
     def _known_type(cls, value: object) -> Any:
         if isinstance(value, str) and value not in INPUT_TYPES:
+            import difflib  # only for a misspelt name
             close = difflib.get_close_matches(value.upper(), INPUT_TYPES, n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]}?" if close else f"; use one of {', '.join(INPUT_TYPES)}"
             raise ValueError(f"unknown input type '{value}'{hint}")

@@ -4,7 +4,6 @@ one of its tasks; otherwise nothing can be checked before it runs."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +58,7 @@ def flow_trigger_input_errors(flow: Flow, lookup: Lookup) -> list[tuple[tuple[st
                 continue
             for ref in sorted(expressions.referenced_outputs(text)):
                 if ref not in ids:
+                    import difflib  # only for a misspelt name
                     close = difflib.get_close_matches(ref, sorted(ids), n=1)
                     hint = f"; did you mean '{close[0]}'?" if close else ""
                     out.append((path, f"outputs.{ref} is not a task of the upstream flow {names}{hint}"))

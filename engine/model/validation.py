@@ -10,7 +10,6 @@ positions too.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
@@ -319,6 +318,7 @@ def _check_expression(text: str, path: Path, task_ids: set[str] | None, err: _Re
         return
     for ref in sorted(expressions.referenced_outputs(text)):
         if ref not in task_ids:
+            import difflib  # only for a misspelt name
             close = difflib.get_close_matches(ref, list(task_ids), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             err(path, f"outputs.{ref} refers to a task that does not exist{hint}")
@@ -419,6 +419,7 @@ def _pydantic_errors(exc: ValidationError, data: object, pos: _Positions) -> lis
             parent = _lookup(data, path[:-1])
             key = path[-1]
             known = _known_properties(parent, path[:-1])
+            import difflib  # only for a misspelt name
             close = difflib.get_close_matches(str(key), known, n=1)
             msg = f"unknown property '{key}'" + (f"; did you mean '{close[0]}'?" if close else "")
         elif kind == "missing":

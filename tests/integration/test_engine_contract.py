@@ -149,6 +149,20 @@ def test_search_and_delete_flows(engine: Engine, ns: str) -> None:
         engine.delete_flow(ns, "alpha")
 
 
+def test_a_flow_s_labels_read_as_its_executions_get_them(engine: Engine, ns: str) -> None:
+    """The flow list reads labels with the loader flows are validated with (YAML 1.2): ``on`` stays text and a date
+    stays as written, as on the flow's executions; YAML 1.1 made them True and a date object."""
+    source = flow(ns, """
+        labels: {approved: on, since: 2024-01-01}
+        tasks:
+          - {id: hello, type: log, message: hi}
+    """)
+    expected = {"approved": "on", "since": "2024-01-01"}
+    assert engine.deploy(source).labels == expected
+    assert [f.id for f in engine.search_flows(namespace=ns, labels={"approved": "on"})] == ["f"]
+    assert user_labels(engine.wait(engine.start(ns, "f"), timeout=60).labels) == expected
+
+
 # --- executions ------------------------------------------------------------------------------------
 
 
