@@ -151,11 +151,14 @@ def test_many_lines_with_bounded_memory(tmp_path: Path) -> None:
 def test_timeout_stops_the_whole_process_group_quickly(tmp_path: Path) -> None:
     lines = Lines()
     start = time.monotonic()
-    result = run_process(["sh", "-c", "sleep 30 & echo $!; echo $$; sleep 30"], cwd=tmp_path, timeout=1, on_line=lines)
+    result = run_process(["sh", "-c", "sleep 30 & echo $!; echo $$; sleep 30"], cwd=tmp_path, timeout=1, on_line=lines,
+                         grace=10)
     elapsed = time.monotonic() - start
     assert result.timed_out and not result.killed
     assert result.exit_code is None
-    assert 0.9 <= elapsed < 1.6
+    # Stopped at the timeout by SIGTERM: not after the 10 s grace, nor after the 30 s sleeps (bounds far apart, so a
+    # loaded machine cannot fail it).
+    assert 0.9 <= elapsed < 6
     background, shell = (int(x) for x in lines.of("stdout"))
     assert not alive(background), "the background sleep must not outlive the timeout"
     assert not alive(shell)
@@ -167,12 +170,12 @@ def test_kill_event_stops_the_process_and_is_reported_as_killed(tmp_path: Path) 
     timer.start()
     start = time.monotonic()
     try:
-        result = run_process(["sh", "-c", "sleep 30 & sleep 30"], cwd=tmp_path, kill_event=event, timeout=20)
+        result = run_process(["sh", "-c", "sleep 30 & sleep 30"], cwd=tmp_path, kill_event=event, timeout=20, grace=10)
     finally:
         timer.cancel()
     assert result.killed and not result.timed_out
     assert result.exit_code is None
-    assert time.monotonic() - start < 1.2
+    assert time.monotonic() - start < 6, "stopped by SIGTERM when the event was set, not after the grace or the sleeps"
 
 
 def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
@@ -189,7 +192,7 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: P
     assert result.timed_out
     assert result.signal == signal.SIGKILL
     assert lines.of("stdout") == ["ready", "got TERM"], "output printed while stopping is still delivered"
-    assert 0.9 <= elapsed < 2.0
+    assert 0.9 <= elapsed < 10, "SIGKILL after the timeout and the grace, not after the 30 s sleep"
 
 
 def test_background_processes_do_not_outlive_a_normal_exit(tmp_path: Path) -> None:
@@ -197,7 +200,7 @@ def test_background_processes_do_not_outlive_a_normal_exit(tmp_path: Path) -> No
     start = time.monotonic()
     result = run_process(["sh", "-c", "sleep 30 & echo $!; sleep 30 >/dev/null 2>&1 & echo $!"], cwd=tmp_path, on_line=lines)
     assert result.exit_code == 0
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 10, "the task ended with its shell, not with the 30 s background sleeps"
     for pid in lines.of("stdout"):
         assert not alive(int(pid))
 
@@ -206,7 +209,7 @@ def test_a_chatty_background_job_does_not_keep_the_task_running(tmp_path: Path) 
     lines = Lines()
     start = time.monotonic()
     result = run_process(["sh", "-c", "(while :; do echo spam; done) & echo started"], cwd=tmp_path, on_line=lines)
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 10, "the endless background job did not keep the task running"
     assert result.exit_code == 0 and not result.timed_out
     assert "started" in lines.of("stdout")
 
@@ -244,8 +247,8 @@ def test_an_exception_in_on_line_stops_the_process_and_propagates(tmp_path: Path
 
     start = time.monotonic()
     with pytest.raises(RuntimeError, match="sink broke"):
-        run_process(["sh", "-c", "echo $$; sleep 30"], cwd=tmp_path, on_line=on_line)
-    assert time.monotonic() - start < 2
+        run_process(["sh", "-c", "echo $$; sleep 30"], cwd=tmp_path, on_line=on_line, grace=10)
+    assert time.monotonic() - start < 6, "stopped by SIGTERM at once, not after the grace or the sleep"
     assert wait_dead(int(seen[0]))
 
 
@@ -261,8 +264,8 @@ def test_kill_tree_stops_a_group_and_its_background_jobs(tmp_path: Path) -> None
     assert proc.stdout is not None
     background = int(proc.stdout.readline())
     start = time.monotonic()
-    kill_tree(proc.pid, grace=1.0)
-    assert time.monotonic() - start < 1.0, "SIGTERM was enough: no need to wait for the grace period"
+    kill_tree(proc.pid, grace=10)
+    assert time.monotonic() - start < 5, "SIGTERM was enough: no need to wait for the grace period"
     proc.wait(2)
     proc.stdout.close()
     assert not alive(background)

@@ -171,7 +171,7 @@ def test_timeout_fails_quickly_and_leaves_no_child(tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(TaskFailed) as info:
         task.run(run.ctx)
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 6, "stopped at the timeout, not after the 30 s sleeps"
     assert info.value.message.startswith("Timed out after PT1S")
     grandchild = int(run.lines("INFO")[0])
     assert not Path(f"/proc/{grandchild}").exists() or Path(f"/proc/{grandchild}/stat").read_text().split(") ")[1][0] == "Z"
@@ -194,7 +194,7 @@ def test_kill_event_kills_the_script(tmp_path: Path) -> None:
     finally:
         timer.cancel()
     assert info.value.message == "Killed"
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 6, "killed when asked, not after the 30 s sleep"
     assert run.lines("INFO") == ["started"]
 
 
