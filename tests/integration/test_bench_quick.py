@@ -51,3 +51,23 @@ def test_bench_quick_passes_against_baseline_and_fails_on_a_regression(tmp_path:
     loose.write_text(json.dumps({"ratios": {k: figures[k]["ratio"] / 2.5 for k in baseline}}))
     ok = _run("--from", str(results), "--check", str(loose))
     assert ok.returncode == 0, ok.stdout
+
+
+def test_instruction_counts_are_what_a_noisy_machine_does_not_move(tmp_path: Path) -> None:
+    """bench.instructions counts with valgrind: the same command twice gives the same count within a fraction of
+    a percent (times on this machine move by tens of percent), and more work counts more."""
+    import os
+    import shutil
+
+    import pytest
+
+    from bench.instructions import instructions
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed: bench.instructions says so and stops")
+    env = dict(os.environ)
+    bare = [instructions([sys.executable, "-c", "pass"], env, tmp_path) for _ in range(2)]
+    busy = instructions([sys.executable, "-c", "sum(range(300000))"], env, tmp_path)
+    assert bare[0] > 10_000_000
+    assert abs(bare[0] - bare[1]) / bare[0] < 0.01, bare
+    assert busy > bare[0] * 1.05, (busy, bare)
