@@ -224,8 +224,14 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
         data = self.store.summary(execution_id)
         return None if data is None else self._view(data)
 
-    def _view(self, summary: dict[str, Any]) -> ExecutionSummary:
-        return ExecutionSummary.model_validate(self.mask(summary))
+    def _view(self, summary: dict[str, Any], known: dict[Any, Any] | None = None) -> ExecutionSummary:
+        """What a front end sees of a summary: SECRET inputs read the mask, secret values are masked.
+
+        ``known``: the SECRET declarations looked up for earlier summaries of the same page.
+        """
+        from engine.runtime.secret_inputs import hide_secret_inputs
+
+        return ExecutionSummary.model_validate(self.mask(hide_secret_inputs(summary, self.runner.get_flow, known)))
 
     def summary_of(self, execution_id: str) -> ExecutionSummary:
         found = self.summary(execution_id)
@@ -251,7 +257,8 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
             start_after=stored_time(started_after), start_before=stored_time(started_before),
             labels=dict(labels) if labels else None, q=q or None, oldest_first=sort == "asc",
             limit=size, offset=(page - 1) * size)
-        return Page[ExecutionSummary](results=[self._view(ex.to_summary([])) for ex in found], total=total)
+        known: dict[Any, Any] = {}
+        return Page[ExecutionSummary](results=[self._view(ex.to_summary([]), known) for ex in found], total=total)
 
     def logs(self, execution_id: str, *, after_id: int = 0, task_id: str | None = None,
              min_level: LogLevel | None = None, limit: int | None = None) -> list[LogLine]:

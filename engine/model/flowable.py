@@ -157,6 +157,13 @@ class FlowableRun(Children, Protocol):
         and shows itself (loop values, switch keys), which are never secret."""
         ...
 
+    def child_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The rendered ``inputs`` of a child execution as it may receive them: ``secret()`` values
+        hidden (the child stores its inputs; let it call ``secret()`` itself), but the values of this
+        execution's SECRET inputs passed on, as Kestra does: the child's own input declarations say
+        whether it shows them (declared SECRET there, they read masked)."""
+        ...
+
     def set_timer(self, seconds: float, kind: str) -> None:
         """Call :meth:`FlowableTask.on_timer` with ``kind`` after ``seconds``."""
         ...

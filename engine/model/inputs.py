@@ -640,3 +640,34 @@ def mask_secrets(definitions: list[Input], values: Mapping[str, Any]) -> list[st
     found = [value_at(values, d.id) for d in definitions if d.type == "SECRET"]
     secrets = {v for v in found if isinstance(v, str) and v}
     return sorted(secrets, key=lambda s: (-len(s), s))
+
+
+def hide_secrets(definitions: Iterable[Input], values: Mapping[str, Any], marker: str) -> dict[str, Any]:
+    """A copy of an execution's input ``values`` where each SECRET input's value reads ``marker``.
+
+    Kestra never shows a SECRET input's value in the UI or API, whatever its
+    length (the log masker leaves values under 3 characters alone; this does
+    not). Dotted ids are found where :func:`value_at` finds them, flat or
+    nested; only the maps on the way to a secret are copied, ``values`` is left
+    as it is. An input given no value stays None: that it is unset tells nothing.
+    """
+    out = dict(values)
+    for d in definitions:
+        if d.type != "SECRET":
+            continue
+        if d.id in out:
+            if out[d.id] is not None:
+                out[d.id] = marker
+            continue
+        *parents, last = d.id.split(".")
+        node = out
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, Mapping):
+                break
+            node[part] = dict(child)
+            node = node[part]
+        else:
+            if node.get(last) is not None:
+                node[last] = marker
+    return out

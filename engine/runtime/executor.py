@@ -38,6 +38,7 @@ from engine.model.flowable import (
     with_handlers,
 )
 from engine.model.ids import new_id, now_iso, parse_iso
+from engine.model.inputs import mask_secrets
 from engine.model.retry import Retry
 from engine.model.state import State
 from engine.model.task import RunnableTask, Task, truthy
@@ -98,13 +99,14 @@ class Step:
 class Executor:
     """Decides what happens next in executions of one flow revision."""
 
-    def __init__(self, flow: Flow, render: Renderer, context: Callable[..., dict[str, Any]], mask: Callable[[Any], Any] | None = None):
+    def __init__(self, flow: Flow, render: Renderer, context: Callable[..., dict[str, Any]], mask: Callable[..., Any] | None = None):
         self.flow = flow
         self.index = FlowIndex(flow)
         self.render = render
         self.context = context  # (state, task, parent_tr, value, tr=None) -> expression context
-        # Hides secret values in what the executor stores itself (loop values, switch keys, flow outputs).
-        self.mask = mask or (lambda data: data)
+        # Hides secret values in what the executor stores itself (loop values, switch keys, flow outputs):
+        # mask(data, keep=()) leaves the values of ``keep`` alone (see _Run.child_inputs).
+        self.mask: Callable[..., Any] = mask or (lambda data, keep=(): data)
         self._retries: dict[str, Retry | None] = {}
 
     # --- events ----------------------------------------------------------------------------------
@@ -801,6 +803,10 @@ class _Run:
 
     def mask(self, data: object) -> Any:
         return self._executor.mask(data)
+
+    def child_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        own = mask_secrets(self._executor.flow.inputs or [], self._st.execution.inputs)
+        return self._executor.mask(inputs, own) if own else self._executor.mask(inputs)
 
     def set_timer(self, seconds: float, kind: str) -> None:
         self._step.timers.append((seconds, kind, self.task_run.id))

@@ -60,6 +60,7 @@ from engine.runtime.events import (
 from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
+from engine.runtime.secret_inputs import secret_values
 from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt_or_fail
 from engine.store.records import default_database_url
@@ -394,6 +395,7 @@ class LocalRunner:
     def forget(self, execution_id: str) -> None:
         """Drop an execution another process has taken over."""
         self._states.pop(execution_id, None)
+        self.secrets.forget_inputs(execution_id)
 
     def waiting_children(self) -> dict[str, tuple[str, str]]:
         """Child execution id -> (parent execution id, task run id) for every task run waiting on a child."""
@@ -459,11 +461,13 @@ class LocalRunner:
                     new_execs.append(ex)
                     if done is not None:
                         syncs.append(done)
+                    self._mask_secret_inputs(ex)
                     acts.append((st, concurrency.admit(self._executor(ex), st, self._states.values())))
                 case StartReplay(execution=ex, task_runs=runs, persisted=done):
                     st = ExecutionState(ex, list(runs))
                     self._states[ex.id] = st
                     new_execs.append(ex)
+                    self._mask_secret_inputs(ex)
                     copied_runs.extend(runs)
                     syncs.append(done)
                     acts.append((st, self._executor(ex).recover(st)))
@@ -563,6 +567,7 @@ class LocalRunner:
         """After phase 1 of a restart (or a change of state): hold the execution, post phase 2."""
         if st.execution.state == State.RESTARTED:
             self._states[st.execution.id] = st
+            self._mask_secret_inputs(st.execution)
             with self._ended_lock:
                 self._ended.setdefault(st.execution.id, threading.Event())
             self.post(ContinueRestart(st.execution.id))
@@ -627,9 +632,19 @@ class LocalRunner:
         self._persisted.add(ex.id)
         if not ex.state.terminal:
             self._states[ex.id] = st
+            self._mask_secret_inputs(ex)  # recovered after a restart, or taken over from another process
             with self._ended_lock:
                 self._ended.setdefault(ex.id, threading.Event())
         return st
+
+    def _mask_secret_inputs(self, ex: Execution) -> None:
+        """Mask the values of the execution's SECRET inputs in its logs and outputs while it runs."""
+        try:
+            values = secret_values(self._executor(ex).flow, ex.inputs)
+        except (FlowNotFound, ValueError):
+            return  # its revision no longer loads: the execution fails on its next step anyway
+        if values:
+            self.secrets.remember_inputs(ex.id, values)
 
     def _executor(self, ex: Execution) -> Executor:
         key = (ex.namespace, ex.flow_id, ex.flow_revision)
@@ -836,6 +851,7 @@ class LocalRunner:
     def _on_end(self, st: ExecutionState) -> None:
         ex = st.execution
         self._states.pop(ex.id, None)
+        self.secrets.forget_inputs(ex.id)  # what it logged and output is stored masked already
         ended = EndSummary(st)  # made on first use: mostly by wait(), on the waiting thread
         if ex.parent and ex.parent.get("executionId") and ex.state != State.RETRIED:  # its retry will answer
             self.post(ChildEnded(ex.parent["executionId"], ex.parent["taskRunId"], ended.get()))

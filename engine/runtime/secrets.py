@@ -15,7 +15,8 @@ edition: a flow sees the secrets of its own namespace and of its parents
   section: ``team.a: {TOKEN: ...}``.
 
 Every value of every scope is masked (engine/runtime/masking.py), used or not:
-a script may read one from its environment.
+a script may read one from its environment. So are the values of the SECRET
+inputs of the executions that run (``remember_inputs``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +83,8 @@ class SecretStore:
                 if scope and name:
                     self._env_scoped.setdefault(scope, {})[name] = raw
         self._used: set[str] = set()
-        self._by_length: tuple[str, ...] = ()  # _used, longest first (read for every task run and log line)
+        self._inputs: dict[str, tuple[str, ...]] = {}  # execution id -> values of its SECRET inputs
+        self._by_length: tuple[str, ...] = ()  # _used and _inputs, longest first (read for every task run and log line)
         self._lock = threading.Lock()
         # Every known secret is masked, used or not: a script may read it from the env itself.
         for value in self._every_value():
@@ -206,7 +209,32 @@ class SecretStore:
             with self._lock:
                 if value not in self._used:
                     self._used.add(value)
-                    self._by_length = tuple(sorted(self._used, key=len, reverse=True))
+                    self._sort()
+
+    def _sort(self) -> None:
+        """Rebuild the list masked (with the lock held)."""
+        self._by_length = tuple(sorted(self._used.union(*self._inputs.values()), key=len, reverse=True))
+
+    def remember_inputs(self, execution_id: str, values: list[str]) -> None:
+        """Mask the values of an execution's SECRET inputs (Kestra's ``type: SECRET``) until it ends.
+
+        Unlike ``secret()`` values, which are few and kept for good, every
+        execution may bring new ones: they are held only while their execution
+        runs (:meth:`forget_inputs`), so the list masked does not grow for ever.
+        What the execution stored meanwhile (logs, outputs) was masked as it was stored.
+        """
+        kept = tuple(v for v in values if len(v) >= MIN_SECRET)
+        if kept:
+            with self._lock:
+                if self._inputs.get(execution_id) != kept:
+                    self._inputs[execution_id] = kept
+                    self._sort()
+
+    def forget_inputs(self, execution_id: str) -> None:
+        """Stop masking the SECRET input values of an execution that ended (or that another process took)."""
+        with self._lock:
+            if self._inputs.pop(execution_id, None) is not None:
+                self._sort()
 
     def values(self) -> list[str]:
         """Every value to mask, longest first (a new list: a task's context adds the secrets it reads)."""
@@ -215,5 +243,7 @@ class SecretStore:
     def mask(self, text: str) -> str:
         return mask_text(text, self._by_length) if self._by_length else text
 
-    def mask_data(self, data: object) -> Any:
-        return mask_data(data, self._by_length) if self._by_length else data
+    def mask_data(self, data: object, keep: Collection[str] = ()) -> Any:
+        """``data`` masked; ``keep``: values to leave as they are (the SECRET inputs a subflow passes on)."""
+        values = tuple(v for v in self._by_length if v not in keep) if keep else self._by_length
+        return mask_data(data, values) if values else data

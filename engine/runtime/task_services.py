@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from engine.model.services import ExecutionRef, FlowSource, KvItem, PurgeCounts, ServiceError, TaskServices
 from engine.model.state import State
 from engine.model.validation import validate_text
+from engine.runtime.secret_inputs import hide_secret_inputs
 from engine.store import history
 from engine.store.kv import KvEntry, KvError, KvStore
 from engine.store.triggers import TriggerStore
@@ -92,7 +93,9 @@ class StoreExecutions:
         self._current = execution_id  # the execution of the task using it: a purge never deletes it
 
     def summary(self, execution_id: str) -> dict[str, Any] | None:
-        return self._store.summary(str(execution_id))
+        """A task reads another execution as a front end does: its SECRET inputs masked."""
+        found = self._store.summary(str(execution_id))
+        return None if found is None else hide_secret_inputs(found, self._runner.get_flow)
 
     def page_url(self, execution_id: str) -> str | None:
         from urllib.parse import quote

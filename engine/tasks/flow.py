@@ -463,7 +463,7 @@ class Subflow(FlowableTask):
         ex = run.execution
         inherited = ex.labels if self.inherit_labels else {k: v for k, v in ex.labels.items() if k.startswith("system.")}
         rendered = run.render("inputs", self.inputs or {})
-        inputs = run.mask(rendered)  # the child execution stores its inputs: never a secret
+        inputs = run.child_inputs(rendered)  # the child execution stores its inputs: never a secret() value
         if inputs != rendered:
             run.log(
                 "WARN",

@@ -228,7 +228,7 @@ class ForEachItemExecutable(FlowableTask):
                 task_run_id=run.task_run.id,
                 namespace=str(run.render("namespace", self.subflow.namespace)),
                 flow_id=str(run.render("flowId", self.subflow.flow_id)),
-                inputs=run.mask(rendered),
+                inputs=run.child_inputs(rendered),
                 labels=run.mask(labels),
                 revision=self.subflow.revision,
                 wait=self.subflow.wait,

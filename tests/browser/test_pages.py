@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from builder.yaml_sync import parse
+from engine.runtime.masking import MASK
 from tests.browser.conftest import wait_until
 from tests.browser.conftest_pages import (
     fill,
@@ -82,11 +83,15 @@ inputs:
     defaults: 3
   - id: doc
     type: FILE
+  - id: pin
+    type: SECRET
+    required: false
 tasks:
   - id: show
     type: log
     message: "count={{ inputs.count }}"
 """
+PIN = "browser-pin-5e1d"
 
 
 def tab(page: Any, title: str) -> Any:
@@ -239,12 +244,15 @@ def test_execute_form_refuses_a_bad_int_inline_and_uploads_a_file(page, builder_
 
     count.fill("7")
     count.press("Enter")
+    fill(page, ".ln-input-pin", PIN)
     page.locator(".ln-run button").click()
     page.wait_for_url(re.compile(r".*/ui/execution\?id=\w+$"), timeout=15000)
     execution_id = page.url.split("id=")[-1]
     page.locator('.ln-exec-state[data-state="SUCCESS"]').wait_for(timeout=20000)
     summary = builder_server.execution(execution_id)
-    assert summary["inputs"]["count"] == 7
+    assert summary["inputs"]["count"] == 7 and summary["inputs"]["pin"] == MASK  # a SECRET input is never shown
+    shown = page.locator(".ln-muted", has_text="inputs:").first.inner_text()
+    assert MASK in shown and PIN not in shown
     uri = summary["inputs"]["doc"]
     got = builder_server.client.get(f"/api/v1/executions/{execution_id}/file", params={"path": uri})
     assert got.status_code == 200 and got.content == b"a,b\n1,2\n"

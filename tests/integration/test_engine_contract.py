@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from textwrap import dedent
 
@@ -25,6 +26,7 @@ from engine.model.inputs import InputError
 from engine.model.state import State
 from engine.model.validation import FlowValidationError
 from engine.model.views import EndEvent, ExecutionSummary, LogEvent, StateEvent
+from engine.runtime.masking import MASK
 from engine.service import Conflict, Engine, Invalid, NotFound
 from tests.integration.server_process import serve_in_thread
 
@@ -193,6 +195,31 @@ def test_start_wait_summary_logs_and_search(engine: Engine, ns: str) -> None:
         engine.wait_ended("nope", 1)
     with pytest.raises(NotFound):
         engine.logs("nope")
+
+
+def test_secret_inputs_read_masked_while_tasks_get_the_real_values(engine: Engine, ns: str) -> None:
+    engine.deploy(flow(ns, """
+        inputs:
+          - {id: password, type: SECRET}
+          - {id: db.token, type: SECRET}
+          - {id: pin, type: SECRET}
+          - {id: user, type: STRING}
+        tasks:
+          - {id: say, type: log, message: "password={{ inputs.password }} token={{ inputs.db.token }} user={{ inputs.user }}"}
+          - {id: digest, type: return, format: "{{ inputs.password | sha256 }}/{{ inputs.db.token | sha256 }}"}
+    """))
+    given = {"password": "hunter2-contract", "db.token": "tok-0123456789", "pin": "42", "user": "bob"}
+    real = f"{sha256(b'hunter2-contract').hexdigest()}/{sha256(b'tok-0123456789').hexdigest()}"
+    hidden = {"password": MASK, "db": {"token": MASK}, "pin": MASK, "user": "bob"}  # "42": too short for the log masker
+    done = engine.wait(engine.start(ns, "f", given), timeout=60)
+    assert done.state == State.SUCCESS and done.inputs == hidden
+    assert runs(done)["digest"] == {"value": real}  # the task rendered the real values
+    assert [line.message for line in engine.logs(done.id)] == [f"password={MASK} token={MASK} user=bob"]
+    assert engine.summary(done.id) == done
+    assert [e.inputs for e in engine.search_executions(namespace=ns).results] == [hidden]
+    replayed = engine.wait(engine.replay(done.id).id, timeout=60)  # a replay runs with the stored real values
+    assert replayed.inputs == hidden and runs(replayed)["digest"] == {"value": real}
+    assert [line.message for line in engine.logs(replayed.id)] == [f"password={MASK} token={MASK} user=bob"]
 
 
 def test_bad_inputs_unknown_and_disabled_flows_are_refused(engine: Engine, ns: str) -> None:

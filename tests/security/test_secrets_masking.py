@@ -136,6 +136,17 @@ def test_the_masker_on_its_own():
     assert store.mask("hello world") == "hello world"
 
 
+def test_secret_input_values_are_masked_while_their_execution_runs():
+    store = SecretStore(environ={"SECRET_T": base64.b64encode(SECRET.encode()).decode()})
+    store.remember_inputs("ex1", ["input-pass-1", "no"])  # under 3 characters: never masked in text
+    store.remember_inputs("ex2", ["input-pass-2"])
+    assert store.mask("input-pass-1 input-pass-2 no") == f"{MASK} {MASK} no"
+    assert store.mask_data({"a": "input-pass-1", "b": SECRET}, keep=["input-pass-1"]) == {"a": "input-pass-1", "b": MASK}
+    store.forget_inputs("ex1")  # ended: its values no longer grow the list every line is masked with
+    assert store.mask("input-pass-1 input-pass-2") == f"input-pass-1 {MASK}"
+    assert SECRET in store.values() and "input-pass-1" not in store.values()
+
+
 def test_masking_data_masks_every_form(monkeypatch: Any):
     store = SecretStore(environ={"SECRET_T": base64.b64encode(SECRET.encode()).decode()})
     data = {"a": [SECRET, {"b": base64.b64encode(SECRET.encode()).decode()}], "n": 1}

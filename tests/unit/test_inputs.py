@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from engine.model.inputs import Input, InputError, InputErrors, coerce_inputs, mask_secrets
+from engine.model.inputs import Input, InputError, InputErrors, coerce_inputs, hide_secrets, mask_secrets
 
 
 def one(raw: Any, **definition: Any) -> Any:
@@ -273,6 +273,18 @@ def test_mask_secrets() -> None:
     values = coerce_inputs(defs, {"token": "abc123", "name": "visible"})
     assert mask_secrets(defs, values) == ["abc123"]
     assert mask_secrets(defs, {"token": "short", "pw": "much-longer", "name": "n"}) == ["much-longer", "short"]
+
+
+def test_hide_secrets_replaces_each_secret_input_flat_or_nested_and_leaves_the_values_alone() -> None:
+    defs = [Input(id="token", type="SECRET"), Input(id="db.password", type="SECRET"), Input(id="db.user", type="STRING"),
+            Input(id="pw", type="SECRET", required=False), Input(id="name", type="STRING")]
+    values = coerce_inputs(defs, {"token": "ab", "db.password": "hunter22", "db.user": "bob", "name": "visible"})
+    shown = hide_secrets(defs, values, "***")
+    # Whatever its length (the log masker skips values under 3 characters); an unset one stays None.
+    assert shown == {"token": "***", "db": {"password": "***", "user": "bob"}, "pw": None, "name": "visible"}
+    assert values["db"]["password"] == "hunter22" and values["token"] == "ab"  # a copy: the real values are untouched
+    # Dotted ids stored flat are found too; an id whose parent is not a map is left as it is.
+    assert hide_secrets(defs, {"db.password": "x", "db": "not-a-map"}, "***") == {"db.password": "***", "db": "not-a-map"}
 
 
 # --- definition rules -------------------------------------------------------------------------
