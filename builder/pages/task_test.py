@@ -18,6 +18,7 @@ import yaml
 from builder.pages.common import badge, esc, html_pane, url
 from builder.services import Services
 from builder.services_assist import Problem
+from engine.model.yaml_loader import YamlError, load_any_yaml
 
 POLL_MS = 300
 #: How long the panel keeps polling one test (the execution itself goes on; its page shows the rest).
@@ -35,6 +36,25 @@ def parse_inputs(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("Sample inputs: write one 'name: value' per line (a mapping of input ids to values)")
     return {str(k): v for k, v in data.items()}
+
+
+def secret_input_ids(flow_text: str) -> set[str]:
+    """The ids of the flow's SECRET inputs (none when its YAML does not read)."""
+    try:
+        data = load_any_yaml(flow_text or "")
+    except YamlError:
+        return set()
+    declared = data.get("inputs") if isinstance(data, dict) else None
+    return {str(d.get("id")) for d in declared or [] if isinstance(d, dict) and d.get("type") == "SECRET"}
+
+
+def sample_inputs_text(values: dict[str, Any], secret_ids: set[str]) -> str:
+    """A past execution's inputs as sample YAML. A SECRET input is left for the user to type: executions show it
+    masked, and running the task with the mask as its value would be wrong without a word."""
+    shown = {k: v for k, v in values.items() if k not in secret_ids}
+    lines = [yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).strip()] if shown else []
+    lines += [f"# {k}: a SECRET input, not shown: type its value here" for k in values if k in secret_ids]
+    return "\n".join(lines)
 
 
 class TaskTestPanel:
@@ -76,8 +96,7 @@ class TaskTestPanel:
 
     def _fill_inputs(self) -> None:
         chosen = next((e for e in self.recent if e["id"] == self.pin.value), None)
-        values = chosen["inputs"] if chosen else {}
-        self.inputs.value = yaml.safe_dump(values, sort_keys=False, allow_unicode=True).strip() if values else ""
+        self.inputs.value = sample_inputs_text(chosen["inputs"] if chosen else {}, secret_input_ids(self.flow()[2]))
 
     def run(self) -> None:
         import panel as pn

@@ -63,3 +63,15 @@ def test_the_one_task_flow_validates_with_stand_ins_for_the_outputs_it_reads():
     assert test_flow["tasks"] == [{"id": "two", "type": "log", "message": "{{ outputs.one.value }} {{ inputs.x }}"}]
     assert [(t["id"], t["disabled"]) for t in test_flow["errors"]] == [("one", True)]
     assert not validate_text(yaml.safe_dump(test_flow)).errors
+
+
+def test_sample_inputs_leave_a_secret_input_for_the_user_to_type():
+    from builder.pages.task_test import sample_inputs_text, secret_input_ids
+
+    flow = "id: f\nnamespace: n\ninputs:\n  - {id: region, type: STRING}\n  - {id: pin, type: SECRET}\ntasks: []\n"
+    secrets = secret_input_ids(flow)
+    assert secrets == {"pin"}
+    text = sample_inputs_text({"region": "north", "pin": "******"}, secrets)
+    assert text == "region: north\n# pin: a SECRET input, not shown: type its value here"
+    assert parse_inputs(text) == {"region": "north"}, "the mask is never sent as the value"
+    assert secret_input_ids("tasks: [") == set() and sample_inputs_text({}, set()) == ""
