@@ -805,8 +805,7 @@ class _Run:
         return self._executor.mask(data)
 
     def child_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        own = mask_secrets(self._executor.flow.inputs or [], self._st.execution.inputs)
-        return self._executor.mask(inputs, own) if own else self._executor.mask(inputs)
+        return self._executor.mask(inputs, mask_secrets(self._executor.flow.inputs or [], self._st.execution.inputs))
 
     def set_timer(self, seconds: float, kind: str) -> None:
         self._step.timers.append((seconds, kind, self.task_run.id))

@@ -27,7 +27,7 @@ from engine.model.execution import Execution, ExecutionState, TaskRun, with_corr
 from engine.model.flow import Flow
 from engine.model.flowable import ChildExecution
 from engine.model.ids import new_id, now_iso
-from engine.model.inputs import coerce_inputs
+from engine.model.inputs import coerce_inputs, mask_secrets
 from engine.model.state import State, is_terminal
 from engine.model.task import RunnableTask
 from engine.model.validation import load_flow
@@ -60,7 +60,6 @@ from engine.runtime.events import (
 from engine.runtime.executor import Executor, Step
 from engine.runtime.expression_context import task_context
 from engine.runtime.logbuffer import LogBuffer
-from engine.runtime.secret_inputs import secret_values
 from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt_or_fail
 from engine.store.records import default_database_url
@@ -640,7 +639,7 @@ class LocalRunner:
     def _mask_secret_inputs(self, ex: Execution) -> None:
         """Mask the values of the execution's SECRET inputs in its logs and outputs while it runs."""
         try:
-            values = secret_values(self._executor(ex).flow, ex.inputs)
+            values = mask_secrets(self._executor(ex).flow.inputs or [], ex.inputs)
         except (FlowNotFound, ValueError):
             return  # its revision no longer loads: the execution fails on its next step anyway
         if values:

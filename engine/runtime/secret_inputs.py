@@ -5,7 +5,7 @@ A task still gets the real value through ``{{ inputs.x }}``; nothing else shows 
 * the inputs of an execution summary read the mask in place of the value
   (:func:`hide_secret_inputs`, applied by the Engine to every summary it hands out);
 * log lines and outputs are masked like ``secret()`` values while the execution
-  runs: the runner registers :func:`secret_values` with its ``SecretStore`` when
+  runs: the runner registers their values (``mask_secrets``) with its ``SecretStore`` when
   an execution starts or is loaded again (recovery, restart, resume).
 
 Which inputs are secret is read from the execution's flow revision when a summary
@@ -21,16 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.model.flow import Flow
-from engine.model.inputs import Input, hide_secrets, mask_secrets
+from engine.model.inputs import Input, hide_secrets
 from engine.runtime.masking import MASK
 
 #: (namespace, flow id, revision or None for the latest) -> the parsed flow; LocalRunner.get_flow.
 GetFlow = Callable[[str, str, int | None], Flow]
-
-
-def secret_values(flow: Flow, inputs: dict[str, Any]) -> list[str]:
-    """The values of the SECRET inputs of an execution of ``flow`` (what its logs and outputs must hide)."""
-    return mask_secrets(flow.inputs, inputs) if flow.inputs else []
 
 
 def secret_declarations(get_flow: GetFlow, namespace: str, flow_id: str, revision: int | None) -> list[Input]:
