@@ -6,9 +6,11 @@ the same value read from a server compare equal. Fields are snake_case in Python
 camelCase in JSON, exactly the REST API's shapes: ``View.model_validate(answer)``
 reads an API answer and ``view.to_dict()`` gives the JSON object back (the execution
 summary of ``lanner flow run --json`` included).
-"""
 
-from __future__ import annotations
+The annotations are real objects, not text (no ``from __future__ import annotations``):
+pydantic turns each annotation given as text into a ``ForwardRef``, which compiles it,
+and the ~140 of this module cost ~1 % of a cold ``lanner flow run``.
+"""
 
 from typing import Annotated, Any, Literal
 

@@ -49,10 +49,12 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     if on_started is not None:
         on_started(start)
     timer: threading.Timer | None = None
-    try:
-        timeout = task.timeout_after(ctx.render) if task.timeout is not None else None
-    except Exception as exc:  # noqa: BLE001 - a bad timeout expression fails the attempt with its reason
-        return WorkerOutcome(State.FAILED, None, str(exc), start, now_iso())
+    timeout = None
+    if task.timeout is not None:  # most tasks have none: no try block, no call
+        try:
+            timeout = task.timeout_after(ctx.render)
+        except Exception as exc:  # noqa: BLE001 - a bad timeout expression fails the attempt with its reason
+            return WorkerOutcome(State.FAILED, None, str(exc), start, now_iso())
     if timeout is not None:
         ctx.timeout = timeout.total_seconds()
 
@@ -87,13 +89,15 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     finally:
         if timer is not None:
             timer.cancel()
-    outcome.log_file = log_file[0] if log_file else None
+    if log_file:
+        outcome.log_file = log_file[0]
     if ctx.metrics:
         outcome.metrics = list(ctx.metrics)
-    if ctx.secrets and outcome.outputs:
-        outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
-    if ctx.secrets and outcome.message:
-        outcome.message = mask_text(outcome.message, ctx.secrets)
+    if ctx.secrets:
+        if outcome.outputs:
+            outcome.outputs = mask_data(outcome.outputs, ctx.secrets)
+        if outcome.message:
+            outcome.message = mask_text(outcome.message, ctx.secrets)
     return outcome
 
 
@@ -106,11 +110,12 @@ def _run_task(task: RunnableTask, ctx: RunContext, start: str) -> WorkerOutcome:
         if cached is not None:
             return WorkerOutcome(cached[0], cached[1], None, start, now_iso())
     result = task.run(ctx)
-    if not isinstance(result, TaskResult):
+    if type(result) is not TaskResult and not isinstance(result, TaskResult):
         result = TaskResult(result if isinstance(result, dict) else {})
     state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
     outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
-    outcome.labels = result.labels
+    if result.labels:
+        outcome.labels = result.labels
     if result.exit_state:
         outcome.exit_state = _STATES.get(result.exit_state) or State(result.exit_state)
     if ctx.kill_reason and ctx.timed_out:  # kill_reason: empty unless killed or timed out (no property calls)
