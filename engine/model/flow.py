@@ -1,7 +1,5 @@
 """The Flow model: Kestra's flow shape (camelCase in YAML, snake_case in Python)."""
 
-from __future__ import annotations
-
 import re
 from typing import Any, Literal
 
@@ -44,6 +42,19 @@ class FlowOutput(LannerModel):
     display_name: str | None = None
 
 
+class Label(LannerModel):
+    key: str
+    value: str
+
+
+def _label_map(labels: dict[str, str] | list[Label] | None) -> dict[str, str]:
+    if not labels:
+        return {}
+    if isinstance(labels, dict):
+        return {str(k): str(v) for k, v in labels.items()}
+    return {lab.key: lab.value for lab in labels}
+
+
 class SLA(LannerModel):
     """A flow's service-level agreement (Kestra's ``sla``): checked while an execution runs."""
 
@@ -59,7 +70,7 @@ class SLA(LannerModel):
     labels: dict[str, str] | list[Label] | None = Field(default=None, description="Labels added to the execution on a violation.")
 
     @model_validator(mode="after")
-    def _fields_of_type(self) -> SLA:
+    def _fields_of_type(self) -> "SLA":
         if self.type == "MAX_DURATION" and self.duration is None:
             raise ValueError(f"SLA '{self.id}': a MAX_DURATION SLA needs duration, e.g. duration: PT1H")
         if self.type == "EXECUTION_ASSERTION" and not self.assert_:
@@ -68,19 +79,6 @@ class SLA(LannerModel):
 
     def label_map(self) -> dict[str, str]:
         return _label_map(self.labels)
-
-
-class Label(LannerModel):
-    key: str
-    value: str
-
-
-def _label_map(labels: dict[str, str] | list[Label] | None) -> dict[str, str]:
-    if not labels:
-        return {}
-    if isinstance(labels, dict):
-        return {str(k): str(v) for k, v in labels.items()}
-    return {lab.key: lab.value for lab in labels}
 
 
 class Flow(LannerModel):

@@ -6,8 +6,6 @@ same coercion code, so a default that would be refused at run time is
 refused when the flow is saved instead.
 """
 
-from __future__ import annotations
-
 import json
 import math
 import os
@@ -64,7 +62,7 @@ class InputError(ValueError):
         self.input_id = input_id
 
     @property
-    def errors(self) -> list[InputError]:
+    def errors(self) -> list["InputError"]:
         """Every error carried (just this one); :class:`InputErrors` carries several."""
         return [self]
 
@@ -157,7 +155,7 @@ class Input(LannerModel):
         return value
 
     @model_validator(mode="after")
-    def _check_rules(self) -> Input:
+    def _check_rules(self) -> "Input":
         problems: list[tuple[str, str, Any]] = []
 
         def bad(field: str, message: str) -> None:

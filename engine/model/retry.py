@@ -5,8 +5,6 @@ spelling ``maxAttempt`` is accepted as an alias. A task uses its own ``retry``,
 else the nearest enclosing flowable task's, else the flow's (Kestra's order).
 """
 
-from __future__ import annotations
-
 import random
 from datetime import timedelta
 from typing import Literal
@@ -42,7 +40,7 @@ class Retry(LannerModel):
     )
 
     @model_validator(mode="after")
-    def _rules(self) -> Retry:
+    def _rules(self) -> "Retry":
         if self.max_attempts is None and self.max_duration is None:
             raise ValueError("set maxAttempts (or maxDuration) so that retries end")
         if self.type == "constant" and self.interval is None:

@@ -1,7 +1,5 @@
 """Core runnable tasks: log, return, output_values, fail, sleep."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field
