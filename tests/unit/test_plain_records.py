@@ -111,3 +111,96 @@ def test_pickle_and_copy_round_trips() -> None:
     clone = copy.deepcopy(original)
     assert clone.errors == original.errors and clone.errors is not original.errors
 
+
+# --- the records of the cold path that were dataclasses ---------------------------------------------------------
+
+def _cold_records() -> list[object]:
+    import logging
+    from datetime import UTC, datetime
+
+    from engine.expressions.limits import Limits
+    from engine.local_engine import EngineStats
+    from engine.model.condition import ConditionContext
+    from engine.model.flowable import ChildExecution, ChildList
+    from engine.model.plugin_index import Declaration, Scan
+    from engine.model.registry import PluginInfo
+    from engine.model.trigger import TriggerContext, TriggerEvent
+    from engine.model.type_catalog import PluginError, Source
+    from engine.model.validation import FlowError, ValidationReport
+    from engine.storage import StorageUri
+    from engine.store.records import FlowRecord, LogRecord
+
+    decl = Declaration("task", "log", "engine.tasks.core:Log", "lanner", "1.0")
+    now = datetime(2024, 1, 2, tzinfo=UTC)
+    return [
+        FlowRecord("a.b", "f", 2, "id: f", False, "2024-01-02T00:00:00Z"),
+        LogRecord("ex1", None, None, None, "INFO", "2024-01-02T00:00:00Z", "hi"),
+        ChildList("cases", shape="map", label="case"),
+        ChildExecution("tr1", "a.b", "child", {"x": 1}, {"l": "v"}, wait=False, iteration=3),
+        Source("lanner", "1.0"),
+        PluginError("acme", None, "thing", "lanner.tasks", "acme:Thing", "no module named acme"),
+        decl,
+        Scan([decl], [(decl, decl)], builtin_missing=True),
+        TriggerEvent("k1", {"n": 1}),
+        TriggerContext("a.b", "f", "t", now, logging.getLogger("lanner.test"), state={"cursor": 1}),
+        FlowError("tasks[0].id", "is required", 3, 5),
+        ValidationReport(None, [FlowError("", "bad")], data={"id": "f"}),
+        Limits(timeout=0.5, max_walk=10),
+        ConditionContext("schedule", date=now, flow={"namespace": "a.b", "id": "f"}),
+        StorageUri("a.b", "f", "ex1", ("tasks", "t1", "tr1", "out.csv")),
+        EngineStats({"SUCCESS": 2}, 0, 4, None),
+        PluginInfo("acme", "0.1", False),
+    ]
+
+
+@pytest.mark.parametrize("record", _cold_records(), ids=lambda r: type(r).__name__)
+def test_each_cold_record_keeps_its_dataclass_behaviour(record: object) -> None:
+    cls = type(record)
+    names = cls.__match_args__
+    values = [getattr(record, name) for name in names]
+    assert names and names == cls.__slots__
+    assert cls(*values) == record and cls(**dict(zip(names, values, strict=True))) == record  # positional and keywords
+    assert repr(record) == f"{cls.__name__}(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, values, strict=True)) + ")"
+    assert pickle.loads(pickle.dumps(record)) == record
+    if isinstance(record, Frozen):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, names[0], values[0])
+    else:
+        setattr(record, names[0], values[0])  # mutable, as the plain @dataclass was
+        assert cls.__hash__ is None
+
+
+def test_defaults_are_new_containers_and_limits_stay_positive() -> None:
+    from engine.expressions.limits import Limits
+    from engine.model.condition import ConditionContext
+    from engine.model.registry import PluginInfo
+    from engine.model.trigger import TriggerEvent
+
+    assert TriggerEvent("k").variables == {} and TriggerEvent("k").variables is not TriggerEvent("k").variables
+    assert ConditionContext("schedule").trigger == {} and ConditionContext("schedule").flow == {}
+    assert PluginInfo("a", None, False).types == {"task": [], "trigger": [], "condition": []}
+    assert PluginInfo("a", None, False).errors is not PluginInfo("a", None, False).errors
+    assert Limits() == Limits(2.0) and hash(Limits()) == hash(Limits())
+    with pytest.raises(ValueError, match="expression limit max_walk must be positive, not 0"):
+        Limits(max_walk=0)
+
+
+def test_flow_errors_read_and_write_through_the_views_as_the_dataclass_did() -> None:
+    from pydantic import ValidationError
+
+    from engine.model.validation import FlowError
+    from engine.model.views import Validation
+
+    view = Validation.model_validate({"valid": False, "errors": [{"path": "a", "message": "m", "line": "3", "x": 1},
+                                                                 FlowError("b", "n")]})
+    assert view.errors == [FlowError("a", "m", 3), FlowError("b", "n")]
+    assert view.to_dict()["errors"] == [{"path": "a", "message": "m", "line": 3, "column": None},
+                                        {"path": "b", "message": "n", "line": None, "column": None}]
+    assert Validation.model_validate_json(view.model_dump_json(by_alias=True)) == view
+    with pytest.raises(ValidationError, match="errors.0.message"):
+        Validation.model_validate({"valid": False, "errors": [{"path": "a"}]})
+    with pytest.raises(ValidationError, match="Input should be a dictionary or an instance of FlowError"):
+        Validation.model_validate({"valid": False, "errors": ["a"]})
+    schema = Validation.model_json_schema()["$defs"]["FlowError"]
+    assert schema["title"] == "FlowError" and schema["required"] == ["path", "message"]
+    assert set(schema["properties"]) == {"path", "message", "line", "column"}
