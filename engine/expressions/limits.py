@@ -10,8 +10,9 @@ under a CPU-time budget (see :mod:`engine.expressions.guard`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+
+from engine.model.plain import Frozen, set_field
 
 #: Environment variables that override the defaults of :class:`Limits`.
 TIMEOUT_ENV = "LANNER_EXPR_TIMEOUT"
@@ -20,38 +21,49 @@ MAX_ITEMS_ENV = "LANNER_EXPR_MAX_ITEMS"
 MAX_MEMORY_ENV = "LANNER_EXPR_MAX_MEMORY"
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds of one render; hashable so environments can be cached per value."""
+class Limits(Frozen):
+    """Bounds of one render; hashable so environments can be cached per value.
 
-    #: Seconds of CPU time (of the rendering thread) one string may take to render.
-    timeout: float = 2.0
-    #: Largest string (characters; bytes for ASCII text) a render may produce or build.
-    max_output: int = 10 * 1024 * 1024
-    #: Most items ``range()`` may produce.
-    max_range: int = 100_000
-    #: Most items one value may hold, counted through nested lists and maps and every time a
-    #: shared one appears: what bounds every walk over a value (``==``, ``sort``, ``|tojson`` ...),
-    #: which runs in C where the time limit cannot stop it (see :mod:`engine.expressions.ledger`).
-    max_items: int = 1_000_000
-    #: Most items one step in C may walk (compare, hash, sort, print): larger values are compared,
-    #: searched, sorted and written as JSON in pieces, so no step holds the interpreter for long.
-    max_walk: int = 100_000
-    #: Deepest nesting of lists and maps a value may have (deeper values are refused, not cut).
-    max_depth: int = 100
-    #: Bytes the values one render builds may take in all (many values each under the limits
-    #: must not add up to gigabytes); counted as they are built, never given back.
-    max_memory: int = 100 * 1024 * 1024
-    #: Largest integer (in bits) ``*`` and ``**`` may produce.
-    max_int_bits: int = 100_000
-    #: Most parts (names, operators, literals, text pieces) one template may have; compiling is
-    #: not interruptible, so its cost is bounded by the template's size.
-    max_parts: int = 5_000
+    A plain frozen class rather than a dataclass: every cold ``lanner flow run`` imports it, and building a
+    frozen slotted dataclass costs ~0.5-1 ms (see :mod:`engine.model.plain`). Every limit must be positive:
 
-    def __post_init__(self) -> None:
-        for name in ("timeout", "max_output", "max_range", "max_items", "max_walk", "max_depth", "max_memory", "max_int_bits", "max_parts"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"expression limit {name} must be positive, not {getattr(self, name)!r}")
+    * ``timeout``: seconds of CPU time (of the rendering thread) one string may take to render.
+    * ``max_output``: largest string (characters; bytes for ASCII text) a render may produce or build.
+    * ``max_range``: most items ``range()`` may produce.
+    * ``max_items``: most items one value may hold, counted through nested lists and maps and every time a
+      shared one appears: what bounds every walk over a value (``==``, ``sort``, ``|tojson`` ...), which runs
+      in C where the time limit cannot stop it (see :mod:`engine.expressions.ledger`).
+    * ``max_walk``: most items one step in C may walk (compare, hash, sort, print): larger values are
+      compared, searched, sorted and written as JSON in pieces, so no step holds the interpreter for long.
+    * ``max_depth``: deepest nesting of lists and maps a value may have (deeper values are refused, not cut).
+    * ``max_memory``: bytes the values one render builds may take in all (many values each under the limits
+      must not add up to gigabytes); counted as they are built, never given back.
+    * ``max_int_bits``: largest integer (in bits) ``*`` and ``**`` may produce.
+    * ``max_parts``: most parts (names, operators, literals, text pieces) one template may have; compiling
+      is not interruptible, so its cost is bounded by the template's size.
+    """
+
+    __slots__ = ("timeout", "max_output", "max_range", "max_items", "max_walk", "max_depth", "max_memory",
+                 "max_int_bits", "max_parts")
+    timeout: float
+    max_output: int
+    max_range: int
+    max_items: int
+    max_walk: int
+    max_depth: int
+    max_memory: int
+    max_int_bits: int
+    max_parts: int
+
+    def __init__(self, timeout: float = 2.0, max_output: int = 10 * 1024 * 1024, max_range: int = 100_000,
+                 max_items: int = 1_000_000, max_walk: int = 100_000, max_depth: int = 100,
+                 max_memory: int = 100 * 1024 * 1024, max_int_bits: int = 100_000, max_parts: int = 5_000) -> None:
+        for name, value in (("timeout", timeout), ("max_output", max_output), ("max_range", max_range),
+                            ("max_items", max_items), ("max_walk", max_walk), ("max_depth", max_depth),
+                            ("max_memory", max_memory), ("max_int_bits", max_int_bits), ("max_parts", max_parts)):
+            if not value > 0:
+                raise ValueError(f"expression limit {name} must be positive, not {value!r}")
+            set_field(self, name, value)
 
     @classmethod
     def from_env(cls) -> Limits:

@@ -27,13 +27,13 @@ common ways to resolve a list of children, like Kestra's ``FlowableUtils``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import Field
 
 from engine.model.execution import Execution, ExecutionState, TaskRun
+from engine.model.plain import Frozen, set_field
 from engine.model.state import State, worst
 from engine.model.task import AnyTask, Task, TaskResult
 
@@ -45,8 +45,7 @@ if TYPE_CHECKING:
 ChildListShape = Literal["list", "map", "graph"]
 
 
-@dataclass(frozen=True)
-class ChildList:
+class ChildList(Frozen):
     """One property of a flowable type that holds child tasks.
 
     ``shape``: ``list`` (a list of tasks), ``map`` (key -> list of tasks, a switch's
@@ -54,16 +53,29 @@ class ChildList:
     ``label`` titles its lane in the UIs (None: the unlabelled main list);
     ``optional`` lists may be absent (an edit that empties one removes it);
     ``parallel`` children run side by side and are drawn stacked.
+
+    A plain frozen class rather than a dataclass: every cold run imports it, and building a dataclass
+    costs ~0.5 ms (see :mod:`engine.model.plain`).
     """
 
+    __slots__ = ("name", "shape", "label", "optional", "parallel")
     name: str
-    shape: ChildListShape = "list"
-    label: str | None = None
-    optional: bool = False
-    parallel: bool = False
+    shape: ChildListShape
+    label: str | None
+    optional: bool
+    parallel: bool
+
+    def __init__(self, name: str, shape: ChildListShape = "list", label: str | None = None, optional: bool = False,
+                 parallel: bool = False) -> None:
+        set_field(self, "name", name)
+        set_field(self, "shape", shape)
+        set_field(self, "label", label)
+        set_field(self, "optional", optional)
+        set_field(self, "parallel", parallel)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"name": self.name, "shape": self.shape, "label": self.label, "optional": self.optional,
+                "parallel": self.parallel}
 
 
 #: The lists every flowable task has besides its own branches.
@@ -83,27 +95,48 @@ class FlowableError(Exception):
     """A flowable's property could not be rendered or makes no sense; the message names it."""
 
 
-@dataclass(frozen=True)
-class ChildExecution:
-    """A child execution a flowable task asks for; the runner starts it once the step is committed."""
+class ChildExecution(Frozen):
+    """A child execution a flowable task asks for; the runner starts it once the step is committed.
 
+    ``trigger``: the child's ``{{ trigger }}`` variables (Kestra gives a subflow its parent's ids there).
+    ``execution_id``: the id the child execution gets (None: a new one); a type that starts many children
+    names them itself so it can tell their ends apart.
+    ``iteration``: which of the task run's children this is (ForEachItem's batch number); None for a task
+    run's only child.
+    ``again``: asked again after a restart (``restore``): start it only if ``execution_id`` does not exist
+    yet, and report it again if it already ended.
+
+    A plain frozen class rather than a dataclass, as :class:`ChildList`.
+    """
+
+    __slots__ = ("task_run_id", "namespace", "flow_id", "inputs", "labels", "revision", "wait", "trigger",
+                 "execution_id", "iteration", "again")
     task_run_id: str
     namespace: str
     flow_id: str
     inputs: dict[str, Any]
     labels: dict[str, str]
-    revision: int | None = None
-    wait: bool = True
-    #: The child's ``{{ trigger }}`` variables (Kestra gives a subflow its parent's ids there).
-    trigger: dict[str, Any] | None = None
-    #: The id the child execution gets (None: a new one); a type that starts many children names them
-    #: itself so it can tell their ends apart.
-    execution_id: str | None = None
-    #: Which of the task run's children this is (ForEachItem's batch number); None for a task run's only child.
-    iteration: int | None = None
-    #: Asked again after a restart (``restore``): start it only if ``execution_id`` does not exist yet,
-    #: and report it again if it already ended.
-    again: bool = False
+    revision: int | None
+    wait: bool
+    trigger: dict[str, Any] | None
+    execution_id: str | None
+    iteration: int | None
+    again: bool
+
+    def __init__(self, task_run_id: str, namespace: str, flow_id: str, inputs: dict[str, Any], labels: dict[str, str],
+                 revision: int | None = None, wait: bool = True, trigger: dict[str, Any] | None = None,
+                 execution_id: str | None = None, iteration: int | None = None, again: bool = False) -> None:
+        set_field(self, "task_run_id", task_run_id)
+        set_field(self, "namespace", namespace)
+        set_field(self, "flow_id", flow_id)
+        set_field(self, "inputs", inputs)
+        set_field(self, "labels", labels)
+        set_field(self, "revision", revision)
+        set_field(self, "wait", wait)
+        set_field(self, "trigger", trigger)
+        set_field(self, "execution_id", execution_id)
+        set_field(self, "iteration", iteration)
+        set_field(self, "again", again)
 
 
 class Children(Protocol):

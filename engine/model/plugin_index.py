@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+
+from engine.model.plain import Frozen, set_field
 
 KINDS = ("task", "trigger", "condition")
 GROUPS = {"task": "lanner.tasks", "trigger": "lanner.triggers", "condition": "lanner.conditions"}
@@ -33,15 +34,26 @@ GROUPS = {"task": "lanner.tasks", "trigger": "lanner.triggers", "condition": "la
 BUILTIN = "lanner"
 
 
-@dataclass(frozen=True)
-class Declaration:
+# Declaration and Scan are plain frozen classes, not dataclasses: every cold run imports this module, and
+# building a dataclass costs ~0.5 ms (see engine/model/plain.py).
+
+
+class Declaration(Frozen):
     """One entry point: ``name`` (a type name) of ``kind`` points to ``target`` (``module:attr``)."""
 
+    __slots__ = ("kind", "name", "target", "distribution", "version")
     kind: str
     name: str
     target: str
     distribution: str
     version: str | None
+
+    def __init__(self, kind: str, name: str, target: str, distribution: str, version: str | None) -> None:
+        set_field(self, "kind", kind)
+        set_field(self, "name", name)
+        set_field(self, "target", target)
+        set_field(self, "distribution", distribution)
+        set_field(self, "version", version)
 
     @property
     def group(self) -> str:
@@ -56,14 +68,23 @@ class Declaration:
         return self.target.partition(":")[2].strip()
 
 
-@dataclass(frozen=True)
-class Scan:
-    """The entry points found, with the declarations that lost a name conflict."""
+class Scan(Frozen):
+    """The entry points found, with the declarations that lost a name conflict.
 
+    ``conflicts`` pairs (ignored, kept); ``builtin_missing`` is set when Lanner's own declarations could
+    not be found at all.
+    """
+
+    __slots__ = ("declarations", "conflicts", "builtin_missing")
     declarations: list[Declaration]
-    conflicts: list[tuple[Declaration, Declaration]]  # (ignored, kept)
-    #: Set when Lanner's own declarations could not be found at all.
-    builtin_missing: bool = False
+    conflicts: list[tuple[Declaration, Declaration]]
+    builtin_missing: bool
+
+    def __init__(self, declarations: list[Declaration], conflicts: list[tuple[Declaration, Declaration]],
+                 builtin_missing: bool = False) -> None:
+        set_field(self, "declarations", declarations)
+        set_field(self, "conflicts", conflicts)
+        set_field(self, "builtin_missing", builtin_missing)
 
 
 def scan() -> Scan:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -12,6 +11,7 @@ from pydantic import Field
 from engine.model.base import LannerModel
 from engine.model.condition import AnyCondition, Condition
 from engine.model.durations import Duration
+from engine.model.plain import Frozen, Plain, set_field
 from engine.model.polymorphic import ByType
 
 if TYPE_CHECKING:
@@ -69,37 +69,62 @@ _PARTS = {"date": "the date of the firing", "execution": "an upstream execution 
 AnyTrigger = Annotated[Trigger, ByType("trigger")]
 
 
-@dataclass(frozen=True)
-class TriggerEvent:
+# TriggerEvent and TriggerContext are plain classes, not dataclasses: every cold run imports this module,
+# and building a dataclass costs ~0.5 ms (see engine/model/plain.py).
+
+
+class TriggerEvent(Frozen):
     """One thing a polling trigger found: it starts one execution (once per ``key``).
 
     ``key`` identifies the event for good: a trigger that reports the same key
     again (at the next poll, after a restart, on a second server) starts
     nothing more. ``variables`` become ``{{ trigger.<name> }}`` in the
-    execution; ``inputs`` are merged over the trigger's own ``inputs``.
+    execution; ``inputs`` are merged over the trigger's own ``inputs``
+    (both default to a new empty dict).
     """
 
+    __slots__ = ("key", "variables", "inputs")
     key: str
-    variables: Mapping[str, Any] = field(default_factory=dict)
-    inputs: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Any]
+    inputs: Mapping[str, Any]
+
+    def __init__(self, key: str, variables: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None) -> None:
+        set_field(self, "key", key)
+        set_field(self, "variables", {} if variables is None else variables)
+        set_field(self, "inputs", {} if inputs is None else inputs)
 
 
-@dataclass
-class TriggerContext:
-    """What :meth:`PollingTrigger.poll` may use."""
+class TriggerContext(Plain):
+    """What :meth:`PollingTrigger.poll` may use.
 
+    ``now``: the time of this poll (timezone-aware UTC).
+    ``state``: small JSON-able state kept in the store between polls (a cursor, the last id seen...);
+    a new empty dict by default.
+    ``storage``: internal storage (``put_bytes`` a file an event brings, then pass its URI as a variable).
+    ``renderer``: renders expressions in the trigger's own properties (``{{ secret('DB_PASSWORD') }}``,
+    ``{{ flow.id }}``).
+    """
+
+    __slots__ = ("namespace", "flow_id", "trigger_id", "now", "logger", "state", "storage", "renderer")
     namespace: str
     flow_id: str
     trigger_id: str
-    #: The time of this poll (timezone-aware UTC).
     now: datetime
     logger: logging.Logger
-    #: Small JSON-able state kept in the store between polls (a cursor, the last id seen...).
-    state: dict[str, Any] = field(default_factory=dict)
-    #: Internal storage (``put_bytes`` a file an event brings, then pass its URI as a variable).
-    storage: Any = None
-    #: Renders expressions in the trigger's own properties (``{{ secret('DB_PASSWORD') }}``, ``{{ flow.id }}``).
-    renderer: Any = None
+    state: dict[str, Any]
+    storage: Any
+    renderer: Any
+
+    def __init__(self, namespace: str, flow_id: str, trigger_id: str, now: datetime, logger: logging.Logger,
+                 state: dict[str, Any] | None = None, storage: object = None, renderer: object = None) -> None:
+        self.namespace = namespace
+        self.flow_id = flow_id
+        self.trigger_id = trigger_id
+        self.now = now
+        self.logger = logger
+        self.state = {} if state is None else state
+        self.storage = storage
+        self.renderer = renderer
 
     def render(self, value: object) -> Any:
         """``value`` with its expressions rendered (unchanged when the scheduler gives no renderer)."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import importlib
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.model import plugin_index
+from engine.model.plain import Frozen, set_field
 from engine.model.plugin_index import BUILTIN, GROUPS, KINDS, Declaration
 from engine.model.polymorphic import UnknownType
 
@@ -26,28 +26,44 @@ if TYPE_CHECKING:
 _LABEL = {"task": "task", "trigger": "trigger", "condition": "condition"}
 
 
-@dataclass(frozen=True)
-class Source:
+# Source and PluginError are plain frozen classes, not dataclasses: every cold run imports this module,
+# and building a dataclass costs ~0.5 ms (see engine/model/plain.py).
+
+
+class Source(Frozen):
     """Where a type comes from: a distribution (Lanner's own is ``lanner``), or None for this process."""
 
+    __slots__ = ("distribution", "version")
     distribution: str | None
-    version: str | None = None
+    version: str | None
+
+    def __init__(self, distribution: str | None, version: str | None = None) -> None:
+        set_field(self, "distribution", distribution)
+        set_field(self, "version", version)
 
     @property
     def builtin(self) -> bool:
         return self.distribution == BUILTIN
 
 
-@dataclass(frozen=True)
-class PluginError:
+class PluginError(Frozen):
     """Why an entry point of a plugin was not loaded."""
 
+    __slots__ = ("plugin", "version", "entry_point", "group", "target", "message")
     plugin: str
     version: str | None
     entry_point: str
     group: str
     target: str
     message: str
+
+    def __init__(self, plugin: str, version: str | None, entry_point: str, group: str, target: str, message: str) -> None:
+        set_field(self, "plugin", plugin)
+        set_field(self, "version", version)
+        set_field(self, "entry_point", entry_point)
+        set_field(self, "group", group)
+        set_field(self, "target", target)
+        set_field(self, "message", message)
 
     def __str__(self) -> str:
         version = f" {self.version}" if self.version else ""

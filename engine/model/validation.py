@@ -11,28 +11,43 @@ positions too.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path as FilePath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import GetCoreSchemaHandler, ValidationError
 
 from engine import expressions
 from engine.model import registry, tree
 from engine.model.deprecations import modernize
 from engine.model.flowable import FLOW_CHILD_LISTS
+from engine.model.plain import Frozen, Plain, set_field
 from engine.model.upstream import Lookup, flow_trigger_input_errors
 from engine.model.yaml_loader import YamlError, load_yaml
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema
 
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class FlowError:
+# FlowError and ValidationReport are plain classes, not dataclasses: every cold run imports this module,
+# and building a dataclass costs ~0.5 ms (see engine/model/plain.py).
+
+
+class FlowError(Frozen):
+    """One problem of a flow: the dotted ``path`` of the field, what is wrong, and where in the YAML."""
+
+    __slots__ = ("path", "message", "line", "column")
     path: str
     message: str
-    line: int | None = None
-    column: int | None = None
+    line: int | None
+    column: int | None
+
+    def __init__(self, path: str, message: str, line: int | None = None, column: int | None = None) -> None:
+        set_field(self, "path", path)
+        set_field(self, "message", message)
+        set_field(self, "line", line)
+        set_field(self, "column", column)
 
     def __str__(self) -> str:
         where = f" (line {self.line})" if self.line else ""
@@ -41,6 +56,33 @@ class FlowError:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "message": self.message, "line": self.line, "column": self.column}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """How the views (:mod:`engine.model.views`) read and write it, as pydantic did the dataclass: an
+        instance or a mapping in, the mapping of :meth:`to_dict` out, and the same JSON schema."""
+        from pydantic_core import PydanticCustomError
+        from pydantic_core import core_schema as cs
+
+        def mapping(value: object) -> object:
+            if isinstance(value, cls):
+                return value.to_dict()
+            if isinstance(value, dict):
+                return value
+            raise PydanticCustomError("dataclass_type", "Input should be a dictionary or an instance of FlowError")
+
+        position = cs.with_default_schema(cs.nullable_schema(cs.int_schema()), default=None)
+        fields = cs.typed_dict_schema(
+            {"path": cs.typed_dict_field(cs.str_schema()),
+             "message": cs.typed_dict_field(cs.str_schema()),
+             "line": cs.typed_dict_field(position, required=False),
+             "column": cs.typed_dict_field(position, required=False)},
+            ref="FlowError", metadata={"pydantic_js_updates": {"title": "FlowError"}})
+        return cs.no_info_before_validator_function(
+            mapping,
+            cs.no_info_after_validator_function(lambda values: cls(**values), fields),
+            serialization=cs.plain_serializer_function_ser_schema(cls.to_dict, return_schema=fields),
+        )
 
 
 class FlowValidationError(ValueError):
@@ -52,12 +94,21 @@ class FlowValidationError(ValueError):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-@dataclass
-class ValidationReport:
+class ValidationReport(Plain):
+    """What validating a flow found: the flow (None when there are errors), its errors and warnings, its data."""
+
+    __slots__ = ("flow", "errors", "warnings", "data")
     flow: Any | None
-    errors: list[FlowError] = field(default_factory=list)
-    warnings: list[FlowError] = field(default_factory=list)
-    data: Any = None
+    errors: list[FlowError]
+    warnings: list[FlowError]
+    data: Any
+
+    def __init__(self, flow: Any | None, errors: list[FlowError] | None = None, warnings: list[FlowError] | None = None,
+                 data: object = None) -> None:
+        self.flow = flow
+        self.errors = [] if errors is None else errors
+        self.warnings = [] if warnings is None else warnings
+        self.data = data
 
 
 def format_path(path: Path) -> str:

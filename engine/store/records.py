@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from engine.model.execution import Attempt, Execution, TaskRun
+from engine.model.plain import Frozen, set_field
 from engine.model.state import State
 
 
@@ -30,8 +30,14 @@ class StoreOpenError(RuntimeError):
     """The database cannot be opened or migrated; the message is one sentence for the user."""
 
 
-@dataclass(frozen=True)
-class FlowRecord:
+# The two records are plain frozen classes, not dataclasses: every cold ``lanner flow run`` imports this
+# module, and building a dataclass costs ~0.5 ms (see engine/model/plain.py).
+
+
+class FlowRecord(Frozen):
+    """One stored revision of a flow: its YAML ``source`` as written."""
+
+    __slots__ = ("namespace", "id", "revision", "source", "deleted", "updated")
     namespace: str
     id: str
     revision: int
@@ -39,9 +45,19 @@ class FlowRecord:
     deleted: bool
     updated: str
 
+    def __init__(self, namespace: str, id: str, revision: int, source: str, deleted: bool, updated: str) -> None:
+        set_field(self, "namespace", namespace)
+        set_field(self, "id", id)
+        set_field(self, "revision", revision)
+        set_field(self, "source", source)
+        set_field(self, "deleted", deleted)
+        set_field(self, "updated", updated)
 
-@dataclass(frozen=True)
-class LogRecord:
+
+class LogRecord(Frozen):
+    """One log line of an execution (``task_run_id``, ``task_id`` and ``attempt`` are None for the execution's own)."""
+
+    __slots__ = ("execution_id", "task_run_id", "task_id", "attempt", "level", "timestamp", "message")
     execution_id: str
     task_run_id: str | None
     task_id: str | None
@@ -49,6 +65,16 @@ class LogRecord:
     level: str
     timestamp: str
     message: str
+
+    def __init__(self, execution_id: str, task_run_id: str | None, task_id: str | None, attempt: int | None,
+                 level: str, timestamp: str, message: str) -> None:
+        set_field(self, "execution_id", execution_id)
+        set_field(self, "task_run_id", task_run_id)
+        set_field(self, "task_id", task_id)
+        set_field(self, "attempt", attempt)
+        set_field(self, "level", level)
+        set_field(self, "timestamp", timestamp)
+        set_field(self, "message", message)
 
 
 def default_database_url(home: Path) -> str:
