@@ -6,8 +6,6 @@ ended upstream execution (Flow triggers) or an event of a polling trigger.
 Concrete conditions live in ``engine/triggers/conditions.py`` and in plugins.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
@@ -73,13 +71,13 @@ class ConditionContext(Frozen):
             trigger.setdefault("state", ex.get("state"))
         return out
 
-    def require_date(self, condition: Condition) -> datetime:
+    def require_date(self, condition: "Condition") -> datetime:
         """The firing's date, or a ConditionError saying the condition needs one."""
         if self.date is None:
             raise ConditionError(f"condition type '{condition.type}' cannot be used on a {self.where}")
         return self.date
 
-    def require_execution(self, condition: Condition) -> Mapping[str, Any]:
+    def require_execution(self, condition: "Condition") -> Mapping[str, Any]:
         """The upstream execution, or a ConditionError saying the condition needs one."""
         if self.execution is None:
             raise ConditionError(f"condition type '{condition.type}' cannot be used on a {self.where}")

@@ -9,8 +9,8 @@ The annotations here are real objects, not text (no ``from __future__ import
 annotations``; a name defined later is quoted): pydantic compiles every text
 annotation of a model into a ``ForwardRef``, and each task type re-reads the
 fields of :class:`Task`, so a cold run compiled the same dozen strings once
-per task type it loaded. The models of ``flow``, ``inputs``, ``retry`` and
-``views`` are written the same way.
+per task type it loaded. The models of ``flow``, ``inputs``, ``retry``, ``trigger``,
+``condition`` and ``views`` are written the same way.
 """
 
 from collections.abc import Callable, Mapping

@@ -1,7 +1,5 @@
 """Trigger base classes. Concrete triggers live in ``engine/triggers`` and in plugins."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
@@ -110,12 +108,12 @@ class TriggerContext(Plain):
     flow_id: str
     trigger_id: str
     now: datetime
-    logger: logging.Logger
+    logger: "logging.Logger"
     state: dict[str, Any]
     storage: Any
     renderer: Any
 
-    def __init__(self, namespace: str, flow_id: str, trigger_id: str, now: datetime, logger: logging.Logger,
+    def __init__(self, namespace: str, flow_id: str, trigger_id: str, now: datetime, logger: "logging.Logger",
                  state: dict[str, Any] | None = None, storage: object = None, renderer: object = None) -> None:
         self.namespace = namespace
         self.flow_id = flow_id
