@@ -3,14 +3,19 @@
 :class:`ExecutionState` keeps derived indexes (children by scope, the outputs
 tree) up to date incrementally, so each executor step costs the same however
 many task runs the execution already has.
+
+The records are :class:`~engine.model.plain.Plain` classes rather than dataclasses:
+a task run is made for every task of every execution, and a hand-written
+``__init__`` is as fast as the generated one, without generating and compiling
+it when a process starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from engine.model.ids import now_iso
+from engine.model.plain import Plain
 from engine.model.state import State
 
 #: Where an execution's and a task run's ``meta`` keep their state changes: [{"state", "date"}], oldest first.
@@ -32,14 +37,22 @@ def note_state(meta: dict[str, Any], state: State, date: str | None = None) -> N
     history.append({"state": state._value_, "date": date or now_iso()})
 
 
-@dataclass(slots=True)
-class Attempt:
+class Attempt(Plain):
+    __slots__ = ("state", "start_date", "end_date", "message", "log_file")
     state: State
-    start_date: str | None = None
-    end_date: str | None = None
-    message: str | None = None
+    start_date: str | None
+    end_date: str | None
+    message: str | None
     #: Where the attempt's log lines are, in internal storage, when its task has ``logToFile``.
-    log_file: str | None = None
+    log_file: str | None
+
+    def __init__(self, state: State, start_date: str | None = None, end_date: str | None = None,
+                 message: str | None = None, log_file: str | None = None) -> None:
+        self.state = state
+        self.start_date = start_date
+        self.end_date = end_date
+        self.message = message
+        self.log_file = log_file
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"state": str(self.state), "startDate": self.start_date, "endDate": self.end_date}
@@ -54,8 +67,9 @@ class Attempt:
         return cls(State(d["state"]), d.get("startDate"), d.get("endDate"), d.get("message"), d.get("logFile"))
 
 
-@dataclass(slots=True)
-class TaskRun:
+class TaskRun(Plain):
+    __slots__ = ("id", "execution_id", "task_id", "parent_task_run_id", "value", "iteration", "state", "seq",
+                 "attempts", "outputs", "meta", "start_date", "end_date")
     id: str
     execution_id: str
     task_id: str
@@ -64,11 +78,29 @@ class TaskRun:
     iteration: int | None  # set when the parent is a for_each: index of the iteration
     state: State
     seq: int
-    attempts: list[Attempt] = field(default_factory=list)
-    outputs: dict[str, Any] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)  # executor bookkeeping (loop values, chosen branch)
-    start_date: str | None = None
-    end_date: str | None = None
+    attempts: list[Attempt]
+    outputs: dict[str, Any] | None
+    meta: dict[str, Any]  # executor bookkeeping (loop values, chosen branch)
+    start_date: str | None
+    end_date: str | None
+
+    def __init__(self, id: str, execution_id: str, task_id: str, parent_task_run_id: str | None, value: str | None,
+                 iteration: int | None, state: State, seq: int, attempts: list[Attempt] | None = None,
+                 outputs: dict[str, Any] | None = None, meta: dict[str, Any] | None = None,
+                 start_date: str | None = None, end_date: str | None = None) -> None:
+        self.id = id
+        self.execution_id = execution_id
+        self.task_id = task_id
+        self.parent_task_run_id = parent_task_run_id
+        self.value = value
+        self.iteration = iteration
+        self.state = state
+        self.seq = seq
+        self.attempts = [] if attempts is None else attempts
+        self.outputs = outputs
+        self.meta = {} if meta is None else meta
+        self.start_date = start_date
+        self.end_date = end_date
 
     def to_summary(self) -> dict[str, Any]:
         summary = {
@@ -88,21 +120,41 @@ class TaskRun:
         return summary
 
 
-@dataclass
-class Execution:
+class Execution(Plain):
+    __slots__ = ("id", "namespace", "flow_id", "flow_revision", "state", "inputs", "outputs", "labels", "trigger",
+                 "parent", "start_date", "end_date", "meta")
     id: str
     namespace: str
     flow_id: str
     flow_revision: int
     state: State
-    inputs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-    trigger: dict[str, Any] | None = None
-    parent: dict[str, Any] | None = None  # {"executionId", "taskRunId"} for subflow children
-    start_date: str | None = None
-    end_date: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    labels: dict[str, str]
+    trigger: dict[str, Any] | None
+    parent: dict[str, Any] | None  # {"executionId", "taskRunId"} for subflow children
+    start_date: str | None
+    end_date: str | None
+    meta: dict[str, Any]
+
+    def __init__(self, id: str, namespace: str, flow_id: str, flow_revision: int, state: State,
+                 inputs: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None,
+                 labels: dict[str, str] | None = None, trigger: dict[str, Any] | None = None,
+                 parent: dict[str, Any] | None = None, start_date: str | None = None, end_date: str | None = None,
+                 meta: dict[str, Any] | None = None) -> None:
+        self.id = id
+        self.namespace = namespace
+        self.flow_id = flow_id
+        self.flow_revision = flow_revision
+        self.state = state
+        self.inputs = {} if inputs is None else inputs
+        self.outputs = {} if outputs is None else outputs
+        self.labels = {} if labels is None else labels
+        self.trigger = trigger
+        self.parent = parent
+        self.start_date = start_date
+        self.end_date = end_date
+        self.meta = {} if meta is None else meta
 
     def to_summary(self, task_runs: list[TaskRun]) -> dict[str, Any]:
         return {

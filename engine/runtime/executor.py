@@ -22,7 +22,6 @@ execution has ten task runs or ten thousand.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +38,7 @@ from engine.model.flowable import (
 )
 from engine.model.ids import new_id, now_iso, parse_iso
 from engine.model.inputs import mask_secrets
+from engine.model.plain import Plain
 from engine.model.retry import Retry
 from engine.model.state import State
 from engine.model.task import RunnableTask, Task, truthy
@@ -50,42 +50,58 @@ Renderer = Callable[[Any, Mapping[str, Any]], Any]
 RESTARTABLE = (State.FAILED, State.KILLED)
 
 
-@dataclass(slots=True)
-class WorkerOutcome:
-    """What a worker reports for one attempt."""
+class WorkerOutcome(Plain):
+    """What a worker reports for one attempt (pickled back from a remote worker through ``__init__``)."""
 
+    __slots__ = ("state", "outputs", "message", "start_date", "end_date", "log_file", "labels", "exit_state",
+                 "metrics")
     state: State
-    outputs: dict[str, Any] | None = None
-    message: str | None = None
-    start_date: str | None = None
-    end_date: str | None = None
+    outputs: dict[str, Any] | None
+    message: str | None
+    start_date: str | None
+    end_date: str | None
     #: The attempt's log file in internal storage (a task with ``logToFile``).
-    log_file: str | None = None
+    log_file: str | None
     #: Labels the task adds to its execution (Labels).
-    labels: dict[str, str] | None = None
+    labels: dict[str, str] | None
     #: The state the task ends its execution in (Exit).
-    exit_state: State | None = None
+    exit_state: State | None
     #: Metrics the attempt published (metric Publish, ``RunContext.metric``).
-    metrics: list[dict[str, Any]] | None = None
+    metrics: list[dict[str, Any]] | None
+
+    def __init__(self, state: State, outputs: dict[str, Any] | None = None, message: str | None = None,
+                 start_date: str | None = None, end_date: str | None = None, log_file: str | None = None,
+                 labels: dict[str, str] | None = None, exit_state: State | None = None,
+                 metrics: list[dict[str, Any]] | None = None) -> None:
+        self.state = state
+        self.outputs = outputs
+        self.message = message
+        self.start_date = start_date
+        self.end_date = end_date
+        self.log_file = log_file
+        self.labels = labels
+        self.exit_state = exit_state
+        self.metrics = metrics
 
 
-@dataclass(slots=True, init=False)
 class Step:
-    """What to do after one event (the runner acts on it once the changes are committed)."""
+    """What to do after one event (the runner acts on it once the changes are committed).
 
-    dispatch: list[TaskRun] = field(default_factory=list)
-    children: list[ChildExecution] = field(default_factory=list)  # child executions to start
-    kill: list[str] = field(default_factory=list)  # task run ids whose attempt must be killed
-    kill_children: list[str] = field(default_factory=list)  # child execution ids to kill
-    timers: list[tuple[float, str, str]] = field(default_factory=list)  # (seconds, kind, task run id)
-    logs: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)  # (tr id, task id, level, msg)
-    ended: bool = False
+    A plain slotted class: one is made per event, and nothing compares or copies them.
+    """
+
+    __slots__ = ("dispatch", "children", "kill", "kill_children", "timers", "logs", "ended", "retry_execution")
+    dispatch: list[TaskRun]
+    children: list[ChildExecution]  # child executions to start
+    kill: list[str]  # task run ids whose attempt must be killed
+    kill_children: list[str]  # child execution ids to kill
+    timers: list[tuple[float, str, str]]  # (seconds, kind, task run id)
+    logs: list[tuple[str | None, str | None, str, str]]  # (tr id, task id, level, msg)
+    ended: bool
     #: A CREATE_NEW_EXECUTION retry: (seconds to wait, id of the new execution of the flow).
-    retry_execution: tuple[float, str] | None = None
+    retry_execution: tuple[float, str] | None
 
     def __init__(self) -> None:
-        # Written out: one Step per event, and list literals cost less than the generated
-        # __init__'s calls of each field's factory.
         self.dispatch = []
         self.children = []
         self.kill = []

@@ -13,12 +13,12 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 
 from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
 from engine.model.ids import now_iso
+from engine.model.plain import Plain
 from engine.model.state import State
 from engine.model.task import RunnableTask, TaskFailed, TaskResult
 from engine.runtime.attempt_options import cached_result, keep_result, log_to_file
@@ -32,13 +32,22 @@ _STATES: dict[str, State] = {s.value: s for s in State}
 _log = logging.getLogger("lanner.worker")
 
 
-@dataclass
-class Job:
+class Job(Plain):
+    """One attempt to run: what a worker pool is handed (pickled to a remote worker through ``__init__``)."""
+
+    __slots__ = ("execution_id", "task_run_id", "attempt", "task", "ctx")
     execution_id: str
     task_run_id: str
     attempt: int
     task: RunnableTask
     ctx: RunContext
+
+    def __init__(self, execution_id: str, task_run_id: str, attempt: int, task: RunnableTask, ctx: RunContext) -> None:
+        self.execution_id = execution_id
+        self.task_run_id = task_run_id
+        self.attempt = attempt
+        self.task = task
+        self.ctx = ctx
 
 
 def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> WorkerOutcome:

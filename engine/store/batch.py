@@ -25,11 +25,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.model.execution import HISTORY, Attempt, Execution, TaskRun
 from engine.model.ids import now_iso
+from engine.model.plain import Frozen, set_field
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -162,15 +162,23 @@ def attempts_json(attempts: list[Attempt]) -> str:
     return _unescaped(text, quotes) or ENCODER.encode([x.to_dict() for x in attempts])
 
 
-@dataclass(frozen=True)
-class BatchStatements:
+class BatchStatements(Frozen):
     """The batch's SQL, in the placeholder style of one DB-API driver."""
 
+    __slots__ = ("insert_execution", "update_execution", "insert_task_run", "update_task_run", "insert_log")
     insert_execution: str
     update_execution: str
     insert_task_run: str
     update_task_run: str
     insert_log: str
+
+    def __init__(self, insert_execution: str, update_execution: str, insert_task_run: str, update_task_run: str,
+                 insert_log: str) -> None:
+        set_field(self, "insert_execution", insert_execution)
+        set_field(self, "update_execution", update_execution)
+        set_field(self, "insert_task_run", insert_task_run)
+        set_field(self, "update_task_run", update_task_run)
+        set_field(self, "insert_log", insert_log)
 
     @classmethod
     def for_paramstyle(cls, paramstyle: str) -> BatchStatements:
