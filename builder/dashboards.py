@@ -22,7 +22,7 @@ from engine.model.dashboard import (
     DashboardValidationError,
     parse_dashboard,
 )
-from engine.model.views import ChartData, DashboardInfo
+from engine.model.views_workspace import ChartData, DashboardInfo
 from engine.service import Engine, EngineError
 
 SOURCES = {"Flow outputs": "FlowOutputs", "Executions": "Executions", "Logs": "Logs"}

@@ -17,7 +17,7 @@ from engine.model.validation import FlowValidationError
 from engine.service import EngineError
 
 if TYPE_CHECKING:
-    from engine.model.views import FlowTemplate
+    from engine.model.views_workspace import FlowTemplate
     from engine.service import Engine
 
 

@@ -25,25 +25,18 @@ from engine.model.flow import Flow
 from engine.model.inputs import InputError, InputErrors
 from engine.model.state import State
 from engine.model.validation import FlowError, FlowValidationError, load_flow
-from engine.model.views import (
+from engine.model.views import ExecutionSummary, FlowInfo, LogLine, Page, Validation
+from engine.model.views_live import EndEvent, ExecutionEvent, LogEvent, StateEvent
+from engine.model.views_workspace import (
     BackfillInfo,
     ChartData,
     DashboardInfo,
-    EndEvent,
-    ExecutionEvent,
-    ExecutionSummary,
     ExpressionPreview,
-    FlowInfo,
     FlowTemplate,
     KvEntry,
-    LogEvent,
-    LogLine,
     NamespaceFile,
     NamespaceInfo,
-    Page,
-    StateEvent,
     TriggerInfo,
-    Validation,
 )
 from engine.model.yaml_loader import load_any_yaml
 from engine.service import (

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from engine.model.tree import iter_tasks
-from engine.model.views import ExpressionPreview, FlowTemplate
 from engine.model.yaml_loader import YamlError, load_any_yaml
 from engine.service import NotFound, check_namespace, invalid
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
     from engine.model.views import ExecutionSummary, FlowInfo, Page
+    from engine.model.views_workspace import ExpressionPreview, FlowTemplate
     from engine.runtime.local import LocalRunner
     from engine.store.sql import SqlStore
 
@@ -145,6 +145,7 @@ class AssistOps:
         one when ``execution_id`` is None): the value as text, or one sentence saying why it does not render."""
         from engine.expressions import is_expression
         from engine.model.execution import ExecutionState
+        from engine.model.views_workspace import ExpressionPreview
         from engine.runtime.expression_context import task_context
         from engine.runtime.flow_index import FlowIndex
 

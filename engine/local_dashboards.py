@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.model.durations import format_duration
-from engine.model.views import ChartData, ChartInfo, DashboardInfo, ExecutionSummary
+from engine.model.views import ExecutionSummary
 from engine.service import Conflict, Invalid, NotFound, invalid
 
 if TYPE_CHECKING:
     from engine.model.dashboard import Chart, Dashboard, DataSource
+    from engine.model.views_workspace import ChartData, DashboardInfo
     from engine.store.dashboard_sql import Scope
     from engine.store.dashboards import DashboardRecord, DashboardStore
     from engine.store.sql import SqlStore
@@ -114,6 +115,7 @@ class DashboardOps:
     def chart_data(self, dashboard_id: str, chart_id: str, *, namespace: str | None = None,
                    flow_id: str | None = None, labels: Mapping[str, str] | None = None,
                    start: datetime | None = None, end: datetime | None = None) -> ChartData:
+        from engine.model.views_workspace import ChartData
         data, scope, bucket = self._query(dashboard_id, chart_id, namespace, flow_id, labels, start, end)
         found = self._dashboards.chart_rows(data, scope, bucket=bucket)
         return ChartData(dashboard_id=dashboard_id, chart_id=chart_id, columns=found.columns,
@@ -139,6 +141,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _info(rec: DashboardRecord) -> DashboardInfo:
     from engine.model.dashboard import DashboardValidationError, parse_dashboard
+    from engine.model.views_workspace import ChartInfo, DashboardInfo
 
     try:
         parsed: Dashboard | None = parse_dashboard(rec.source)

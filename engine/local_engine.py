@@ -26,16 +26,8 @@ from engine.model.inputs import Input, coerce_inputs
 from engine.model.plain import Frozen, set_field
 from engine.model.state import State
 from engine.model.validation import validate_text
-from engine.model.views import (
-    ExecutionEvent,
-    ExecutionSummary,
-    FlowInfo,
-    LogLine,
-    Page,
-    Validation,
-)
+from engine.model.views import ExecutionSummary, FlowInfo, LogLine, Page, Validation
 from engine.model.yaml_loader import YamlError, load_any_yaml
-from engine.runtime.follow import Follower
 from engine.service import (
     Conflict,
     Download,
@@ -51,6 +43,8 @@ from engine.storage import InternalStorage, StorageError, default_root, parse_ur
 
 if TYPE_CHECKING:
     from engine.model.execution import Execution
+    from engine.model.views_live import ExecutionEvent
+    from engine.runtime.follow import Follower
     from engine.runtime.local import LocalRunner
     from engine.store.kv import KvStore
     from engine.store.sql import FlowRecord, SqlStore
@@ -281,6 +275,8 @@ class LocalEngine(NamespaceOps, TriggerOps, HistoryOps, DashboardOps, AssistOps)
 
     def follower(self, execution_id: str, *, task_id: str | None = None, min_level: LogLevel | None = None) -> Follower:
         """A :class:`Follower` to poll (the REST API's event stream does, between its own sleeps)."""
+        from engine.runtime.follow import Follower  # with the event views: only a follower needs them
+
         self._execution(execution_id)
         return Follower(self.store, self.runner.sync, self.mask, execution_id, task_id, min_level)
 
@@ -426,4 +422,4 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["EngineStats", "Follower", "LocalEngine", "flow_info"]
+__all__ = ["EngineStats", "LocalEngine", "flow_info"]

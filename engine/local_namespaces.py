@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.model.validation import FlowError
-from engine.model.views import KvEntry, NamespaceFile, NamespaceInfo
 from engine.service import Invalid, NotFound, check_namespace, invalid
 from engine.storage import StorageError
 
 if TYPE_CHECKING:
+    from engine.model.views_workspace import KvEntry, NamespaceFile, NamespaceInfo
     from engine.storage import InternalStorage
     from engine.store.kv import KvStore
     from engine.store.sql import SqlStore
@@ -34,6 +34,7 @@ class NamespaceOps:
         def mask(self, data: object) -> Any: ...
 
     def namespaces(self) -> list[NamespaceInfo]:
+        from engine.model.views_workspace import NamespaceInfo
         counts: dict[str, int] = {}
         for rec in self.store.list_flows():
             counts[rec.namespace] = counts.get(rec.namespace, 0) + 1
@@ -44,6 +45,7 @@ class NamespaceOps:
         return [NamespaceInfo(id=n, parent=n.rpartition(".")[0] or None, flow_count=counts.get(n, 0)) for n in sorted(names)]
 
     def namespace_files(self, namespace: str, prefix: str = "") -> list[NamespaceFile]:
+        from engine.model.views_workspace import NamespaceFile
         storage = self.storage
         with _storage_errors():
             names = storage.namespace_files_list(check_namespace(namespace), prefix)
@@ -55,6 +57,7 @@ class NamespaceOps:
             return storage.namespace_files_get(check_namespace(namespace), path)
 
     def write_namespace_file(self, namespace: str, path: str, data: bytes) -> NamespaceFile:
+        from engine.model.views_workspace import NamespaceFile
         storage = self.storage
         check_namespace(namespace)
         if any(len(part.encode()) > 255 for part in path.split("/")):
@@ -64,6 +67,7 @@ class NamespaceOps:
             return NamespaceFile(path=storage.namespace_files_put(namespace, path, data), size=len(data))
 
     def upload_namespace_dir(self, namespace: str, directory: Path) -> list[NamespaceFile]:
+        from engine.model.views_workspace import NamespaceFile
         storage = self.storage
         with _storage_errors("directory"):
             names = storage.upload_namespace_dir(check_namespace(namespace), Path(directory))
@@ -101,6 +105,7 @@ class NamespaceOps:
                 raise NotFound(f"namespace {namespace} has no key {key!r}")
 
     def _kv_view(self, data: dict[str, Any]) -> KvEntry:
+        from engine.model.views_workspace import KvEntry
         return KvEntry.model_validate(self.mask(data))
 
 

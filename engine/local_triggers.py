@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.model.views import BackfillInfo, ExecutionSummary, TriggerInfo
+from engine.model.views import ExecutionSummary
 from engine.service import BackfillAction, Conflict, Invalid, NotFound, Unavailable, invalid
 
 if TYPE_CHECKING:
     from engine.model.flow import Flow
+    from engine.model.views_workspace import BackfillInfo, TriggerInfo
     from engine.runtime.local import LocalRunner
     from engine.triggers.scheduler import Scheduler
     from engine.triggers.webhook import Webhook
@@ -51,6 +52,7 @@ class TriggerOps:
 
     def triggers(self, *, namespace: str | None = None, flow_id: str | None = None,
                  q: str | None = None) -> list[TriggerInfo]:
+        from engine.model.views_workspace import TriggerInfo
         out = []
         for item in self._scheduler().describe():
             if namespace and not (item["namespace"] == namespace or item["namespace"].startswith(namespace + ".")):
@@ -74,6 +76,7 @@ class TriggerOps:
 
     def backfill(self, namespace: str, flow_id: str, trigger_id: str, start: str, end: str | None = None, *,
                  inputs: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None) -> BackfillInfo:
+        from engine.model.views_workspace import BackfillInfo
         from engine.triggers.scheduler import TriggerFailure
 
         try:
@@ -87,14 +90,17 @@ class TriggerOps:
 
     def backfills(self, *, namespace: str | None = None, flow_id: str | None = None,
                   trigger_id: str | None = None) -> list[BackfillInfo]:
+        from engine.model.views_workspace import BackfillInfo
         found = self._scheduler().store.backfills(namespace=namespace, flow_id=flow_id, trigger_id=trigger_id)
         return [BackfillInfo.model_validate(b.to_dict()) for b in found]
 
     def get_backfill(self, backfill_id: str) -> BackfillInfo | None:
+        from engine.model.views_workspace import BackfillInfo
         bf = self._scheduler().store.get_backfill(backfill_id)
         return None if bf is None else BackfillInfo.model_validate(bf.to_dict())
 
     def change_backfill(self, backfill_id: str, action: BackfillAction) -> BackfillInfo:
+        from engine.model.views_workspace import BackfillInfo
         sched = self._scheduler()
         if action not in _BACKFILL_MOVES:
             raise invalid("action", f"unknown backfill action '{action}': use pause, unpause or cancel")

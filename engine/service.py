@@ -29,26 +29,22 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from engine.model.flow import NAMESPACE_RE, Flow
 from engine.model.state import State
 from engine.model.validation import FlowError
-from engine.model.views import (
-    BackfillInfo,
-    ChartData,
-    DashboardInfo,
-    ExecutionEvent,
-    ExecutionSummary,
-    ExpressionPreview,
-    FlowInfo,
-    FlowTemplate,
-    KvEntry,
-    LogLine,
-    NamespaceFile,
-    NamespaceInfo,
-    Page,
-    TriggerInfo,
-    Validation,
-)
+from engine.model.views import ExecutionSummary, FlowInfo, LogLine, Page, Validation
 
 if TYPE_CHECKING:
     from engine.local_engine import LocalEngine
+    from engine.model.views_live import ExecutionEvent
+    from engine.model.views_workspace import (
+        BackfillInfo,
+        ChartData,
+        DashboardInfo,
+        ExpressionPreview,
+        FlowTemplate,
+        KvEntry,
+        NamespaceFile,
+        NamespaceInfo,
+        TriggerInfo,
+    )
 
 BackfillAction = Literal["pause", "unpause", "cancel"]
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from builder.pages.common import esc, url
 from engine.model.dashboard import Chart
-from engine.model.views import ChartData
+from engine.model.views_workspace import ChartData
 
 PALETTE = ["#4f46e5", "#0891b2", "#16a34a", "#ea580c", "#db2777", "#ca8a04", "#7c3aed", "#0d9488", "#dc2626",
            "#64748b"]

@@ -34,7 +34,7 @@ from builder.pages.dashboard_charts import figure_item, series, table_html
 from builder.services import Services
 from engine.model.dashboard import Chart, Dashboard, parse_dashboard
 from engine.model.durations import format_duration
-from engine.model.views import ChartData
+from engine.model.views_workspace import ChartData
 from engine.service import EngineError
 
 REFRESH_MS = 5000

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.api.errors import COMMON_RESPONSES
 from engine.api.services import engine
-from engine.model.views import ExpressionPreview, FlowTemplate
+from engine.model.views_workspace import ExpressionPreview, FlowTemplate
 
 router = APIRouter(prefix="/api/v1", tags=["Builder help"], responses=COMMON_RESPONSES)
 

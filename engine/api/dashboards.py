@@ -20,7 +20,8 @@ from engine.api.flows import YAML_TYPES
 from engine.api.services import engine
 from engine.model.dashboard import DashboardValidationError, parse_dashboard
 from engine.model.validation import FlowError
-from engine.model.views import ChartData, DashboardInfo, ExecutionSummary
+from engine.model.views import ExecutionSummary
+from engine.model.views_workspace import ChartData, DashboardInfo
 
 router = APIRouter(prefix="/api/v1/dashboards", tags=["Dashboards"], responses=COMMON_RESPONSES)
 

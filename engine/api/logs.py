@@ -27,8 +27,9 @@ from fastapi.responses import StreamingResponse
 from engine.api.errors import COMMON_RESPONSES
 from engine.api.models import LogLine
 from engine.api.services import engine
-from engine.local_engine import Follower
-from engine.model.views import ExecutionEvent, LogEvent, Page
+from engine.model.views import Page
+from engine.model.views_live import ExecutionEvent, LogEvent
+from engine.runtime.follow import Follower
 
 router = APIRouter(prefix="/api/v1", tags=["Logs"], responses=COMMON_RESPONSES)
 

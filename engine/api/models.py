@@ -10,17 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.model.views import (
-    BackfillInfo,
-    ExecutionSummary,
-    KvEntry,
-    LogLine,
-    NamespaceFile,
-    NamespaceInfo,
-    Page,
-    TriggerInfo,
-    Validation,
-)
+from engine.model.views import ExecutionSummary, LogLine, Page, Validation
+from engine.model.views_workspace import BackfillInfo, KvEntry, NamespaceFile, NamespaceInfo, TriggerInfo
 
 
 class Open(BaseModel):

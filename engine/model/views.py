@@ -7,12 +7,17 @@ camelCase in JSON, exactly the REST API's shapes: ``View.model_validate(answer)`
 reads an API answer and ``view.to_dict()`` gives the JSON object back (the execution
 summary of ``lanner flow run --json`` included).
 
+This module holds the views of executions, logs and flows, what running a flow uses;
+the events of a followed execution are in :mod:`engine.model.views_live`, and those of
+namespaces, templates, triggers and dashboards in :mod:`engine.model.views_workspace`,
+so that a cold ``lanner flow run`` does not build their models.
+
 The annotations are real objects, not text (no ``from __future__ import annotations``):
 pydantic turns each annotation given as text into a ``ForwardRef``, which compiles it,
 and the ~140 of this module cost ~1 % of a cold ``lanner flow run``.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -112,44 +117,6 @@ class LogLine(View):
     flow_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
-class TaskRunState(View):
-    """What a follower sees of a task run at each change: cheap to read and compare."""
-
-    id: str
-    task_id: str
-    value: str | None = None
-    state: State
-
-
-class LogEvent(View):
-    """A stored log line, in order."""
-
-    kind: Literal["log"] = Field(default="log", exclude=True)
-    line: LogLine
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.line.to_dict()
-
-
-class StateEvent(View):
-    """The execution's or a task run's state changed: every task run's state now."""
-
-    kind: Literal["state"] = Field(default="state", exclude=True)
-    execution_id: str
-    state: State
-    task_runs: list[TaskRunState] = []
-
-
-class EndEvent(View):
-    """The execution ended (state None: it was deleted while followed); the last event."""
-
-    kind: Literal["end"] = Field(default="end", exclude=True)
-    execution_id: str
-    state: State | None = None
-
-
-ExecutionEvent = LogEvent | StateEvent | EndEvent
-
 class Page[T](View):
     """One page of a search, and how many match in all."""
 
@@ -183,137 +150,3 @@ class Validation(View):
     flow_id: str | None = Field(default=None, serialization_alias="flow", validation_alias=AliasChoices("flow", "flow_id"))
     errors: list[FlowError] = []
     warnings: list[FlowError] = []
-
-
-# --- namespaces, files, key-value ----------------------------------------------------------------------
-
-
-class NamespaceInfo(View):
-    id: str
-    parent: str | None = None
-    flow_count: int = 0
-
-
-class NamespaceFile(View):
-    path: str
-    size: int | None = None
-
-
-class KvEntry(View):
-    namespace: str
-    key: str
-    type: str
-    value: Any = None
-    updated: str | None = None
-    expiration_date: str | None = None  # when a value with a ttl stops being readable (UTC)
-
-
-# --- templates, task tests, expression previews ----------------------------------------------------------
-
-
-class FlowTemplate(View):
-    """A flow Lanner ships to start from ("New flow"): its story, YAML and what it uses."""
-
-    id: str
-    title: str
-    story: str
-    source: str
-    uses: list[str] = []  # titles of its task and trigger types
-    plugins: list[str] = []  # plugin distributions it needs besides Lanner's own
-    files: list[str] = []  # namespace files it adds when opened (a notebook...)
-    available: bool = True
-    problem: str | None = None  # why it does not validate here (a missing plugin)
-
-
-class ExpressionPreview(View):
-    """What a template renders to against an execution's context, or the sentence that says why not."""
-
-    value: str | None = None
-    error: str | None = None
-    execution_id: str | None = None
-
-
-# --- triggers and backfills -------------------------------------------------------------------------
-
-
-class BackfillInfo(View):
-    id: str
-    namespace: str
-    flow_id: str
-    trigger_id: str
-    start: str
-    end: str
-    current_date: str | None = None
-    inputs: dict[str, Any] = {}
-    labels: Labels = {}
-    state: str
-    total: int
-    done: int
-    paused: bool = False
-    created: str | None = None
-    updated: str | None = None
-
-
-class TriggerInfo(View):
-    """A trigger of a deployed flow: its schedule, last firing and whether it is disabled.
-
-    ``disabled`` is true when it is disabled either way; ``disabled_in_flow`` when
-    the flow's YAML disables it (then only editing the flow enables it again).
-    """
-
-    namespace: str
-    flow_id: str
-    trigger_id: str
-    type: str
-    disabled: bool = False
-    disabled_in_flow: bool = False
-    next_execution_date: str | None = None
-    last_trigger_date: str | None = None
-    last_execution_id: str | None = None
-    last_execution_state: str | None = None
-    last_error: str | None = None
-    cron: str | None = None
-    timezone: str | None = None
-    backfills: list[BackfillInfo] = []
-
-
-# --- dashboards ---------------------------------------------------------------------------------------
-
-
-class ChartInfo(View):
-    id: str
-    type: str
-    title: str
-
-
-class DashboardInfo(View):
-    """A stored custom dashboard: its YAML definition as written, and what lists show of it."""
-
-    id: str
-    title: str
-    description: str | None = None
-    source: str
-    charts: list[ChartInfo] = []
-    created: str | None = None
-    updated: str | None = None
-
-
-class ChartData(View):
-    """The rows of one chart for one set of filters, aggregated by the store.
-
-    ``rows`` are keyed by the chart's column names; ``execution_ids[i]`` is an
-    execution behind row ``i`` (its only one when ``execution_counts[i]`` is 1), for
-    drill-down. ``bucket`` says how dates were grouped (``hour``, ``day``, or None:
-    per run). ``truncated``: more rows matched than a chart draws.
-    """
-
-    dashboard_id: str
-    chart_id: str
-    columns: list[str]
-    rows: list[dict[str, Any]]
-    execution_ids: list[str | None] = []
-    execution_counts: list[int] = []
-    bucket: str | None = None
-    since: str | None = None
-    until: str | None = None
-    truncated: bool = False

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.model.state import State
-from engine.model.views import EndEvent, ExecutionEvent, LogEvent, LogLine, StateEvent, TaskRunState
+from engine.model.views import LogLine
+from engine.model.views_live import EndEvent, ExecutionEvent, LogEvent, StateEvent, TaskRunState
 
 if TYPE_CHECKING:
     from engine.store.sql import SqlStore

@@ -101,15 +101,6 @@ def _escaped_flat_object(value: dict[str, Any]) -> str:
     return "{" + ",".join(f"{encode(k)}:{encode(v)}" for k, v in value.items()) + "}"
 
 
-def _json_text(text: str | None) -> str:
-    # ISO timestamps need no escaping: format them directly, anything else through the encoder.
-    if text is None:
-        return "null"
-    if text.isprintable() and '"' not in text and "\\" not in text:
-        return f'"{text}"'
-    return ENCODER.encode(text)
-
-
 def meta_json(meta: dict[str, Any]) -> str | None:
     """The JSON of a record's ``meta`` (None when empty).
 

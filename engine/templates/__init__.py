@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from engine.model.views import FlowTemplate
+from engine.model.views_workspace import FlowTemplate
 
 _ID_LINE = re.compile(r"^id:.*$", re.MULTILINE)
 _NAMESPACE_LINE = re.compile(r"^namespace:.*$", re.MULTILINE)

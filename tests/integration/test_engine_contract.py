@@ -25,7 +25,8 @@ from engine.local_engine import LocalEngine
 from engine.model.inputs import InputError
 from engine.model.state import State
 from engine.model.validation import FlowValidationError
-from engine.model.views import EndEvent, ExecutionSummary, LogEvent, StateEvent
+from engine.model.views import ExecutionSummary
+from engine.model.views_live import EndEvent, LogEvent, StateEvent
 from engine.runtime.masking import MASK
 from engine.service import Conflict, Engine, Invalid, NotFound
 from tests.integration.server_process import serve_in_thread

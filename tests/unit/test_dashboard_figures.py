@@ -11,7 +11,7 @@ from builder.pages import dashboard_charts
 from builder.pages.dashboard_charts import figure, figure_item
 from builder.pages.dashboard_custom import _json_in_html, filters, parse_labels
 from engine.model.dashboard import parse_dashboard
-from engine.model.views import ChartData
+from engine.model.views_workspace import ChartData
 
 DASHBOARD = """
 id: sales
