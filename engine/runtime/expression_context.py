@@ -128,7 +128,7 @@ class TaskVariables(dict[str, Any]):
 
     def __init__(
         self, flow: Flow, st: ExecutionState, task: Task | None, parent: TaskRun | None, value: str | None,
-        tr: TaskRun | None, render: Any | None,
+        tr: TaskRun | None = None, render: Any | None = None,
     ) -> None:  # fmt: skip
         self._flow = flow
         self._st = st

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine import expressions
 from engine.model import registry
@@ -58,13 +58,16 @@ from engine.runtime.events import (
     Wake,
 )
 from engine.runtime.executor import Executor, Step
-from engine.runtime.expression_context import task_context
+from engine.runtime.expression_context import TaskVariables
 from engine.runtime.logbuffer import LogBuffer
 from engine.runtime.secrets import SecretStore
 from engine.runtime.worker import Job, ThreadWorkerPool, run_attempt_or_fail
 from engine.store.records import default_database_url
 from engine.store.retry import retry_transient
 from engine.store.sqlite_native import open_store
+
+if TYPE_CHECKING:
+    from engine.storage import InternalStorage
 
 #: How long one batch may run light tasks before it commits (seconds).
 LIGHT_BATCH_SECONDS = 0.05
@@ -79,6 +82,11 @@ class FlowNotFound(LookupError):
 
 def default_home() -> Path:
     return Path(os.environ.get("LANNER_HOME", ".lanner")).resolve()
+
+
+def _put_task_file(storage: InternalStorage, ex: Execution, tr: TaskRun, path: Path | str, name: str) -> str:
+    """``RunContext.put_file`` of an attempt: the file goes to the task run's folder of internal storage."""
+    return storage.put_task_file(ex.namespace, ex.flow_id, ex.id, tr.task_id, tr.id, Path(path), name)
 
 
 class LocalRunner:
@@ -651,8 +659,9 @@ class LocalRunner:
         if executor is None:
             flow = self.get_flow(ex.namespace, ex.flow_id, ex.flow_revision)
             render = self._renderer(ex.namespace)
-            # Partials, not closures: called for every task run, one Python frame less each.
-            context = functools.partial(task_context, flow, render=render)  # (st, task, parent, value, tr=None)
+            # A partial of the class itself (what task_context returns), not a closure: called for every
+            # task run, two Python frames less each.
+            context = functools.partial(TaskVariables, flow, render=render)  # (st, task, parent, value, tr)
             executor = Executor(flow, render, context, mask=self.secrets.mask_data)
             self._executors[key] = executor
         return executor
@@ -754,22 +763,23 @@ class LocalRunner:
             # machine) while this thread changes the execution (a light task's entries are made when
             # read, in this thread, see TaskVariables).
             variables = dict(variables)
-        ctx = RunContext(  # the first eight in their order: matching keywords is a third of making one
+        storage = self.storage
+        ctx = RunContext(  # every argument in its order: matching keywords cost a third of making one
             ex.id, ex.namespace, ex.flow_id, tr.task_id, tr.id, attempt, variables,
             TaskLogger(sink, task.log_level or "TRACE", self.secrets.mask),
-            flow_dir=self.flow_dirs.get((ex.namespace, ex.flow_id)),
-            home=self.home,
-            renderer=executor.render,
-            secrets=self.secrets.values(),
-            secret_lookup=self.secrets.get,
-            working_dir=self._working_dir(st, executor, tr) if executor.index.shares_working_directory else None,
-            services=self._task_services().for_execution(ex.id) if task.uses_services else None,
+            None,  # kill_event: made on first use
+            None,  # kill_reason
+            None,  # timeout: set by the worker
+            self._working_dir(st, executor, tr) if executor.index.shares_working_directory else None,
+            self.flow_dirs.get((ex.namespace, ex.flow_id)),
+            self.home,
+            executor.render,
+            None if storage is None else functools.partial(_put_task_file, storage, ex, tr),
+            self.secrets.values(),
+            None if storage is None else {"storage": storage},
+            self.secrets.get,
+            self._task_services().for_execution(ex.id) if task.uses_services else None,
         )
-        if (storage := self.storage) is not None:
-            ctx.extra["storage"] = storage
-            ctx.put_file = lambda path, name: storage.put_task_file(
-                ex.namespace, ex.flow_id, ex.id, tr.task_id, tr.id, Path(path), name
-            )
         return Job(ex.id, tr.id, attempt, task, ctx)
 
     def _pool_for(self, task: RunnableTask) -> Any:
