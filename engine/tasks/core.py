@@ -1,6 +1,6 @@
-"""Core runnable tasks: log, return, output_values, fail, sleep."""
+"""Core runnable tasks: return, output_values, fail, sleep (``log`` is in :mod:`engine.tasks.log`)."""
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field
 
@@ -14,27 +14,6 @@ from engine.sdk import (
     resolve_duration,
     truthy,
 )
-
-
-@register_task(
-    "log",
-    "io.kestra.plugin.core.log.Log",
-    "io.kestra.core.tasks.log.Log",
-    group="Basics",
-    title="Write a log message",
-    icon="📝",
-    summary="Write a message (or several) to the execution logs.",
-)
-class Log(RunnableTask):
-    light: ClassVar[bool] = True
-    message: str | list[str] = Field(description="The message; expressions such as {{ inputs.name }} are rendered.")
-    level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] = Field(default="INFO", description="Log level of the message.")
-
-    def run(self, ctx: RunContext) -> TaskResult:
-        rendered = ctx.render(self.message)
-        for line in rendered if isinstance(rendered, list) else [rendered]:
-            ctx.logger.log(self.level, str(line))
-        return TaskResult()
 
 
 @register_task(

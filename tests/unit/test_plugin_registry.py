@@ -57,7 +57,7 @@ def test_type_modules_import_only_the_sdk() -> None:
                     assert target == "engine.sdk" or target.startswith(package + "."), f"{name} imports {target}"
                     if target != "engine.sdk" and target not in checked:
                         modules.add(target)
-    assert {"engine.tasks.core", "engine.triggers.conditions", "engine.tasks.notebook"} <= checked
+    assert {"engine.tasks.core", "engine.tasks.log", "engine.triggers.conditions", "engine.tasks.notebook"} <= checked
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_plugins_report_lists_lanner_first_with_every_type() -> None:
     data = own.to_dict()
     assert {"name", "version", "builtin", "tasks", "triggers", "conditions", "errors"} <= set(data)
     log = next(t for t in data["tasks"] if t["type"] == "log")
-    assert log["class"] == "engine.tasks.core.Log" and "io.kestra.plugin.core.log.Log" in log["aliases"]
+    assert log["class"] == "engine.tasks.log.Log" and "io.kestra.plugin.core.log.Log" in log["aliases"]
 
 
 def test_the_readme_plugin_example_is_the_plugin_the_tests_install() -> None:
