@@ -249,14 +249,14 @@ def test_the_expression_context_of_real_task_runs_holds_plain_data_only(runner, 
     import engine.runtime.local as local
 
     contexts: list[dict[str, Any]] = []
-    real = local.task_context
+    real = local.TaskVariables  # what the runner makes each task run's context with
 
     def recording(*args: Any, **kwargs: Any) -> dict[str, Any]:
         ctx = real(*args, **kwargs)
         contexts.append(ctx)
         return ctx
 
-    monkeypatch.setattr(local, "task_context", recording)
+    monkeypatch.setattr(local, "TaskVariables", recording)
     inputs = {
         "s": "hi", "when": "2024-01-02T03:04:05Z", "day": "2024-01-02", "span": "PT5M",
         "doc": '{"a": [1, {"b": null}]}', "y": "k: [1, 2]", "many": "[1, 2]",
