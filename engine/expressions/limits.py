@@ -58,9 +58,8 @@ class Limits(Frozen):
     def __init__(self, timeout: float = 2.0, max_output: int = 10 * 1024 * 1024, max_range: int = 100_000,
                  max_items: int = 1_000_000, max_walk: int = 100_000, max_depth: int = 100,
                  max_memory: int = 100 * 1024 * 1024, max_int_bits: int = 100_000, max_parts: int = 5_000) -> None:
-        for name, value in (("timeout", timeout), ("max_output", max_output), ("max_range", max_range),
-                            ("max_items", max_items), ("max_walk", max_walk), ("max_depth", max_depth),
-                            ("max_memory", max_memory), ("max_int_bits", max_int_bits), ("max_parts", max_parts)):
+        values = (timeout, max_output, max_range, max_items, max_walk, max_depth, max_memory, max_int_bits, max_parts)
+        for name, value in zip(self.__slots__, values, strict=True):  # __slots__ lists them in this order
             if not value > 0:
                 raise ValueError(f"expression limit {name} must be positive, not {value!r}")
             set_field(self, name, value)

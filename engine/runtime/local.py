@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import expressions
 from engine.model import registry
@@ -66,9 +66,6 @@ from engine.store.records import default_database_url
 from engine.store.retry import retry_transient
 from engine.store.sqlite_native import open_store
 
-if TYPE_CHECKING:
-    from engine.storage import InternalStorage
-
 #: How long one batch may run light tasks before it commits (seconds).
 LIGHT_BATCH_SECONDS = 0.05
 #: End summaries kept in memory for wait() (count, and total task runs in them).
@@ -82,11 +79,6 @@ class FlowNotFound(LookupError):
 
 def default_home() -> Path:
     return Path(os.environ.get("LANNER_HOME", ".lanner")).resolve()
-
-
-def _put_task_file(storage: InternalStorage, ex: Execution, tr: TaskRun, path: Path | str, name: str) -> str:
-    """``RunContext.put_file`` of an attempt: the file goes to the task run's folder of internal storage."""
-    return storage.put_task_file(ex.namespace, ex.flow_id, ex.id, tr.task_id, tr.id, Path(path), name)
 
 
 class LocalRunner:
@@ -774,7 +766,10 @@ class LocalRunner:
             self.flow_dirs.get((ex.namespace, ex.flow_id)),
             self.home,
             executor.render,
-            None if storage is None else functools.partial(_put_task_file, storage, ex, tr),
+            # put_file(path, name): the file goes to the task run's folder of internal storage.
+            None if storage is None else functools.partial(
+                storage.put_task_file, ex.namespace, ex.flow_id, ex.id, tr.task_id, tr.id
+            ),
             self.secrets.values(),
             None if storage is None else {"storage": storage},
             self.secrets.get,

@@ -15,6 +15,7 @@ instead of running it twice, so the task's ``retry`` decides what comes next.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -160,8 +161,8 @@ def run_remote(spec: RemoteSpec) -> WorkerOutcome:
         from engine.storage import InternalStorage
 
         storage = InternalStorage(spec.storage_url)
-        ctx.put_file = lambda path, name: storage.put_task_file(
-            spec.namespace, spec.flow_id, spec.execution_id, spec.task_id, spec.task_run_id, Path(path), name
+        ctx.put_file = functools.partial(  # put_file(path, name), as the runner's own
+            storage.put_task_file, spec.namespace, spec.flow_id, spec.execution_id, spec.task_id, spec.task_run_id
         )
     kill = Event(spec.kill_event)
     stop = threading.Event()

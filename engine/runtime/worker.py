@@ -119,7 +119,7 @@ def _run_task(task: RunnableTask, ctx: RunContext, start: str) -> WorkerOutcome:
         if cached is not None:
             return WorkerOutcome(cached[0], cached[1], None, start, now_iso())
     result = task.run(ctx)
-    if type(result) is not TaskResult and not isinstance(result, TaskResult):
+    if not isinstance(result, TaskResult):
         result = TaskResult(result if isinstance(result, dict) else {})
     state = _STATES.get(result.state) or State(result.state)  # a dict hit; State() raises on a bad name
     outcome = WorkerOutcome(state, result.outputs, result.message, start, now_iso())
