@@ -34,9 +34,9 @@ def main() -> None:
     code = fast_main(sys.argv[1:])
     if code is not None:
         sys.exit(code)
-    from engine.model.pydantic_start import start_pydantic
+    from engine.model.start_imports import start_imports
 
-    start_pydantic()  # Typer builds pydantic adapters of the options
+    start_imports()  # Typer builds pydantic adapters of the options
     from engine.cli import main as typer_main
 
     typer_main()
@@ -116,9 +116,9 @@ def run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_jso
 
 def _run_flow_file(file: Path, input_pairs: list[str], flows: Path | None, as_json: bool, timeout: float | None,
                    collecting: bool) -> int:
-    from engine.model.pydantic_start import start_pydantic
+    from engine.model.start_imports import start_imports
 
-    start_pydantic()  # before the first model is built
+    start_imports()  # before the first model is built
     from engine.local_engine import LocalEngine
     from engine.model.inputs import InputError
     from engine.model.validation import FlowValidationError

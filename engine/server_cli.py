@@ -33,9 +33,9 @@ def server_local(
     url: Annotated[str | None, typer.Option(help="Public URL of the server as users reach it, for links to execution pages in notifications (env LANNER_URL; default http://HOST:PORT).", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option(help="Settings file [default ./lanner.yaml when present).", show_default=False)] = None,
 ) -> None:
-    from engine.model.pydantic_start import start_pydantic
+    from engine.model.start_imports import start_imports
 
-    start_pydantic()  # before FastAPI and Lanner build their models
+    start_imports()  # before FastAPI and Lanner build their models
     from engine.server import ConfigError, load_config, run_server
 
     flags = {

@@ -7,7 +7,7 @@ import typing
 
 import pytest
 
-from engine.model.pydantic_start import forward_refs_kept_as_text
+from engine.model.start_imports import forward_refs_kept_as_text
 
 
 def test_a_reference_made_inside_keeps_its_text_and_evaluates_when_read() -> None:

@@ -1,4 +1,6 @@
-"""Importing pydantic at the start of a process without the work that process never uses.
+"""Importing pydantic and PyYAML at the start of a process without the work that process never uses.
+
+PyYAML's patterns are compiled when used (:mod:`engine.model.lazy_patterns`). For pydantic:
 
 pydantic-core declares its schema types as ~600 ``TypedDict`` fields written under
 ``from __future__ import annotations``, and ``typing_extensions`` adds ~90 more.
@@ -22,19 +24,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from engine.model.entry_point_cache import prime_pydantic
+from engine.model.lazy_patterns import patterns_compiled_when_used
 
 
-def start_pydantic() -> None:
-    """Import pydantic's model machinery the quick way, and tell pydantic it has no plugins when none is installed.
+def start_imports() -> None:
+    """Import pydantic's model machinery and PyYAML the quick way, and tell pydantic it has no plugins when none
+    is installed.
 
-    Called first thing by the commands that build models (``lanner flow run``, the server).
+    Called first thing by the commands (``lanner flow run``, every other command, the server).
     """
     if "pydantic_core" in sys.modules:  # imported already: the references are compiled
         prime_pydantic()
-        return
-    with forward_refs_kept_as_text():
-        prime_pydantic()
-        import pydantic.main  # noqa: F401 - pydantic-core, typing_extensions and the model machinery
+    else:
+        with forward_refs_kept_as_text():
+            prime_pydantic()
+            import pydantic.main  # noqa: F401 - pydantic-core, typing_extensions and the model machinery
+    with patterns_compiled_when_used():
+        import yaml  # noqa: F401
 
 
 def _keep_text(source: str, filename: str, mode: str) -> str:
