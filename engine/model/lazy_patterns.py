@@ -42,7 +42,7 @@ class LazyPattern:
         return f"LazyPattern({pattern!r}, {flags!r})"
 
 
-def _lazy_compile(pattern: Any, flags: int = 0) -> Any:
+def _lazy_compile(pattern: str | bytes | re.Pattern[Any], flags: int = 0) -> LazyPattern | re.Pattern[Any]:
     if isinstance(pattern, (str, bytes)):
         return LazyPattern(pattern, flags)
     return _compile(pattern, flags)  # a compiled pattern (or an error) as re gives it

@@ -8,12 +8,10 @@ the same code run in a thread, a subprocess or a Dask worker.
 
 from __future__ import annotations
 
-import logging
 import threading
-import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from engine.expressions import ExpressionError
 from engine.model.durations import format_duration
@@ -26,10 +24,12 @@ from engine.runtime.context import RunContext
 from engine.runtime.executor import WorkerOutcome
 from engine.runtime.secrets import mask_data, mask_text
 
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
 #: State by name, for the state a task's result gives.
 _STATES: dict[str, State] = {s.value: s for s in State}
 
-_log = logging.getLogger("lanner.worker")
 
 
 class Job(Plain):
@@ -93,6 +93,8 @@ def run_attempt(job: Job, on_started: Callable[[str], None] | None = None) -> Wo
     except ExpressionError as exc:
         outcome = WorkerOutcome(State.FAILED, None, str(exc), start, now_iso())
     except Exception as exc:  # noqa: BLE001 - a task bug must not take the worker down
+        import traceback  # a task's own error: seldom, and not worth every start-up
+
         ctx.logger.debug("".join(traceback.format_exception(exc)))
         outcome = WorkerOutcome(State.FAILED, None, f"{type(exc).__name__}: {exc}", start, now_iso())
     finally:
@@ -144,12 +146,15 @@ def worker_failed(job: Job, exc: BaseException) -> WorkerOutcome:
     the task's retries and the flow's errors branch run; the traceback goes to
     the task's log and to the server's.
     """
+    import logging
+    import traceback
+
     now = now_iso()
     message = f"the worker running this attempt failed: {type(exc).__name__}: {exc}"
     trace = "".join(traceback.format_exception(exc))
     if job.ctx.secrets:
         message, trace = mask_text(message, job.ctx.secrets), mask_text(trace, job.ctx.secrets)
-    _log.error("execution %s, task run %s: %s\n%s", job.execution_id, job.task_run_id, message, trace)
+    logging.getLogger("lanner.worker").error("execution %s, task run %s: %s\n%s", job.execution_id, job.task_run_id, message, trace)
     try:
         job.ctx.logger.error(message)
         job.ctx.logger.debug(trace)
@@ -180,13 +185,21 @@ class ThreadWorkerPool:
 
     def __init__(self, size: int):
         self.size = size
-        self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="lanner-worker")
+        self._pool: ThreadPoolExecutor | None = None  # made on the first submit: a run of light tasks needs none
+        self._shut = False
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
     def submit(self, job: Job, on_started: Callable[[str], None], on_done: Callable[[WorkerOutcome], None]) -> None:
         with self._lock:
             self._jobs[job.task_run_id] = job
+            pool = self._pool
+            if pool is None:
+                if self._shut:
+                    raise RuntimeError("cannot schedule new attempts after shutdown")
+                from concurrent.futures import ThreadPoolExecutor
+
+                pool = self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="lanner-worker")
 
         def _run() -> None:
             try:
@@ -196,7 +209,7 @@ class ThreadWorkerPool:
                     self._jobs.pop(job.task_run_id, None)
             on_done(outcome)
 
-        self._pool.submit(_run)
+        pool.submit(_run)
 
     def kill(self, task_run_id: str) -> bool:
         with self._lock:
@@ -218,4 +231,7 @@ class ThreadWorkerPool:
             for job in jobs:
                 job.ctx.kill_reason.append("killed")
                 job.ctx.kill_event.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._shut = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
