@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fsspec.asyn import sync
-
 from lanner_cloud_storage.objects import CHUNK, Listing, ObjectStore, iso
 from lanner_cloud_storage.s3_connection import CREDENTIAL_FIELDS
 
@@ -71,6 +69,10 @@ class S3Store(ObjectStore):
 
     def get(self, bucket: str, key: str, dest: Path, **params: Any) -> dict[str, Any]:
         """Stream one object (``GetObject``) into ``dest``; its metadata as Kestra's Download outputs."""
+        # Imported here, as s3fs is: fsspec reads every installed distribution's entry points when imported,
+        # and validating a flow that names an S3 task needs none of it.
+        from fsspec.asyn import sync
+
         with self.guard("downloading", self.url(bucket, key)):
             answer = self.fs.call_s3("get_object", Bucket=bucket, Key=key, **_drop_none(params))
             body = answer["Body"]

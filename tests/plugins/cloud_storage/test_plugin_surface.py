@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 DIST = "lanner-plugin-cloud-storage"
@@ -72,3 +73,21 @@ def test_a_flow_missing_a_property_is_refused_naming_the_field_and_line(lanner_c
     assert done.returncode != 0
     out = done.stdout + done.stderr
     assert "tasks[0].key" in out and "tasks[0].regexp" in out, out
+
+
+def test_validating_flows_of_every_provider_imports_no_storage_client(cli_env: dict[str, str]) -> None:
+    """The clients (fsspec, which reads every distribution's entry points when imported, s3fs, gcsfs, adlfs and
+    their SDKs) are imported by a task that runs, not by a server validating the flows that name it."""
+    flows = [ROOT / "flows" / f for f in ("s3_sales_files.yaml", "gcs_sales_files.yaml", "azure_blob_sales_files.yaml")]
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from engine.model.validation import load_flow\n"
+        f"for path in {[str(f) for f in flows]!r}:\n"
+        "    load_flow(Path(path).read_text())\n"
+        "clients = ('fsspec', 's3fs', 'gcsfs', 'adlfs', 'boto3', 'botocore', 'aiobotocore', 'azure', 'google.cloud')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(clients)}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
