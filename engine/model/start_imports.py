@@ -1,6 +1,6 @@
 """Importing pydantic and PyYAML at the start of a process without the work that process never uses.
 
-PyYAML's patterns are compiled when used (:mod:`engine.model.lazy_patterns`). For pydantic:
+PyYAML's patterns are compiled when first used (:mod:`engine.model.lazy_patterns`).
 
 pydantic-core declares its schema types as ~600 ``TypedDict`` fields written under
 ``from __future__ import annotations``, and ``typing_extensions`` adds ~90 more.

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 _STATES: dict[str, State] = {s.value: s for s in State}
 
 
-
 class Job(Plain):
     """One attempt to run: what a worker pool is handed (pickled to a remote worker through ``__init__``)."""
 
@@ -192,14 +191,14 @@ class ThreadWorkerPool:
 
     def submit(self, job: Job, on_started: Callable[[str], None], on_done: Callable[[WorkerOutcome], None]) -> None:
         with self._lock:
-            self._jobs[job.task_run_id] = job
+            if self._shut:
+                raise RuntimeError("cannot schedule new attempts after shutdown")
             pool = self._pool
             if pool is None:
-                if self._shut:
-                    raise RuntimeError("cannot schedule new attempts after shutdown")
                 from concurrent.futures import ThreadPoolExecutor
 
                 pool = self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="lanner-worker")
+            self._jobs[job.task_run_id] = job
 
         def _run() -> None:
             try:
