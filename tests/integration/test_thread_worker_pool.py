@@ -73,6 +73,7 @@ def test_a_pool_shut_down_before_any_attempt_refuses_later_ones() -> None:
     pool.shutdown()
     with pytest.raises(RuntimeError, match="after shutdown"):
         pool.submit(_job(Works(id="late"), []), lambda start: None, lambda outcome: None)
+    assert pool.running() == 0  # the refused attempt is not counted as running
 
 
 def test_a_task_calling_sys_exit_fails_its_attempt_with_the_traceback_logged(caplog: Any) -> None:
