@@ -6,6 +6,8 @@ import copy
 import re
 import types
 
+import pytest
+
 from engine.model.lazy_patterns import LazyPattern, patterns_compiled_when_used
 
 SOURCE = "import re\nNUMBER = re.compile(r'^[0-9]+$')\nWORDS = re.compile('[a-z]+', re.I)\n"
@@ -31,11 +33,8 @@ def test_patterns_compiled_by_a_module_imported_inside_are_lazy_and_behave_as_co
 
 def test_re_compile_is_itself_again_outside_and_after_an_error() -> None:
     compile_before = re.compile
-    try:
-        with patterns_compiled_when_used():
-            raise ValueError("import failed")
-    except ValueError:
-        pass
+    with pytest.raises(ValueError, match="import failed"), patterns_compiled_when_used():
+        raise ValueError("import failed")
     assert re.compile is compile_before
     assert isinstance(re.compile("x"), re.Pattern)
 
@@ -43,12 +42,8 @@ def test_re_compile_is_itself_again_outside_and_after_an_error() -> None:
 def test_a_bad_pattern_fails_where_it_is_used() -> None:
     with patterns_compiled_when_used():
         bad = re.compile("(")
-    try:
+    with pytest.raises(re.error, match=r"missing \)"):
         bad.match("x")
-    except re.error as exc:
-        assert "missing )" in str(exc)
-    else:
-        raise AssertionError("no error")
 
 
 def test_copy_and_repr_do_not_compile() -> None:
